@@ -1,0 +1,228 @@
+"""``rjax.Array``: an immutable array whose data lives in a Rust buffer.
+
+Operators and NumPy-style methods are attached by ``numpy/array_methods.py``
+(shared with tracers, so the same code works under every transformation).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rjax._rjax import Buffer
+from rjax._src import core, dtypes
+from rjax._src.core import ShapedArray
+
+
+class Array:
+  """An immutable n-dimensional array (``jax.Array``)."""
+
+  __slots__ = ("_buf", "aval", "_npy", "__weakref__")
+  __array_priority__ = 100
+
+  def __init__(self, *args, **kwargs):
+    raise TypeError("rjax.Array cannot be constructed directly; use rjax.numpy.asarray")
+
+  @classmethod
+  def _from_buffer(cls, buf: Buffer, aval: ShapedArray) -> "Array":
+    self = object.__new__(cls)
+    self._buf = buf
+    self.aval = aval
+    self._npy = None
+    return self
+
+  # -- basic properties -----------------------------------------------------
+  @property
+  def shape(self) -> tuple[int, ...]:
+    return self.aval.shape
+
+  @property
+  def dtype(self) -> np.dtype:
+    return self.aval.dtype
+
+  @property
+  def weak_type(self) -> bool:
+    return self.aval.weak_type
+
+  @property
+  def ndim(self) -> int:
+    return len(self.aval.shape)
+
+  @property
+  def size(self) -> int:
+    return self.aval.size
+
+  @property
+  def nbytes(self) -> int:
+    return self.aval.size * self.aval.dtype.itemsize
+
+  @property
+  def itemsize(self) -> int:
+    return self.aval.dtype.itemsize
+
+  def block_until_ready(self) -> "Array":
+    return self
+
+  def is_deleted(self) -> bool:
+    return False
+
+  # -- NumPy interop ----------------------------------------------------------
+  def _value(self) -> np.ndarray:
+    """A read-only NumPy view of the data (zero-copy)."""
+    v = self._npy
+    if v is None:
+      raw = self._buf.as_bytes()
+      raw.flags.writeable = False
+      v = raw.view(self.aval.dtype).reshape(self.aval.shape)
+      self._npy = v
+    return v
+
+  def __array__(self, dtype=None, copy=None):
+    v = self._value()
+    if dtype is not None and np.dtype(dtype) != v.dtype:
+      if copy is False:
+        raise ValueError("converting to another dtype requires a copy")
+      return v.astype(dtype)
+    if copy:
+      return v.copy()
+    return v
+
+  def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+    v = self._value()
+    try:
+      if max_version is None:
+        return v.__dlpack__(stream=stream)
+      return v.__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+    except BufferError:
+      # Older DLPack consumers cannot receive a read-only tensor: give a copy.
+      return v.copy().__dlpack__(stream=stream)
+
+  def __dlpack_device__(self) -> tuple[int, int]:
+    return (1, 0)  # kDLCPU, device 0
+
+  def item(self, *args):
+    return self._value().item(*args)
+
+  def tolist(self):
+    return self._value().tolist()
+
+  def __bool__(self) -> bool:
+    if self.size != 1:
+      raise ValueError("The truth value of an array with more than one element is "
+                       "ambiguous. Use a.any() or a.all()")
+    return bool(self._value().reshape(()))
+
+  def __int__(self) -> int:
+    if self.size != 1:
+      raise TypeError("only length-1 arrays can be converted to Python scalars")
+    return int(self._value().reshape(()))
+
+  def __float__(self) -> float:
+    if self.size != 1:
+      raise TypeError("only length-1 arrays can be converted to Python scalars")
+    return float(self._value().reshape(()))
+
+  def __complex__(self) -> complex:
+    return complex(self._value().reshape(()))
+
+  def __index__(self) -> int:
+    if self.ndim != 0 or not dtypes.is_int(self.dtype) and not dtypes.is_bool(self.dtype):
+      raise TypeError("only integer scalar arrays can be converted to a scalar index")
+    return int(self._value())
+
+  def __len__(self) -> int:
+    if self.ndim == 0:
+      raise TypeError("len() of unsized object")
+    return self.shape[0]
+
+  def __iter__(self):
+    if self.ndim == 0:
+      raise TypeError("iteration over a 0-d array")
+    from rjax._src.numpy import lax_numpy
+    return iter(lax_numpy._unstack(self))
+
+  def __hash__(self):
+    raise TypeError("unhashable type: 'Array'")
+
+  def __setitem__(self, idx, value):
+    raise TypeError(
+        "rjax arrays are immutable and do not support in-place item assignment. "
+        "Instead of x[idx] = y, use x = x.at[idx].set(y) or another .at[] method "
+        "(as in JAX: https://docs.jax.dev/en/latest/_autosummary/jax.numpy.ndarray.at.html)")
+
+  def __repr__(self) -> str:
+    prefix = "Array("
+    dtype_str = f"dtype={self.dtype.name}"
+    if self.weak_type:
+      dtype_str += ", weak_type=True"
+    if self.size == 0 and self.shape != (0,):
+      s = f"[], shape={self.shape}"
+    else:
+      s = np.array2string(self._value(), prefix=prefix, suffix=",", separator=", ")
+    last = len(s) - s.rfind("\n") + 1
+    sep = " " if last + len(dtype_str) + 1 <= 75 else "\n" + " " * len(prefix)
+    return f"{prefix}{s},{sep}{dtype_str})"
+
+  def __str__(self) -> str:
+    return str(self._value())
+
+  def __format__(self, spec: str) -> str:
+    if self.ndim == 0:
+      return format(self._value().item(), spec)
+    return format(self._value(), spec)
+
+  def __reduce__(self):
+    from rjax._src.numpy.lax_numpy import asarray
+    return (asarray, (np.array(self._value()),))
+
+  def copy(self) -> "Array":
+    return self
+
+  def __copy__(self):
+    return self
+
+  def __deepcopy__(self, memo):
+    return self
+
+
+def _np_to_buffer(x: np.ndarray, dtype: np.dtype) -> Buffer:
+  shape = list(np.shape(x))
+  x = np.ascontiguousarray(x, dtype=dtype)  # (0-d input comes back 1-d)
+  return Buffer.from_bytes(x.reshape(-1).view(np.uint8), dtype.name, shape)
+
+
+def from_numpy(x: Any, dtype: Any = None, weak_type: bool = False) -> Array:
+  """Copy a NumPy array (or array-like) into a new rjax Array."""
+  x = np.asarray(x)
+  if x.dtype == object:
+    raise TypeError("rjax cannot build an array from objects of mixed or unknown type")
+  dt = dtypes.canonicalize_dtype(x.dtype if dtype is None else dtype)
+  return Array._from_buffer(_np_to_buffer(x, dt), ShapedArray(x.shape, dt, weak_type))
+
+
+def from_scalar(x: Any, dtype: Any = None) -> Array:
+  """A 0-d Array from a Python scalar; weakly typed unless ``dtype`` is given."""
+  if dtype is None:
+    dt, weak = dtypes.dtype_and_weak(x)
+  else:
+    dt, weak = dtypes.canonicalize_dtype(dtype), False
+  if isinstance(x, float) and dtypes.is_int(dt):
+    raise TypeError(f"cannot convert float {x} to {dt} without a cast")
+  if isinstance(x, int) and not isinstance(x, bool) and dtypes.is_int(dt):
+    info = np.iinfo(dt)
+    if not info.min <= x <= info.max:
+      raise OverflowError(f"Python int {x} too large to convert to {dt.name}")
+  return Array._from_buffer(Buffer.scalar(x, dt.name), ShapedArray((), dt, weak))
+
+
+def to_array(x: Any) -> Array:
+  """Concrete value -> Array (Arrays pass through)."""
+  if isinstance(x, Array):
+    return x
+  if isinstance(x, (bool, int, float)):
+    return from_scalar(x)
+  if isinstance(x, core.Tracer):
+    raise TypeError(f"to_array: got a tracer {x}")
+  if hasattr(x, "__jax_array__"):
+    return to_array(x.__jax_array__())
+  return from_numpy(x)

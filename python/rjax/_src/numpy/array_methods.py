@@ -1,0 +1,118 @@
+"""Operators and NumPy-style methods shared by ``Array`` and every tracer.
+
+Each entry names an ``rjax.numpy`` function, looked up when called, so a
+function added to ``rjax.numpy`` is available as a method with no change here.
+"""
+from __future__ import annotations
+
+import importlib
+
+_jnp = None
+
+
+def _np():
+  global _jnp
+  if _jnp is None:
+    _jnp = importlib.import_module("rjax.numpy")
+  return _jnp
+
+
+def _binop(name):
+  def op(self, other):
+    if not _is_operand(other):
+      return NotImplemented
+    return getattr(_np(), name)(self, other)
+  op.__name__ = name
+  return op
+
+
+def _rbinop(name):
+  def op(self, other):
+    if not _is_operand(other):
+      return NotImplemented
+    return getattr(_np(), name)(other, self)
+  op.__name__ = "r" + name
+  return op
+
+
+def _unop(name):
+  def op(self):
+    return getattr(_np(), name)(self)
+  op.__name__ = name
+  return op
+
+
+def _method(name):
+  def m(self, *args, **kwargs):
+    return getattr(_np(), name)(self, *args, **kwargs)
+  m.__name__ = name
+  return m
+
+
+def _is_operand(x) -> bool:
+  import numpy as np
+  from rjax._src.core import Tracer
+  return isinstance(x, (bool, int, float, np.ndarray, np.generic, Tracer)) or \
+      type(x).__name__ == "Array" or hasattr(x, "__jax_array__")
+
+
+_BINOPS = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+    "floordiv": "floor_divide", "mod": "remainder", "pow": "power", "matmul": "matmul",
+    "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+    "lshift": "left_shift", "rshift": "right_shift", "divmod": "divmod",
+}
+_CMPS = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+         "gt": "greater", "ge": "greater_equal"}
+_UNOPS = {"neg": "negative", "pos": "positive", "abs": "abs", "invert": "invert"}
+_METHODS = ["all", "any", "argmax", "argmin", "argpartition", "argsort", "astype", "choose", "clip",
+            "compress", "conj", "conjugate", "cumprod", "cumsum", "diagonal", "dot", "flatten",
+            "max", "mean", "min", "nonzero", "prod", "ptp", "ravel", "repeat", "reshape",
+            "round", "searchsorted", "sort", "squeeze", "std", "sum", "swapaxes", "take",
+            "trace", "transpose", "var", "view"]
+
+
+def _reshape(self, *args, order="C"):
+  shape = args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+  return _np().reshape(self, shape, order=order)
+
+
+def _transpose(self, *args):
+  axes = None
+  if len(args) == 1 and args[0] is not None and not isinstance(args[0], int):
+    axes = args[0]
+  elif args:
+    axes = args
+  return _np().transpose(self, axes)
+
+
+def _getitem(self, idx):
+  from rjax._src.numpy import indexing
+  return indexing.getitem(self, idx)
+
+
+def _at(self):
+  from rjax._src.numpy import indexing
+  return indexing._IndexUpdateHelper(self)
+
+
+def set_array_methods(cls) -> None:
+  for k, v in _BINOPS.items():
+    setattr(cls, f"__{k}__", _binop(v))
+    setattr(cls, f"__r{k}__", _rbinop(v))
+  for k, v in _CMPS.items():
+    setattr(cls, f"__{k}__", _binop(v))
+  for k, v in _UNOPS.items():
+    setattr(cls, f"__{k}__", _unop(v))
+  for m in _METHODS:
+    if m not in cls.__dict__:
+      setattr(cls, m, _method(m))
+  cls.reshape = _reshape
+  cls.transpose = _transpose
+  cls.__getitem__ = _getitem
+  cls.at = property(_at)
+  cls.T = property(lambda self: _np().transpose(self))
+  cls.mT = property(lambda self: _np().matrix_transpose(self))
+  cls.real = property(lambda self: _np().real(self))
+  cls.imag = property(lambda self: _np().imag(self))
+  cls.__hash__ = None if cls.__name__ != "Array" else cls.__hash__

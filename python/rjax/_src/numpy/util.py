@@ -1,0 +1,114 @@
+"""Shared helpers of ``rjax.numpy``: argument checks, dtype promotion and
+rank promotion. All promotion happens here; ``lax`` never promotes."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from rjax._src import core, dtypes
+from rjax._src.lax import lax, shapes
+
+
+def is_arraylike(x: Any) -> bool:
+  return (isinstance(x, (np.ndarray, np.generic, bool, int, float, core.Tracer))
+          or type(x).__name__ == "Array" or hasattr(x, "__jax_array__"))
+
+
+def check_arraylike(fun_name: str, *args: Any) -> None:
+  for pos, a in enumerate(args):
+    if not is_arraylike(a):
+      raise TypeError(f"{fun_name} requires ndarray or scalar arguments, got "
+                      f"{type(a).__name__} at position {pos}.")
+
+
+def asarray(x: Any):
+  """Array-like -> Array or tracer (no dtype change beyond canonicalization)."""
+  return lax.asarray_lax(x) if not isinstance(x, (list, tuple)) else lax.asarray_lax(np.asarray(x))
+
+
+def _to_dtype(x: Any, dt: np.dtype, weak: bool):
+  if isinstance(x, (bool, int, float)):
+    from rjax._src.array import from_scalar, Array
+    s = from_scalar(x, dt)
+    return Array._from_buffer(s._buf, s.aval.update(weak_type=weak)) if weak else s
+  return lax.convert_element_type(asarray(x), dt, weak_type=weak)
+
+
+def promote_dtypes(*args: Any) -> list:
+  """Convert all args to their common (JAX-promoted) dtype."""
+  if len(args) < 2:
+    return [asarray(a) for a in args]
+  dt, weak = dtypes.result_type_and_weak(*args)
+  return [_to_dtype(a, dt, weak) for a in args]
+
+
+def promote_dtypes_inexact(*args: Any) -> list:
+  """Promote, then to the default float type if the result is not a float."""
+  dt, weak = dtypes.result_type_and_weak(*args)
+  if not dtypes.is_float(dt):
+    dt = dtypes.default_float_dtype()
+  return [_to_dtype(a, dt, weak) for a in args]
+
+
+def promote_dtypes_numeric(*args: Any) -> list:
+  dt, weak = dtypes.result_type_and_weak(*args)
+  if dtypes.is_bool(dt):
+    dt, weak = dtypes.default_int_dtype(), False
+  return [_to_dtype(a, dt, weak) for a in args]
+
+
+def promote_shapes(fun_name: str, *args: Any) -> list:
+  """NumPy rank promotion: prepend size-1 dims so all ranks match; size-1
+  dims are then broadcast by lax. Rank-0 operands stay rank 0."""
+  if len(args) < 2:
+    return list(args)
+  arg_shapes = [core.get_aval(a).shape for a in args]
+  try:
+    out_shape = np.broadcast_shapes(*arg_shapes)
+  except ValueError:
+    raise TypeError(f"{fun_name}: incompatible shapes for broadcasting: "
+                    + " and ".join(str(tuple(s)) for s in arg_shapes)) from None
+  nd = len(out_shape)
+  res = []
+  for a, s in zip(args, arg_shapes):
+    if len(s) == 0 or len(s) == nd:
+      res.append(a)
+    else:
+      res.append(shapes.reshape(a, (1,) * (nd - len(s)) + tuple(s)))
+  return res
+
+
+def promote_args(fun_name: str, *args: Any) -> list:
+  check_arraylike(fun_name, *args)
+  return promote_shapes(fun_name, *promote_dtypes(*args))
+
+
+def promote_args_inexact(fun_name: str, *args: Any) -> list:
+  check_arraylike(fun_name, *args)
+  return promote_shapes(fun_name, *promote_dtypes_inexact(*args))
+
+
+def promote_args_numeric(fun_name: str, *args: Any) -> list:
+  check_arraylike(fun_name, *args)
+  return promote_shapes(fun_name, *promote_dtypes_numeric(*args))
+
+
+def canonicalize_axis(axis: int, ndim: int, fun_name: str = "") -> int:
+  axis = int(axis)
+  if not -ndim <= axis < ndim:
+    from numpy.exceptions import AxisError
+    raise AxisError(f"{fun_name + ': ' if fun_name else ''}axis {axis} is out of bounds "
+                    f"for array of dimension {ndim}")
+  return axis % ndim if ndim else 0
+
+
+def canonicalize_axes(axis: int | Sequence[int] | None, ndim: int, fun_name: str = "") -> tuple[int, ...]:
+  if axis is None:
+    return tuple(range(ndim))
+  if isinstance(axis, (int, np.integer)):
+    axis = (axis,)
+  out = tuple(canonicalize_axis(a, ndim, fun_name) for a in axis)
+  if len(set(out)) != len(out):
+    raise ValueError(f"{fun_name}: repeated axis in {tuple(axis)}")
+  return out

@@ -1,0 +1,23 @@
+"""``import rjax.numpy as jnp``: the NumPy API on rjax arrays.
+
+Each family lives in one module under ``rjax/_src/numpy/`` and lists its
+public names in ``__all__``; this file only re-exports them.
+"""
+from rjax._src.numpy.scalar_types import *  # noqa: F401,F403
+from rjax._src.numpy.lax_numpy import *  # noqa: F401,F403
+from rjax._src.numpy.creation import *  # noqa: F401,F403
+from rjax._src.numpy.ufuncs import *  # noqa: F401,F403
+from rjax._src.numpy.reductions import *  # noqa: F401,F403
+from rjax._src.numpy.shape_ops import *  # noqa: F401,F403
+from rjax._src.numpy.indexing import *  # noqa: F401,F403
+from rjax._src.numpy.sorting import *  # noqa: F401,F403
+from rjax._src.numpy.linalg import *  # noqa: F401,F403
+from rjax._src.array import Array as ndarray  # noqa: F401
+from rjax._src import dtypes as _dtypes
+
+if "float32" not in globals():  # until scalar_types defines the scalar constructors
+  bool_ = _dtypes.bool_
+  int8, int16, int32, int64 = _dtypes.int8, _dtypes.int16, _dtypes.int32, _dtypes.int64
+  uint8, uint16, uint32, uint64 = _dtypes.uint8, _dtypes.uint16, _dtypes.uint32, _dtypes.uint64
+  float16, bfloat16, float32, float64 = (_dtypes.float16, _dtypes.bfloat16, _dtypes.float32,
+                                         _dtypes.float64)

@@ -1,0 +1,276 @@
+//! Element types. `DType` names a dtype with NumPy's names; `Element` is the
+//! trait every storage type implements; the `dispatch_*!` macros turn a runtime
+//! `DType` into a monomorphised generic call, so each kernel is written once.
+use half::{bf16, f16};
+use std::fmt;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    F16,
+    BF16,
+    F32,
+    F64,
+}
+
+impl DType {
+    pub const ALL: [DType; 13] = [
+        DType::Bool,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+        DType::F16,
+        DType::BF16,
+        DType::F32,
+        DType::F64,
+    ];
+
+    pub fn from_name(name: &str) -> Option<DType> {
+        Some(match name {
+            "bool" => DType::Bool,
+            "int8" => DType::I8,
+            "int16" => DType::I16,
+            "int32" => DType::I32,
+            "int64" => DType::I64,
+            "uint8" => DType::U8,
+            "uint16" => DType::U16,
+            "uint32" => DType::U32,
+            "uint64" => DType::U64,
+            "float16" => DType::F16,
+            "bfloat16" => DType::BF16,
+            "float32" => DType::F32,
+            "float64" => DType::F64,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::U8 => "uint8",
+            DType::U16 => "uint16",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+
+    pub fn itemsize(self) -> usize {
+        match self {
+            DType::Bool | DType::I8 | DType::U8 => 1,
+            DType::I16 | DType::U16 | DType::F16 | DType::BF16 => 2,
+            DType::I32 | DType::U32 | DType::F32 => 4,
+            DType::I64 | DType::U64 | DType::F64 => 8,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+    }
+    pub fn is_signed_int(self) -> bool {
+        matches!(self, DType::I8 | DType::I16 | DType::I32 | DType::I64)
+    }
+    pub fn is_unsigned_int(self) -> bool {
+        matches!(self, DType::U8 | DType::U16 | DType::U32 | DType::U64)
+    }
+    pub fn is_int(self) -> bool {
+        self.is_signed_int() || self.is_unsigned_int()
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A type that can live in a `Buffer`.
+///
+/// # Safety
+/// Implementors must be plain old data whose every bit pattern that the
+/// core writes is valid (`bool` is only ever written as 0 or 1).
+pub unsafe trait Element:
+    Copy + Send + Sync + 'static + Default + PartialEq + PartialOrd + fmt::Debug
+{
+    const DTYPE: DType;
+    fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! impl_element_prim {
+    ($($t:ty => $d:ident),*) => {$(
+        unsafe impl Element for $t {
+            const DTYPE: DType = DType::$d;
+            #[inline(always)] fn to_f64(self) -> f64 { self as f64 }
+            #[inline(always)] fn from_f64(v: f64) -> Self { v as $t }
+        }
+    )*};
+}
+impl_element_prim!(i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16,
+                   u32 => U32, u64 => U64, f32 => F32, f64 => F64);
+
+unsafe impl Element for bool {
+    const DTYPE: DType = DType::Bool;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as u8 as f64
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v != 0.0
+    }
+}
+unsafe impl Element for f16 {
+    const DTYPE: DType = DType::F16;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        f16::from_f64(v)
+    }
+}
+unsafe impl Element for bf16 {
+    const DTYPE: DType = DType::BF16;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        bf16::from_f64(v)
+    }
+}
+
+/// Exact conversion with NumPy/XLA `astype` semantics: integers wrap, floats
+/// to integers truncate toward zero and saturate (NaN -> 0), to bool is `!= 0`.
+pub trait CastTo<U> {
+    fn cast(self) -> U;
+}
+
+macro_rules! impl_cast_prim_to {
+    ($src:ty; $($dst:ty),*) => {$(
+        impl CastTo<$dst> for $src { #[inline(always)] fn cast(self) -> $dst { self as $dst } }
+    )*
+        impl CastTo<bool> for $src { #[inline(always)] fn cast(self) -> bool { self != (0 as $src) } }
+        impl CastTo<f16> for $src { #[inline(always)] fn cast(self) -> f16 { f16::from_f64(self as f64) } }
+        impl CastTo<bf16> for $src { #[inline(always)] fn cast(self) -> bf16 { bf16::from_f64(self as f64) } }
+    };
+}
+macro_rules! impl_cast_prims {
+    ($($src:ty),*) => {$( impl_cast_prim_to!($src; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64); )*};
+}
+impl_cast_prims!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+macro_rules! impl_cast_from_special {
+    ($src:ty, $via:ty, $conv:expr; $($dst:ty),*) => {$(
+        impl CastTo<$dst> for $src { #[inline(always)] fn cast(self) -> $dst { let v: $via = $conv(self); v as $dst } }
+    )*};
+}
+impl_cast_from_special!(bool, u8, |b: bool| b as u8; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl_cast_from_special!(f16, f32, |h: f16| h.to_f32(); i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl_cast_from_special!(bf16, f32, |h: bf16| h.to_f32(); i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl CastTo<bool> for bool {
+    fn cast(self) -> bool {
+        self
+    }
+}
+impl CastTo<f16> for bool {
+    fn cast(self) -> f16 {
+        f16::from_f32(self as u8 as f32)
+    }
+}
+impl CastTo<bf16> for bool {
+    fn cast(self) -> bf16 {
+        bf16::from_f32(self as u8 as f32)
+    }
+}
+impl CastTo<bool> for f16 {
+    fn cast(self) -> bool {
+        self.to_f32() != 0.0
+    }
+}
+impl CastTo<bool> for bf16 {
+    fn cast(self) -> bool {
+        self.to_f32() != 0.0
+    }
+}
+impl CastTo<f16> for f16 {
+    fn cast(self) -> f16 {
+        self
+    }
+}
+impl CastTo<bf16> for bf16 {
+    fn cast(self) -> bf16 {
+        self
+    }
+}
+impl CastTo<bf16> for f16 {
+    fn cast(self) -> bf16 {
+        bf16::from_f32(self.to_f32())
+    }
+}
+impl CastTo<f16> for bf16 {
+    fn cast(self) -> f16 {
+        f16::from_f32(self.to_f32())
+    }
+}
+
+/// `dispatch_dtype!(dtype, T => expr, [allowed kinds])` binds the type alias `T`
+/// to the Rust type of `dtype` and evaluates `expr`.  Kinds: `all`, `numeric`
+/// (no bool), `float`, `int` (signed and unsigned), `intbool`.
+/// Returns `Err(UnsupportedDType)` for a dtype outside the kind.
+#[macro_export]
+macro_rules! dispatch_dtype {
+    ($dt:expr, $op:expr, $T:ident => $body:expr, all) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            Bool => bool, I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16,
+            U32 => u32, U64 => u64, F16 => half::f16, BF16 => half::bf16, F32 => f32, F64 => f64)
+    };
+    ($dt:expr, $op:expr, $T:ident => $body:expr, numeric) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16,
+            U32 => u32, U64 => u64, F16 => half::f16, BF16 => half::bf16, F32 => f32, F64 => f64)
+    };
+    ($dt:expr, $op:expr, $T:ident => $body:expr, float) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            F16 => half::f16, BF16 => half::bf16, F32 => f32, F64 => f64)
+    };
+    ($dt:expr, $op:expr, $T:ident => $body:expr, int) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16, U32 => u32, U64 => u64)
+    };
+    ($dt:expr, $op:expr, $T:ident => $body:expr, intbool) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            Bool => bool, I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16,
+            U32 => u32, U64 => u64)
+    };
+    (@arms $dt:expr, $op:expr, $T:ident => $body:expr; $($v:ident => $t:ty),*) => {{
+        #[allow(unreachable_patterns)]
+        match $dt {
+            $( $crate::dtype::DType::$v => { #[allow(dead_code)] type $T = $t; $body } )*
+            other => Err($crate::error::dtype_err($op, other)),
+        }
+    }};
+}

@@ -1,0 +1,79 @@
+//! One error type for the core. Every fallible path returns `Result<T>`;
+//! `py/errors.rs` maps it to Python exceptions in one place.
+use crate::dtype::DType;
+
+#[derive(thiserror::Error, Debug, Clone)]
+pub enum Error {
+    #[error("{op}: unsupported dtype {dtype}")]
+    UnsupportedDType { op: String, dtype: DType },
+    #[error("{op}: {msg}")]
+    ShapeMismatch { op: String, msg: String },
+    #[error("{op}: bad parameter '{param}': {msg}")]
+    BadParam {
+        op: String,
+        param: String,
+        msg: String,
+    },
+    #[error("unknown op '{0}'")]
+    UnknownOp(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// `bail!("msg {}", x)` returns an `Error::Internal`; `bail!(Error::X{..})` returns that error.
+#[macro_export]
+macro_rules! bail {
+    ($e:expr) => {
+        return Err($crate::error::IntoError::into_error($e))
+    };
+    ($fmt:literal, $($arg:tt)*) => {
+        return Err($crate::error::Error::Internal(format!($fmt, $($arg)*)))
+    };
+}
+
+/// `ensure!(cond, ...)` is `if !cond { bail!(...) }`.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($rest:tt)*) => {
+        if !$cond {
+            $crate::bail!($($rest)*);
+        }
+    };
+}
+
+pub trait IntoError {
+    fn into_error(self) -> Error;
+}
+impl IntoError for Error {
+    fn into_error(self) -> Error {
+        self
+    }
+}
+impl IntoError for &str {
+    fn into_error(self) -> Error {
+        Error::Internal(self.to_string())
+    }
+}
+impl IntoError for String {
+    fn into_error(self) -> Error {
+        Error::Internal(self)
+    }
+}
+
+/// Shorthand for a shape error of op `op`.
+pub fn shape_err(op: &str, msg: impl Into<String>) -> Error {
+    Error::ShapeMismatch {
+        op: op.to_string(),
+        msg: msg.into(),
+    }
+}
+
+/// Shorthand for an unsupported-dtype error of op `op`.
+pub fn dtype_err(op: &str, dtype: DType) -> Error {
+    Error::UnsupportedDType {
+        op: op.to_string(),
+        dtype,
+    }
+}

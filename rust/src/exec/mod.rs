@@ -1,0 +1,4 @@
+//! Execution: parallel loop helpers and the `Executable` that runs a Program.
+pub mod parallel;
+pub mod program;
+pub mod strided;

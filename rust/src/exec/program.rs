@@ -1,0 +1,227 @@
+//! A Program is a straight-line list of instructions over numbered values:
+//! inputs take ids `0..n_in`, constants the next ids, then each instruction's
+//! outputs get fresh ids in order. `Executable` builds every kernel once and
+//! frees each intermediate buffer right after its last use.
+use crate::buffer::Buffer;
+use crate::error::{Error, Result};
+use crate::ops::{self, Aval, Kernel, OpSpec};
+use crate::params::Params;
+
+/// One instruction as it comes from Python: op params (incl. name), input
+/// value ids and output avals.
+pub struct InstrSpec {
+    pub params: Params,
+    pub ins: Vec<usize>,
+    pub outs: Vec<Aval>,
+}
+
+struct Instr {
+    name: String,
+    kernel: Kernel,
+    ins: Vec<usize>,
+    outs: Vec<usize>,
+    /// Values whose last use is this instruction (freed after it runs).
+    frees: Vec<usize>,
+}
+
+pub struct Executable {
+    in_avals: Vec<Aval>,
+    consts: Vec<Buffer>,
+    instrs: Vec<Instr>,
+    outputs: Vec<usize>,
+    n_values: usize,
+}
+
+impl Executable {
+    pub fn new(
+        in_avals: Vec<Aval>,
+        consts: Vec<Buffer>,
+        specs: Vec<InstrSpec>,
+        outputs: Vec<usize>,
+    ) -> Result<Executable> {
+        let mut avals: Vec<Aval> = in_avals.clone();
+        avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
+        let mut instrs = Vec::with_capacity(specs.len());
+        for s in specs {
+            for &i in &s.ins {
+                if i >= avals.len() {
+                    return Err(Error::Internal(format!(
+                        "program: {} reads value {} before it is defined",
+                        s.params.op, i
+                    )));
+                }
+            }
+            let in_avals: Vec<Aval> = s.ins.iter().map(|&i| avals[i].clone()).collect();
+            let kernel = ops::build(&OpSpec {
+                params: &s.params,
+                ins: &in_avals,
+                outs: &s.outs,
+            })?;
+            let first = avals.len();
+            avals.extend(s.outs.iter().cloned());
+            instrs.push(Instr {
+                name: s.params.op.clone(),
+                kernel,
+                ins: s.ins,
+                outs: (first..avals.len()).collect(),
+                frees: vec![],
+            });
+        }
+        for &o in &outputs {
+            if o >= avals.len() {
+                return Err(Error::Internal(format!(
+                    "program: output {o} is not defined"
+                )));
+            }
+        }
+        // Liveness: a value dies after the last instruction reading it, unless
+        // it is an output. Inputs and constants are never owned by the run.
+        let n_values = avals.len();
+        let mut last = vec![usize::MAX; n_values];
+        for (k, ins) in instrs.iter().enumerate() {
+            for &i in &ins.ins {
+                last[i] = k;
+            }
+        }
+        let fixed = in_avals.len() + consts.len();
+        for (v, &k) in last.iter().enumerate() {
+            if v >= fixed && k != usize::MAX && !outputs.contains(&v) {
+                instrs[k].frees.push(v);
+            }
+        }
+        Ok(Executable {
+            in_avals,
+            consts,
+            instrs,
+            outputs,
+            n_values,
+        })
+    }
+
+    pub fn in_avals(&self) -> &[Aval] {
+        &self.in_avals
+    }
+
+    pub fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+        if inputs.len() != self.in_avals.len() {
+            return Err(Error::Internal(format!(
+                "program expects {} inputs, got {}",
+                self.in_avals.len(),
+                inputs.len()
+            )));
+        }
+        for (k, (b, a)) in inputs.iter().zip(&self.in_avals).enumerate() {
+            if b.dtype != a.dtype || b.shape != a.shape {
+                return Err(Error::Internal(format!(
+                    "program input {k}: expected {}{:?}, got {}{:?}",
+                    a.dtype, a.shape, b.dtype, b.shape
+                )));
+            }
+        }
+        // Fast path: a single instruction reading only inputs (eager mode).
+        if self.instrs.len() == 1 && self.consts.is_empty() {
+            let ins = &self.instrs[0];
+            let args: Vec<&Buffer> = ins.ins.iter().map(|&i| &inputs[i]).collect();
+            let outs = (ins.kernel)(&args)?;
+            return self.outputs_of_single(inputs, outs);
+        }
+        let mut vals: Vec<Option<Buffer>> = Vec::with_capacity(self.n_values);
+        vals.extend(inputs.iter().cloned().map(Some));
+        vals.extend(self.consts.iter().cloned().map(Some));
+        vals.resize(self.n_values, None);
+        for ins in &self.instrs {
+            let outs = {
+                let mut args = Vec::with_capacity(ins.ins.len());
+                for &i in &ins.ins {
+                    args.push(vals[i].as_ref().ok_or_else(|| {
+                        Error::Internal(format!("{}: value {i} was freed too early", ins.name))
+                    })?);
+                }
+                (ins.kernel)(&args)?
+            };
+            if outs.len() != ins.outs.len() {
+                return Err(Error::Internal(format!(
+                    "{}: kernel returned {} outputs",
+                    ins.name,
+                    outs.len()
+                )));
+            }
+            for (id, b) in ins.outs.iter().zip(outs) {
+                vals[*id] = Some(b);
+            }
+            for &f in &ins.frees {
+                vals[f] = None;
+            }
+        }
+        self.outputs
+            .iter()
+            .map(|&o| {
+                vals[o]
+                    .clone()
+                    .ok_or_else(|| Error::Internal(format!("output {o} missing")))
+            })
+            .collect()
+    }
+
+    fn outputs_of_single(&self, inputs: &[Buffer], outs: Vec<Buffer>) -> Result<Vec<Buffer>> {
+        let first = self.in_avals.len();
+        self.outputs
+            .iter()
+            .map(|&o| {
+                if o < first {
+                    Ok(inputs[o].clone())
+                } else {
+                    outs.get(o - first)
+                        .cloned()
+                        .ok_or_else(|| Error::Internal("output missing".into()))
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+
+    fn instr(op: &str, ins: Vec<usize>, out: Aval) -> InstrSpec {
+        InstrSpec {
+            params: Params::new(op),
+            ins,
+            outs: vec![out],
+        }
+    }
+
+    #[test]
+    fn chain_runs_and_frees() {
+        let a = Aval::new(DType::F32, vec![3]);
+        let exe = Executable::new(
+            vec![a.clone(), a.clone()],
+            vec![],
+            vec![
+                instr("add", vec![0, 1], a.clone()),
+                instr("mul", vec![2, 1], a.clone()),
+            ],
+            vec![3],
+        )
+        .unwrap();
+        let x = Buffer::from_vec::<f32>(vec![3], &[1., 2., 3.]).unwrap();
+        let y = Buffer::from_vec::<f32>(vec![3], &[2., 2., 2.]).unwrap();
+        let out = exe.run(&[x, y]).unwrap();
+        assert_eq!(out[0].slice::<f32>().unwrap(), &[6., 8., 10.]);
+        assert_eq!(exe.instrs[1].frees, vec![2]);
+    }
+
+    #[test]
+    fn unknown_op_is_an_error() {
+        let a = Aval::new(DType::F32, vec![3]);
+        let r = Executable::new(
+            vec![a.clone()],
+            vec![],
+            vec![instr("nope", vec![0], a)],
+            vec![1],
+        );
+        assert!(matches!(r, Err(Error::UnknownOp(_))));
+    }
+}

@@ -1,0 +1,111 @@
+//! The op registry. Each family file registers its op names with a builder;
+//! a builder validates the op's avals and params once, at compile time, and
+//! returns a `Kernel` closure that the executor calls with the input buffers.
+//! One string links all layers: the Python primitive name is the op name here.
+use crate::buffer::Buffer;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::params::Params;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub mod binary;
+pub mod convert;
+pub mod cumulative;
+pub mod dot;
+pub mod gather;
+pub mod iota;
+pub mod reduce;
+pub mod scalar;
+pub mod shape;
+pub mod sort;
+pub mod unary;
+
+/// Abstract value: what Python's ShapedArray says about a buffer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Aval {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+impl Aval {
+    pub fn new(dtype: DType, shape: Vec<usize>) -> Aval {
+        Aval { dtype, shape }
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// Everything a builder may look at. `params.op` is the op name.
+pub struct OpSpec<'a> {
+    pub params: &'a Params,
+    pub ins: &'a [Aval],
+    pub outs: &'a [Aval],
+}
+
+impl OpSpec<'_> {
+    pub fn name(&self) -> &str {
+        &self.params.op
+    }
+    /// Error unless there are exactly `n_in` inputs and `n_out` outputs.
+    pub fn arity(&self, n_in: usize, n_out: usize) -> Result<()> {
+        if self.ins.len() != n_in || self.outs.len() != n_out {
+            return Err(Error::Internal(format!(
+                "{}: expected {} inputs and {} outputs, got {} and {}",
+                self.name(),
+                n_in,
+                n_out,
+                self.ins.len(),
+                self.outs.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub type Kernel = Box<dyn Fn(&[&Buffer]) -> Result<Vec<Buffer>> + Send + Sync>;
+pub type Builder = fn(&OpSpec) -> Result<Kernel>;
+
+#[derive(Default)]
+pub struct Registry {
+    map: HashMap<&'static str, Builder>,
+}
+
+impl Registry {
+    pub fn add(&mut self, name: &'static str, builder: Builder) {
+        self.map.insert(name, builder);
+    }
+}
+
+fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let mut r = Registry::default();
+        unary::register(&mut r);
+        binary::register(&mut r);
+        convert::register(&mut r);
+        reduce::register(&mut r);
+        cumulative::register(&mut r);
+        sort::register(&mut r);
+        shape::register(&mut r);
+        gather::register(&mut r);
+        dot::register(&mut r);
+        iota::register(&mut r);
+        r
+    })
+}
+
+/// Build the kernel for one instruction.
+pub fn build(spec: &OpSpec) -> Result<Kernel> {
+    match registry().map.get(spec.name()) {
+        Some(b) => b(spec),
+        None => Err(Error::UnknownOp(spec.name().to_string())),
+    }
+}
+
+pub fn supported_ops() -> Vec<&'static str> {
+    let mut v: Vec<_> = registry().map.keys().copied().collect();
+    v.sort();
+    v
+}

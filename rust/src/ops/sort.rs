@@ -1,0 +1,4 @@
+//! (family not implemented yet)
+use super::Registry;
+
+pub fn register(_r: &mut Registry) {}

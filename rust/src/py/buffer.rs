@@ -1,0 +1,115 @@
+//! `_rjax.Buffer`: the Python handle of an immutable core buffer.
+use super::errors::guard_gil;
+use crate::buffer::Buffer;
+use crate::dtype::DType;
+use crate::error::Error;
+use numpy::ndarray::ArrayView1;
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+
+#[pyclass(name = "Buffer", module = "rjax._rjax", frozen)]
+pub struct PyBuffer {
+    pub inner: Buffer,
+}
+
+pub fn parse_dtype(name: &str) -> PyResult<DType> {
+    DType::from_name(name)
+        .ok_or_else(|| PyTypeError::new_err(format!("rjax does not support dtype {name}")))
+}
+
+#[pymethods]
+impl PyBuffer {
+    /// Copy a C-contiguous array, given as its raw bytes (a 1-d uint8 view), into a new buffer.
+    #[staticmethod]
+    fn from_bytes(
+        py: Python<'_>,
+        data: PyReadonlyArray1<'_, u8>,
+        dtype: &str,
+        shape: Vec<usize>,
+    ) -> PyResult<PyBuffer> {
+        let dt = parse_dtype(dtype)?;
+        let bytes = data
+            .as_slice()
+            .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let inner = if bytes.len() > (1 << 20) {
+            // Large copies run in parallel without the GIL; the array is kept
+            // alive (and read-only to us) by `data`.
+            let ptr = bytes.as_ptr() as usize;
+            let len = bytes.len();
+            super::errors::guard(py, move || {
+                let b = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+                Buffer::from_bytes(dt, shape, b)
+            })?
+        } else {
+            guard_gil(|| Buffer::from_bytes(dt, shape, bytes))?
+        };
+        Ok(PyBuffer { inner })
+    }
+
+    /// A 0-d buffer holding a Python scalar converted to `dtype`.
+    #[staticmethod]
+    fn scalar(value: &Bound<'_, PyAny>, dtype: &str) -> PyResult<PyBuffer> {
+        let dt = parse_dtype(dtype)?;
+        let inner = if let Ok(b) = value.extract::<bool>() {
+            guard_gil(|| scalar_buffer(dt, b as u8 as f64, b as i128))?
+        } else if let Ok(i) = value.extract::<i128>() {
+            guard_gil(|| scalar_buffer(dt, i as f64, i))?
+        } else {
+            let f: f64 = value.extract()?;
+            guard_gil(|| scalar_buffer(dt, f, f as i128))?
+        };
+        Ok(PyBuffer { inner })
+    }
+
+    /// The bytes as a read-only 1-d uint8 NumPy array that shares this buffer's memory.
+    fn as_bytes<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let b = &slf.get().inner;
+        let bytes: &[u8] = b.data.bytes();
+        // SAFETY: the buffer is immutable and `slf` (the container) keeps it alive.
+        let view = unsafe { ArrayView1::from_shape_ptr(bytes.len(), bytes.as_ptr()) };
+        let arr = unsafe { PyArray1::borrow_from_array(&view, slf.clone().into_any()) };
+        Ok(arr)
+    }
+
+    #[getter]
+    fn shape(&self) -> Vec<usize> {
+        self.inner.shape.clone()
+    }
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        self.inner.dtype.name()
+    }
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.inner.data.len()
+    }
+    fn __repr__(&self) -> String {
+        format!("Buffer({}{:?})", self.inner.dtype, self.inner.shape)
+    }
+}
+
+fn scalar_buffer(dt: DType, f: f64, i: i128) -> crate::error::Result<Buffer> {
+    use crate::dtype::Element;
+    macro_rules! mk {
+        ($t:ty, $v:expr) => {
+            Buffer::from_vec::<$t>(vec![], &[$v])
+        };
+    }
+    match dt {
+        DType::Bool => mk!(bool, f != 0.0),
+        DType::I8 => mk!(i8, i as i8),
+        DType::I16 => mk!(i16, i as i16),
+        DType::I32 => mk!(i32, i as i32),
+        DType::I64 => mk!(i64, i as i64),
+        DType::U8 => mk!(u8, i as u8),
+        DType::U16 => mk!(u16, i as u16),
+        DType::U32 => mk!(u32, i as u32),
+        DType::U64 => mk!(u64, i as u64),
+        DType::F16 => mk!(half::f16, half::f16::from_f64(f)),
+        DType::BF16 => mk!(half::bf16, half::bf16::from_f64(f)),
+        DType::F32 => mk!(f32, f32::from_f64(f)),
+        DType::F64 => mk!(f64, f),
+    }
+    .map_err(|e: Error| e)
+}

@@ -1,0 +1,57 @@
+"""End-to-end checks of the core path: NumPy in, Rust kernel, NumPy out."""
+import numpy as np
+import pytest
+
+import rjax
+import rjax.numpy as jnp
+from rjax._rjax import InternalError, _panic_for_test
+
+
+def test_roundtrip_and_repr():
+  x = jnp.asarray(np.arange(6.0).reshape(2, 3))
+  assert x.dtype == np.float32 and x.shape == (2, 3)
+  np.testing.assert_array_equal(np.asarray(x), np.arange(6.0).reshape(2, 3))
+  assert repr(jnp.asarray([1.0, 2.0])) == "Array([1., 2.], dtype=float32)"
+
+
+def test_output_is_readonly_view():
+  x = jnp.asarray(np.arange(4.0))
+  v = np.asarray(x)
+  assert not v.flags.writeable
+  with pytest.raises(ValueError):
+    v[0] = 5
+
+
+def test_input_not_mutated_or_aliased():
+  a = np.arange(4.0, dtype=np.float32)
+  x = jnp.asarray(a)
+  a[0] = 100
+  assert float(np.asarray(x)[0]) == 0.0
+
+
+def test_panic_becomes_exception():
+  with pytest.raises(InternalError, match="deliberate test panic"):
+    _panic_for_test()
+  # the interpreter and the core still work
+  assert float(jnp.asarray(1.0) + 1) == 2.0
+
+
+def test_weak_promotion():
+  u = jnp.asarray(np.array([250], np.uint8)) + 10
+  assert u.dtype == np.uint8 and int(u[0] if False else np.asarray(u)[0]) == 4
+  h = jnp.asarray(np.float16(1)) + 1.5
+  assert h.dtype == np.float16
+
+
+def test_setitem_refused():
+  x = jnp.asarray([1.0])
+  with pytest.raises(TypeError, match="immutable"):
+    x[0] = 2.0
+  with pytest.raises(TypeError, match="unhashable"):
+    hash(x)
+
+
+def test_supported_ops_nonempty():
+  from rjax._rjax import supported_ops
+  assert "add" in supported_ops()
+  assert rjax.Array is type(jnp.asarray(1.0))

@@ -1,0 +1,89 @@
+"""Shared test helpers: dtype lists, hypothesis strategies, tolerances, x64."""
+from __future__ import annotations
+
+import contextlib
+
+import ml_dtypes
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import rjax
+
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float_dtypes = [np.dtype(np.float32), np.dtype(np.float16), bfloat16]
+float_dtypes_x64 = float_dtypes + [np.dtype(np.float64)]
+signed_dtypes = [np.dtype(t) for t in (np.int8, np.int16, np.int32)]
+unsigned_dtypes = [np.dtype(t) for t in (np.uint8, np.uint16, np.uint32)]
+int_dtypes = signed_dtypes + unsigned_dtypes
+bool_dtypes = [np.dtype(np.bool_)]
+numeric_dtypes = float_dtypes + int_dtypes
+all_dtypes = numeric_dtypes + bool_dtypes
+
+_TOL = {np.dtype(np.float16): 2e-3, bfloat16: 2e-2, np.dtype(np.float32): 2e-6,
+        np.dtype(np.float64): 1e-13}
+
+
+def tol(dtype) -> float:
+  return _TOL.get(np.dtype(dtype), 0)
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, check_dtype=True):
+  """Compare an rjax result with a NumPy reference (values and, by default, dtype)."""
+  a = np.asarray(actual)
+  e = np.asarray(expected)
+  if check_dtype and dtype is not None:
+    assert a.dtype == np.dtype(dtype), f"dtype {a.dtype} != expected {np.dtype(dtype)}"
+  assert a.shape == e.shape, f"shape {a.shape} != expected {e.shape}"
+  dt = np.dtype(dtype) if dtype is not None else a.dtype
+  t = tol(dt)
+  if dt.kind in "biu" or (t == 0 and dt.kind not in "f"):
+    np.testing.assert_array_equal(a, e.astype(a.dtype) if e.dtype != a.dtype else e)
+  else:
+    r = rtol if rtol is not None else t * 4
+    at = atol if atol is not None else t * 4
+    np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=r, atol=at,
+                               equal_nan=True)
+
+
+@contextlib.contextmanager
+def enable_x64(on: bool = True):
+  prev = rjax.config.read("jax_enable_x64")
+  rjax.config.update("jax_enable_x64", on)
+  try:
+    yield
+  finally:
+    rjax.config.update("jax_enable_x64", prev)
+
+
+def shapes(min_dims=0, max_dims=4, min_side=0, max_side=5):
+  return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def elements_for(dtype, lo=None, hi=None, allow_nan=False, allow_inf=False):
+  dtype = np.dtype(dtype)
+  if dtype.kind == "b":
+    return st.booleans()
+  if dtype.kind in "iu":
+    info = np.iinfo(dtype)
+    return st.integers(int(info.min if lo is None else max(lo, info.min)),
+                       int(info.max if hi is None else min(hi, info.max)))
+  lo = -100.0 if lo is None else lo
+  hi = 100.0 if hi is None else hi
+  return st.floats(lo, hi, allow_nan=allow_nan, allow_infinity=allow_inf, width=32)
+
+
+def arrays(dtype, shape, lo=None, hi=None, **kw):
+  """Arrays of `dtype` (bfloat16 generated as float32 and cast)."""
+  dtype = np.dtype(dtype)
+  gen_dt = np.float32 if dtype in (bfloat16, np.dtype(np.float16)) else dtype
+  return hnp.arrays(gen_dt, shape, elements=elements_for(dtype if dtype != bfloat16 else np.float32,
+                                                          lo, hi, **kw)).map(
+                                                              lambda a: a.astype(dtype))
+
+
+def noncontiguous(x: np.ndarray) -> np.ndarray:
+  """The same values in a non-contiguous (strided) NumPy array."""
+  big = np.empty(x.shape + (2,), x.dtype)
+  big[..., 0] = x
+  return big[..., 0]
