@@ -12,6 +12,7 @@ from rjax._src.numpy.shape_ops import *  # noqa: F401,F403
 from rjax._src.numpy.indexing import *  # noqa: F401,F403
 from rjax._src.numpy.sorting import *  # noqa: F401,F403
 from rjax._src.numpy.linalg import *  # noqa: F401,F403
+from rjax._src.numpy.misc import *  # noqa: F401,F403
 from rjax._src.array import Array as ndarray  # noqa: F401
 from rjax._src import dtypes as _dtypes
 
@@ -21,3 +22,4 @@ if "float32" not in globals():  # until scalar_types defines the scalar construc
   uint8, uint16, uint32, uint64 = _dtypes.uint8, _dtypes.uint16, _dtypes.uint32, _dtypes.uint64
   float16, bfloat16, float32, float64 = (_dtypes.float16, _dtypes.bfloat16, _dtypes.float32,
                                          _dtypes.float64)
+from rjax.numpy import linalg  # noqa: E402,F401

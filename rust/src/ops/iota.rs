@@ -1,4 +1,59 @@
-//! (family not implemented yet)
-use super::Registry;
+//! iota: `out[idx] = idx[dimension]`, for any numeric dtype.
+use super::{Kernel, OpSpec, Registry};
+use crate::buffer::{strides, Buffer};
+use crate::dtype::Element;
+use crate::error::Result;
+use crate::exec::parallel::{par_fill, GRAIN};
 
-pub fn register(_r: &mut Registry) {}
+fn build_iota(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(0, 1)?;
+    let shape = spec.outs[0].shape.clone();
+    let dim = spec.params.usize("dimension")?;
+    crate::ensure!(
+        dim < shape.len().max(1),
+        "iota: dimension {} out of range for {:?}",
+        dim,
+        shape
+    );
+    let (stride, size) = if shape.is_empty() {
+        (1, 1)
+    } else {
+        (strides(&shape)[dim], shape[dim])
+    };
+    crate::dispatch_dtype!(spec.outs[0].dtype, "iota", T => {
+        Ok(Box::new(move |_: &[&Buffer]| {
+            Ok(vec![Buffer::build::<T>(shape.clone(), |out| {
+                par_fill(out, GRAIN, |off, chunk| {
+                    for (j, o) in chunk.iter_mut().enumerate() {
+                        *o = T::from_f64((((off + j) / stride) % size) as f64);
+                    }
+                })
+            })])
+        }) as Kernel)
+    }, numeric)
+}
+
+pub fn register(r: &mut Registry) {
+    r.add("iota", build_iota);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dtype::DType;
+    use crate::ops::{build, Aval, OpSpec};
+    use crate::params::{Param, Params};
+
+    #[test]
+    fn iota_2d_dim1() {
+        let p = Params::new("iota").with("dimension", Param::Int(1));
+        let outs = [Aval::new(DType::I32, vec![2, 3])];
+        let k = build(&OpSpec {
+            params: &p,
+            ins: &[],
+            outs: &outs,
+        })
+        .unwrap();
+        let r = k(&[]).unwrap();
+        assert_eq!(r[0].slice::<i32>().unwrap(), &[0, 1, 2, 0, 1, 2]);
+    }
+}

@@ -17,6 +17,7 @@ pub mod gather;
 pub mod iota;
 pub mod reduce;
 pub mod scalar;
+pub mod select;
 pub mod shape;
 pub mod sort;
 pub mod unary;
@@ -85,6 +86,7 @@ fn registry() -> &'static Registry {
         unary::register(&mut r);
         binary::register(&mut r);
         convert::register(&mut r);
+        select::register(&mut r);
         reduce::register(&mut r);
         cumulative::register(&mut r);
         sort::register(&mut r);

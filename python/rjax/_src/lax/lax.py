@@ -296,5 +296,66 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
 
 
 
+
+# ---------------------------------------------------------------------------
+# select_n and clamp
+
+
+def _select_n_abstract_eval(which, *cases):
+  if not cases:
+    raise TypeError("select_n: must have at least one case")
+  if which.dtype != dtypes.bool_ and which.dtype != dtypes.int32:
+    raise TypeError(f"select_n: predicate must be bool or int32, got {which.dtype.name}")
+  if which.dtype == dtypes.bool_ and len(cases) > 2:
+    raise TypeError("select_n: a bool predicate allows at most 2 cases")
+  if len({c.shape for c in cases}) != 1 or len({c.dtype for c in cases}) != 1:
+    raise TypeError("select_n: cases must have the same shapes and dtypes, got "
+                    + ", ".join(c.str_short() for c in cases))
+  if which.shape and which.shape != cases[0].shape:
+    raise TypeError(f"select_n: predicate shape {which.shape} must be () or equal to the case "
+                    f"shape {cases[0].shape}")
+  return ShapedArray(cases[0].shape, cases[0].dtype, all(c.weak_type for c in cases))
+
+
+select_n_p = standard_primitive("select_n", _select_n_abstract_eval)
+reference.register(select_n_p, lambda which, *cases: np.choose(
+    np.broadcast_to(np.asarray(which, np.int32), cases[0].shape), cases))
+
+
+def select_n(which, *cases):
+  """``cases[which]`` elementwise; ``which`` is bool (2 cases) or int32."""
+  return select_n_p.bind(asarray_lax(which), *[asarray_lax(c) for c in cases])
+
+
+def select(pred, on_true, on_false):
+  """``on_true`` where ``pred`` else ``on_false`` (``lax.select``)."""
+  return select_n(pred, on_false, on_true)
+
+
+def _clamp_abstract_eval(lo, x, hi):
+  for name, b in (("min", lo), ("max", hi)):
+    if b.shape and b.shape != x.shape:
+      raise TypeError(f"clamp: {name} shape {b.shape} must be () or equal to operand shape {x.shape}")
+    if b.dtype != x.dtype:
+      raise TypeError(f"clamp: {name} dtype {b.dtype.name} must equal operand dtype {x.dtype.name}")
+  check_dtype("clamp", x, _num)
+  return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+clamp_p = standard_primitive("clamp", _clamp_abstract_eval)
+reference.register(clamp_p, lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi))
+
+
+def clamp(min, x, max):  # noqa: A002
+  """``min(max(x, min), max)`` elementwise (scalar bounds allowed)."""
+  x = asarray_lax(x)
+  dt = core.get_aval(x).dtype
+  lo = _scalar_like(min, x) if isinstance(min, (int, float)) else asarray_lax(min)
+  hi = _scalar_like(max, x) if isinstance(max, (int, float)) else asarray_lax(max)
+  del dt
+  return clamp_p.bind(lo, x, hi)
+
+
 __all__ = ["add", "sub", "mul", "div", "max", "min", "neg", "exp", "log", "tanh", "sqrt",
-           "eq", "ne", "lt", "le", "gt", "ge", "convert_element_type"]
+           "eq", "ne", "lt", "le", "gt", "ge", "convert_element_type",
+           "select_n", "select", "clamp"]

@@ -78,4 +78,66 @@ def reshape(x, new_sizes: Sequence[int], dimensions=None):
   return reshape_p.bind(x, new_sizes=new_sizes, dimensions=dimensions)
 
 
-__all__ = ["broadcast_in_dim", "broadcast", "reshape"]
+
+# ---------------------------------------------------------------------------
+# iota and full
+
+
+def _iota_abstract_eval(*, dtype, shape, dimension, sharding=None):
+  if not 0 <= dimension < max(len(shape), 1):
+    raise ValueError(f"iota: dimension {dimension} out of range for shape {shape}")
+  if any(d < 0 for d in shape):
+    raise ValueError(f"iota: negative dimension in shape {shape}")
+  return ShapedArray(shape, dtype, False)
+
+
+iota_p = standard_primitive("iota", _iota_abstract_eval)
+
+
+def _iota_ref(*, dtype, shape, dimension, sharding=None):
+  r = np.arange(shape[dimension], dtype=dtype).reshape(
+      [-1 if i == dimension else 1 for i in range(len(shape))])
+  return np.broadcast_to(r, shape).copy()
+
+
+reference.register(iota_p, _iota_ref)
+
+
+def broadcasted_iota(dtype, shape: Sequence[int], dimension: int):
+  """An array of ``shape`` whose values count along ``dimension``."""
+  from rjax._src import dtypes
+  shape = tuple(int(d) for d in shape)
+  return iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=shape,
+                     dimension=int(dimension), sharding=None)
+
+
+def iota(dtype, size: int):
+  """``[0, 1, ..., size-1]`` (``lax.iota``)."""
+  return broadcasted_iota(dtype, (int(size),), 0)
+
+
+def full(shape: Sequence[int], fill_value, dtype=None):
+  """An array of ``shape`` filled with ``fill_value`` (``lax.full``)."""
+  from rjax._src import dtypes
+  from rjax._src.lax.lax import convert_element_type
+  shape = tuple(int(d) for d in shape)
+  if dtype is None:
+    dt, weak = dtypes.dtype_and_weak(fill_value)
+    dt = dtypes.canonicalize_dtype(dt)
+  else:
+    dt, weak = dtypes.canonicalize_dtype(dtype), False
+  v = convert_element_type(asarray_lax(fill_value), dt, weak_type=weak)
+  if core.get_aval(v).shape != ():
+    raise TypeError(f"full: fill_value must be a scalar, got shape {core.get_aval(v).shape}")
+  return broadcast_in_dim(v, shape, ())
+
+
+def full_like(x, fill_value, dtype=None, shape=None):
+  """``full`` with the shape and dtype of ``x`` unless given."""
+  aval = core.get_aval(x)
+  return full(aval.shape if shape is None else shape, fill_value,
+              aval.dtype if dtype is None else dtype)
+
+
+__all__ = ["broadcast_in_dim", "broadcast", "reshape", "iota", "broadcasted_iota", "full",
+           "full_like"]

@@ -1,0 +1,1 @@
+"""``rjax.numpy.linalg``."""
