@@ -169,15 +169,17 @@ class EvalTrace(Trace):
   """Runs primitives: the bottom of every stack of traces."""
 
   def process_primitive(self, prim, args, params):
-    for a in args:
-      if isinstance(a, Tracer):
-        from rjax._src.errors import UnexpectedTracerError
-        raise UnexpectedTracerError(
-            f"Encountered an unexpected tracer: {a}. A function transformed by "
-            "rjax had a side effect that let one of its traced values escape "
-            "(for example by storing it in a global or an attribute). Return the "
-            "value from the transformed function instead.")
+    # Leaked tracers are detected in dispatch (cheaply, off the fast path).
     return prim.impl(*args, **params)
+
+
+def escaped_tracer_error(t: "Tracer") -> Exception:
+  from rjax._src.errors import UnexpectedTracerError
+  return UnexpectedTracerError(
+      f"Encountered an unexpected tracer: {t}. A function transformed by rjax had a "
+      "side effect that let one of its traced values escape (for example by storing it "
+      "in a global or an attribute). Return the value from the transformed function "
+      "instead.")
 
 
 eval_trace = EvalTrace()

@@ -8,6 +8,9 @@ from typing import Any
 
 from rjax._src import core
 from rjax._src.interpreters import lowering
+from rjax._src.array import Array, to_array
+
+_from_buffer = Array._from_buffer
 
 _cache: dict[Any, tuple] = {}
 _cache_lock = threading.Lock()
@@ -23,11 +26,14 @@ def _compile(prim, avals_in, params):
 
 def apply_primitive(prim, *args, **params):
   """Run ``prim`` on concrete arguments (Arrays or Python/NumPy scalars)."""
-  from rjax._src.array import Array, to_array
-  arrs = [a if type(a) is Array else to_array(a) for a in args]
-  avals = tuple(a.aval for a in arrs)
+  arrs = args
+  for a in args:
+    if type(a) is not Array:
+      arrs = [_concrete(x) for x in args]
+      break
+  avals = tuple([a.aval for a in arrs])
   try:
-    key = (prim, avals, tuple(params.items()) if params else ())
+    key = (prim, avals, tuple(params.items())) if params else (prim, avals)
     entry = _cache.get(key)
   except TypeError:  # unhashable params: compile without caching
     key, entry = None, None
@@ -38,8 +44,17 @@ def apply_primitive(prim, *args, **params):
         _cache[key] = entry
   exe, outs, multi = entry
   bufs = exe.run([a._buf for a in arrs])
-  results = [Array._from_buffer(b, av) for b, av in zip(bufs, outs)]
-  return results if multi else results[0]
+  if multi:
+    return [_from_buffer(b, av) for b, av in zip(bufs, outs)]
+  return _from_buffer(bufs[0], outs[0])
+
+
+def _concrete(x):
+  if type(x) is Array:
+    return x
+  if isinstance(x, core.Tracer):
+    raise core.escaped_tracer_error(x)
+  return to_array(x)
 
 
 def cache_size() -> int:

@@ -79,12 +79,77 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
   return res
 
 
+def _fast_same(args) -> bool:
+  """True when promotion is a no-op: arrays/tracers with one aval dtype and
+  weak type, and equal ranks (the common case on the eager hot path)."""
+  a0 = getattr(args[0], "aval", None)
+  if a0 is None:
+    return False
+  for a in args[1:]:
+    av = getattr(a, "aval", None)
+    if (av is None or av.dtype != a0.dtype or av.weak_type != a0.weak_type
+        or (len(av.shape) != len(a0.shape) and av.shape and a0.shape)):
+      return False
+  return True
+
+
+_scalar_cache: dict = {}
+
+
+def _weak_const(v, dt):
+  """A cached weakly typed 0-d array holding Python scalar ``v`` as ``dt``."""
+  key = (type(v), v, dt)
+  c = _scalar_cache.get(key)
+  if c is None:
+    c = _to_dtype(v, dt, True)
+    if len(_scalar_cache) > 512:
+      _scalar_cache.clear()
+    _scalar_cache[key] = c
+  return c
+
+
+def _fast_scalar(args):
+  """(array, Python scalar) pairs whose result dtype is the array's: the
+  scalar becomes a cached weak 0-d constant. Returns None if not applicable."""
+  a, b = args
+  if type(b) in (int, float):
+    arr, sc, first = a, b, True
+  elif type(a) in (int, float):
+    arr, sc, first = b, a, False
+  else:
+    return None
+  av = getattr(arr, "aval", None)
+  if av is None or av.weak_type:
+    return None
+  k = av.dtype.kind
+  if not (k == "f" or av.dtype == dtypes.bfloat16 or (k in "iu" and type(sc) is int)):
+    return None
+  if type(sc) is int and k in "iu":
+    info = np.iinfo(av.dtype)
+    if not info.min <= sc <= info.max:
+      return None
+  c = _weak_const(sc, av.dtype)
+  return [arr, c] if first else [c, arr]
+
+
 def promote_args(fun_name: str, *args: Any) -> list:
+  if _fast_same(args):
+    return list(args)
+  if len(args) == 2:
+    r = _fast_scalar(args)
+    if r is not None:
+      return r
   check_arraylike(fun_name, *args)
   return promote_shapes(fun_name, *promote_dtypes(*args))
 
 
 def promote_args_inexact(fun_name: str, *args: Any) -> list:
+  if _fast_same(args) and dtypes.is_float(args[0].aval.dtype):
+    return list(args)
+  if len(args) == 2:
+    r = _fast_scalar(args)
+    if r is not None and dtypes.is_float(r[0].aval.dtype):
+      return r
   check_arraylike(fun_name, *args)
   return promote_shapes(fun_name, *promote_dtypes_inexact(*args))
 

@@ -1,0 +1,60 @@
+"""Timing helpers shared by the benchmarks: best-of-N medians, a table printer.
+Timings never go into tests; they are reported as ratios in BENCHMARKS.md."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Callable
+
+
+def bench(fn: Callable[[], object], min_time: float = 0.2, repeat: int = 7) -> float:
+  """Median seconds per call: calibrate a loop count, then time ``repeat`` loops."""
+  fn()
+  n, t = 1, 0.0
+  while True:
+    t0 = time.perf_counter()
+    for _ in range(n):
+      fn()
+    t = time.perf_counter() - t0
+    if t >= min_time / repeat or n >= 1 << 20:
+      break
+    n *= 2
+  times = []
+  for _ in range(repeat):
+    t0 = time.perf_counter()
+    for _ in range(n):
+      fn()
+    times.append((time.perf_counter() - t0) / n)
+  return statistics.median(times)
+
+
+def fmt_time(s: float) -> str:
+  if s < 1e-3:
+    return f"{s * 1e6:.1f} µs"
+  if s < 1:
+    return f"{s * 1e3:.2f} ms"
+  return f"{s:.2f} s"
+
+
+def machine() -> str:
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  blas = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+  return (f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"OpenBLAS env: {blas or 'unset'}")
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+  widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+  line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+  sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+  return "\n".join([line(header), sep] + [line(r) for r in rows])

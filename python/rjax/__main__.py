@@ -1,0 +1,3 @@
+from rjax.demo import main
+
+main()
