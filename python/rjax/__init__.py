@@ -8,6 +8,6 @@ from rjax._src.numpy.array_methods import set_array_methods as _set_array_method
 _set_array_methods(Array)
 _set_array_methods(_Tracer)
 
-from rjax import numpy, lax  # noqa: E402,F401
+from rjax import numpy, lax, tree, tree_util  # noqa: E402,F401
 
 __version__ = "0.1.0"
