@@ -204,3 +204,271 @@ def set_current_trace(trace: Trace):
     yield
   finally:
     _tls.trace = prev
+
+
+# ---------------------------------------------------------------------------
+# Tracer conversions that need a concrete value: errors that teach.
+
+
+def _tracer_error(cls_name: str, tracer: "Tracer", what: str, fix: str):
+  from rjax._src import errors
+  cls = getattr(errors, cls_name)
+  return cls(f"{what} of a traced array {tracer.aval.str_short()} ({tracer._origin()}). "
+             f"The value is not known while the function is being traced. {fix}")
+
+
+def _tracer_bool(self):
+  return bool(_raise(_tracer_error(
+      "TracerBoolConversionError", self, "Attempted boolean conversion",
+      "Use rjax.lax.cond or jnp.where for value-dependent branches, or mark the argument "
+      "static (static_argnums) if it is a Python constant.")))
+
+
+def _tracer_int(self):
+  return int(_raise(_tracer_error(
+      "TracerIntegerConversionError", self, "Attempted integer conversion",
+      "Use rjax.lax.dynamic_slice / dynamic_index_in_dim for traced indices, or mark the "
+      "argument static (static_argnums).")))
+
+
+def _tracer_float(self):
+  return float(_raise(_tracer_error(
+      "ConcretizationTypeError", self, "Attempted float conversion",
+      "Keep the value as an array, or mark the argument static (static_argnums).")))
+
+
+def _tracer_array(self, dtype=None, copy=None):
+  raise _tracer_error(
+      "TracerArrayConversionError", self, "Attempted NumPy conversion (np.asarray)",
+      "Use rjax.numpy functions instead of NumPy ones inside transformed functions, or "
+      "rjax.pure_callback for host code.")
+
+
+def _raise(e):
+  raise e
+
+
+Tracer.__bool__ = _tracer_bool
+Tracer.__int__ = _tracer_int
+Tracer.__index__ = _tracer_int
+Tracer.__float__ = _tracer_float
+Tracer.__array__ = _tracer_array
+Tracer.shape = property(lambda self: self.aval.shape)
+Tracer.dtype = property(lambda self: self.aval.dtype)
+Tracer.ndim = property(lambda self: self.aval.ndim)
+Tracer.size = property(lambda self: self.aval.size)
+Tracer.weak_type = property(lambda self: self.aval.weak_type)
+Tracer.__len__ = lambda self: (self.aval.shape[0] if self.aval.shape
+                               else _raise(TypeError("len() of unsized object")))
+Tracer.__iter__ = lambda self: iter([self[i] for i in range(len(self))])
+Tracer._origin = lambda self: "a tracer"
+Tracer.__repr__ = lambda self: f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
+Tracer.__hash__ = None
+
+
+# ---------------------------------------------------------------------------
+# Jaxprs: the inspectable IR, printed in JAX's textual form.
+
+
+class Var:
+  """A variable of a jaxpr (named at print time: a, b, ..., z, ba, ...)."""
+
+  __slots__ = ("aval",)
+
+  def __init__(self, aval: ShapedArray):
+    self.aval = aval
+
+  def __repr__(self):
+    return f"Var({self.aval.str_short()})"
+
+
+class Literal:
+  """A constant scalar inlined into a jaxpr (printed as ``2.0:f32[]``)."""
+
+  __slots__ = ("val", "aval")
+
+  def __init__(self, val: Any, aval: ShapedArray):
+    self.val = val
+    self.aval = aval
+
+  def __repr__(self):
+    return f"Literal({self.val})"
+
+
+class JaxprEqn:
+  __slots__ = ("invars", "outvars", "primitive", "params")
+
+  def __init__(self, invars, outvars, primitive, params):
+    self.invars, self.outvars, self.primitive, self.params = invars, outvars, primitive, params
+
+
+class Jaxpr:
+  """``{ lambda constvars ; invars . let eqns in outvars }``."""
+
+  def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
+    self.constvars, self.invars, self.outvars, self.eqns = constvars, invars, outvars, eqns
+
+  @property
+  def in_avals(self):
+    return [v.aval for v in self.invars]
+
+  @property
+  def out_avals(self):
+    return [v.aval for v in self.outvars]
+
+  def __str__(self):
+    return pp_jaxpr(self)
+
+  __repr__ = __str__
+
+  def pretty_print(self, width: int = 80) -> str:
+    return pp_jaxpr(self, width)
+
+
+class ClosedJaxpr:
+  """A jaxpr together with the values of its constvars."""
+
+  def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
+    self.jaxpr, self.consts = jaxpr, list(consts)
+
+  in_avals = property(lambda self: self.jaxpr.in_avals)
+  out_avals = property(lambda self: self.jaxpr.out_avals)
+  eqns = property(lambda self: self.jaxpr.eqns)
+
+  def __str__(self):
+    return pp_jaxpr(self.jaxpr)
+
+  __repr__ = __str__
+
+  def pretty_print(self, width: int = 80) -> str:
+    return pp_jaxpr(self.jaxpr, width)
+
+
+def _encode_name(n: int) -> str:
+  s = ""
+  while not s or n:
+    n, i = divmod(n, 26)
+    s = chr(97 + i) + s
+  return s
+
+
+def _pp_value(v) -> str:
+  if isinstance(v, np.dtype):
+    return v.name
+  if isinstance(v, type) and issubclass(v, np.generic):
+    return np.dtype(v).name
+  if isinstance(v, (ClosedJaxpr, Jaxpr)):
+    return str(v)
+  if isinstance(v, tuple):
+    inner = ", ".join(_pp_value(x) for x in v)
+    return f"({inner},)" if len(v) == 1 else f"({inner})"
+  if isinstance(v, list):
+    return "[" + ", ".join(_pp_value(x) for x in v) + "]"
+  return str(v)
+
+
+def _pp_literal(lit: Literal) -> str:
+  val = lit.val
+  if isinstance(val, np.ndarray):
+    val = val.item() if val.ndim == 0 else val
+  if isinstance(val, float) and val.is_integer() and abs(val) < 1e16:
+    s = f"{val:.1f}"
+  else:
+    s = str(val)
+  return f"{s}:{lit.aval.str_short()}"
+
+
+def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
+  names: dict[int, str] = {}
+
+  def name(v) -> str:
+    if isinstance(v, Literal):
+      return _pp_literal(v)
+    if v is None:
+      return "_"
+    k = id(v)
+    if k not in names:
+      names[k] = _encode_name(len(names))
+    return names[k]
+
+  def binder(v) -> str:
+    return f"{name(v)}:{v.aval.str_short()}"
+
+  consts = " ".join(binder(v) for v in jaxpr.constvars)
+  ins = " ".join(binder(v) for v in jaxpr.invars)
+  head = f"{{ lambda {consts}{'; ' if consts else ' ; '}{ins}. let" if consts else \
+      f"{{ lambda ; {ins}. let"
+  eqn_lines = []
+  for e in jaxpr.eqns:
+    outs = " ".join(binder(v) for v in e.outvars)
+    args = " ".join(name(v) for v in e.invars)
+    params = sorted(e.params.items())
+    flat = " ".join(f"{k}={_pp_value(v)}" for k, v in params)
+    lhs = f"{outs} = {e.primitive.name}"
+    eqn_lines.append((lhs, flat, params, args))
+  outs = ", ".join(name(v) for v in jaxpr.outvars)
+  tail = f"in ({outs},) }}" if len(jaxpr.outvars) == 1 else f"in ({outs}) }}"
+
+  def one(lhs, flat, args):
+    return f"{lhs}[{flat}] {args}".rstrip() if flat else f"{lhs} {args}".rstrip()
+
+  if len(eqn_lines) <= 1:
+    body = one(eqn_lines[0][0], eqn_lines[0][1], eqn_lines[0][3]) if eqn_lines else ""
+    flat_all = f"{head} {body} {tail}"
+    if len(flat_all) <= width and "\n" not in flat_all:
+      return flat_all
+  lines = [head]
+  for lhs, flat, params, args in eqn_lines:
+    line = "    " + one(lhs, flat, args)
+    if len(line) > width and params:
+      lines.append(f"    {lhs}[")
+      for k, v in params:
+        lines.append(f"      {k}={_pp_value(v)}")
+      lines.append(f"    ] {args}".rstrip())
+    else:
+      lines.append(line)
+  lines.append("  " + tail)
+  return "\n".join(lines)
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list:
+  """Run a jaxpr by binding each equation's primitive (under the current trace)."""
+  env: dict[int, Any] = {}
+
+  def read(v):
+    return v.val if isinstance(v, Literal) else env[id(v)]
+
+  for v, x in zip(jaxpr.constvars, consts):
+    env[id(v)] = x
+  if len(args) != len(jaxpr.invars):
+    raise TypeError(f"eval_jaxpr: expected {len(jaxpr.invars)} arguments, got {len(args)}")
+  for v, x in zip(jaxpr.invars, args):
+    env[id(v)] = x
+  for e in jaxpr.eqns:
+    out = e.primitive.bind(*[read(v) for v in e.invars], **e.params)
+    outs = out if e.primitive.multiple_results else [out]
+    for v, x in zip(e.outvars, outs):
+      if v is not None:
+        env[id(v)] = x
+  return [read(v) for v in jaxpr.outvars]
+
+
+def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
+  """Check that every equation's output avals are what its primitive's
+  abstract evaluation gives for its inputs, and that variables are defined
+  before use. Raises TypeError naming the equation."""
+  defined = {id(v) for v in jaxpr.constvars} | {id(v) for v in jaxpr.invars}
+  for i, e in enumerate(jaxpr.eqns):
+    for v in e.invars:
+      if not isinstance(v, Literal) and id(v) not in defined:
+        raise TypeError(f"typecheck: equation {i} ({e.primitive}) reads an undefined variable")
+    out = e.primitive.abstract_eval(*[v.aval for v in e.invars], **e.params)
+    outs = list(out) if e.primitive.multiple_results else [out]
+    got = [v.aval for v in e.outvars]
+    if [(a.shape, a.dtype) for a in outs] != [(a.shape, a.dtype) for a in got]:
+      raise TypeError(f"typecheck: equation {i} ({e.primitive}) produces {outs}, "
+                      f"the jaxpr says {got}")
+    defined |= {id(v) for v in e.outvars}
+  for v in jaxpr.outvars:
+    if not isinstance(v, Literal) and id(v) not in defined:
+      raise TypeError("typecheck: an output variable is undefined")

@@ -1,0 +1,78 @@
+"""Building jaxprs by tracing: ``DynamicJaxprTrace`` records every primitive
+bound while it is the current trace (``make_jaxpr``, and later ``jit``)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rjax._src import core
+from rjax._src.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
+
+
+class DynamicJaxprTracer(core.Tracer):
+  __slots__ = ("_trace", "_aval", "var")
+
+  def __init__(self, trace, aval: ShapedArray, var: Var):
+    self._trace, self._aval, self.var = trace, aval, var
+
+  @property
+  def aval(self) -> ShapedArray:
+    return self._aval
+
+  def _origin(self):
+    return "an argument or intermediate value of a function being traced to a jaxpr"
+
+
+class DynamicJaxprTrace(core.Trace):
+  def __init__(self):
+    self.eqns: list[JaxprEqn] = []
+    self.invars: list[Var] = []
+    self.constvars: list[Var] = []
+    self.consts: list[Any] = []
+    self._const_ids: dict[int, Var] = {}
+
+  def new_arg(self, aval: ShapedArray) -> DynamicJaxprTracer:
+    v = Var(aval)
+    self.invars.append(v)
+    return DynamicJaxprTracer(self, aval, v)
+
+  def getvar(self, x: Any):
+    if isinstance(x, DynamicJaxprTracer) and x._trace is self:
+      return x.var
+    if isinstance(x, (bool, int, float)):
+      return Literal(x, core.get_aval(x))
+    aval = core.get_aval(x)
+    if not isinstance(x, core.Tracer) and aval.shape == ():
+      return Literal(np.asarray(x).reshape(()), aval)
+    # An array (or a tracer of an enclosing transformation): a constvar.
+    v = self._const_ids.get(id(x))
+    if v is None:
+      v = Var(aval)
+      self._const_ids[id(x)] = v
+      self.constvars.append(v)
+      self.consts.append(x)
+    return v
+
+  def process_primitive(self, prim, args, params):
+    invars = [self.getvar(a) for a in args]
+    out = prim.abstract_eval(*[v.aval for v in invars], **params)
+    outs = list(out) if prim.multiple_results else [out]
+    outvars = [Var(a) for a in outs]
+    self.eqns.append(JaxprEqn(invars, outvars, prim, params))
+    tracers = [DynamicJaxprTracer(self, a, v) for a, v in zip(outs, outvars)]
+    return tracers if prim.multiple_results else tracers[0]
+
+  def to_jaxpr(self, outs: Sequence[Any]) -> ClosedJaxpr:
+    outvars = [self.getvar(o) for o in outs]
+    jaxpr = Jaxpr(list(self.constvars), list(self.invars), outvars, list(self.eqns))
+    return ClosedJaxpr(jaxpr, list(self.consts))
+
+
+def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
+  """Trace ``fun`` (taking and returning flat lists) on abstract inputs."""
+  trace = DynamicJaxprTrace()
+  args = [trace.new_arg(a) for a in in_avals]
+  with core.set_current_trace(trace):
+    outs = fun(*args)
+  return trace.to_jaxpr(outs)
