@@ -55,3 +55,29 @@ def test_supported_ops_nonempty():
   from rjax._rjax import supported_ops
   assert "add" in supported_ops()
   assert rjax.Array is type(jnp.asarray(1.0))
+
+
+def test_zero_copy_roundtrip_and_borrow():
+  x = jnp.asarray(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+  v = np.asarray(x)
+  y = jnp.asarray(v)                       # reuses x's buffer: no copy
+  assert np.shares_memory(np.asarray(y), v)
+  w = jnp.asarray(v.reshape(3, 2))         # same bytes, another shape
+  assert np.shares_memory(np.asarray(w), v)
+  ro = np.frombuffer(np.arange(4, dtype=np.float32).tobytes(), np.float32)  # immutable bytes
+  z = jnp.asarray(ro)
+  assert z._buf.borrowed and np.shares_memory(np.asarray(z), ro)
+  np.testing.assert_array_equal(np.asarray(z + 1), ro + 1)
+
+
+def test_writeable_or_flippable_arrays_are_copied():
+  a = np.arange(4.0, dtype=np.float32)
+  a.flags.writeable = False                # owns its data: could be made writeable again
+  x = jnp.asarray(a)
+  assert not x._buf.borrowed
+  base = np.arange(4.0, dtype=np.float32)
+  view = base[:]
+  view.flags.writeable = False             # base is still writeable
+  y = jnp.asarray(view)
+  base[0] = 99
+  assert float(np.asarray(y)[0]) == 0.0

@@ -17,11 +17,14 @@ const POOL_MIN: usize = 32 * 1024;
 /// The pool keeps at most this many idle bytes.
 const POOL_MAX_IDLE: usize = 2 << 30;
 
-/// Raw, 64-byte aligned, always-initialised bytes.
+/// Raw, always-initialised bytes: 64-byte aligned memory of our own (from the
+/// pool), or memory borrowed from an immutable foreign object (a read-only
+/// NumPy array) that `owner` keeps alive.
 pub struct RawBuf {
     ptr: NonNull<u8>,
     len: usize,
     cap: usize,
+    owner: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 unsafe impl Send for RawBuf {}
@@ -58,7 +61,12 @@ impl RawBuf {
                 if let Some((_, v)) = pool.free.iter_mut().find(|(c, _)| *c == cap) {
                     if let Some(ptr) = v.pop() {
                         pool.idle -= cap;
-                        return RawBuf { ptr, len, cap };
+                        return RawBuf {
+                            ptr,
+                            len,
+                            cap,
+                            owner: None,
+                        };
                     }
                 }
             }
@@ -67,7 +75,36 @@ impl RawBuf {
         // SAFETY: cap > 0.
         let p = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        RawBuf { ptr, len, cap }
+        RawBuf {
+            ptr,
+            len,
+            cap,
+            owner: None,
+        }
+    }
+
+    /// Borrow `len` bytes at `ptr`, kept alive (and never written) by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads of `len` bytes, suitably aligned for the
+    /// dtype it will be read as, and immutable for as long as `owner` lives.
+    pub unsafe fn borrowed(
+        ptr: *const u8,
+        len: usize,
+        owner: Box<dyn std::any::Any + Send + Sync>,
+    ) -> RawBuf {
+        let ptr = NonNull::new(ptr as *mut u8).unwrap_or(NonNull::dangling());
+        RawBuf {
+            ptr,
+            len,
+            cap: 0,
+            owner: Some(owner),
+        }
+    }
+
+    /// True if this memory belongs to a foreign object.
+    pub fn is_borrowed(&self) -> bool {
+        self.owner.is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -100,6 +137,9 @@ impl RawBuf {
 
 impl Drop for RawBuf {
     fn drop(&mut self) {
+        if self.owner.is_some() {
+            return; // the owner frees its memory when it is dropped
+        }
         if self.cap >= POOL_MIN {
             if let Ok(mut pool) = POOL.lock() {
                 if pool.idle + self.cap <= POOL_MAX_IDLE {
@@ -227,6 +267,23 @@ impl Buffer {
             )));
         }
         Ok(self.data.as_slice::<T>())
+    }
+
+    /// The same bytes read as another dtype and shape of the same byte size (free).
+    pub fn reinterpret(&self, dtype: DType, shape: Vec<usize>) -> Result<Buffer> {
+        if numel(&shape) * dtype.itemsize() != self.data.len() {
+            return Err(Error::Internal(format!(
+                "cannot view {} bytes as {}{:?}",
+                self.data.len(),
+                dtype,
+                shape
+            )));
+        }
+        Ok(Buffer {
+            dtype,
+            shape,
+            data: self.data.clone(),
+        })
     }
 
     /// The same data under another shape with the same element count (free).

@@ -185,8 +185,30 @@ class Array:
     return self
 
 
+def _immutable_root(x: np.ndarray):
+  """The object at the end of ``x``'s base chain if no array on the way can
+  ever be written (so ``x``'s memory is immutable), else None."""
+  b = x.base
+  while isinstance(b, np.ndarray):
+    if b.flags.writeable:
+      return None
+    b = b.base
+  return b if isinstance(b, (Buffer, bytes)) else None
+
+
 def _np_to_buffer(x: np.ndarray, dtype: np.dtype) -> Buffer:
   shape = list(np.shape(x))
+  if (x.dtype == dtype and x.size and not x.flags.writeable and x.flags.c_contiguous
+      and x.flags.aligned):
+    root = _immutable_root(x)
+    if isinstance(root, Buffer):
+      # An array that rjax produced: reuse its buffer when x spans all of it.
+      raw = root.as_bytes()
+      if (x.nbytes == root.nbytes and x.__array_interface__["data"][0]
+          == raw.__array_interface__["data"][0]):
+        return root.view(dtype.name, shape)
+    if root is not None:
+      return Buffer.borrow(x.reshape(-1).view(np.uint8), dtype.name, shape)
   x = np.ascontiguousarray(x, dtype=dtype)  # (0-d input comes back 1-d)
   return Buffer.from_bytes(x.reshape(-1).view(np.uint8), dtype.name, shape)
 

@@ -47,6 +47,46 @@ impl PyBuffer {
         Ok(PyBuffer { inner })
     }
 
+    /// Borrow the memory of a C-contiguous, aligned, read-only array (given as
+    /// its 1-d uint8 view) without copying. The caller (Python) guarantees that
+    /// nothing can write to that memory while the array object lives.
+    #[staticmethod]
+    fn borrow(
+        data: PyReadonlyArray1<'_, u8>,
+        dtype: &str,
+        shape: Vec<usize>,
+    ) -> PyResult<PyBuffer> {
+        let dt = parse_dtype(dtype)?;
+        let bytes = data
+            .as_slice()
+            .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let (ptr, len) = (bytes.as_ptr(), bytes.len());
+        if (ptr as usize) % dt.itemsize() != 0 {
+            return Err(PyTypeError::new_err(
+                "borrow: memory is not aligned for its dtype",
+            ));
+        }
+        let owner: Py<PyAny> = data.as_any().clone().unbind();
+        // SAFETY: see the doc comment; `owner` keeps the memory alive.
+        let raw = unsafe { crate::buffer::RawBuf::borrowed(ptr, len, Box::new(owner)) };
+        let inner = guard_gil(|| Buffer::new(dt, shape, raw))?;
+        Ok(PyBuffer { inner })
+    }
+
+    /// The same memory read as another dtype/shape of equal byte size (no copy).
+    fn view(&self, dtype: &str, shape: Vec<usize>) -> PyResult<PyBuffer> {
+        let dt = parse_dtype(dtype)?;
+        Ok(PyBuffer {
+            inner: guard_gil(|| self.inner.reinterpret(dt, shape))?,
+        })
+    }
+
+    /// Whether this buffer borrows a foreign (NumPy) array's memory.
+    #[getter]
+    fn borrowed(&self) -> bool {
+        self.inner.data.is_borrowed()
+    }
+
     /// A 0-d buffer holding a Python scalar converted to `dtype`.
     #[staticmethod]
     fn scalar(value: &Bound<'_, PyAny>, dtype: &str) -> PyResult<PyBuffer> {
