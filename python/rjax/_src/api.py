@@ -107,3 +107,175 @@ def eval_shape(fun: Callable, *args, **kwargs):
   """The shapes and dtypes of ``fun``'s outputs, computed without running it."""
   _, shapes = make_jaxpr(fun, return_shape=True)(*args, **kwargs)
   return shapes
+
+
+# ---------------------------------------------------------------------------
+# Automatic differentiation
+
+
+def _flatten_fun(fun, in_tree, out_tree_box, has_aux=False):
+  def flat_fun(*flat):
+    args = tree_util.tree_unflatten(in_tree, flat)
+    out = fun(*args)
+    if has_aux:
+      if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("a function with has_aux=True must return a pair (output, aux), "
+                        f"got {type(out).__name__}")
+      out, aux = out
+      out_tree_box.append(("aux", aux))
+    leaves, tree = tree_util.tree_flatten(out)
+    out_tree_box.append(tree)
+    return leaves
+  return flat_fun
+
+
+def _check_tangent(p, t, i):
+  pa, ta = core.get_aval(p), core.get_aval(t)
+  if pa.shape != ta.shape:
+    raise ValueError(f"jvp: primal and tangent arguments must have equal shapes, got "
+                     f"{pa.shape} and {ta.shape} for argument {i}")
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
+  """Forward mode: ``(fun(*primals), J·tangents)``."""
+  from rjax._src.interpreters import ad
+  if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+    raise TypeError("jvp: primal and tangent arguments must be tuples or lists")
+  p_flat, in_tree = tree_util.tree_flatten(tuple(primals))
+  t_flat, t_tree = tree_util.tree_flatten(tuple(tangents))
+  if in_tree != t_tree:
+    raise TypeError(f"jvp: primal and tangent arguments must have the same tree structure, "
+                    f"got {in_tree} and {t_tree}")
+  for i, (p, t) in enumerate(zip(p_flat, t_flat)):
+    _check_tangent(p, t, i)
+  box: list = []
+  p_out, t_out = ad.jvp_flat(_flatten_fun(fun, in_tree, box, has_aux), p_flat, t_flat)
+  t_out = [ad.instantiate_zeros(t) for t in t_out]
+  out_tree = box[-1]
+  res = (tree_util.tree_unflatten(out_tree, p_out), tree_util.tree_unflatten(out_tree, t_out))
+  if has_aux:
+    return res + (box[0][1],)
+  return res
+
+
+def linearize(fun: Callable, *primals):
+  """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the
+  linearization without re-running the primal computation."""
+  from rjax._src.interpreters import ad
+  p_flat, in_tree = tree_util.tree_flatten(primals)
+  box: list = []
+  p_out, closed, zero_out = ad.linearize_flat(_flatten_fun(fun, in_tree, box), p_flat)
+  out_tree = box[-1]
+  out_avals = [ad.tangent_aval(core.get_aval(p)) for p in p_out]
+
+  def f_jvp(*tangents):
+    t_flat, t_tree = tree_util.tree_flatten(tangents)
+    if t_tree != in_tree:
+      raise TypeError(f"linearize: tangent structure {t_tree} != primal structure {in_tree}")
+    vals = iter(core.eval_jaxpr(closed.jaxpr, closed.consts, *t_flat))
+    outs = [ad.zeros_like_aval(a) if z else next(vals) for a, z in zip(out_avals, zero_out)]
+    return tree_util.tree_unflatten(out_tree, outs)
+
+  return tree_util.tree_unflatten(out_tree, p_out), f_jvp
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+  """``(fun(*primals), f_vjp)`` where ``f_vjp(ct)`` pulls a cotangent of the
+  output back to cotangents of the inputs (reverse mode)."""
+  from rjax._src.interpreters import ad
+  p_flat, in_tree = tree_util.tree_flatten(primals)
+  box: list = []
+  p_out, closed, zero_out = ad.linearize_flat(_flatten_fun(fun, in_tree, box, has_aux), p_flat)
+  out_tree = box[-1]
+  out_avals = [core.get_aval(p) for p in p_out]
+
+  def f_vjp(ct):
+    ct_flat, ct_tree = tree_util.tree_flatten(ct)
+    if ct_tree != out_tree:
+      raise TypeError(f"vjp: cotangent structure {ct_tree} does not match the output "
+                      f"structure {out_tree}")
+    for c, a in zip(ct_flat, out_avals):
+      if core.get_aval(c).shape != a.shape:
+        raise ValueError(f"vjp: cotangent shape {core.get_aval(c).shape} does not match the "
+                         f"output shape {a.shape}")
+    cts = [c for c, z in zip(ct_flat, zero_out) if not z]
+    lin_avals = [v.aval for v in closed.jaxpr.invars]
+    cts_in = ad.backward_pass(closed.jaxpr, closed.consts, lin_avals, cts)
+    cts_in = [ad.instantiate_zeros(c) for c in cts_in]
+    return tree_util.tree_unflatten(in_tree, cts_in)
+
+  primal_out = tree_util.tree_unflatten(out_tree, p_out)
+  if has_aux:
+    return primal_out, f_vjp, box[0][1]
+  return primal_out, f_vjp
+
+
+def _check_scalar_float(x, name):
+  from rjax._src import dtypes
+  aval = core.get_aval(x)
+  if aval.shape != ():
+    raise TypeError(f"{name} requires scalar-output functions (output shape ()), got output "
+                    f"shape {aval.shape}. Use jacrev/vjp for non-scalar outputs.")
+  if not dtypes.is_float(aval.dtype):
+    raise TypeError(f"{name} requires real-valued outputs (a floating dtype), got "
+                    f"{aval.dtype.name}.")
+
+
+def _check_input_dtype(x, name, allow_int):
+  from rjax._src import dtypes
+  aval = core.get_aval(x)
+  if not dtypes.is_float(aval.dtype) and not allow_int:
+    raise TypeError(f"{name} requires real-valued inputs (input dtype that is a sub-dtype of "
+                    f"np.floating), but got {aval.dtype.name}. If you want to use integer or "
+                    "boolean inputs, use vjp or set allow_int to True.")
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False, allow_int: bool = False, reduce_axes=()):
+  """``(fun(*args), ∇fun(*args))`` with respect to the ``argnums`` arguments."""
+  int_argnums = isinstance(argnums, int)
+  nums = (argnums,) if int_argnums else tuple(argnums)
+
+  def wrapped(*args, **kwargs):
+    for n in nums:
+      if not -len(args) <= n < len(args):
+        raise TypeError(f"value_and_grad: argnums {argnums} out of range for {len(args)} "
+                        "positional arguments")
+    idx = [n % len(args) for n in nums]
+    for i in idx:
+      for leaf in tree_util.tree_leaves(args[i]):
+        _check_input_dtype(leaf, "grad", allow_int)
+
+    def f_partial(*diff_args):
+      full = list(args)
+      for i, a in zip(idx, diff_args):
+        full[i] = a
+      return fun(*full, **kwargs)
+
+    diff_args = tuple(args[i] for i in idx)
+    if has_aux:
+      ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True)
+    else:
+      ans, f_vjp = vjp(f_partial, *diff_args)
+    _check_scalar_float(ans, "grad")
+    from rjax._src.array import from_scalar
+    g = f_vjp(from_scalar(1.0, core.get_aval(ans).dtype))
+    g = g[0] if int_argnums else tuple(g)
+    return ((ans, aux), g) if has_aux else (ans, g)
+
+  return wrapped
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False, allow_int: bool = False, reduce_axes=()):
+  """The gradient of a scalar-valued ``fun`` with respect to ``argnums``."""
+  vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+  @functools.wraps(fun)
+  def wrapped(*args, **kwargs):
+    if has_aux:
+      (_, aux), g = vg(*args, **kwargs)
+      return g, aux
+    return vg(*args, **kwargs)[1]
+
+  return wrapped

@@ -80,6 +80,7 @@ def register_standard(prim, op_name: str | None = None,
     p = param_fn(avals_in, avals_out, **params) if param_fn else params
     return ctx.emit(name, in_ids, avals_out, p)
 
+  rule.op_name = name  # checked against the Rust registry by the rule-coverage test
   lowerings[prim] = rule
 
 

@@ -76,3 +76,19 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray]) -> ClosedJaxp
   with core.set_current_trace(trace):
     outs = fun(*args)
   return trace.to_jaxpr(outs)
+
+
+class PartialEvalTrace(DynamicJaxprTrace):
+  """Stages only the operations that touch its own (unknown) tracers; every
+  operation on known values runs on the parent trace right away. With the
+  tangents unknown and the primals known, a JVP becomes a linearization."""
+
+  def __init__(self, parent_trace: core.Trace):
+    super().__init__()
+    self.parent_trace = parent_trace
+
+  def process_primitive(self, prim, args, params):
+    if not any(isinstance(a, DynamicJaxprTracer) and a._trace is self for a in args):
+      with core.set_current_trace(self.parent_trace):
+        return prim.bind(*args, **params)
+    return super().process_primitive(prim, args, params)

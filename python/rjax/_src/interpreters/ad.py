@@ -1,0 +1,293 @@
+"""Automatic differentiation: forward mode (JVPTrace), linearization (JVP +
+partial evaluation) and transposition (backward_pass). ``grad`` = ``vjp`` =
+linearize + transpose, as in JAX: there is no separate tape.
+
+Rule tables, filled next to each primitive:
+- ``primitive_jvps[prim](primals, tangents, **params) -> (primal_out, tangent_out)``
+  (lists for multiple-results primitives); tangents may be symbolic ``Zero``s.
+- ``primitive_transposes[prim](ct, *args, **params) -> list of cotangents``, one per
+  arg (``None`` for args that are not linear inputs). Linear inputs arrive as
+  ``UndefinedPrimal(aval)``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from rjax._src import core
+from rjax._src.core import ShapedArray
+
+primitive_jvps: dict[Any, Callable] = {}
+primitive_transposes: dict[Any, Callable] = {}
+
+
+class Zero:
+  """A symbolic zero tangent/cotangent of a given aval (costs nothing)."""
+
+  __slots__ = ("aval",)
+
+  def __init__(self, aval: ShapedArray):
+    self.aval = aval
+
+  def __repr__(self):
+    return f"Zero({self.aval.str_short()})"
+
+  @staticmethod
+  def from_value(x) -> "Zero":
+    return Zero(tangent_aval(core.get_aval(x)))
+
+
+def tangent_aval(aval: ShapedArray) -> ShapedArray:
+  """Tangents of floats have the same dtype; ints/bools have no tangent space
+  (we use the same aval and always keep their tangents symbolic zeros)."""
+  return aval.update(weak_type=False) if aval.weak_type else aval
+
+
+def zeros_like_aval(aval: ShapedArray):
+  """Concrete zeros (they depend on no traced value, so they are built eagerly)."""
+  from rjax._src.lax import shapes
+  with core.set_current_trace(core.eval_trace):
+    return shapes.full(aval.shape, 0, aval.dtype)
+
+
+def instantiate_zeros(t):
+  return zeros_like_aval(t.aval) if isinstance(t, Zero) else t
+
+
+def add_tangents(x, y):
+  if isinstance(x, Zero):
+    return y
+  if isinstance(y, Zero):
+    return x
+  return add_jaxvals_p.bind(x, y)
+
+
+def _add_any_abstract_eval(x, y):
+  if x.shape != y.shape or x.dtype != y.dtype:
+    raise TypeError(f"add_any: operands must match, got {x.str_short()} and {y.str_short()}")
+  return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
+
+
+# Accumulation of tangents/cotangents (JAX's ``add_any``): linear, lowers to add.
+add_jaxvals_p = core.new_primitive("add_any")
+add_jaxvals_p.def_abstract_eval(_add_any_abstract_eval)
+
+
+def _add_any_impl(x, y):
+  from rjax._src.dispatch import apply_primitive
+  return apply_primitive(add_jaxvals_p, x, y)
+
+
+add_jaxvals_p.def_impl(_add_any_impl)
+
+
+def _register_add_any():
+  import numpy as np
+  from rjax._src.interpreters import lowering
+  from rjax._src.lax import reference
+  lowering.register_standard(add_jaxvals_p, op_name="add")
+  reference.register(add_jaxvals_p, np.add)
+
+
+class UndefinedPrimal:
+  """A linear input of a function being transposed."""
+
+  __slots__ = ("aval",)
+
+  def __init__(self, aval: ShapedArray):
+    self.aval = aval
+
+  def __repr__(self):
+    return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined_primal(x) -> bool:
+  return isinstance(x, UndefinedPrimal)
+
+
+# ---------------------------------------------------------------------------
+# Forward mode
+
+
+class JVPTracer(core.Tracer):
+  __slots__ = ("_trace", "primal", "tangent")
+
+  def __init__(self, trace, primal, tangent):
+    self._trace, self.primal, self.tangent = trace, primal, tangent
+
+  @property
+  def aval(self):
+    return core.get_aval(self.primal)
+
+  def _origin(self):
+    return "a value being differentiated"
+
+
+class JVPTrace(core.Trace):
+  def __init__(self, parent_trace: core.Trace):
+    self.parent_trace = parent_trace
+
+  def to_primal_tangent(self, x):
+    if isinstance(x, JVPTracer) and x._trace is self:
+      return x.primal, x.tangent
+    return x, Zero.from_value(x)
+
+  def process_primitive(self, prim, args, params):
+    primals, tangents = zip(*[self.to_primal_tangent(x) for x in args]) if args else ((), ())
+    rule = primitive_jvps.get(prim)
+    if rule is None:
+      if prim in core.nondifferentiable:
+        with core.set_current_trace(self.parent_trace):
+          out = prim.bind(*primals, **params)
+        outs = out if prim.multiple_results else [out]
+        res = [JVPTracer(self, o, Zero.from_value(o)) for o in outs]
+        return res if prim.multiple_results else res[0]
+      raise NotImplementedError(f"Differentiation rule for '{prim.name}' not implemented")
+    with core.set_current_trace(self.parent_trace):
+      primal_out, tangent_out = rule(list(primals), list(tangents), **params)
+    if prim.multiple_results:
+      return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
+    return JVPTracer(self, primal_out, tangent_out)
+
+
+def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
+  """Forward mode on a flat function: returns (primals_out, tangents_out)."""
+  parent = core.current_trace()
+  trace = JVPTrace(parent)
+  ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+  with core.set_current_trace(trace):
+    outs = fun(*ins)
+  p_out, t_out = [], []
+  for o in outs:
+    p, t = trace.to_primal_tangent(o)
+    p_out.append(p)
+    t_out.append(t)
+  return p_out, t_out
+
+
+# ---------------------------------------------------------------------------
+# Helpers that fill the rule tables
+
+
+def defjvp(prim, *jvp_rules: Callable | None) -> None:
+  """One rule per argument: ``rule(g, *primals, **params)`` gives that
+  argument's contribution to the output tangent (None: not differentiable)."""
+
+  def rule(primals, tangents, **params):
+    ans = prim.bind(*primals, **params)
+    out = Zero.from_value(ans)
+    for r, t in zip(jvp_rules, tangents):
+      if r is not None and not isinstance(t, Zero):
+        out = add_tangents(out, r(t, *primals, **params))
+    return ans, out
+
+  primitive_jvps[prim] = rule
+
+
+def defjvp2(prim, *jvp_rules: Callable | None) -> None:
+  """Like :func:`defjvp` but each rule also gets the primal output:
+  ``rule(g, ans, *primals, **params)``."""
+
+  def rule(primals, tangents, **params):
+    ans = prim.bind(*primals, **params)
+    out = Zero.from_value(ans)
+    for r, t in zip(jvp_rules, tangents):
+      if r is not None and not isinstance(t, Zero):
+        out = add_tangents(out, r(t, ans, *primals, **params))
+    return ans, out
+
+  primitive_jvps[prim] = rule
+
+
+def deflinear(prim, transpose_rule: Callable) -> None:
+  """``prim`` is linear in all its arguments: its JVP applies it to the
+  tangents; ``transpose_rule(ct, *args, **params)`` returns one ct per arg."""
+
+  def rule(primals, tangents, **params):
+    ans = prim.bind(*primals, **params)
+    if all(isinstance(t, Zero) for t in tangents):
+      outs = ans if prim.multiple_results else [ans]
+      z = [Zero.from_value(o) for o in outs]
+      return ans, (z if prim.multiple_results else z[0])
+    return ans, prim.bind(*[instantiate_zeros(t) for t in tangents], **params)
+
+  primitive_jvps[prim] = rule
+  primitive_transposes[prim] = transpose_rule
+
+
+def defnondiff(prim) -> None:
+  """Declare that ``prim`` has no derivative (integer/bool outputs):
+  its outputs get symbolic zero tangents."""
+  core.nondifferentiable.add(prim)
+
+
+# ---------------------------------------------------------------------------
+# Linearize (JVP + partial evaluation) and transpose
+
+
+def linearize_flat(fun: Callable, primals: Sequence[Any]):
+  """Returns (primals_out, linear ClosedJaxpr from tangents_in to tangents_out,
+  out tangent Zero-ness). Primal values are computed eagerly (on the current
+  trace); only the tangent computation is staged into the jaxpr."""
+  from rjax._src.interpreters.partial_eval import PartialEvalTrace
+  parent = core.current_trace()
+  pe = PartialEvalTrace(parent)
+  tangent_args = [pe.new_arg(tangent_aval(core.get_aval(p))) for p in primals]
+  with core.set_current_trace(pe):
+    p_out, t_out = jvp_flat(fun, primals, tangent_args)
+  zero_out = [isinstance(t, Zero) for t in t_out]
+  closed = pe.to_jaxpr([t for t in t_out if not isinstance(t, Zero)])
+  return p_out, closed, zero_out
+
+
+def backward_pass(jaxpr: core.Jaxpr, consts: Sequence[Any], linear_avals: Sequence[ShapedArray],
+                  cts_out: Sequence[Any]) -> list:
+  """Transpose a linear jaxpr: cotangents of the outputs -> cotangents of the
+  (linear) inputs. Non-linear values are the constvars (residuals) and literals."""
+  env: dict[int, Any] = {}     # known (non-linear) values
+  ct_env: dict[int, Any] = {}  # accumulated cotangents of linear vars
+  for v, c in zip(jaxpr.constvars, consts):
+    env[id(v)] = c
+  linear_ids = {id(v) for v in jaxpr.invars}
+  for e in jaxpr.eqns:
+    for v in e.outvars:
+      linear_ids.add(id(v))
+
+  def read_primal(v):
+    if isinstance(v, core.Literal):
+      return v.val
+    if id(v) in env:
+      return env[id(v)]
+    return UndefinedPrimal(v.aval)
+
+  def write_ct(v, ct):
+    if isinstance(v, core.Literal) or ct is None or isinstance(ct, Zero):
+      return
+    if id(v) not in linear_ids:
+      return
+    prev = ct_env.get(id(v))
+    ct_env[id(v)] = ct if prev is None else add_tangents(prev, ct)
+
+  for v, ct in zip(jaxpr.outvars, cts_out):
+    write_ct(v, ct)
+  for e in reversed(jaxpr.eqns):
+    cts = [ct_env.pop(id(v), None) for v in e.outvars]
+    if all(c is None for c in cts):
+      continue
+    rule = primitive_transposes.get(e.primitive)
+    if rule is None:
+      raise NotImplementedError(f"Transpose rule (for reverse-mode differentiation) for "
+                                f"'{e.primitive.name}' not implemented")
+    cts = [Zero(v.aval) if c is None else c for v, c in zip(e.outvars, cts)]
+    args = [read_primal(v) for v in e.invars]
+    ct_in = rule(cts if e.primitive.multiple_results else cts[0], *args, **e.params)
+    for v, c in zip(e.invars, ct_in):
+      write_ct(v, c)
+  out = []
+  for v, aval in zip(jaxpr.invars, linear_avals):
+    c = ct_env.get(id(v))
+    out.append(Zero(aval) if c is None else c)
+  return out
+
+
+deflinear(add_jaxvals_p, lambda ct, x, y: [ct, ct])
+_register_add_any()
