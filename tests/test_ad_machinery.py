@@ -115,3 +115,44 @@ def test_jvp_of_vjp_and_make_jaxpr_of_grad():
   assert float(t) == pytest.approx(9.0)
   text = str(rjax.make_jaxpr(rjax.grad(f))(x))
   assert "_test_mul" in text and "_test_add" in text
+
+
+# ---------------------------------------------------------------------------
+# vmap machinery (with the test primitives' batching rules)
+
+from rjax._src.interpreters import batching  # noqa: E402
+
+batching.defbroadcasting(tmul_p)
+batching.defbroadcasting(tadd_p)
+batching.defvectorized(texp_p)
+batching.defvectorized(tneg_p)
+
+
+@given(st.integers(1, 4), st.integers(1, 3))
+def test_vmap_matches_loop(n, m):
+  rng = np.random.default_rng(n * 10 + m)
+  xs = rng.standard_normal((n, m)).astype(np.float32)
+  ys = rng.standard_normal(m).astype(np.float32)
+  g = lambda x, y: tadd(tmul(texp(x), y), tneg(x))
+  out = rjax.vmap(g, in_axes=(0, None))(jnp.asarray(xs), jnp.asarray(ys))
+  ref = np.stack([np.exp(x) * ys - x for x in xs])
+  np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_vmap_of_grad_and_pytrees():
+  xs = jnp.asarray(np.arange(1.0, 4.0, dtype=np.float32))
+  out = rjax.vmap(rjax.grad(f))(xs)            # d/dx (x^3 + 2x) = 3x^2 + 2
+  np.testing.assert_allclose(np.asarray(out), 3 * np.arange(1.0, 4.0) ** 2 + 2)
+  res = rjax.vmap(lambda d: {"s": tmul(d["a"], d["a"])}, in_axes=({"a": 0},))({"a": xs})
+  np.testing.assert_allclose(np.asarray(res["s"]), np.arange(1.0, 4.0) ** 2)
+
+
+def test_vmap_errors():
+  a = jnp.asarray(np.ones(3, np.float32))
+  b = jnp.asarray(np.ones(4, np.float32))
+  with pytest.raises(ValueError, match="inconsistent sizes"):
+    rjax.vmap(tmul)(a, b)
+  with pytest.raises(ValueError, match="in_axes"):
+    rjax.vmap(tmul, in_axes=(0,))(a, a)
+  with pytest.raises(NotImplementedError, match="Batching rule for 'max'"):
+    rjax.vmap(lambda x: lax.max(x, x))(a)

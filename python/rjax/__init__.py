@@ -3,7 +3,7 @@ transformations — with a Rust core that runs on every CPU core."""
 from rjax._src.config import config  # noqa: F401
 from rjax._src.array import Array  # noqa: F401
 from rjax._src.api import (  # noqa: F401
-    ShapeDtypeStruct, eval_shape, grad, jvp, linearize, make_jaxpr, value_and_grad, vjp)
+    ShapeDtypeStruct, eval_shape, grad, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap)
 from rjax._src.core import Tracer as _Tracer
 from rjax._src.numpy.array_methods import set_array_methods as _set_array_methods
 from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)

@@ -279,3 +279,82 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return vg(*args, **kwargs)[1]
 
   return wrapped
+
+
+# ---------------------------------------------------------------------------
+# vmap
+
+
+def _broadcast_prefix(prefix, tree, what: str) -> list:
+  """One entry per leaf of ``tree`` from a prefix tree of axis specs (int/None)."""
+  if prefix is None or isinstance(prefix, int):
+    return [prefix] * len(tree_util.tree_leaves(tree))
+  spec_leaves, spec_tree = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is None)
+  try:
+    subtrees = spec_tree.flatten_up_to(tree)
+  except ValueError as e:
+    raise ValueError(f"vmap {what} specification must be a tree prefix of the corresponding "
+                     f"value, got specification {prefix!r}: {e}") from None
+  out = []
+  for s, sub in zip(spec_leaves, subtrees):
+    if s is not None and not isinstance(s, int):
+      raise TypeError(f"vmap {what} must be an int, None, or a tree of them; got {s!r}")
+    out.extend([s] * len(tree_util.tree_leaves(sub)))
+  return out
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None, spmd_axis_name=None) -> Callable:
+  """Vectorize ``fun`` over an axis of its arguments (``jax.vmap``)."""
+  from rjax._src.interpreters import batching
+  if isinstance(in_axes, list):
+    in_axes = tuple(in_axes)
+
+  @functools.wraps(fun)
+  def wrapped(*args, **kwargs):
+    if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+      raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding "
+                       f"to the positional arguments passed to the function, but got "
+                       f"len(in_axes)={len(in_axes)}, len(args)={len(args)}")
+    flat, in_tree = tree_util.tree_flatten((args, kwargs))
+    spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args), 0)
+    dims = _broadcast_prefix(spec, (args, kwargs), "in_axes")
+    sizes = []
+    canon = []
+    paths = [tree_util.keystr(k) for k, _ in tree_util.tree_flatten_with_path((args, kwargs))[0]]
+    for x, d, p in zip(flat, dims, paths):
+      if d is None:
+        canon.append(None)
+        continue
+      aval = core.get_aval(x)
+      if not -aval.ndim <= d < aval.ndim or aval.ndim == 0:
+        raise ValueError(f"vmap was requested to map its argument along axis {d}, which "
+                         f"implies that its rank should be at least {max(d, -d - 1) + 1}, but "
+                         f"is only {aval.ndim} (its shape is {aval.shape}); argument {p}")
+      canon.append(d % aval.ndim)
+      sizes.append((aval.shape[d % aval.ndim], d, p, aval))
+    if not sizes and axis_size is None:
+      raise ValueError("vmap must have at least one non-None value in in_axes "
+                       "(or axis_size must be given)")
+    size = axis_size if axis_size is not None else sizes[0][0]
+    if any(s != size for s, *_ in sizes):
+      lines = "\n".join(f"  * one axis had size {s}: axis {d} of argument {p} of type "
+                        f"{a.str_short()};" for s, d, p, a in sizes)
+      raise ValueError(f"vmap got inconsistent sizes for array axes to be mapped:\n{lines}")
+    box: list = []
+
+    def flat_fun(*xs):
+      a, kw = tree_util.tree_unflatten(in_tree, xs)
+      out = fun(*a, **kw)
+      leaves, tree = tree_util.tree_flatten(out)
+      box.append((out, tree))
+      return leaves
+
+    def out_dims_fn(n):
+      out, _ = box[-1]
+      return _broadcast_prefix(out_axes, out, "out_axes")
+
+    outs = batching.vmap_flat(flat_fun, flat, canon, out_dims_fn, axis_name, size)
+    return tree_util.tree_unflatten(box[-1][1], outs)
+
+  return wrapped

@@ -291,3 +291,21 @@ def backward_pass(jaxpr: core.Jaxpr, consts: Sequence[Any], linear_avals: Sequen
 
 deflinear(add_jaxvals_p, lambda ct, x, y: [ct, ct])
 _register_add_any()
+
+
+def _add_any_batch(vals, dims):
+  from rjax._src.interpreters import batching
+  (x, y), (dx, dy) = vals, dims
+  if dx == dy:
+    return add_jaxvals_p.bind(x, y), dx
+  size = core.get_aval(x if dx is not None else y).shape[dx if dx is not None else dy]
+  return add_jaxvals_p.bind(batching.bdim_at_front(x, dx, size),
+                            batching.bdim_at_front(y, dy, size)), 0
+
+
+def _register_add_any_batch():
+  from rjax._src.interpreters import batching
+  batching.primitive_batchers[add_jaxvals_p] = _add_any_batch
+
+
+_register_add_any_batch()

@@ -1,0 +1,182 @@
+"""Batching (vmap): BatchTrace carries, for each value, the axis along which it
+is batched (``None``: not batched). Each primitive has a rule
+``primitive_batchers[prim](vals, dims, **params) -> (out, out_dim)`` (lists for
+multiple results) that moves batch dimensions as little as possible."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from rjax._src import core
+
+not_mapped = None
+primitive_batchers: dict[Any, Callable] = {}
+
+
+class BatchTracer(core.Tracer):
+  __slots__ = ("_trace", "val", "batch_dim")
+
+  def __init__(self, trace, val, batch_dim):
+    self._trace, self.val, self.batch_dim = trace, val, batch_dim
+
+  @property
+  def aval(self):
+    aval = core.get_aval(self.val)
+    if self.batch_dim is None:
+      return aval
+    shape = list(aval.shape)
+    del shape[self.batch_dim]
+    return aval.update(shape=tuple(shape))
+
+  def _origin(self):
+    return "a value being batched by vmap"
+
+
+class BatchTrace(core.Trace):
+  def __init__(self, parent_trace: core.Trace, axis_name: Any, axis_size: int):
+    self.parent_trace = parent_trace
+    self.axis_name = axis_name
+    self.axis_size = axis_size
+
+  def to_batch_info(self, x):
+    if isinstance(x, BatchTracer) and x._trace is self:
+      return x.val, x.batch_dim
+    return x, not_mapped
+
+  def process_primitive(self, prim, args, params):
+    vals, dims = zip(*[self.to_batch_info(x) for x in args]) if args else ((), ())
+    if all(d is None for d in dims):
+      with core.set_current_trace(self.parent_trace):
+        return prim.bind(*vals, **params)
+    rule = primitive_batchers.get(prim)
+    if rule is None:
+      raise NotImplementedError(f"Batching rule for '{prim.name}' not implemented")
+    with core.set_current_trace(self.parent_trace):
+      out, out_dim = rule(list(vals), list(dims), **params)
+    if prim.multiple_results:
+      return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+    return BatchTracer(self, out, out_dim)
+
+
+# ---------------------------------------------------------------------------
+# Moving batch dimensions
+
+
+def moveaxis(x, src: int, dst: int):
+  """Move axis ``src`` of ``x`` to ``dst`` (a transpose; free if src == dst)."""
+  nd = core.get_aval(x).ndim
+  src, dst = src % nd, dst % nd
+  if src == dst:
+    return x
+  perm = [i for i in range(nd) if i != src]
+  perm.insert(dst, src)
+  from rjax._src.lax import shapes
+  return shapes.transpose(x, tuple(perm))
+
+
+def bdim_at_front(x, bdim, size: int):
+  """``x`` with its batch dim first (broadcast along a new axis if unbatched)."""
+  from rjax._src.lax import shapes
+  if bdim is None:
+    aval = core.get_aval(x)
+    return shapes.broadcast_in_dim(x, (size,) + aval.shape, tuple(range(1, aval.ndim + 1)))
+  return moveaxis(x, bdim, 0)
+
+
+def matchaxis(x, src, dst, size: int):
+  """Move (or create) the batch dim of ``x`` from ``src`` to ``dst``."""
+  if src == dst:
+    return x
+  if src is None:
+    from rjax._src.lax import shapes
+    aval = core.get_aval(x)
+    shape = list(aval.shape)
+    shape.insert(dst, size)
+    dims = tuple(i for i in range(len(shape)) if i != dst)
+    return shapes.broadcast_in_dim(x, tuple(shape), dims)
+  if dst is None:
+    raise ValueError("vmap: cannot unbatch a batched value (out_axes=None for a value that "
+                     "depends on a mapped input)")
+  return moveaxis(x, src, dst)
+
+
+# ---------------------------------------------------------------------------
+# Helpers that fill the rule table
+
+
+def defvectorized(prim) -> None:
+  """Elementwise unary primitive: the batch dim stays where it is."""
+
+  def rule(vals, dims, **params):
+    return prim.bind(*vals, **params), dims[0]
+
+  primitive_batchers[prim] = rule
+
+
+def defbroadcasting(prim) -> None:
+  """Elementwise n-ary primitive with lax's broadcasting (rank-0 operands and
+  size-1 dims). Operands batched at the same dim with equal rank, and rank-0
+  unbatched operands, need no data movement at all."""
+
+  def rule(vals, dims, **params):
+    avals = [core.get_aval(v) for v in vals]
+    batched = [(v, d, a) for v, d, a in zip(vals, dims, avals) if d is not None]
+    d0 = batched[0][1]
+    nd = batched[0][2].ndim
+    same = all(d == d0 and a.ndim == nd for _, d, a in batched)
+    unb_ok = all(a.ndim == 0 for v, d, a in zip(vals, dims, avals) if d is None)
+    if same and unb_ok:
+      return prim.bind(*vals, **params), d0
+    from rjax._src.lax import shapes
+    out_nd = max(a.ndim - (d is not None) for a, d in zip(avals, dims)) + 1
+    new = []
+    for v, d, a in zip(vals, dims, avals):
+      if d is None:
+        if a.ndim == 0:
+          new.append(v)
+          continue
+        v = shapes.reshape(v, (1,) * (out_nd - a.ndim) + a.shape)
+      else:
+        v = moveaxis(v, d, 0)
+        rank = a.ndim
+        if rank < out_nd:
+          s = core.get_aval(v).shape
+          v = shapes.reshape(v, (s[0],) + (1,) * (out_nd - rank) + s[1:])
+      new.append(v)
+    return prim.bind(*new, **params), 0
+
+  primitive_batchers[prim] = rule
+
+
+def defreducer(prim, axes_param: str = "axes") -> None:
+  """Reduction over ``axes`` of the unbatched value: shift the axes past the
+  batch dim; the batch dim's position in the output is counted accordingly."""
+
+  def rule(vals, dims, **params):
+    (x,), (d,) = vals, dims
+    axes = tuple(a + (a >= d) for a in params[axes_param])
+    out = prim.bind(x, **{**params, axes_param: axes})
+    return out, d - sum(a < d for a in axes)
+
+  primitive_batchers[prim] = rule
+
+
+# ---------------------------------------------------------------------------
+# vmap on flat lists
+
+
+def vmap_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[Any], out_dims_fn: Callable,
+              axis_name: Any, axis_size: int):
+  parent = core.current_trace()
+  trace = BatchTrace(parent, axis_name, axis_size)
+  tracers = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
+  with core.set_current_trace(trace):
+    outs = fun(*tracers)
+  out_dims = out_dims_fn(len(outs))
+  res = []
+  for o, od in zip(outs, out_dims):
+    v, d = trace.to_batch_info(o)
+    if od is None and d is not None:
+      raise ValueError("vmap has mapped output but out_axes is None")
+    res.append(v if od is None and d is None else matchaxis(v, d, od % (core.get_aval(v).ndim +
+                                                                           (d is None)), axis_size))
+  return res
