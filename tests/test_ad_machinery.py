@@ -156,3 +156,22 @@ def test_vmap_errors():
     rjax.vmap(tmul, in_axes=(0,))(a, a)
   with pytest.raises(NotImplementedError, match="Batching rule for 'max'"):
     rjax.vmap(lambda x: lax.max(x, x))(a)
+
+
+# ---------------------------------------------------------------------------
+# jit composes with the transformations (first version: inlined under them)
+
+
+def test_jit_compositions():
+  x = _arr(2.0)
+  jf = rjax.jit(f)
+  assert float(jf(x)) == 12.0
+  assert float(rjax.grad(jf)(x)) == 14.0
+  assert float(rjax.jit(rjax.grad(f))(x)) == 14.0
+  assert float(rjax.jit(rjax.grad(rjax.jit(f)))(x)) == 14.0
+  _, t = rjax.jvp(jf, (x,), (_arr(1.0),))
+  assert float(t) == 14.0
+  xs = jnp.asarray(np.arange(1.0, 4.0, dtype=np.float32))
+  np.testing.assert_allclose(np.asarray(rjax.vmap(jf)(xs)), np.arange(1.0, 4.0) ** 3 + 2 * np.arange(1.0, 4.0))
+  np.testing.assert_allclose(np.asarray(rjax.jit(rjax.vmap(rjax.grad(f)))(xs)),
+                             3 * np.arange(1.0, 4.0) ** 2 + 2)

@@ -1,6 +1,7 @@
 """rjax: JAX's programming model — the NumPy API plus composable function
 transformations — with a Rust core that runs on every CPU core."""
 from rjax._src.config import config  # noqa: F401
+from rjax._src.jit import jit  # noqa: F401
 from rjax._src.array import Array  # noqa: F401
 from rjax._src.api import (  # noqa: F401
     ShapeDtypeStruct, eval_shape, grad, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap)

@@ -45,7 +45,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
   if isinstance(static_argnums, int):
     static_argnums = (static_argnums,)
 
-  @functools.wraps(fun)
+  @functools.wraps(fun, updated=())
   def wrapped(*args, **kwargs):
     static, _ = _static_split(args, static_argnums)
     dyn_args = tuple(a for i, a in enumerate(args) if i not in static)
@@ -271,7 +271,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
   """The gradient of a scalar-valued ``fun`` with respect to ``argnums``."""
   vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
-  @functools.wraps(fun)
+  @functools.wraps(fun, updated=())
   def wrapped(*args, **kwargs):
     if has_aux:
       (_, aux), g = vg(*args, **kwargs)
@@ -310,7 +310,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
   if isinstance(in_axes, list):
     in_axes = tuple(in_axes)
 
-  @functools.wraps(fun)
+  @functools.wraps(fun, updated=())
   def wrapped(*args, **kwargs):
     if isinstance(in_axes, tuple) and len(in_axes) != len(args):
       raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding "

@@ -48,13 +48,11 @@ class LoweringCtx:
   """Accumulates instructions of one Program. Value ids: inputs first, then
   constants, then each instruction's outputs in order."""
 
-  def __init__(self, in_avals: Sequence[Any]):
+  def __init__(self, in_avals: Sequence[Any], consts: Sequence[Any] = ()):
     self.in_avals = list(in_avals)
-    self.consts: list[Any] = []        # Rust buffers
+    self.consts = list(consts)         # Rust buffers, ids right after the inputs
     self.instrs: list[tuple] = []
-    self._const_ids: list[int] = []
-    self.next_id = len(in_avals)
-    self._pending_consts: list[tuple[Any, Any]] = []
+    self.next_id = len(self.in_avals) + len(self.consts)
 
   def emit(self, op: str, in_ids: Sequence[int], avals_out: Sequence[Any],
            params: dict | None = None) -> list[int]:
@@ -65,9 +63,24 @@ class LoweringCtx:
     return list(range(first, first + len(avals_out)))
 
   def compile(self, out_ids: Sequence[int]) -> Executable:
-    if self.consts:
-      raise NotImplementedError("constants are added by jit")
-    return Executable([aval_plain(a) for a in self.in_avals], [], self.instrs, list(out_ids))
+    return Executable([aval_plain(a) for a in self.in_avals], self.consts, self.instrs,
+                      list(out_ids))
+
+  def text(self) -> str:
+    """The Program, one instruction a line (for ``jit(f).lower(x).as_text()``)."""
+    n_in = len(self.in_avals)
+    name = lambda i: f"%{i}" if i < n_in else f"%c{i - n_in}" if i < n_in + len(self.consts) \
+        else f"%{i}"
+    lines = [f"program(inputs: {', '.join(f'%{i}:{a.str_short()}' for i, a in enumerate(self.in_avals))};"
+             f" {len(self.consts)} constants)"]
+    nid = n_in + len(self.consts)
+    for op, params, ins, outs in self.instrs:
+      out_names = ", ".join(f"%{nid + k}:{dt}{shape}" for k, (dt, shape) in enumerate(outs))
+      nid += len(outs)
+      p = " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+      lines.append(f"  {out_names} = {op}{'[' + p + ']' if p else ''} "
+                   + " ".join(name(i) for i in ins))
+    return "\n".join(lines)
 
 
 def register_standard(prim, op_name: str | None = None,
@@ -93,3 +106,52 @@ def lower_primitive(prim, avals_in, avals_out, params) -> Executable:
   ctx = LoweringCtx(avals_in)
   outs = rule(ctx, *range(len(avals_in)), avals_in=avals_in, avals_out=avals_out, **params)
   return ctx.compile(outs)
+
+
+def lower_jaxpr(closed, in_avals: Sequence[Any]):
+  """Lower a ClosedJaxpr to a Program (an unbuilt LoweringCtx and output ids).
+  Constants (constvars and literals) become Program constants."""
+  from rjax._src import core
+  from rjax._src.array import Array, to_array
+  jaxpr = closed.jaxpr
+  consts: list = []
+  env: dict[int, int] = {}
+  n_in = len(in_avals)
+  for v, c in zip(jaxpr.constvars, closed.consts):
+    c = c if type(c) is Array else to_array(c)
+    env[id(v)] = n_in + len(consts)
+    consts.append(c._buf)
+  lit_ids: dict[int, int] = {}
+
+  def lit(v):
+    k = id(v)
+    if k not in lit_ids:
+      from rjax._src.array import from_numpy
+      a = from_numpy(np.asarray(v.val, dtype=v.aval.dtype).reshape(()), v.aval.dtype)
+      lit_ids[k] = n_in + len(consts)
+      consts.append(a._buf)
+    return lit_ids[k]
+
+  for e in jaxpr.eqns:
+    for v in e.invars:
+      if isinstance(v, core.Literal):
+        lit(v)
+  for v in jaxpr.outvars:
+    if isinstance(v, core.Literal):
+      lit(v)
+  ctx = LoweringCtx(in_avals, consts)
+  for v, i in zip(jaxpr.invars, range(n_in)):
+    env[id(v)] = i
+
+  def read(v):
+    return lit_ids[id(v)] if isinstance(v, core.Literal) else env[id(v)]
+
+  for e in jaxpr.eqns:
+    rule = lowerings.get(e.primitive)
+    if rule is None:
+      raise NotImplementedError(f"No lowering rule for primitive '{e.primitive.name}'")
+    outs = rule(ctx, *[read(v) for v in e.invars], avals_in=[v.aval for v in e.invars],
+                avals_out=[v.aval for v in e.outvars], **e.params)
+    for v, o in zip(e.outvars, outs):
+      env[id(v)] = o
+  return ctx, [read(v) for v in jaxpr.outvars]
