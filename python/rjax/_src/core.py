@@ -30,13 +30,14 @@ from rjax._src import dtypes
 class ShapedArray:
   """The abstract value of an array: shape, dtype and weak type."""
 
-  __slots__ = ("shape", "dtype", "weak_type")
+  __slots__ = ("shape", "dtype", "weak_type", "_hash")
   array_abstraction_level = 1
 
   def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False):
     self.shape = tuple(int(d) for d in shape)
     self.dtype = np.dtype(dtype)
     self.weak_type = bool(weak_type)
+    self._hash = hash((self.shape, self.dtype, self.weak_type))
 
   @property
   def ndim(self) -> int:
@@ -59,7 +60,7 @@ class ShapedArray:
             and self.dtype == other.dtype and self.weak_type == other.weak_type)
 
   def __hash__(self):
-    return hash((self.shape, self.dtype, self.weak_type))
+    return self._hash
 
   def str_short(self, short_dtypes: bool = True) -> str:
     return f"{short_dtype_name(self.dtype)}[{','.join(map(str, self.shape))}]"

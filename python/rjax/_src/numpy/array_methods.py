@@ -18,21 +18,32 @@ def _np():
 
 
 def _binop(name):
+  fn = []                              # the jnp function, looked up on first use
+
   def op(self, other):
-    if not _is_operand(other):
+    if type(other) not in _OPERAND_TYPES and not _is_operand(other):
       return NotImplemented
-    return getattr(_np(), name)(self, other)
+    if not fn:
+      fn.append(getattr(_np(), name))
+    return fn[0](self, other)
   op.__name__ = name
   return op
 
 
 def _rbinop(name):
+  fn = []
+
   def op(self, other):
-    if not _is_operand(other):
+    if type(other) not in _OPERAND_TYPES and not _is_operand(other):
       return NotImplemented
-    return getattr(_np(), name)(other, self)
+    if not fn:
+      fn.append(getattr(_np(), name))
+    return fn[0](other, self)
   op.__name__ = "r" + name
   return op
+
+
+_OPERAND_TYPES: set = {int, float, bool}
 
 
 def _unop(name):
@@ -97,6 +108,7 @@ def _at(self):
 
 
 def set_array_methods(cls) -> None:
+  _OPERAND_TYPES.add(cls)
   for k, v in _BINOPS.items():
     setattr(cls, f"__{k}__", _binop(v))
     setattr(cls, f"__r{k}__", _rbinop(v))
