@@ -175,3 +175,28 @@ def test_jit_compositions():
   np.testing.assert_allclose(np.asarray(rjax.vmap(jf)(xs)), np.arange(1.0, 4.0) ** 3 + 2 * np.arange(1.0, 4.0))
   np.testing.assert_allclose(np.asarray(rjax.jit(rjax.vmap(rjax.grad(f)))(xs)),
                              3 * np.arange(1.0, 4.0) ** 2 + 2)
+
+
+# ---------------------------------------------------------------------------
+# check_grads itself: accepts correct rules, rejects a wrong one
+
+from rjax.test_util import check_grads  # noqa: E402
+from util import enable_x64  # noqa: E402
+
+
+def test_check_grads_accepts_correct_rules():
+  with enable_x64():
+    x = jnp.asarray(np.array([0.3, -1.2, 2.0]))
+    y = jnp.asarray(np.array([1.5, 0.5, -0.7]))
+    g = lambda a, b: tmul(texp(tneg(tmul(a, a))), b)
+    check_grads(g, (x, y), order=2, modes=("fwd", "rev"))
+
+
+def test_check_grads_rejects_a_wrong_rule():
+  bad_p = _prim(standard_unop, "bad_exp", "exp")
+  ad.defjvp(bad_p, lambda g, x: tmul(g, x))          # wrong: d/dx exp(x) is exp(x)
+  ad.primitive_transposes[bad_p] = lambda ct, x: [ct]
+  with enable_x64():
+    x = jnp.asarray(np.array([0.3, 1.1]))
+    with pytest.raises(AssertionError, match="numerical"):
+      check_grads(lambda a: bad_p.bind(a), (x,), order=1, modes=("fwd",))

@@ -4,7 +4,8 @@ from rjax._src.config import config  # noqa: F401
 from rjax._src.jit import jit  # noqa: F401
 from rjax._src.array import Array  # noqa: F401
 from rjax._src.api import (  # noqa: F401
-    ShapeDtypeStruct, eval_shape, grad, jvp, linearize, make_jaxpr, value_and_grad, vjp, vmap)
+    ShapeDtypeStruct, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linear_transpose, linearize,
+    make_jaxpr, value_and_grad, vjp, vmap)
 from rjax._src.core import Tracer as _Tracer
 from rjax._src.numpy.array_methods import set_array_methods as _set_array_methods
 from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)
@@ -12,6 +13,6 @@ from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)
 _set_array_methods(Array)
 _set_array_methods(_Tracer)
 
-from rjax import numpy, lax, tree, tree_util, errors  # noqa: E402,F401
+from rjax import numpy, lax, tree, tree_util, errors, test_util  # noqa: E402,F401
 
 __version__ = "0.1.0"

@@ -358,3 +358,141 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     return tree_util.tree_unflatten(box[-1][1], outs)
 
   return wrapped
+
+
+# ---------------------------------------------------------------------------
+# Jacobians, Hessians, transposes
+
+
+def _std_basis(flat_avals):
+  """Identity rows for the flattened inputs: shape (total, *aval.shape) each."""
+  import numpy as _np
+  from rjax._src.array import from_numpy
+  sizes = [a.size for a in flat_avals]
+  total = sum(sizes)
+  outs, off = [], 0
+  for a, n in zip(flat_avals, sizes):
+    eye = _np.zeros((total, n), dtype=a.dtype)
+    eye[_np.arange(off, off + n), _np.arange(n)] = 1
+    outs.append(from_numpy(eye.reshape((total,) + a.shape), a.dtype))
+    off += n
+  return outs, total
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False):
+  """The Jacobian by forward mode: ``vmap`` of ``jvp`` over the input basis."""
+  int_argnums = isinstance(argnums, int)
+  nums = (argnums,) if int_argnums else tuple(argnums)
+
+  def wrapped(*args):
+    from rjax._src.lax import shapes
+    idx = [n % len(args) for n in nums]
+    diff = tuple(args[i] for i in idx)
+    d_flat, d_tree = tree_util.tree_flatten(diff)
+    d_avals = [core.get_aval(x) for x in d_flat]
+    basis, total = _std_basis(d_avals)
+
+    def f_diff(*dargs):
+      full = list(args)
+      for i, a in zip(idx, dargs):
+        full[i] = a
+      return fun(*full)
+
+    def push(*t_flat):
+      ts = tree_util.tree_unflatten(d_tree, t_flat)
+      if has_aux:
+        _, t, _aux = jvp(f_diff, diff, ts, has_aux=True)
+      else:
+        _, t = jvp(f_diff, diff, ts)
+      return t
+
+    jac = vmap(push, out_axes=-1)(*basis)            # outputs (..., total)
+    # Split the trailing basis axis into the inputs' shapes.
+    def split(o):
+      pieces, off = [], 0
+      for a in d_avals:
+        from rjax._src.lax import slicing
+        p = slicing.slice_in_dim(o, off, off + a.size, axis=o.ndim - 1)
+        pieces.append(shapes.reshape(p, o.shape[:-1] + a.shape))
+        off += a.size
+      tree = tree_util.tree_unflatten(d_tree, pieces)
+      return tree[0] if int_argnums else tree
+    out = tree_util.tree_map(split, jac)
+    if has_aux:
+      aux = f_diff(*diff)[1]
+      return out, aux
+    return out
+
+  return wrapped
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False, allow_int: bool = False):
+  """The Jacobian by reverse mode: ``vmap`` of the VJP over the output basis."""
+  int_argnums = isinstance(argnums, int)
+  nums = (argnums,) if int_argnums else tuple(argnums)
+
+  def wrapped(*args):
+    from rjax._src.lax import shapes
+    idx = [n % len(args) for n in nums]
+    diff = tuple(args[i] for i in idx)
+
+    def f_diff(*dargs):
+      full = list(args)
+      for i, a in zip(idx, dargs):
+        full[i] = a
+      return fun(*full)
+
+    if has_aux:
+      out, f_vjp, aux = vjp(f_diff, *diff, has_aux=True)
+    else:
+      out, f_vjp = vjp(f_diff, *diff)
+    o_flat, o_tree = tree_util.tree_flatten(out)
+    o_avals = [core.get_aval(x) for x in o_flat]
+    basis, total = _std_basis(o_avals)
+
+    def pull(*ct_flat):
+      return f_vjp(tree_util.tree_unflatten(o_tree, ct_flat))
+
+    cts = vmap(pull)(*basis)                      # per input leaf: (total, *in_shape)
+    cts = cts[0] if int_argnums else cts
+    # For each output leaf, take its rows of the basis and reshape to out_shape + in_shape.
+    def per_output(k, a):
+      off = sum(x.size for x in o_avals[:k])
+      from rjax._src.lax import slicing
+      return tree_util.tree_map(
+          lambda c: shapes.reshape(slicing.slice_in_dim(c, off, off + a.size, axis=0),
+                                   a.shape + c.shape[1:]), cts)
+    res = tree_util.tree_unflatten(o_tree, [per_output(k, a) for k, a in enumerate(o_avals)])
+    return (res, aux) if has_aux else res
+
+  return wrapped
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False):
+  """``jacfwd(jacrev(fun))``: the dense Hessian."""
+  return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+
+def linear_transpose(fun: Callable, *primals, reduce_axes=()):
+  """The transpose of the linear function ``fun`` at the given primal shapes."""
+  from rjax._src.interpreters import ad
+  p_flat, in_tree = tree_util.tree_flatten(primals)
+  in_avals = [ad.tangent_aval(_abstractify(x)) for x in p_flat]
+  box: list = []
+  closed = pe.trace_to_jaxpr(_flatten_fun(fun, in_tree, box), in_avals)
+  out_tree = box[-1]
+
+  def transposed(*cts):
+    ct = cts[0] if len(cts) == 1 else cts
+    ct_flat, ct_tree = tree_util.tree_flatten(ct)
+    if ct_tree != out_tree:
+      raise TypeError(f"linear_transpose: cotangent structure {ct_tree} does not match the "
+                      f"output structure {out_tree}")
+    res = ad.backward_pass(closed.jaxpr, closed.consts, in_avals, ct_flat)
+    res = [ad.instantiate_zeros(r) for r in res]
+    return tuple(tree_util.tree_unflatten(in_tree, res))
+
+  return transposed
