@@ -200,3 +200,90 @@ def test_check_grads_rejects_a_wrong_rule():
     x = jnp.asarray(np.array([0.3, 1.1]))
     with pytest.raises(AssertionError, match="numerical"):
       check_grads(lambda a: bad_p.bind(a), (x,), order=1, modes=("fwd",))
+
+
+# ---------------------------------------------------------------------------
+# custom_jvp, custom_vjp, stop_gradient
+
+
+def test_custom_jvp_rule_is_used_under_grad_jvp_vmap():
+  @rjax.custom_jvp
+  def g(x):
+    return texp(x)
+
+  @g.defjvp
+  def g_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return g(x), tmul(_arr(7.0), t)        # deliberately not exp: proves the rule is used
+
+  x = _arr(0.5)
+  assert float(g(x)) == pytest.approx(np.exp(0.5))
+  assert float(rjax.grad(g)(x)) == 7.0
+  assert float(rjax.jvp(g, (x,), (_arr(2.0),))[1]) == 14.0
+  xs = jnp.asarray(np.array([0.1, 0.2], np.float32))
+  np.testing.assert_allclose(np.asarray(rjax.vmap(rjax.grad(g))(xs)), [7.0, 7.0])
+  np.testing.assert_allclose(np.asarray(rjax.vmap(g)(xs)), np.exp([0.1, 0.2]), rtol=1e-6)
+
+
+def test_custom_jvp_defjvps_and_nondiff():
+  @rjax.custom_jvp
+  def h(x, y):
+    return tmul(x, y)
+  h.defjvps(lambda g, ans, x, y: tmul(g, y), lambda g, ans, x, y: tmul(x, g))
+  assert float(rjax.grad(h, argnums=1)(_arr(3.0), _arr(4.0))) == 3.0
+
+  from functools import partial
+
+  @partial(rjax.custom_jvp, nondiff_argnums=(0,))
+  def scale(k, x):
+    return tmul(_arr(k), x)
+
+  @scale.defjvp
+  def scale_jvp(k, primals, tangents):
+    return scale(k, primals[0]), tmul(_arr(k), tangents[0])
+
+  assert float(rjax.grad(lambda x: scale(3.0, x))(_arr(1.0))) == 3.0
+
+
+def test_custom_vjp_under_grad_and_vmap():
+  @rjax.custom_vjp
+  def clip_grad(x):
+    return x
+
+  def fwd(x):
+    return x, None
+
+  def bwd(res, ct):
+    return (tmul(ct, _arr(0.5)),)
+
+  clip_grad.defvjp(fwd, bwd)
+  x = _arr(3.0)
+  assert float(rjax.grad(lambda x: tmul(clip_grad(x), x))(x)) == pytest.approx(3.0 * 0.5 + 3.0)
+  with pytest.raises(TypeError, match="forward-mode"):
+    rjax.jvp(clip_grad, (x,), (_arr(1.0),))
+  xs = jnp.asarray(np.array([1.0, 2.0], np.float32))
+  np.testing.assert_allclose(np.asarray(rjax.vmap(rjax.grad(clip_grad))(xs)), [0.5, 0.5])
+
+
+def test_custom_vjp_residuals():
+  @rjax.custom_vjp
+  def e(x):
+    return texp(x)
+
+  def fwd(x):
+    y = texp(x)
+    return y, y
+
+  def bwd(y, ct):
+    return (tmul(ct, y),)
+
+  e.defvjp(fwd, bwd)
+  x = _arr(0.3)
+  assert float(rjax.grad(e)(x)) == pytest.approx(np.exp(0.3), rel=1e-6)
+  assert float(rjax.grad(lambda x: tmul(e(x), e(x)))(x)) == pytest.approx(2 * np.exp(0.6), rel=1e-5)
+
+
+def test_stop_gradient():
+  g = rjax.grad(lambda x: tmul(rjax.lax.stop_gradient(tmul(x, x)), x))(_arr(3.0))
+  assert float(g) == 9.0
+  assert float(rjax.lax.stop_gradient(_arr(2.0))) == 2.0
