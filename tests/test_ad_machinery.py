@@ -287,3 +287,20 @@ def test_stop_gradient():
   g = rjax.grad(lambda x: tmul(rjax.lax.stop_gradient(tmul(x, x)), x))(_arr(3.0))
   assert float(g) == 9.0
   assert float(rjax.lax.stop_gradient(_arr(2.0))) == 2.0
+
+
+def test_checkpoint_recomputes_and_agrees():
+  calls = []
+
+  def inner(x):
+    calls.append(1)
+    return texp(tmul(x, x))
+
+  x = _arr(0.7)
+  plain = rjax.grad(lambda x: tmul(inner(x), x))(x)
+  calls.clear()
+  ck = rjax.grad(lambda x: tmul(rjax.checkpoint(inner)(x), x))(x)
+  assert float(ck) == pytest.approx(float(plain), rel=1e-6)
+  assert len(calls) == 2          # forward once, recomputed once in the backward pass
+  _, t = rjax.jvp(rjax.checkpoint(inner), (x,), (_arr(1.0),))
+  assert float(t) == pytest.approx(2 * 0.7 * np.exp(0.49), rel=1e-5)

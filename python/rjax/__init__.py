@@ -2,7 +2,7 @@
 transformations — with a Rust core that runs on every CPU core."""
 from rjax._src.config import config  # noqa: F401
 from rjax._src.jit import jit  # noqa: F401
-from rjax._src.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from rjax._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401
 from rjax._src.array import Array  # noqa: F401
 from rjax._src.api import (  # noqa: F401
     ShapeDtypeStruct, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linear_transpose, linearize,
