@@ -27,6 +27,27 @@ pub fn par_fill<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]
         .for_each(|(i, c)| f(i * chunk, c));
 }
 
+/// Like `par_fill`, but every chunk holds whole rows of `row` elements (for
+/// loops that walk an output row by row). `f(first_row, chunk)`.
+pub fn par_fill_rows<T: Send>(
+    out: &mut [T],
+    row: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    let n = out.len();
+    let row = row.max(1);
+    let rows = n / row;
+    if n <= GRAIN || rows <= 1 || num_threads() <= 1 {
+        f(0, out);
+        return;
+    }
+    let chunks = (n / GRAIN).min(num_threads() * 4).clamp(1, rows);
+    let chunk_rows = rows.div_ceil(chunks);
+    out.par_chunks_mut(chunk_rows * row)
+        .enumerate()
+        .for_each(|(i, c)| f(i * chunk_rows, c));
+}
+
 /// Run `f(i)` for every `i` in `0..n`, in parallel when `n * cost` is large.
 pub fn par_for(n: usize, cost_per_item: usize, f: impl Fn(usize) + Sync + Send) {
     if n.saturating_mul(cost_per_item.max(1)) <= GRAIN || n <= 1 || num_threads() <= 1 {
@@ -46,4 +67,34 @@ pub fn par_copy(dst: &mut [u8], src: &[u8]) {
     dst.par_chunks_mut(grain)
         .zip(src.par_chunks(grain))
         .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_never_split() {
+        for &(n_rows, row) in &[(1000usize, 33usize), (7, 10_000), (100_000, 1), (3, 1)] {
+            let mut out = vec![0usize; n_rows * row];
+            par_fill_rows(&mut out, row, |first_row, chunk| {
+                assert_eq!(chunk.len() % row, 0);
+                for (k, r) in chunk.chunks_mut(row).enumerate() {
+                    r.iter_mut().for_each(|x| *x = first_row + k);
+                }
+            });
+            for (i, x) in out.iter().enumerate() {
+                assert_eq!(*x, i / row);
+            }
+        }
+    }
+
+    #[test]
+    fn fill_covers_everything() {
+        let mut out = vec![0usize; 1_000_003];
+        par_fill(&mut out, GRAIN, |off, c| {
+            c.iter_mut().enumerate().for_each(|(j, x)| *x = off + j)
+        });
+        assert!(out.iter().enumerate().all(|(i, &x)| i == x));
+    }
 }
