@@ -19,9 +19,10 @@ pub fn par_fill<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]
         f(0, out);
         return;
     }
-    // A few chunks per thread for load balance, each at least `grain`.
+    // A few chunks per thread for load balance, each a multiple of `grain`
+    // (callers that walk rows pass a grain that is a multiple of the row).
     let chunks = (n / grain).min(num_threads() * 4).max(1);
-    let chunk = n.div_ceil(chunks);
+    let chunk = n.div_ceil(chunks).next_multiple_of(grain);
     out.par_chunks_mut(chunk)
         .enumerate()
         .for_each(|(i, c)| f(i * chunk, c));
