@@ -114,7 +114,7 @@ def test_meshgrid(indexing, sparse):
     got = jnp.meshgrid(*xs[:n], indexing=indexing, sparse=sparse)
     exp = np.meshgrid(*xs[:n], indexing=indexing, sparse=sparse)
     for g, e in zip(got, exp):
-      assert_close(g, e, e.dtype if e.dtype != np.int64 else i32)
+      assert_close(g, e, {np.dtype(np.int64): i32, np.dtype(np.float64): f32}[e.dtype])
 
 
 def test_indices_fromfunction_copy():
