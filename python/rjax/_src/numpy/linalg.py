@@ -89,10 +89,12 @@ def _diagonal(x, offset: int, a1: int, a2: int):
   s = _shape(x)
   n, m = s[a1], s[a2]
   length = max(0, min(n + min(offset, 0), m - max(offset, 0)))
-  mask2 = lax.eq(lax.sub(shapes.broadcasted_iota(dtypes.int32, (n, m), 1),
-                         shapes.broadcasted_iota(dtypes.int32, (n, m), 0)),
-                 shapes.full((), offset, dtypes.int32))
-  mask = shapes.broadcast_in_dim(mask2, s, (a1, a2))
+  lo, hi = min(a1, a2), max(a1, a2)
+  ms = (s[lo], s[hi])
+  rows = shapes.broadcasted_iota(dtypes.int32, ms, 0 if a1 < a2 else 1)
+  cols = shapes.broadcasted_iota(dtypes.int32, ms, 1 if a1 < a2 else 0)
+  mask2 = lax.eq(lax.sub(cols, rows), shapes.full((), offset, dtypes.int32))
+  mask = shapes.broadcast_in_dim(mask2, s, (lo, hi))
   y = lax.select(mask, x, shapes.full_like(x, 0))
   # Sum over the column axis: z[..., i] = x[..., i, i + offset] (rows i on the a1 position).
   z = _sum_axes(y, (a2,))
