@@ -158,3 +158,14 @@ def test_errors():
     lax.dot_general(a, b, (1, 0))
   with pytest.raises(ValueError, match="batch_matmul: arguments must have equal rank"):
     lax.batch_matmul(a, np.ones((2, 3, 4)))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.int32])
+def test_large_permuted_copy(dt):
+  """Free dims split by a batch dim force a parallel permuted copy of the lhs
+  (rows of 999 elements; row blocks must not split a row)."""
+  rng = np.random.default_rng(2)
+  a = rng.integers(-3, 3, (71, 2, 3, 333)).astype(dt)
+  b = rng.integers(-3, 3, (2, 333, 5)).astype(dt)
+  out = lax.dot_general(a, b, (((3,), (1,)), ((1,), (0,))))
+  np.testing.assert_array_equal(out, np.einsum("mbck,bkn->bmcn", a, b).astype(dt))

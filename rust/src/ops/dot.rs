@@ -17,7 +17,8 @@ use super::{Kernel, OpSpec, Registry};
 use crate::buffer::{numel, strides, Buffer};
 use crate::dtype::{DType, Element};
 use crate::error::{shape_err, Result};
-use crate::exec::strided::strided_copy;
+use crate::exec::parallel::{num_threads, GRAIN};
+use rayon::prelude::*;
 
 mod gemm_float;
 mod gemm_loop;
@@ -81,10 +82,41 @@ impl Operand {
         let shape: Vec<usize> = perm.iter().map(|&d| self.shape[d]).collect();
         let pst: Vec<isize> = perm.iter().map(|&d| st[d] as isize).collect();
         let mut out = vec![T::default(); numel(&shape)];
-        if !out.is_empty() {
-            strided_copy(src, 0, &shape, &pst, &mut out);
-        }
+        permute_copy(src, &shape, &pst, &mut out);
         out
+    }
+}
+
+/// Fill the row-major `out` (over `shape`) from `src` read with strides `st`.
+/// Parallel over whole rows of the last dim. (Not `exec::strided::strided_copy`:
+/// its parallel split can fall inside a row, see the branch notes.)
+fn permute_copy<T: Element>(src: &[T], shape: &[usize], st: &[isize], out: &mut [T]) {
+    let nd = shape.len();
+    let inner = shape.last().copied().unwrap_or(1);
+    if out.is_empty() || inner == 0 {
+        return;
+    }
+    let is = st.last().copied().unwrap_or(0);
+    let body = |r0: usize, chunk: &mut [T]| {
+        for (ri, orow) in chunk.chunks_mut(inner).enumerate() {
+            let mut rem = r0 + ri;
+            let mut base = 0isize;
+            for d in (0..nd.saturating_sub(1)).rev() {
+                base += (rem % shape[d]) as isize * st[d];
+                rem /= shape[d];
+            }
+            for (j, o) in orow.iter_mut().enumerate() {
+                *o = src[(base + j as isize * is) as usize];
+            }
+        }
+    };
+    if out.len() <= GRAIN || num_threads() <= 1 {
+        body(0, out);
+    } else {
+        let rows_per = (GRAIN / inner).max(1);
+        out.par_chunks_mut(rows_per * inner)
+            .enumerate()
+            .for_each(|(t, c)| body(t * rows_per, c));
     }
 }
 
@@ -433,6 +465,31 @@ mod tests {
         );
         for (x, e) in oh.iter().zip(naive(&a, &b, m, k, n)) {
             assert!((x.to_f64() - e / 64.0).abs() <= 1e-2 * (1.0 + (e / 64.0).abs()));
+        }
+    }
+
+    #[test]
+    fn permuted_copy_large_rows() {
+        // Free dims (0, 2) are split by the batch dim: the lhs is copied, in
+        // parallel row blocks whose size does not divide the element count.
+        let (a_, b_, c_, k_) = (71usize, 2usize, 3usize, 333usize);
+        let a: Vec<i32> = (0..a_ * b_ * c_ * k_).map(|i| (i % 7) as i32 - 3).collect();
+        let b: Vec<i32> = (0..b_ * k_).map(|i| (i % 5) as i32 - 2).collect();
+        let o = dot(
+            (&[a_, b_, c_, k_], a.clone()),
+            (&[b_, k_], b.clone()),
+            [&[3], &[1], &[1], &[0]],
+            &[b_, a_, c_],
+        );
+        for bi in 0..b_ {
+            for m in 0..a_ {
+                for c in 0..c_ {
+                    let e: i32 = (0..k_)
+                        .map(|p| a[((m * b_ + bi) * c_ + c) * k_ + p] * b[bi * k_ + p])
+                        .sum();
+                    assert_eq!(o[(bi * a_ + m) * c_ + c], e);
+                }
+            }
         }
     }
 
