@@ -27,6 +27,7 @@ impl GemmFloat for f64 {
 }
 
 /// One (m x k) @ (k x n) product of batch `bi` into the row-major `out`.
+#[allow(clippy::too_many_arguments)]
 fn one<T: GemmFloat>(
     d: Dims,
     l: &[T],
