@@ -1,4 +1,193 @@
-"""dot_general and iota, each with all its rules."""
+"""dot_general (with lax.dot and lax.batch_matmul), with all its rules."""
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+
+from rjax._src import core, dtypes
+from rjax._src.core import ShapedArray
+from rjax._src.interpreters import lowering
+from rjax._src.lax import reference
+from rjax._src.lax.lax import asarray_lax, standard_primitive
+
+# ---------------------------------------------------------------------------
+# dot_general
+
+
+def _bits(dt: np.dtype) -> int:
+  return 1 if dt == dtypes.bool_ else dt.itemsize * 8
+
+
+def _precision_key(dt: np.dtype) -> tuple:
+  """XLA's HigherPrecisionType ordering: float range, float precision, width,
+  signedness."""
+  if dtypes.is_float(dt):
+    fi = dtypes.finfo(dt)
+    return (int(fi.maxexp), int(fi.nmant), _bits(dt), True)
+  return (-1, -1, _bits(dt), dtypes.is_signed(dt))
+
+
+def _dot_result_dtype(lhs: np.dtype, rhs: np.dtype, preferred) -> np.dtype:
+  res = lhs if _precision_key(lhs) >= _precision_key(rhs) else rhs
+  if preferred is None:
+    return res
+  pref = np.dtype(preferred)
+  if not dtypes.is_float(res) and not dtypes.is_float(pref) and _bits(pref) < _bits(res):
+    raise TypeError("dot_general: `preferred_element_type` must not be narrower than the "
+                    f"original type, got preferred_element_type of {pref.name} for result "
+                    f"type of {res.name}.")
+  return pref
+
+
+def _check_dims(name: str, shape: tuple, batch, contract) -> None:
+  nd = len(shape)
+  if any(not 0 <= d < nd for d in tuple(batch) + tuple(contract)):
+    raise TypeError(f"dot_general requires {name} dimension numbers to be nonnegative and less "
+                    f"than the number of axes of the {name} value, got {name}_batch of "
+                    f"{tuple(batch)} and {name}_contracting of {tuple(contract)} for {name} of "
+                    f"rank {nd}")
+  for kind, ds in (("batch", batch), ("contracting", contract)):
+    if len(set(ds)) != len(ds):
+      raise TypeError(f"dot_general requires {name} {kind} dimensions to be distinct, got "
+                      f"{name}_{kind} {tuple(ds)}.")
+  if set(batch) & set(contract):
+    raise TypeError(f"dot_general requires {name} batch and contracting dimensions to be "
+                    f"disjoint, got {name}_batch {tuple(batch)} and {name}_contracting "
+                    f"{tuple(contract)}.")
+
+
+def _dot_general_shape(lhs_shape, rhs_shape, dimension_numbers) -> tuple:
+  (lc, rc), (lb, rb) = dimension_numbers
+  _check_dims("lhs", lhs_shape, lb, lc)
+  _check_dims("rhs", rhs_shape, rb, rc)
+  if len(lb) != len(rb):
+    raise TypeError("dot_general requires equal numbers of lhs_batch and rhs_batch dimensions, "
+                    f"got lhs_batch {tuple(lb)} and rhs_batch {tuple(rb)}.")
+  if len(lc) != len(rc):
+    raise TypeError("dot_general requires equal numbers of lhs_contracting and rhs_contracting "
+                    f"dimensions, got {tuple(lc)} and {tuple(rc)}.")
+  lbs = tuple(lhs_shape[d] for d in lb)
+  rbs = tuple(rhs_shape[d] for d in rb)
+  if lbs != rbs:
+    raise TypeError("dot_general requires lhs batch dimensions and rhs batch dimensions to have "
+                    f"the same shape, got {lbs} and {rbs}.")
+  lcs = tuple(lhs_shape[d] for d in lc)
+  rcs = tuple(rhs_shape[d] for d in rc)
+  if lcs != rcs:
+    raise TypeError("dot_general requires contracting dimensions to have the same shape, got "
+                    f"{lcs} and {rcs}.")
+  lf = [d for d in range(len(lhs_shape)) if d not in lb and d not in lc]
+  rf = [d for d in range(len(rhs_shape)) if d not in rb and d not in rc]
+  return lbs + tuple(lhs_shape[d] for d in lf) + tuple(rhs_shape[d] for d in rf)
+
+
+def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision=None,
+                               preferred_element_type=None, out_sharding=None):
+  shape = _dot_general_shape(lhs.shape, rhs.shape, dimension_numbers)
+  dt = _dot_result_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
+  return ShapedArray(shape, dt, lhs.weak_type and rhs.weak_type and preferred_element_type is None)
+
+
+dot_general_p = standard_primitive("dot_general", _dot_general_abstract_eval, lower=False)
+
+
+def _dot_general_lowering(ctx, lhs, rhs, *, avals_in, avals_out, dimension_numbers,
+                          precision=None, preferred_element_type=None, out_sharding=None):
+  """Rust's dot_general wants one dtype: convert the operands to the output
+  dtype first (to the wider operand dtype when the output is a narrower float,
+  converting the result afterwards)."""
+  out = avals_out[0]
+  compute = _dot_result_dtype(avals_in[0].dtype, avals_in[1].dtype, None)
+  if not (dtypes.is_float(compute) and dtypes.is_float(out.dtype)
+          and _precision_key(out.dtype) < _precision_key(compute)):
+    compute = out.dtype
+  ids = []
+  for i, a in zip((lhs, rhs), avals_in):
+    if a.dtype != compute:
+      i = ctx.emit("convert_element_type", [i], [a.update(dtype=compute, weak_type=False)],
+                   {"new_dtype": compute, "weak_type": False})[0]
+    ids.append(i)
+  if compute == out.dtype:
+    return ctx.emit("dot_general", ids, [out], {"dimension_numbers": dimension_numbers})
+  tmp = ctx.emit("dot_general", ids, [out.update(dtype=compute)],
+                 {"dimension_numbers": dimension_numbers})
+  return ctx.emit("convert_element_type", tmp, [out], {"new_dtype": out.dtype, "weak_type": False})
+
+
+lowering.lowerings[dot_general_p] = _dot_general_lowering
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _dot_general_ref(lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None,
+                     out_sharding=None):
+  (lc, rc), (lb, rb) = dimension_numbers
+  li = list(_LETTERS[:lhs.ndim])
+  ri = list(_LETTERS[lhs.ndim:lhs.ndim + rhs.ndim])
+  for a, b in zip(lc, rc):
+    ri[b] = li[a]
+  for a, b in zip(lb, rb):
+    ri[b] = li[a]
+  out = ([li[d] for d in lb] + [li[d] for d in range(lhs.ndim) if d not in lb and d not in lc]
+         + [ri[d] for d in range(rhs.ndim) if d not in rb and d not in rc])
+  dt = _dot_result_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
+  if dt == dtypes.bool_:
+    r = np.einsum(f"{''.join(li)},{''.join(ri)}->{''.join(out)}", lhs.astype(np.int64),
+                  rhs.astype(np.int64))
+    return r != 0
+  wide = np.float64 if dtypes.is_float(dt) else (np.uint64 if dtypes.is_unsigned(dt) else np.int64)
+  with np.errstate(over="ignore"):
+    r = np.einsum(f"{''.join(li)},{''.join(ri)}->{''.join(out)}", lhs.astype(wide),
+                  rhs.astype(wide))
+  return np.asarray(r).astype(dt)
+
+
+reference.register(dot_general_p, _dot_general_ref)
+
+
+def _canon_dn(dimension_numbers) -> tuple:
+  try:
+    (lc, rc), (lb, rb) = dimension_numbers
+    return ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
+            (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))
+  except (TypeError, ValueError):
+    raise TypeError("dot_general: dimension_numbers must be "
+                    "((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch)), got "
+                    f"{dimension_numbers!r}") from None
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
+                out_sharding=None):
+  """General tensor contraction (``lax.dot_general``): output dims are the
+  batch dims, then lhs free dims, then rhs free dims."""
+  pet = None if preferred_element_type is None else dtypes.canonicalize_dtype(
+      preferred_element_type)
+  return dot_general_p.bind(asarray_lax(lhs), asarray_lax(rhs),
+                            dimension_numbers=_canon_dn(dimension_numbers),
+                            precision=None, preferred_element_type=pet)
+
+
+def dot(lhs, rhs, precision=None, preferred_element_type=None, out_sharding=None):
+  """Vector/matrix products (``lax.dot``): 1-d·1-d, 2-d·1-d, 1-d·2-d, 2-d·2-d."""
+  lhs, rhs = asarray_lax(lhs), asarray_lax(rhs)
+  ls, rs = core.get_aval(lhs).shape, core.get_aval(rhs).shape
+  if 1 <= len(ls) <= 2 and 1 <= len(rs) <= 2 and ls[-1] == rs[0]:
+    return dot_general(lhs, rhs, (((len(ls) - 1,), (0,)), ((), ())), precision,
+                       preferred_element_type)
+  raise ValueError("rjax.lax.dot: dimension_numbers must be specified when not performing "
+                   "simple un-batched matrix-matrix, matrix-vector, or vector-vector products; "
+                   f"got lhs_shape={ls} rhs_shape={rs}")
+
+
+def batch_matmul(lhs, rhs, precision=None):
+  """Batched matrix product over leading dims: (..., m, k) @ (..., k, n)."""
+  lhs, rhs = asarray_lax(lhs), asarray_lax(rhs)
+  ls, rs = core.get_aval(lhs).shape, core.get_aval(rhs).shape
+  if len(ls) < 2 or len(ls) != len(rs):
+    raise ValueError("batch_matmul: arguments must have equal rank >= 2, got shapes "
+                     f"{ls} and {rs}")
+  nb = len(ls) - 2
+  return dot_general(lhs, rhs, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
+                     precision)
+
+
+__all__ = ["dot_general", "dot", "batch_matmul"]
