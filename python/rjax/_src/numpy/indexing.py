@@ -235,6 +235,9 @@ def _scatter_update(x, idx, values, scatter_fn, mode, indices_are_sorted, unique
   aval = core.get_aval(x)
   mode = GatherScatterMode.from_any(mode)
   pos, size = _flat_positions(aval.shape, idx, mode)
+  if size == 0 or pos.size == 0:
+    shape_ops.broadcast_to(values, pos.shape)  # still check the values' shape
+    return x
   v = lax.asarray_lax(values) if not isinstance(values, (bool, int, float)) else values
   v = lax.convert_element_type(v, aval.dtype) if not isinstance(v, (bool, int, float)) else \
       lax._scalar_like(v, x)
