@@ -180,6 +180,13 @@ def getitem(x, idx, mode=None, fill_value=None):
   ishape = core.get_aval(lax.asarray_lax(idx_vec)).shape if not isinstance(idx_vec, np.ndarray) \
       else idx_vec.shape
   bshape = ishape[:-1]
+  if any(yshape[p] == 0 for p in pos):
+    if int(np.prod(bshape)):
+      raise IndexError("index is out of bounds for an axis of size 0")
+    idx_vec = np.zeros(ishape, np.int32)
+    y = shapes.pad(y, lax.convert_element_type(lax.asarray_lax(np.asarray(0)), core.get_aval(y).dtype),
+                   [(0, 1 if d in pos else 0, 0) for d in range(len(yshape))])
+    yshape = core.get_aval(y).shape
   # NumPy: adjacent advanced indices keep their place; separated ones go first.
   adv_positions = [i for i, (e, d) in enumerate(entries)
                    if e[0] == "int" or (e[0] == "array" and d is not None)]

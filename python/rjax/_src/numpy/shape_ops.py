@@ -427,6 +427,12 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
       offset_dims=tuple(range(axis)) + tuple(range(axis + len(ish), len(sh) - 1 + len(ish))),
       collapsed_slice_dims=(axis,), start_index_map=(axis,))
   sizes = sh[:axis] + (1,) + sh[axis + 1:]
+  if n == 0:  # nothing to gather from: empty, or all out of bounds
+    out_shape = sh[:axis] + tuple(ish) + sh[axis + 1:]
+    if int(np.prod(out_shape)) and m != slicing.GatherScatterMode.FILL_OR_DROP:
+      raise IndexError(f"take: cannot do a non-empty take from an empty axis {axis}")
+    dt = core.get_aval(a).dtype
+    return shapes.full(out_shape, np.asarray(slicing._gather_fill(dt, fill_value), dt), dt)
   ind = ind[..., None] if isinstance(ind, np.ndarray) else shapes.reshape(ind, ish + (1,))
   del indexing
   return slicing.gather(a, ind, dn, sizes, mode=m, fill_value=fill_value,
@@ -501,6 +507,8 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 def pad(array, pad_width, mode="constant", **kwargs):
   a = asarray(array)
   nd = ndim(a)
+  if nd == 0:
+    return a
   pw = np.broadcast_to(np.asarray(pad_width, np.int64), (nd, 2))
   if (pw < 0).any():
     raise ValueError(f"pad: pad_width must be non-negative, got {pad_width}")
