@@ -236,11 +236,50 @@ def _flat_positions(shape, idx, mode):
   return pos[tuple(np_idx)], size
 
 
+def _leading_index(shape, idx):
+  """For indices made of ints/integer arrays on the leading dims followed by
+  full slices (``x.at[i]``, ``x.at[rows]``, ``x.at[i, j]``): the broadcast
+  index vector, else None."""
+  try:
+    entries = _normalize(shape, idx)
+  except IndexError:
+    return None
+  k = 0
+  for e, d in entries:
+    if e[0] in ("int", "array") and k == d and (e[0] == "int" or isinstance(e[1], np.ndarray)):
+      k += 1
+    elif e[0] == "slice" and e[1] == builtins.slice(None):
+      continue
+    else:
+      return None
+  if k == 0 or any(e[0] != "slice" for e, _ in entries[k:]):
+    return None
+  arrs = np.broadcast_arrays(*[np.asarray(e[1], np.int64) for e, _ in entries[:k]])
+  arrs = [np.where(a < 0, a + n, a) for a, n in zip(arrs, shape)]
+  vec = np.stack(arrs, -1)
+  big = vec.size and (vec.max() >= 2**31 or vec.min() < -2**31)
+  return vec.astype(np.int64 if big else np.int32)
+
+
 def _scatter_update(x, idx, values, scatter_fn, mode, indices_are_sorted, unique_indices):
   from rjax._src.numpy import shape_ops
   x = lax.asarray_lax(x)
   aval = core.get_aval(x)
   mode = GatherScatterMode.from_any(mode)
+  if mode == GatherScatterMode.PROMISE_IN_BOUNDS:
+    mode = GatherScatterMode.FILL_OR_DROP
+  vec = _leading_index(aval.shape, idx) if aval.size else None
+  if vec is not None:
+    # Fast path: whole rows are written, no flattening.
+    k = vec.shape[-1]
+    nb = vec.ndim - 1
+    v = _cast_to(values, x)
+    v = shape_ops.broadcast_to(v, vec.shape[:-1] + aval.shape[k:])
+    dn = ScatterDimensionNumbers(update_window_dims=tuple(range(nb, nb + aval.ndim - k)),
+                                 inserted_window_dims=tuple(range(k)),
+                                 scatter_dims_to_operand_dims=tuple(range(k)))
+    return scatter_fn(x, vec, v, dn, indices_are_sorted=indices_are_sorted,
+                      unique_indices=unique_indices, mode=mode)
   pos, size = _flat_positions(aval.shape, idx, mode)
   if size == 0 or pos.size == 0:
     shape_ops.broadcast_to(values, pos.shape)  # still check the values' shape
@@ -253,8 +292,6 @@ def _scatter_update(x, idx, values, scatter_fn, mode, indices_are_sorted, unique
   idx_arr = pos.reshape(pos.shape + (1,)).astype(np.int64 if size >= 2**31 else np.int32)
   dn = ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
                                scatter_dims_to_operand_dims=(0,))
-  if mode == GatherScatterMode.PROMISE_IN_BOUNDS:
-    mode = GatherScatterMode.FILL_OR_DROP
   out = scatter_fn(flat, idx_arr, v, dn, indices_are_sorted=indices_are_sorted,
                    unique_indices=unique_indices, mode=mode)
   return shapes.reshape(out, aval.shape)
