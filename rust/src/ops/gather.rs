@@ -8,10 +8,23 @@ use crate::dtype::Element;
 use crate::error::{shape_err, Result};
 use crate::exec::strided::{istrides, par_rows, strided_buffer, Walk};
 
+/// Exact conversion of an index to i64 (u64 beyond i64::MAX saturates: it is
+/// out of bounds either way).
+trait ToI64: Element {
+    fn to_i64(self) -> i64;
+}
+macro_rules! impl_to_i64 {
+    ($($t:ty),*) => {$( impl ToI64 for $t {
+        #[inline(always)]
+        fn to_i64(self) -> i64 { i64::try_from(self).unwrap_or(i64::MAX) }
+    } )*};
+}
+impl_to_i64!(i8, i16, i32, i64, u8, u16, u32, u64);
+
 /// Integer index values of any int dtype, as i64.
 fn read_indices(op: &str, b: &Buffer) -> Result<Vec<i64>> {
     crate::dispatch_dtype!(b.dtype, op, T => {
-        Ok(b.slice::<T>()?.iter().map(|v| v.to_f64() as i64).collect())
+        Ok(b.slice::<T>()?.iter().map(|&v| v.to_i64()).collect())
     }, int)
 }
 
@@ -527,6 +540,15 @@ mod tests {
         let r = run(p, &[x34(), idx, upd], vec![3, 4]);
         assert_eq!(&r[4..8], &[6., 7., 8., 9.]);
         assert_eq!(&r[8..], &[8., 9., 10., 11.]);
+    }
+
+    #[test]
+    fn huge_indices_are_exact() {
+        let b = Buffer::from_vec::<u64>(vec![2], &[u64::MAX, (1 << 53) + 1]).unwrap();
+        let v = super::read_indices("gather", &b).unwrap();
+        assert_eq!(v, vec![i64::MAX, (1 << 53) + 1]);
+        let f = Buffer::from_vec::<f32>(vec![1], &[1.0]).unwrap();
+        assert!(super::read_indices("gather", &f).is_err());
     }
 
     #[test]
