@@ -215,3 +215,25 @@ def test_jaxpr_param_names():
   assert lax.GatherScatterMode.from_any(None) == lax.GatherScatterMode.FILL_OR_DROP
   assert hash(GDN((1,), (0,), (0,))) == hash(GDN((1,), (0,), (0,), (), ()))
   assert jnp.asarray(1).dtype == np.int32
+
+
+def test_large_parallel_paths():
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal(1000).astype(np.float32)
+  idx = rng.integers(-5, 1005, size=(70000, 1)).astype(np.int32)
+  out = lax.gather(x, idx, GDN((), (0,), (0,)), (1,), mode="clip")
+  assert_close(out, x[np.clip(idx[:, 0], 0, 999)], np.float32)
+  acc = lax.scatter_add(np.zeros(1000, np.float32), idx, np.ones(70000, np.float32),
+                        SDN((), (0,), (0,)))
+  ok = idx[(idx[:, 0] >= 0) & (idx[:, 0] < 1000), 0]
+  assert_close(acc, np.bincount(ok, minlength=1000).astype(np.float32), np.float32)
+  big = np.arange(3 * 40000, dtype=np.int32).reshape(40000, 3)
+  assert_close(lax.concatenate([big, big[:, :1]], 1), np.concatenate([big, big[:, :1]], 1),
+               np.int32)
+  assert_close(lax.pad(big, np.int32(-1), [(1, -2, 0), (0, 1, 1)]),
+               _pad_np(big, -1, [(1, -2, 0), (0, 1, 1)]), np.int32)
+
+
+def _pad_np(x, v, cfg):
+  from rjax._src.lax import shapes
+  return ref(shapes.pad_p, x, np.asarray(v, x.dtype), padding_config=tuple(cfg))

@@ -2,6 +2,7 @@
 scatter (and friends), each with all its rules."""
 from __future__ import annotations
 
+import builtins
 import enum
 from typing import NamedTuple, Sequence
 
@@ -11,8 +12,8 @@ from rjax._src import core, dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import lowering
 from rjax._src.lax import reference
-from rjax._src.lax.lax import asarray_lax, convert_element_type, standard_primitive
-from rjax._src.lax.shapes import reshape, squeeze
+from rjax._src.lax.lax import asarray_lax, standard_primitive
+from rjax._src.lax.shapes import squeeze
 
 
 def _ints(xs) -> tuple:
@@ -121,17 +122,18 @@ def _clamped_starts(idx, shape, sizes):
   return tuple(int(np.clip(int(i), 0, n - s)) for i, n, s in zip(idx, shape, sizes))
 
 
+builtins_slice = builtins.slice
+
+
 def _dynamic_slice_ref(x, *idx, slice_sizes):
   st = _clamped_starts(idx, x.shape, slice_sizes)
   return x[tuple(builtins_slice(s, s + k) for s, k in zip(st, slice_sizes))]
 
-
-builtins_slice = __builtins__["slice"] if isinstance(__builtins__, dict) else __builtins__.slice
 reference.register(dynamic_slice_p, _dynamic_slice_ref)
 
 
 def _index_scalars(start_indices, rank):
-  from rjax._src.lax.lax import _scalar_like  # noqa: F401
+  del rank
   out = []
   for i in start_indices:
     if isinstance(i, (int, np.integer)) and not isinstance(i, bool):
@@ -518,8 +520,6 @@ scatter_add_p, scatter_add = _make_scatter("scatter-add", lambda a, u: a + u)
 scatter_mul_p, scatter_mul = _make_scatter("scatter-mul", lambda a, u: a * u)
 scatter_min_p, scatter_min = _make_scatter("scatter-min", lambda a, u: np.minimum(a, u))
 scatter_max_p, scatter_max = _make_scatter("scatter-max", lambda a, u: np.maximum(a, u))
-
-del convert_element_type, reshape
 
 __all__ = ["slice", "slice_in_dim", "index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
            "dynamic_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 import builtins
-import operator
 
 from rjax._src import core, dtypes
 from rjax._src.lax import lax, shapes, slicing
@@ -393,7 +392,6 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
 
 def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
          indices_are_sorted=False, fill_value=None):
-  from rjax._src.numpy import indexing
   if out is not None:
     raise NotImplementedError("take: the out argument is not supported")
   a = asarray(a)
@@ -434,7 +432,6 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     dt = core.get_aval(a).dtype
     return shapes.full(out_shape, np.asarray(slicing._gather_fill(dt, fill_value), dt), dt)
   ind = ind[..., None] if isinstance(ind, np.ndarray) else shapes.reshape(ind, ish + (1,))
-  del indexing
   return slicing.gather(a, ind, dn, sizes, mode=m, fill_value=fill_value,
                         unique_indices=unique_indices, indices_are_sorted=indices_are_sorted)
 
@@ -612,7 +609,6 @@ def trim_zeros(filt, trim="fb"):
   return slicing.slice_in_dim(asarray(filt), int(s), int(e))
 
 
-del operator
 
 __all__ = ['reshape', 'ravel', 'ndim', 'shape', 'size', 'transpose', 'permute_dims',
            'matrix_transpose', 'moveaxis', 'swapaxes', 'expand_dims', 'squeeze', 'concatenate',
