@@ -246,7 +246,7 @@ def _leading_index(shape, idx):
     return None
   k = 0
   for e, d in entries:
-    if e[0] in ("int", "array") and k == d and (e[0] == "int" or isinstance(e[1], np.ndarray)):
+    if e[0] in ("int", "array") and k == d:
       k += 1
     elif e[0] == "slice" and e[1] == builtins.slice(None):
       continue
@@ -254,11 +254,8 @@ def _leading_index(shape, idx):
       return None
   if k == 0 or any(e[0] != "slice" for e, _ in entries[k:]):
     return None
-  arrs = np.broadcast_arrays(*[np.asarray(e[1], np.int64) for e, _ in entries[:k]])
-  arrs = [np.where(a < 0, a + n, a) for a, n in zip(arrs, shape)]
-  vec = np.stack(arrs, -1)
-  big = vec.size and (vec.max() >= 2**31 or vec.min() < -2**31)
-  return vec.astype(np.int64 if big else np.int32)
+  return _index_vector([np.asarray(e[1], np.int64) if e[0] == "int" else e[1]
+                        for e, _ in entries[:k]], shape[:k])
 
 
 def _scatter_update(x, idx, values, scatter_fn, mode, indices_are_sorted, unique_indices):
@@ -271,10 +268,11 @@ def _scatter_update(x, idx, values, scatter_fn, mode, indices_are_sorted, unique
   vec = _leading_index(aval.shape, idx) if aval.size else None
   if vec is not None:
     # Fast path: whole rows are written, no flattening.
-    k = vec.shape[-1]
-    nb = vec.ndim - 1
+    vshape = core.get_aval(vec).shape if _is_traced(vec) else vec.shape
+    k = vshape[-1]
+    nb = len(vshape) - 1
     v = _cast_to(values, x)
-    v = shape_ops.broadcast_to(v, vec.shape[:-1] + aval.shape[k:])
+    v = shape_ops.broadcast_to(v, vshape[:-1] + aval.shape[k:])
     dn = ScatterDimensionNumbers(update_window_dims=tuple(range(nb, nb + aval.ndim - k)),
                                  inserted_window_dims=tuple(range(k)),
                                  scatter_dims_to_operand_dims=tuple(range(k)))
