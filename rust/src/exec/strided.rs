@@ -51,10 +51,9 @@ pub fn strided_copy<T: Element>(
     let outer_strides = &st[..nd - 1];
     // Parallelise over whole inner rows.
     par_rows(out, inner, |row0, chunk| {
-        let mut row = row0;
-        for orow in chunk.chunks_mut(inner) {
+        for (r, orow) in chunk.chunks_mut(inner).enumerate() {
             // Source offset of this row.
-            let mut rem = row;
+            let mut rem = row0 + r;
             let mut base = offset;
             for d in (0..outer_shape.len()).rev() {
                 let i = rem % outer_shape[d];
@@ -72,7 +71,6 @@ pub fn strided_copy<T: Element>(
                     *o = src[(base + j as isize * inner_stride) as usize];
                 }
             }
-            row += 1;
         }
     });
 }

@@ -165,9 +165,9 @@ fn build_concatenate(spec: &OpSpec) -> Result<Kernel> {
                 "operands must have the output's dtype and rank"
             )
         );
-        for d in 0..out_shape.len() {
+        for (d, (&n, &m)) in a.shape.iter().zip(&out_shape).enumerate() {
             crate::ensure!(
-                d == dim || a.shape[d] == out_shape[d],
+                d == dim || n == m,
                 shape_err("concatenate", "operand shapes differ outside the dimension")
             );
         }
