@@ -2,10 +2,11 @@
 //! rev. The output is row-major; element `idx` of the output reads
 //! `src[offset + sum(idx[d] * strides[d])]`, with strides in elements (zero for
 //! broadcast dims, negative for reversed dims).
-use super::parallel::par_fill;
+use super::parallel::{num_threads, GRAIN};
 use crate::buffer::{numel, Buffer};
 use crate::dtype::Element;
 use crate::error::Result;
+use rayon::prelude::*;
 
 /// Collapse adjacent output dims that are contiguous in the source too.
 fn simplify(shape: &[usize], strides: &[isize]) -> (Vec<usize>, Vec<isize>) {
@@ -49,13 +50,10 @@ pub fn strided_copy<T: Element>(
     let outer_shape = &sh[..nd - 1];
     let outer_strides = &st[..nd - 1];
     // Parallelise over whole inner rows.
-    let grain = (1usize << 15).next_multiple_of(inner.max(1));
-    par_fill(out, grain, |off, chunk| {
-        debug_assert!(off % inner == 0);
-        let mut row = off / inner;
-        for orow in chunk.chunks_mut(inner) {
+    par_rows(out, inner, |row0, chunk| {
+        for (r, orow) in chunk.chunks_mut(inner).enumerate() {
             // Source offset of this row.
-            let mut rem = row;
+            let mut rem = row0 + r;
             let mut base = offset;
             for d in (0..outer_shape.len()).rev() {
                 let i = rem % outer_shape[d];
@@ -73,9 +71,156 @@ pub fn strided_copy<T: Element>(
                     *o = src[(base + j as isize * inner_stride) as usize];
                 }
             }
-            row += 1;
         }
     });
+}
+
+/// Fill `out`, made of rows of `row_len` elements, by calling
+/// `f(first_row, chunk)` on chunks of whole rows (in parallel when large).
+pub fn par_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let row_len = row_len.max(1);
+    let rows = out.len() / row_len;
+    let rows_per_task = (GRAIN / row_len).max(1);
+    if rows <= rows_per_task || num_threads() <= 1 {
+        f(0, out);
+        return;
+    }
+    let tasks = rows.div_ceil(rows_per_task).min(num_threads() * 4).max(1);
+    let per = rows.div_ceil(tasks);
+    out.par_chunks_mut(per * row_len)
+        .enumerate()
+        .for_each(|(i, c)| f(i * per, c));
+}
+
+/// A pre-simplified walk over a box of `shape` that reads with one set of
+/// strides and writes with another (both in elements). Built once, run
+/// serially many times (gather/scatter windows, pad, dynamic_update_slice).
+#[derive(Clone, Debug)]
+pub struct Walk {
+    shape: Vec<usize>,
+    src: Vec<isize>,
+    dst: Vec<isize>,
+    empty: bool,
+}
+
+impl Walk {
+    pub fn new(shape: &[usize], src: &[isize], dst: &[isize]) -> Walk {
+        let empty = shape.contains(&0);
+        let (mut sh, mut ss, mut ds): (Vec<usize>, Vec<isize>, Vec<isize>) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for ((&n, &a), &b) in shape.iter().zip(src).zip(dst) {
+            if n == 1 {
+                continue;
+            }
+            if let (Some(ln), Some(la), Some(lb)) = (sh.last_mut(), ss.last_mut(), ds.last_mut()) {
+                if *la == a * n as isize && *lb == b * n as isize {
+                    *ln *= n;
+                    *la = a;
+                    *lb = b;
+                    continue;
+                }
+            }
+            sh.push(n);
+            ss.push(a);
+            ds.push(b);
+        }
+        Walk {
+            shape: sh,
+            src: ss,
+            dst: ds,
+            empty,
+        }
+    }
+
+    /// Number of elements of the box.
+    pub fn numel(&self) -> usize {
+        if self.empty {
+            0
+        } else {
+            numel(&self.shape)
+        }
+    }
+
+    /// Call `f(src_off, dst_off, len, src_step, dst_step)` for each inner row.
+    #[inline]
+    pub fn rows(
+        &self,
+        src_off: isize,
+        dst_off: isize,
+        mut f: impl FnMut(isize, isize, usize, isize, isize),
+    ) {
+        if self.empty {
+            return;
+        }
+        let nd = self.shape.len();
+        if nd == 0 {
+            f(src_off, dst_off, 1, 1, 1);
+            return;
+        }
+        let (n, sa, sb) = (self.shape[nd - 1], self.src[nd - 1], self.dst[nd - 1]);
+        let outer = nd - 1;
+        let mut idx = vec![0usize; outer];
+        let (mut a, mut b) = (src_off, dst_off);
+        loop {
+            f(a, b, n, sa, sb);
+            // odometer over the outer dims
+            let mut d = outer;
+            loop {
+                if d == 0 {
+                    return;
+                }
+                d -= 1;
+                idx[d] += 1;
+                a += self.src[d];
+                b += self.dst[d];
+                if idx[d] < self.shape[d] {
+                    break;
+                }
+                a -= self.src[d] * self.shape[d] as isize;
+                b -= self.dst[d] * self.shape[d] as isize;
+                idx[d] = 0;
+            }
+        }
+    }
+
+    /// `dst[box] = src[box]`.
+    pub fn assign<T: Copy>(&self, src: &[T], src_off: isize, dst: &mut [T], dst_off: isize) {
+        self.rows(src_off, dst_off, |a, b, n, sa, sb| {
+            if sa == 1 && sb == 1 {
+                let (a, b) = (a as usize, b as usize);
+                dst[b..b + n].copy_from_slice(&src[a..a + n]);
+            } else {
+                for j in 0..n as isize {
+                    dst[(b + j * sb) as usize] = src[(a + j * sa) as usize];
+                }
+            }
+        })
+    }
+
+    /// `dst[box] = f(dst[box], src[box])`, in row-major order of the box.
+    pub fn apply<T: Copy>(
+        &self,
+        src: &[T],
+        src_off: isize,
+        dst: &mut [T],
+        dst_off: isize,
+        f: impl Fn(T, T) -> T,
+    ) {
+        self.rows(src_off, dst_off, |a, b, n, sa, sb| {
+            for j in 0..n as isize {
+                let o = &mut dst[(b + j * sb) as usize];
+                *o = f(*o, src[(a + j * sa) as usize]);
+            }
+        })
+    }
+}
+
+/// Row-major strides of `shape` as `isize`.
+pub fn istrides(shape: &[usize]) -> Vec<isize> {
+    crate::buffer::strides(shape)
+        .into_iter()
+        .map(|s| s as isize)
+        .collect()
 }
 
 /// A new buffer of shape `shape` read from `x` with `strides` from `offset`.
@@ -111,6 +256,36 @@ mod tests {
         let mut out = vec![0i32; 6];
         strided_copy(&src, 2, &[2, 3], &[0, -1], &mut out);
         assert_eq!(out, vec![3, 2, 1, 3, 2, 1]);
+    }
+
+    #[test]
+    fn rows_not_multiple_of_grain() {
+        // rows of 3: parallel chunks must hold whole rows
+        let (r, c) = (40_000usize, 3usize);
+        let src: Vec<i32> = (0..(r * c) as i32).collect();
+        let mut out = vec![0i32; r * c];
+        strided_copy(&src, 2, &[r, c], &[3, -1], &mut out);
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(out[i * c + j], src[i * c + 2 - j]);
+            }
+        }
+    }
+
+    #[test]
+    fn walk_assign_and_apply() {
+        // write a 2x2 box of src (3x3, from (1,1)) into dst (4x4) at (0,2)
+        let src: Vec<i32> = (0..9).collect();
+        let mut dst = vec![0i32; 16];
+        let w = Walk::new(&[2, 2], &[3, 1], &[4, 1]);
+        assert_eq!(w.numel(), 4);
+        w.assign(&src, 4, &mut dst, 2);
+        assert_eq!(&dst[0..8], &[0, 0, 4, 5, 0, 0, 7, 8]);
+        w.apply(&src, 4, &mut dst, 2, |a, b| a + b);
+        assert_eq!(&dst[0..8], &[0, 0, 8, 10, 0, 0, 14, 16]);
+        let e = Walk::new(&[0, 2], &[3, 1], &[4, 1]);
+        e.assign(&src, 0, &mut dst, 0);
+        assert_eq!(e.numel(), 0);
     }
 
     #[test]

@@ -80,6 +80,182 @@ def reshape(x, new_sizes: Sequence[int], dimensions=None):
 
 
 # ---------------------------------------------------------------------------
+# transpose, rev, squeeze, expand_dims
+
+
+def _transpose_abstract_eval(x, *, permutation):
+  if sorted(permutation) != list(range(x.ndim)):
+    raise TypeError(f"transpose: permutation {permutation} is not a permutation of the "
+                    f"operand dimensions (operand shape {x.shape})")
+  return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
+
+
+transpose_p = standard_primitive("transpose", _transpose_abstract_eval)
+reference.register(transpose_p, lambda x, *, permutation: np.transpose(x, permutation))
+
+
+def transpose(x, permutation: Sequence[int]):
+  """Permute the dimensions of ``x``."""
+  x = asarray_lax(x)
+  perm = tuple(int(p) for p in permutation)
+  if perm == tuple(range(core.get_aval(x).ndim)):
+    return x
+  return transpose_p.bind(x, permutation=perm)
+
+
+def _rev_abstract_eval(x, *, dimensions):
+  if any(not 0 <= d < x.ndim for d in dimensions) or len(set(dimensions)) != len(dimensions):
+    raise ValueError(f"rev: dimensions {dimensions} must be unique and within the operand rank "
+                     f"{x.ndim}")
+  return x
+
+
+rev_p = standard_primitive("rev", _rev_abstract_eval)
+reference.register(rev_p, lambda x, *, dimensions: np.flip(x, dimensions) if dimensions else x)
+
+
+def rev(x, dimensions: Sequence[int]):
+  """Reverse ``x`` along ``dimensions``."""
+  x = asarray_lax(x)
+  dims = tuple(int(d) for d in dimensions)
+  return x if not dims else rev_p.bind(x, dimensions=dims)
+
+
+def _squeeze_abstract_eval(x, *, dimensions):
+  if any(not 0 <= d < x.ndim for d in dimensions) or len(set(dimensions)) != len(dimensions):
+    raise ValueError(f"squeeze: dimensions {dimensions} must be unique and within the operand "
+                     f"rank {x.ndim}")
+  if any(x.shape[d] != 1 for d in dimensions):
+    raise ValueError(f"squeeze: cannot select an axis to squeeze out which has size not equal "
+                     f"to one, got shape={x.shape} and dimensions={dimensions}")
+  return x.update(shape=tuple(n for i, n in enumerate(x.shape) if i not in dimensions))
+
+
+squeeze_p = standard_primitive("squeeze", _squeeze_abstract_eval)
+reference.register(squeeze_p, lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)))
+
+
+def squeeze(x, dimensions: Sequence[int]):
+  """Remove size-1 ``dimensions`` (negative dimensions count from the end)."""
+  x = asarray_lax(x)
+  nd = core.get_aval(x).ndim
+  dims = tuple(sorted(int(d) % nd if nd and -nd <= int(d) < nd else int(d) for d in dimensions))
+  return x if not dims else squeeze_p.bind(x, dimensions=dims)
+
+
+def expand_dims(x, dimensions: Sequence[int]):
+  """Insert size-1 dims at ``dimensions`` (positions in the result)."""
+  x = asarray_lax(x)
+  aval = core.get_aval(x)
+  nd = aval.ndim + len(dimensions)
+  dims = sorted(int(d) % nd if -nd <= int(d) < nd else int(d) for d in dimensions)
+  if any(not 0 <= d < nd for d in dims) or len(set(dims)) != len(dims):
+    raise ValueError(f"expand_dims: dimensions {tuple(dimensions)} out of range or repeated "
+                     f"for result rank {nd}")
+  shape = list(aval.shape)
+  for d in dims:
+    shape.insert(d, 1)
+  bdims = tuple(i for i in range(nd) if i not in dims)
+  return broadcast_in_dim(x, shape, bdims)
+
+
+# ---------------------------------------------------------------------------
+# concatenate and pad
+
+
+def _concatenate_abstract_eval(*xs, dimension):
+  if not xs:
+    raise ValueError("concatenate: expected at least one operand")
+  if len({x.dtype for x in xs}) != 1:
+    raise TypeError("concatenate: operands must have the same dtype, got "
+                    + ", ".join(x.dtype.name for x in xs))
+  nd = xs[0].ndim
+  if not 0 <= dimension < nd:
+    raise ValueError(f"concatenate: dimension {dimension} out of range for operands of rank {nd}")
+  for x in xs:
+    if x.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape))
+                           if i != dimension):
+      raise TypeError("concatenate: operand shapes must be equal except in dimension "
+                      f"{dimension}, got " + ", ".join(str(y.shape) for y in xs))
+  shape = list(xs[0].shape)
+  shape[dimension] = sum(x.shape[dimension] for x in xs)
+  return ShapedArray(shape, xs[0].dtype, all(x.weak_type for x in xs))
+
+
+concatenate_p = standard_primitive("concatenate", _concatenate_abstract_eval)
+reference.register(concatenate_p, lambda *xs, dimension: np.concatenate(xs, dimension))
+
+
+def concatenate(operands: Sequence, dimension: int):
+  """Join ``operands`` (same dtype and rank) along ``dimension``."""
+  ops = [asarray_lax(o) for o in operands]
+  if len(ops) == 1:
+    return ops[0]
+  return concatenate_p.bind(*ops, dimension=int(dimension))
+
+
+def _pad_abstract_eval(x, padding_value, *, padding_config):
+  if padding_value.shape != ():
+    raise TypeError(f"pad: padding_value must be a scalar, got shape {padding_value.shape}")
+  if padding_value.dtype != x.dtype:
+    raise TypeError(f"pad: operand and padding_value must have the same dtype, got "
+                    f"{x.dtype.name} and {padding_value.dtype.name}")
+  if len(padding_config) != x.ndim:
+    raise ValueError(f"pad: padding_config {padding_config} must have one (lo, hi, interior) "
+                     f"per operand dimension (operand shape {x.shape})")
+  shape = []
+  for n, (lo, hi, interior) in zip(x.shape, padding_config):
+    if interior < 0:
+      raise ValueError(f"pad: interior padding must be non-negative, got {padding_config}")
+    d = lo + hi + (n + (n - 1) * interior if n else 0)
+    if d < 0:
+      raise ValueError(f"pad: padding_config {padding_config} gives a negative dimension for "
+                       f"operand shape {x.shape}")
+    shape.append(d)
+  return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+pad_p = standard_primitive("pad", _pad_abstract_eval)
+
+
+def _pad_ref(x, v, *, padding_config):
+  for ax, (lo, hi, interior) in enumerate(padding_config):
+    n = x.shape[ax]
+    if interior and n > 1:
+      shp = list(x.shape)
+      shp[ax] = n + (n - 1) * interior
+      y = np.full(shp, v, x.dtype)
+      idx = [slice(None)] * x.ndim
+      idx[ax] = slice(None, None, interior + 1)
+      y[tuple(idx)] = x
+      x = y
+    shp = list(x.shape)
+    shp[ax] = max(lo, 0) + x.shape[ax] + max(hi, 0)
+    y = np.full(shp, v, x.dtype)
+    idx = [slice(None)] * x.ndim
+    idx[ax] = slice(max(lo, 0), max(lo, 0) + x.shape[ax])
+    y[tuple(idx)] = x
+    idx[ax] = slice(-min(lo, 0), shp[ax] + min(hi, 0))
+    x = y[tuple(idx)]
+  return x
+
+
+reference.register(pad_p, _pad_ref)
+
+
+def pad(operand, padding_value, padding_config: Sequence[Sequence[int]]):
+  """Pad with ``padding_value``: ``(lo, hi, interior)`` per dim; negative lo/hi crop."""
+  from rjax._src.lax.lax import _scalar_like
+  operand = asarray_lax(operand)
+  if isinstance(padding_value, (bool, int, float)):
+    padding_value = _scalar_like(padding_value, operand)
+  else:
+    padding_value = asarray_lax(padding_value)
+  cfg = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
+  return pad_p.bind(operand, padding_value, padding_config=cfg)
+
+
+# ---------------------------------------------------------------------------
 # iota and full
 
 
@@ -139,5 +315,6 @@ def full_like(x, fill_value, dtype=None, shape=None):
               aval.dtype if dtype is None else dtype)
 
 
-__all__ = ["broadcast_in_dim", "broadcast", "reshape", "iota", "broadcasted_iota", "full",
+__all__ = ["broadcast_in_dim", "broadcast", "reshape", "transpose", "rev", "squeeze",
+           "expand_dims", "concatenate", "pad", "iota", "broadcasted_iota", "full",
            "full_like"]

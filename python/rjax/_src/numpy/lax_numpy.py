@@ -86,8 +86,8 @@ def _stack_nested(x, dtype):
 
 def _unstack(x):
   """List of the sub-arrays along axis 0 (used by iteration)."""
-  from rjax._src.numpy import indexing
-  return [indexing.getitem(x, i) for i in range(x.shape[0])]
+  from rjax._src.lax import slicing
+  return [slicing.index_in_dim(x, i, 0, keepdims=False) for i in range(x.shape[0])]
 
 
 __all__ = ['asarray', 'array']
