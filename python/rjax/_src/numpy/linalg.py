@@ -67,6 +67,8 @@ def _take_range(x, axis: int, start: int, length: int):
   n = s[axis]
   if start == 0 and length == n:
     return x
+  if length == 0:
+    start = 0
   sl = getattr(__import__("rjax._src.lax.slicing", fromlist=["x"]), "slice_in_dim", None)
   if sl is not None:
     return sl(x, start, start + length, 1, axis)
