@@ -85,9 +85,9 @@ def test_large_reductions_parallel_accuracy():
                              s.astype(np.float64).sum(axis=0), rtol=1e-5)
   assert float(lax.reduce_max(x, (0,))) == x.max()
   assert int(lax.argmax(x, 0, np.int32)) == int(np.argmax(x))
-  h = x[:1_000_000].astype(np.float16)
-  np.testing.assert_allclose(float(lax.reduce_sum(h, (0,))), h.astype(np.float64).sum(),
-                             rtol=2e-3)
+  h = (x[:1_000_000] * 0.01).astype(np.float16)  # accumulated in f32: no f16 overflow
+  want = h.astype(np.float64).sum()
+  assert abs(float(lax.reduce_sum(h, (0,))) - want) <= 1e-3 * abs(want)
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin"])

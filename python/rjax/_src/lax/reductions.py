@@ -39,11 +39,24 @@ def _reduce_primitive(name: str, kinds):
   return p
 
 
-def _np_reduce(fn, bool_fn=None):
+def _np_reduce(fn, bool_fn=None, initial=None):
   def ref(x, *, axes, out_sharding=None):
     f = bool_fn if (bool_fn is not None and x.dtype == np.bool_) else fn
-    return np.asarray(f(x, axis=tuple(axes))).astype(x.dtype)
+    kw = {} if initial is None or x.dtype == np.bool_ else {"initial": initial(x.dtype)}
+    return np.asarray(f(x, axis=tuple(axes), **kw)).astype(x.dtype)
   return ref
+
+
+def _lowest(dt):
+  return -np.inf if dt.kind == "f" or dt.name == "bfloat16" else np.iinfo(dt).min
+
+
+def _highest(dt):
+  return np.inf if dt.kind == "f" or dt.name == "bfloat16" else np.iinfo(dt).max
+
+
+def _ones(dt):
+  return ~np.zeros((), dt)
 
 
 def _canon_axes(x, axes) -> tuple:
@@ -58,20 +71,15 @@ reference.register(reduce_sum_p, _np_reduce(np.sum))
 reduce_prod_p = _reduce_primitive("reduce_prod", _num)
 reference.register(reduce_prod_p, _np_reduce(np.prod))
 reduce_max_p = _reduce_primitive("reduce_max", _any)
-reference.register(reduce_max_p, _np_reduce(np.max, np.any))
+reference.register(reduce_max_p, _np_reduce(np.max, np.any, _lowest))
 reduce_min_p = _reduce_primitive("reduce_min", _any)
-reference.register(reduce_min_p, _np_reduce(np.min, np.all))
+reference.register(reduce_min_p, _np_reduce(np.min, np.all, _highest))
 reduce_and_p = _reduce_primitive("reduce_and", _intbool)
-reference.register(reduce_and_p, _np_reduce(np.bitwise_and.reduce, np.all))
+reference.register(reduce_and_p, _np_reduce(np.bitwise_and.reduce, np.all, _ones))
 reduce_or_p = _reduce_primitive("reduce_or", _intbool)
 reference.register(reduce_or_p, _np_reduce(np.bitwise_or.reduce, np.any))
 reduce_xor_p = _reduce_primitive("reduce_xor", _intbool)
 reference.register(reduce_xor_p, _np_reduce(np.bitwise_xor.reduce))
-
-
-def _ref_max_nan(x, *, axes, out_sharding=None):
-  return np.asarray(np.max(x, axis=tuple(axes)) if x.dtype != np.bool_ else
-                    np.any(x, axis=tuple(axes))).astype(x.dtype)
 
 
 def reduce_sum(operand, axes: Sequence[int]):

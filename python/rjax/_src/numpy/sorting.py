@@ -235,6 +235,8 @@ def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
     t = lax.div(lax.convert_element_type(shapes.iota(dtypes.int32, nb + 1), fdt),
                 shapes.full((), nb, fdt))
     edges = lax.add(lo_a, lax.mul(lax.sub(hi_a, lo_a), t))
+    is_last = lax.eq(shapes.iota(dtypes.int32, nb + 1), shapes.full((), nb, dtypes.int32))
+    edges = lax.select(is_last, shapes.broadcast_in_dim(hi_a, (nb + 1,), ()), edges)
   else:
     edges = lax.convert_element_type(_arr("histogram", bins), fdt)
     if _aval(edges).ndim != 1:
