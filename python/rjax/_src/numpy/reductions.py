@@ -242,8 +242,16 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
   c = lax.sub(a, m)
   sq = lax.mul(c, c)
   s = sum(sq, axis=axes, keepdims=keepdims, where=where)
-  n = _count("var", av.shape, axes, where, dt, keepdims)
-  return lax.div(s, lax.sub(n, shapes.full((), ddof, dt)))
+  n = lax.sub(_count("var", av.shape, axes, where, dt, keepdims), shapes.full((), ddof, dt))
+  return _nan_where_nonpositive(lax.div(s, n), n)
+
+
+def _nan_where_nonpositive(r, n):
+  """NaN where the normalizer ``n`` is <= 0 (JAX's var)."""
+  shape, dt = _aval(r).shape, _aval(r).dtype
+  if _aval(n).shape != shape:
+    n = shapes.broadcast_in_dim(n, shape, ())
+  return lax.select(lax.gt(n, shapes.full((), 0, dt)), r, shapes.full(shape, np.nan, dt))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
@@ -402,8 +410,8 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=Non
   m = nanmean(a, axis=axis, keepdims=True, where=ok)
   c = _nan_to(lax.sub(a, m), 0)
   s = sum(lax.mul(c, c), axis=axis, keepdims=keepdims, where=ok)
-  n = sum(ok, axis=axis, dtype=dt, keepdims=keepdims)
-  return lax.div(s, lax.sub(n, shapes.full((), ddof, dt)))
+  n = lax.sub(sum(ok, axis=axis, dtype=dt, keepdims=keepdims), shapes.full((), ddof, dt))
+  return _nan_where_nonpositive(lax.div(s, n), n)
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None,
