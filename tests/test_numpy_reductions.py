@@ -46,7 +46,7 @@ def _axis(data, axes, nd):
 def test_sum_prod_dtypes_and_values(data):
   dt = data.draw(st.sampled_from(all_dtypes))
   shape, axes = data.draw(shape_and_axes())
-  x = data.draw(arrays(dt, shape, lo=-3, hi=3))
+  x = data.draw(arrays(dt, shape, lo=-1, hi=1))  # products stay finite
   axis = _axis(data, axes, len(shape))
   keepdims = data.draw(st.booleans())
   before = x.copy()

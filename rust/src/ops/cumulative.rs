@@ -8,7 +8,8 @@ use super::{Kernel, OpSpec, Registry};
 use crate::buffer::Buffer;
 use crate::dtype::Element;
 use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::exec::parallel::{num_threads, par_fill, GRAIN};
+use rayon::prelude::*;
 
 /// Scan `x` viewed as `(outer, n, inner)` into `out` with the monoid `(id, f)`.
 #[allow(clippy::too_many_arguments)]
@@ -25,6 +26,45 @@ pub fn scan_into<T: Copy + Send + Sync, A: Copy + Send + Sync>(
 ) {
     let block = n * inner;
     if block == 0 {
+        return;
+    }
+    let threads = num_threads();
+    if inner == 1 && n == x.len() && n > 4 * GRAIN && threads > 1 {
+        // One long scan: block totals in parallel, a short sequential scan of
+        // the totals, then every block scans from its offset in parallel.
+        let step = n.div_ceil(threads * 2);
+        let tots: Vec<A> = x
+            .par_chunks(step)
+            .map(|c| c.iter().fold(id, |a, &v| f(a, lift(v))))
+            .collect();
+        let mut pre = vec![id; tots.len()];
+        let mut acc = id;
+        let order: Vec<usize> = if reverse {
+            (0..tots.len()).rev().collect()
+        } else {
+            (0..tots.len()).collect()
+        };
+        for p in order {
+            pre[p] = acc;
+            acc = f(acc, tots[p]);
+        }
+        out.par_chunks_mut(step)
+            .zip(x.par_chunks(step))
+            .zip(pre.par_iter())
+            .for_each(|((ob, xs), &p0)| {
+                let mut acc = p0;
+                if reverse {
+                    for (o, &v) in ob.iter_mut().zip(xs).rev() {
+                        acc = f(acc, lift(v));
+                        *o = fin(acc);
+                    }
+                } else {
+                    for (o, &v) in ob.iter_mut().zip(xs) {
+                        acc = f(acc, lift(v));
+                        *o = fin(acc);
+                    }
+                }
+            });
         return;
     }
     let grain = GRAIN.next_multiple_of(block);
@@ -205,6 +245,27 @@ mod tests {
         let r = run("cummax", &x, 0, false);
         assert_eq!(r.slice::<i32>().unwrap(), &[1, 2, 3, 4, 5, 6]);
         assert_eq!(x.dtype, DType::I32);
+    }
+
+    #[test]
+    fn long_cumsum_parallel_matches_sequential() {
+        let n = 1_000_003usize;
+        let v: Vec<i64> = (0..n as i64).map(|i| i % 7 - 3).collect();
+        let x = Buffer::from_vec(vec![n], &v).unwrap();
+        for rev in [false, true] {
+            let r = run("cumsum", &x, 0, rev);
+            let got = r.slice::<i64>().unwrap();
+            let mut acc = 0i64;
+            let idx: Vec<usize> = if rev {
+                (0..n).rev().collect()
+            } else {
+                (0..n).collect()
+            };
+            for i in idx {
+                acc += v[i];
+                assert_eq!(got[i], acc);
+            }
+        }
     }
 
     #[test]

@@ -228,25 +228,23 @@ fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
     let out_shape = spec.outs[0].shape.clone();
     let idx_dtype = spec.outs[1].dtype;
     crate::ensure!(
-        idx_dtype == DType::I32 || idx_dtype == DType::I64,
-        shape_err("top_k", "indices must be int32 or int64")
+        idx_dtype == DType::I32,
+        shape_err("top_k", "indices must be int32")
     );
     crate::dispatch_dtype!(spec.ins[0].dtype, "top_k", T => {
-        crate::dispatch_dtype!(idx_dtype, "top_k", I => {
-            Ok(Box::new(move |ins: &[&Buffer]| {
-                let x = ins[0].slice::<T>()?;
-                let m = numel(&out_shape);
-                let mut vals = vec![T::default(); m];
-                let mut idx = vec![I::default(); m];
-                if m > 0 {
-                    top_k_typed::<T, I>(x, n, inner, k, &mut vals, &mut idx);
-                }
-                Ok(vec![
-                    Buffer::from_vec(out_shape.clone(), &vals)?,
-                    Buffer::from_vec(out_shape.clone(), &idx)?,
-                ])
-            }) as Kernel)
-        }, int)
+        Ok(Box::new(move |ins: &[&Buffer]| {
+            let x = ins[0].slice::<T>()?;
+            let m = numel(&out_shape);
+            let mut vals = vec![T::default(); m];
+            let mut idx = vec![0i32; m];
+            if m > 0 {
+                top_k_typed::<T, i32>(x, n, inner, k, &mut vals, &mut idx);
+            }
+            Ok(vec![
+                Buffer::from_vec(out_shape.clone(), &vals)?,
+                Buffer::from_vec(out_shape.clone(), &idx)?,
+            ])
+        }) as Kernel)
     }, all)
 }
 

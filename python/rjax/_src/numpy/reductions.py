@@ -272,8 +272,8 @@ def count_nonzero(a, axis=None, keepdims=False):
   return sum(nz, axis=axis, dtype=dtypes.default_int_dtype(), keepdims=keepdims)
 
 
-def _argext(name, p, a, axis, keepdims):
-  a = _arr(name, a)
+def _argext(name, p, a, axis):
+  """Index of the extreme along ``axis`` (flattened if None), int32/int64."""
   if axis is None:
     a = shapes.reshape(a, (_aval(a).size,))
     ax = 0
@@ -281,13 +281,7 @@ def _argext(name, p, a, axis, keepdims):
     ax = canonicalize_axis(axis, _aval(a).ndim, name)
   if _aval(a).shape[ax] == 0:
     raise ValueError(f"attempt to get {name} of an empty sequence")
-  y = p(a, ax, dtypes.default_int_dtype())
-  if keepdims:
-    full = _aval(a).shape if axis is not None else (1,) * len(_aval(asarray(a)).shape)
-    if axis is None:
-      return y
-    y = _keepdims(y, full, (ax,))
-  return y
+  return p(a, ax, dtypes.default_int_dtype())
 
 
 def argmax(a, axis=None, out=None, keepdims=None):
@@ -303,7 +297,7 @@ def argmin(a, axis=None, out=None, keepdims=None):
 def _argext_kd(name, p, a, axis, keepdims):
   a = _arr(name, a)
   nd = _aval(a).ndim
-  y = _argext(name, p, a, axis, False)
+  y = _argext(name, p, a, axis)
   if keepdims:
     y = shapes.reshape(y, (1,) * nd) if axis is None else \
         _keepdims(y, _aval(a).shape, (canonicalize_axis(axis, nd, name),))
