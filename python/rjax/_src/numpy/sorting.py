@@ -1,4 +1,355 @@
-"""Sorting, searching and counting: sort, argsort, unique, searchsorted, histogram, ..."""
+"""Sorting, searching and counting: sort, argsort, unique, searchsorted, histogram, ...
+
+Until ``lax.rev``/gather land, reversal along an axis is a sort by a reversed
+iota (``_rev``), and lookups use masked reductions. Functions whose output
+shape depends on the data (``unique``, ``nonzero``, ...) need concrete input
+(or a static ``size``) and read the data on the host, as JAX does.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+
+from rjax._src import core, dtypes
+from rjax._src.lax import lax, reductions as lr, shapes
+from rjax._src.numpy.util import asarray, canonicalize_axis, check_arraylike
+
+
+def _aval(x):
+  return core.get_aval(x)
+
+
+def _arr(name, a):
+  check_arraylike(name, a)
+  return asarray(a)
+
+
+def _ravel(a):
+  return shapes.reshape(a, (_aval(a).size,))
+
+
+def _rev(x, dim):
+  """Reverse ``x`` along ``dim`` (a sort by a descending iota)."""
+  shape = _aval(x).shape
+  n = shape[dim]
+  if n <= 1:
+    return x
+  key = lax.sub(shapes.full((), n - 1, dtypes.int32),
+                shapes.broadcasted_iota(dtypes.int32, shape, dim))
+  return lr.sort((key, x), dimension=dim, num_keys=1)[1]
+
+
+def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
+  """Sorted copy of ``a`` along ``axis`` (NaNs last; first when descending)."""
+  if kind is not None:
+    raise TypeError("'kind' argument to sort is not supported. Use stable=True or "
+                    "stable=False to specify sort stability.")
+  if order is not None:
+    raise TypeError("'order' argument to sort is not supported.")
+  a = _arr("sort", a)
+  if axis is None:
+    a, axis = _ravel(a), 0
+  dim = canonicalize_axis(axis, _aval(a).ndim, "sort")
+  r = lr.sort(a, dimension=dim, is_stable=stable)
+  return _rev(r, dim) if descending else r
+
+
+def argsort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False, dtype=None):
+  """Indices that sort ``a`` along ``axis``; ties keep their order."""
+  if kind is not None:
+    raise TypeError("'kind' argument to argsort is not supported. Use stable=True or "
+                    "stable=False to specify sort stability.")
+  if order is not None:
+    raise TypeError("'order' argument to argsort is not supported.")
+  a = _arr("argsort", a)
+  if axis is None:
+    a, axis = _ravel(a), 0
+  dim = canonicalize_axis(axis, _aval(a).ndim, "argsort")
+  idx_dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else dtypes.default_int_dtype()
+  iota = shapes.broadcasted_iota(idx_dt, _aval(a).shape, dim)
+  if descending:
+    a, iota = _rev(a, dim), _rev(iota, dim)
+  _, idx = lr.sort_key_val(a, iota, dimension=dim, is_stable=stable)
+  return _rev(idx, dim) if descending else idx
+
+
+def lexsort(keys, axis=-1):
+  """Indices sorting by several keys; the last key is the primary one."""
+  keys = tuple(keys)
+  if not keys:
+    raise TypeError("lexsort: need sequence of keys with len > 0 in lexsort")
+  ks = [_arr("lexsort", k) for k in keys]
+  if len({_aval(k).shape for k in ks}) != 1:
+    raise ValueError("lexsort: all keys need to be the same shape")
+  shape = _aval(ks[0]).shape
+  if not shape:
+    return shapes.full((), 0, dtypes.default_int_dtype())
+  dim = canonicalize_axis(axis, len(shape), "lexsort")
+  iota = shapes.broadcasted_iota(dtypes.default_int_dtype(), shape, dim)
+  return lr.sort((*ks[::-1], iota), dimension=dim, num_keys=len(ks))[-1]
+
+
+def _check_kth(name, a, kth, axis):
+  n = _aval(a).shape[axis]
+  kth = int(kth)
+  if not -n <= kth < n:
+    raise ValueError(f"{name}: kth={kth} out of bounds for axis of length {n}")
+
+
+def partition(a, kth, axis=-1):
+  """A partition of ``a`` around ``kth`` (here: the full sort, a valid one)."""
+  a = _arr("partition", a)
+  dim = canonicalize_axis(axis, _aval(a).ndim, "partition")
+  _check_kth("partition", a, kth, dim)
+  return lr.sort(a, dimension=dim)
+
+
+def argpartition(a, kth, axis=-1):
+  """Indices partitioning ``a`` around ``kth`` (here: the stable argsort)."""
+  a = _arr("argpartition", a)
+  dim = canonicalize_axis(axis, _aval(a).ndim, "argpartition")
+  _check_kth("argpartition", a, kth, dim)
+  return argsort(a, axis=dim)
+
+
+def _lt_total(x, y):
+  """``x < y`` in the NaN-last total order of sort."""
+  lt = lax.lt(x, y)
+  if dtypes.is_float(_aval(x).dtype):
+    lt = lax.select(lax.ne(y, y), lax.eq(x, x), lt)
+  return lt
+
+
+def _take_perm(a, p):
+  """``a[p]`` for a 1-d permutation ``p`` (two sorts)."""
+  n = _aval(a).shape[0]
+  inv = lr.sort_key_val(p, shapes.iota(_aval(p).dtype, n))[1]
+  return lr.sort_key_val(inv, a)[1]
+
+
+def searchsorted(a, v, side="left", sorter=None, *, method="scan"):
+  """Insertion indices of ``v`` into the sorted 1-d ``a`` (``side`` 'left' or
+  'right'). Compares every pair: O(len(a) * size(v))."""
+  a = _arr("searchsorted", a)
+  v = _arr("searchsorted", v)
+  if _aval(a).ndim != 1:
+    raise ValueError("searchsorted: a should be 1-dimensional")
+  if side not in ("left", "right"):
+    raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+  dt, _ = dtypes.result_type_and_weak(a, v)
+  a, v = lax.convert_element_type(a, dt), lax.convert_element_type(v, dt)
+  if sorter is not None:
+    a = _take_perm(a, asarray(sorter))
+  n = _aval(a).shape[0]
+  vs = _aval(v).shape
+  full = vs + (n,)
+  ab = shapes.broadcast_in_dim(a, full, (len(vs),))
+  vb = shapes.broadcast_in_dim(v, full, tuple(range(len(vs))))
+  hit = _lt_total(ab, vb) if side == "left" else lax.eq(_lt_total(vb, ab),
+                                                         shapes.full((), False, dtypes.bool_))
+  return lr.reduce_sum(lax.convert_element_type(hit, dtypes.int32), (len(vs),))
+
+
+def digitize(x, bins, right=False):
+  """Indices of the bins (monotonic ``bins``) into which each ``x`` falls."""
+  x = _arr("digitize", x)
+  bins = _arr("digitize", bins)
+  if _aval(bins).ndim != 1:
+    raise ValueError(f"digitize: bins must be a 1-dimensional array; got {_aval(bins).shape}")
+  n = _aval(bins).shape[0]
+  if n == 0:
+    return shapes.full(_aval(x).shape, 0, dtypes.int32)
+  side = "left" if right else "right"
+  up = searchsorted(bins, x, side=side)
+  down = lax.sub(shapes.full((), n, dtypes.int32), searchsorted(_rev(bins, 0), x, side=side))
+  first, last = (_pick1(bins, 0), _pick1(bins, n - 1))
+  return lax.select(shapes.broadcast_in_dim(lax.ge(last, first), _aval(up).shape, ()), up, down)
+
+
+def _pick1(a, i):
+  """``a[i]`` of a 1-d array as a 0-d array (masked sum)."""
+  n = _aval(a).shape[0]
+  m = lax.eq(shapes.iota(dtypes.int32, n), shapes.full((), i, dtypes.int32))
+  return lr.reduce_sum(lax.select(m, a, shapes.full((n,), 0, _aval(a).dtype)), (0,)) \
+      if not dtypes.is_bool(_aval(a).dtype) else lr.reduce_or(lax.select(
+          m, a, shapes.full((n,), False, dtypes.bool_)), (0,))
+
+
+def bincount(x, weights=None, minlength=0, *, length=None):
+  """Counts (or summed ``weights``) of each non-negative int in ``x``.
+  Without ``length`` the input must be concrete."""
+  x = _arr("bincount", x)
+  if not dtypes.is_int(_aval(x).dtype) and not dtypes.is_bool(_aval(x).dtype):
+    raise TypeError(f"bincount: x argument must have an integer type; got {_aval(x).dtype}")
+  if _aval(x).ndim != 1:
+    raise ValueError("bincount: only 1-dimensional input supported.")
+  if length is None:
+    if isinstance(x, core.Tracer):
+      raise TypeError("bincount: the length argument must be specified for traced input")
+    xv = np.asarray(x)
+    length = builtins_max(int(minlength), int(xv.max()) + 1 if xv.size else 0)
+  else:
+    length = int(length)
+  n = _aval(x).shape[0]
+  xi = lax.convert_element_type(x, dtypes.int32)
+  full = (length, n)
+  hit = lax.eq(shapes.broadcasted_iota(dtypes.int32, full, 0),
+               shapes.broadcast_in_dim(xi, full, (1,)))
+  if weights is None:
+    return lr.reduce_sum(lax.convert_element_type(hit, dtypes.default_int_dtype()), (1,))
+  w = _arr("bincount", weights)
+  wdt, _ = dtypes.result_type_and_weak(w)
+  wdt = dtypes.canonicalize_dtype(wdt)
+  if dtypes.is_bool(wdt):
+    wdt = dtypes.default_int_dtype()
+  w = lax.convert_element_type(w, wdt)
+  wb = shapes.broadcast_in_dim(w, full, (1,))
+  return lr.reduce_sum(lax.select(hit, wb, shapes.full(full, 0, wdt)), (1,))
+
+
+def builtins_max(a, b):
+  return a if a >= b else b
+
+
+def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
+  """Counts of ``a`` in ``bins`` (a count or the edges); returns (hist, edges)."""
+  a = _ravel(_arr("histogram", a))
+  adt = _aval(a).dtype
+  fdt = adt if dtypes.is_float(adt) else dtypes.default_float_dtype()
+  af = lax.convert_element_type(a, fdt)
+  if isinstance(bins, (int, np.integer)):
+    nb = int(bins)
+    if nb < 1:
+      raise ValueError("histogram: `bins` must be positive, when an integer")
+    if range is not None:
+      lo, hi = (float(range[0]), float(range[1]))
+      if lo > hi:
+        raise ValueError("histogram: max must be larger than min in range parameter.")
+      lo_a, hi_a = shapes.full((), lo, fdt), shapes.full((), hi, fdt)
+    elif _aval(a).size == 0:
+      lo_a, hi_a = shapes.full((), 0, fdt), shapes.full((), 1, fdt)
+    else:
+      lo_a, hi_a = lr.reduce_min(af, (0,)), lr.reduce_max(af, (0,))
+    same = lax.eq(lo_a, hi_a)
+    lo_a = lax.select(same, lax.sub(lo_a, shapes.full((), 0.5, fdt)), lo_a)
+    hi_a = lax.select(same, lax.add(hi_a, shapes.full((), 0.5, fdt)), hi_a)
+    t = lax.div(lax.convert_element_type(shapes.iota(dtypes.int32, nb + 1), fdt),
+                shapes.full((), nb, fdt))
+    edges = lax.add(lo_a, lax.mul(lax.sub(hi_a, lo_a), t))
+    is_last = lax.eq(shapes.iota(dtypes.int32, nb + 1), shapes.full((), nb, dtypes.int32))
+    edges = lax.select(is_last, shapes.broadcast_in_dim(hi_a, (nb + 1,), ()), edges)
+  else:
+    edges = lax.convert_element_type(_arr("histogram", bins), fdt)
+    if _aval(edges).ndim != 1:
+      raise ValueError("histogram: bins must be 1-dimensional")
+    nb = _aval(edges).shape[0] - 1
+  idx = lax.sub(searchsorted(edges, af, side="right"), shapes.full((), 1, dtypes.int32))
+  last = _pick1(edges, nb)
+  idx = lax.select(lax.eq(af, shapes.broadcast_in_dim(last, _aval(af).shape, ())),
+                   shapes.full(_aval(idx).shape, nb - 1, dtypes.int32), idx)
+  inside = lax.select(lax.ge(idx, shapes.full(_aval(idx).shape, 0, dtypes.int32)),
+                      lax.lt(idx, shapes.full(_aval(idx).shape, nb, dtypes.int32)),
+                      shapes.full(_aval(idx).shape, False, dtypes.bool_))
+  idx = lax.select(inside, idx, shapes.full(_aval(idx).shape, nb, dtypes.int32))
+  if weights is not None:
+    weights = _ravel(_arr("histogram", weights))
+  counts = bincount(idx, weights, length=nb)  # index nb (outside) matches no bin
+  cdt = _aval(counts).dtype
+  if density:
+    cf = lax.convert_element_type(counts, fdt)
+    widths = lax.sub(_shift(edges, 1), _shift(edges, 0))
+    total = lr.reduce_sum(cf, (0,))
+    counts = lax.div(lax.div(cf, total), widths)
+  elif weights is None and dtypes.is_int(cdt):
+    counts = lax.convert_element_type(counts, dtypes.default_int_dtype())
+  return counts, edges
+
+
+def _shift(edges, off):
+  """``edges[off:off + n - 1]`` of a 1-d array (masked sum)."""
+  n = _aval(edges).shape[0] - 1
+  full = (n, n + 1)
+  m = lax.eq(shapes.broadcasted_iota(dtypes.int32, full, 1),
+             lax.add(shapes.broadcasted_iota(dtypes.int32, full, 0),
+                     shapes.full((), off, dtypes.int32)))
+  dt = _aval(edges).dtype
+  return lr.reduce_sum(lax.select(m, shapes.broadcast_in_dim(edges, full, (1,)),
+                                  shapes.full(full, 0, dt)), (1,))
+
+
+# ---------------------------------------------------------------------------
+# Data-dependent shapes: concrete input (or a static size)
+
+
+def _concrete(name, x):
+  if isinstance(x, core.Tracer):
+    raise TypeError(f"{name}: the input must be concrete (its output shape depends on its "
+                    f"values); pass a static `size=` argument to use it under a transformation")
+  return np.asarray(x)
+
+
+def _to_jnp(v, dt=None):
+  from rjax._src.array import from_numpy
+  return from_numpy(np.asarray(v), dt)
+
+
+def _pad(v, size, fill):
+  v = np.asarray(v)
+  if size is None:
+    return v
+  if len(v) >= size:
+    return v[:size]
+  return np.concatenate([v, np.full((size - len(v),) + v.shape[1:], fill, v.dtype)])
+
+
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
+           equal_nan=True, size=None, fill_value=None, sorted=True):  # noqa: A002
+  """Sorted unique values (and optionally first indices, inverse, counts)."""
+  x = _arr("unique", ar)
+  if axis is not None:
+    raise NotImplementedError("unique: only axis=None is supported")
+  xv = _concrete("unique", x)
+  dt = _aval(x).dtype
+  vals, idx, inv, cnt = np.unique(xv.reshape(-1), return_index=True, return_inverse=True,
+                                  return_counts=True, equal_nan=equal_nan)
+  fill = (vals.min() if vals.size else 0) if fill_value is None else fill_value
+  out = [_to_jnp(_pad(vals, size, fill).astype(dt), dt)]
+  idt = dtypes.default_int_dtype()
+  if return_index:
+    out.append(_to_jnp(_pad(idx, size, 0), idt))
+  if return_inverse:
+    out.append(_to_jnp(inv.reshape(xv.shape), idt))
+  if return_counts:
+    out.append(_to_jnp(_pad(cnt, size, 0), idt))
+  return out[0] if len(out) == 1 else tuple(out)
+
+
+def nonzero(a, *, size=None, fill_value=None):
+  """Indices of the non-zero elements, one array per dimension."""
+  x = _arr("nonzero", a)
+  xv = _concrete("nonzero", x)
+  if xv.ndim == 0:
+    raise ValueError("Calling nonzero on 0d arrays is not allowed. Use jnp.atleast_1d(scalar)"
+                     ".nonzero() instead.")
+  res = np.nonzero(xv)
+  fills = fill_value if isinstance(fill_value, (tuple, list)) else [fill_value] * xv.ndim
+  return tuple(_to_jnp(_pad(r, size, 0 if f is None else f), dtypes.default_int_dtype())
+               for r, f in zip(res, fills))
+
+
+def flatnonzero(a, *, size=None, fill_value=None):
+  x = _arr("flatnonzero", a)
+  return nonzero(_ravel(x), size=size, fill_value=fill_value)[0]
+
+
+def argwhere(a, *, size=None, fill_value=None):
+  """``(N, ndim)`` indices of the non-zero elements."""
+  x = _arr("argwhere", a)
+  xv = _concrete("argwhere", x)
+  r = np.argwhere(xv)
+  if size is not None:
+    r = _pad(r, size, 0 if fill_value is None else fill_value)
+  return _to_jnp(r.reshape(-1, xv.ndim), dtypes.default_int_dtype())
+
+
+__all__ = ["sort", "argsort", "lexsort", "partition", "argpartition", "searchsorted",
+           "digitize", "bincount", "histogram", "unique", "nonzero", "flatnonzero", "argwhere"]
