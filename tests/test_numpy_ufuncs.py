@@ -204,7 +204,7 @@ def test_power():
   np.testing.assert_array_equal(jnp.power(np.int32([2, 3]), np.int32([10, 3])), [1024, 27])
   np.testing.assert_array_equal(
       jnp.power(np.int32([2, 3, -2, 1, 0]), np.int32([-1, -2, 3, -5, -1])),
-      [0, 703701817, -8, 1, 0])  # JAX's repeated squaring over the exponent's bits
+      [0, 703701817, -8, 1, 0])  # JAX's 6-step binary exponentiation
   np.testing.assert_array_equal(jnp.power(np.uint8(3), 2), 9)
   assert jnp.power(np.uint8(3), 2).dtype == U8
   assert_close(jnp.power(np.float32(2), -2), np.float32(0.25), F32)
@@ -212,6 +212,10 @@ def test_power():
     jnp.power(np.int32([2]), -2)
   assert jnp.float_power(np.int32([2]), np.int32([3])).dtype == F32
   assert jnp.pow is jnp.power
+  p = jnp.power(np.float16([2]), np.int32([3]))  # float base, int exponent: no promotion
+  assert p.dtype == np.float16
+  np.testing.assert_array_equal(p, [8])
+  np.testing.assert_array_equal(jnp.power(np.int32([0, 0]), np.int32([0, 2])), [1, 0])
 
 
 def test_rounding():

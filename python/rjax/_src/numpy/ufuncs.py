@@ -101,12 +101,13 @@ divide = true_divide
 
 
 def _float_divmod(x, y):
+  # CPython's float_divmod, as JAX does
   mod = lax.rem(x, y)
-  div = lax.div(lax.sub(x, mod), y)
+  div = lax.div(_where(lax.eq(y, _c(0, y)), x, lax.sub(x, mod)), y)
   ind = lax.bitwise_and(lax.ne(mod, _c(0, mod)), lax.ne(lax.sign(y), lax.sign(mod)))
   mod = _where(ind, lax.add(mod, y), mod)
   div = _where(ind, lax.sub(div, _c(1, div)), div)
-  return lax.round(div, lax.RoundingMethod.TO_NEAREST_EVEN), mod
+  return lax.round(div), mod
 
 
 def floor_divide(x, y, /):
@@ -148,22 +149,42 @@ def divmod(x, y, /):  # noqa: A001
 
 
 def _int_pow(x, y):
-  """x ** y for integer arrays: repeated squaring over all bits of y (as JAX)."""
-  acc = _bcast(_c(1, x), lax.broadcasting_shape("power", [_aval(x).shape, _aval(y).shape]))
-  for _ in range(_aval(y).dtype.itemsize * 8):
-    bit = lax.ne(lax.bitwise_and(y, _c(1, y)), _c(0, y))
-    acc = _where(bit, lax.mul(acc, x), acc)
+  """Integer ** integer: 6 steps of binary exponentiation (JAX's _pow_int_int;
+  any base > 1 overflows before exponent bit 6)."""
+  zero, one = _c(0, y), _c(1, y)
+  acc = _where(lax.bitwise_and(lax.eq(x, _c(0, x)), lax.ne(y, zero)), _c(0, x), _c(1, x))
+  shape = lax.broadcasting_shape("power", [_aval(x).shape, _aval(y).shape])
+  acc = _bcast(acc, shape)
+  for _ in range(6):
+    acc = _where(lax.ne(lax.bitwise_and(y, one), zero), lax.mul(acc, x), acc)
     x = lax.mul(x, x)
-    y = lax.shift_right_logical(y, _c(1, y))
+    y = lax.shift_right_logical(y, one)
   return acc
 
 
+def _concrete_int(y):
+  if isinstance(y, (bool, np.bool_)):
+    return None
+  if isinstance(y, (int, np.integer)):
+    return int(y)
+  if type(y).__name__ == "Array" and y.ndim == 0 and _is_int(y):
+    return int(y)
+  return None
+
+
 def power(x, y, /):
-  if isinstance(y, int) and not isinstance(y, bool):
-    check_arraylike("power", x)
-    return lax.integer_pow(_one_arg("power", x, promote_args_numeric), y)
-  x, y = promote_args_numeric("power", x, y)
-  return lax.pow(x, y) if _is_float(x) else _int_pow(x, y)
+  check_arraylike("power", x, y)
+  yi = _concrete_int(y)
+  if yi is not None:
+    return lax.integer_pow(_one_arg("power", x, promote_args_numeric), yi)
+  from rjax._src.numpy.util import asarray, promote_dtypes_numeric
+  x, y = promote_shapes("power", asarray(x), asarray(y))
+  x_, y_ = promote_dtypes_numeric(x, y)
+  if not _is_float(x_):
+    return _int_pow(x_, y_)
+  if _is_float(x) and _is_int(y):
+    return lax.pow(x, y)
+  return lax.pow(x_, y_)
 
 
 pow = power  # noqa: A001
