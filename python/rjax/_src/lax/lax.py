@@ -79,7 +79,7 @@ def standard_unop(name: str, kinds, result_dtype=None) -> core.Primitive:
   def abstract_eval(x, **params):
     check_dtype(name, x, kinds)
     dt = x.dtype if result_dtype is None else result_dtype(x.dtype)
-    return ShapedArray(x.shape, dt, x.weak_type and result_dtype is None)
+    return ShapedArray(x.shape, dt, x.weak_type)  # JAX keeps weak types, even to bool
 
   return standard_primitive(name, abstract_eval)
 
@@ -119,9 +119,8 @@ def binop_shape_dtype(name: str, avals: Sequence[ShapedArray], kinds) -> tuple[t
 def standard_binop(name: str, kinds, result_dtype=None) -> core.Primitive:
   def abstract_eval(x, y, **params):
     shape, dt, weak = binop_shape_dtype(name, (x, y), kinds)
-    if result_dtype is not None:
-      return ShapedArray(shape, result_dtype(dt), False)
-    return ShapedArray(shape, dt, weak)
+    # as in JAX, the result is weak when all operands are (also for comparisons)
+    return ShapedArray(shape, dt if result_dtype is None else result_dtype(dt), weak)
 
   return standard_primitive(name, abstract_eval)
 

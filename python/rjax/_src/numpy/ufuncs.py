@@ -21,6 +21,14 @@ def _same(x, y):
   return ax is not None and ax == getattr(y, "aval", None) and ax.dtype != dtypes.bool_
 
 
+def _strong_unless_weak_inputs(out, *args):
+  """JAX's composites built with strong constants give strong results unless
+  every input was weakly typed."""
+  if all(dtypes.dtype_and_weak(a)[1] for a in args):
+    return out
+  return lax.convert_element_type(out, _aval(out).dtype, weak_type=False)
+
+
 def _aval(x):
   return core.get_aval(x)
 
@@ -246,6 +254,8 @@ def round(a, decimals: int = 0, out=None):  # noqa: A001
   if out is not None:
     raise NotImplementedError("round: the 'out' argument is not supported")
   a = _one_arg("round", a)
+  if _is_bool(a):
+    raise ValueError("round: data type bool not inexact")
   if not _is_float(a):
     if decimals < 0:
       raise NotImplementedError("integer np.round not implemented for decimals < 0")
@@ -320,15 +330,15 @@ def arctan2(x, y, /):
 atan2 = arctan2
 
 
-def hypot(x, y, /):
-  x, y = promote_args_inexact("hypot", x, y)
+def hypot(x0, y0, /):
+  x, y = promote_args_inexact("hypot", x0, y0)
   x, y = lax.abs(x), lax.abs(y)
   big, small = lax.max(x, y), lax.min(x, y)
   safe = _where(lax.eq(big, _c(0, big)), _bcast(_c(1, big), _aval(big).shape), big)
   r = lax.div(small, safe)
   out = lax.mul(big, lax.sqrt(lax.add(_c(1, r), lax.mul(r, r))))
   out = _where(lax.eq(big, _c(0, big)), big, out)
-  return _where(lax.eq(big, _c(float("inf"), big)), big, out)
+  return _strong_unless_weak_inputs(_where(lax.eq(big, _c(float("inf"), big)), big, out), x0, y0)
 
 
 def logaddexp(x, y, /):
@@ -339,12 +349,12 @@ def logaddexp(x, y, /):
   return _where(lax.ne(delta, delta), lax.add(x, y), out)
 
 
-def logaddexp2(x, y, /):
-  x, y = promote_args_inexact("logaddexp2", x, y)
+def logaddexp2(x0, y0, /):
+  x, y = promote_args_inexact("logaddexp2", x0, y0)
   amax = lax.max(x, y)
   delta = lax.sub(x, y)
   out = lax.add(amax, lax.div(lax.log1p(lax.exp2(lax.neg(lax.abs(delta)))), _c(math.log(2), x)))
-  return _where(lax.ne(delta, delta), lax.add(x, y), out)
+  return _strong_unless_weak_inputs(_where(lax.ne(delta, delta), lax.add(x, y), out), x0, y0)
 
 
 def ldexp(x, e, /):
@@ -466,12 +476,13 @@ def select(condlist, choicelist, default=0):
   return out
 
 
-def heaviside(x, h, /):
-  x, h = promote_args_inexact("heaviside", x, h)
+def heaviside(x0, h0, /):
+  x, h = promote_args_inexact("heaviside", x0, h0)
   zero, one = _c(0, x), _c(1, x)
   shape = lax.broadcasting_shape("heaviside", [_aval(x).shape, _aval(h).shape])
-  return _where(lax.lt(x, zero), _bcast(zero, shape),
-                _where(lax.gt(x, zero), _bcast(one, shape), _where(lax.eq(x, zero), h, x)))
+  out = _where(lax.lt(x, zero), _bcast(zero, shape),
+               _where(lax.gt(x, zero), _bcast(one, shape), _where(lax.eq(x, zero), h, x)))
+  return _strong_unless_weak_inputs(out, x0, h0)
 
 
 def signbit(x, /):
@@ -579,7 +590,10 @@ bitwise_right_shift = right_shift
 
 
 def bitwise_count(x, /):
+  """Set bits of ``abs(x)`` (NumPy's and JAX's definition), as uint8."""
   x = _one_arg("bitwise_count", x)
+  if _is_signed(x):
+    x = lax.abs(x)
   if _is_bool(x):
     x = lax.convert_element_type(x, np.uint8)
   return lax.convert_element_type(lax.population_count(x), np.uint8)
