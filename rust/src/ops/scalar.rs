@@ -23,7 +23,93 @@ pub trait Num: Element {
     fn lowest() -> Self;
     fn highest() -> Self;
     fn is_nan(self) -> bool;
+    /// `self ** y` by repeated squaring (as XLA's integer_pow); y < 0 gives
+    /// `1 / self ** -y` (integers never see y < 0: Python rejects it).
+    fn ipow(self, y: i64) -> Self {
+        let (mut acc, mut base, mut e) = (Self::ONE, self, y.unsigned_abs());
+        while e > 0 {
+            if e & 1 == 1 {
+                acc = acc.mul(base);
+            }
+            e >>= 1;
+            if e > 0 {
+                base = base.mul(base);
+            }
+        }
+        if y < 0 {
+            Self::ONE.div(acc)
+        } else {
+            acc
+        }
+    }
 }
+
+/// Bitwise logic on integers and bool.
+pub trait Bits: Element {
+    fn and(self, o: Self) -> Self;
+    fn or(self, o: Self) -> Self;
+    fn xor(self, o: Self) -> Self;
+    fn not(self) -> Self;
+}
+
+/// Integer bit operations with XLA's semantics: the shift amount is read as
+/// unsigned; amounts >= the bit width give 0 (or the sign fill for the
+/// arithmetic right shift, which treats unsigned operands as signed).
+pub trait Int: Num + Bits {
+    fn popcount(self) -> Self;
+    fn clz(self) -> Self;
+    fn shl(self, s: Self) -> Self;
+    fn shr_logical(self, s: Self) -> Self;
+    fn shr_arithmetic(self, s: Self) -> Self;
+}
+
+impl Bits for bool {
+    #[inline(always)]
+    fn and(self, o: Self) -> Self {
+        self & o
+    }
+    #[inline(always)]
+    fn or(self, o: Self) -> Self {
+        self | o
+    }
+    #[inline(always)]
+    fn xor(self, o: Self) -> Self {
+        self ^ o
+    }
+    #[inline(always)]
+    fn not(self) -> Self {
+        !self
+    }
+}
+
+macro_rules! int_bits {
+    ($($t:ty, $u:ty, $s:ty);*) => {$(
+        impl Bits for $t {
+            #[inline(always)] fn and(self, o: Self) -> Self { self & o }
+            #[inline(always)] fn or(self, o: Self) -> Self { self | o }
+            #[inline(always)] fn xor(self, o: Self) -> Self { self ^ o }
+            #[inline(always)] fn not(self) -> Self { !self }
+        }
+        impl Int for $t {
+            #[inline(always)] fn popcount(self) -> Self { self.count_ones() as $t }
+            #[inline(always)] fn clz(self) -> Self { self.leading_zeros() as $t }
+            #[inline(always)] fn shl(self, s: Self) -> Self {
+                let s = s as $u;
+                if s >= <$t>::BITS as $u { 0 } else { self << s }
+            }
+            #[inline(always)] fn shr_logical(self, s: Self) -> Self {
+                let s = s as $u;
+                if s >= <$t>::BITS as $u { 0 } else { ((self as $u) >> s) as $t }
+            }
+            #[inline(always)] fn shr_arithmetic(self, s: Self) -> Self {
+                let s = Ord::min(s as $u, <$t>::BITS as $u - 1);
+                ((self as $s) >> s) as $t
+            }
+        }
+    )*};
+}
+int_bits!(i8, u8, i8; i16, u16, i16; i32, u32, i32; i64, u64, i64;
+          u8, u8, i8; u16, u16, i16; u32, u32, i32; u64, u64, i64);
 
 macro_rules! num_int {
     ($($t:ty),*) => {$(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import enum
+
 import numpy as np
 
 from rjax._src import core, dtypes
@@ -77,7 +79,7 @@ def standard_unop(name: str, kinds, result_dtype=None) -> core.Primitive:
   def abstract_eval(x, **params):
     check_dtype(name, x, kinds)
     dt = x.dtype if result_dtype is None else result_dtype(x.dtype)
-    return ShapedArray(x.shape, dt, x.weak_type and result_dtype is None)
+    return ShapedArray(x.shape, dt, x.weak_type)  # JAX keeps weak types, even to bool
 
   return standard_primitive(name, abstract_eval)
 
@@ -117,9 +119,8 @@ def binop_shape_dtype(name: str, avals: Sequence[ShapedArray], kinds) -> tuple[t
 def standard_binop(name: str, kinds, result_dtype=None) -> core.Primitive:
   def abstract_eval(x, y, **params):
     shape, dt, weak = binop_shape_dtype(name, (x, y), kinds)
-    if result_dtype is not None:
-      return ShapedArray(shape, result_dtype(dt), False)
-    return ShapedArray(shape, dt, weak)
+    # as in JAX, the result is weak when all operands are (also for comparisons)
+    return ShapedArray(shape, dt if result_dtype is None else result_dtype(dt), weak)
 
   return standard_primitive(name, abstract_eval)
 
@@ -164,112 +165,251 @@ def _scalar_like(v, like):
 
 
 # ---------------------------------------------------------------------------
-# Elementwise primitives
+# Elementwise primitives. One block per primitive (JVP/transpose/batching rules
+# go next to it); the public function follows its primitive.
 
-neg_p = standard_unop("neg", _num)
-reference.register(neg_p, np.negative)
-exp_p = standard_unop("exp", _float)
-reference.register(exp_p, np.exp)
-log_p = standard_unop("log", _float)
-reference.register(log_p, np.log)
-tanh_p = standard_unop("tanh", _float)
-reference.register(tanh_p, np.tanh)
-sqrt_p = standard_unop("sqrt", _float)
-reference.register(sqrt_p, np.sqrt)
-
-add_p = standard_binop("add", _num)
-reference.register(add_p, np.add)
-sub_p = standard_binop("sub", _num)
-reference.register(sub_p, np.subtract)
-mul_p = standard_binop("mul", _num)
-reference.register(mul_p, np.multiply)
-div_p = standard_binop("div", _num)
-reference.register(div_p, np.divide)
-max_p = standard_binop("max", _num)
-reference.register(max_p, np.maximum)
-min_p = standard_binop("min", _num)
-reference.register(min_p, np.minimum)
-
-eq_p = standard_binop("eq", _any, _bool_dtype)
-reference.register(eq_p, np.equal)
-ne_p = standard_binop("ne", _any, _bool_dtype)
-reference.register(ne_p, np.not_equal)
-lt_p = standard_binop("lt", _any, _bool_dtype)
-reference.register(lt_p, np.less)
-le_p = standard_binop("le", _any, _bool_dtype)
-reference.register(le_p, np.less_equal)
-gt_p = standard_binop("gt", _any, _bool_dtype)
-reference.register(gt_p, np.greater)
-ge_p = standard_binop("ge", _any, _bool_dtype)
-reference.register(ge_p, np.greater_equal)
+_float_or_signed = ("float", "signed")
 
 
-def neg(x):
-  return neg_p.bind(asarray_lax(x))
+def _sp():
+  import scipy.special  # test-time oracle only
+  return scipy.special
 
 
-def exp(x):
-  return exp_p.bind(asarray_lax(x))
+def _round_ref(x, *, rounding_method):
+  if int(rounding_method) == 1:
+    return np.round(x)
+  t = np.trunc(x)
+  return np.where(np.abs(x - t) >= 0.5, t + np.sign(x), t).astype(x.dtype)
 
 
-def log(x):
-  return log_p.bind(asarray_lax(x))
+def _clz_ref(x):
+  bits = x.dtype.itemsize * 8
+  u = x.astype(np.dtype(f"u{x.dtype.itemsize}")).astype(np.uint64)
+  out = np.full(x.shape, bits, np.int64)
+  for b in range(bits):
+    out = np.where((u >> np.uint64(b)) & np.uint64(1), bits - 1 - b, out)
+  return out.astype(x.dtype)
 
 
-def tanh(x):
-  return tanh_p.bind(asarray_lax(x))
+def _shift_ref(kind):
+  def ref(x, y):
+    bits = x.dtype.itemsize * 8
+    ud = np.dtype(f"u{x.dtype.itemsize}")
+    sd = np.dtype(f"i{x.dtype.itemsize}")
+    s = y.astype(ud)
+    big = s >= bits
+    sc = np.where(big, 0, s).astype(ud)
+    if kind == "left":
+      r = np.where(big, 0, x.astype(ud) << sc)
+    elif kind == "logical":
+      r = np.where(big, 0, x.astype(ud) >> sc)
+    else:
+      sc = np.minimum(s, bits - 1).astype(sd)
+      r = x.astype(sd) >> sc
+    return np.asarray(r).astype(ud).astype(x.dtype)
+  return ref
 
 
-def sqrt(x):
-  return sqrt_p.bind(asarray_lax(x))
+def _int_div_ref(x, y):
+  if not np.issubdtype(x.dtype, np.integer):
+    return np.divide(x, y)
+  with np.errstate(all="ignore"):
+    q = np.where(y == 0, -1, np.trunc(x.astype(np.float64) / np.where(y == 0, 1, y)))
+  return q.astype(np.int64).astype(x.dtype)
 
 
-def add(x, y):
-  return add_p.bind(*_lax_binary_args(x, y))
+def _rem_ref(x, y):
+  if not np.issubdtype(x.dtype, np.integer):
+    return np.fmod(x, y)
+  with np.errstate(all="ignore"):
+    return np.where(y == 0, x, np.fmod(x, np.where(y == 0, 1, y))).astype(x.dtype)
 
 
-def sub(x, y):
-  return sub_p.bind(*_lax_binary_args(x, y))
+# (name, kinds, numpy reference) of the unary primitives with no params
+_UNOPS = [
+    ("neg", _num, np.negative), ("sign", _num, np.sign), ("floor", _float, np.floor),
+    ("ceil", _float, np.ceil), ("exp", _float, np.exp), ("exp2", _float, np.exp2),
+    ("log", _float, np.log), ("log1p", _float, np.log1p), ("expm1", _float, np.expm1),
+    ("tanh", _float, np.tanh), ("logistic", _float, lambda x: _sp().expit(x)),
+    ("sin", _float, np.sin), ("cos", _float, np.cos), ("tan", _float, np.tan),
+    ("asin", _float, np.arcsin), ("acos", _float, np.arccos), ("atan", _float, np.arctan),
+    ("sinh", _float, np.sinh), ("cosh", _float, np.cosh), ("asinh", _float, np.arcsinh),
+    ("acosh", _float, np.arccosh), ("atanh", _float, np.arctanh), ("sqrt", _float, np.sqrt),
+    ("rsqrt", _float, lambda x: 1 / np.sqrt(x)), ("cbrt", _float, np.cbrt),
+    ("abs", _float_or_signed, np.abs), ("square", _num, np.square),
+    ("erf", _float, lambda x: _sp().erf(x)), ("erfc", _float, lambda x: _sp().erfc(x)),
+    ("erf_inv", _float, lambda x: _sp().erfinv(x)), ("lgamma", _float, lambda x: _sp().gammaln(x)),
+    ("digamma", _float, lambda x: _sp().psi(x)), ("not", _intbool, np.invert),
+    ("population_count", _int,
+     lambda x: np.bitwise_count(x.view(f"u{x.dtype.itemsize}")).astype(x.dtype)),
+    ("clz", _int, _clz_ref),
+]
+for _name, _kinds, _ref in _UNOPS:
+  globals()[_name + "_p"] = _p = standard_unop(_name, _kinds)
+  reference.register(_p, _ref)
+
+is_finite_p = standard_unop("is_finite", _float, _bool_dtype)
+reference.register(is_finite_p, np.isfinite)
+
+round_p = standard_unop("round", _float)
+reference.register(round_p, _round_ref)
 
 
-def mul(x, y):
-  return mul_p.bind(*_lax_binary_args(x, y))
+def _integer_pow_abstract_eval(x, *, y):
+  check_dtype("integer_pow", x, _num)
+  if dtypes.is_int(x.dtype) and y < 0:
+    raise TypeError(f"integer_pow: integers cannot be raised to negative powers, got "
+                    f"integer_pow({x.dtype.name}{list(x.shape)}, {y})")
+  return ShapedArray(x.shape, x.dtype, x.weak_type)
 
 
-def div(x, y):
-  return div_p.bind(*_lax_binary_args(x, y))
+integer_pow_p = standard_primitive("integer_pow", _integer_pow_abstract_eval)
+reference.register(integer_pow_p, lambda x, *, y: np.power(x, y, dtype=x.dtype)
+                   if y >= 0 else (1 / np.power(x.astype(np.float64), -y)).astype(x.dtype))
+
+# (name, kinds, numpy reference) of the binary primitives
+_BINOPS = [
+    ("add", _num, np.add), ("sub", _num, np.subtract), ("mul", _num, np.multiply),
+    ("div", _num, _int_div_ref), ("rem", _num, _rem_ref), ("max", _any, np.maximum),
+    ("min", _any, np.minimum), ("atan2", _float, np.arctan2), ("nextafter", _float, np.nextafter),
+    ("and", _intbool, np.bitwise_and), ("or", _intbool, np.bitwise_or),
+    ("xor", _intbool, np.bitwise_xor), ("shift_left", _int, _shift_ref("left")),
+    ("shift_right_logical", _int, _shift_ref("logical")),
+    ("shift_right_arithmetic", _int, _shift_ref("arithmetic")),
+]
+for _name, _kinds, _ref in _BINOPS:
+  globals()[_name + "_p"] = _p = standard_binop(_name, _kinds)
+  reference.register(_p, _ref)
+
+for _name, _ref in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                    ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)):
+  globals()[_name + "_p"] = _p = standard_binop(_name, _any, _bool_dtype)
+  reference.register(_p, _ref)
+del _name, _kinds, _ref, _p
 
 
-def max(x, y):  # noqa: A001
-  return max_p.bind(*_lax_binary_args(x, y))
+def _pow_abstract_eval(x, y):
+  check_dtype("pow", x, _float)
+  if not (dtypes.is_int(y.dtype) or y.dtype == x.dtype):
+    raise TypeError(f"pow: the exponent must have the base's dtype {x.dtype.name} or an integer "
+                    f"dtype, got {y.dtype.name}")
+  shape = broadcasting_shape("pow", [x.shape, y.shape])
+  return ShapedArray(shape, x.dtype, x.weak_type and y.weak_type)
 
 
-def min(x, y):  # noqa: A001
-  return min_p.bind(*_lax_binary_args(x, y))
+pow_p = standard_primitive("pow", _pow_abstract_eval)
+reference.register(pow_p, lambda x, y: np.power(x, y.astype(x.dtype) if y.dtype.kind in "iu"
+                                                else y))
 
 
-def eq(x, y):
-  return eq_p.bind(*_lax_binary_args(x, y))
+def _unary(prim, doc):
+  def fn(x):
+    return prim.bind(asarray_lax(x))
+  fn.__name__ = fn.__qualname__ = prim.name
+  fn.__doc__ = doc
+  return fn
 
 
-def ne(x, y):
-  return ne_p.bind(*_lax_binary_args(x, y))
+def _binary(prim, name, doc):
+  def fn(x, y):
+    return prim.bind(*_lax_binary_args(x, y))
+  fn.__name__ = fn.__qualname__ = name
+  fn.__doc__ = doc
+  return fn
 
 
-def lt(x, y):
-  return lt_p.bind(*_lax_binary_args(x, y))
+neg = _unary(neg_p, "Elementwise negation (integers wrap).")
+sign = _unary(sign_p, "Elementwise sign: -1, 0 or 1 (NaN and ±0 pass through).")
+floor = _unary(floor_p, "Elementwise floor.")
+ceil = _unary(ceil_p, "Elementwise ceiling.")
+is_finite = _unary(is_finite_p, "True where x is neither infinite nor NaN.")
+exp = _unary(exp_p, "Elementwise e**x.")
+exp2 = _unary(exp2_p, "Elementwise 2**x.")
+log = _unary(log_p, "Elementwise natural logarithm.")
+log1p = _unary(log1p_p, "Elementwise log(1 + x), accurate near 0.")
+expm1 = _unary(expm1_p, "Elementwise exp(x) - 1, accurate near 0.")
+tanh = _unary(tanh_p, "Elementwise hyperbolic tangent.")
+logistic = _unary(logistic_p, "Elementwise logistic sigmoid 1 / (1 + exp(-x)).")
+sin = _unary(sin_p, "Elementwise sine.")
+cos = _unary(cos_p, "Elementwise cosine.")
+tan = _unary(tan_p, "Elementwise tangent.")
+asin = _unary(asin_p, "Elementwise arcsine.")
+acos = _unary(acos_p, "Elementwise arccosine.")
+atan = _unary(atan_p, "Elementwise arctangent.")
+sinh = _unary(sinh_p, "Elementwise hyperbolic sine.")
+cosh = _unary(cosh_p, "Elementwise hyperbolic cosine.")
+asinh = _unary(asinh_p, "Elementwise inverse hyperbolic sine.")
+acosh = _unary(acosh_p, "Elementwise inverse hyperbolic cosine.")
+atanh = _unary(atanh_p, "Elementwise inverse hyperbolic tangent.")
+sqrt = _unary(sqrt_p, "Elementwise square root.")
+rsqrt = _unary(rsqrt_p, "Elementwise 1 / sqrt(x).")
+cbrt = _unary(cbrt_p, "Elementwise cube root.")
+abs = _unary(abs_p, "Elementwise absolute value (floats and signed integers).")  # noqa: A001
+square = _unary(square_p, "Elementwise x * x.")
+erf = _unary(erf_p, "Elementwise error function.")
+erfc = _unary(erfc_p, "Elementwise complementary error function.")
+erf_inv = _unary(erf_inv_p, "Elementwise inverse error function.")
+lgamma = _unary(lgamma_p, "Elementwise log of the absolute value of the gamma function.")
+digamma = _unary(digamma_p, "Elementwise digamma function (derivative of lgamma).")
+bitwise_not = _unary(not_p, "Elementwise bitwise (integers) or logical (bool) NOT.")
+not_ = bitwise_not
+population_count = _unary(population_count_p, "Elementwise count of set bits.")
+clz = _unary(clz_p, "Elementwise count of leading zero bits.")
+
+add = _binary(add_p, "add", "Elementwise x + y (integers wrap).")
+sub = _binary(sub_p, "sub", "Elementwise x - y.")
+mul = _binary(mul_p, "mul", "Elementwise x * y.")
+div = _binary(div_p, "div", "Elementwise x / y; integers round toward zero (x / 0 = -1).")
+rem = _binary(rem_p, "rem", "Elementwise remainder with the dividend's sign (C fmod).")
+max = _binary(max_p, "max", "Elementwise maximum (NaN-propagating).")  # noqa: A001
+min = _binary(min_p, "min", "Elementwise minimum (NaN-propagating).")  # noqa: A001
+atan2 = _binary(atan2_p, "atan2", "Elementwise arctangent of x / y, quadrant-aware.")
+nextafter = _binary(nextafter_p, "nextafter", "Next representable value after x towards y.")
+bitwise_and = _binary(and_p, "bitwise_and", "Elementwise AND (bitwise or logical).")
+bitwise_or = _binary(or_p, "bitwise_or", "Elementwise OR (bitwise or logical).")
+bitwise_xor = _binary(xor_p, "bitwise_xor", "Elementwise XOR (bitwise or logical).")
+shift_left = _binary(shift_left_p, "shift_left", "x << y; shifts >= the bit width give 0.")
+shift_right_logical = _binary(shift_right_logical_p, "shift_right_logical",
+                              "Logical x >> y; shifts >= the bit width give 0.")
+shift_right_arithmetic = _binary(shift_right_arithmetic_p, "shift_right_arithmetic",
+                                 "Arithmetic x >> y (sign fill); treats unsigned as signed.")
+eq = _binary(eq_p, "eq", "Elementwise x == y.")
+ne = _binary(ne_p, "ne", "Elementwise x != y.")
+lt = _binary(lt_p, "lt", "Elementwise x < y.")
+le = _binary(le_p, "le", "Elementwise x <= y.")
+gt = _binary(gt_p, "gt", "Elementwise x > y.")
+ge = _binary(ge_p, "ge", "Elementwise x >= y.")
 
 
-def le(x, y):
-  return le_p.bind(*_lax_binary_args(x, y))
+def pow(x, y):  # noqa: A001
+  """Elementwise x ** y for a float x and a float (same dtype) or integer y."""
+  x = asarray_lax(x)
+  if isinstance(y, int) and not isinstance(y, bool):
+    from rjax._src.array import from_scalar
+    y = from_scalar(y, dtypes.int32)
+  elif isinstance(y, float):
+    y = _scalar_like(y, x)
+  return pow_p.bind(x, asarray_lax(y))
 
 
-def gt(x, y):
-  return gt_p.bind(*_lax_binary_args(x, y))
+class RoundingMethod(enum.IntEnum):
+  """How ``round`` breaks ties (JAX's ``lax.RoundingMethod``)."""
+  AWAY_FROM_ZERO = 0
+  TO_NEAREST_EVEN = 1
 
 
-def ge(x, y):
-  return ge_p.bind(*_lax_binary_args(x, y))
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001
+  """Round to the nearest integer; ties away from zero or to even."""
+  m = int(rounding_method)
+  if m not in (0, 1):
+    raise ValueError(f"round: rounding_method must be 0 or 1, got {rounding_method!r}")
+  return round_p.bind(asarray_lax(x), rounding_method=m)
+
+
+def integer_pow(x, y: int):
+  """x ** y for a static Python int y (repeated squaring; integers wrap)."""
+  return integer_pow_p.bind(asarray_lax(x), y=int(y))
 
 
 # ---------------------------------------------------------------------------
@@ -295,6 +435,46 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
 
 
 
+
+
+def _bitcast_abstract_eval(x, *, new_dtype):
+  old, new = x.dtype, np.dtype(new_dtype)
+  if (old == dtypes.bool_) != (new == dtypes.bool_):
+    raise TypeError(f"bitcast_convert_type: bool values can only be bitcast to bool, got operand "
+                    f"dtype {old.name} and new_dtype {new.name}")
+  if old.itemsize == new.itemsize:
+    shape = x.shape
+  elif old.itemsize > new.itemsize:
+    shape = x.shape + (old.itemsize // new.itemsize,)
+  else:
+    ratio = new.itemsize // old.itemsize
+    if not x.shape or x.shape[-1] != ratio:
+      raise ValueError(f"bitcast_convert_type: cannot convert shape {x.shape} from {old.name} "
+                       f"({old.itemsize * 8} bits) to {new.name} ({new.itemsize * 8} bits): "
+                       f"the last dimension must be {ratio}")
+    shape = x.shape[:-1]
+  return ShapedArray(shape, new, False)
+
+
+bitcast_convert_type_p = standard_primitive("bitcast_convert_type", _bitcast_abstract_eval)
+
+
+def _bitcast_ref(x, *, new_dtype):
+  new = np.dtype(new_dtype)
+  if new.itemsize < x.dtype.itemsize:
+    return np.ascontiguousarray(x).view(new).reshape(x.shape + (x.dtype.itemsize // new.itemsize,))
+  return np.ascontiguousarray(x).view(new).reshape(x.shape[:-1] if new.itemsize > x.dtype.itemsize
+                                                    else x.shape)
+
+
+reference.register(bitcast_convert_type_p, _bitcast_ref)
+
+
+def bitcast_convert_type(x, new_dtype):
+  """Reinterpret the bits of ``x`` as ``new_dtype``. A smaller itemsize adds a
+  trailing dimension; a larger one consumes the trailing dimension."""
+  return bitcast_convert_type_p.bind(asarray_lax(x),
+                                     new_dtype=dtypes.canonicalize_dtype(new_dtype))
 
 
 # ---------------------------------------------------------------------------
@@ -356,6 +536,13 @@ def clamp(min, x, max):  # noqa: A002
   return clamp_p.bind(lo, x, hi)
 
 
-__all__ = ["add", "sub", "mul", "div", "max", "min", "neg", "exp", "log", "tanh", "sqrt",
-           "eq", "ne", "lt", "le", "gt", "ge", "convert_element_type",
-           "select_n", "select", "clamp"]
+__all__ = [
+    "neg", "sign", "floor", "ceil", "round", "RoundingMethod", "is_finite", "exp", "exp2", "log",
+    "log1p", "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "square", "erf", "erfc",
+    "erf_inv", "lgamma", "digamma", "bitwise_not", "not_", "population_count", "clz",
+    "integer_pow", "add", "sub", "mul", "div", "rem", "pow", "max", "min", "atan2", "nextafter",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "shift_left", "shift_right_logical",
+    "shift_right_arithmetic", "eq", "ne", "lt", "le", "gt", "ge", "convert_element_type",
+    "bitcast_convert_type", "select_n", "select", "clamp",
+]

@@ -1,79 +1,697 @@
-"""Elementwise ``rjax.numpy`` functions: promote (JAX rules), then call lax."""
+"""Elementwise ``rjax.numpy`` functions: promote (JAX rules), then call lax.
+
+The hot binary ops take a fast path when both operands are already arrays or
+tracers with equal avals (same shape, dtype, weak type): no promotion work.
+"""
 from __future__ import annotations
 
-from rjax._src.lax import lax
-from rjax._src.numpy.util import promote_args, promote_args_inexact
+import math
 
+import numpy as np
+
+from rjax._src import core, dtypes
+from rjax._src.lax import lax, shapes
+from rjax._src.numpy.util import (check_arraylike, promote_args, promote_args_inexact,
+                                  promote_args_numeric, promote_shapes)
+
+
+def _same(x, y):
+  """Both operands are arrays/tracers of one non-bool aval: skip promotion."""
+  ax = getattr(x, "aval", None)
+  return ax is not None and ax == getattr(y, "aval", None) and ax.dtype != dtypes.bool_
+
+
+def _strong_unless_weak_inputs(out, *args):
+  """JAX's composites built with strong constants give strong results unless
+  every input was weakly typed."""
+  if all(dtypes.dtype_and_weak(a)[1] for a in args):
+    return out
+  return lax.convert_element_type(out, _aval(out).dtype, weak_type=False)
+
+
+def _aval(x):
+  return core.get_aval(x)
+
+
+def _is_float(x):
+  return dtypes.is_float(_aval(x).dtype)
+
+
+def _is_int(x):
+  return dtypes.is_int(_aval(x).dtype)
+
+
+def _is_signed(x):
+  return dtypes.is_signed(_aval(x).dtype)
+
+
+def _is_bool(x):
+  return dtypes.is_bool(_aval(x).dtype)
+
+
+def _c(v, like):
+  """A weakly typed 0-d constant of ``like``'s dtype."""
+  return lax._scalar_like(v, like)
+
+
+def _one_arg(name, x, promote=promote_args):
+  (x,) = promote(name, x)
+  return x
+
+
+def _where(c, x, y):
+  """select with full-shape operands (shapes already promoted)."""
+  shape = lax.broadcasting_shape("where", [_aval(c).shape, _aval(x).shape, _aval(y).shape])
+  c, x, y = (_bcast(v, shape) for v in (c, x, y))
+  return lax.select(c, x, y)
+
+
+def _bcast(x, shape):
+  s = _aval(x).shape
+  if s == shape:
+    return x
+  if not s:
+    return shapes.broadcast_in_dim(x, shape, ())
+  keep = tuple(i for i, d in enumerate(s) if d == shape[i])
+  x2 = shapes.reshape(x, tuple(s[i] for i in keep)) if len(keep) != len(s) else x
+  return shapes.broadcast_in_dim(x2, shape, keep)
+
+
+# -- arithmetic ---------------------------------------------------------------
 
 def add(x, y, /):
-  return lax.add(*promote_args("add", x, y))
+  if _same(x, y):
+    return lax.add_p.bind(x, y)
+  x, y = promote_args("add", x, y)
+  return lax.bitwise_or(x, y) if _is_bool(x) else lax.add(x, y)
 
 
 def subtract(x, y, /):
+  if _same(x, y):
+    return lax.sub_p.bind(x, y)
   return lax.sub(*promote_args("subtract", x, y))
 
 
 def multiply(x, y, /):
-  return lax.mul(*promote_args("multiply", x, y))
+  if _same(x, y):
+    return lax.mul_p.bind(x, y)
+  x, y = promote_args("multiply", x, y)
+  return lax.bitwise_and(x, y) if _is_bool(x) else lax.mul(x, y)
 
 
 def true_divide(x, y, /):
+  if _same(x, y) and _is_float(x):
+    return lax.div_p.bind(x, y)
   return lax.div(*promote_args_inexact("true_divide", x, y))
 
 
 divide = true_divide
 
 
-def maximum(x, y, /):
-  return lax.max(*promote_args("maximum", x, y))
+def _float_divmod(x, y):
+  # CPython's float_divmod, as JAX does
+  mod = lax.rem(x, y)
+  div = lax.div(_where(lax.eq(y, _c(0, y)), x, lax.sub(x, mod)), y)
+  ind = lax.bitwise_and(lax.ne(mod, _c(0, mod)), lax.ne(lax.sign(y), lax.sign(mod)))
+  mod = _where(ind, lax.add(mod, y), mod)
+  div = _where(ind, lax.sub(div, _c(1, div)), div)
+  return lax.round(div), mod
 
 
-def minimum(x, y, /):
-  return lax.min(*promote_args("minimum", x, y))
+def floor_divide(x, y, /):
+  x, y = promote_args_numeric("floor_divide", x, y)
+  if _is_float(x):
+    return _float_divmod(x, y)[0]
+  q = lax.div(x, y)
+  if not _is_signed(x):
+    return q
+  adjust = lax.bitwise_and(lax.ne(lax.sign(x), lax.sign(y)), lax.ne(lax.rem(x, y), _c(0, x)))
+  return _where(adjust, lax.sub(q, _c(1, q)), q)
+
+
+def remainder(x, y, /):
+  x, y = promote_args_numeric("remainder", x, y)
+  m = lax.rem(x, y)
+  if _is_int(x):
+    if _is_signed(x):
+      plus = lax.bitwise_and(lax.ne(m, _c(0, m)), lax.ne(lax.lt(m, _c(0, m)), lax.lt(y, _c(0, y))))
+      m = _where(plus, lax.add(m, y), m)
+    return _where(lax.eq(y, _c(0, y)), lax.sub(m, m), m)
+  plus = lax.bitwise_and(lax.ne(m, _c(0, m)), lax.ne(lax.lt(m, _c(0, m)), lax.lt(y, _c(0, y))))
+  return _where(plus, lax.add(m, y), m)
+
+
+mod = remainder
+
+
+def fmod(x, y, /):
+  x, y = promote_args_numeric("fmod", x, y)
+  m = lax.rem(x, y)
+  if _is_int(x):
+    return _where(lax.eq(y, _c(0, y)), lax.sub(m, m), m)
+  return m
+
+
+def divmod(x, y, /):  # noqa: A001
+  return floor_divide(x, y), remainder(x, y)
+
+
+def _int_pow(x, y):
+  """Integer ** integer: 6 steps of binary exponentiation (JAX's _pow_int_int;
+  any base > 1 overflows before exponent bit 6)."""
+  zero, one = _c(0, y), _c(1, y)
+  acc = _where(lax.bitwise_and(lax.eq(x, _c(0, x)), lax.ne(y, zero)), _c(0, x), _c(1, x))
+  shape = lax.broadcasting_shape("power", [_aval(x).shape, _aval(y).shape])
+  acc = _bcast(acc, shape)
+  for _ in range(6):
+    acc = _where(lax.ne(lax.bitwise_and(y, one), zero), lax.mul(acc, x), acc)
+    x = lax.mul(x, x)
+    y = lax.shift_right_logical(y, one)
+  return acc
+
+
+def _concrete_int(y):
+  if isinstance(y, (bool, np.bool_)):
+    return None
+  if isinstance(y, (int, np.integer)):
+    return int(y)
+  if type(y).__name__ == "Array" and y.ndim == 0 and _is_int(y):
+    return int(y)
+  return None
+
+
+def power(x, y, /):
+  check_arraylike("power", x, y)
+  yi = _concrete_int(y)
+  if yi is not None:
+    return lax.integer_pow(_one_arg("power", x, promote_args_numeric), yi)
+  from rjax._src.numpy.util import asarray, promote_dtypes_numeric
+  x, y = promote_shapes("power", asarray(x), asarray(y))
+  x_, y_ = promote_dtypes_numeric(x, y)
+  if not _is_float(x_):
+    return _int_pow(x_, y_)
+  if _is_float(x) and _is_int(y):
+    return lax.pow(x, y)
+  return lax.pow(x_, y_)
+
+
+pow = power  # noqa: A001
+
+
+def float_power(x, y, /):
+  return lax.pow(*promote_args_inexact("float_power", x, y))
 
 
 def negative(x, /):
-  return lax.neg(*promote_args("negative", x))
+  return lax.neg(_one_arg("negative", x))
 
 
-def exp(x, /):
-  return lax.exp(*promote_args_inexact("exp", x))
+def positive(x, /):
+  return _one_arg("positive", x)
 
 
-def log(x, /):
-  return lax.log(*promote_args_inexact("log", x))
+def absolute(x, /):
+  x = _one_arg("absolute", x)
+  return x if _is_bool(x) or dtypes.is_unsigned(_aval(x).dtype) else lax.abs(x)
 
 
-def tanh(x, /):
-  return lax.tanh(*promote_args_inexact("tanh", x))
+abs = absolute  # noqa: A001
 
 
-def sqrt(x, /):
-  return lax.sqrt(*promote_args_inexact("sqrt", x))
+def fabs(x, /):
+  return lax.abs(_one_arg("fabs", x, promote_args_inexact))
 
 
-def equal(x, y, /):
-  return lax.eq(*promote_args("equal", x, y))
+def sign(x, /):
+  return lax.sign(_one_arg("sign", x))
 
 
-def not_equal(x, y, /):
-  return lax.ne(*promote_args("not_equal", x, y))
+def floor(x, /):
+  x = _one_arg("floor", x)
+  return lax.floor(x) if _is_float(x) else x
 
 
-def less(x, y, /):
-  return lax.lt(*promote_args("less", x, y))
+def ceil(x, /):
+  x = _one_arg("ceil", x)
+  return lax.ceil(x) if _is_float(x) else x
 
 
-def less_equal(x, y, /):
-  return lax.le(*promote_args("less_equal", x, y))
+def trunc(x, /):
+  x = _one_arg("trunc", x)
+  if not _is_float(x):
+    return x
+  return _where(lax.lt(x, _c(0, x)), lax.ceil(x), lax.floor(x))
 
 
-def greater(x, y, /):
-  return lax.gt(*promote_args("greater", x, y))
+fix = trunc
 
 
-def greater_equal(x, y, /):
-  return lax.ge(*promote_args("greater_equal", x, y))
+def rint(x, /):
+  return lax.round(_one_arg("rint", x, promote_args_inexact), lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
-__all__ = ['add', 'subtract', 'multiply', 'true_divide', 'maximum', 'minimum', 'negative', 'exp', 'log', 'tanh', 'sqrt', 'equal', 'not_equal', 'less', 'less_equal', 'greater', 'greater_equal', 'divide']
+def round(a, decimals: int = 0, out=None):  # noqa: A001
+  if out is not None:
+    raise NotImplementedError("round: the 'out' argument is not supported")
+  a = _one_arg("round", a)
+  if _is_bool(a):
+    raise ValueError("round: data type bool not inexact")
+  if not _is_float(a):
+    if decimals < 0:
+      raise NotImplementedError("integer np.round not implemented for decimals < 0")
+    return a
+  even = lax.RoundingMethod.TO_NEAREST_EVEN
+  if decimals == 0:
+    return lax.round(a, even)
+  dt = _aval(a).dtype
+  x = a if dt.itemsize >= 4 else lax.convert_element_type(a, np.float32)
+  f = _c(10.0 ** decimals, x)
+  r = lax.div(lax.round(lax.mul(x, f), even), f)
+  return lax.convert_element_type(r, dt, weak_type=_aval(a).weak_type)
+
+
+around = round
+
+
+# -- transcendental (int -> float) ------------------------------------------------
+
+def _inexact_unary(name, fn):
+  def f(x, /):
+    return fn(_one_arg(name, x, promote_args_inexact))
+  f.__name__ = f.__qualname__ = name
+  f.__doc__ = f"Elementwise {name} (``numpy.{name}``); integers are promoted to float."
+  return f
+
+
+exp = _inexact_unary("exp", lax.exp)
+exp2 = _inexact_unary("exp2", lax.exp2)
+expm1 = _inexact_unary("expm1", lax.expm1)
+log = _inexact_unary("log", lax.log)
+log1p = _inexact_unary("log1p", lax.log1p)
+log2 = _inexact_unary("log2", lambda x: lax.div(lax.log(x), lax.log(_c(2.0, x))))
+log10 = _inexact_unary("log10", lambda x: lax.div(lax.log(x), lax.log(_c(10.0, x))))
+sqrt = _inexact_unary("sqrt", lax.sqrt)
+cbrt = _inexact_unary("cbrt", lax.cbrt)
+sin = _inexact_unary("sin", lax.sin)
+cos = _inexact_unary("cos", lax.cos)
+tan = _inexact_unary("tan", lax.tan)
+arcsin = asin = _inexact_unary("arcsin", lax.asin)
+arccos = acos = _inexact_unary("arccos", lax.acos)
+arctan = atan = _inexact_unary("arctan", lax.atan)
+sinh = _inexact_unary("sinh", lax.sinh)
+cosh = _inexact_unary("cosh", lax.cosh)
+tanh = _inexact_unary("tanh", lax.tanh)
+arcsinh = asinh = _inexact_unary("arcsinh", lax.asinh)
+arccosh = acosh = _inexact_unary("arccosh", lax.acosh)
+arctanh = atanh = _inexact_unary("arctanh", lax.atanh)
+reciprocal = _inexact_unary("reciprocal", lambda x: lax.div(_c(1, x), x))
+deg2rad = radians = _inexact_unary("deg2rad", lambda x: lax.mul(x, _c(math.pi / 180, x)))
+rad2deg = degrees = _inexact_unary("rad2deg", lambda x: lax.mul(x, _c(180 / math.pi, x)))
+
+
+def _sinc(x):
+  zero = lax.eq(x, _c(0, x))
+  safe = _where(zero, _bcast(_c(1, x), _aval(x).shape), x)
+  pix = lax.mul(safe, _c(math.pi, x))
+  return _where(zero, _bcast(_c(1, x), _aval(x).shape), lax.div(lax.sin(pix), pix))
+
+
+sinc = _inexact_unary("sinc", _sinc)
+
+
+def square(x, /):
+  return lax.square(_one_arg("square", x, promote_args_numeric))
+
+
+def arctan2(x, y, /):
+  return lax.atan2(*promote_args_inexact("arctan2", x, y))
+
+
+atan2 = arctan2
+
+
+def hypot(x0, y0, /):
+  x, y = promote_args_inexact("hypot", x0, y0)
+  x, y = lax.abs(x), lax.abs(y)
+  big, small = lax.max(x, y), lax.min(x, y)
+  safe = _where(lax.eq(big, _c(0, big)), _bcast(_c(1, big), _aval(big).shape), big)
+  r = lax.div(small, safe)
+  out = lax.mul(big, lax.sqrt(lax.add(_c(1, r), lax.mul(r, r))))
+  out = _where(lax.eq(big, _c(0, big)), big, out)
+  return _strong_unless_weak_inputs(_where(lax.eq(big, _c(float("inf"), big)), big, out), x0, y0)
+
+
+def logaddexp(x, y, /):
+  x, y = promote_args_inexact("logaddexp", x, y)
+  amax = lax.max(x, y)
+  delta = lax.sub(x, y)
+  out = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+  return _where(lax.ne(delta, delta), lax.add(x, y), out)
+
+
+def logaddexp2(x0, y0, /):
+  x, y = promote_args_inexact("logaddexp2", x0, y0)
+  amax = lax.max(x, y)
+  delta = lax.sub(x, y)
+  out = lax.add(amax, lax.div(lax.log1p(lax.exp2(lax.neg(lax.abs(delta)))), _c(math.log(2), x)))
+  return _strong_unless_weak_inputs(_where(lax.ne(delta, delta), lax.add(x, y), out), x0, y0)
+
+
+def ldexp(x, e, /):
+  check_arraylike("ldexp", x, e)
+  if not (_is_int(e) or _is_bool(e) or isinstance(e, (int, bool))) or \
+      isinstance(e, float):
+    raise ValueError(f"ldexp not supported for input types ({_aval(x).dtype}, {_aval(e).dtype})")
+  (x,) = promote_args_inexact("ldexp", x)
+  x, e = promote_shapes("ldexp", x, lax.asarray_lax(e) if not isinstance(e, int) else e)
+  ef = lax.convert_element_type(e, np.float32 if _aval(x).dtype.itemsize <= 4 else np.float64)
+  half = lax.floor(lax.mul(ef, _c(0.5, ef)))
+  p1 = lax.convert_element_type(lax.exp2(half), _aval(x).dtype)
+  p2 = lax.convert_element_type(lax.exp2(lax.sub(ef, half)), _aval(x).dtype)
+  return lax.mul(lax.mul(x, p1), p2)
+
+
+def modf(x, /, out=None):
+  x = _one_arg("modf", x, promote_args_inexact)
+  whole = _where(lax.ge(x, _c(0, x)), lax.floor(x), lax.ceil(x))
+  return lax.sub(x, whole), whole
+
+
+def frexp(x, /):
+  """Mantissa in [0.5, 1) and int32 exponent with x = m * 2**e (0, inf, nan: e = 0)."""
+  x = _one_arg("frexp", x, promote_args_inexact)
+  dt = _aval(x).dtype
+  wide = np.float64 if dt == np.float64 else np.float32
+  xw = lax.convert_element_type(x, wide)
+  info = np.finfo(wide)
+  nmant, ity = (52, np.int64) if wide == np.float64 else (23, np.int32)
+  bias = info.maxexp - 1
+  sub = lax.bitwise_and(lax.lt(lax.abs(xw), _c(float(info.tiny), xw)), lax.ne(xw, _c(0, xw)))
+  xs = _where(sub, lax.mul(xw, _c(float(2.0 ** (nmant + 1)), xw)), xw)
+  bits = lax.bitcast_convert_type(xs, ity)
+  raw_e = lax.bitwise_and(lax.shift_right_logical(bits, _c(nmant, bits)), _c(2 * bias + 1, bits))
+  e = lax.sub(raw_e, _c(bias - 1, bits))
+  e = _where(sub, lax.sub(e, _c(nmant + 1, e)), e)
+  mbits = lax.bitwise_or(lax.bitwise_and(bits, _c(int(~(np.int64(2 * bias + 1) << nmant)), bits)),
+                         _c((bias - 1) << nmant, bits))
+  m = lax.bitcast_convert_type(mbits, wide)
+  special = lax.bitwise_or(lax.eq(xw, _c(0, xw)), lax.bitwise_not(lax.is_finite(xw)))
+  m = _where(special, xw, m)
+  e = _where(special, lax.sub(e, e), e)
+  return lax.convert_element_type(m, dt), lax.convert_element_type(e, np.int32)
+
+
+# -- comparisons and extrema -------------------------------------------------------
+
+def _cmp(name, prim, fn):
+  def f(x, y, /):
+    if _same(x, y):
+      return prim.bind(x, y)
+    return fn(*promote_args(name, x, y))
+  f.__name__ = f.__qualname__ = name
+  return f
+
+
+equal = _cmp("equal", lax.eq_p, lax.eq)
+not_equal = _cmp("not_equal", lax.ne_p, lax.ne)
+less = _cmp("less", lax.lt_p, lax.lt)
+less_equal = _cmp("less_equal", lax.le_p, lax.le)
+greater = _cmp("greater", lax.gt_p, lax.gt)
+greater_equal = _cmp("greater_equal", lax.ge_p, lax.ge)
+maximum = _cmp("maximum", lax.max_p, lax.max)
+minimum = _cmp("minimum", lax.min_p, lax.min)
+
+
+def fmax(x, y, /):
+  x, y = promote_args("fmax", x, y)
+  return _where(lax.bitwise_or(lax.lt(x, y), lax.ne(x, x)), y, x)
+
+
+def fmin(x, y, /):
+  x, y = promote_args("fmin", x, y)
+  return _where(lax.bitwise_or(lax.gt(x, y), lax.ne(x, x)), y, x)
+
+
+def clip(arr=None, /, min=None, max=None):  # noqa: A002
+  check_arraylike("clip", arr)
+  if min is not None:
+    arr = maximum(min, arr)
+  if max is not None:
+    arr = minimum(max, arr)
+  return lax.asarray_lax(arr)
+
+
+def where(condition, x=None, y=None, /):
+  if x is None and y is None:
+    from rjax import numpy as jnp
+    if not hasattr(jnp, "nonzero"):
+      raise NotImplementedError("where(condition) needs nonzero, which is not implemented yet")
+    return jnp.nonzero(condition)
+  if x is None or y is None:
+    raise ValueError("Either both or neither of the x and y arguments should be provided to "
+                     f"rjax.numpy.where, got {x} and {y}.")
+  check_arraylike("where", condition, x, y)
+  from rjax._src.numpy.util import promote_dtypes
+  c = lax.asarray_lax(condition if not isinstance(condition, (list, tuple))
+                      else np.asarray(condition))
+  if not _is_bool(c):
+    c = lax.ne(c, _c(0, c))
+  x, y = promote_dtypes(x, y)
+  c, x, y = promote_shapes("where", c, x, y)
+  return _where(c, x, y)
+
+
+def select(condlist, choicelist, default=0):
+  if len(condlist) != len(choicelist):
+    raise ValueError("condlist must have length equal to choicelist "
+                     f"({len(condlist)} vs {len(choicelist)})")
+  if len(condlist) == 0:
+    raise ValueError("condlist must be non-empty")
+  out = default
+  for c, v in reversed(list(zip(condlist, choicelist))):
+    c = lax.asarray_lax(c)
+    if not _is_bool(c):
+      raise TypeError(f"select: condlist must contain boolean arrays, got {_aval(c).dtype.name}")
+    out = where(c, v, out)
+  return out
+
+
+def heaviside(x0, h0, /):
+  x, h = promote_args_inexact("heaviside", x0, h0)
+  zero, one = _c(0, x), _c(1, x)
+  shape = lax.broadcasting_shape("heaviside", [_aval(x).shape, _aval(h).shape])
+  out = _where(lax.lt(x, zero), _bcast(zero, shape),
+               _where(lax.gt(x, zero), _bcast(one, shape), _where(lax.eq(x, zero), h, x)))
+  return _strong_unless_weak_inputs(out, x0, h0)
+
+
+def signbit(x, /):
+  x = _one_arg("signbit", x)
+  if _is_signed(x):
+    return lax.lt(x, _c(0, x))
+  if not _is_float(x):
+    return lax.ne(x, x)  # all False
+  ity = {2: np.int16, 4: np.int32, 8: np.int64}[_aval(x).dtype.itemsize]
+  b = lax.bitcast_convert_type(x, ity)
+  return lax.lt(b, _c(0, b))
+
+
+def copysign(x, y, /):
+  x, y = promote_args_inexact("copysign", x, y)
+  return _where(signbit(y), lax.neg(lax.abs(x)), lax.abs(x))
+
+
+def nextafter(x, y, /):
+  return lax.nextafter(*promote_args_inexact("nextafter", x, y))
+
+
+def isfinite(x, /):
+  x = _one_arg("isfinite", x)
+  return lax.is_finite(x) if _is_float(x) else lax.eq(x, x)
+
+
+def isnan(x, /):
+  x = _one_arg("isnan", x)
+  return lax.ne(x, x)
+
+
+def isinf(x, /):
+  x = _one_arg("isinf", x)
+  return lax.eq(lax.abs(x), _c(float("inf"), x)) if _is_float(x) else lax.ne(x, x)
+
+
+def isposinf(x, /):
+  x = _one_arg("isposinf", x)
+  return lax.eq(x, _c(float("inf"), x)) if _is_float(x) else lax.ne(x, x)
+
+
+def isneginf(x, /):
+  x = _one_arg("isneginf", x)
+  return lax.eq(x, _c(float("-inf"), x)) if _is_float(x) else lax.ne(x, x)
+
+
+# -- logical and bitwise ------------------------------------------------------------
+
+def _to_bool(x):
+  return x if _is_bool(x) else lax.ne(x, _c(0, x))
+
+
+def _logical(name, fn):
+  def f(x, y, /):
+    check_arraylike(name, x, y)
+    x, y = (_to_bool(lax.asarray_lax(v)) for v in (x, y))
+    return fn(*promote_shapes(name, x, y))
+  f.__name__ = f.__qualname__ = name
+  return f
+
+
+logical_and = _logical("logical_and", lax.bitwise_and)
+logical_or = _logical("logical_or", lax.bitwise_or)
+logical_xor = _logical("logical_xor", lax.bitwise_xor)
+
+
+def logical_not(x, /):
+  check_arraylike("logical_not", x)
+  return lax.bitwise_not(_to_bool(lax.asarray_lax(x)))
+
+
+def bitwise_and(x, y, /):
+  return lax.bitwise_and(*promote_args("bitwise_and", x, y))
+
+
+def bitwise_or(x, y, /):
+  return lax.bitwise_or(*promote_args("bitwise_or", x, y))
+
+
+def bitwise_xor(x, y, /):
+  return lax.bitwise_xor(*promote_args("bitwise_xor", x, y))
+
+
+def bitwise_not(x, /):
+  return lax.bitwise_not(_one_arg("bitwise_not", x))
+
+
+invert = bitwise_invert = bitwise_not
+
+
+def left_shift(x, y, /):
+  return lax.shift_left(*promote_args_numeric("left_shift", x, y))
+
+
+def right_shift(x, y, /):
+  x, y = promote_args_numeric("right_shift", x, y)
+  if _is_signed(x):
+    return lax.shift_right_arithmetic(x, y)
+  return lax.shift_right_logical(x, y)
+
+
+bitwise_left_shift = left_shift
+bitwise_right_shift = right_shift
+
+
+def bitwise_count(x, /):
+  """Set bits of ``abs(x)`` (NumPy's and JAX's definition), as uint8."""
+  x = _one_arg("bitwise_count", x)
+  if _is_signed(x):
+    x = lax.abs(x)
+  if _is_bool(x):
+    x = lax.convert_element_type(x, np.uint8)
+  return lax.convert_element_type(lax.population_count(x), np.uint8)
+
+
+def _gcd_abs(a, b):
+  for _ in range(int(_aval(a).dtype.itemsize * 8 * 1.5) + 2):
+    nz = lax.ne(b, _c(0, b))
+    safe = _where(nz, b, _bcast(_c(1, b), _aval(b).shape))
+    a, b = _where(nz, b, a), _where(nz, lax.rem(a, safe), b)
+  return a
+
+
+def gcd(x, y, /):
+  x, y = promote_args_numeric("gcd", x, y)
+  if not _is_int(x):
+    raise ValueError("Arguments to rjax.numpy.gcd must be integers.")
+  shape = lax.broadcasting_shape("gcd", [_aval(x).shape, _aval(y).shape])
+  return _gcd_abs(_bcast(absolute(x), shape), _bcast(absolute(y), shape))
+
+
+def lcm(x, y, /):
+  x, y = promote_args_numeric("lcm", x, y)
+  if not _is_int(x):
+    raise ValueError("Arguments to rjax.numpy.lcm must be integers.")
+  d = gcd(x, y)
+  zero = lax.eq(d, _c(0, d))
+  safe = _where(zero, _bcast(_c(1, d), _aval(d).shape), d)
+  return _where(zero, lax.sub(d, d), absolute(lax.mul(lax.div(_bcast(x, _aval(d).shape), safe), y)))
+
+
+# -- complex-number API on real arrays, and conversion ------------------------------
+
+def real(x, /):
+  return _one_arg("real", x)
+
+
+def imag(x, /):
+  x = _one_arg("imag", x)
+  return shapes.full_like(x, 0)
+
+
+def conjugate(x, /):
+  return _one_arg("conjugate", x)
+
+
+conj = conjugate
+
+
+def isreal(x, /):
+  x = _one_arg("isreal", x)
+  return shapes.full_like(x, True, dtype=dtypes.bool_)
+
+
+def iscomplex(x, /):
+  x = _one_arg("iscomplex", x)
+  return shapes.full_like(x, False, dtype=dtypes.bool_)
+
+
+def isrealobj(x, /) -> bool:
+  return True
+
+
+def iscomplexobj(x, /) -> bool:
+  return False
+
+
+def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf=None, neginf=None):
+  x = _one_arg("nan_to_num", x)
+  if not _is_float(x):
+    return x
+  info = dtypes.finfo(_aval(x).dtype)
+  posinf = float(info.max) if posinf is None else posinf
+  neginf = float(info.min) if neginf is None else neginf
+  full = lambda v: _bcast(_c(v, x), _aval(x).shape)  # noqa: E731
+  x = _where(lax.ne(x, x), full(nan), x)
+  x = _where(lax.eq(x, _c(float("inf"), x)), full(posinf), x)
+  return _where(lax.eq(x, _c(float("-inf"), x)), full(neginf), x)
+
+
+def astype(x, dtype, /, *, copy: bool = False, device=None):
+  check_arraylike("astype", x)
+  return lax.convert_element_type(lax.asarray_lax(x), dtype)
+
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
+    "fmod", "divmod", "power", "pow", "float_power", "negative", "positive", "abs", "absolute",
+    "fabs", "sign", "floor", "ceil", "trunc", "fix", "rint", "round", "around", "exp", "exp2",
+    "expm1", "log", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "sqrt", "cbrt", "square",
+    "reciprocal", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "asin", "acos", "atan",
+    "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "asinh", "acosh", "atanh", "arctan2",
+    "atan2", "hypot", "sinc", "deg2rad", "radians", "rad2deg", "degrees", "maximum", "minimum",
+    "fmax", "fmin", "clip", "where", "select", "heaviside", "copysign", "nextafter", "signbit",
+    "isfinite", "isinf", "isnan", "isposinf", "isneginf", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "bitwise_invert", "invert", "left_shift", "right_shift", "bitwise_left_shift",
+    "bitwise_right_shift", "bitwise_count", "equal", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "modf", "ldexp", "frexp", "gcd", "lcm", "real", "imag", "conj", "conjugate",
+    "nan_to_num", "astype", "isreal", "iscomplex", "isrealobj", "iscomplexobj",
+]
