@@ -81,3 +81,14 @@ def test_writeable_or_flippable_arrays_are_copied():
   y = jnp.asarray(view)
   base[0] = 99
   assert float(np.asarray(y)[0]) == 0.0
+
+
+@pytest.mark.parametrize("sa,sb", [((40000, 3), (40000, 1)), ((3, 40000, 7), (1, 40000, 1)),
+                                   ((999, 999), (1, 999))])
+def test_large_broadcast_rows_not_split(sa, sb):
+  """Regression: parallel chunks must hold whole output rows."""
+  rng = np.random.default_rng(0)
+  a = rng.random(sa).astype(np.float32)
+  b = rng.random(sb).astype(np.float32)
+  np.testing.assert_array_equal(np.asarray(jnp.add(a, b)), a + b)
+  np.testing.assert_array_equal(np.asarray(jnp.broadcast_to(b, sa)), np.broadcast_to(b, sa))

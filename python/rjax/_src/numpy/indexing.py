@@ -113,9 +113,10 @@ def _basic(x, entries):
     n = shape[d]
     if e[0] == "int":
       i = e[1]
-      if not -n <= i < n:
-        raise IndexError(f"index {i} is out of bounds for axis {d} with size {n}")
-      i %= n
+      if n == 0:
+        raise IndexError(f"index {i} is out of bounds for axis {d} with size 0")
+      # Out-of-bounds static ints clamp, as JAX does for every read.
+      i = min(max(i + n if i < 0 else i, 0), n - 1)
       start.append(i), limit.append(i + 1), step.append(1)
       squeeze_dims.append(d)
     elif e[0] == "slice":
