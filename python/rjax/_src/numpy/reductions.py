@@ -489,11 +489,14 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 def _pick(sorted_x, idx, axis):
   """``sorted_x`` at integer positions ``idx`` (keepdims-shaped, int32) along
-  ``axis``, reduced over ``axis``."""
+  ``axis``, reduced over ``axis`` (a gather of one element per row)."""
+  from rjax._src.numpy.shape_ops import take_along_axis
   sv = _aval(sorted_x)
-  io = shapes.broadcasted_iota(dtypes.int32, sv.shape, axis)
-  m = lax.eq(io, idx)
-  return lr.reduce_sum(lax.select(m, sorted_x, shapes.full(sv.shape, 0, sv.dtype)), (axis,))
+  idx = shapes.broadcast_in_dim(idx, sv.shape[:axis] + (1,) + sv.shape[axis + 1:],
+                                tuple(range(sv.ndim))) if _aval(idx).shape != \
+      sv.shape[:axis] + (1,) + sv.shape[axis + 1:] else idx
+  out = take_along_axis(sorted_x, idx, axis)
+  return shapes.reshape(out, sv.shape[:axis] + sv.shape[axis + 1:])
 
 
 def _quantile(name, a, q, axis, method, keepdims, ignore_nan):

@@ -28,14 +28,8 @@ def _ravel(a):
 
 
 def _rev(x, dim):
-  """Reverse ``x`` along ``dim`` (a sort by a descending iota)."""
-  shape = _aval(x).shape
-  n = shape[dim]
-  if n <= 1:
-    return x
-  key = lax.sub(shapes.full((), n - 1, dtypes.int32),
-                shapes.broadcasted_iota(dtypes.int32, shape, dim))
-  return lr.sort((key, x), dimension=dim, num_keys=1)[1]
+  """Reverse ``x`` along ``dim``."""
+  return shapes.rev(x, (dim,)) if _aval(x).shape[dim] > 1 else x
 
 
 def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
@@ -166,12 +160,9 @@ def digitize(x, bins, right=False):
 
 
 def _pick1(a, i):
-  """``a[i]`` of a 1-d array as a 0-d array (masked sum)."""
-  n = _aval(a).shape[0]
-  m = lax.eq(shapes.iota(dtypes.int32, n), shapes.full((), i, dtypes.int32))
-  return lr.reduce_sum(lax.select(m, a, shapes.full((n,), 0, _aval(a).dtype)), (0,)) \
-      if not dtypes.is_bool(_aval(a).dtype) else lr.reduce_or(lax.select(
-          m, a, shapes.full((n,), False, dtypes.bool_)), (0,))
+  """``a[i]`` of a 1-d array as a 0-d array."""
+  from rjax._src.lax import slicing
+  return slicing.dynamic_index_in_dim(a, shapes.full((), i, dtypes.int32), 0, keepdims=False)
 
 
 def bincount(x, weights=None, minlength=0, *, length=None):
