@@ -10,6 +10,7 @@ use crate::exec::parallel::{par_fill, GRAIN};
 use half::{bf16, f16};
 use num_traits::Float;
 
+pub mod fastmath;
 pub mod special;
 
 /// The math of the float ops, implemented for the compute types f32 and f64.
@@ -23,6 +24,10 @@ pub trait Math: Float + Send + Sync + 'static {
     fn round_even(self) -> Self;
     /// A constant (exact for the constants the ops use).
     fn c(v: f64) -> Self;
+    /// e^x: libm for f64, a vectorisable polynomial (<= 2 ulp) for f32.
+    fn exp_v(self) -> Self;
+    /// tanh: libm for f64, a vectorisable polynomial (<= 2 ulp) for f32.
+    fn tanh_v(self) -> Self;
 }
 
 impl Math for f64 {
@@ -47,6 +52,12 @@ impl Math for f64 {
     fn c(v: f64) -> Self {
         v
     }
+    fn exp_v(self) -> Self {
+        self.exp()
+    }
+    fn tanh_v(self) -> Self {
+        self.tanh()
+    }
 }
 
 impl Math for f32 {
@@ -70,6 +81,14 @@ impl Math for f32 {
     }
     fn c(v: f64) -> Self {
         v as f32
+    }
+    #[inline(always)]
+    fn exp_v(self) -> Self {
+        fastmath::exp_f32(self)
+    }
+    #[inline(always)]
+    fn tanh_v(self) -> Self {
+        fastmath::tanh_f32(self)
     }
 }
 
@@ -223,13 +242,13 @@ pub fn register(r: &mut Registry) {
     typed_unary!(r, "clz", Int, int, |x| x.clz());
     float_unary!(r, "floor", |x| x.floor());
     float_unary!(r, "ceil", |x| x.ceil());
-    float_unary!(r, "exp", |x| x.exp());
+    float_unary!(r, "exp", |x| x.exp_v());
     float_unary!(r, "exp2", |x| x.exp2());
     float_unary!(r, "log", |x| x.ln());
     float_unary!(r, "log1p", |x| x.ln_1p());
     float_unary!(r, "expm1", |x| x.exp_m1());
-    float_unary!(r, "tanh", |x| x.tanh());
-    float_unary!(r, "logistic", |x| M::one() / (M::one() + (-x).exp()));
+    float_unary!(r, "tanh", |x| x.tanh_v());
+    float_unary!(r, "logistic", |x| M::one() / (M::one() + (-x).exp_v()));
     float_unary!(r, "sin", |x| x.sin());
     float_unary!(r, "cos", |x| x.cos());
     float_unary!(r, "tan", |x| x.tan());
