@@ -111,3 +111,34 @@ pub fn supported_ops() -> Vec<&'static str> {
     v.sort();
     v
 }
+
+/// Helpers for the kernels' unit tests: build an op from params and run it.
+#[cfg(test)]
+pub mod testing {
+    use super::{build, Aval, OpSpec};
+    use crate::buffer::Buffer;
+    use crate::dtype::Element;
+    use crate::params::{Param, Params};
+
+    /// A list-of-ints param.
+    pub fn ints(v: &[i64]) -> Param {
+        Param::List(v.iter().map(|&i| Param::Int(i)).collect())
+    }
+
+    /// Run op `p` on `ins`, with one output of `T`s and shape `out`.
+    pub fn run_op<T: Element>(p: Params, ins: &[Buffer], out: Vec<usize>) -> Vec<T> {
+        let avals: Vec<Aval> = ins
+            .iter()
+            .map(|b| Aval::new(b.dtype, b.shape.clone()))
+            .collect();
+        let outs = [Aval::new(T::DTYPE, out)];
+        let k = build(&OpSpec {
+            params: &p,
+            ins: &avals,
+            outs: &outs,
+        })
+        .unwrap();
+        let refs: Vec<&Buffer> = ins.iter().collect();
+        k(&refs).unwrap()[0].slice::<T>().unwrap().to_vec()
+    }
+}

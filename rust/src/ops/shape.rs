@@ -255,28 +255,12 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use crate::buffer::Buffer;
-    use crate::dtype::DType;
-    use crate::ops::{build, Aval, OpSpec};
     use crate::params::{Param, Params};
 
-    fn ints(v: &[i64]) -> Param {
-        Param::List(v.iter().map(|&i| Param::Int(i)).collect())
-    }
+    use crate::ops::testing::{ints, run_op};
 
     fn run(p: Params, ins: &[Buffer], out: Vec<usize>) -> Vec<i32> {
-        let avals: Vec<Aval> = ins
-            .iter()
-            .map(|b| Aval::new(b.dtype, b.shape.clone()))
-            .collect();
-        let outs = [Aval::new(DType::I32, out)];
-        let k = build(&OpSpec {
-            params: &p,
-            ins: &avals,
-            outs: &outs,
-        })
-        .unwrap();
-        let refs: Vec<&Buffer> = ins.iter().collect();
-        k(&refs).unwrap()[0].slice::<i32>().unwrap().to_vec()
+        run_op::<i32>(p, ins, out)
     }
 
     fn x23() -> Buffer {
