@@ -92,3 +92,20 @@ def test_large_broadcast_rows_not_split(sa, sb):
   b = rng.random(sb).astype(np.float32)
   np.testing.assert_array_equal(np.asarray(jnp.add(a, b)), a + b)
   np.testing.assert_array_equal(np.asarray(jnp.broadcast_to(b, sa)), np.broadcast_to(b, sa))
+
+
+def test_dlpack_and_conversions():
+  x = jnp.asarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+  y = np.from_dlpack(x)
+  np.testing.assert_array_equal(y, np.arange(6).reshape(2, 3))
+  assert x.__dlpack_device__() == (1, 0)
+  assert x[1, 2].item() == 5.0 and x.tolist() == [[0, 1, 2], [3, 4, 5]]
+  assert len(x) == 2 and [r.shape for r in x] == [(3,), (3,)]
+  assert bool(jnp.asarray([True])) and int(jnp.asarray(3)) == 3
+  with pytest.raises(ValueError, match="ambiguous"):
+    bool(x)
+  with pytest.raises(TypeError, match="unsized"):
+    len(jnp.asarray(1.0))
+  assert x.block_until_ready() is x
+  assert repr(jnp.asarray(1.0)) == "Array(1., dtype=float32, weak_type=True)"
+  assert repr(jnp.asarray(np.int32(3))) == "Array(3, dtype=int32)"
