@@ -546,3 +546,203 @@ __all__ = [
     "shift_right_arithmetic", "eq", "ne", "lt", "le", "gt", "ge", "convert_element_type",
     "bitcast_convert_type", "select_n", "select", "clamp",
 ]
+
+
+# ---------------------------------------------------------------------------
+# Differentiation and batching rules of the elementwise primitives (the first
+# set; the transformations issue completes the table for every primitive).
+
+from rjax._src.interpreters import ad as _ad  # noqa: E402
+from rjax._src.interpreters import batching as _batching  # noqa: E402
+
+
+def _unbroadcast(aval: ShapedArray, ct):
+  """Sum a cotangent of the broadcast output back to an operand's shape
+  (lax broadcasts rank-0 operands and size-1 dims)."""
+  ct_shape = core.get_aval(ct).shape
+  if ct_shape == aval.shape:
+    return ct
+  from rjax._src.lax import reductions, shapes
+  if not aval.shape:
+    return reductions.reduce_sum(ct, tuple(range(len(ct_shape))))
+  axes = tuple(i for i, (a, c) in enumerate(zip(aval.shape, ct_shape)) if a == 1 and c != 1)
+  return shapes.reshape(reductions.reduce_sum(ct, axes), aval.shape)
+
+
+def _linear_binop_transpose(sign_y):
+  def transpose(ct, x, y):
+    if isinstance(ct, _ad.Zero):
+      return [None, None]
+    cx = _unbroadcast(x.aval, ct) if _ad.is_undefined_primal(x) else None
+    cy = None
+    if _ad.is_undefined_primal(y):
+      cy = _unbroadcast(y.aval, ct if sign_y > 0 else neg_p.bind(ct))
+    return [cx, cy]
+  return transpose
+
+
+def _add_jvp(primals, tangents):
+  x, y = primals
+  tx, ty = tangents
+  out = add_p.bind(x, y)
+  return out, _ad.add_tangents(_bcast_to(tx, out), _bcast_to(ty, out))
+
+
+def _sub_jvp(primals, tangents):
+  x, y = primals
+  tx, ty = tangents
+  out = sub_p.bind(x, y)
+  ty = ty if isinstance(ty, _ad.Zero) else neg_p.bind(ty)
+  return out, _ad.add_tangents(_bcast_to(tx, out), _bcast_to(ty, out))
+
+
+def _bcast_to(t, out):
+  """A tangent broadcast to the output's shape (Zero stays symbolic)."""
+  oshape = core.get_aval(out).shape
+  if isinstance(t, _ad.Zero):
+    return _ad.Zero(core.get_aval(out).update(weak_type=False))
+  tshape = core.get_aval(t).shape
+  if tshape == oshape:
+    return t
+  from rjax._src.lax import shapes
+  if not tshape:
+    return shapes.broadcast_in_dim(t, oshape, ())
+  return shapes.broadcast_in_dim(t, oshape, tuple(range(len(oshape))))
+
+
+_ad.primitive_jvps[add_p] = _add_jvp
+_ad.primitive_transposes[add_p] = _linear_binop_transpose(+1)
+_ad.primitive_jvps[sub_p] = _sub_jvp
+_ad.primitive_transposes[sub_p] = _linear_binop_transpose(-1)
+
+
+def _mul_transpose(ct, x, y):
+  if _ad.is_undefined_primal(x):
+    return [_unbroadcast(x.aval, mul_p.bind(ct, y)), None]
+  return [None, _unbroadcast(y.aval, mul_p.bind(x, ct))]
+
+
+_ad.defjvp(mul_p, lambda g, x, y: mul_p.bind(g, y), lambda g, x, y: mul_p.bind(x, g))
+_ad.primitive_transposes[mul_p] = _mul_transpose
+
+
+def _div_transpose(ct, x, y):
+  if _ad.is_undefined_primal(y):
+    raise ValueError("div: transposition with respect to the divisor is not linear")
+  return [_unbroadcast(x.aval, div_p.bind(ct, y)), None]
+
+
+_ad.defjvp(div_p, lambda g, x, y: div_p.bind(g, y),
+           lambda g, x, y: neg_p.bind(mul_p.bind(g, div_p.bind(x, mul_p.bind(y, y)))))
+_ad.primitive_transposes[div_p] = _div_transpose
+
+
+def _minmax_jvp(prim, pick_x):
+  """Ties split the gradient evenly, as in JAX."""
+  def rule(primals, tangents):
+    x, y = primals
+    out = prim.bind(x, y)
+    one, half, zero = (_full_of(_scalar_like(v, out), x, y) for v in (1.0, 0.5, 0.0))
+    # the weight of x's tangent: 1 where x wins, 1/2 on ties, 0 where y wins
+    gx = select_n_p.bind(pick_x(x, y), select_n_p.bind(eq_p.bind(x, y), zero, half), one)
+    gy = sub_p.bind(one, gx)
+    t = _ad.Zero(core.get_aval(out).update(weak_type=False))
+    if not isinstance(tangents[0], _ad.Zero):
+      t = _ad.add_tangents(t, mul_p.bind(_bcast_to(tangents[0], out), gx))
+    if not isinstance(tangents[1], _ad.Zero):
+      t = _ad.add_tangents(t, mul_p.bind(_bcast_to(tangents[1], out), gy))
+    return out, t
+  return rule
+
+
+def _full_of(s, x, y):
+  from rjax._src.lax import shapes
+  shape = broadcasting_shape("max", [core.get_aval(x).shape, core.get_aval(y).shape])
+  return shapes.broadcast_in_dim(s, shape, ()) if shape else s
+
+
+_ad.primitive_jvps[max_p] = _minmax_jvp(max_p, lambda x, y: gt_p.bind(x, y))
+_ad.primitive_jvps[min_p] = _minmax_jvp(min_p, lambda x, y: lt_p.bind(x, y))
+
+_ad.deflinear(neg_p, lambda ct, x: [neg_p.bind(ct)])
+_ad.defjvp2(exp_p, lambda g, ans, x: mul_p.bind(g, ans))
+_ad.defjvp(log_p, lambda g, x: div_p.bind(g, x))
+_ad.defjvp2(tanh_p, lambda g, ans, x: mul_p.bind(
+    g, sub_p.bind(_scalar_like(1.0, ans), mul_p.bind(ans, ans))))
+_ad.defjvp2(logistic_p, lambda g, ans, x: mul_p.bind(
+    g, mul_p.bind(ans, sub_p.bind(_scalar_like(1.0, ans), ans))))
+_ad.defjvp(sin_p, lambda g, x: mul_p.bind(g, cos_p.bind(x)))
+_ad.defjvp(cos_p, lambda g, x: neg_p.bind(mul_p.bind(g, sin_p.bind(x))))
+_ad.defjvp2(sqrt_p, lambda g, ans, x: div_p.bind(g, mul_p.bind(_scalar_like(2.0, ans), ans)))
+_ad.defjvp(square_p, lambda g, x: mul_p.bind(g, mul_p.bind(_scalar_like(2.0, x), x)))
+_ad.defjvp(log1p_p, lambda g, x: div_p.bind(g, add_p.bind(x, _scalar_like(1.0, x))))
+_ad.defjvp2(expm1_p, lambda g, ans, x: mul_p.bind(g, add_p.bind(ans, _scalar_like(1.0, ans))))
+# abs: JAX's convention grad(abs)(0.) == 1
+_ad.defjvp(abs_p, lambda g, x: select_n_p.bind(ge_p.bind(x, _scalar_like(0, x)), neg_p.bind(g), g))
+
+
+def _integer_pow_jvp(g, x, *, y):
+  if y == 0:
+    return mul_p.bind(g, _scalar_like(0, x))
+  return mul_p.bind(g, mul_p.bind(_scalar_like(float(y), x),
+                                  x if y == 2 else integer_pow_p.bind(x, y=y - 1)))
+
+
+_ad.defjvp(integer_pow_p, _integer_pow_jvp)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
+  (x,), (t,) = primals, tangents
+  out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+  if isinstance(t, _ad.Zero) or not dtypes.is_float(new_dtype) or \
+      not dtypes.is_float(core.get_aval(x).dtype):
+    return out, _ad.Zero(core.get_aval(out).update(weak_type=False))
+  return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
+
+
+def _convert_transpose(ct, x, *, new_dtype, weak_type):
+  old = x.aval.dtype
+  return [convert_element_type_p.bind(ct, new_dtype=old, weak_type=x.aval.weak_type)]
+
+
+_ad.primitive_jvps[convert_element_type_p] = _convert_jvp
+_ad.primitive_transposes[convert_element_type_p] = _convert_transpose
+
+
+def _select_n_jvp(primals, tangents):
+  which, *cases = primals
+  out = select_n_p.bind(which, *cases)
+  ts = tangents[1:]
+  if all(isinstance(t, _ad.Zero) for t in ts):
+    return out, _ad.Zero(core.get_aval(out).update(weak_type=False))
+  return out, select_n_p.bind(which, *[_ad.instantiate_zeros(t) for t in ts])
+
+
+def _select_n_transpose(ct, which, *cases):
+  if _ad.is_undefined_primal(which):
+    raise ValueError("select_n: the predicate is not differentiable")
+  aval = core.get_aval(ct) if not isinstance(ct, _ad.Zero) else ct.aval
+  zeros = _ad.zeros_like_aval(aval)
+  out = [None]
+  for i, c in enumerate(cases):
+    if _ad.is_undefined_primal(c) and not isinstance(ct, _ad.Zero):
+      out.append(select_n_p.bind(which, *[ct if j == i else zeros for j in range(len(cases))]))
+    else:
+      out.append(None)
+  return out
+
+
+_ad.primitive_jvps[select_n_p] = _select_n_jvp
+_ad.primitive_transposes[select_n_p] = _select_n_transpose
+
+for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p, is_finite_p, sign_p, floor_p, ceil_p, round_p):
+  _ad.defnondiff(_p)
+
+# Batching: elementwise ops keep the batch dim where it is.
+for _p in (neg_p, exp_p, log_p, tanh_p, logistic_p, sin_p, cos_p, sqrt_p, square_p, log1p_p,
+           expm1_p, abs_p, integer_pow_p, convert_element_type_p, is_finite_p, sign_p, floor_p,
+           ceil_p, round_p):
+  _batching.defvectorized(_p)
+for _p in (add_p, sub_p, mul_p, div_p, max_p, min_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p):
+  _batching.defbroadcasting(_p)
+del _p

@@ -342,3 +342,22 @@ def top_k(operand, k: int, *, axis: int = -1):
 __all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
            "reduce_xor", "argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin",
            "cumlogsumexp", "sort", "sort_key_val", "top_k"]
+
+
+# ---------------------------------------------------------------------------
+# Differentiation and batching rules (first set)
+
+from rjax._src.interpreters import ad as _ad  # noqa: E402
+from rjax._src.interpreters import batching as _batching  # noqa: E402
+
+
+def _reduce_sum_transpose(ct, x, **params):
+  from rjax._src.lax import shapes
+  axes = params["axes"]
+  shape = x.aval.shape
+  kept = tuple(d for d in range(len(shape)) if d not in axes)
+  return [shapes.broadcast_in_dim(ct, shape, kept)]
+
+
+_ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
+_batching.defreducer(reduce_sum_p)

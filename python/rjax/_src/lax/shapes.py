@@ -318,3 +318,49 @@ def full_like(x, fill_value, dtype=None, shape=None):
 __all__ = ["broadcast_in_dim", "broadcast", "reshape", "transpose", "rev", "squeeze",
            "expand_dims", "concatenate", "pad", "iota", "broadcasted_iota", "full",
            "full_like"]
+
+
+# ---------------------------------------------------------------------------
+# Differentiation and batching rules (first set)
+
+from rjax._src.interpreters import ad as _ad  # noqa: E402
+from rjax._src.interpreters import batching as _batching  # noqa: E402
+
+
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+  from rjax._src.lax import reductions
+  in_shape = x.aval.shape
+  summed = tuple(d for d in range(len(shape)) if d not in broadcast_dimensions)
+  expanded = tuple(d for i, d in enumerate(broadcast_dimensions)
+                   if in_shape[i] == 1 and shape[d] != 1)
+  out = reductions.reduce_sum(ct, summed + expanded) if summed + expanded else ct
+  return [reshape(out, in_shape)]
+
+
+_ad.deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
+
+
+def _broadcast_in_dim_batch(vals, dims, *, shape, broadcast_dimensions):
+  (x,), (d,) = vals, dims
+  xs = core.get_aval(x).shape
+  new_shape = (xs[d],) + tuple(shape)
+  bd = tuple(b + 1 for b in broadcast_dimensions)
+  dims_in = list(bd)
+  dims_in.insert(d, 0)
+  return broadcast_in_dim_p.bind(x, shape=new_shape, broadcast_dimensions=tuple(dims_in)), 0
+
+
+_batching.primitive_batchers[broadcast_in_dim_p] = _broadcast_in_dim_batch
+
+_ad.deflinear(reshape_p, lambda ct, x, *, new_sizes, dimensions: [reshape(ct, x.aval.shape)])
+
+
+def _reshape_batch(vals, dims, *, new_sizes, dimensions):
+  (x,), (d,) = vals, dims
+  from rjax._src.interpreters.batching import moveaxis
+  x = moveaxis(x, d, 0)
+  return reshape_p.bind(x, new_sizes=(core.get_aval(x).shape[0],) + tuple(new_sizes),
+                        dimensions=dimensions), 0
+
+
+_batching.primitive_batchers[reshape_p] = _reshape_batch
