@@ -33,57 +33,30 @@ def _dtype(x) -> np.dtype:
   return core.get_aval(x).dtype
 
 
-def _ones(shape, dt):
-  return shapes.full(tuple(shape), 1, dt)
-
-
 def _transpose(x, perm: Sequence[int]):
   perm = tuple(int(p) for p in perm)
-  if perm == tuple(range(len(perm))):
-    return x
-  t = getattr(shapes, "transpose", None)
-  if t is not None:
-    return t(x, perm)
-  s = _shape(x)
-  out_shape = tuple(s[p] for p in perm)
-  ones = _ones(out_shape, _dtype(x))
-  return dot_mod.dot_general(x, ones, (((), ()), (perm, tuple(range(len(perm))))))
+  return x if perm == tuple(range(len(perm))) else shapes.transpose(x, perm)
 
 
 def _sum_axes(x, axes: Sequence[int]):
-  """Sum over ``axes`` (remaining dims keep their order), as a contraction with
-  ones; bool sums are 'any'."""
+  """Sum over ``axes`` (remaining dims keep their order); bool sums are 'any'."""
+  from rjax._src.lax import reductions
   axes = tuple(axes)
   if not axes:
     return x
-  s = _shape(x)
-  ones = _ones(tuple(s[a] for a in axes), _dtype(x))
-  return dot_mod.dot_general(x, ones, ((axes, tuple(range(len(axes)))), ((), ())))
+  if dtypes.is_bool(_dtype(x)):
+    return reductions.reduce_or(x, axes)
+  return reductions.reduce_sum(x, axes)
 
 
 def _take_range(x, axis: int, start: int, length: int):
   """``x`` restricted to ``[start, start+length)`` along ``axis``."""
-  s = _shape(x)
-  n = s[axis]
-  if start == 0 and length == n:
+  from rjax._src.lax import slicing
+  if start == 0 and length == _shape(x)[axis]:
     return x
   if length == 0:
     start = 0
-  sl = getattr(__import__("rjax._src.lax.slicing", fromlist=["x"]), "slice_in_dim", None)
-  if sl is not None:
-    return sl(x, start, start + length, 1, axis)
-  nd = len(s)
-  # (..., n, ...) -> broadcast to (..., n, ..., L), keep entries with i == l + start, sum over i.
-  big = s + (length,)
-  xb = shapes.broadcast_in_dim(x, big, tuple(range(nd)))
-  i = shapes.broadcasted_iota(dtypes.int32, big, axis)
-  l_ = shapes.broadcasted_iota(dtypes.int32, big, nd)
-  keep = lax.eq(i, lax.add(l_, shapes.full((), start, dtypes.int32)))
-  picked = lax.select(keep, xb, shapes.full_like(xb, 0))
-  out = _sum_axes(picked, (axis,))  # the new last dim ends where the axis was removed
-  perm = list(range(nd - 1))
-  perm.insert(axis, nd - 1)
-  return _transpose(out, perm)
+  return slicing.slice_in_dim(x, start, start + length, 1, axis)
 
 
 def _diagonal(x, offset: int, a1: int, a2: int):
@@ -107,25 +80,13 @@ def _diagonal(x, offset: int, a1: int, a2: int):
 
 
 def _reduce(x, axes, which: str):
-  """max/min over axes: lax reductions when available, else pairwise halving."""
+  """max/min over axes."""
   from rjax._src.lax import reductions
-  f = getattr(reductions, "reduce_" + which, None)
-  if f is not None:
-    return f(x, tuple(axes))
-  op = lax.max if which == "max" else lax.min
-  for a in sorted(axes, reverse=True):
-    while _shape(x)[a] > 1:
-      n = _shape(x)[a]
-      h = (n + 1) // 2
-      x = op(_take_range(x, a, 0, h), _take_range(x, a, n - h, h))
-    if _shape(x)[a] == 0:
-      raise ValueError(f"zero-size array to reduction operation {which} which has no identity")
-    x = shapes.reshape(x, _shape(x)[:a] + _shape(x)[a + 1:])
-  return x
+  return getattr(reductions, "reduce_" + which)(x, tuple(axes))
 
 
 def _abs(x):
-  return lax.max(x, lax.neg(x)) if not dtypes.is_unsigned(_dtype(x)) else x
+  return lax.abs(x) if not dtypes.is_unsigned(_dtype(x)) else x
 
 
 def _expand_dims(x, axes):
