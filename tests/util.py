@@ -87,3 +87,38 @@ def noncontiguous(x: np.ndarray) -> np.ndarray:
   big = np.empty(x.shape + (2,), x.dtype)
   big[..., 0] = x
   return big[..., 0]
+
+
+def check_vmap(f, args, in_axes=0, out_axes=0, rtol=None, atol=None):
+  """vmap(f, in_axes, out_axes)(*args) against a Python loop over the mapped
+  axis (slices taken with NumPy, results stacked at ``out_axes``). ``args``
+  are NumPy arrays already batched at their ``in_axes``; ``None`` axes pass
+  the argument unchanged. ``out_axes`` may be an int or a tuple (one per
+  output when ``f`` returns a tuple)."""
+  args = [np.asarray(a) for a in args]
+  axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+  sizes = {a.shape[ax] for a, ax in zip(args, axes) if ax is not None}
+  assert len(sizes) == 1, sizes
+  n = sizes.pop()
+  got = rjax.vmap(f, in_axes=tuple(axes), out_axes=out_axes)(*[rjax.numpy.asarray(a)
+                                                              for a in args])
+  per = []
+  for i in range(n):
+    sl = [a if ax is None else np.take(a, i, axis=ax) for a, ax in zip(args, axes)]
+    per.append(f(*[rjax.numpy.asarray(s) for s in sl]))
+  multi = isinstance(got, (tuple, list))
+  gots = list(got) if multi else [got]
+  oaxes = out_axes if isinstance(out_axes, (tuple, list)) else (out_axes,) * len(gots)
+  for k, (g, oa) in enumerate(zip(gots, oaxes)):
+    want = np.stack([np.asarray(p[k] if multi else p) for p in per], axis=oa)
+    g = np.asarray(g)
+    assert g.shape == want.shape, f"output {k}: shape {g.shape} != loop's {want.shape}"
+    assert g.dtype == want.dtype, f"output {k}: dtype {g.dtype} != loop's {want.dtype}"
+    if g.dtype.kind in "biu":
+      np.testing.assert_array_equal(g, want)
+    else:
+      t = tol(g.dtype) * 4 if tol(g.dtype) else 1e-6
+      np.testing.assert_allclose(g.astype(np.float64), want.astype(np.float64),
+                                 rtol=rtol if rtol is not None else t,
+                                 atol=atol if atol is not None else t, equal_nan=True)
+  return got
