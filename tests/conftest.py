@@ -1,4 +1,14 @@
 import os
+import pathlib
+import sys
+
+# A development checkout built with `maturin develop` has the extension next to
+# the sources: test that tree (not whatever copy site-packages points at), so a
+# git worktree tests its own code. A plain `pip install` has no extension here.
+_SRC = pathlib.Path(__file__).resolve().parents[1] / "python"
+if any((_SRC / "rjax").glob("_rjax*.so")) and str(_SRC) not in sys.path:
+  sys.path.insert(0, str(_SRC))
+
 
 from hypothesis import HealthCheck, settings
 
