@@ -189,6 +189,11 @@ eval_trace = EvalTrace()
 class _TLS(threading.local):
   trace: Trace = eval_trace
 
+  def __init__(self):
+    # Named axes in scope (vmap's and pmap's ``axis_name``), innermost last:
+    # a list of (name, size). Thread-local like the current trace.
+    self.axis_env: list = []
+
 
 _tls = _TLS()
 
@@ -205,6 +210,29 @@ def set_current_trace(trace: Trace):
     yield
   finally:
     _tls.trace = prev
+
+
+@contextmanager
+def extend_axis_env(name: Any, size: int):
+  """Bring the named axis ``name`` of size ``size`` into scope while a
+  transformation (vmap, pmap) traces its function."""
+  if name is None:
+    yield
+    return
+  _tls.axis_env.append((name, size))
+  try:
+    yield
+  finally:
+    _tls.axis_env.pop()
+
+
+def axis_size(name: Any) -> int:
+  """The size of the innermost named axis ``name``; NameError if unbound."""
+  for n, size in reversed(_tls.axis_env):
+    if n == name:
+      return size
+  raise NameError(f"unbound axis name: {name}. Collectives such as psum need an enclosing "
+                  f"vmap(..., axis_name={name!r}) or pmap(..., axis_name={name!r}).")
 
 
 # ---------------------------------------------------------------------------

@@ -133,6 +133,10 @@ class JVPTrace(core.Trace):
 
   def process_primitive(self, prim, args, params):
     primals, tangents = zip(*[self.to_primal_tangent(x) for x in args]) if args else ((), ())
+    if all(isinstance(t, Zero) for t in tangents):
+      # Nothing being differentiated flows in (as in JAX): no rule needed.
+      with core.set_current_trace(self.parent_trace):
+        return prim.bind(*primals, **params)
     rule = primitive_jvps.get(prim)
     if rule is None:
       if prim in core.nondifferentiable:

@@ -10,6 +10,11 @@ from rjax._src import core
 
 not_mapped = None
 primitive_batchers: dict[Any, Callable] = {}
+#: Rules for collectives over named axes (psum, all_gather, axis_index, ...):
+#: ``rule(axis_name, axis_size, vals, dims, **params) -> (out, out_dim)``. They
+#: run on every BatchTrace, batched operands or not; a rule whose axes do not
+#: include this trace's name binds the collective again on the parent trace.
+collective_batchers: dict[Any, Callable] = {}
 
 
 class BatchTracer(core.Tracer):
@@ -44,6 +49,13 @@ class BatchTrace(core.Trace):
 
   def process_primitive(self, prim, args, params):
     vals, dims = zip(*[self.to_batch_info(x) for x in args]) if args else ((), ())
+    coll = collective_batchers.get(prim)
+    if coll is not None:
+      with core.set_current_trace(self.parent_trace):
+        out, out_dim = coll(self.axis_name, self.axis_size, list(vals), list(dims), **params)
+      if prim.multiple_results:
+        return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+      return BatchTracer(self, out, out_dim)
     if all(d is None for d in dims):
       with core.set_current_trace(self.parent_trace):
         return prim.bind(*vals, **params)
@@ -169,7 +181,7 @@ def vmap_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[Any], out_di
   parent = core.current_trace()
   trace = BatchTrace(parent, axis_name, axis_size)
   tracers = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
-  with core.set_current_trace(trace):
+  with core.set_current_trace(trace), core.extend_axis_env(axis_name, axis_size):
     outs = fun(*tracers)
   out_dims = out_dims_fn(len(outs))
   res = []

@@ -1,0 +1,382 @@
+"""Collectives over named axes: ``psum``, ``pmean``, ``pmax``, ``pmin``,
+``all_gather``, ``psum_scatter``, ``ppermute``, ``axis_index``.
+
+A named axis is brought into scope by ``vmap(..., axis_name=...)`` (and by
+``pmap`` later): ``core.extend_axis_env``. Under vmap each collective is a
+batching rule over the batch dimension (``batching.collective_batchers``): a
+psum is a reduce_sum over the batch dim whose result is the same for every
+member (unbatched). A collective whose axis is not the innermost vmap's is
+bound again on the enclosing trace, so nested vmaps resolve each name where it
+was bound. Outside any such axis a collective raises ``NameError``.
+
+These primitives have no single-device lowering: their meaning is the axis
+they reduce over. They live outside ``core.primitives`` (whose members each
+lower to one Rust op); ``COLLECTIVES`` lists them for the rule-coverage test.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from rjax._src import core, tree_util
+from rjax._src.core import ShapedArray
+from rjax._src.interpreters import ad as _ad
+from rjax._src.interpreters import batching as _batching
+
+__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
+           "axis_index", "axis_size"]
+
+
+def _names(axis_name) -> tuple:
+  return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+
+
+def _collective(name: str, abstract_eval) -> core.Primitive:
+  p = core.Primitive(name)
+  p.def_abstract_eval(abstract_eval)
+
+  def impl(*args, **params):
+    # Reached only when no transformation in scope binds the axis.
+    for n in _names(params.get("axes", params.get("axis_name"))):
+      core.axis_size(n)
+    raise NameError(f"{name}: unbound axis name {params}")
+
+  p.def_impl(impl)
+  COLLECTIVES.append(p)
+  return p
+
+
+COLLECTIVES: list[core.Primitive] = []
+
+
+def _same_aval(x, **_):
+  return x
+
+
+psum_p = _collective("psum", _same_aval)
+pmax_p = _collective("pmax", _same_aval)
+pmin_p = _collective("pmin", _same_aval)
+ppermute_p = _collective("ppermute", _same_aval)
+
+
+def _all_gather_abstract_eval(x, *, axis_name, axis, tiled, axis_size):
+  shape = list(x.shape)
+  if tiled:
+    shape[axis] *= axis_size
+  else:
+    shape.insert(axis, axis_size)
+  return x.update(shape=tuple(shape), weak_type=False)
+
+
+def _psum_scatter_abstract_eval(x, *, axis_name, scatter_dimension, tiled, axis_size):
+  shape = list(x.shape)
+  if tiled:
+    shape[scatter_dimension] //= axis_size
+  else:
+    del shape[scatter_dimension]
+  return x.update(shape=tuple(shape), weak_type=False)
+
+
+all_gather_p = _collective("all_gather", _all_gather_abstract_eval)
+psum_scatter_p = _collective("psum_scatter", _psum_scatter_abstract_eval)
+axis_index_p = _collective("axis_index", lambda *, axis_name: ShapedArray((), np.dtype(np.int32)))
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+
+
+def axis_size(axis_name) -> int:
+  """The size of a named axis (a product for a tuple of names)."""
+  return math.prod(core.axis_size(n) for n in _names(axis_name))
+
+
+def _arr(x):
+  from rjax._src.array import to_array
+  return x if isinstance(x, core.Tracer) else to_array(x)
+
+
+def _check_groups(fn, axis_index_groups):
+  if axis_index_groups is not None:
+    raise NotImplementedError(f"{fn}: axis_index_groups is not supported")
+
+
+def psum(x, axis_name, *, axis_index_groups=None):
+  """Sum ``x`` (a pytree) over the named axis: every member gets the total."""
+  _check_groups("psum", axis_index_groups)
+  names = _names(axis_name)
+  size = axis_size(names)
+
+  def one(leaf):
+    from rjax._src.array import to_array
+    from rjax._src.lax import lax
+    if not isinstance(leaf, core.Tracer):
+      # A value not mapped over the axis: every member holds the same one.
+      leaf = to_array(leaf)
+      if core.get_aval(leaf).dtype == np.bool_:
+        leaf = lax.convert_element_type(leaf, np.int32)
+      return lax.mul(leaf, lax._scalar_like(size, leaf))
+    if core.get_aval(leaf).dtype == np.bool_:
+      leaf = lax.convert_element_type(leaf, np.int32)
+    return psum_p.bind(leaf, axes=names)
+
+  return tree_util.tree_map(one, x)
+
+
+def pmean(x, axis_name, *, axis_index_groups=None):
+  """Mean of ``x`` over the named axis."""
+  _check_groups("pmean", axis_index_groups)
+  from rjax._src.numpy import ufuncs
+  size = axis_size(axis_name)
+  return tree_util.tree_map(lambda s: ufuncs.true_divide(s, size), psum(x, axis_name))
+
+
+def _extremum(p, fn):
+  def f(x, axis_name, *, axis_index_groups=None):
+    _check_groups(fn, axis_index_groups)
+    names = _names(axis_name)
+    axis_size(names)
+    return tree_util.tree_map(lambda l: p.bind(_arr(l), axes=names), x)
+  f.__name__ = fn
+  f.__doc__ = f"{fn[1:].capitalize()}imum of ``x`` over the named axis."
+  return f
+
+
+pmax = _extremum(pmax_p, "pmax")
+pmin = _extremum(pmin_p, "pmin")
+
+
+def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bool = False):
+  """Every member gets all members' ``x`` stacked (or, ``tiled``, concatenated)
+  along ``axis``."""
+  _check_groups("all_gather", axis_index_groups)
+  size = axis_size(axis_name)
+  def one(leaf):
+    leaf = _arr(leaf)
+    nd = core.get_aval(leaf).ndim
+    ax = axis + (nd + (0 if tiled else 1)) if axis < 0 else axis
+    if not 0 <= ax <= nd - (1 if tiled else 0):
+      raise ValueError(f"all_gather: axis {axis} is out of bounds for rank {nd}")
+    return all_gather_p.bind(leaf, axis_name=axis_name, axis=ax, tiled=tiled, axis_size=size)
+
+  return tree_util.tree_map(one, x)
+
+
+def psum_scatter(x, axis_name, *, scatter_dimension: int = 0, axis_index_groups=None,
+                 tiled: bool = False):
+  """Sum over the named axis, member ``i`` keeping block ``i`` of
+  ``scatter_dimension`` (the transpose of ``all_gather``)."""
+  _check_groups("psum_scatter", axis_index_groups)
+  size = axis_size(axis_name)
+  def one(leaf):
+    leaf = _arr(leaf)
+    aval = core.get_aval(leaf)
+    d = scatter_dimension % max(aval.ndim, 1)
+    n = aval.shape[d] if aval.ndim else None
+    if n is None or (n != size if not tiled else n % size):
+      raise ValueError(f"psum_scatter: dimension {scatter_dimension} of an operand of shape "
+                       f"{aval.shape} must {'be divisible by' if tiled else 'equal'} the size "
+                       f"{size} of axis {axis_name!r}")
+    return psum_scatter_p.bind(leaf, axis_name=axis_name, scatter_dimension=d, tiled=tiled,
+                               axis_size=size)
+
+  return tree_util.tree_map(one, x)
+
+
+def ppermute(x, axis_name, perm: Sequence[tuple[int, int]]):
+  """Member ``src`` sends ``x`` to member ``dst`` for each pair; members that
+  receive nothing get zeros."""
+  size = axis_size(axis_name)
+  perm = tuple((int(s), int(d)) for s, d in perm)
+  srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
+  if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
+    raise ValueError(f"ppermute: sources and destinations must be unique, got {perm}")
+  if any(not 0 <= i < size for i in srcs + dsts):
+    raise ValueError(f"ppermute: indices must lie in [0, {size}) for axis {axis_name!r}, "
+                     f"got {perm}")
+  return tree_util.tree_map(lambda l: ppermute_p.bind(_arr(l), axis_name=axis_name,
+                                                      perm=perm), x)
+
+
+def axis_index(axis_name):
+  """This member's index along the named axis (int32)."""
+  axis_size(axis_name)
+  return axis_index_p.bind(axis_name=axis_name)
+
+
+# ---------------------------------------------------------------------------
+# Batching (vmap with axis_name)
+
+
+def _lax():
+  from rjax._src.lax import lax, reductions, shapes
+  return lax, reductions, shapes
+
+
+def _reducer_batch(prim, reduce_fn, unbatched_fn):
+  def rule(name, size, vals, dims, *, axes):
+    (x,), (d,) = vals, dims
+    if name not in axes:
+      return prim.bind(x, axes=axes), d
+    out = unbatched_fn(x, size) if d is None else reduce_fn(x, (d,))
+    rest = tuple(a for a in axes if a != name)
+    return (prim.bind(out, axes=rest) if rest else out), None
+  return rule
+
+
+def _times_size(x, size):
+  lax, _, _ = _lax()
+  return lax.mul(x, lax._scalar_like(size, x))
+
+
+def _psum_batch(name, size, vals, dims, *, axes):
+  _, red, _ = _lax()
+  return _reducer_batch(psum_p, red.reduce_sum, _times_size)(name, size, vals, dims, axes=axes)
+
+
+def _pmax_batch(name, size, vals, dims, *, axes):
+  _, red, _ = _lax()
+  return _reducer_batch(pmax_p, red.reduce_max, lambda x, n: x)(name, size, vals, dims, axes=axes)
+
+
+def _pmin_batch(name, size, vals, dims, *, axes):
+  _, red, _ = _lax()
+  return _reducer_batch(pmin_p, red.reduce_min, lambda x, n: x)(name, size, vals, dims, axes=axes)
+
+
+def _all_gather_batch(name, size, vals, dims, *, axis_name, axis, tiled, axis_size):
+  (x,), (d,) = vals, dims
+  lax, _, shapes = _lax()
+  if axis_name != name:
+    if d is None:
+      return all_gather_p.bind(x, axis_name=axis_name, axis=axis, tiled=tiled,
+                               axis_size=axis_size), None
+    x = _batching.moveaxis(x, d, 0)
+    return all_gather_p.bind(x, axis_name=axis_name, axis=axis + 1, tiled=tiled,
+                             axis_size=axis_size), 0
+  y = _batching.matchaxis(x, d, axis, size)
+  if tiled:
+    s = core.get_aval(y).shape
+    y = shapes.reshape(y, s[:axis] + (s[axis] * s[axis + 1],) + s[axis + 2:])
+  return y, None
+
+
+def _psum_scatter_batch(name, size, vals, dims, *, axis_name, scatter_dimension, tiled,
+                        axis_size):
+  (x,), (d,) = vals, dims
+  _, red, shapes = _lax()
+  if axis_name != name:
+    if d is None:
+      return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension,
+                                 tiled=tiled, axis_size=axis_size), None
+    x = _batching.moveaxis(x, d, 0)
+    return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension + 1,
+                               tiled=tiled, axis_size=axis_size), 0
+  y = _times_size(x, size) if d is None else red.reduce_sum(x, (d,))
+  s = scatter_dimension
+  if tiled:
+    shp = core.get_aval(y).shape
+    y = shapes.reshape(y, shp[:s] + (size, shp[s] // size) + shp[s + 1:])
+  return y, s
+
+
+def _ppermute_batch(name, size, vals, dims, *, axis_name, perm):
+  (x,), (d,) = vals, dims
+  if axis_name != name:
+    return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+  lax, _, shapes = _lax()
+  src_of = np.full(size, -1, np.int64)
+  for s, t in perm:
+    src_of[t] = s
+  recv = src_of >= 0
+  if d is None:
+    if recv.all():
+      return x, None
+    x, d = _batching.bdim_at_front(x, None, size), 0
+  from rjax._src.array import from_numpy
+  from rjax._src.numpy import shape_ops
+  idx = from_numpy(np.where(recv, src_of, 0).astype(np.int32))
+  y = shape_ops.take(x, idx, axis=d)
+  if not recv.all():
+    aval = core.get_aval(y)
+    shape = [1] * aval.ndim
+    shape[d] = size
+    mask = from_numpy(recv.reshape(shape))
+    y = lax.select_n(shapes.broadcast_in_dim(mask, aval.shape, tuple(range(aval.ndim))),
+                     shapes.full_like(y, 0), y)
+  return y, d
+
+
+def _axis_index_batch(name, size, vals, dims, *, axis_name):
+  if axis_name != name:
+    return axis_index_p.bind(axis_name=axis_name), None
+  _, _, shapes = _lax()
+  return shapes.iota(np.int32, size), 0
+
+
+_batching.collective_batchers[psum_p] = _psum_batch
+_batching.collective_batchers[pmax_p] = _pmax_batch
+_batching.collective_batchers[pmin_p] = _pmin_batch
+_batching.collective_batchers[all_gather_p] = _all_gather_batch
+_batching.collective_batchers[psum_scatter_p] = _psum_scatter_batch
+_batching.collective_batchers[ppermute_p] = _ppermute_batch
+_batching.collective_batchers[axis_index_p] = _axis_index_batch
+
+
+# ---------------------------------------------------------------------------
+# Differentiation: psum, all_gather, psum_scatter and ppermute are linear; the
+# transpose of a sum over members is a sum over members (JAX's convention),
+# all_gather and psum_scatter transpose to each other, a permutation to its
+# inverse. pmax/pmin split the gradient among the members that attain the
+# extremum (as reduce_max does among ties).
+
+
+def _psum_transpose(ct, x, *, axes):
+  if isinstance(ct, _ad.Zero):
+    return [None]
+  return [psum_p.bind(ct, axes=axes)]
+
+
+def _all_gather_transpose(ct, x, *, axis_name, axis, tiled, axis_size):
+  if isinstance(ct, _ad.Zero):
+    return [None]
+  return [psum_scatter_p.bind(ct, axis_name=axis_name, scatter_dimension=axis, tiled=tiled,
+                              axis_size=axis_size)]
+
+
+def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, tiled, axis_size):
+  if isinstance(ct, _ad.Zero):
+    return [None]
+  return [all_gather_p.bind(ct, axis_name=axis_name, axis=scatter_dimension, tiled=tiled,
+                            axis_size=axis_size)]
+
+
+def _ppermute_transpose(ct, x, *, axis_name, perm):
+  if isinstance(ct, _ad.Zero):
+    return [None]
+  return [ppermute_p.bind(ct, axis_name=axis_name, perm=tuple((d, s) for s, d in perm))]
+
+
+_ad.deflinear(psum_p, _psum_transpose)
+_ad.deflinear(all_gather_p, _all_gather_transpose)
+_ad.deflinear(psum_scatter_p, _psum_scatter_transpose)
+_ad.deflinear(ppermute_p, _ppermute_transpose)
+_ad.defnondiff(axis_index_p)
+
+
+def _extremum_jvp(prim):
+  def rule(primals, tangents, *, axes):
+    (x,), (t,) = primals, tangents
+    lax, _, _ = _lax()
+    ans = prim.bind(x, axes=axes)
+    if isinstance(t, _ad.Zero):
+      return ans, _ad.Zero(_ad.tangent_aval(core.get_aval(ans)))
+    hit = lax.convert_element_type(lax.eq(x, ans), core.get_aval(t).dtype)
+    return ans, lax.div(psum_p.bind(lax.mul(t, hit), axes=axes), psum_p.bind(hit, axes=axes))
+  return rule
+
+
+_ad.primitive_jvps[pmax_p] = _extremum_jvp(pmax_p)
+_ad.primitive_jvps[pmin_p] = _extremum_jvp(pmin_p)
