@@ -12,6 +12,11 @@ if any((_SRC / "rjax").glob("_rjax*.so")) and str(_SRC) not in sys.path:
 
 from hypothesis import HealthCheck, settings
 
+import rjax
+
+# Every jaxpr the tests build (make_jaxpr, jit, linearize) is type-checked.
+rjax.config.update("jax_enable_checks", True)
+
 settings.register_profile(
     "ci", max_examples=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

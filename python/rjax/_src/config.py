@@ -53,6 +53,8 @@ class Config:
 
 config = Config()
 config.define("jax_enable_x64", False, env="JAX_ENABLE_X64")
+# Type-check every jaxpr as it is built (the test suite turns this on).
+config.define("jax_enable_checks", False, env="JAX_ENABLE_CHECKS")
 config.define("jax_log_compiles", False, env="JAX_LOG_COMPILES")
 config.define("jax_numpy_rank_promotion", "allow")
 config.define("jax_default_matmul_precision", None)

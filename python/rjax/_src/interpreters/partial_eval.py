@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rjax._src import core
+from rjax._src.config import config
 from rjax._src.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
 
 
@@ -66,6 +67,8 @@ class DynamicJaxprTrace(core.Trace):
   def to_jaxpr(self, outs: Sequence[Any]) -> ClosedJaxpr:
     outvars = [self.getvar(o) for o in outs]
     jaxpr = Jaxpr(list(self.constvars), list(self.invars), outvars, list(self.eqns))
+    if config.jax_enable_checks:
+      core.typecheck_jaxpr(jaxpr)
     return ClosedJaxpr(jaxpr, list(self.consts))
 
 
