@@ -1,0 +1,98 @@
+"""Tracing cost of the transformations, and eager grad against NumPy.
+
+    python benches/bench_tracing.py
+
+Workloads (issue #3):
+- trace ``value_and_grad`` of a 3-layer MLP loss into a jaxpr (``make_jaxpr``),
+  and the same under ``vmap`` (per-example gradients); JAX's ``make_jaxpr`` of
+  the same functions for comparison (JAX's own tracing, without its compile);
+- ``grad(lambda x: sum(x * x))`` on 1M float32, eager, against NumPy's
+  hand-written ``2 * x`` and JAX's eager grad.
+Ratios are other / rjax (> 1 means rjax is faster).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import bench, fmt_time, machine, table  # noqa: E402
+
+import rjax  # noqa: E402
+import rjax.numpy as jnp  # noqa: E402
+
+try:
+  import jax
+  import jax.numpy as jjnp
+  jax.config.update("jax_platforms", "cpu")
+except Exception:  # JAX is optional: pip install '.[bench]'
+  jax = None
+
+
+def _mlp_loss(np_mod):
+  def loss(params, x, y):
+    h = x
+    for w, b in params[:-1]:
+      h = np_mod.tanh(h @ w + b)
+    w, b = params[-1]
+    out = h @ w + b
+    return np_mod.mean((out - y) ** 2)
+  return loss
+
+
+def _params(mod, sizes, rng):
+  return [(mod.asarray(rng.standard_normal((m, n)).astype(np.float32) / np.sqrt(m)),
+           mod.asarray(np.zeros(n, np.float32))) for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+def run() -> str:
+  rng = np.random.default_rng(0)
+  sizes = [784, 512, 512, 10]
+  rows = []
+  xs = rng.standard_normal((128, 784)).astype(np.float32)
+  ys = rng.standard_normal((128, 10)).astype(np.float32)
+
+  p = _params(jnp, sizes, rng)
+  loss = _mlp_loss(jnp)
+  x, y = jnp.asarray(xs), jnp.asarray(ys)
+  vg = rjax.value_and_grad(loss)
+  per = rjax.vmap(rjax.value_and_grad(loss), in_axes=(None, 0, 0))
+  jobs = [("make_jaxpr(value_and_grad(mlp3 loss))",
+           lambda: rjax.make_jaxpr(vg)(p, x, y), None),
+          ("make_jaxpr(vmap(value_and_grad(mlp3 loss)))",
+           lambda: rjax.make_jaxpr(per)(p, x, y), None)]
+  if jax:
+    jp = _params(jjnp, sizes, np.random.default_rng(0))
+    jloss = _mlp_loss(jjnp)
+    jx, jy = jjnp.asarray(xs), jjnp.asarray(ys)
+    jvg = jax.value_and_grad(jloss)
+    jper = jax.vmap(jax.value_and_grad(jloss), in_axes=(None, 0, 0))
+    jobs[0] = jobs[0][:2] + (lambda: jax.make_jaxpr(jvg)(jp, jx, jy),)
+    jobs[1] = jobs[1][:2] + (lambda: jax.make_jaxpr(jper)(jp, jx, jy),)
+  for name, f_r, f_j in jobs:
+    tr = bench(f_r, min_time=0.5)
+    tj = bench(f_j, min_time=0.5) if f_j else None
+    rows.append([name, fmt_time(tr), "-", "-", fmt_time(tj) if tj else "-",
+                 f"{tj / tr:.2f}x" if tj else "-"])
+
+  n = 1 << 20
+  a_np = rng.standard_normal(n).astype(np.float32)
+  a = jnp.asarray(a_np)
+  g = rjax.grad(lambda v: jnp.sum(v * v))
+  tr = bench(lambda: g(a).block_until_ready())
+  tn = bench(lambda: 2 * a_np)
+  tj = None
+  if jax:
+    ja = jjnp.asarray(a_np)
+    jg = jax.grad(lambda v: jjnp.sum(v * v))
+    tj = bench(lambda: jg(ja).block_until_ready())
+  rows.append(["grad(sum(x*x)) eager, 1M f32 (NumPy: 2*x)", fmt_time(tr), fmt_time(tn),
+               f"{tn / tr:.2f}x", fmt_time(tj) if tj else "-", f"{tj / tr:.2f}x" if tj else "-"])
+  header = ["workload", "rjax", "NumPy", "NumPy/rjax", "JAX", "JAX/rjax"]
+  return f"{machine()}; rjax threads: {rjax._rjax.num_threads()}\n\n" + table(rows, header)
+
+
+if __name__ == "__main__":
+  print(run())
