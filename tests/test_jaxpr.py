@@ -115,3 +115,41 @@ def test_typecheck_catches_bad_jaxpr():
   closed.jaxpr.eqns[0].outvars[0].aval = core.ShapedArray((2,), np.float32)
   with pytest.raises(TypeError, match="typecheck"):
     core.typecheck_jaxpr(closed.jaxpr)
+
+
+def test_errors_name_the_traced_argument():
+  from rjax import errors
+
+  def f(x, y):
+    return x * y if x > 0 else y
+
+  with pytest.raises(errors.TracerBoolConversionError,
+                     match=r"tracing the function f for jit\. This value depends on the traced "
+                           r"argument x\..*lax\.cond"):
+    rjax.jit(f)(1.0, 2.0)
+  with pytest.raises(errors.ConcretizationTypeError, match=r"function f for grad.* argument x\b"):
+    rjax.grad(f)(1.0, 2.0)
+  assert float(rjax.grad(f, argnums=1)(1.0, 2.0)) == 1.0   # x is not traced there
+
+  def g(params, n):
+    return jnp.ones(int(params["w"])) * n
+
+  with pytest.raises(errors.TracerIntegerConversionError,
+                     match=r"function g for make_jaxpr\. This value depends on the traced "
+                           r"argument params\['w'\]\..*static_argnums"):
+    rjax.make_jaxpr(g)({"w": 1.0, "b": 2.0}, 3)
+  with pytest.raises(errors.TracerBoolConversionError, match=r"function f for vmap.*argument x\."):
+    rjax.vmap(f, in_axes=(0, None))(jnp.ones(3), 2.0)
+  with pytest.raises(errors.TracerBoolConversionError, match=r"arguments a and b\."):
+    rjax.jit(lambda a, b, c: f(a + b, c))(1.0, 2.0, 3.0)
+  assert issubclass(errors.TracerBoolConversionError, TypeError)
+  assert issubclass(errors.TracerIntegerConversionError, TypeError)
+  assert issubclass(errors.TracerArrayConversionError, TypeError)
+
+
+def test_traced_shape_is_a_concretization_error():
+  from rjax import errors
+  with pytest.raises(errors.ConcretizationTypeError, match=r"argument n\..*static_argnums"):
+    rjax.jit(lambda x, n: jnp.ones(n) * x)(1.0, 3)
+  np.testing.assert_array_equal(
+      np.asarray(rjax.jit(lambda x, n: jnp.ones(n) * x, static_argnums=1)(2.0, 3)), [2, 2, 2])

@@ -62,7 +62,9 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
       out_tree_box.append(out_tree)
       return out_leaves
 
-    closed = pe.trace_to_jaxpr(flat_fun, in_avals)
+    debug = core.debug_info("make_jaxpr", fun, dyn_args, kwargs,
+                            [i for i in range(len(args)) if i not in static])
+    closed = pe.trace_to_jaxpr(flat_fun, in_avals, debug)
     if return_shape:
       shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
                 for a in closed.out_avals]
@@ -149,7 +151,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
   for i, (p, t) in enumerate(zip(p_flat, t_flat)):
     _check_tangent(p, t, i)
   box: list = []
-  p_out, t_out = ad.jvp_flat(_flatten_fun(fun, in_tree, box, has_aux), p_flat, t_flat)
+  p_out, t_out = ad.jvp_flat(_flatten_fun(fun, in_tree, box, has_aux), p_flat, t_flat,
+                             core.debug_info("jvp", fun, primals))
   t_out = [ad.instantiate_zeros(t) for t in t_out]
   out_tree = box[-1]
   res = (tree_util.tree_unflatten(out_tree, p_out), tree_util.tree_unflatten(out_tree, t_out))
@@ -164,7 +167,8 @@ def linearize(fun: Callable, *primals):
   from rjax._src.interpreters import ad
   p_flat, in_tree = tree_util.tree_flatten(primals)
   box: list = []
-  p_out, closed, zero_out = ad.linearize_flat(_flatten_fun(fun, in_tree, box), p_flat)
+  p_out, closed, zero_out = ad.linearize_flat(_flatten_fun(fun, in_tree, box), p_flat,
+                                              core.debug_info("linearize", fun, primals))
   out_tree = box[-1]
   out_avals = [ad.tangent_aval(core.get_aval(p)) for p in p_out]
 
@@ -179,13 +183,15 @@ def linearize(fun: Callable, *primals):
   return tree_util.tree_unflatten(out_tree, p_out), f_jvp
 
 
-def vjp(fun: Callable, *primals, has_aux: bool = False):
+def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo | None = None):
   """``(fun(*primals), f_vjp)`` where ``f_vjp(ct)`` pulls a cotangent of the
   output back to cotangents of the inputs (reverse mode)."""
   from rjax._src.interpreters import ad
   p_flat, in_tree = tree_util.tree_flatten(primals)
   box: list = []
-  p_out, closed, zero_out = ad.linearize_flat(_flatten_fun(fun, in_tree, box, has_aux), p_flat)
+  debug = _debug or core.debug_info("vjp", fun, primals)
+  p_out, closed, zero_out = ad.linearize_flat(_flatten_fun(fun, in_tree, box, has_aux), p_flat,
+                                              debug)
   out_tree = box[-1]
   out_avals = [core.get_aval(p) for p in p_out]
 
@@ -253,10 +259,11 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
       return fun(*full, **kwargs)
 
     diff_args = tuple(args[i] for i in idx)
+    debug = core.debug_info("grad", fun, diff_args, None, idx)
     if has_aux:
-      ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True)
+      ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True, _debug=debug)
     else:
-      ans, f_vjp = vjp(f_partial, *diff_args)
+      ans, f_vjp = vjp(f_partial, *diff_args, _debug=debug)
     _check_scalar_float(ans, "grad")
     from rjax._src.array import from_scalar
     g = f_vjp(from_scalar(1.0, core.get_aval(ans).dtype))
@@ -354,7 +361,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
       out, _ = box[-1]
       return _broadcast_prefix(out_axes, out, "out_axes")
 
-    outs = batching.vmap_flat(flat_fun, flat, canon, out_dims_fn, axis_name, size)
+    outs = batching.vmap_flat(flat_fun, flat, canon, out_dims_fn, axis_name, size,
+                              core.debug_info("vmap", fun, args, kwargs))
     return tree_util.tree_unflatten(box[-1][1], outs)
 
   return wrapped

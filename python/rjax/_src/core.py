@@ -144,9 +144,76 @@ def new_primitive(name: str, multiple_results: bool = False) -> Primitive:
 # Traces
 
 
+class DebugInfo:
+  """What a transformation is tracing, for errors that teach: the
+  transformation (``"jit"``, ``"grad"``...), the function, and a name for
+  each flat input (``x``, ``params['w']``), computed only when an error needs
+  them (so the hot path pays nothing)."""
+
+  __slots__ = ("what", "fun", "_args", "_names", "_keep")
+
+  def __init__(self, what: str, fun: Any, args: Any = (), names: Sequence[str] | None = None,
+               keep: Sequence[bool] | None = None):
+    self.what, self.fun, self._args = what, fun, args
+    self._names = None if names is None else list(names)
+    self._keep = keep
+
+  @property
+  def fun_name(self) -> str:
+    return getattr(self.fun, "__name__", type(self.fun).__name__)
+
+  @property
+  def arg_names(self) -> list[str]:
+    if self._names is None:
+      self._names = _arg_names(self.fun, *self._args)
+    if self._keep is not None:
+      return [n for n, k in zip(self._names, self._keep) if k]
+    return self._names
+
+  def keep_only(self, keep: Sequence[bool]) -> "DebugInfo":
+    """The same, naming only the inputs where ``keep`` is true."""
+    d = DebugInfo(self.what, self.fun, self._args, self._names, None)
+    d._names = self.arg_names
+    d._keep = list(keep)
+    return d
+
+
+def debug_info(what: str, fun: Callable, args: Sequence[Any], kwargs: dict | None = None,
+               positions: Sequence[int] | None = None) -> DebugInfo:
+  return DebugInfo(what, fun, (tuple(args), kwargs, positions))
+
+
+def _arg_names(fun, args, kwargs, positions) -> list[str]:
+  """Names for the flat leaves of ``(args, kwargs)``, positional args named
+  from ``fun``'s signature (``positions`` maps them to parameters)."""
+  import inspect
+  from rjax._src import tree_util
+  try:
+    params = [p.name for p in inspect.signature(fun).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+  except (TypeError, ValueError):
+    params = []
+  positions = list(positions) if positions is not None else list(range(len(args)))
+  names = []
+  for a, pos in zip(args, positions):
+    base = params[pos] if pos < len(params) else f"args[{pos}]"
+    for path, _ in tree_util.tree_flatten_with_path(a)[0]:
+      names.append(base + tree_util.keystr(path))
+  for k, v in (kwargs or {}).items():
+    for path, _ in tree_util.tree_flatten_with_path(v)[0]:
+      names.append(k + tree_util.keystr(path))
+  return names
+
+
 class Trace:
   """An interpreter of primitives. Subclasses: EvalTrace here; JVPTrace,
   BatchTrace, JaxprTrace in ``interpreters/``."""
+
+  debug: DebugInfo | None = None
+
+  def arg_dependencies(self, tracer: "Tracer") -> list[str] | None:
+    """The names of the traced inputs ``tracer`` depends on (None: unknown)."""
+    return None
 
   def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict):
     raise NotImplementedError
@@ -239,11 +306,33 @@ def axis_size(name: Any) -> int:
 # Tracer conversions that need a concrete value: errors that teach.
 
 
+def _provenance(tracer: "Tracer") -> str:
+  trace = getattr(tracer, "_trace", None)
+  info = getattr(trace, "debug", None)
+  if info is None:
+    return ""
+  msg = f" The error occurred while tracing the function {info.fun_name} for {info.what}."
+  try:
+    deps = trace.arg_dependencies(tracer)
+  except Exception:  # noqa: BLE001  (provenance is best effort; never mask the error)
+    deps = None
+  if deps is None:
+    deps, how = info.arg_names, "may depend on"
+  else:
+    how = "depends on"
+  if deps:
+    names = deps[0] if len(deps) == 1 else ", ".join(deps[:-1]) + f" and {deps[-1]}"
+    plural = "s" if len(deps) > 1 else ""
+    msg += f" This value {how} the traced argument{plural} {names}."
+  return msg
+
+
 def _tracer_error(cls_name: str, tracer: "Tracer", what: str, fix: str):
   from rjax._src import errors
   cls = getattr(errors, cls_name)
   return cls(f"{what} of a traced array {tracer.aval.str_short()} ({tracer._origin()}). "
-             f"The value is not known while the function is being traced. {fix}")
+             f"The value is not known while the function is being traced."
+             f"{_provenance(tracer)} {fix}")
 
 
 def _tracer_bool(self):

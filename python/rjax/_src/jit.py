@@ -128,7 +128,11 @@ class JitWrapped:
     if config.read("jax_log_compiles"):
       logger.warning("Compiling %s for %s%s", getattr(self._fun, "__name__", "fun"),
                      ", ".join(a.str_short() for a in avals), self._why(key))
-    closed = pe.trace_to_jaxpr(flat_fun, list(avals))
+    debug = core.debug_info("jit", self._fun, [a for i, a in enumerate(args)
+                                               if i not in static_nums],
+                            {k: v for k, v in kwargs.items() if k not in static_names},
+                            [i for i in range(len(args)) if i not in static_nums])
+    closed = pe.trace_to_jaxpr(flat_fun, list(avals), debug)
     ctx, out_ids = lowering.lower_jaxpr(closed, list(avals))
     exe = ctx.compile(out_ids)
     self._last_sig = key

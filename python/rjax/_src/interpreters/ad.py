@@ -126,6 +126,13 @@ class JVPTrace(core.Trace):
   def __init__(self, parent_trace: core.Trace):
     self.parent_trace = parent_trace
 
+  def arg_dependencies(self, tracer):
+    t = getattr(tracer, "tangent", None)
+    inner = getattr(t, "_trace", None)
+    if inner is None or getattr(inner, "debug", None) is None:
+      return None
+    return inner.arg_dependencies(t)
+
   def to_primal_tangent(self, x):
     if isinstance(x, JVPTracer) and x._trace is self:
       return x.primal, x.tangent
@@ -153,10 +160,12 @@ class JVPTrace(core.Trace):
     return JVPTracer(self, primal_out, tangent_out)
 
 
-def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
+def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
+             debug: core.DebugInfo | None = None):
   """Forward mode on a flat function: returns (primals_out, tangents_out)."""
   parent = core.current_trace()
   trace = JVPTrace(parent)
+  trace.debug = debug
   ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
   with core.set_current_trace(trace):
     outs = fun(*ins)
@@ -228,16 +237,17 @@ def defnondiff(prim) -> None:
 # Linearize (JVP + partial evaluation) and transpose
 
 
-def linearize_flat(fun: Callable, primals: Sequence[Any]):
+def linearize_flat(fun: Callable, primals: Sequence[Any], debug: core.DebugInfo | None = None):
   """Returns (primals_out, linear ClosedJaxpr from tangents_in to tangents_out,
   out tangent Zero-ness). Primal values are computed eagerly (on the current
   trace); only the tangent computation is staged into the jaxpr."""
   from rjax._src.interpreters.partial_eval import PartialEvalTrace
   parent = core.current_trace()
   pe = PartialEvalTrace(parent)
+  pe.debug = debug
   tangent_args = [pe.new_arg(tangent_aval(core.get_aval(p))) for p in primals]
   with core.set_current_trace(pe):
-    p_out, t_out = jvp_flat(fun, primals, tangent_args)
+    p_out, t_out = jvp_flat(fun, primals, tangent_args, debug)
   zero_out = [isinstance(t, Zero) for t in t_out]
   closed = pe.to_jaxpr([t for t in t_out if not isinstance(t, Zero)])
   return p_out, closed, zero_out

@@ -177,9 +177,12 @@ def defreducer(prim, axes_param: str = "axes") -> None:
 
 
 def vmap_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[Any], out_dims_fn: Callable,
-              axis_name: Any, axis_size: int):
+              axis_name: Any, axis_size: int, debug: core.DebugInfo | None = None):
   parent = core.current_trace()
   trace = BatchTrace(parent, axis_name, axis_size)
+  if debug is not None:  # only the mapped arguments are traced
+    debug = debug.keep_only([d is not None for d in in_dims])
+  trace.debug = debug
   tracers = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
   with core.set_current_trace(trace), core.extend_axis_env(axis_name, axis_size):
     outs = fun(*tracers)

@@ -33,6 +33,24 @@ class DynamicJaxprTrace(core.Trace):
     self.consts: list[Any] = []
     self._const_ids: dict[int, Var] = {}
 
+  def arg_dependencies(self, tracer) -> list[str] | None:
+    if self.debug is None or not isinstance(tracer, DynamicJaxprTracer) or tracer._trace is not self:
+      return None
+    producer = {id(v): e for e in self.eqns for v in e.outvars}
+    index = {id(v): i for i, v in enumerate(self.invars)}
+    seen, stack, hit = set(), [tracer.var], set()
+    while stack:
+      v = stack.pop()
+      if id(v) in seen or isinstance(v, core.Literal):
+        continue
+      seen.add(id(v))
+      if id(v) in index:
+        hit.add(index[id(v)])
+      elif id(v) in producer:
+        stack.extend(producer[id(v)].invars)
+    names = self.debug.arg_names
+    return [names[i] for i in sorted(hit) if i < len(names)]
+
   def new_arg(self, aval: ShapedArray) -> DynamicJaxprTracer:
     v = Var(aval)
     self.invars.append(v)
@@ -72,9 +90,11 @@ class DynamicJaxprTrace(core.Trace):
     return ClosedJaxpr(jaxpr, list(self.consts))
 
 
-def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
+def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray],
+                   debug: core.DebugInfo | None = None) -> ClosedJaxpr:
   """Trace ``fun`` (taking and returning flat lists) on abstract inputs."""
   trace = DynamicJaxprTrace()
+  trace.debug = debug
   args = [trace.new_arg(a) for a in in_avals]
   with core.set_current_trace(trace):
     outs = fun(*args)

@@ -20,6 +20,12 @@ from rjax._src.numpy.util import asarray, check_arraylike
 def _shape(shape, fun_name: str) -> tuple:
   if isinstance(shape, (int, np.integer)) or (hasattr(shape, "ndim") and shape.ndim == 0):
     shape = (shape,)
+  for d in (shape if isinstance(shape, (tuple, list)) else ()):
+    if isinstance(d, core.Tracer):
+      raise core._tracer_error(
+          "ConcretizationTypeError", d, f"{fun_name}: shapes must be concrete; got a traced "
+          f"dimension in shape {tuple(shape)!r}: the conversion", "Pass the size as a "
+          "static argument (static_argnums / static_argnames) or compute it from .shape.")
   try:
     out = tuple(operator.index(d) for d in shape)
   except TypeError:
