@@ -304,3 +304,15 @@ def test_checkpoint_recomputes_and_agrees():
   assert len(calls) == 2          # forward once, recomputed once in the backward pass
   _, t = rjax.jvp(rjax.checkpoint(inner), (x,), (_arr(1.0),))
   assert float(t) == pytest.approx(2 * 0.7 * np.exp(0.49), rel=1e-5)
+
+
+def test_integer_inputs_get_float0_cotangents():
+  g = rjax.grad(lambda x, n: x * n, argnums=(0, 1), allow_int=True)(2.0, 3)
+  assert float(g[0]) == 3.0
+  assert g[1].dtype == rjax.dtypes.float0 and g[1].shape == ()
+  _, f_vjp = rjax.vjp(lambda x, b: x * 2, jnp.ones(2), jnp.array([True, False]))
+  cx, cb = f_vjp(jnp.ones(2))
+  np.testing.assert_array_equal(np.asarray(cx), [2.0, 2.0])
+  assert cb.dtype == rjax.dtypes.float0 and cb.shape == (2,)
+  with pytest.raises(TypeError, match="allow_int"):
+    rjax.grad(lambda n: n * 2.0)(3)

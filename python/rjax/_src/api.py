@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._src import core, tree_util
+from rjax._src import core, dtypes, tree_util
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import partial_eval as pe
 
@@ -33,7 +33,6 @@ def _abstractify(x: Any) -> ShapedArray:
     pass
   if isinstance(x, (list, tuple)):
     raise TypeError("a list/tuple leaf is not an array")
-  from rjax._src import dtypes
   arr = np.asarray(x)
   return ShapedArray(arr.shape, dtypes.canonicalize_dtype(arr.dtype))
 
@@ -194,6 +193,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo |
                                               debug)
   out_tree = box[-1]
   out_avals = [core.get_aval(p) for p in p_out]
+  in_avals = [core.get_aval(p) for p in p_flat]
 
   def f_vjp(ct):
     ct_flat, ct_tree = tree_util.tree_flatten(ct)
@@ -207,7 +207,8 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo |
     cts = [c for c, z in zip(ct_flat, zero_out) if not z]
     lin_avals = [v.aval for v in closed.jaxpr.invars]
     cts_in = ad.backward_pass(closed.jaxpr, closed.consts, lin_avals, cts)
-    cts_in = [ad.instantiate_zeros(c) for c in cts_in]
+    cts_in = [np.zeros(a.shape, dtypes.float0) if not dtypes.is_inexact(a.dtype)
+              else ad.instantiate_zeros(c) for c, a in zip(cts_in, in_avals)]
     return tree_util.tree_unflatten(in_tree, cts_in)
 
   primal_out = tree_util.tree_unflatten(out_tree, p_out)
@@ -217,7 +218,6 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo |
 
 
 def _check_scalar_float(x, name):
-  from rjax._src import dtypes
   aval = core.get_aval(x)
   if aval.shape != ():
     raise TypeError(f"{name} requires scalar-output functions (output shape ()), got output "
@@ -228,7 +228,6 @@ def _check_scalar_float(x, name):
 
 
 def _check_input_dtype(x, name, allow_int):
-  from rjax._src import dtypes
   aval = core.get_aval(x)
   if not dtypes.is_float(aval.dtype) and not allow_int:
     raise TypeError(f"{name} requires real-valued inputs (input dtype that is a sub-dtype of "

@@ -16,6 +16,9 @@ from rjax._src.config import config
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 bool_ = np.dtype(np.bool_)
+#: The dtype of the tangent/cotangent of an integer or boolean value (JAX's
+#: ``float0``): it has no values, only a shape.
+float0 = np.dtype([("float0", np.void, 0)])
 int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
 uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
