@@ -153,3 +153,46 @@ def test_traced_shape_is_a_concretization_error():
     rjax.jit(lambda x, n: jnp.ones(n) * x)(1.0, 3)
   np.testing.assert_array_equal(
       np.asarray(rjax.jit(lambda x, n: jnp.ones(n) * x, static_argnums=1)(2.0, 3)), [2, 2, 2])
+
+
+def test_golden_transformations_match_jax():
+  """The text JAX 0.10.2 prints for the same functions (its broadcast_in_dim
+  dims print as np.int64(1) there; ours as 1)."""
+  f = lambda x: x ** 3 + 2 * x
+  assert _check(rjax.make_jaxpr(rjax.grad(f))(2.0)) == (
+      "{ lambda ; a:f32[]. let\n"
+      "    b:f32[] = integer_pow[y=3] a\n"
+      "    c:f32[] = integer_pow[y=2] a\n"
+      "    d:f32[] = mul 3.0:f32[] c\n"
+      "    e:f32[] = mul 2.0:f32[] a\n"
+      "    _:f32[] = add b e\n"
+      "    f:f32[] = mul 2.0:f32[] 1.0:f32[]\n"
+      "    g:f32[] = mul 1.0:f32[] d\n"
+      "    h:f32[] = add_any f g\n"
+      "  in (h,) }")
+  assert _check(rjax.make_jaxpr(lambda x: rjax.jvp(jnp.sin, (x,), (1.0,)))(2.0)) == (
+      "{ lambda ; a:f32[]. let\n"
+      "    b:f32[] = sin a\n"
+      "    c:f32[] = cos a\n"
+      "    d:f32[] = mul 1.0:f32[] c\n"
+      "  in (b, d) }")
+  vm = rjax.vmap(lambda x, y: jnp.tanh(x) * y, in_axes=(0, None))
+  assert _check(rjax.make_jaxpr(vm)(jnp.ones((3, 2)), jnp.ones(2))) == (
+      "{ lambda ; a:f32[3,2] b:f32[2]. let\n"
+      "    c:f32[3,2] = tanh a\n"
+      "    d:f32[1,2] = broadcast_in_dim[broadcast_dimensions=(1,)] b\n"
+      "    e:f32[3,2] = mul c d\n"
+      "  in (e,) }")
+  assert _check(rjax.make_jaxpr(rjax.grad(lambda x: jnp.sum(jnp.exp(x) * x)))(jnp.ones(3))) == (
+      "{ lambda ; a:f32[3]. let\n"
+      "    b:f32[3] = exp a\n"
+      "    c:f32[3] = mul b a\n"
+      "    _:f32[] = reduce_sum[axes=(0,) out_sharding=None] c\n"
+      "    d:f32[3] = broadcast_in_dim 1.0:f32[]\n"
+      "    e:f32[3] = mul b d\n"
+      "    f:f32[3] = mul d a\n"
+      "    g:f32[3] = mul f b\n"
+      "    h:f32[3] = add_any e g\n"
+      "  in (h,) }")
+  assert _check(rjax.make_jaxpr(lambda x: (jnp.sin(x), x * 2)[1])(1.0)) == (
+      "{ lambda ; a:f32[]. let _:f32[] = sin a; b:f32[] = mul a 2.0:f32[] in (b,) }")

@@ -498,6 +498,7 @@ def _pp_literal(lit: Literal) -> str:
 
 def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
   names: dict[int, str] = {}
+  used = {id(v) for e in jaxpr.eqns for v in e.invars} | {id(v) for v in jaxpr.outvars}
 
   def name(v) -> str:
     if isinstance(v, Literal):
@@ -512,15 +513,20 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
   def binder(v) -> str:
     return f"{name(v)}:{v.aval.str_short()}"
 
+  def out_binder(v) -> str:
+    # An equation's output nothing reads prints as JAX's drop var ``_``.
+    return f"_:{v.aval.str_short()}" if v is None or id(v) not in used else binder(v)
+
   consts = " ".join(binder(v) for v in jaxpr.constvars)
   ins = " ".join(binder(v) for v in jaxpr.invars)
   head = f"{{ lambda {consts}{'; ' if consts else ' ; '}{ins}. let" if consts else \
       f"{{ lambda ; {ins}. let"
   eqn_lines = []
   for e in jaxpr.eqns:
-    outs = " ".join(binder(v) for v in e.outvars)
+    outs = " ".join(out_binder(v) for v in e.outvars)
     args = " ".join(name(v) for v in e.invars)
-    params = sorted(e.params.items())
+    pp = pp_params.get(e.primitive)
+    params = sorted((pp(e) if pp else e.params).items())
     flat = " ".join(f"{k}={_pp_value(v)}" for k, v in params)
     lhs = f"{outs} = {e.primitive.name}"
     eqn_lines.append((lhs, flat, params, args))
@@ -530,11 +536,10 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
   def one(lhs, flat, args):
     return f"{lhs}[{flat}] {args}".rstrip() if flat else f"{lhs} {args}".rstrip()
 
-  if len(eqn_lines) <= 1:
-    body = one(eqn_lines[0][0], eqn_lines[0][1], eqn_lines[0][3]) if eqn_lines else ""
-    flat_all = f"{head} {body} {tail}"
-    if len(flat_all) <= width and "\n" not in flat_all:
-      return flat_all
+  body = "; ".join(one(lhs, flat, args) for lhs, flat, _, args in eqn_lines)
+  flat_all = f"{head} {body} {tail}"   # JAX prints "let  in" for no equations
+  if len(flat_all) <= width and "\n" not in flat_all:
+    return flat_all
   lines = [head]
   for lhs, flat, params, args in eqn_lines:
     line = "    " + one(lhs, flat, args)
@@ -547,6 +552,11 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
       lines.append(line)
   lines.append("  " + tail)
   return "\n".join(lines)
+
+
+#: Per-primitive parameter printers (JAX elides some parameters in its text,
+#: e.g. broadcast_in_dim's shape, which the output type already shows).
+pp_params: dict[Primitive, Callable] = {}
 
 
 def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list:

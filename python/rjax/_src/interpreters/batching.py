@@ -146,7 +146,8 @@ def defbroadcasting(prim) -> None:
         if a.ndim == 0:
           new.append(v)
           continue
-        v = shapes.reshape(v, (1,) * (out_nd - a.ndim) + a.shape)
+        k = out_nd - a.ndim
+        v = shapes.broadcast_in_dim(v, (1,) * k + a.shape, tuple(range(k, out_nd)))
       else:
         v = moveaxis(v, d, 0)
         rank = a.ndim

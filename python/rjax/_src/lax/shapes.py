@@ -28,6 +28,10 @@ def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = standard_primitive("broadcast_in_dim", _broadcast_in_dim_abstract_eval)
+# JAX's text leaves out the shape (the output type shows it) and empty dims.
+core.pp_params[broadcast_in_dim_p] = lambda e: (
+    {"broadcast_dimensions": e.params["broadcast_dimensions"]}
+    if e.params["broadcast_dimensions"] else {})
 
 
 def _broadcast_in_dim_ref(x, *, shape, broadcast_dimensions):
