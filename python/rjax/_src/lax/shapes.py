@@ -345,13 +345,16 @@ _ad.deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 
 
 def _broadcast_in_dim_batch(vals, dims, *, shape, broadcast_dimensions):
+  """The batch dim goes to the output right after the dim that the operand's
+  previous dim maps to, so broadcast_dimensions stay increasing and the
+  operand needs no transpose (JAX moves it to the front first)."""
   (x,), (d,) = vals, dims
-  xs = core.get_aval(x).shape
-  new_shape = (xs[d],) + tuple(shape)
-  bd = tuple(b + 1 for b in broadcast_dimensions)
-  dims_in = list(bd)
-  dims_in.insert(d, 0)
-  return broadcast_in_dim_p.bind(x, shape=new_shape, broadcast_dimensions=tuple(dims_in)), 0
+  out_d = broadcast_dimensions[d - 1] + 1 if d > 0 else 0
+  new_shape = list(shape)
+  new_shape.insert(out_d, core.get_aval(x).shape[d])
+  bd = [b + (b >= out_d) for b in broadcast_dimensions]
+  bd.insert(d, out_d)
+  return broadcast_in_dim_p.bind(x, shape=tuple(new_shape), broadcast_dimensions=tuple(bd)), out_d
 
 
 _batching.primitive_batchers[broadcast_in_dim_p] = _broadcast_in_dim_batch
@@ -368,3 +371,159 @@ def _reshape_batch(vals, dims, *, new_sizes, dimensions):
 
 
 _batching.primitive_batchers[reshape_p] = _reshape_batch
+
+
+# ---------------------------------------------------------------------------
+# Rules of transpose, rev, squeeze, concatenate, pad and iota. All but iota are
+# linear; batching rules keep the batch dim where it is whenever they can.
+
+
+def _transpose_transpose(ct, x, *, permutation):
+  return [transpose(ct, tuple(int(i) for i in np.argsort(permutation)))]
+
+
+_ad.deflinear(transpose_p, _transpose_transpose)
+
+
+def _transpose_batch(vals, dims, *, permutation):
+  """The batch dim keeps its position (JAX puts it first; both are one
+  transpose, but staying put spares vmap a move when out_axes == in_axes)."""
+  (x,), (d,) = vals, dims
+  perm = [p + (p >= d) for p in permutation]
+  perm.insert(d, d)
+  return transpose_p.bind(x, permutation=tuple(perm)), d
+
+
+_batching.primitive_batchers[transpose_p] = _transpose_batch
+
+_ad.deflinear(rev_p, lambda ct, x, *, dimensions: [rev(ct, dimensions)])
+
+
+def _rev_batch(vals, dims, *, dimensions):
+  (x,), (d,) = vals, dims
+  return rev_p.bind(x, dimensions=tuple(i + (i >= d) for i in dimensions)), d
+
+
+_batching.primitive_batchers[rev_p] = _rev_batch
+
+_ad.deflinear(squeeze_p, lambda ct, x, *, dimensions: [reshape(ct, x.aval.shape)])
+
+
+def _squeeze_batch(vals, dims, *, dimensions):
+  """Squeeze the dims past the batch dim (JAX moves it to the front first)."""
+  (x,), (d,) = vals, dims
+  new_dims = tuple(i + (i >= d) for i in dimensions)
+  return squeeze_p.bind(x, dimensions=new_dims), d - sum(i < d for i in dimensions)
+
+
+_batching.primitive_batchers[squeeze_p] = _squeeze_batch
+
+
+def _crop(x, starts, limits):
+  """``x[starts:limits]`` as a pad by negative amounts: the slices that the
+  transposes of concatenate and pad take, made of primitives whose rules live
+  here (a pad with negative lo/hi is exactly a slice, in XLA too)."""
+  from rjax._src.lax.lax import _scalar_like
+  shape = core.get_aval(x).shape
+  cfg = tuple((-s, l - n, 0) for s, l, n in zip(starts, limits, shape))
+  if all(c == (0, 0, 0) for c in cfg):
+    return x
+  return pad_p.bind(x, _scalar_like(0, x), padding_config=cfg)
+
+
+def _concatenate_transpose(ct, *xs, dimension):
+  """Each linear operand's cotangent is its slice of ``ct`` (JAX's
+  ``_concatenate_transpose_rule``)."""
+  if isinstance(ct, _ad.Zero):
+    return [None] * len(xs)
+  shape = core.get_aval(ct).shape
+  out, start = [], 0
+  for x in xs:
+    n = (x.aval if _ad.is_undefined_primal(x) else core.get_aval(x)).shape[dimension]
+    if _ad.is_undefined_primal(x):
+      starts = tuple(start if d == dimension else 0 for d in range(len(shape)))
+      limits = tuple(start + n if d == dimension else s for d, s in enumerate(shape))
+      out.append(_crop(ct, starts, limits))
+    else:
+      out.append(None)
+    start += n
+  return out
+
+
+_ad.deflinear(concatenate_p, _concatenate_transpose)
+
+
+def _concatenate_batch(vals, dims, *, dimension):
+  """All operands take the first batched operand's batch dim (unbatched ones
+  are broadcast there); JAX moves every batch dim to the front instead."""
+  from rjax._src.interpreters.batching import matchaxis
+  d0, size = next((d, core.get_aval(v).shape[d]) for v, d in zip(vals, dims) if d is not None)
+  xs = [matchaxis(v, d, d0, size) for v, d in zip(vals, dims)]
+  return concatenate_p.bind(*xs, dimension=dimension + (dimension >= d0)), d0
+
+
+_batching.primitive_batchers[concatenate_p] = _concatenate_batch
+
+
+def _pad_transpose(ct, x, padding_value, *, padding_config):
+  """JAX's ``_pad_transpose``: the operand's cotangent undoes the edge padding
+  (a pad by -lo, -hi: it crops, and pads with zeros where lo/hi were negative)
+  and takes every (interior+1)-th element; the padding value's cotangent is
+  the rest of the total. The strided take is a pad to ``n * (interior+1)``,
+  a reshape to ``(n, interior+1)`` and a crop to the first column."""
+  from rjax._src.lax import reductions
+  from rjax._src.lax.lax import _scalar_like, sub
+  if isinstance(ct, _ad.Zero):
+    return [None, None]
+  nd = len(padding_config)
+  shape = (x.aval if _ad.is_undefined_primal(x) else core.get_aval(x)).shape
+  strided = [i > 0 and n > 1 for n, (_, _, i) in zip(shape, padding_config)]
+
+  def t_operand():
+    unpad = tuple((-lo, -hi + (i if s else 0), 0)
+                  for (lo, hi, i), s in zip(padding_config, strided))
+    t = pad_p.bind(ct, _scalar_like(0, ct), padding_config=unpad)
+    if not any(strided):
+      return t
+    split, crop = [], []
+    for n, (_, _, i), s in zip(shape, padding_config, strided):
+      split += [n, i + 1] if s else [n]
+      crop += [(0, 0, 0), (0, -i, 0)] if s else [(0, 0, 0)]
+    t = pad_p.bind(reshape(t, split), _scalar_like(0, ct), padding_config=tuple(crop))
+    return reshape(t, shape)
+
+  t_x = t_operand() if _ad.is_undefined_primal(x) else None
+  t_v = None
+  if _ad.is_undefined_primal(padding_value):
+    # (also when the operand is a known value, e.g. instantiated zeros)
+    total = lambda t: reductions.reduce_sum(t, tuple(range(nd)))
+    t_v = sub(total(ct), total(t_x if t_x is not None else t_operand()))
+  return [t_x, t_v]
+
+
+_ad.deflinear(pad_p, _pad_transpose)
+
+
+def _pad_batch(vals, dims, *, padding_config):
+  """A batched operand keeps its batch dim (no padding along it). A batched
+  padding value (a vector) is placed with a mask of the padded positions."""
+  from rjax._src.lax.lax import select
+  (x, v), (dx, dv) = vals, dims
+  if dx is None:
+    x, dx = broadcast(x, (core.get_aval(v).shape[dv],)), 0
+  cfg = list(padding_config)
+  cfg.insert(dx, (0, 0, 0))
+  cfg = tuple(cfg)
+  if dv is None:
+    return pad_p.bind(x, v, padding_config=cfg), dx
+  aval = core.get_aval(x)
+  out = pad_p.bind(x, full((), 0, aval.dtype), padding_config=cfg)
+  mask = pad_p.bind(full(aval.shape, True, np.bool_), full((), False, np.bool_),
+                    padding_config=cfg)
+  return select(mask, out, broadcast_in_dim(v, core.get_aval(out).shape, (dx,))), dx
+
+
+_batching.primitive_batchers[pad_p] = _pad_batch
+
+# iota has no operands: nothing to differentiate, and vmap never batches it.
+_ad.defnondiff(iota_p)
