@@ -746,3 +746,272 @@ for _p in (neg_p, exp_p, log_p, tanh_p, logistic_p, sin_p, cos_p, sqrt_p, square
 for _p in (add_p, sub_p, mul_p, div_p, max_p, min_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p):
   _batching.defbroadcasting(_p)
 del _p
+
+
+# ---------------------------------------------------------------------------
+# Rules of the remaining elementwise primitives (JAX's rules, checked against
+# jax/_src/lax/lax.py and jax/_src/lax/special.py).
+
+
+def _c(v, like):
+  """A weakly typed rank-0 constant of ``like``'s dtype."""
+  return _scalar_like(v, like)
+
+
+def _out_shape(*xs) -> tuple:
+  return broadcasting_shape("broadcast", [core.get_aval(x).shape for x in xs])
+
+
+def _broadcast_to(x, shape):
+  """``x`` (rank 0, or equal rank with size-1 dims) broadcast to ``shape``."""
+  from rjax._src.lax import shapes
+  xs = core.get_aval(x).shape
+  if xs == tuple(shape):
+    return x
+  return shapes.broadcast_in_dim(x, shape, () if not xs else tuple(range(len(shape))))
+
+
+def _zeros_of(shape, dtype):
+  from rjax._src.lax import shapes
+  return shapes.full(shape, 0, dtype)
+
+
+def _replace_zero(x):
+  """1 where x == 0, else x (JAX's ``_replace_zero``)."""
+  return select_n_p.bind(eq_p.bind(x, _c(0, x)), x, _broadcast_to(_c(1, x), core.get_aval(x).shape))
+
+
+# -- unary transcendentals ---------------------------------------------------
+
+_ad.defjvp2(exp2_p, lambda g, ans, x: mul_p.bind(log_p.bind(_c(2.0, x)), mul_p.bind(g, ans)))
+_ad.defjvp2(tan_p, lambda g, ans, x: mul_p.bind(g, add_p.bind(_c(1.0, x), square_p.bind(ans))))
+_ad.defjvp(asin_p, lambda g, x: mul_p.bind(
+    g, rsqrt_p.bind(sub_p.bind(_c(1.0, x), square_p.bind(x)))))
+_ad.defjvp(acos_p, lambda g, x: mul_p.bind(
+    g, neg_p.bind(rsqrt_p.bind(sub_p.bind(_c(1.0, x), square_p.bind(x))))))
+_ad.defjvp(atan_p, lambda g, x: div_p.bind(g, add_p.bind(_c(1.0, x), square_p.bind(x))))
+_ad.defjvp(sinh_p, lambda g, x: mul_p.bind(g, cosh_p.bind(x)))
+_ad.defjvp(cosh_p, lambda g, x: mul_p.bind(g, sinh_p.bind(x)))
+_ad.defjvp(asinh_p, lambda g, x: mul_p.bind(
+    g, rsqrt_p.bind(add_p.bind(square_p.bind(x), _c(1.0, x)))))
+# JAX uses x^2 - 1 rather than (x+1)(x-1): the domain is x >= 1
+_ad.defjvp(acosh_p, lambda g, x: mul_p.bind(
+    g, rsqrt_p.bind(sub_p.bind(square_p.bind(x), _c(1.0, x)))))
+_ad.defjvp(atanh_p, lambda g, x: mul_p.bind(
+    div_p.bind(_c(1.0, x), add_p.bind(_c(1.0, x), x)), div_p.bind(g, sub_p.bind(_c(1.0, x), x))))
+_ad.defjvp2(rsqrt_p, lambda g, ans, x: mul_p.bind(
+    g, mul_p.bind(_c(-0.5, x), div_p.bind(ans, x))))
+_ad.defjvp2(cbrt_p, lambda g, ans, x: mul_p.bind(
+    g, mul_p.bind(_c(1.0 / 3.0, x), integer_pow_p.bind(ans, y=-2))))
+_ad.defjvp(erf_p, lambda g, x: mul_p.bind(
+    _c(2.0 / np.sqrt(np.pi), x), mul_p.bind(g, exp_p.bind(neg_p.bind(square_p.bind(x))))))
+_ad.defjvp(erfc_p, lambda g, x: mul_p.bind(
+    _c(-2.0 / np.sqrt(np.pi), x), mul_p.bind(g, exp_p.bind(neg_p.bind(square_p.bind(x))))))
+_ad.defjvp2(erf_inv_p, lambda g, ans, x: mul_p.bind(
+    _c(np.sqrt(np.pi) / 2.0, x), mul_p.bind(g, exp_p.bind(square_p.bind(ans)))))
+_ad.defjvp(lgamma_p, lambda g, x: mul_p.bind(g, digamma_p.bind(x)))
+
+
+# Trigamma. JAX differentiates digamma with ``polygamma(1, x)`` (a primitive
+# lowered to CHLO). rjax has no polygamma primitive, so trigamma is built from
+# existing differentiable primitives: the recurrence
+#   psi1(x) = sum_{k<N} 1/(x+k)^2 + psi1(x+N)
+# moves the argument to x+N >= N, where the asymptotic series
+#   psi1(z) ~ 1/z + 1/(2z^2) + sum_k B_2k / z^(2k+1)
+# (to B_12; the first omitted term is below 1e-15 relative for z >= 10) is
+# accurate to float64 round-off; negative arguments use the reflection
+#   psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x)
+# with the sine's argument reduced exactly (x - round(x)). Being a composite of
+# primitives, it is itself differentiable to any order (digamma's higher
+# derivatives come from differentiating this expression).
+_TRIGAMMA_SHIFT = 10
+_TRIGAMMA_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730)
+
+
+def _trigamma_positive(x):
+  acc = None
+  for k in range(_TRIGAMMA_SHIFT):
+    xk = add_p.bind(x, _c(float(k), x)) if k else x
+    term = div_p.bind(_c(1.0, x), square_p.bind(xk))
+    acc = term if acc is None else add_p.bind(acc, term)
+  z = add_p.bind(x, _c(float(_TRIGAMMA_SHIFT), x))
+  w = div_p.bind(_c(1.0, z), z)          # 1/z
+  w2 = square_p.bind(w)                  # 1/z^2
+  # Horner in w2 for sum_k B_2k w^(2k+1) = w^3 * (B2 + w2 (B4 + w2 (B6 + ...)))
+  poly = _c(_TRIGAMMA_BERNOULLI[-1], x)
+  for b in reversed(_TRIGAMMA_BERNOULLI[:-1]):
+    poly = add_p.bind(_c(b, x), mul_p.bind(w2, poly))
+  tail = add_p.bind(w, mul_p.bind(w2, add_p.bind(_c(0.5, x), mul_p.bind(w, poly))))
+  return add_p.bind(acc, tail)
+
+
+def _trigamma(x):
+  shape = core.get_aval(x).shape
+  neg_x = lt_p.bind(x, _c(0.0, x))
+  # Both branches get safe arguments (so that the unused one cannot poison
+  # reverse-mode cotangents with 0 * inf).
+  y = select_n_p.bind(neg_x, x, sub_p.bind(_c(1.0, x), x))
+  t = _trigamma_positive(y)
+  xs = select_n_p.bind(neg_x, _broadcast_to(_c(0.5, x), shape), x)
+  frac = sub_p.bind(xs, round_p.bind(xs, rounding_method=int(RoundingMethod.TO_NEAREST_EVEN)))
+  s = sin_p.bind(mul_p.bind(_c(np.pi, x), frac))
+  refl = sub_p.bind(div_p.bind(_c(np.pi ** 2, x), square_p.bind(s)), t)
+  return select_n_p.bind(neg_x, t, refl)
+
+
+_ad.defjvp(digamma_p, lambda g, x: mul_p.bind(g, _trigamma(x)))
+
+
+# -- binary ------------------------------------------------------------------
+
+def _atan2_denominator(x, y):
+  return add_p.bind(square_p.bind(x), square_p.bind(y))
+
+
+_ad.defjvp(atan2_p,
+           lambda g, x, y: mul_p.bind(g, div_p.bind(y, _atan2_denominator(x, y))),
+           lambda g, x, y: mul_p.bind(g, div_p.bind(neg_p.bind(x), _atan2_denominator(x, y))))
+
+
+def _rem_jvp_rhs(g, x, y):
+  q = div_p.bind(x, y)
+  # -g * round_toward_zero(x / y)
+  return mul_p.bind(neg_p.bind(g), mul_p.bind(sign_p.bind(q), floor_p.bind(abs_p.bind(q))))
+
+
+_ad.defjvp(rem_p, lambda g, x, y: _broadcast_to(g, _out_shape(x, y)), _rem_jvp_rhs)
+
+
+def _pow_jvp_lhs(g, ans, x, y):
+  shape = _out_shape(x, y)
+  xd = core.get_aval(x).dtype
+  if dtypes.is_int(core.get_aval(y).dtype):
+    # d/dx x**n = n * x**(n-1), and exactly 0 where n == 0 (also at x == 0)
+    yb = _broadcast_to(y, shape)
+    xb = _broadcast_to(x, shape)
+    yf = convert_element_type_p.bind(yb, new_dtype=xd, weak_type=False)
+    one_i = _c(1, yb)
+    jac = select_n_p.bind(eq_p.bind(yb, _c(0, yb)),
+                          mul_p.bind(_replace_zero(yf), pow_p.bind(xb, sub_p.bind(yb, one_i))),
+                          _zeros_of(shape, xd))
+  else:
+    jac = mul_p.bind(y, pow_p.bind(x, sub_p.bind(y, _c(1.0, y))))
+  return mul_p.bind(g, jac)
+
+
+def _pow_jvp_rhs(g, ans, x, y):
+  # log of x with 0 replaced by 1: d/dy 0**y = 0 (JAX's convention)
+  return mul_p.bind(g, mul_p.bind(log_p.bind(_replace_zero(x)), ans))
+
+
+_ad.defjvp2(pow_p, _pow_jvp_lhs, _pow_jvp_rhs)
+
+
+# -- clamp -------------------------------------------------------------------
+
+def _clamp_select(pred, g, operand):
+  """``g`` (broadcast to the operand's shape) where ``pred``, else 0."""
+  aval = core.get_aval(operand)
+  return select_n_p.bind(pred, _zeros_of(aval.shape, aval.dtype), _broadcast_to(g, aval.shape))
+
+
+# JAX's rules: the operand gets the gradient where min < x < max (strictly;
+# none at the boundaries), min where min > x and min < max, max where max < x.
+# (A rank-0 bound's tangent is broadcast to the operand's shape; JAX's rule
+# fails there, the transpose here sums it back.)
+_ad.defjvp(clamp_p,
+           lambda g, lo, x, hi: _clamp_select(
+               and_p.bind(gt_p.bind(lo, x), lt_p.bind(lo, hi)), g, x),
+           lambda g, lo, x, hi: _clamp_select(
+               and_p.bind(gt_p.bind(x, lo), lt_p.bind(x, hi)), g, x),
+           lambda g, lo, x, hi: _clamp_select(lt_p.bind(hi, x), g, x))
+
+
+# -- not differentiable ------------------------------------------------------
+
+for _p in (nextafter_p, not_p, and_p, or_p, xor_p, population_count_p, clz_p, shift_left_p,
+           shift_right_logical_p, shift_right_arithmetic_p, bitcast_convert_type_p):
+  _ad.defnondiff(_p)
+
+
+# -- batching ----------------------------------------------------------------
+
+for _p in (exp2_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p, asinh_p, acosh_p, atanh_p,
+           rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p, not_p,
+           population_count_p, clz_p):
+  _batching.defvectorized(_p)
+for _p in (rem_p, atan2_p, nextafter_p, and_p, or_p, xor_p, shift_left_p, shift_right_logical_p,
+           shift_right_arithmetic_p, pow_p):
+  _batching.defbroadcasting(_p)
+del _p
+
+
+def _bcast_bdim(x, xdim, full_shape, bdim):
+  """Bring a select_n/clamp operand to ``full_shape`` (the batched output
+  shape, batch dim at ``bdim``). An operand is either rank 0 unbatched (kept,
+  the primitive broadcasts it), rank 0 batched (now rank 1: broadcast along
+  ``bdim``), or full rank (moved / broadcast to ``bdim``)."""
+  from rjax._src.lax import shapes
+  nd = core.get_aval(x).ndim
+  if xdim is None:
+    if nd == 0:
+      return x
+    return _batching.matchaxis(x, None, bdim, full_shape[bdim])
+  if nd == 1 and len(full_shape) > 1:
+    return shapes.broadcast_in_dim(x, full_shape, (bdim,))
+  return _batching.moveaxis(x, xdim, bdim)
+
+
+def _select_n_batch(vals, dims):
+  which, *cases = vals
+  wdim, *cdims = dims
+  size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
+  case_aval = core.get_aval(cases[0])
+  unbatched_shape = (case_aval.shape if cdims[0] is None else
+                     tuple(s for i, s in enumerate(case_aval.shape) if i != cdims[0]))
+  # the output batch dim: that of the first batched case, else of a full-rank
+  # predicate, else 0
+  bdim = next((d for d in cdims if d is not None), None)
+  if bdim is None:
+    bdim = wdim if core.get_aval(which).ndim == len(unbatched_shape) + 1 else 0
+  full_shape = unbatched_shape[:bdim] + (size,) + unbatched_shape[bdim:]
+  cases = [_batching.matchaxis(c, d, bdim, size) for c, d in zip(cases, cdims)]
+  which = _bcast_bdim(which, wdim, full_shape, bdim)
+  return select_n_p.bind(which, *cases), bdim
+
+
+_batching.primitive_batchers[select_n_p] = _select_n_batch
+
+
+def _clamp_batch(vals, dims):
+  lo, x, hi = vals
+  lodim, xdim, hidim = dims
+  size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
+  # the cheap common cases: everything batched alike, or rank-0 unbatched bounds
+  if all(d == xdim for d in dims) and all(core.get_aval(v).shape == core.get_aval(x).shape
+                                          for v in vals):
+    return clamp_p.bind(lo, x, hi), xdim
+  if xdim is None:
+    # the operand's (unbatched) shape is the output's: broadcast it, or, if
+    # rank 0 with a batched bound, it becomes rank 1
+    x = _batching.bdim_at_front(x, None, size)
+    xdim = 0
+  full_shape = core.get_aval(x).shape
+  lo = _bcast_bdim(lo, lodim, full_shape, xdim)
+  hi = _bcast_bdim(hi, hidim, full_shape, xdim)
+  return clamp_p.bind(lo, x, hi), xdim
+
+
+_batching.primitive_batchers[clamp_p] = _clamp_batch
+
+
+def _bitcast_batch(vals, dims, *, new_dtype):
+  (x,), (d,) = vals, dims
+  aval = core.get_aval(x)
+  # a wider new dtype consumes the trailing dim: keep the batch dim off it
+  if np.dtype(new_dtype).itemsize > aval.dtype.itemsize and d == aval.ndim - 1:
+    x, d = _batching.moveaxis(x, d, 0), 0
+  return bitcast_convert_type_p.bind(x, new_dtype=new_dtype), d
+
+
+_batching.primitive_batchers[bitcast_convert_type_p] = _bitcast_batch
