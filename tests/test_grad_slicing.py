@@ -339,6 +339,19 @@ def test_scatter_extremal_ties_match_jax(op):
   np.testing.assert_allclose(np.asarray(t), [31 / 3, 16.0, 3.0], rtol=1e-12)
 
 
+def test_scatter_extremal_clip_out_of_bounds():
+  # Both updates clamp to the last place, where one of them wins. (JAX 0.10.2 gives nan
+  # there: its JVP reads the places back with a filling gather whatever the
+  # scatter's mode; ours reads them back with the scatter's mode.)
+  dn = SDN(update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+  i = np.array([[5], [5]], np.int32)
+  for prim, last, want in ((lax.scatter_max, 3.0, 20.0), (lax.scatter_min, 9.0, 10.0)):
+    f = lambda x, u: prim(x, i, u, dn, mode="clip")
+    _, t = rjax.jvp(f, (jnp.asarray([1.0, 2, last]), jnp.asarray([7.0, 8.0])),
+                    (jnp.ones(3), jnp.asarray([10.0, 20.0])))
+    np.testing.assert_array_equal(np.asarray(t), [1.0, 1.0, want])
+
+
 def test_at_update_grads_numerically():
   x, v = _rand(13, (5, 3)), _rand(14, (4, 3))
   idx = np.array([4, 0, 2, -1])
