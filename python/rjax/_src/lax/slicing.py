@@ -526,3 +526,555 @@ __all__ = ["slice", "slice_in_dim", "index_in_dim", "dynamic_slice", "dynamic_sl
            "dynamic_update_index_in_dim", "gather", "scatter", "scatter_add", "scatter_mul",
            "scatter_min", "scatter_max", "GatherDimensionNumbers", "ScatterDimensionNumbers",
            "GatherScatterMode"]
+
+
+# ---------------------------------------------------------------------------
+# Differentiation and batching rules. Start indices are never differentiable
+# (their tangents are symbolic zeros and transpose rules get them as known
+# values). Batching rules put the batch dim where the operation can absorb it
+# (one more window dim, or an operand/indices batching dim pair) instead of
+# moving it to the front.
+
+from rjax._src.interpreters import ad as _ad  # noqa: E402
+from rjax._src.interpreters import batching as _batching  # noqa: E402
+from rjax._src.lax import lax as _lax  # noqa: E402
+from rjax._src.lax import shapes as _shapes  # noqa: E402
+
+
+def _full(shape, v, dtype):
+  from rjax._src.array import from_scalar
+  s = from_scalar(v, dtype)
+  return _shapes.broadcast_in_dim(s, tuple(shape), ()) if len(shape) else s
+
+
+def _zeros(shape, dtype):
+  return _full(shape, 0, dtype)
+
+
+def _ones(shape, dtype):
+  return _full(shape, 1, dtype)
+
+
+def _no_ct_for_indices(name, idx):
+  if any(_ad.is_undefined_primal(i) for i in idx):
+    raise ValueError(f"{name}: start indices are not differentiable (transpose with respect to "
+                     "an index is undefined)")
+
+
+def _clip(v, lo, hi):
+  return min(max(v, lo), hi)
+
+
+def _insert(xs, pos, v):
+  xs = list(xs)
+  xs.insert(pos, v)
+  return tuple(xs)
+
+
+def _shift(dims, at):
+  """Dimension numbers after inserting a new dim at ``at``."""
+  return tuple(d + (d >= at) for d in dims)
+
+
+# slice: linear; the transpose pads the cotangent back with zeros (the strided
+# gaps by interior padding).
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval)]
+  st = strides or (1,) * x.aval.ndim
+  cfg = []
+  for s, n, k, m in zip(start_indices, x.aval.shape, st, core.get_aval(ct).shape):
+    real_limit = s + (1 + (m - 1) * k if m else 0)
+    cfg.append((s, n - real_limit, k - 1))
+  return [_shapes.pad(ct, _zeros((), core.get_aval(ct).dtype), cfg)]
+
+
+def _slice_batch(vals, dims, *, start_indices, limit_indices, strides):
+  (x,), (d,) = vals, dims
+  n = core.get_aval(x).shape[d]
+  st = None if strides is None else _insert(strides, d, 1)
+  return slice_p.bind(x, start_indices=_insert(start_indices, d, 0),
+                      limit_indices=_insert(limit_indices, d, n), strides=st), d
+
+
+_ad.deflinear(slice_p, _slice_transpose)
+_batching.primitive_batchers[slice_p] = _slice_batch
+
+
+# dynamic_slice: linear in the operand; the transpose writes the cotangent into
+# zeros at the same (clamped) place.
+
+def _dynamic_slice_jvp(primals, tangents, *, slice_sizes):
+  x, *idx = primals
+  out = dynamic_slice_p.bind(x, *idx, slice_sizes=slice_sizes)
+  if isinstance(tangents[0], _ad.Zero):
+    return out, _ad.Zero.from_value(out)
+  return out, dynamic_slice_p.bind(tangents[0], *idx, slice_sizes=slice_sizes)
+
+
+def _dynamic_slice_transpose(ct, x, *idx, slice_sizes):
+  _no_ct_for_indices("dynamic_slice", idx)
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval)] + [None] * len(idx)
+  zeros = _zeros(x.aval.shape, core.get_aval(ct).dtype)
+  return [dynamic_update_slice_p.bind(zeros, ct, *idx)] + [None] * len(idx)
+
+
+def _index_zero(idx):
+  """A literal 0 start index (of the other indices' dtype)."""
+  return _zeros((), core.get_aval(idx[0]).dtype if idx else dtypes.int32)
+
+
+def _batched_index_vector(idx, dims, size):
+  """Scalar start indices (some batched) -> one ``(size, len(idx))`` index
+  array batched at 0 (JAX's ``_batch_dynamic_slice_indices``)."""
+  dts = {core.get_aval(i).dtype for i in idx}
+  dt = dts.pop() if len(dts) == 1 else (
+      dtypes.canonicalize_dtype(np.int64) if any(d.itemsize == 8 for d in dts) else dtypes.int32)
+  cols = []
+  for i, d in zip(idx, dims):
+    i = _lax.convert_element_type(i, dt)
+    cols.append(_shapes.broadcast_in_dim(i, (size, 1), (0,) if d is not None else ()))
+  return _shapes.concatenate(cols, 1)
+
+
+def _dynamic_slice_batch(vals, dims, *, slice_sizes):
+  x, *idx = vals
+  dx, *didx = dims
+  if all(d is None for d in didx):
+    # Only the operand is batched: slice the whole batch dim too (no gather).
+    n = core.get_aval(x).shape[dx]
+    idx = list(idx)
+    idx.insert(dx, _index_zero(idx))
+    return dynamic_slice_p.bind(x, *idx, slice_sizes=_insert(slice_sizes, dx, n)), dx
+  size = next(core.get_aval(i).shape[d] for i, d in zip(idx, didx) if d is not None)
+  index = _batched_index_vector(idx, didx, size)
+  r = len(idx)
+  dn = GatherDimensionNumbers(offset_dims=tuple(range(r)), collapsed_slice_dims=(),
+                              start_index_map=tuple(range(r)))
+  return _gather_batch([x, index], [dx, 0], dimension_numbers=dn,
+                       slice_sizes=tuple(slice_sizes), indices_are_sorted=True,
+                       unique_indices=True, mode=GatherScatterMode.CLIP, fill_value=None)
+
+
+_ad.primitive_jvps[dynamic_slice_p] = _dynamic_slice_jvp
+_ad.primitive_transposes[dynamic_slice_p] = _dynamic_slice_transpose
+_batching.primitive_batchers[dynamic_slice_p] = _dynamic_slice_batch
+
+
+# dynamic_update_slice: linear in (operand, update) jointly.
+
+def _dynamic_update_slice_jvp(primals, tangents):
+  x, u, *idx = primals
+  tx, tu = tangents[:2]
+  out = dynamic_update_slice_p.bind(x, u, *idx)
+  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
+    return out, _ad.Zero.from_value(out)
+  return out, dynamic_update_slice_p.bind(_ad.instantiate_zeros(tx), _ad.instantiate_zeros(tu),
+                                          *idx)
+
+
+def _dynamic_update_slice_transpose(ct, x, u, *idx):
+  _no_ct_for_indices("dynamic_update_slice", idx)
+  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
+  u_aval = u.aval if uu else core.get_aval(u)
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval) if ux else None, _ad.Zero(u_aval) if uu else None] + \
+        [None] * len(idx)
+  dt = core.get_aval(ct).dtype
+  ct_x = dynamic_update_slice_p.bind(ct, _zeros(u_aval.shape, dt), *idx) if ux else None
+  ct_u = dynamic_slice_p.bind(ct, *idx, slice_sizes=tuple(u_aval.shape)) if uu else None
+  return [ct_x, ct_u] + [None] * len(idx)
+
+
+def _dynamic_update_slice_batch(vals, dims):
+  x, u, *idx = vals
+  dx, du, *didx = dims
+  size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
+  if all(d is None for d in didx):
+    # Unbatched indices: the batch dim is one more (full) window dim.
+    d = dx if dx is not None else du
+    x = _batching.matchaxis(x, dx, d, size)
+    u = _batching.matchaxis(u, du, d, size)
+    idx = list(idx)
+    idx.insert(d, _index_zero(idx))
+    return dynamic_update_slice_p.bind(x, u, *idx), d
+  index = _batched_index_vector(idx, didx, size)
+  r = len(idx)
+  dn = ScatterDimensionNumbers(update_window_dims=tuple(range(r)), inserted_window_dims=(),
+                               scatter_dims_to_operand_dims=tuple(range(r)))
+  return _scatter_batch(scatter_p, [x, index, u], [dx, 0, du], dimension_numbers=dn,
+                        indices_are_sorted=True, unique_indices=True,
+                        mode=GatherScatterMode.CLIP, update_jaxpr=None, update_consts=())
+
+
+_ad.primitive_jvps[dynamic_update_slice_p] = _dynamic_update_slice_jvp
+_ad.primitive_transposes[dynamic_update_slice_p] = _dynamic_update_slice_transpose
+_batching.primitive_batchers[dynamic_update_slice_p] = _dynamic_update_slice_batch
+
+
+# gather: linear in the operand; the transpose scatter-adds into zeros with the
+# same dimension numbers.
+
+def _gather_to_scatter_dn(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
+  return ScatterDimensionNumbers(
+      update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+      scatter_dims_to_operand_dims=dn.start_index_map,
+      operand_batching_dims=dn.operand_batching_dims,
+      scatter_indices_batching_dims=dn.start_indices_batching_dims)
+
+
+def _scatter_to_gather_dn(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
+  return GatherDimensionNumbers(
+      offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+      start_index_map=dn.scatter_dims_to_operand_dims,
+      operand_batching_dims=dn.operand_batching_dims,
+      start_indices_batching_dims=dn.scatter_indices_batching_dims)
+
+
+def _scatter_slice_sizes(operand_shape, updates_shape, dn: ScatterDimensionNumbers) -> tuple:
+  """The slice sizes of the gather that reads back what a scatter writes."""
+  sizes, w = [], iter(dn.update_window_dims)
+  for d in range(len(operand_shape)):
+    if d in dn.inserted_window_dims or d in dn.operand_batching_dims:
+      sizes.append(1)
+    else:
+      sizes.append(updates_shape[next(w)])
+  return tuple(sizes)
+
+
+def _gather_jvp(g, x, i, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                unique_indices, mode, fill_value):
+  # out-of-bounds (filled) entries have zero tangents
+  return gather_p.bind(g, i, dimension_numbers=dimension_numbers, slice_sizes=slice_sizes,
+                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                       mode=mode, fill_value=0)
+
+
+def _gather_transpose(ct, x, i, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                      unique_indices, mode, fill_value):
+  _no_ct_for_indices("gather", (i,))
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval), None]
+  zeros = _zeros(x.aval.shape, core.get_aval(ct).dtype)
+  return [scatter_add_p.bind(zeros, i, ct, dimension_numbers=_gather_to_scatter_dn(
+      dimension_numbers), indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+      mode=mode, update_jaxpr=None, update_consts=()), None]
+
+
+def _indices_bdim_not_last(i, di):
+  """Batched indices keep their index vector last: a batch dim after it moves
+  just before it."""
+  nd = core.get_aval(i).ndim
+  if di == nd - 1:
+    return _batching.moveaxis(i, di, nd - 2), nd - 2
+  return i, di
+
+
+def _gather_batch(vals, dims, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                  unique_indices, mode, fill_value):
+  (x, i), (dx, di) = vals, dims
+  dn = dimension_numbers
+  xshape = core.get_aval(x).shape
+  params = dict(indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
+                fill_value=fill_value)
+  r = len(slice_sizes)  # unbatched operand rank
+  out_rank = len(core.get_aval(i).shape) - (di is not None) - 1 + len(dn.offset_dims)
+  if di is None:
+    # The operand's batch dim becomes one more window dim (its full size).
+    wdims = [d for d in range(r)
+             if d not in dn.collapsed_slice_dims and d not in dn.operand_batching_dims]
+    k = sum(1 for w in wdims if w < dx)  # its rank among the window dims
+    od = dn.offset_dims
+    lo = od[k - 1] + 1 if k else 0
+    hi = od[k] if k < len(od) else out_rank
+    p = _clip(dx, lo, hi)
+    new = GatherDimensionNumbers(
+        offset_dims=od[:k] + (p,) + tuple(o + 1 for o in od[k:]),
+        collapsed_slice_dims=_shift(dn.collapsed_slice_dims, dx),
+        start_index_map=_shift(dn.start_index_map, dx),
+        operand_batching_dims=_shift(dn.operand_batching_dims, dx),
+        start_indices_batching_dims=dn.start_indices_batching_dims)
+    return gather_p.bind(x, i, dimension_numbers=new, slice_sizes=_insert(
+        slice_sizes, dx, xshape[dx]), **params), p
+  i, di = _indices_bdim_not_last(i, di)
+  # The indices' batch dim is the di-th batch dim of the output.
+  nb = [d for d in range(out_rank) if d not in dn.offset_dims]
+  lo = nb[di - 1] + 1 if di else 0
+  hi = nb[di] if di < len(nb) else out_rank
+  p = _clip(dx if dx is not None else di, lo, hi)
+  offset_dims = _shift(dn.offset_dims, p)
+  sibd = _shift(dn.start_indices_batching_dims, di)
+  if dx is None:
+    # Batching indexed reads of one array: the indices may no longer be sorted/unique.
+    new = dn._replace(offset_dims=offset_dims, start_indices_batching_dims=sibd)
+    params.update(indices_are_sorted=False, unique_indices=False)
+    return gather_p.bind(x, i, dimension_numbers=new, slice_sizes=tuple(slice_sizes),
+                         **params), p
+  # Both batched: pair the batch dims as an operand/indices batching dim.
+  obd = _shift(dn.operand_batching_dims, dx)
+  j = sum(1 for d in obd if d < dx)
+  new = GatherDimensionNumbers(
+      offset_dims=offset_dims, collapsed_slice_dims=_shift(dn.collapsed_slice_dims, dx),
+      start_index_map=_shift(dn.start_index_map, dx),
+      operand_batching_dims=_insert(obd, j, dx), start_indices_batching_dims=_insert(sibd, j, di))
+  sizes = _insert(slice_sizes, dx, 0 if xshape[dx] == 0 else 1)
+  return gather_p.bind(x, i, dimension_numbers=new, slice_sizes=sizes, **params), p
+
+
+_ad.defjvp(gather_p, _gather_jvp, None)
+_ad.primitive_transposes[gather_p] = _gather_transpose
+_batching.primitive_batchers[gather_p] = _gather_batch
+
+
+# Scatters. Batching (all of them): with unbatched indices the batch dim is one
+# more window dim of operand and updates; with batched indices it is an
+# operand/indices batching dim pair (a new scatter dim of the updates).
+
+def _scatter_batch(prim, vals, dims, *, dimension_numbers, indices_are_sorted, unique_indices,
+                   mode, update_jaxpr, update_consts):
+  (x, i, u), (dx, di, du) = vals, dims
+  dn = dimension_numbers
+  size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
+  xr = core.get_aval(x).ndim - (dx is not None)
+  ur = core.get_aval(u).ndim - (du is not None)
+  W = dn.update_window_dims
+  params = dict(indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
+                update_jaxpr=update_jaxpr, update_consts=update_consts)
+  if di is None:
+    ow = [d for d in range(xr)
+          if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
+    if dx is None:
+      # put the operand's new dim where the updates' batch dim can stay
+      k = sum(1 for w in W if w < du)
+      dx = _clip(du, ow[k - 1] + 1 if k else 0, ow[k] if k < len(ow) else xr)
+      x = _batching.matchaxis(x, None, dx, size)
+    k = sum(1 for w in ow if w < dx)  # rank of the new window dim
+    pu = _clip(du if du is not None else dx, W[k - 1] + 1 if k else 0,
+               W[k] if k < len(W) else ur)
+    u = _batching.matchaxis(u, du, pu, size)
+    new = ScatterDimensionNumbers(
+        update_window_dims=W[:k] + (pu,) + tuple(w + 1 for w in W[k:]),
+        inserted_window_dims=_shift(dn.inserted_window_dims, dx),
+        scatter_dims_to_operand_dims=_shift(dn.scatter_dims_to_operand_dims, dx),
+        operand_batching_dims=_shift(dn.operand_batching_dims, dx),
+        scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+    return prim.bind(x, i, u, dimension_numbers=new, **params), dx
+  i, di = _indices_bdim_not_last(i, di)
+  if dx is None:
+    dx = 0
+    x = _batching.matchaxis(x, None, 0, size)
+  # the updates' new dim is their di-th scatter dim
+  sd = [d for d in range(ur) if d not in W]
+  pu = _clip(du if du is not None else di, sd[di - 1] + 1 if di else 0,
+             sd[di] if di < len(sd) else ur)
+  u = _batching.matchaxis(u, du, pu, size)
+  obd = _shift(dn.operand_batching_dims, dx)
+  j = sum(1 for d in obd if d < dx)
+  new = ScatterDimensionNumbers(
+      update_window_dims=_shift(W, pu),
+      inserted_window_dims=_shift(dn.inserted_window_dims, dx),
+      scatter_dims_to_operand_dims=_shift(dn.scatter_dims_to_operand_dims, dx),
+      operand_batching_dims=_insert(obd, j, dx),
+      scatter_indices_batching_dims=_insert(_shift(dn.scatter_indices_batching_dims, di), j, di))
+  return prim.bind(x, i, u, dimension_numbers=new, **params), dx
+
+
+for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+  _batching.primitive_batchers[_p] = (
+      lambda vals, dims, _p=_p, **params: _scatter_batch(_p, vals, dims, **params))
+
+
+def _readback(operand_shape, updates_shape, x, i, dn, mode, fill_value=None):
+  """The gather that reads, at each update's place, what the scatter wrote."""
+  return gather_p.bind(x, i, dimension_numbers=_scatter_to_gather_dn(dn),
+                       slice_sizes=_scatter_slice_sizes(operand_shape, updates_shape, dn),
+                       indices_are_sorted=False, unique_indices=False, mode=mode,
+                       fill_value=fill_value)
+
+
+# scatter-add: linear in (operand, updates) jointly.
+
+def _scatter_add_jvp(primals, tangents, **params):
+  x, i, u = primals
+  tx, _, tu = tangents
+  out = scatter_add_p.bind(x, i, u, **params)
+  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
+    return out, _ad.Zero.from_value(out)
+  return out, scatter_add_p.bind(_ad.instantiate_zeros(tx), i, _ad.instantiate_zeros(tu),
+                                 **params)
+
+
+def _scatter_add_transpose(ct, x, i, u, *, dimension_numbers, mode, **params):
+  _no_ct_for_indices("scatter_add", (i,))
+  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
+  u_aval = u.aval if uu else core.get_aval(u)
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval) if ux else None, None, _ad.Zero(u_aval) if uu else None]
+  ct_u = None
+  if uu:
+    ct_u = _readback(core.get_aval(ct).shape, u_aval.shape, ct, i, dimension_numbers, mode, 0)
+  return [ct if ux else None, None, ct_u]
+
+
+_ad.primitive_jvps[scatter_add_p] = _scatter_add_jvp
+_ad.primitive_transposes[scatter_add_p] = _scatter_add_transpose
+
+
+# scatter-mul: linear in the operand; as in JAX, derivatives with respect to the
+# updates need unique_indices=True.
+
+def _scatter_mul_jvp_updates(g, x, i, u, *, dimension_numbers, indices_are_sorted,
+                             unique_indices, mode, **_):
+  if not unique_indices:
+    raise NotImplementedError(
+        "scatter_mul gradients are only implemented if `unique_indices=True`")
+  spread = scatter_add_p.bind(_zeros(core.get_aval(x).shape, core.get_aval(g).dtype), i, g,
+                              dimension_numbers=dimension_numbers,
+                              indices_are_sorted=indices_are_sorted, unique_indices=True,
+                              mode=mode, update_jaxpr=None, update_consts=())
+  return _lax.mul(x, spread)
+
+
+def _scatter_mul_transpose(ct, x, i, u, *, dimension_numbers, indices_are_sorted,
+                           unique_indices, mode, update_jaxpr, update_consts):
+  _no_ct_for_indices("scatter_mul", (i,))
+  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
+  u_aval = u.aval if uu else core.get_aval(u)
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval) if ux else None, None, _ad.Zero(u_aval) if uu else None]
+  ct_x = ct_u = None
+  if ux:
+    if uu:
+      raise ValueError("scatter_mul is not linear in (operand, updates) jointly")
+    ct_x = scatter_mul_p.bind(ct, i, u, dimension_numbers=dimension_numbers,
+                              indices_are_sorted=indices_are_sorted,
+                              unique_indices=unique_indices, mode=mode,
+                              update_jaxpr=update_jaxpr, update_consts=update_consts)
+  if uu:
+    if not unique_indices:
+      raise NotImplementedError(
+          "scatter_mul gradients are only implemented if `unique_indices=True`")
+    ct_u = _readback(x.aval.shape if ux else core.get_aval(x).shape, u_aval.shape,
+                     _lax.mul(ct, x), i, dimension_numbers, mode, 0)
+  return [ct_x, None, ct_u]
+
+
+_ad.defjvp(scatter_mul_p, lambda g, x, i, u, **params: scatter_mul_p.bind(g, i, u, **params),
+           None, _scatter_mul_jvp_updates)
+_ad.primitive_transposes[scatter_mul_p] = _scatter_mul_transpose
+
+
+# scatter-min / scatter-max (JAX's _scatter_extremal_jvp): where several values
+# tie for the result (updates, and the operand's original value), the tangent
+# is their average.
+
+def _scatter_extremal_jvp(prim, primals, tangents, *, dimension_numbers, indices_are_sorted,
+                          unique_indices, mode, update_jaxpr, update_consts):
+  x, i, u = primals
+  tx, _, tu = tangents
+  dn = dimension_numbers
+  params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                unique_indices=unique_indices, mode=mode, update_jaxpr=update_jaxpr,
+                update_consts=update_consts)
+  out = prim.bind(x, i, u, **params)
+  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
+    return out, _ad.Zero.from_value(out)
+  tx, tu = _ad.instantiate_zeros(tx), _ad.instantiate_zeros(tu)
+  xa, ua = core.get_aval(x), core.get_aval(u)
+  dt = xa.dtype
+
+  def read(v):  # (reads of out-of-bounds places are filled, and their writes dropped)
+    return _readback(xa.shape, ua.shape, v, i, dn, mode)
+
+  def add_at(v):
+    return scatter_add_p.bind(_zeros(xa.shape, dt), i, v, **{**params, "unique_indices": False,
+                                                              "indices_are_sorted": False})
+
+  initial_vals, target_vals = read(x), read(out)
+  successful = _lax.eq(u, target_vals)
+  retained = _lax.eq(initial_vals, target_vals)
+  zeros_u, ones_u = _zeros(ua.shape, dt), _ones(ua.shape, dt)
+  num_updates = read(add_at(_lax.select(successful, ones_u, zeros_u)))
+  num_refs = read(add_at(ones_u))
+  one = _lax._scalar_like(1.0, u)
+  updates_normalizer = _lax.select(retained, _lax.div(one, _lax.add(num_updates, one)),
+                                   _lax.div(one, num_updates))
+  updates_coef = _lax.select(successful, updates_normalizer, zeros_u)
+  operand_normalizer = _lax.select(retained, _lax.div(one, _lax.add(num_updates, one)), zeros_u)
+  operand_coef = _lax.div(_lax.sub(operand_normalizer, one), num_refs)
+  tangent_updates = _lax.add(_lax.mul(read(tx), operand_coef), _lax.mul(tu, updates_coef))
+  return out, scatter_add_p.bind(tx, i, tangent_updates, **params)
+
+
+_ad.primitive_jvps[scatter_min_p] = (
+    lambda primals, tangents, **params: _scatter_extremal_jvp(scatter_min_p, primals, tangents,
+                                                              **params))
+_ad.primitive_jvps[scatter_max_p] = (
+    lambda primals, tangents, **params: _scatter_extremal_jvp(scatter_max_p, primals, tangents,
+                                                              **params))
+
+
+# scatter (overwrite): JAX's _scatter_jvp. With unique indices it is linear;
+# otherwise the update that won each place is found by scattering ids, and the
+# primal and tangent outputs are scatter-adds of the masked values.
+
+def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted, unique_indices,
+                 mode, update_jaxpr, update_consts):
+  x, i, u = primals
+  tx, _, tu = tangents
+  dn = dimension_numbers
+  params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                unique_indices=unique_indices, mode=mode, update_jaxpr=update_jaxpr,
+                update_consts=update_consts)
+  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
+    out = scatter_p.bind(x, i, u, **params)
+    return out, _ad.Zero.from_value(out)
+  tx, tu = _ad.instantiate_zeros(tx), _ad.instantiate_zeros(tu)
+  if unique_indices:
+    return scatter_p.bind(x, i, u, **params), scatter_p.bind(tx, i, tu, **params)
+  xa, ua = core.get_aval(x), core.get_aval(u)
+  # a) a positive id per update (per scatter index; windows share it), scattered
+  ids_shape = [1 if d in dn.update_window_dims else n for d, n in enumerate(ua.shape)]
+  num_ids = int(np.prod(ids_shape, dtype=np.int64))
+  id_dt = dtypes.int32 if num_ids < 2**31 - 1 else dtypes.canonicalize_dtype(np.int64)
+  ids = _lax.add(_shapes.reshape(_shapes.iota(id_dt, num_ids), ids_shape), _ones((), id_dt))
+  update_ids = _shapes.broadcast_in_dim(ids, ua.shape, tuple(range(ua.ndim)))
+  scattered_ids = scatter_p.bind(_zeros(xa.shape, id_dt), i, update_ids, **params)
+  # b) the inverse gather: which id each update finds at its place
+  gathered_ids = _readback(xa.shape, ua.shape, scattered_ids, i, dn, mode)
+  # c) keep the operand where nothing was written and the updates that won
+  untouched = _lax.eq(scattered_ids, _zeros(xa.shape, id_dt))
+  won = _lax.eq(update_ids, gathered_ids)
+  zx, zu = _zeros(xa.shape, xa.dtype), _zeros(ua.shape, ua.dtype)
+  # d) scatter-adds of the masked values
+  add = dict(params, unique_indices=False)
+  out = scatter_add_p.bind(_lax.select(untouched, x, zx), i, _lax.select(won, u, zu), **add)
+  t_out = scatter_add_p.bind(_lax.select(untouched, tx, zx), i, _lax.select(won, tu, zu), **add)
+  return out, t_out
+
+
+def _scatter_transpose(ct, x, i, u, *, dimension_numbers, indices_are_sorted, unique_indices,
+                       mode, update_jaxpr, update_consts):
+  if not unique_indices:
+    raise NotImplementedError("scatter transpose is only implemented where unique_indices=True")
+  _no_ct_for_indices("scatter", (i,))
+  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
+  u_aval = u.aval if uu else core.get_aval(u)
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval) if ux else None, None, _ad.Zero(u_aval) if uu else None]
+  dt = core.get_aval(ct).dtype
+  ct_x = ct_u = None
+  if ux:  # the written places get no cotangent
+    ct_x = scatter_p.bind(ct, i, _zeros(u_aval.shape, dt), dimension_numbers=dimension_numbers,
+                          indices_are_sorted=indices_are_sorted, unique_indices=True, mode=mode,
+                          update_jaxpr=update_jaxpr, update_consts=update_consts)
+  if uu:
+    ct_u = _readback(core.get_aval(ct).shape, u_aval.shape, ct, i, dimension_numbers, mode, 0)
+  return [ct_x, None, ct_u]
+
+
+_ad.primitive_jvps[scatter_p] = _scatter_jvp
+_ad.primitive_transposes[scatter_p] = _scatter_transpose
+del _p
