@@ -438,3 +438,16 @@ def test_argsort_vmap(in_axes, out_axes):
   check_vmap(lambda x: jnp.argsort(x, axis=0), [x], in_axes, out_axes)
   check_vmap(lambda x: jnp.argsort(x, axis=-1, descending=True), [x], in_axes, out_axes)
   check_vmap(lambda x: jnp.argmax(x, axis=1), [x], in_axes, out_axes)
+
+
+def test_jit_of_grad_and_grad_of_jit_agree():
+  rng = np.random.default_rng(3)
+  x = _distinct(rng, (4, 5), spacing=0.03)
+  f = lambda x: jnp.sum(lax.cumprod(x, 1, reverse=True)) + jnp.sum(lax.cummax(x, 0)) + \
+      jnp.sum(lax.cumlogsumexp(x, 1)) + jnp.sum(lax.top_k(x, 2)[0] ** 2) + \
+      jnp.sum(lax.sort(x, 0)[0]) + jnp.sum(lax.reduce_prod(x, (1,))) + jnp.max(x) + \
+      jnp.sum(lax.cumsum(x, 0) ** 2)
+  with enable_x64():
+    want = np.asarray(rjax.grad(f)(jnp.asarray(x)))
+    for g in (rjax.jit(rjax.grad(f)), rjax.grad(rjax.jit(f)), rjax.jit(rjax.grad(rjax.jit(f)))):
+      np.testing.assert_allclose(np.asarray(g(jnp.asarray(x))), want, rtol=1e-13, atol=1e-13)
