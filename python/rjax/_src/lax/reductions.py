@@ -345,19 +345,283 @@ __all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and"
 
 
 # ---------------------------------------------------------------------------
-# Differentiation and batching rules (first set)
+# Differentiation and batching rules. Where JAX differentiates a reduction by
+# running ``jvp`` over a tree of elementwise ops (reduce_prod, the cumulative
+# ops), so do we: the structural ops (slice, pad, concatenate, rev, gather)
+# bring their own rules, so these derivatives differentiate again.
 
 from rjax._src.interpreters import ad as _ad  # noqa: E402
 from rjax._src.interpreters import batching as _batching  # noqa: E402
+from rjax._src.lax import lax as _lax  # noqa: E402
 
+
+def _zero_like_out(out):
+  return _ad.Zero(_ad.tangent_aval(core.get_aval(out)))
+
+
+# reduce_sum: linear; transpose broadcasts the cotangent back.
 
 def _reduce_sum_transpose(ct, x, **params):
   from rjax._src.lax import shapes
   axes = params["axes"]
   shape = x.aval.shape
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval)]
   kept = tuple(d for d in range(len(shape)) if d not in axes)
   return [shapes.broadcast_in_dim(ct, shape, kept)]
 
 
 _ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
 _batching.defreducer(reduce_sum_p)
+
+
+# reduce_prod: JAX's ``_reduce_jvp``: move the reduced axes to the front,
+# flatten them to one, and reduce by repeatedly splitting the array in halves
+# and multiplying; the JVP of that tree is the product of the others, exact
+# where the operand has zeros (no division).
+
+def _reduce_prod_tree(v):
+  from rjax._src.lax import shapes, slicing
+  while core.get_aval(v).shape[0] > 1:
+    n = core.get_aval(v).shape[0]
+    n1 = (n + 1) // 2
+    v1 = slicing.slice_in_dim(v, 0, n1, axis=0)
+    v2 = slicing.slice_in_dim(v, n1, None, axis=0)
+    if n - n1 != n1:
+      cfg = [(0, 0, 0)] * core.get_aval(v).ndim
+      cfg[0] = (0, 1, 0)
+      v2 = shapes.pad(v2, _lax._scalar_like(1, v2), cfg)
+    v = _lax.mul(v1, v2)
+  return shapes.squeeze(v, (0,))
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes, out_sharding=None):
+  from rjax._src.lax import shapes
+  (x,), (t,) = primals, tangents
+  shape = core.get_aval(x).shape
+  n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+  if isinstance(t, _ad.Zero) or n == 0:  # empty product: the constant 1
+    out = reduce_prod_p.bind(x, axes=axes, out_sharding=out_sharding)
+    return out, _zero_like_out(out)
+  non_axes = tuple(i for i in range(len(shape)) if i not in axes)
+  perm = tuple(axes) + non_axes
+  new_shape = (n,) + tuple(shape[i] for i in non_axes)
+  flat = lambda v: shapes.reshape(shapes.transpose(v, perm), new_shape)
+  (out,), (t_out,) = _ad.jvp_flat(lambda v: [_reduce_prod_tree(v)],
+                                  [flat(x)], [flat(t)])
+  return out, t_out
+
+
+_ad.primitive_jvps[reduce_prod_p] = _reduce_prod_jvp
+_batching.defreducer(reduce_prod_p)
+
+
+# reduce_max / reduce_min: JAX's ``_reduce_chooser_jvp_rule``: the tangent is
+# the mean of the tangents at the locations that attain the extremum (ties
+# split the gradient evenly).
+
+def _reduce_chooser_jvp(g, ans, x, *, axes, out_sharding=None):
+  from rjax._src.lax import shapes
+  shape = [1 if i in axes else d for i, d in enumerate(core.get_aval(x).shape)]
+  gdt = core.get_aval(g).dtype
+  location_indicators = _lax.convert_element_type(_lax.eq(x, shapes.reshape(ans, shape)), gdt)
+  counts = reduce_sum(location_indicators, axes)
+  return _lax.div(reduce_sum(_lax.mul(g, location_indicators), axes), counts)
+
+
+_ad.defjvp2(reduce_max_p, _reduce_chooser_jvp)
+_batching.defreducer(reduce_max_p)
+_ad.defjvp2(reduce_min_p, _reduce_chooser_jvp)
+_batching.defreducer(reduce_min_p)
+
+# Integer/bool results: no derivative. The batch rule shifts the axes; the
+# other params (index_dtype) pass through.
+for _p in (reduce_and_p, reduce_or_p, reduce_xor_p, argmax_p, argmin_p):
+  _ad.defnondiff(_p)
+  _batching.defreducer(_p)
+del _p
+
+
+# Cumulative ops. cumsum is linear: its transpose is the cumsum in the other
+# direction. The others are differentiated, as in JAX, by the JVP of the
+# parallel prefix scan (``associative_scan``) with their combining function.
+
+def _cumsum_transpose(ct, x, *, axis, reverse):
+  if isinstance(ct, _ad.Zero):
+    return [_ad.Zero(x.aval)]
+  return [cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
+
+
+_ad.deflinear(cumsum_p, _cumsum_transpose)
+
+
+def _interleave(a, b, axis):
+  """Interleave ``a`` and ``b`` along ``axis`` (a first; a has as many or one more)."""
+  from rjax._src.lax import shapes
+  na, nb = core.get_aval(a).shape[axis], core.get_aval(b).shape[axis]
+  a_pad = [(0, 0, 0)] * core.get_aval(a).ndim
+  b_pad = [(0, 0, 0)] * core.get_aval(b).ndim
+  a_pad[axis] = (0, 1 if na == nb else 0, 1)
+  b_pad[axis] = (1, 0 if na == nb else 1, 1)
+  # (JAX uses bitwise_or for bool arrays; only floats carry tangents here.)
+  return _lax.add(shapes.pad(a, _lax._scalar_like(0, a), a_pad),
+                  shapes.pad(b, _lax._scalar_like(0, b), b_pad))
+
+
+def _associative_scan(fn, x, reverse: bool, axis: int):
+  """JAX's ``lax.associative_scan`` for one array and an elementwise ``fn``."""
+  from rjax._src.lax import shapes, slicing
+  sl = slicing.slice_in_dim
+  if reverse:
+    x = shapes.rev(x, (axis,))
+
+  def scan(e):
+    n = core.get_aval(e).shape[axis]
+    if n < 2:
+      return e
+    # Combine adjacent pairs, scan the half-size result recursively (the odd
+    # elements), then the even elements from the odd ones.
+    odd = scan(fn(sl(e, 0, -1, stride=2, axis=axis), sl(e, 1, None, stride=2, axis=axis)))
+    if n % 2 == 0:
+      even = fn(sl(odd, 0, -1, axis=axis), sl(e, 2, None, stride=2, axis=axis))
+    else:
+      even = fn(odd, sl(e, 2, None, stride=2, axis=axis))
+    even = shapes.concatenate([sl(e, 0, 1, axis=axis), even], axis)
+    return _interleave(even, odd, axis)
+
+  out = scan(x)
+  return shapes.rev(out, (axis,)) if reverse else out
+
+
+def _replace_inf(x):
+  """``x`` with +inf replaced by 0."""
+  from rjax._src.lax import shapes
+  zeros = shapes.broadcast_in_dim(_lax._scalar_like(0, x), core.get_aval(x).shape, ())
+  return _lax.select(_lax.eq(x, _lax._scalar_like(float("inf"), x)), zeros, x)
+
+
+def _logaddexp_impl(x1, x2):
+  amax = _lax.max(x1, x2)
+  delta = _lax.sub(x1, x2)
+  return _lax.select(_lax.ne(delta, delta),
+                     _lax.add(x1, x2),  # NaNs or infinities of the same sign
+                     _lax.add(amax, _lax.log1p(_lax.exp(_lax.neg(_lax.abs(delta))))))
+
+
+def _logaddexp_jvp(primals, tangents):
+  x1, x2 = primals
+  t1, t2 = tangents
+  out = _logaddexp(x1, x2)
+  r = _replace_inf(out)
+  return out, _lax.add(_lax.mul(t1, _lax.exp(_lax.sub(_replace_inf(x1), r))),
+                       _lax.mul(t2, _lax.exp(_lax.sub(_replace_inf(x2), r))))
+
+
+def _make_logaddexp():
+  from rjax._src.custom_derivatives import custom_jvp
+  f = custom_jvp(_logaddexp_impl)
+  f.defjvp(_logaddexp_jvp)
+  return f
+
+
+# JAX's lax logaddexp (jax._src.lax.other): a custom_jvp whose derivative
+# stays finite where an operand or the result is +inf.
+_logaddexp = _make_logaddexp()
+
+
+def _cumred_jvp(prim, combine):
+  def rule(primals, tangents, *, axis, reverse):
+    (x,), (t,) = primals, tangents
+    if isinstance(t, _ad.Zero):
+      out = prim.bind(x, axis=axis, reverse=reverse)
+      return out, _zero_like_out(out)
+    (out,), (t_out,) = _ad.jvp_flat(lambda v: [_associative_scan(combine, v, reverse, axis)],
+                                    [x], [t])
+    return out, t_out
+  return rule
+
+
+def _cumred_batch(prim):
+  def rule(vals, dims, *, axis, reverse):
+    (x,), (d,) = vals, dims
+    return prim.bind(x, axis=axis + (d <= axis), reverse=reverse), d
+  return rule
+
+
+_ad.primitive_jvps[cumprod_p] = _cumred_jvp(cumprod_p, lambda a, b: _lax.mul(a, b))
+_ad.primitive_jvps[cummax_p] = _cumred_jvp(cummax_p, lambda a, b: _lax.max(a, b))
+_ad.primitive_jvps[cummin_p] = _cumred_jvp(cummin_p, lambda a, b: _lax.min(a, b))
+_ad.primitive_jvps[cumlogsumexp_p] = _cumred_jvp(cumlogsumexp_p, lambda a, b: _logaddexp(a, b))
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p):
+  _batching.primitive_batchers[_p] = _cumred_batch(_p)
+del _p
+
+
+# sort: JAX's ``_sort_jvp``: sort an iota along with the operands and gather
+# each tangent by the resulting permutation.
+
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+  from rjax._src.lax import shapes, slicing
+  shape = core.get_aval(primals[0]).shape
+  index_dtype = np.uint64 if any(d > np.iinfo(np.uint32).max for d in shape) else np.uint32
+  outs = sort_p.bind(*primals, shapes.broadcasted_iota(index_dtype, shape, dimension),
+                     dimension=dimension, is_stable=is_stable, num_keys=num_keys)
+  batch_dims = tuple(i for i in range(len(shape)) if i != dimension)
+  dnums = slicing.GatherDimensionNumbers(
+      offset_dims=(), collapsed_slice_dims=(dimension,), start_index_map=(dimension,),
+      operand_batching_dims=batch_dims, start_indices_batching_dims=batch_dims)
+  idx = shapes.expand_dims(outs[-1], (len(shape),))
+  t_out = [_zero_like_out(o) if isinstance(t, _ad.Zero) else
+           slicing.gather(t, idx, dnums, (1,) * len(shape),
+                          mode=slicing.GatherScatterMode.PROMISE_IN_BOUNDS)
+           for o, t in zip(outs[:-1], tangents)]
+  return outs[:-1], t_out
+
+
+def _sort_batch(vals, dims, *, dimension, is_stable, num_keys):
+  from rjax._src.lax import shapes
+  proto, new_bdim = next((v, d) for v, d in zip(vals, dims) if d is not None)
+  pshape = core.get_aval(proto).shape
+  new = []
+  for v, d in zip(vals, dims):
+    if d is None:
+      keep = tuple(i for i in range(len(pshape)) if i != new_bdim)
+      new.append(shapes.broadcast_in_dim(v, pshape, keep))
+    else:
+      new.append(_batching.moveaxis(v, d, new_bdim))
+  outs = sort_p.bind(*new, dimension=dimension + (new_bdim <= dimension), is_stable=is_stable,
+                     num_keys=num_keys)
+  return outs, [new_bdim] * len(outs)
+
+
+_ad.primitive_jvps[sort_p] = _sort_jvp
+_batching.primitive_batchers[sort_p] = _sort_batch
+
+
+# top_k: JAX's ``_top_k_jvp``: gather the tangent at the returned indices.
+
+def _top_k_jvp(primals, tangents, *, k, axis):
+  from rjax._src.lax import shapes, slicing
+  (x,), (t,) = primals, tangents
+  vals, idx = top_k_p.bind(x, k=k, axis=axis)
+  if isinstance(t, _ad.Zero):
+    return [vals, idx], [_zero_like_out(vals), _zero_like_out(idx)]
+  idx_shape = core.get_aval(idx).shape
+  rank = len(idx_shape)
+  others = tuple(i for i in range(rank) if i != axis)
+  dnums = slicing.GatherDimensionNumbers(
+      offset_dims=(), collapsed_slice_dims=(axis,), start_index_map=(axis,),
+      operand_batching_dims=others, start_indices_batching_dims=others)
+  t_out = slicing.gather(t, shapes.reshape(idx, idx_shape + (1,)), dnums, (1,) * rank,
+                         mode=slicing.GatherScatterMode.PROMISE_IN_BOUNDS)
+  return [vals, idx], [t_out, _zero_like_out(idx)]
+
+
+def _top_k_batch(vals, dims, *, k, axis):
+  (x,), (d,) = vals, dims
+  outs = top_k_p.bind(x, k=k, axis=axis + (d <= axis))
+  return outs, [d, d]
+
+
+_ad.primitive_jvps[top_k_p] = _top_k_jvp
+_batching.primitive_batchers[top_k_p] = _top_k_batch
