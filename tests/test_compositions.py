@@ -138,3 +138,18 @@ def test_lax_level_compositions():
     g = lambda x: jnp.sum(lax.cumsum(lax.rev(x, (1,)), 1) * lax.pad(x, 0.0, ((0, 0, 0),
                                                                              (1, -1, 0))))
     check_grads(g, (x,), order=2, modes=("fwd", "rev"))
+
+
+def test_take_along_axis_with_traced_indices():
+  x = np.random.default_rng(3).standard_normal((3, 4)).astype(np.float32)
+  xs = jnp.asarray(x)
+  top = lambda v: jnp.take_along_axis(v, jnp.argsort(v, axis=1), axis=1)[:, -1]
+  g = rjax.grad(lambda v: jnp.sum(top(v)))(xs)
+  np.testing.assert_array_equal(np.asarray(g), (x == x.max(1, keepdims=True)).astype(np.float32))
+  np.testing.assert_array_equal(
+      np.asarray(rjax.vmap(lambda r: jnp.take_along_axis(r, jnp.argsort(r), 0))(xs)),
+      np.sort(x, 1))
+  idx = jnp.asarray([[-1], [0], [1]])
+  np.testing.assert_array_equal(
+      np.asarray(rjax.jit(lambda v, i: jnp.take_along_axis(v, i, 1))(xs, idx)),
+      np.take_along_axis(x, np.asarray([[3], [0], [1]]), 1))

@@ -444,7 +444,9 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     axis = 0
   nd = ndim(arr)
   axis = canonicalize_axis(axis, nd, "take_along_axis")
-  ind = np.asarray(indices)
+  ind = asarray(indices)          # may be traced (e.g. argsort under grad/vmap/jit)
+  if not dtypes.is_int(ind.dtype):
+    raise TypeError(f"take_along_axis: indices must be integers, got {ind.dtype}")
   if ind.ndim != nd:
     raise ValueError(f"take_along_axis: indices and arr must have the same number of "
                      f"dimensions; {ind.ndim} vs. {nd}")
@@ -453,17 +455,13 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
   out_shape = np.broadcast_shapes(tuple(s if i != axis else 1 for i, s in enumerate(sh)),
                                   tuple(s if i != axis else 1 for i, s in enumerate(ind.shape)))
   out_shape = tuple(out_shape[i] if i != axis else ind.shape[axis] for i in range(nd))
-  ind = np.broadcast_to(ind, out_shape)
-  ind = np.where(ind < 0, ind + n, ind)
-  full = []
-  for i in range(nd):
-    if i == axis:
-      full.append(ind)
-    else:
-      full.append(np.broadcast_to(np.arange(out_shape[i]).reshape(
-          [-1 if j == i else 1 for j in range(nd)]), out_shape))
+  ind = lax.convert_element_type(broadcast_to(ind, out_shape), np.int32)
+  ind = lax.select_n(lax.lt(ind, lax._scalar_like(0, ind)), ind,
+                     lax.add(ind, lax._scalar_like(n, ind)))
+  full = [ind if i == axis else shapes.broadcasted_iota(np.int32, out_shape, i)
+          for i in range(nd)]
   arr = broadcast_to(arr, tuple(out_shape[i] if i != axis else n for i in range(nd)))
-  idx = np.stack(full, -1).astype(np.int32)
+  idx = shapes.concatenate([shapes.expand_dims(f, (nd,)) for f in full], nd) if nd else ind
   dn = slicing.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=tuple(range(nd)),
                                       start_index_map=tuple(range(nd)))
   m = slicing.GatherScatterMode.FILL_OR_DROP if mode is None else mode
