@@ -4,6 +4,7 @@
 //! frees each intermediate buffer right after its last use.
 use crate::buffer::Buffer;
 use crate::error::{Error, Result};
+use crate::exec::fusion::{self, Step};
 use crate::ops::{self, Aval, Kernel, OpSpec};
 use crate::params::Params;
 
@@ -32,6 +33,13 @@ pub struct Executable {
     n_values: usize,
 }
 
+/// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
+/// compare against the unfused plan).
+pub fn fusion_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("RJAX_FUSION").map_or(true, |v| v != "0"))
+}
+
 impl Executable {
     pub fn new(
         in_avals: Vec<Aval>,
@@ -39,10 +47,22 @@ impl Executable {
         specs: Vec<InstrSpec>,
         outputs: Vec<usize>,
     ) -> Result<Executable> {
+        Executable::with_fusion(in_avals, consts, specs, outputs, fusion_enabled())
+    }
+
+    /// Build, fusing elementwise chains and their reductions when `fuse`.
+    pub fn with_fusion(
+        in_avals: Vec<Aval>,
+        consts: Vec<Buffer>,
+        specs: Vec<InstrSpec>,
+        outputs: Vec<usize>,
+        fuse: bool,
+    ) -> Result<Executable> {
         let mut avals: Vec<Aval> = in_avals.clone();
         avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
-        let mut instrs = Vec::with_capacity(specs.len());
-        for s in specs {
+        // Number every value first: instruction k's outputs get fresh ids.
+        let mut outs_of: Vec<Vec<usize>> = Vec::with_capacity(specs.len());
+        for s in &specs {
             for &i in &s.ins {
                 if i >= avals.len() {
                     return Err(Error::Internal(format!(
@@ -51,27 +71,66 @@ impl Executable {
                     )));
                 }
             }
-            let in_avals: Vec<Aval> = s.ins.iter().map(|&i| avals[i].clone()).collect();
-            let kernel = ops::build(&OpSpec {
-                params: &s.params,
-                ins: &in_avals,
-                outs: &s.outs,
-            })?;
             let first = avals.len();
             avals.extend(s.outs.iter().cloned());
-            instrs.push(Instr {
-                name: s.params.op.clone(),
-                kernel,
-                ins: s.ins,
-                outs: (first..avals.len()).collect(),
-                frees: vec![],
-            });
+            outs_of.push((first..avals.len()).collect());
         }
         for &o in &outputs {
             if o >= avals.len() {
                 return Err(Error::Internal(format!(
                     "program: output {o} is not defined"
                 )));
+            }
+        }
+        let ins_of: Vec<Vec<usize>> = specs.iter().map(|s| s.ins.clone()).collect();
+        let params: Vec<&crate::params::Params> = specs.iter().map(|s| &s.params).collect();
+        let steps = if fuse && specs.len() > 1 {
+            fusion::plan(&params, &ins_of, &outs_of, &avals, &outputs)
+        } else {
+            (0..specs.len()).map(Step::Single).collect()
+        };
+        let mut instrs = Vec::with_capacity(steps.len());
+        for step in steps {
+            match step {
+                Step::Single(k) => {
+                    let s = &specs[k];
+                    let in_avals: Vec<Aval> = s.ins.iter().map(|&i| avals[i].clone()).collect();
+                    let kernel = ops::build(&OpSpec {
+                        params: &s.params,
+                        ins: &in_avals,
+                        outs: &s.outs,
+                    })?;
+                    instrs.push(Instr {
+                        name: s.params.op.clone(),
+                        kernel,
+                        ins: s.ins.clone(),
+                        outs: outs_of[k].clone(),
+                        frees: vec![],
+                    });
+                }
+                Step::Group { members } => {
+                    let inside: std::collections::HashSet<usize> =
+                        members.iter().copied().collect();
+                    let mut used_outside: std::collections::HashSet<usize> =
+                        outputs.iter().copied().collect();
+                    for (k, ins) in ins_of.iter().enumerate() {
+                        if !inside.contains(&k) {
+                            used_outside.extend(ins.iter().copied());
+                        }
+                    }
+                    let (fused, ins, outs) =
+                        fusion::build_group(&members, &params, &ins_of, &outs_of, &avals, &|v| {
+                            used_outside.contains(&v)
+                        })?;
+                    let out_avals: Vec<Aval> = outs.iter().map(|&v| avals[v].clone()).collect();
+                    instrs.push(Instr {
+                        name: fused.describe(),
+                        kernel: fused.into_kernel(out_avals),
+                        ins,
+                        outs,
+                        frees: vec![],
+                    });
+                }
             }
         }
         // Liveness: a value dies after the last instruction reading it, unless
@@ -96,6 +155,37 @@ impl Executable {
             outputs,
             n_values,
         })
+    }
+
+    /// The compiled plan, one step a line: which ops each kernel runs.
+    pub fn plan(&self) -> String {
+        let n_fixed = self.in_avals.len() + self.consts.len();
+        let name = |v: usize| {
+            if v < self.in_avals.len() {
+                format!("%{v}")
+            } else if v < n_fixed {
+                format!("%c{}", v - self.in_avals.len())
+            } else {
+                format!("%{v}")
+            }
+        };
+        let mut lines = Vec::new();
+        for ins in &self.instrs {
+            let outs: Vec<String> = ins.outs.iter().map(|&v| name(v)).collect();
+            let args: Vec<String> = ins.ins.iter().map(|&v| name(v)).collect();
+            let mut line = format!("{} = {} {}", outs.join(", "), ins.name, args.join(" "));
+            if !ins.frees.is_empty() {
+                let f: Vec<String> = ins.frees.iter().map(|&v| name(v)).collect();
+                line.push_str(&format!("   ; frees {}", f.join(" ")));
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    }
+
+    /// How many kernels a run launches.
+    pub fn n_kernels(&self) -> usize {
+        self.instrs.len()
     }
 
     pub fn in_avals(&self) -> &[Aval] {
@@ -165,13 +255,16 @@ impl Executable {
 
     fn outputs_of_single(&self, inputs: &[Buffer], outs: Vec<Buffer>) -> Result<Vec<Buffer>> {
         let first = self.in_avals.len();
+        let ids = &self.instrs[0].outs;
         self.outputs
             .iter()
             .map(|&o| {
                 if o < first {
                     Ok(inputs[o].clone())
                 } else {
-                    outs.get(o - first)
+                    ids.iter()
+                        .position(|&i| i == o)
+                        .and_then(|k| outs.get(k))
                         .cloned()
                         .ok_or_else(|| Error::Internal("output missing".into()))
                 }
@@ -196,7 +289,7 @@ mod tests {
     #[test]
     fn chain_runs_and_frees() {
         let a = Aval::new(DType::F32, vec![3]);
-        let exe = Executable::new(
+        let exe = Executable::with_fusion(
             vec![a.clone(), a.clone()],
             vec![],
             vec![
@@ -204,6 +297,7 @@ mod tests {
                 instr("mul", vec![2, 1], a.clone()),
             ],
             vec![3],
+            false,
         )
         .unwrap();
         let x = Buffer::from_vec::<f32>(vec![3], &[1., 2., 3.]).unwrap();

@@ -100,6 +100,17 @@ impl PyExecutable {
         Ok(PyExecutable { inner, out_bytes })
     }
 
+    /// The compiled plan: one line per kernel (fused groups list their ops).
+    fn plan(&self) -> String {
+        self.inner.plan()
+    }
+
+    /// Number of kernels one run launches.
+    #[getter]
+    fn n_kernels(&self) -> usize {
+        self.inner.n_kernels()
+    }
+
     /// Run on input buffers; returns the output buffers.
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyBuffer>>) -> PyResult<Vec<PyBuffer>> {
         let bufs: Vec<Buffer> = inputs.iter().map(|b| b.inner.clone()).collect();
