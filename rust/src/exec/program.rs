@@ -1,9 +1,11 @@
 //! A Program is a straight-line list of instructions over numbered values:
 //! inputs take ids `0..n_in`, constants the next ids, then each instruction's
 //! outputs get fresh ids in order. `Executable` builds every kernel once and
-//! frees each intermediate buffer right after its last use.
+//! frees each intermediate buffer right after its last use; before that, the
+//! Program goes through the passes of `passes.rs` (DCE, CSE, folding).
 use crate::buffer::Buffer;
 use crate::error::{Error, Result};
+use crate::exec::passes::{self, PassStats};
 use crate::ops::{self, Aval, Kernel, OpSpec};
 use crate::params::Params;
 
@@ -30,6 +32,7 @@ pub struct Executable {
     instrs: Vec<Instr>,
     outputs: Vec<usize>,
     n_values: usize,
+    stats: PassStats,
 }
 
 impl Executable {
@@ -39,6 +42,12 @@ impl Executable {
         specs: Vec<InstrSpec>,
         outputs: Vec<usize>,
     ) -> Result<Executable> {
+        let passes::Optimized {
+            consts,
+            specs,
+            outputs,
+            stats,
+        } = passes::optimize_with_stats(&in_avals, consts, specs, outputs)?;
         let mut avals: Vec<Aval> = in_avals.clone();
         avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
         let mut instrs = Vec::with_capacity(specs.len());
@@ -95,11 +104,54 @@ impl Executable {
             instrs,
             outputs,
             n_values,
+            stats,
         })
     }
 
     pub fn in_avals(&self) -> &[Aval] {
         &self.in_avals
+    }
+
+    /// What the passes did to the Program this was built from.
+    pub fn stats(&self) -> &PassStats {
+        &self.stats
+    }
+
+    /// The passes' summary, then the Program as it runs, one instruction a
+    /// line (`%c<k>` is constant k).
+    pub fn describe(&self) -> String {
+        let n_in = self.in_avals.len();
+        let name = |v: usize| match v.checked_sub(n_in) {
+            Some(c) if c < self.consts.len() => format!("%c{c}"),
+            _ => format!("%{v}"),
+        };
+        let list =
+            |vs: &[usize], sep: &str| vs.iter().map(|&v| name(v)).collect::<Vec<_>>().join(sep);
+        let mut s = format!("{}\nplan(inputs: ", self.stats);
+        let ins: Vec<String> = self
+            .in_avals
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("%{i}:{}{:?}", a.dtype, a.shape))
+            .collect();
+        s += &ins.join(", ");
+        let cs: Vec<String> = self
+            .consts
+            .iter()
+            .enumerate()
+            .map(|(c, b)| format!("%c{c}:{}{:?}", b.dtype, b.shape))
+            .collect();
+        s += &format!("; constants: {})\n", cs.join(", "));
+        for ins in &self.instrs {
+            s += &format!(
+                "  {} = {} {}\n",
+                list(&ins.outs, ", "),
+                ins.name,
+                list(&ins.ins, " ")
+            );
+        }
+        s += &format!("  return {}", list(&self.outputs, ", "));
+        s
     }
 
     pub fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
