@@ -44,7 +44,15 @@ class Lowered:
     self._entry = entry
 
   def as_text(self) -> str:
-    return f"{self._entry.jaxpr}\n\n{self._entry.ctx.text()}"
+    """The jaxpr, the Program as lowered, then what the compiler's passes
+    made of it (their counters and the Program that runs)."""
+    return f"{self._entry.jaxpr}\n\n{self._entry.ctx.text()}\n\n{self._entry.exe.plan()}"
+
+  def compile_stats(self) -> dict:
+    """What the compiler's passes did: instruction counts before and after,
+    how many instructions were folded, merged (cse) and dropped (dce), and
+    constant counts (``consts_before``, ``consts_after``, ``consts_deduped``)."""
+    return self._entry.exe.stats()
 
   def jaxpr(self):
     return self._entry.jaxpr

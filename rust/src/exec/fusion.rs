@@ -543,8 +543,9 @@ pub fn plan(
             Some(g) if groups[g].root == k => {
                 let mut m = groups[g].members.clone();
                 m.sort_unstable();
-                let lone_view = m.len() == 1 && matches!(kinds[m[0]], Some(Kind::View(_)));
-                if m.len() == 1 && (lone_view || !matches!(kinds[m[0]], Some(Kind::Reduce(..)))) {
+                // A group of one gains nothing: keep the op's own kernel (a lone
+                // reduction keeps its pairwise sum, equal to eager's bit for bit).
+                if m.len() == 1 {
                     steps.push(Step::Single(m[0]));
                 } else {
                     steps.push(Step::Group { members: m });

@@ -1,10 +1,12 @@
 //! A Program is a straight-line list of instructions over numbered values:
 //! inputs take ids `0..n_in`, constants the next ids, then each instruction's
 //! outputs get fresh ids in order. `Executable` builds every kernel once and
-//! frees each intermediate buffer right after its last use.
+//! frees each intermediate buffer right after its last use; before that, the
+//! Program goes through the passes of `passes.rs` (DCE, CSE, folding).
 use crate::buffer::Buffer;
 use crate::error::{Error, Result};
 use crate::exec::fusion::{self, Step};
+use crate::exec::passes::{self, PassStats};
 use crate::ops::{self, Aval, Kernel, OpSpec};
 use crate::params::Params;
 
@@ -31,6 +33,7 @@ pub struct Executable {
     instrs: Vec<Instr>,
     outputs: Vec<usize>,
     n_values: usize,
+    stats: PassStats,
 }
 
 /// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
@@ -58,6 +61,12 @@ impl Executable {
         outputs: Vec<usize>,
         fuse: bool,
     ) -> Result<Executable> {
+        let passes::Optimized {
+            consts,
+            specs,
+            outputs,
+            stats,
+        } = passes::optimize_with_stats(&in_avals, consts, specs, outputs)?;
         let mut avals: Vec<Aval> = in_avals.clone();
         avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
         // Number every value first: instruction k's outputs get fresh ids.
@@ -154,33 +163,8 @@ impl Executable {
             instrs,
             outputs,
             n_values,
+            stats,
         })
-    }
-
-    /// The compiled plan, one step a line: which ops each kernel runs.
-    pub fn plan(&self) -> String {
-        let n_fixed = self.in_avals.len() + self.consts.len();
-        let name = |v: usize| {
-            if v < self.in_avals.len() {
-                format!("%{v}")
-            } else if v < n_fixed {
-                format!("%c{}", v - self.in_avals.len())
-            } else {
-                format!("%{v}")
-            }
-        };
-        let mut lines = Vec::new();
-        for ins in &self.instrs {
-            let outs: Vec<String> = ins.outs.iter().map(|&v| name(v)).collect();
-            let args: Vec<String> = ins.ins.iter().map(|&v| name(v)).collect();
-            let mut line = format!("{} = {} {}", outs.join(", "), ins.name, args.join(" "));
-            if !ins.frees.is_empty() {
-                let f: Vec<String> = ins.frees.iter().map(|&v| name(v)).collect();
-                line.push_str(&format!("   ; frees {}", f.join(" ")));
-            }
-            lines.push(line);
-        }
-        lines.join("\n")
     }
 
     /// How many kernels a run launches.
@@ -190,6 +174,52 @@ impl Executable {
 
     pub fn in_avals(&self) -> &[Aval] {
         &self.in_avals
+    }
+
+    /// What the passes did to the Program this was built from.
+    pub fn stats(&self) -> &PassStats {
+        &self.stats
+    }
+
+    /// The passes' summary, then the Program as it runs, one instruction a
+    /// line (`%c<k>` is constant k).
+    pub fn describe(&self) -> String {
+        let n_in = self.in_avals.len();
+        let name = |v: usize| match v.checked_sub(n_in) {
+            Some(c) if c < self.consts.len() => format!("%c{c}"),
+            _ => format!("%{v}"),
+        };
+        let list =
+            |vs: &[usize], sep: &str| vs.iter().map(|&v| name(v)).collect::<Vec<_>>().join(sep);
+        let mut s = format!("{}\nplan(inputs: ", self.stats);
+        let ins: Vec<String> = self
+            .in_avals
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("%{i}:{}{:?}", a.dtype, a.shape))
+            .collect();
+        s += &ins.join(", ");
+        let cs: Vec<String> = self
+            .consts
+            .iter()
+            .enumerate()
+            .map(|(c, b)| format!("%c{c}:{}{:?}", b.dtype, b.shape))
+            .collect();
+        s += &format!("; constants: {})\n", cs.join(", "));
+        for ins in &self.instrs {
+            s += &format!(
+                "  {} = {} {}",
+                list(&ins.outs, ", "),
+                ins.name,
+                list(&ins.ins, " ")
+            );
+            if !ins.frees.is_empty() {
+                s += &format!("   ; frees {}", list(&ins.frees, " "));
+            }
+            s += "\n";
+        }
+        s += &format!("  return {}", list(&self.outputs, ", "));
+        s
     }
 
     pub fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
