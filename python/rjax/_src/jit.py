@@ -1,9 +1,12 @@
 """``rjax.jit``: trace once per abstract signature, lower the whole jaxpr to one
 Rust Program, compile it once and cache it.
 
-This first version runs the Program's ops one after another (the fusing
-compiler, buffer planning and asynchronous dispatch come with the jit issue).
-Under another transformation (grad, vmap, make_jaxpr) the function is traced
+The Rust compiler optimizes the Program (DCE, CSE, constant folding), fuses
+elementwise chains and the reductions that consume them into tiled kernels,
+and frees every intermediate at its last use (the buffer pool hands the
+memory to the next allocation). ``donate_argnums``/``donate_argnames``
+delete the donated arguments after the call, as JAX does. Under another
+transformation (grad, vmap, make_jaxpr) the function is traced
 inline, so every composition is correct; the outermost jit compiles it all.
 """
 from __future__ import annotations
@@ -165,9 +168,35 @@ class JitWrapped:
       return self._fun(*args, **kwargs)   # traced inline under other transformations
     from rjax._src.array import Array
     entry, arrs = self._entry(args, kwargs)
-    bufs = entry.exe.run([a._buf for a in arrs])
-    outs = [Array._from_buffer(b, av) for b, av in zip(bufs, entry.out_avals)]
+    bufs = [a._buf for a in arrs]
+    if any(b is None for b in bufs):
+      raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "
+                         "function); pass a live array.")
+    donated = self._donated(args, kwargs) if self._donate_argnums or self._donate_argnames \
+        else None
+    outs = entry.exe.run(bufs)
+    del bufs
+    if donated:
+      # As in JAX: a donated argument is deleted, whether or not its memory
+      # was reused. Its buffer returns to the pool once nothing else holds it,
+      # so the next allocations of that size reuse it.
+      for a in donated:
+        a.delete()
+    outs = [Array._from_buffer(b, av) for b, av in zip(outs, entry.out_avals)]
     return tree_util.tree_unflatten(entry.out_tree, outs)
+
+  def _donated(self, args, kwargs) -> list:
+    """The Arrays passed in donated positions (argnums and argnames)."""
+    from rjax._src.array import Array
+    nums = {i % len(args) for i in self._donate_argnums if -len(args) <= i < len(args)}
+    if self._sig is not None:
+      params = list(self._sig.parameters)
+      for n in self._donate_argnames:
+        if n in params and params.index(n) < len(args):
+          nums.add(params.index(n))
+    trees = [args[i] for i in sorted(nums)] + [v for k, v in kwargs.items()
+                                                if k in self._donate_argnames]
+    return [x for x in tree_util.tree_leaves(trees) if isinstance(x, Array)]
 
   def lower(self, *args, **kwargs) -> Lowered:
     return Lowered(self._entry(args, kwargs)[0])

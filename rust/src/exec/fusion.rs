@@ -174,6 +174,8 @@ pub struct Fused {
     pattern: Option<Pattern>,
     outs: Vec<Out>,
     n_inputs: usize,
+    /// Nodes stored or reduced: expanded to full tiles when one-element.
+    full_cols: Vec<usize>,
     /// The original op names, for the plan text.
     pub ops: Vec<String>,
 }
@@ -642,8 +644,16 @@ pub fn build_group(
         }
     }
     let n_inputs = b.inputs.len();
+    let mut full_cols: Vec<usize> = reds.iter().map(|r| r.node).collect();
+    full_cols.extend(out_specs.iter().filter_map(|o| match o {
+        Out::Node(i) => Some(*i),
+        _ => None,
+    }));
+    full_cols.sort_unstable();
+    full_cols.dedup();
     Ok((
         Fused {
+            full_cols,
             shape,
             nodes: b.nodes,
             reds,
@@ -905,6 +915,9 @@ impl Fused {
             for i in 0..self.nodes.len() {
                 self.eval(i, args, t0, len, s);
             }
+            for &i in &self.full_cols {
+                s.cols[i].expand(len);
+            }
             for (o, spec) in self.outs.iter().enumerate() {
                 if let Out::Node(i) = spec {
                     s.cols[*i].store(outs, o, t0, len);
@@ -918,9 +931,24 @@ impl Fused {
     fn eval(&self, i: usize, args: &[&Buffer], t0: usize, len: usize, s: &mut Scratch) {
         let (done, rest) = s.cols.split_at_mut(i);
         let out = &mut rest[0];
-        out.set_len(len);
+        // A value that is the same for every element (a scalar load, or an op
+        // on such values only) is kept as one element: ops broadcast it.
+        let n = match &self.nodes[i].node {
+            Node::Load {
+                map: LoadMap::Scalar,
+                ..
+            } => 1,
+            Node::Load { .. } => len,
+            Node::Un(_, x) | Node::Convert(x) => done[*x].len(),
+            Node::Bin(_, x, y) => done[*x].len().max(done[*y].len()),
+            Node::Select(p, cases) => cases
+                .iter()
+                .map(|&c| done[c].len())
+                .fold(done[*p].len(), usize::max),
+        };
+        out.set_len(n);
         match &self.nodes[i].node {
-            Node::Load { input, map } => out.load(args[*input], map, &self.shape, t0, len),
+            Node::Load { input, map } => out.load(args[*input], map, &self.shape, t0, n),
             Node::Un(op, x) => un(*op, &done[*x], out),
             Node::Bin(op, x, y) => bin(*op, &done[*x], &done[*y], out),
             Node::Convert(x) => convert(&done[*x], out),
@@ -975,6 +1003,18 @@ impl Col {
             Ty::F64 => Col::F64(Vec::with_capacity(TILE)),
             Ty::I32 => Col::I32(Vec::with_capacity(TILE)),
             Ty::Bool => Col::Bool(Vec::with_capacity(TILE)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        with_col!(self, v => v.len())
+    }
+
+    /// Broadcast a one-element column to `len` elements (before a store or
+    /// a reduction, which need every element).
+    fn expand(&mut self, len: usize) {
+        if self.len() == 1 && len > 1 {
+            with_col!(self, v => { let x = v[0]; v.resize(len, x) })
         }
     }
 
@@ -1110,12 +1150,27 @@ fn un(op: Un, x: &Col, out: &mut Col) {
     }
 }
 
+/// Elementwise over two columns; a one-element column broadcasts (the
+/// scalar operand of `x * 2.0` is never filled into a tile).
 macro_rules! map2 {
-    ($x:expr, $y:expr, $o:expr, |$a:ident, $b:ident| $body:expr) => {
-        for ((o, &$a), &$b) in $o.iter_mut().zip($x.iter()).zip($y.iter()) {
-            *o = $body;
+    ($x:expr, $y:expr, $o:expr, |$a:ident, $b:ident| $body:expr) => {{
+        let (xs, ys) = (&$x[..], &$y[..]);
+        if xs.len() == ys.len() {
+            for ((o, &$a), &$b) in $o.iter_mut().zip(xs.iter()).zip(ys.iter()) {
+                *o = $body;
+            }
+        } else if xs.len() == 1 {
+            let $a = xs[0];
+            for (o, &$b) in $o.iter_mut().zip(ys.iter()) {
+                *o = $body;
+            }
+        } else {
+            let $b = ys[0];
+            for (o, &$a) in $o.iter_mut().zip(xs.iter()) {
+                *o = $body;
+            }
         }
-    };
+    }};
 }
 
 fn cmp<T: Element>(op: Bin, x: &[T], y: &[T], o: &mut [bool]) {
@@ -1216,10 +1271,13 @@ fn convert(x: &Col, out: &mut Col) {
 
 fn select(p: &Col, cases: &[usize], done: &[Col], out: &mut Col) {
     let last = cases.len() - 1;
+    // element i of a full or one-element column
+    let at = |len: usize, i: usize| if len == 1 { 0 } else { i };
+    let plen = p.len();
     let idx = |i: usize| -> usize {
         match p {
-            Col::Bool(p) => p[i] as usize,
-            Col::I32(p) => (Ord::max(p[i], 0) as usize).min(last),
+            Col::Bool(p) => p[at(plen, i)] as usize,
+            Col::I32(p) => (Ord::max(p[at(plen, i)], 0) as usize).min(last),
             _ => unreachable!(),
         }
     };
@@ -1232,16 +1290,21 @@ fn select(p: &Col, cases: &[usize], done: &[Col], out: &mut Col) {
                     _ => unreachable!(),
                 })
                 .collect();
-            if cs.len() == 2 {
+            let n = $o.len();
+            if cs.len() == 2 && plen == n && cs.iter().all(|c| c.len() == n) {
                 if let Col::Bool(p) = p {
-                    for (i, o) in $o.iter_mut().enumerate() {
-                        *o = if p[i] { cs[1][i] } else { cs[0][i] };
+                    // zipped slices: no bounds checks, a branch-free blend
+                    for (((o, &p), &a), &b) in
+                        $o.iter_mut().zip(&p[..n]).zip(&cs[0][..n]).zip(&cs[1][..n])
+                    {
+                        *o = if p { b } else { a };
                     }
                     return;
                 }
             }
             for (i, o) in $o.iter_mut().enumerate() {
-                *o = cs[idx(i)][i];
+                let c = cs[idx(i)];
+                *o = c[at(c.len(), i)];
             }
         }};
     }
