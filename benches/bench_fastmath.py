@@ -2,10 +2,10 @@
 rust/src/ops/unary/fastmath.rs) vs NumPy/SciPy vs JAX (jax.jit, CPU).
 
     python benches/bench_fastmath.py             # 1M elements
-    RAYON_NUM_THREADS=1 python benches/bench_fastmath.py   # rjax on one core
+    RJAX_NUM_THREADS=1 python benches/bench_fastmath.py    # rjax on one core
 
 Build rjax in release mode first. NumPy and SciPy run on one core; rjax on
-all of them unless RAYON_NUM_THREADS says otherwise. Ratios are other time /
+all of them unless RJAX_NUM_THREADS says otherwise. Ratios are other time /
 rjax time (> 1 means rjax is faster).
 """
 from __future__ import annotations
