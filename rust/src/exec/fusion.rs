@@ -1114,18 +1114,18 @@ fn un_float<M: Math + Num>(op: Un, x: &[M], o: &mut [M]) {
         RoundAway => map1!(x, o, |a| a.round()),
         Exp => map1!(x, o, |a| a.exp_v()),
         Exp2 => map1!(x, o, |a| a.exp2()),
-        Log => map1!(x, o, |a| a.ln()),
-        Log1p => map1!(x, o, |a| a.ln_1p()),
-        Expm1 => map1!(x, o, |a| a.exp_m1()),
+        Log => map1!(x, o, |a| a.log_v()),
+        Log1p => map1!(x, o, |a| a.log1p_v()),
+        Expm1 => map1!(x, o, |a| a.expm1_v()),
         Tanh => map1!(x, o, |a| a.tanh_v()),
-        Logistic => map1!(x, o, |a| M::one() / (M::one() + (-a).exp_v())),
-        Sin => map1!(x, o, |a| a.sin()),
-        Cos => map1!(x, o, |a| a.cos()),
+        Logistic => map1!(x, o, |a| a.logistic_v()),
+        Sin => map1!(x, o, |a| a.sin_v()),
+        Cos => map1!(x, o, |a| a.cos_v()),
         Tan => map1!(x, o, |a| a.tan()),
         Sqrt => map1!(x, o, |a| a.sqrt()),
         Rsqrt => map1!(x, o, |a| a.sqrt().recip()),
         Cbrt => map1!(x, o, |a| a.cbrt()),
-        Erf => map1!(x, o, |a| Math::erf(a)),
+        Erf => map1!(x, o, |a| a.erf_v()),
         IsFinite | Not => unreachable!("typed elsewhere"),
     }
 }
@@ -1673,6 +1673,38 @@ mod tests {
         let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![2], &[x]);
         assert_eq!(k, 2);
         close(&f[0], &u[0], 1e-6);
+    }
+
+    #[test]
+    fn every_fused_unary_op_equals_its_kernel() {
+        let n = 3000usize;
+        let a = f32s(&[n]);
+        let x: Vec<f32> = data(n, 11).iter().map(|v| v * 3.0).collect();
+        let xb = Buffer::from_vec(vec![n], &x).unwrap();
+        for name in [
+            "neg", "abs", "sign", "square", "floor", "ceil", "exp", "exp2", "log", "log1p",
+            "expm1", "tanh", "logistic", "sin", "cos", "tan", "sqrt", "rsqrt", "cbrt", "erf",
+        ] {
+            // op(x) * x: two ops, so the pair is fused
+            let specs = || {
+                vec![
+                    ins(op(name), vec![0], a.clone()),
+                    ins(op("mul"), vec![1, 0], a.clone()),
+                ]
+            };
+            let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![2], &[xb.clone()]);
+            assert_eq!(k, 1, "{name}");
+            let (p, q) = (f[0].slice::<f32>().unwrap(), u[0].slice::<f32>().unwrap());
+            for i in 0..n {
+                assert!(
+                    p[i].to_bits() == q[i].to_bits() || (p[i].is_nan() && q[i].is_nan()),
+                    "{name}({}) fused {} vs kernel {}",
+                    x[i],
+                    p[i],
+                    q[i]
+                );
+            }
+        }
     }
 
     #[test]
