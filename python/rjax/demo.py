@@ -4,7 +4,8 @@ Part 1: the NumPy API on the Rust core — create, compute, index, update,
 compare against NumPy, and time a large expression.
 Part 2: the composable transformations — grad, vmap, make_jaxpr, jacobians
 and per-example gradients.
-Later parts (jit, control flow, random, pmap, training) join as they land.
+Part 3: jit — selu and a column normalization, eager vs jit vs NumPy.
+Later parts (control flow, random, pmap, training) join as they land.
 """
 from __future__ import annotations
 
@@ -118,6 +119,39 @@ def part_transformations(quick: bool) -> None:
         f"NumPy's 2*x {t_n * 1e3:.2f} ms")
 
 
+def part_jit(quick: bool) -> None:
+  print("\n== 3. jit: one fused, compiled Program per signature ==")
+  alpha, scale = 1.6732632423543772, 1.0507009873554805
+
+  def selu(np_mod):
+    return lambda x: scale * np_mod.where(x > 0, x, alpha * np_mod.exp(x) - alpha)
+
+  def norm(np_mod):
+    return lambda x: (x - x.mean(0)) / x.std(0)
+
+  rng = np.random.default_rng(0)
+  cases = [("selu, 1M float32", selu, rng.standard_normal(1 << 20).astype(np.float32)),
+           ("(X - X.mean(0)) / X.std(0), 10000x100", norm,
+            rng.standard_normal((10000, 100)).astype(np.float32))]
+  rows = []
+  for name, make, x_np in cases:
+    x = jnp.asarray(x_np)
+    eager, jitted, ref = make(jnp), rjax.jit(make(jnp)), make(np)
+    np.testing.assert_allclose(np.asarray(jitted(x)), ref(x_np), rtol=1e-4, atol=1e-4)
+    reps = 3 if quick else 7
+    t_e = _best_of(lambda: eager(x).block_until_ready(), repeat=reps)
+    t_j = _best_of(lambda: jitted(x).block_until_ready(), repeat=reps)
+    t_n = _best_of(lambda: ref(x_np), repeat=reps)
+    rows.append((name, t_e, t_j, t_n))
+  print(f"{'workload':40s} {'eager':>10s} {'jit':>10s} {'NumPy':>10s}  NumPy/jit")
+  for name, t_e, t_j, t_n in rows:
+    print(f"{name:40s} {t_e * 1e3:8.3f}ms {t_j * 1e3:8.3f}ms {t_n * 1e3:8.3f}ms  {t_n / t_j:6.2f}x")
+  x = jnp.asarray(cases[0][2])
+  plan = rjax.jit(selu(jnp)).lower(x).as_text()
+  print("the compiled plan of jit(selu):")
+  print(plan[plan.index("plan("):])
+
+
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(prog="python -m rjax.demo", description=__doc__)
   p.add_argument("--quick", action="store_true", help="smaller sizes (for CI)")
@@ -125,6 +159,7 @@ def main(argv=None) -> None:
   print(f"rjax {rjax.__version__}")
   part_numpy(args.quick)
   part_transformations(args.quick)
+  part_jit(args.quick)
   print("\nDone.")
 
 

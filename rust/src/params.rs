@@ -4,8 +4,12 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
-#[derive(Clone, Debug, PartialEq)]
+/// Equality is structural, with floats compared by their bits: `NaN == NaN`
+/// and `0.0 != -0.0`, so two equal params always mean the same computation
+/// (what the compiler's common-subexpression elimination needs).
+#[derive(Clone, Debug)]
 pub enum Param {
     None,
     Bool(bool),
@@ -15,10 +19,56 @@ pub enum Param {
     List(Vec<Param>),
 }
 
-#[derive(Clone, Debug, Default)]
+impl PartialEq for Param {
+    fn eq(&self, other: &Param) -> bool {
+        match (self, other) {
+            (Param::None, Param::None) => true,
+            (Param::Bool(a), Param::Bool(b)) => a == b,
+            (Param::Int(a), Param::Int(b)) => a == b,
+            (Param::Float(a), Param::Float(b)) => a.to_bits() == b.to_bits(),
+            (Param::Str(a), Param::Str(b)) => a == b,
+            (Param::List(a), Param::List(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Param {}
+
+impl Hash for Param {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Param::None => {}
+            Param::Bool(b) => b.hash(h),
+            Param::Int(i) => i.hash(h),
+            Param::Float(f) => f.to_bits().hash(h),
+            Param::Str(s) => s.hash(h),
+            Param::List(v) => v.hash(h),
+        }
+    }
+}
+
+/// An op name and its params. Equal `Params` (same op, same keys, equal
+/// values as defined by `Param`'s `Eq`) describe the same computation; the
+/// hash does not depend on the map's iteration order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params {
     pub op: String,
     pub map: HashMap<String, Param>,
+}
+
+impl Hash for Params {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.op.hash(h);
+        let mut entries: Vec<(&String, &Param)> = self.map.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.len().hash(h);
+        for (k, v) in entries {
+            k.hash(h);
+            v.hash(h);
+        }
+    }
 }
 
 impl Params {
@@ -119,5 +169,53 @@ impl Params {
                 _ => Err(self.bad(name, "expected a list of lists of ints")),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::hash_map::DefaultHasher;
+
+    fn hash_of<T: Hash>(v: &T) -> u64 {
+        let mut h = DefaultHasher::new();
+        v.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn equal_params_hash_alike_whatever_the_insertion_order() {
+        let a = Params::new("pad")
+            .with("x", Param::Int(1))
+            .with("y", Param::List(vec![Param::Float(0.5), Param::None]))
+            .with("z", Param::Str("f32".into()));
+        let b = Params::new("pad")
+            .with("z", Param::Str("f32".into()))
+            .with("y", Param::List(vec![Param::Float(0.5), Param::None]))
+            .with("x", Param::Int(1));
+        assert_eq!(a, b);
+        assert_eq!(hash_of(&a), hash_of(&b));
+    }
+
+    #[test]
+    fn different_params_are_not_equal() {
+        let a = Params::new("pad").with("x", Param::Int(1));
+        assert_ne!(a, Params::new("pad").with("x", Param::Int(2)));
+        assert_ne!(a, Params::new("pad").with("y", Param::Int(1)));
+        assert_ne!(a, Params::new("slice").with("x", Param::Int(1)));
+        assert_ne!(a, Params::new("pad").with("x", Param::Bool(true)));
+        assert_ne!(a, Params::new("pad").with("x", Param::Float(1.0)));
+        assert_ne!(a, a.clone().with("w", Param::None));
+    }
+
+    #[test]
+    fn floats_compare_by_bits() {
+        assert_eq!(Param::Float(f64::NAN), Param::Float(f64::NAN));
+        assert_eq!(
+            hash_of(&Param::Float(f64::NAN)),
+            hash_of(&Param::Float(f64::NAN))
+        );
+        assert_ne!(Param::Float(0.0), Param::Float(-0.0));
+        assert_eq!(Param::Float(2.5), Param::Float(2.5));
     }
 }

@@ -64,13 +64,21 @@ class Array:
     return self
 
   def is_deleted(self) -> bool:
-    return False
+    return self._buf is None
+
+  def delete(self) -> None:
+    """Release this array's memory now (``jax.Array.delete``); using it
+    afterwards raises RuntimeError. Donated arguments are deleted this way."""
+    self._buf = None
+    self._npy = None
 
   # -- NumPy interop ----------------------------------------------------------
   def _value(self) -> np.ndarray:
     """A read-only NumPy view of the data (zero-copy)."""
     v = self._npy
     if v is None:
+      if self._buf is None:
+        raise RuntimeError("Array has been deleted (e.g. donated to a jitted function).")
       raw = self._buf.as_bytes()
       raw.flags.writeable = False
       v = raw.view(self.aval.dtype).reshape(self.aval.shape)

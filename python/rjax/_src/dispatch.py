@@ -43,7 +43,12 @@ def apply_primitive(prim, *args, **params):
       with _cache_lock:
         _cache[key] = entry
   exe, outs, multi = entry
-  bufs = exe.run([a._buf for a in arrs])
+  try:
+    bufs = exe.run([a._buf for a in arrs])
+  except TypeError:
+    if any(a._buf is None for a in arrs):
+      raise RuntimeError("Array has been deleted (e.g. donated to a jitted function).") from None
+    raise
   if multi:
     return [_from_buffer(b, av) for b, av in zip(bufs, outs)]
   return _from_buffer(bufs[0], outs[0])

@@ -1,4 +1,6 @@
 //! Execution: parallel loop helpers and the `Executable` that runs a Program.
+pub mod fusion;
 pub mod parallel;
+pub mod passes;
 pub mod program;
 pub mod strided;

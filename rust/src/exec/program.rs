@@ -1,9 +1,12 @@
 //! A Program is a straight-line list of instructions over numbered values:
 //! inputs take ids `0..n_in`, constants the next ids, then each instruction's
 //! outputs get fresh ids in order. `Executable` builds every kernel once and
-//! frees each intermediate buffer right after its last use.
+//! frees each intermediate buffer right after its last use; before that, the
+//! Program goes through the passes of `passes.rs` (DCE, CSE, folding).
 use crate::buffer::Buffer;
 use crate::error::{Error, Result};
+use crate::exec::fusion::{self, Step};
+use crate::exec::passes::{self, PassStats};
 use crate::ops::{self, Aval, Kernel, OpSpec};
 use crate::params::Params;
 
@@ -30,6 +33,14 @@ pub struct Executable {
     instrs: Vec<Instr>,
     outputs: Vec<usize>,
     n_values: usize,
+    stats: PassStats,
+}
+
+/// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
+/// compare against the unfused plan).
+pub fn fusion_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("RJAX_FUSION").map_or(true, |v| v != "0"))
 }
 
 impl Executable {
@@ -39,10 +50,28 @@ impl Executable {
         specs: Vec<InstrSpec>,
         outputs: Vec<usize>,
     ) -> Result<Executable> {
+        Executable::with_fusion(in_avals, consts, specs, outputs, fusion_enabled())
+    }
+
+    /// Build, fusing elementwise chains and their reductions when `fuse`.
+    pub fn with_fusion(
+        in_avals: Vec<Aval>,
+        consts: Vec<Buffer>,
+        specs: Vec<InstrSpec>,
+        outputs: Vec<usize>,
+        fuse: bool,
+    ) -> Result<Executable> {
+        let passes::Optimized {
+            consts,
+            specs,
+            outputs,
+            stats,
+        } = passes::optimize_with_stats(&in_avals, consts, specs, outputs)?;
         let mut avals: Vec<Aval> = in_avals.clone();
         avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
-        let mut instrs = Vec::with_capacity(specs.len());
-        for s in specs {
+        // Number every value first: instruction k's outputs get fresh ids.
+        let mut outs_of: Vec<Vec<usize>> = Vec::with_capacity(specs.len());
+        for s in &specs {
             for &i in &s.ins {
                 if i >= avals.len() {
                     return Err(Error::Internal(format!(
@@ -51,27 +80,66 @@ impl Executable {
                     )));
                 }
             }
-            let in_avals: Vec<Aval> = s.ins.iter().map(|&i| avals[i].clone()).collect();
-            let kernel = ops::build(&OpSpec {
-                params: &s.params,
-                ins: &in_avals,
-                outs: &s.outs,
-            })?;
             let first = avals.len();
             avals.extend(s.outs.iter().cloned());
-            instrs.push(Instr {
-                name: s.params.op.clone(),
-                kernel,
-                ins: s.ins,
-                outs: (first..avals.len()).collect(),
-                frees: vec![],
-            });
+            outs_of.push((first..avals.len()).collect());
         }
         for &o in &outputs {
             if o >= avals.len() {
                 return Err(Error::Internal(format!(
                     "program: output {o} is not defined"
                 )));
+            }
+        }
+        let ins_of: Vec<Vec<usize>> = specs.iter().map(|s| s.ins.clone()).collect();
+        let params: Vec<&crate::params::Params> = specs.iter().map(|s| &s.params).collect();
+        let steps = if fuse && specs.len() > 1 {
+            fusion::plan(&params, &ins_of, &outs_of, &avals, &outputs)
+        } else {
+            (0..specs.len()).map(Step::Single).collect()
+        };
+        let mut instrs = Vec::with_capacity(steps.len());
+        for step in steps {
+            match step {
+                Step::Single(k) => {
+                    let s = &specs[k];
+                    let in_avals: Vec<Aval> = s.ins.iter().map(|&i| avals[i].clone()).collect();
+                    let kernel = ops::build(&OpSpec {
+                        params: &s.params,
+                        ins: &in_avals,
+                        outs: &s.outs,
+                    })?;
+                    instrs.push(Instr {
+                        name: s.params.op.clone(),
+                        kernel,
+                        ins: s.ins.clone(),
+                        outs: outs_of[k].clone(),
+                        frees: vec![],
+                    });
+                }
+                Step::Group { members } => {
+                    let inside: std::collections::HashSet<usize> =
+                        members.iter().copied().collect();
+                    let mut used_outside: std::collections::HashSet<usize> =
+                        outputs.iter().copied().collect();
+                    for (k, ins) in ins_of.iter().enumerate() {
+                        if !inside.contains(&k) {
+                            used_outside.extend(ins.iter().copied());
+                        }
+                    }
+                    let (fused, ins, outs) =
+                        fusion::build_group(&members, &params, &ins_of, &outs_of, &avals, &|v| {
+                            used_outside.contains(&v)
+                        })?;
+                    let out_avals: Vec<Aval> = outs.iter().map(|&v| avals[v].clone()).collect();
+                    instrs.push(Instr {
+                        name: fused.describe(),
+                        kernel: fused.into_kernel(out_avals),
+                        ins,
+                        outs,
+                        frees: vec![],
+                    });
+                }
             }
         }
         // Liveness: a value dies after the last instruction reading it, unless
@@ -95,11 +163,63 @@ impl Executable {
             instrs,
             outputs,
             n_values,
+            stats,
         })
+    }
+
+    /// How many kernels a run launches.
+    pub fn n_kernels(&self) -> usize {
+        self.instrs.len()
     }
 
     pub fn in_avals(&self) -> &[Aval] {
         &self.in_avals
+    }
+
+    /// What the passes did to the Program this was built from.
+    pub fn stats(&self) -> &PassStats {
+        &self.stats
+    }
+
+    /// The passes' summary, then the Program as it runs, one instruction a
+    /// line (`%c<k>` is constant k).
+    pub fn describe(&self) -> String {
+        let n_in = self.in_avals.len();
+        let name = |v: usize| match v.checked_sub(n_in) {
+            Some(c) if c < self.consts.len() => format!("%c{c}"),
+            _ => format!("%{v}"),
+        };
+        let list =
+            |vs: &[usize], sep: &str| vs.iter().map(|&v| name(v)).collect::<Vec<_>>().join(sep);
+        let mut s = format!("{}\nplan(inputs: ", self.stats);
+        let ins: Vec<String> = self
+            .in_avals
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("%{i}:{}{:?}", a.dtype, a.shape))
+            .collect();
+        s += &ins.join(", ");
+        let cs: Vec<String> = self
+            .consts
+            .iter()
+            .enumerate()
+            .map(|(c, b)| format!("%c{c}:{}{:?}", b.dtype, b.shape))
+            .collect();
+        s += &format!("; constants: {})\n", cs.join(", "));
+        for ins in &self.instrs {
+            s += &format!(
+                "  {} = {} {}",
+                list(&ins.outs, ", "),
+                ins.name,
+                list(&ins.ins, " ")
+            );
+            if !ins.frees.is_empty() {
+                s += &format!("   ; frees {}", list(&ins.frees, " "));
+            }
+            s += "\n";
+        }
+        s += &format!("  return {}", list(&self.outputs, ", "));
+        s
     }
 
     pub fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
@@ -165,13 +285,16 @@ impl Executable {
 
     fn outputs_of_single(&self, inputs: &[Buffer], outs: Vec<Buffer>) -> Result<Vec<Buffer>> {
         let first = self.in_avals.len();
+        let ids = &self.instrs[0].outs;
         self.outputs
             .iter()
             .map(|&o| {
                 if o < first {
                     Ok(inputs[o].clone())
                 } else {
-                    outs.get(o - first)
+                    ids.iter()
+                        .position(|&i| i == o)
+                        .and_then(|k| outs.get(k))
                         .cloned()
                         .ok_or_else(|| Error::Internal("output missing".into()))
                 }
@@ -196,7 +319,7 @@ mod tests {
     #[test]
     fn chain_runs_and_frees() {
         let a = Aval::new(DType::F32, vec![3]);
-        let exe = Executable::new(
+        let exe = Executable::with_fusion(
             vec![a.clone(), a.clone()],
             vec![],
             vec![
@@ -204,6 +327,7 @@ mod tests {
                 instr("mul", vec![2, 1], a.clone()),
             ],
             vec![3],
+            false,
         )
         .unwrap();
         let x = Buffer::from_vec::<f32>(vec![3], &[1., 2., 3.]).unwrap();

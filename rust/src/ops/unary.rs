@@ -24,10 +24,26 @@ pub trait Math: Float + Send + Sync + 'static {
     fn round_even(self) -> Self;
     /// A constant (exact for the constants the ops use).
     fn c(v: f64) -> Self;
-    /// e^x: libm for f64, a vectorisable polynomial (<= 2 ulp) for f32.
+    // The `_v` methods: libm/std for f64; for f32 the branch-free, vectorisable
+    // versions of `fastmath` (their max errors in ulp are stated there).
+    /// e^x (f32: <= 1 ulp).
     fn exp_v(self) -> Self;
-    /// tanh: libm for f64, a vectorisable polynomial (<= 2 ulp) for f32.
+    /// tanh (f32: <= 2 ulp).
     fn tanh_v(self) -> Self;
+    /// ln x (f32: <= 1 ulp).
+    fn log_v(self) -> Self;
+    /// ln(1 + x) (f32: <= 1 ulp).
+    fn log1p_v(self) -> Self;
+    /// e^x - 1 (f32: <= 1 ulp).
+    fn expm1_v(self) -> Self;
+    /// 1 / (1 + e^-x), without overflow for large |x| (f32: <= 2 ulp).
+    fn logistic_v(self) -> Self;
+    /// erf (f32: <= 2 ulp).
+    fn erf_v(self) -> Self;
+    /// sin, exactly range-reduced for every finite x (f32: <= 1 ulp).
+    fn sin_v(self) -> Self;
+    /// cos, exactly range-reduced for every finite x (f32: <= 1 ulp).
+    fn cos_v(self) -> Self;
 }
 
 impl Math for f64 {
@@ -57,6 +73,33 @@ impl Math for f64 {
     }
     fn tanh_v(self) -> Self {
         self.tanh()
+    }
+    fn log_v(self) -> Self {
+        self.ln()
+    }
+    fn log1p_v(self) -> Self {
+        self.ln_1p()
+    }
+    fn expm1_v(self) -> Self {
+        self.exp_m1()
+    }
+    fn logistic_v(self) -> Self {
+        // e^-|x| never overflows; for x < 0, e^x / (1 + e^x) keeps the tail.
+        let e = (-self.abs()).exp();
+        if self < 0.0 {
+            e / (1.0 + e)
+        } else {
+            1.0 / (1.0 + e)
+        }
+    }
+    fn erf_v(self) -> Self {
+        libm::erf(self)
+    }
+    fn sin_v(self) -> Self {
+        self.sin()
+    }
+    fn cos_v(self) -> Self {
+        self.cos()
     }
 }
 
@@ -89,6 +132,34 @@ impl Math for f32 {
     #[inline(always)]
     fn tanh_v(self) -> Self {
         fastmath::tanh_f32(self)
+    }
+    #[inline(always)]
+    fn log_v(self) -> Self {
+        fastmath::log_f32(self)
+    }
+    #[inline(always)]
+    fn log1p_v(self) -> Self {
+        fastmath::log1p_f32(self)
+    }
+    #[inline(always)]
+    fn expm1_v(self) -> Self {
+        fastmath::expm1_f32(self)
+    }
+    #[inline(always)]
+    fn logistic_v(self) -> Self {
+        fastmath::logistic_f32(self)
+    }
+    #[inline(always)]
+    fn erf_v(self) -> Self {
+        fastmath::erf_f32(self)
+    }
+    #[inline(always)]
+    fn sin_v(self) -> Self {
+        fastmath::sin_f32(self)
+    }
+    #[inline(always)]
+    fn cos_v(self) -> Self {
+        fastmath::cos_f32(self)
     }
 }
 
@@ -244,13 +315,13 @@ pub fn register(r: &mut Registry) {
     float_unary!(r, "ceil", |x| x.ceil());
     float_unary!(r, "exp", |x| x.exp_v());
     float_unary!(r, "exp2", |x| x.exp2());
-    float_unary!(r, "log", |x| x.ln());
-    float_unary!(r, "log1p", |x| x.ln_1p());
-    float_unary!(r, "expm1", |x| x.exp_m1());
+    float_unary!(r, "log", |x| x.log_v());
+    float_unary!(r, "log1p", |x| x.log1p_v());
+    float_unary!(r, "expm1", |x| x.expm1_v());
     float_unary!(r, "tanh", |x| x.tanh_v());
-    float_unary!(r, "logistic", |x| M::one() / (M::one() + (-x).exp_v()));
-    float_unary!(r, "sin", |x| x.sin());
-    float_unary!(r, "cos", |x| x.cos());
+    float_unary!(r, "logistic", |x| x.logistic_v());
+    float_unary!(r, "sin", |x| x.sin_v());
+    float_unary!(r, "cos", |x| x.cos_v());
     float_unary!(r, "tan", |x| x.tan());
     float_unary!(r, "asin", |x| x.asin());
     float_unary!(r, "acos", |x| x.acos());
@@ -263,7 +334,7 @@ pub fn register(r: &mut Registry) {
     float_unary!(r, "sqrt", |x| x.sqrt());
     float_unary!(r, "rsqrt", |x| x.sqrt().recip());
     float_unary!(r, "cbrt", |x| x.cbrt());
-    float_unary!(r, "erf", |x| Math::erf(x));
+    float_unary!(r, "erf", |x| x.erf_v());
     float_unary!(r, "erfc", |x| x.erfc());
     float_unary!(r, "erf_inv", |x| x.erf_inv());
     float_unary!(r, "lgamma", |x| x.lgamma());

@@ -100,6 +100,12 @@ impl PyExecutable {
         Ok(PyExecutable { inner, out_bytes })
     }
 
+    /// Number of kernels one run launches.
+    #[getter]
+    fn n_kernels(&self) -> usize {
+        self.inner.n_kernels()
+    }
+
     /// Run on input buffers; returns the output buffers.
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyBuffer>>) -> PyResult<Vec<PyBuffer>> {
         let bufs: Vec<Buffer> = inputs.iter().map(|b| b.inner.clone()).collect();
@@ -110,5 +116,27 @@ impl PyExecutable {
             guard(py, || self.inner.run(&bufs))?
         };
         Ok(outs.into_iter().map(|inner| PyBuffer { inner }).collect())
+    }
+
+    /// What the compiler's passes did: a dict of counters (`instrs_before`,
+    /// `instrs_after`, `folded`, `cse`, `dce`, `consts_before`,
+    /// `consts_after`, `consts_deduped`).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("instrs_before", s.instrs_before)?;
+        d.set_item("instrs_after", s.instrs_after)?;
+        d.set_item("folded", s.folded)?;
+        d.set_item("cse", s.cse)?;
+        d.set_item("dce", s.dce)?;
+        d.set_item("consts_before", s.consts_before)?;
+        d.set_item("consts_after", s.consts_after)?;
+        d.set_item("consts_deduped", s.consts_deduped)?;
+        Ok(d)
+    }
+
+    /// The passes' summary and the optimized Program, as text.
+    fn plan(&self) -> String {
+        self.inner.describe()
     }
 }
