@@ -105,3 +105,14 @@ def test_one_jitted_function_from_many_threads():
   for i in range(8):
     np.testing.assert_allclose(results[i], np.sum(np.tanh(xs[i]) * xs[i], axis=0), rtol=1e-4,
                                atol=1e-4)
+
+
+def test_block_until_ready_and_device_get_on_pytrees():
+  tree = {"a": jnp.arange(3.0), "b": (jnp.ones(2), 5)}
+  assert rjax.block_until_ready(tree) is tree
+  got = rjax.device_get(tree)
+  assert isinstance(got["a"], np.ndarray) and isinstance(got["b"][0], np.ndarray)
+  np.testing.assert_array_equal(got["a"], [0.0, 1.0, 2.0])
+  assert got["b"][1] == 5
+  with pytest.raises(TypeError, match="device_get"):
+    rjax.jit(lambda v: rjax.device_get(v))(jnp.ones(2))

@@ -6,7 +6,7 @@ from rjax._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, rem
 from rjax._src.array import Array  # noqa: F401
 from rjax._src.api import (  # noqa: F401
     ShapeDtypeStruct, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linear_transpose, linearize,
-    make_jaxpr, value_and_grad, vjp, vmap)
+    make_jaxpr, value_and_grad, vjp, vmap, block_until_ready, device_get)
 from rjax._src.core import Tracer as _Tracer
 from rjax._src.numpy.array_methods import set_array_methods as _set_array_methods
 from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)

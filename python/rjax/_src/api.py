@@ -503,3 +503,33 @@ def linear_transpose(fun: Callable, *primals, reduce_axes=()):
     return tuple(tree_util.tree_unflatten(in_tree, res))
 
   return transposed
+
+
+# ---------------------------------------------------------------------------
+# Host transfers
+
+
+def block_until_ready(x):
+  """Wait for every array in the pytree ``x`` to be computed; returns ``x``
+  (``jax.block_until_ready``)."""
+  for leaf in tree_util.tree_leaves(x):
+    if hasattr(leaf, "block_until_ready"):
+      leaf.block_until_ready()
+  return x
+
+
+def device_get(x):
+  """The pytree ``x`` with every array as a NumPy array (``jax.device_get``);
+  other leaves are returned unchanged."""
+  from rjax._src.array import Array
+
+  def get(leaf):
+    if isinstance(leaf, Array):
+      return np.asarray(leaf)
+    if isinstance(leaf, core.Tracer):
+      raise core._tracer_error("TracerArrayConversionError", leaf, "device_get",
+                               "device_get needs concrete values: call it outside "
+                               "transformed functions.")
+    return leaf
+
+  return tree_util.tree_map(get, x)
