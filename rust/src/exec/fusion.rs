@@ -795,9 +795,9 @@ impl Fused {
                     let (a, b) = (c * chunk, ((c + 1) * chunk).min(total));
                     let mut s = Scratch::new(&self.nodes);
                     let mut acc = self.new_accs(1);
-                    self.tiles(args, a, b, &mut s, &outs, |s, t0, len| {
-                        for (r, ac) in self.reds.iter().zip(acc.iter_mut()) {
-                            ac.fold_seg(r.op, &s.cols[r.node], 0, len, 0);
+                    self.tiles(args, a, b, &mut s, &outs, |vs, t0, len| {
+                        for ((r, ac), v) in self.reds.iter().zip(acc.iter_mut()).zip(vs) {
+                            ac.fold_seg(r.op, *v, 0, len, 0);
                         }
                         let _ = t0;
                     });
@@ -814,17 +814,24 @@ impl Fused {
                     let (r0, r1) = (c * rows_per, ((c + 1) * rows_per).min(rows));
                     let mut s = Scratch::new(&self.nodes);
                     let mut acc = self.new_accs(width);
-                    self.tiles(args, r0 * width, r1 * width, &mut s, &outs, |s, t0, len| {
-                        let mut i = 0;
-                        while i < len {
-                            let j = (t0 + i) % width;
-                            let m = (width - j).min(len - i);
-                            for (r, ac) in self.reds.iter().zip(acc.iter_mut()) {
-                                ac.fold_cols(r.op, &s.cols[r.node], i, m, j);
+                    self.tiles(
+                        args,
+                        r0 * width,
+                        r1 * width,
+                        &mut s,
+                        &outs,
+                        |vs, t0, len| {
+                            let mut i = 0;
+                            while i < len {
+                                let j = (t0 + i) % width;
+                                let m = (width - j).min(len - i);
+                                for ((r, ac), v) in self.reds.iter().zip(acc.iter_mut()).zip(vs) {
+                                    ac.fold_cols(r.op, *v, i, m, j);
+                                }
+                                i += m;
                             }
-                            i += m;
-                        }
-                    });
+                        },
+                    );
                     Ok(acc)
                 })?;
                 self.finish(parts, width, &outs)?;
@@ -837,13 +844,13 @@ impl Fused {
                     let (r0, r1) = (c * rows_per, ((c + 1) * rows_per).min(rows));
                     let mut s = Scratch::new(&self.nodes);
                     let mut acc = self.new_accs(r1 - r0);
-                    self.tiles(args, r0 * rlen, r1 * rlen, &mut s, &outs, |s, t0, len| {
+                    self.tiles(args, r0 * rlen, r1 * rlen, &mut s, &outs, |vs, t0, len| {
                         let mut i = 0;
                         while i < len {
                             let row = (t0 + i) / rlen;
                             let end = ((row + 1) * rlen - t0).min(len);
-                            for (r, ac) in self.reds.iter().zip(acc.iter_mut()) {
-                                ac.fold_seg(r.op, &s.cols[r.node], i, end - i, row - r0);
+                            for ((r, ac), v) in self.reds.iter().zip(acc.iter_mut()).zip(vs) {
+                                ac.fold_seg(r.op, *v, i, end - i, row - r0);
                             }
                             i = end;
                         }
@@ -907,7 +914,7 @@ impl Fused {
         b: usize,
         s: &mut Scratch,
         outs: &OutPtrs,
-        mut reduce: impl FnMut(&Scratch, usize, usize),
+        mut reduce: impl FnMut(&[ColRef], usize, usize),
     ) {
         let mut t0 = a;
         while t0 < b {
@@ -920,17 +927,50 @@ impl Fused {
             }
             for (o, spec) in self.outs.iter().enumerate() {
                 if let Out::Node(i) = spec {
-                    s.cols[*i].store(outs, o, t0, len);
+                    self.view(*i, &s.cols, args, t0, len)
+                        .store(outs, o, t0, len);
                 }
             }
-            reduce(s, t0, len);
+            let views: Vec<ColRef> = self
+                .reds
+                .iter()
+                .map(|r| self.view(r.node, &s.cols, args, t0, len))
+                .collect();
+            reduce(&views, t0, len);
             t0 += len;
         }
     }
 
+    /// Node `j` as a view: a contiguous load reads its input in place.
+    fn view<'a>(
+        &self,
+        j: usize,
+        cols: &'a [Col],
+        args: &[&'a Buffer],
+        t0: usize,
+        len: usize,
+    ) -> ColRef<'a> {
+        match &self.nodes[j].node {
+            Node::Load {
+                input,
+                map: LoadMap::Contig,
+            } => ColRef::of_input(args[*input], t0, len),
+            _ => ColRef::of_col(&cols[j]),
+        }
+    }
+
     fn eval(&self, i: usize, args: &[&Buffer], t0: usize, len: usize, s: &mut Scratch) {
+        if let Node::Load {
+            map: LoadMap::Contig,
+            ..
+        } = &self.nodes[i].node
+        {
+            return; // read in place by its users
+        }
         let (done, rest) = s.cols.split_at_mut(i);
+        let done: &[Col] = done;
         let out = &mut rest[0];
+        let v = |j: usize| self.view(j, done, args, t0, len);
         // A value that is the same for every element (a scalar load, or an op
         // on such values only) is kept as one element: ops broadcast it.
         let n = match &self.nodes[i].node {
@@ -939,20 +979,23 @@ impl Fused {
                 ..
             } => 1,
             Node::Load { .. } => len,
-            Node::Un(_, x) | Node::Convert(x) => done[*x].len(),
-            Node::Bin(_, x, y) => done[*x].len().max(done[*y].len()),
+            Node::Un(_, x) | Node::Convert(x) => v(*x).len(),
+            Node::Bin(_, x, y) => v(*x).len().max(v(*y).len()),
             Node::Select(p, cases) => cases
                 .iter()
-                .map(|&c| done[c].len())
-                .fold(done[*p].len(), usize::max),
+                .map(|&c| v(c).len())
+                .fold(v(*p).len(), usize::max),
         };
         out.set_len(n);
         match &self.nodes[i].node {
             Node::Load { input, map } => out.load(args[*input], map, &self.shape, t0, n),
-            Node::Un(op, x) => un(*op, &done[*x], out),
-            Node::Bin(op, x, y) => bin(*op, &done[*x], &done[*y], out),
-            Node::Convert(x) => convert(&done[*x], out),
-            Node::Select(p, cases) => select(&done[*p], cases, done, out),
+            Node::Un(op, x) => un(*op, v(*x), out),
+            Node::Bin(op, x, y) => bin(*op, v(*x), v(*y), out),
+            Node::Convert(x) => convert(v(*x), out),
+            Node::Select(p, cases) => {
+                let cs: Vec<ColRef> = cases.iter().map(|&c| v(c)).collect();
+                select(v(*p), &cs, out)
+            }
         }
     }
 }
@@ -1025,10 +1068,6 @@ impl Col {
     fn load(&mut self, b: &Buffer, map: &LoadMap, shape: &[usize], t0: usize, len: usize) {
         with_col!(self, v => load_into(v, b, map, shape, t0, len))
     }
-
-    fn store(&self, outs: &OutPtrs, o: usize, t0: usize, len: usize) {
-        with_col!(self, v => outs.slice(o)[t0..t0 + len].copy_from_slice(&v[..len]))
-    }
 }
 
 fn load_into<T: Element>(
@@ -1076,6 +1115,57 @@ fn load_into<T: Element>(
                     off += st[d];
                 }
             }
+        }
+    }
+}
+
+/// A read-only view of a tile: a computed column, or a slice of an input
+/// read in place (same layout as the iteration space: no copy).
+#[derive(Clone, Copy)]
+enum ColRef<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+    I32(&'a [i32]),
+    Bool(&'a [bool]),
+}
+
+impl<'a> ColRef<'a> {
+    fn len(&self) -> usize {
+        match self {
+            ColRef::F32(v) => v.len(),
+            ColRef::F64(v) => v.len(),
+            ColRef::I32(v) => v.len(),
+            ColRef::Bool(v) => v.len(),
+        }
+    }
+
+    fn of_col(c: &'a Col) -> ColRef<'a> {
+        match c {
+            Col::F32(v) => ColRef::F32(v),
+            Col::F64(v) => ColRef::F64(v),
+            Col::I32(v) => ColRef::I32(v),
+            Col::Bool(v) => ColRef::Bool(v),
+        }
+    }
+
+    /// Elements `[t0, t0 + len)` of buffer `b`, in place.
+    fn of_input(b: &'a Buffer, t0: usize, len: usize) -> ColRef<'a> {
+        let e = "fusion: input dtype";
+        match b.dtype {
+            DType::F32 => ColRef::F32(&b.slice::<f32>().expect(e)[t0..t0 + len]),
+            DType::F64 => ColRef::F64(&b.slice::<f64>().expect(e)[t0..t0 + len]),
+            DType::I32 => ColRef::I32(&b.slice::<i32>().expect(e)[t0..t0 + len]),
+            DType::Bool => ColRef::Bool(&b.slice::<bool>().expect(e)[t0..t0 + len]),
+            _ => unreachable!("{e}"),
+        }
+    }
+
+    fn store(&self, outs: &OutPtrs, o: usize, t0: usize, len: usize) {
+        match self {
+            ColRef::F32(v) => outs.slice(o)[t0..t0 + len].copy_from_slice(&v[..len]),
+            ColRef::F64(v) => outs.slice(o)[t0..t0 + len].copy_from_slice(&v[..len]),
+            ColRef::I32(v) => outs.slice(o)[t0..t0 + len].copy_from_slice(&v[..len]),
+            ColRef::Bool(v) => outs.slice(o)[t0..t0 + len].copy_from_slice(&v[..len]),
         }
     }
 }
@@ -1130,13 +1220,13 @@ fn un_float<M: Math + Num>(op: Un, x: &[M], o: &mut [M]) {
     }
 }
 
-fn un(op: Un, x: &Col, out: &mut Col) {
+fn un(op: Un, x: ColRef, out: &mut Col) {
     match (x, out) {
-        (Col::F32(x), Col::Bool(o)) if op == Un::IsFinite => map1!(x, o, |a| a.is_finite()),
-        (Col::F64(x), Col::Bool(o)) if op == Un::IsFinite => map1!(x, o, |a| a.is_finite()),
-        (Col::F32(x), Col::F32(o)) => un_float(op, x, o),
-        (Col::F64(x), Col::F64(o)) => un_float(op, x, o),
-        (Col::I32(x), Col::I32(o)) => match op {
+        (ColRef::F32(x), Col::Bool(o)) if op == Un::IsFinite => map1!(x, o, |a| a.is_finite()),
+        (ColRef::F64(x), Col::Bool(o)) if op == Un::IsFinite => map1!(x, o, |a| a.is_finite()),
+        (ColRef::F32(x), Col::F32(o)) => un_float(op, x, o),
+        (ColRef::F64(x), Col::F64(o)) => un_float(op, x, o),
+        (ColRef::I32(x), Col::I32(o)) => match op {
             Un::Neg => map1!(x, o, |a| Num::neg(a)),
             Un::Abs => map1!(x, o, |a| Num::abs(a)),
             Un::Sign => map1!(x, o, |a| Num::sign(a)),
@@ -1145,7 +1235,7 @@ fn un(op: Un, x: &Col, out: &mut Col) {
             Un::Not => map1!(x, o, |a| Bits::not(a)),
             _ => unreachable!(),
         },
-        (Col::Bool(x), Col::Bool(o)) => map1!(x, o, |a| Bits::not(a)),
+        (ColRef::Bool(x), Col::Bool(o)) => map1!(x, o, |a| Bits::not(a)),
         _ => unreachable!("fusion: unary type mismatch"),
     }
 }
@@ -1210,23 +1300,23 @@ fn float_bin<M: Math + Num>(op: Bin, x: &[M], y: &[M], o: &mut [M]) {
     }
 }
 
-fn bin(op: Bin, x: &Col, y: &Col, out: &mut Col) {
+fn bin(op: Bin, x: ColRef, y: ColRef, out: &mut Col) {
     use Bin::*;
     if matches!(op, Eq | Ne | Lt | Le | Gt | Ge) {
         let Col::Bool(o) = out else { unreachable!() };
         match (x, y) {
-            (Col::F32(x), Col::F32(y)) => cmp(op, x, y, o),
-            (Col::F64(x), Col::F64(y)) => cmp(op, x, y, o),
-            (Col::I32(x), Col::I32(y)) => cmp(op, x, y, o),
-            (Col::Bool(x), Col::Bool(y)) => cmp(op, x, y, o),
+            (ColRef::F32(x), ColRef::F32(y)) => cmp(op, x, y, o),
+            (ColRef::F64(x), ColRef::F64(y)) => cmp(op, x, y, o),
+            (ColRef::I32(x), ColRef::I32(y)) => cmp(op, x, y, o),
+            (ColRef::Bool(x), ColRef::Bool(y)) => cmp(op, x, y, o),
             _ => unreachable!(),
         }
         return;
     }
     match (x, y, out) {
-        (Col::F32(x), Col::F32(y), Col::F32(o)) => float_bin(op, x, y, o),
-        (Col::F64(x), Col::F64(y), Col::F64(o)) => float_bin(op, x, y, o),
-        (Col::I32(x), Col::I32(y), Col::I32(o)) => {
+        (ColRef::F32(x), ColRef::F32(y), Col::F32(o)) => float_bin(op, x, y, o),
+        (ColRef::F64(x), ColRef::F64(y), Col::F64(o)) => float_bin(op, x, y, o),
+        (ColRef::I32(x), ColRef::I32(y), Col::I32(o)) => {
             if !arith(op, x, y, o) {
                 match op {
                     And => map2!(x, y, o, |a, b| a.and(b)),
@@ -1236,7 +1326,7 @@ fn bin(op: Bin, x: &Col, y: &Col, out: &mut Col) {
                 }
             }
         }
-        (Col::Bool(x), Col::Bool(y), Col::Bool(o)) => match op {
+        (ColRef::Bool(x), ColRef::Bool(y), Col::Bool(o)) => match op {
             And | Min => map2!(x, y, o, |a, b| a & b),
             Or | Max => map2!(x, y, o, |a, b| a | b),
             Xor => map2!(x, y, o, |a, b| a ^ b),
@@ -1250,7 +1340,7 @@ fn cast<S: Element + CastTo<D>, D: Element>(x: &[S], o: &mut [D]) {
     map1!(x, o, |a| a.cast());
 }
 
-fn convert(x: &Col, out: &mut Col) {
+fn convert(x: ColRef, out: &mut Col) {
     macro_rules! to {
         ($x:expr) => {
             match out {
@@ -1262,22 +1352,22 @@ fn convert(x: &Col, out: &mut Col) {
         };
     }
     match x {
-        Col::F32(x) => to!(x),
-        Col::F64(x) => to!(x),
-        Col::I32(x) => to!(x),
-        Col::Bool(x) => to!(x),
+        ColRef::F32(x) => to!(x),
+        ColRef::F64(x) => to!(x),
+        ColRef::I32(x) => to!(x),
+        ColRef::Bool(x) => to!(x),
     }
 }
 
-fn select(p: &Col, cases: &[usize], done: &[Col], out: &mut Col) {
+fn select(p: ColRef, cases: &[ColRef], out: &mut Col) {
     let last = cases.len() - 1;
     // element i of a full or one-element column
     let at = |len: usize, i: usize| if len == 1 { 0 } else { i };
     let plen = p.len();
     let idx = |i: usize| -> usize {
         match p {
-            Col::Bool(p) => p[at(plen, i)] as usize,
-            Col::I32(p) => (Ord::max(p[at(plen, i)], 0) as usize).min(last),
+            ColRef::Bool(p) => p[at(plen, i)] as usize,
+            ColRef::I32(p) => (Ord::max(p[at(plen, i)], 0) as usize).min(last),
             _ => unreachable!(),
         }
     };
@@ -1285,14 +1375,14 @@ fn select(p: &Col, cases: &[usize], done: &[Col], out: &mut Col) {
         ($o:ident, $var:ident) => {{
             let cs: Vec<&[_]> = cases
                 .iter()
-                .map(|&c| match &done[c] {
-                    Col::$var(v) => &v[..],
+                .map(|c| match *c {
+                    ColRef::$var(v) => v,
                     _ => unreachable!(),
                 })
                 .collect();
             let n = $o.len();
             if cs.len() == 2 && plen == n && cs.iter().all(|c| c.len() == n) {
-                if let Col::Bool(p) = p {
+                if let ColRef::Bool(p) = p {
                     // zipped slices: no bounds checks, a branch-free blend
                     for (((o, &p), &a), &b) in
                         $o.iter_mut().zip(&p[..n]).zip(&cs[0][..n]).zip(&cs[1][..n])
@@ -1372,37 +1462,43 @@ impl Acc {
     }
 
     /// `self[slot] op= reduce(col[i..i+m])`.
-    fn fold_seg(&mut self, op: RedOp, col: &Col, i: usize, m: usize, slot: usize) {
+    fn fold_seg(&mut self, op: RedOp, col: ColRef, i: usize, m: usize, slot: usize) {
         match (self, col) {
-            (Acc::F64(a), Col::F32(x)) => {
+            (Acc::F64(a), ColRef::F32(x)) => {
                 a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v as f64))
             }
-            (Acc::F64(a), Col::F64(x)) => a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v)),
-            (Acc::F32(a), Col::F32(x)) => a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v)),
-            (Acc::I32(a), Col::I32(x)) => a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v)),
+            (Acc::F64(a), ColRef::F64(x)) => {
+                a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v))
+            }
+            (Acc::F32(a), ColRef::F32(x)) => {
+                a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v))
+            }
+            (Acc::I32(a), ColRef::I32(x)) => {
+                a[slot] = comb(op, a[slot], seg(op, &x[i..i + m], |v| v))
+            }
             _ => unreachable!(),
         }
     }
 
     /// `self[j..j+m] op= col[i..i+m]` (column reductions).
-    fn fold_cols(&mut self, op: RedOp, col: &Col, i: usize, m: usize, j: usize) {
+    fn fold_cols(&mut self, op: RedOp, col: ColRef, i: usize, m: usize, j: usize) {
         match (self, col) {
-            (Acc::F64(a), Col::F32(x)) => {
+            (Acc::F64(a), ColRef::F32(x)) => {
                 for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
                     *a = comb(op, *a, v as f64);
                 }
             }
-            (Acc::F64(a), Col::F64(x)) => {
+            (Acc::F64(a), ColRef::F64(x)) => {
                 for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
                     *a = comb(op, *a, v);
                 }
             }
-            (Acc::F32(a), Col::F32(x)) => {
+            (Acc::F32(a), ColRef::F32(x)) => {
                 for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
                     *a = comb(op, *a, v);
                 }
             }
-            (Acc::I32(a), Col::I32(x)) => {
+            (Acc::I32(a), ColRef::I32(x)) => {
                 for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
                     *a = comb(op, *a, v);
                 }
