@@ -16,22 +16,14 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import bench, fmt_time, machine, table  # noqa: E402
+from common import bench, fmt_time, machine, optional_jax, ready, table  # noqa: E402
 
 import rjax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
 from rjax import _rjax  # noqa: E402
 
-try:
-  import jax
-  import jax.numpy as jjnp
-  jax.config.update("jax_platforms", "cpu")
-except Exception:  # JAX is optional: pip install '.[bench]'
-  jax = None
+jax, jjnp = optional_jax()
 
-
-def _ready(x):
-  return x.block_until_ready() if hasattr(x, "block_until_ready") else x
 
 
 def run(quick: bool) -> str:
@@ -51,27 +43,27 @@ def run(quick: bool) -> str:
     a, b = jnp.asarray(a_np), jnp.asarray(b_np)
     ja, jb = (jjnp.asarray(a_np), jjnp.asarray(b_np)) if jax else (None, None)
     m = f"{n >> 20}M"
-    add(f"chain a*b+a-b ({m})", lambda: _ready(a * b + a - b), lambda: a_np * b_np + a_np - b_np,
-        (lambda: _ready(ja * jb + ja - jb)) if jax else None)
-    add(f"tanh(a)*b+exp(-a*a) ({m})", lambda: _ready(jnp.tanh(a) * b + jnp.exp(-a * a)),
+    add(f"chain a*b+a-b ({m})", lambda: ready(a * b + a - b), lambda: a_np * b_np + a_np - b_np,
+        (lambda: ready(ja * jb + ja - jb)) if jax else None)
+    add(f"tanh(a)*b+exp(-a*a) ({m})", lambda: ready(jnp.tanh(a) * b + jnp.exp(-a * a)),
         lambda: np.tanh(a_np) * b_np + np.exp(-a_np * a_np),
-        (lambda: _ready(jjnp.tanh(ja) * jb + jjnp.exp(-ja * ja))) if jax else None)
-    add(f"sum ({m})", lambda: _ready(jnp.sum(a)), lambda: np.sum(a_np),
-        (lambda: _ready(jjnp.sum(ja))) if jax else None)
+        (lambda: ready(jjnp.tanh(ja) * jb + jjnp.exp(-ja * ja))) if jax else None)
+    add(f"sum ({m})", lambda: ready(jnp.sum(a)), lambda: np.sum(a_np),
+        (lambda: ready(jjnp.sum(ja))) if jax else None)
     a2, a2_np = a.reshape(-1, 1024), a_np.reshape(-1, 1024)
     ja2 = ja.reshape(-1, 1024) if jax else None
-    add(f"max over axis 1 ({m} as rows of 1024)", lambda: _ready(jnp.max(a2, axis=1)),
-        lambda: np.max(a2_np, axis=1), (lambda: _ready(jjnp.max(ja2, axis=1))) if jax else None)
-    add(f"mean over axis 0 ({m} as rows of 1024)", lambda: _ready(jnp.mean(a2, axis=0)),
-        lambda: np.mean(a2_np, axis=0), (lambda: _ready(jjnp.mean(ja2, axis=0))) if jax else None)
+    add(f"max over axis 1 ({m} as rows of 1024)", lambda: ready(jnp.max(a2, axis=1)),
+        lambda: np.max(a2_np, axis=1), (lambda: ready(jjnp.max(ja2, axis=1))) if jax else None)
+    add(f"mean over axis 0 ({m} as rows of 1024)", lambda: ready(jnp.mean(a2, axis=0)),
+        lambda: np.mean(a2_np, axis=0), (lambda: ready(jjnp.mean(ja2, axis=0))) if jax else None)
 
   for n in ([256, 512] if quick else [256, 512, 1024, 2048]):
     x_np = rng.standard_normal((n, n)).astype(np.float32)
     y_np = rng.standard_normal((n, n)).astype(np.float32)
     x, y = jnp.asarray(x_np), jnp.asarray(y_np)
     jx, jy = (jjnp.asarray(x_np), jjnp.asarray(y_np)) if jax else (None, None)
-    add(f"matmul {n}x{n} f32", lambda: _ready(x @ y), lambda: x_np @ y_np,
-        (lambda: _ready(jx @ jy)) if jax else None)
+    add(f"matmul {n}x{n} f32", lambda: ready(x @ y), lambda: x_np @ y_np,
+        (lambda: ready(jx @ jy)) if jax else None)
 
   s_np = np.ones(4, np.float32)
   s = jnp.asarray(s_np)

@@ -18,23 +18,15 @@ import numpy as np
 import scipy.special as sp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import bench, fmt_time, machine, table  # noqa: E402
+from common import bench, fmt_time, machine, optional_jax, ready, table  # noqa: E402
 
 import rjax  # noqa: E402
 import rjax.lax as lax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
 from rjax import _rjax  # noqa: E402
 
-try:
-  import jax
-  jax.config.update("jax_platforms", "cpu")
-  import jax.numpy as jjnp
-except Exception:  # JAX is optional: pip install '.[bench]'
-  jax = None
+jax, jjnp = optional_jax()
 
-
-def _ready(x):
-  return x.block_until_ready() if hasattr(x, "block_until_ready") else x
 
 
 def run(n: int) -> str:
@@ -55,13 +47,13 @@ def run(n: int) -> str:
   rows = []
   for name, dist, x_np, f_r, f_n, n_name, j_name in cases:
     x = jnp.asarray(x_np)
-    tr, tn = bench(lambda: _ready(f_r(x))), bench(lambda: f_n(x_np))
+    tr, tn = bench(lambda: ready(f_r(x))), bench(lambda: f_n(x_np))
     tj = None
     if jax is not None:
       jf = jax.jit(getattr(jax.lax, j_name))
       jx = jjnp.asarray(x_np)
-      _ready(jf(jx))
-      tj = bench(lambda: _ready(jf(jx)))
+      ready(jf(jx))
+      tj = bench(lambda: ready(jf(jx)))
     rows.append([f"{name}, {dist}", fmt_time(tr), f"{fmt_time(tn)} ({n_name})",
                  f"{tn / tr:.2f}x", fmt_time(tj) if tj else "-",
                  f"{tj / tr:.2f}x" if tj else "-"])

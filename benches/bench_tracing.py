@@ -18,17 +18,12 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import bench, fmt_time, machine, table  # noqa: E402
+from common import bench, fmt_time, machine, optional_jax, table  # noqa: E402
 
 import rjax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
 
-try:
-  import jax
-  import jax.numpy as jjnp
-  jax.config.update("jax_platforms", "cpu")
-except Exception:  # JAX is optional: pip install '.[bench]'
-  jax = None
+jax, jjnp = optional_jax()
 
 
 def _mlp_loss(np_mod):

@@ -58,3 +58,20 @@ def table(rows: list[list[str]], header: list[str]) -> str:
   line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
   sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
   return "\n".join([line(header), sep] + [line(r) for r in rows])
+
+
+def optional_jax():
+  """``(jax, jax.numpy)`` on the CPU backend, or ``(None, None)`` when JAX is
+  not installed (it is optional: ``pip install '.[bench]'``)."""
+  try:
+    import jax
+    jax.config.update("jax_platforms", "cpu")
+    import jax.numpy as jjnp
+  except Exception:
+    return None, None
+  return jax, jjnp
+
+
+def ready(x):
+  """Wait for an array's value (rjax and JAX arrays); others pass through."""
+  return x.block_until_ready() if hasattr(x, "block_until_ready") else x

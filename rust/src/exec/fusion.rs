@@ -425,12 +425,6 @@ pub fn plan(
     outputs: &[usize],
 ) -> Vec<Step> {
     let n = params.len();
-    let mut producer: HashMap<usize, usize> = HashMap::new();
-    for (k, o) in outs.iter().enumerate() {
-        for &v in o {
-            producer.insert(v, k);
-        }
-    }
     let mut users: HashMap<usize, Vec<usize>> = HashMap::new();
     for (k, i) in ins.iter().enumerate() {
         for &v in i {
@@ -535,7 +529,6 @@ pub fn plan(
                 }
             }
         }
-        let _ = producer.get(&out);
     }
     // Emit in program order: a group at its root.
     let mut steps = Vec::new();
@@ -855,9 +848,8 @@ impl Fused {
                             i = end;
                         }
                     });
-                    for (k, (r, ac)) in self.reds.iter().zip(&acc).enumerate() {
-                        let o = self.red_out(k);
-                        ac.write(r.op, &outs, o, r0, rlen == 0);
+                    for (k, ac) in acc.iter().enumerate() {
+                        ac.write(&outs, self.red_out(k), r0);
                     }
                     Ok(())
                 })?;
@@ -887,7 +879,7 @@ impl Fused {
             for p in &parts {
                 acc.merge(r.op, &p[k]);
             }
-            acc.write(r.op, outs, self.red_out(k), 0, false);
+            acc.write(outs, self.red_out(k), 0);
         }
         Ok(())
     }
@@ -1523,7 +1515,7 @@ impl Acc {
     }
 
     /// Write the accumulators to output `o` starting at `at`.
-    fn write(&self, _op: RedOp, outs: &OutPtrs, o: usize, at: usize, _empty_rows: bool) {
+    fn write(&self, outs: &OutPtrs, o: usize, at: usize) {
         match (self, outs.avals[o].dtype) {
             (Acc::F64(a), DType::F32) => {
                 let s = outs.slice::<f32>(o);

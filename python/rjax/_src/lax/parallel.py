@@ -16,7 +16,7 @@ lower to one Rust op); ``COLLECTIVES`` lists them for the rule-coverage test.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -215,12 +215,15 @@ def _lax():
   return lax, reductions, shapes
 
 
-def _reducer_batch(prim, reduce_fn, unbatched_fn):
+def _reducer_batch(prim, reduce_name: str, unbatched_fn):
+  """psum/pmax/pmin: over this trace's axis, reduce the batch dim (the
+  result is the same for every member: unbatched); other names pass up."""
   def rule(name, size, vals, dims, *, axes):
     (x,), (d,) = vals, dims
     if name not in axes:
       return prim.bind(x, axes=axes), d
-    out = unbatched_fn(x, size) if d is None else reduce_fn(x, (d,))
+    _, red, _ = _lax()
+    out = unbatched_fn(x, size) if d is None else getattr(red, reduce_name)(x, (d,))
     rest = tuple(a for a in axes if a != name)
     return (prim.bind(out, axes=rest) if rest else out), None
   return rule
@@ -229,21 +232,6 @@ def _reducer_batch(prim, reduce_fn, unbatched_fn):
 def _times_size(x, size):
   lax, _, _ = _lax()
   return lax.mul(x, lax._scalar_like(size, x))
-
-
-def _psum_batch(name, size, vals, dims, *, axes):
-  _, red, _ = _lax()
-  return _reducer_batch(psum_p, red.reduce_sum, _times_size)(name, size, vals, dims, axes=axes)
-
-
-def _pmax_batch(name, size, vals, dims, *, axes):
-  _, red, _ = _lax()
-  return _reducer_batch(pmax_p, red.reduce_max, lambda x, n: x)(name, size, vals, dims, axes=axes)
-
-
-def _pmin_batch(name, size, vals, dims, *, axes):
-  _, red, _ = _lax()
-  return _reducer_batch(pmin_p, red.reduce_min, lambda x, n: x)(name, size, vals, dims, axes=axes)
 
 
 def _all_gather_batch(name, size, vals, dims, *, axis_name, axis, tiled, axis_size):
@@ -316,9 +304,9 @@ def _axis_index_batch(name, size, vals, dims, *, axis_name):
   return shapes.iota(np.int32, size), 0
 
 
-_batching.collective_batchers[psum_p] = _psum_batch
-_batching.collective_batchers[pmax_p] = _pmax_batch
-_batching.collective_batchers[pmin_p] = _pmin_batch
+_batching.collective_batchers[psum_p] = _reducer_batch(psum_p, "reduce_sum", _times_size)
+_batching.collective_batchers[pmax_p] = _reducer_batch(pmax_p, "reduce_max", lambda x, n: x)
+_batching.collective_batchers[pmin_p] = _reducer_batch(pmin_p, "reduce_min", lambda x, n: x)
 _batching.collective_batchers[all_gather_p] = _all_gather_batch
 _batching.collective_batchers[psum_scatter_p] = _psum_scatter_batch
 _batching.collective_batchers[ppermute_p] = _ppermute_batch
