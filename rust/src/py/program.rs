@@ -44,7 +44,7 @@ fn aval_from_py(v: &Bound<'_, PyAny>) -> PyResult<Aval> {
 
 #[pyclass(name = "Executable", module = "rjax._rjax", frozen)]
 pub struct PyExecutable {
-    inner: Executable,
+    pub inner: std::sync::Arc<Executable>,
     out_bytes: usize,
 }
 
@@ -96,7 +96,9 @@ impl PyExecutable {
             .filter_map(|&o| out_avals_all.get(o - n_in))
             .map(|a| a.numel() * a.dtype.itemsize())
             .sum();
-        let inner = guard_gil(|| Executable::new(in_avals, consts, specs, outputs))?;
+        let inner = std::sync::Arc::new(guard_gil(|| {
+            Executable::new(in_avals, consts, specs, outputs)
+        })?);
         Ok(PyExecutable { inner, out_bytes })
     }
 
