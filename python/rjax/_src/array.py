@@ -61,7 +61,18 @@ class Array:
     return self.aval.dtype.itemsize
 
   def block_until_ready(self) -> "Array":
+    """Wait until the value is computed (work runs asynchronously on the
+    device); an error raised by the work that computes it is raised here."""
+    if self._buf is None:
+      raise RuntimeError("Array has been deleted (e.g. donated to a jitted function).")
+    self._buf.wait()
     return self
+
+  def is_ready(self) -> bool:
+    """Whether the value is computed (``jax.Array.is_ready``)."""
+    if self._buf is None:
+      raise RuntimeError("Array has been deleted (e.g. donated to a jitted function).")
+    return self._buf.is_ready()
 
   def is_deleted(self) -> bool:
     return self._buf is None

@@ -29,6 +29,7 @@ struct Instr {
 
 pub struct Executable {
     in_avals: Vec<Aval>,
+    out_avals: Vec<Aval>,
     consts: Vec<Buffer>,
     instrs: Vec<Instr>,
     outputs: Vec<usize>,
@@ -157,8 +158,10 @@ impl Executable {
                 instrs[k].frees.push(v);
             }
         }
+        let out_avals = outputs.iter().map(|&o| avals[o].clone()).collect();
         Ok(Executable {
             in_avals,
+            out_avals,
             consts,
             instrs,
             outputs,
@@ -174,6 +177,10 @@ impl Executable {
 
     pub fn in_avals(&self) -> &[Aval] {
         &self.in_avals
+    }
+
+    pub fn out_avals(&self) -> &[Aval] {
+        &self.out_avals
     }
 
     /// What the passes did to the Program this was built from.

@@ -1,16 +1,92 @@
-//! `_rjax.Buffer`: the Python handle of an immutable core buffer.
+//! `_rjax.Buffer`: the Python handle of an immutable core buffer, which may
+//! still be being computed by its device (asynchronous dispatch): reading its
+//! bytes waits for it, with the GIL released.
 use super::errors::guard_gil;
 use crate::buffer::Buffer;
 use crate::dtype::DType;
 use crate::error::Error;
+use crate::exec::device::{Input, Slot};
 use numpy::ndarray::ArrayView1;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use std::sync::Arc;
 
 #[pyclass(name = "Buffer", module = "rjax._rjax", frozen)]
 pub struct PyBuffer {
-    pub inner: Buffer,
+    state: State,
+    dtype: DType,
+    shape: Vec<usize>,
+}
+
+enum State {
+    Ready(Buffer),
+    Pending(Arc<Slot>),
+}
+
+impl PyBuffer {
+    pub fn ready(inner: Buffer) -> PyBuffer {
+        PyBuffer {
+            dtype: inner.dtype,
+            shape: inner.shape.clone(),
+            state: State::Ready(inner),
+        }
+    }
+
+    pub fn pending(slot: Arc<Slot>, dtype: DType, shape: Vec<usize>) -> PyBuffer {
+        PyBuffer {
+            state: State::Pending(slot),
+            dtype,
+            shape,
+        }
+    }
+
+    /// The buffer, waiting (without the GIL) while its device computes it; a
+    /// failure of the work that computes it is raised here.
+    pub fn get(&self, py: Python<'_>) -> PyResult<Buffer> {
+        match &self.state {
+            State::Ready(b) => Ok(b.clone()),
+            State::Pending(s) => match s.try_get() {
+                Some(r) => r.map_err(PyErr::from),
+                None => {
+                    let s = Arc::clone(s);
+                    py.detach(move || s.wait()).map_err(PyErr::from)
+                }
+            },
+        }
+    }
+
+    /// The buffer if it is ready (Ok(None) while pending); a failed
+    /// computation is an error.
+    pub fn try_get(&self) -> PyResult<Option<Buffer>> {
+        match &self.state {
+            State::Ready(b) => Ok(Some(b.clone())),
+            State::Pending(s) => s.try_get().transpose().map_err(PyErr::from),
+        }
+    }
+
+    /// As an input of queued work (never blocks).
+    pub fn input(&self) -> Input {
+        match &self.state {
+            State::Ready(b) => Input::Ready(b.clone()),
+            State::Pending(s) => match s.try_get() {
+                Some(Ok(b)) => Input::Ready(b),
+                _ => Input::Pending(Arc::clone(s)),
+            },
+        }
+    }
+
+    pub fn dtype_of(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn shape_of(&self) -> Vec<usize> {
+        self.shape.clone()
+    }
+
+    pub fn nbytes_hint(&self) -> usize {
+        self.shape.iter().product::<usize>() * self.dtype.itemsize()
+    }
 }
 
 pub fn parse_dtype(name: &str) -> PyResult<DType> {
@@ -44,7 +120,7 @@ impl PyBuffer {
         } else {
             guard_gil(|| Buffer::from_bytes(dt, shape, bytes))?
         };
-        Ok(PyBuffer { inner })
+        Ok(PyBuffer::ready(inner))
     }
 
     /// Borrow the memory of a C-contiguous, aligned, read-only array (given as
@@ -70,21 +146,34 @@ impl PyBuffer {
         // SAFETY: see the doc comment; `owner` keeps the memory alive.
         let raw = unsafe { crate::buffer::RawBuf::borrowed(ptr, len, Box::new(owner)) };
         let inner = guard_gil(|| Buffer::new(dt, shape, raw))?;
-        Ok(PyBuffer { inner })
+        Ok(PyBuffer::ready(inner))
     }
 
     /// The same memory read as another dtype/shape of equal byte size (no copy).
-    fn view(&self, dtype: &str, shape: Vec<usize>) -> PyResult<PyBuffer> {
+    fn view(&self, py: Python<'_>, dtype: &str, shape: Vec<usize>) -> PyResult<PyBuffer> {
         let dt = parse_dtype(dtype)?;
-        Ok(PyBuffer {
-            inner: guard_gil(|| self.inner.reinterpret(dt, shape))?,
-        })
+        let b = self.get(py)?;
+        Ok(PyBuffer::ready(guard_gil(|| b.reinterpret(dt, shape))?))
     }
 
     /// Whether this buffer borrows a foreign (NumPy) array's memory.
     #[getter]
-    fn borrowed(&self) -> bool {
-        self.inner.data.is_borrowed()
+    fn borrowed(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.get(py)?.data.is_borrowed())
+    }
+
+    /// Wait until the buffer is computed; raises the error of the work that
+    /// computes it if that failed.
+    fn wait(&self, py: Python<'_>) -> PyResult<()> {
+        self.get(py).map(|_| ())
+    }
+
+    /// Whether the buffer is computed (or its computation failed).
+    fn is_ready(&self) -> bool {
+        match &self.state {
+            State::Ready(_) => true,
+            State::Pending(s) => s.is_done(),
+        }
     }
 
     /// A 0-d buffer holding a Python scalar converted to `dtype`.
@@ -99,14 +188,16 @@ impl PyBuffer {
             let f: f64 = value.extract()?;
             guard_gil(|| scalar_buffer(dt, f, f as i128))?
         };
-        Ok(PyBuffer { inner })
+        Ok(PyBuffer::ready(inner))
     }
 
     /// The bytes as a read-only 1-d uint8 NumPy array that shares this buffer's memory.
     fn as_bytes<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<u8>>> {
-        let b = &slf.get().inner;
+        let b = slf.get().get(slf.py())?;
         let bytes: &[u8] = b.data.bytes();
-        // SAFETY: the buffer is immutable and `slf` (the container) keeps it alive.
+        // SAFETY: the buffer is immutable, and `slf` (the container) keeps it
+        // alive: its state holds the same Arc'd data (a pending slot keeps
+        // its value once filled).
         let view = unsafe { ArrayView1::from_shape_ptr(bytes.len(), bytes.as_ptr()) };
         let arr = unsafe { PyArray1::borrow_from_array(&view, slf.clone().into_any()) };
         Ok(arr)
@@ -114,18 +205,19 @@ impl PyBuffer {
 
     #[getter]
     fn shape(&self) -> Vec<usize> {
-        self.inner.shape.clone()
+        self.shape.clone()
     }
     #[getter]
     fn dtype(&self) -> &'static str {
-        self.inner.dtype.name()
+        self.dtype.name()
     }
     #[getter]
     fn nbytes(&self) -> usize {
-        self.inner.data.len()
+        self.nbytes_hint()
     }
     fn __repr__(&self) -> String {
-        format!("Buffer({}{:?})", self.inner.dtype, self.inner.shape)
+        let state = if self.is_ready() { "" } else { ", pending" };
+        format!("Buffer({}{:?}{state})", self.dtype, self.shape)
     }
 }
 

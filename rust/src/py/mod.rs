@@ -18,6 +18,27 @@ fn _panic_for_test(py: Python<'_>) -> PyResult<()> {
     })
 }
 
+/// Queue on the default device a job that fails (or panics) after its input
+/// is ready, returning its pending output: tests use it to check that async
+/// errors surface at the next wait and that the device keeps working.
+#[pyfunction]
+fn _queue_failure_for_test(
+    input: PyRef<'_, buffer::PyBuffer>,
+    message: String,
+    panic: bool,
+) -> buffer::PyBuffer {
+    use crate::exec::device::Device;
+    let dtype = input.dtype_of();
+    let shape = input.shape_of();
+    let slots = Device::default_device().enqueue(vec![input.input()], 1, move |_| {
+        if panic {
+            panic!("{message}");
+        }
+        Err(crate::error::Error::Internal(message))
+    });
+    buffer::PyBuffer::pending(slots[0].clone(), dtype, shape)
+}
+
 #[pyfunction]
 fn num_threads() -> usize {
     rayon::current_num_threads()
@@ -48,7 +69,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<program::PyExecutable>()?;
     m.add_function(wrap_pyfunction!(supported_ops, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(_queue_failure_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(program::set_async_mode, m)?)?;
+    m.add_function(wrap_pyfunction!(program::synchronize, m)?)?;
     m.add("RjaxError", m.py().get_type::<errors::RjaxError>())?;
     m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
     Ok(())

@@ -2,15 +2,60 @@
 use super::buffer::{parse_dtype, PyBuffer};
 use super::errors::{guard, guard_gil};
 use crate::buffer::Buffer;
+use crate::exec::device::Device;
 use crate::exec::program::{Executable, InstrSpec};
 use crate::ops::Aval;
 use crate::params::{Param, Params};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Below this many input+output bytes a run keeps the GIL (releasing it costs more).
 const DETACH_BYTES: usize = 1 << 16;
+
+/// From this many input+output bytes on, a run is queued on the device and
+/// returns at once (asynchronous dispatch); smaller work whose inputs are
+/// ready runs on the calling thread, since handing it over costs more than
+/// running it.
+const ASYNC_BYTES: usize = 1 << 20;
+
+/// 0: queue large work (default), 1: queue every run, 2: run everything on
+/// the calling thread. Set by `RJAX_ASYNC=auto|always|never` or `set_async_mode`.
+static ASYNC_MODE: AtomicU8 = AtomicU8::new(u8::MAX);
+
+fn async_mode() -> u8 {
+    let m = ASYNC_MODE.load(Ordering::Relaxed);
+    if m != u8::MAX {
+        return m;
+    }
+    let m = match std::env::var("RJAX_ASYNC").as_deref() {
+        Ok("always") => 1,
+        Ok("never") | Ok("0") => 2,
+        _ => 0,
+    };
+    ASYNC_MODE.store(m, Ordering::Relaxed);
+    m
+}
+
+/// `set_async_mode("auto" | "always" | "never")`; returns the previous mode.
+#[pyfunction]
+pub fn set_async_mode(mode: &str) -> PyResult<&'static str> {
+    let names = ["auto", "always", "never"];
+    let m = names
+        .iter()
+        .position(|&n| n == mode)
+        .ok_or_else(|| PyValueError::new_err(format!("async mode must be one of {names:?}")))?;
+    let prev = async_mode();
+    ASYNC_MODE.store(m as u8, Ordering::Relaxed);
+    Ok(names[prev as usize])
+}
+
+/// Block until every run queued on the default device so far has finished.
+#[pyfunction]
+pub fn synchronize(py: Python<'_>) {
+    py.detach(|| Device::default_device().synchronize());
+}
 
 fn param_from_py(v: &Bound<'_, PyAny>) -> PyResult<Param> {
     if v.is_none() {
@@ -64,7 +109,10 @@ impl PyExecutable {
             .iter()
             .map(aval_from_py)
             .collect::<PyResult<Vec<_>>>()?;
-        let consts: Vec<Buffer> = consts.iter().map(|c| c.inner.clone()).collect();
+        let consts: Vec<Buffer> = consts
+            .iter()
+            .map(|c| c.get(c.py()))
+            .collect::<PyResult<_>>()?;
         let mut specs = Vec::with_capacity(instrs.len());
         let mut out_avals_all = Vec::new();
         for ins in &instrs {
@@ -109,15 +157,38 @@ impl PyExecutable {
     }
 
     /// Run on input buffers; returns the output buffers.
+    /// Large work (or work reading pending buffers) is queued on the device
+    /// and its outputs come back pending; reading them waits.
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyBuffer>>) -> PyResult<Vec<PyBuffer>> {
-        let bufs: Vec<Buffer> = inputs.iter().map(|b| b.inner.clone()).collect();
-        let in_bytes: usize = bufs.iter().map(|b| b.data.len()).sum();
-        let outs = if in_bytes + self.out_bytes < DETACH_BYTES {
-            guard_gil(|| self.inner.run(&bufs))?
-        } else {
-            guard(py, || self.inner.run(&bufs))?
-        };
-        Ok(outs.into_iter().map(|inner| PyBuffer { inner }).collect())
+        let mode = async_mode();
+        let mut bufs: Vec<Buffer> = Vec::with_capacity(inputs.len());
+        for b in &inputs {
+            match b.try_get()? {
+                Some(buf) => bufs.push(buf),
+                None if mode == 2 => bufs.push(b.get(py)?),
+                None => break,
+            }
+        }
+        let in_bytes: usize = inputs.iter().map(|b| b.nbytes_hint()).sum();
+        let bytes = in_bytes + self.out_bytes;
+        if bufs.len() == inputs.len() && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES)) {
+            let outs = if bytes < DETACH_BYTES {
+                guard_gil(|| self.inner.run(&bufs))?
+            } else {
+                guard(py, || self.inner.run(&bufs))?
+            };
+            return Ok(outs.into_iter().map(PyBuffer::ready).collect());
+        }
+        drop(bufs);
+        let ins = inputs.iter().map(|b| b.input()).collect();
+        let exe = std::sync::Arc::clone(&self.inner);
+        let n_out = exe.out_avals().len();
+        let slots = Device::default_device().enqueue(ins, n_out, move |bufs| exe.run(bufs));
+        Ok(slots
+            .into_iter()
+            .zip(self.inner.out_avals())
+            .map(|(s, a)| PyBuffer::pending(s, a.dtype, a.shape.clone()))
+            .collect())
     }
 
     /// What the compiler's passes did: a dict of counters (`instrs_before`,

@@ -1,0 +1,317 @@
+//! Asynchronous dispatch: a device runs its work in order on its own queue.
+//!
+//! `Device::enqueue` hands a job to the device's worker thread and returns at
+//! once; the job's results live in `Slot`s that start out pending. Reading a
+//! slot (`Slot::wait`) blocks until the worker has filled it. A job whose input
+//! slot failed fails its outputs with the same error (errors flow along the
+//! data, as in JAX), and a failing or panicking job never stops the worker: the
+//! device keeps running the jobs behind it.
+use crate::buffer::Buffer;
+use crate::error::{Error, Result};
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a waiting thread (or the idle worker) spins before it sleeps:
+/// waking a sleeping thread costs tens of microseconds in these VMs.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// At most this many jobs wait in a queue; a caller that would exceed it
+/// blocks until the device catches up (so a Python loop cannot queue work
+/// without bound).
+const MAX_QUEUED: usize = 256;
+
+/// The result of one output of a queued job.
+pub struct Slot {
+    done: AtomicBool,
+    value: Mutex<Option<std::result::Result<Buffer, Error>>>,
+    cv: Condvar,
+}
+
+impl Slot {
+    pub fn pending() -> Arc<Slot> {
+        Arc::new(Slot {
+            done: AtomicBool::new(false),
+            value: Mutex::new(None),
+            cv: Condvar::new(),
+        })
+    }
+
+    fn set(&self, v: std::result::Result<Buffer, Error>) {
+        let mut g = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        *g = Some(v);
+        self.done.store(true, Ordering::Release);
+        self.cv.notify_all();
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// The value if the slot is filled, without blocking.
+    pub fn try_get(&self) -> Option<Result<Buffer>> {
+        if !self.is_done() {
+            return None;
+        }
+        self.value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .cloned()
+    }
+
+    /// Block until the slot is filled; a failed job's error comes back here.
+    pub fn wait(&self) -> Result<Buffer> {
+        if !self.is_done() {
+            let t0 = Instant::now();
+            while !self.is_done() && t0.elapsed() < SPIN {
+                std::hint::spin_loop();
+            }
+        }
+        let mut g = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        while g.is_none() {
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.as_ref().cloned().expect("slot filled")
+    }
+}
+
+/// An input of a queued job: a buffer, or the pending output of an earlier job.
+#[derive(Clone)]
+pub enum Input {
+    Ready(Buffer),
+    Pending(Arc<Slot>),
+}
+
+impl Input {
+    fn resolve(&self) -> Result<Buffer> {
+        match self {
+            Input::Ready(b) => Ok(b.clone()),
+            Input::Pending(s) => s.wait(),
+        }
+    }
+}
+
+type Work = Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>;
+
+struct Job {
+    inputs: Vec<Input>,
+    work: Work,
+    outputs: Vec<Arc<Slot>>,
+}
+
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Whether the worker is running a job now.
+    busy: bool,
+}
+
+/// One device: an in-order queue and the worker thread that drains it.
+pub struct Device {
+    pub id: usize,
+    queue: Mutex<Queue>,
+    /// Signalled when a job arrives (the worker waits on it) and when the
+    /// queue shrinks (callers blocked on a full queue wait on it).
+    cv: Condvar,
+    queued: AtomicUsize,
+    started: OnceLock<()>,
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+impl Device {
+    fn new(id: usize) -> Device {
+        Device {
+            id,
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                busy: false,
+            }),
+            cv: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            started: OnceLock::new(),
+        }
+    }
+
+    /// The default device (device 0).
+    pub fn default_device() -> &'static Arc<Device> {
+        static DEV: OnceLock<Arc<Device>> = OnceLock::new();
+        DEV.get_or_init(|| Arc::new(Device::new(0)))
+    }
+
+    /// Number of jobs queued or running.
+    pub fn pending(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    fn start(self: &Arc<Self>) {
+        self.started.get_or_init(|| {
+            let dev = Arc::clone(self);
+            std::thread::Builder::new()
+                .name(format!("rjax-device-{}", dev.id))
+                .spawn(move || dev.worker())
+                .expect("spawn the device worker thread");
+        });
+    }
+
+    /// Queue `work` to run on `inputs` once they are ready; returns one
+    /// pending slot per output (`n_out` of them) at once.
+    pub fn enqueue(
+        self: &Arc<Self>,
+        inputs: Vec<Input>,
+        n_out: usize,
+        work: impl FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send + 'static,
+    ) -> Vec<Arc<Slot>> {
+        self.start();
+        let outputs: Vec<Arc<Slot>> = (0..n_out).map(|_| Slot::pending()).collect();
+        let job = Job {
+            inputs,
+            work: Box::new(work),
+            outputs: outputs.clone(),
+        };
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while q.jobs.len() >= MAX_QUEUED {
+            q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        q.jobs.push_back(job);
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        drop(q);
+        self.cv.notify_all();
+        outputs
+    }
+
+    /// Block until every job queued so far has run.
+    pub fn synchronize(&self) {
+        let t0 = Instant::now();
+        while self.pending() > 0 && t0.elapsed() < SPIN {
+            std::hint::spin_loop();
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while !q.jobs.is_empty() || q.busy {
+            q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn next_job(&self) -> Job {
+        // Spin briefly first: back-to-back dispatches then skip a wake-up.
+        let t0 = Instant::now();
+        while self.pending() == 0 && t0.elapsed() < SPIN {
+            std::hint::spin_loop();
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(job) = q.jobs.pop_front() {
+                q.busy = true;
+                drop(q);
+                self.cv.notify_all(); // room in the queue
+                return job;
+            }
+            q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn worker(self: Arc<Self>) {
+        loop {
+            let job = self.next_job();
+            run_job(job);
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.busy = false;
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            drop(q);
+            self.cv.notify_all();
+        }
+    }
+}
+
+fn run_job(job: Job) {
+    let Job {
+        inputs,
+        work,
+        outputs,
+    } = job;
+    let result = catch_unwind(AssertUnwindSafe(move || -> Result<Vec<Buffer>> {
+        let bufs = inputs
+            .iter()
+            .map(Input::resolve)
+            .collect::<Result<Vec<_>>>()?;
+        drop(inputs);
+        work(&bufs)
+    }));
+    let result = match result {
+        Ok(r) => r,
+        Err(p) => Err(Error::Internal(format!(
+            "rjax core panicked: {}",
+            panic_message(p)
+        ))),
+    };
+    match result {
+        Ok(bufs) if bufs.len() == outputs.len() => {
+            for (s, b) in outputs.iter().zip(bufs) {
+                s.set(Ok(b));
+            }
+        }
+        Ok(bufs) => {
+            let e = Error::Internal(format!(
+                "a queued job returned {} outputs, expected {}",
+                bufs.len(),
+                outputs.len()
+            ));
+            outputs.iter().for_each(|s| s.set(Err(e.clone())));
+        }
+        Err(e) => outputs.iter().for_each(|s| s.set(Err(e.clone()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(v: f32) -> Buffer {
+        Buffer::from_vec::<f32>(vec![], &[v]).unwrap()
+    }
+
+    fn get(b: &Buffer) -> f32 {
+        b.slice::<f32>().unwrap()[0]
+    }
+
+    #[test]
+    fn jobs_run_in_order_and_chain() {
+        let dev = Arc::new(Device::new(7));
+        let mut x = Input::Ready(scalar(1.0));
+        for _ in 0..100 {
+            let out = dev.enqueue(vec![x], 1, |b| {
+                Ok(vec![scalar(get(&b[0]) * 2.0 - 1.0 + 1.0)])
+            });
+            x = Input::Pending(out[0].clone());
+        }
+        let Input::Pending(s) = x else { panic!() };
+        assert_eq!(get(&s.wait().unwrap()), (2.0f32).powi(100));
+        dev.synchronize();
+        assert_eq!(dev.pending(), 0);
+    }
+
+    #[test]
+    fn errors_flow_to_dependents_and_the_device_survives() {
+        let dev = Arc::new(Device::new(8));
+        let bad = dev.enqueue(vec![], 1, |_| Err(Error::Internal("boom".into())));
+        let dep = dev.enqueue(vec![Input::Pending(bad[0].clone())], 1, |b| {
+            Ok(vec![b[0].clone()])
+        });
+        let panics = dev.enqueue(vec![], 1, |_| panic!("kaboom"));
+        let good = dev.enqueue(vec![], 1, |_| Ok(vec![scalar(3.0)]));
+        assert!(bad[0].wait().unwrap_err().to_string().contains("boom"));
+        assert!(dep[0].wait().unwrap_err().to_string().contains("boom"));
+        assert!(panics[0].wait().unwrap_err().to_string().contains("kaboom"));
+        assert_eq!(get(&good[0].wait().unwrap()), 3.0);
+    }
+}
