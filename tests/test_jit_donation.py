@@ -138,3 +138,56 @@ def test_user_numpy_inputs_unchanged(name, fn, how):
   np.testing.assert_array_equal(np.asarray(outs[0]), np.asarray(outs[1]))
   if how == "contiguous_views":
     np.testing.assert_array_equal(big, np.concatenate(snap))
+
+
+def _iota(n=N):
+  return np.arange(n, dtype=np.float32)
+
+
+_DOUBLE = rjax.jit(lambda v: v * 2 + 1, donate_argnums=0)
+
+
+def test_donating_an_output_that_aliases_an_input_or_a_constant():
+  """An output may share its buffer with an input (identity, reshape) or
+  with a constant of the executable: donating that output must leave the
+  other holders' values alone."""
+  x = jnp.asarray(_iota())
+  y = rjax.jit(lambda v: v)(x)
+  _DOUBLE(y)
+  assert y.is_deleted() and not x.is_deleted()
+  np.testing.assert_array_equal(np.asarray(x), _iota())
+
+  x = jnp.asarray(_iota())
+  for alias in (lambda v: v.reshape(50, 100), rjax.jit(lambda v: v.reshape(50, 100)),
+                rjax.jit(lambda v: lax.stop_gradient(v)), lambda v: v[:],
+                rjax.jit(lambda v: (v, v))):
+    out = alias(x)
+    out = out[0] if isinstance(out, tuple) else out
+    if out is not x:
+      _DOUBLE(out)
+    np.testing.assert_array_equal(np.asarray(x), _iota())
+
+  c = jnp.asarray(_iota())
+  f = rjax.jit(lambda v: (c, v + 1))
+  for _ in range(3):
+    const_out, _ = f(jnp.ones(3))
+    np.testing.assert_array_equal(np.asarray(const_out), _iota())
+    _DOUBLE(const_out)
+  np.testing.assert_array_equal(np.asarray(c), _iota())
+
+  donated_identity = rjax.jit(lambda v: v, donate_argnums=0)
+  x = jnp.asarray(_iota())
+  y = donated_identity(x)
+  assert x.is_deleted()
+  np.testing.assert_array_equal(np.asarray(y), _iota())
+
+
+def test_duplicate_outputs_and_the_same_array_donated_twice():
+  x = jnp.asarray(_iota())
+  a, b = rjax.jit(lambda v: (v + 1, v + 1))(x)     # CSE may make them one buffer
+  _DOUBLE(a)
+  np.testing.assert_array_equal(np.asarray(b), _iota() + 1)
+  h = rjax.jit(lambda p, q: p * 2 + q, donate_argnums=(0, 1))
+  x = jnp.asarray(_iota())
+  np.testing.assert_array_equal(np.asarray(h(x, x)), _iota() * 3)
+  assert x.is_deleted()
