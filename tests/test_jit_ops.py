@@ -31,7 +31,7 @@ from test_lax_dot import dot_problems
 from test_lax_elementwise import BINARY, UNARY
 from test_lax_reductions import CUM, REDUCE
 from test_lax_slicing import GATHER_CASES
-from util import (all_dtypes, arrays, bfloat16, enable_x64, float_dtypes, int_dtypes,
+from util import (all_dtypes, arrays, bfloat16, enable_x64, float_dtypes,
                   numeric_dtypes, shapes)
 from util_elementwise import broadcast_shapes
 from util_reductions import shape_and_axes, shape_and_axis
@@ -205,9 +205,6 @@ def case(*names):
       CASES[n] = (lambda b, n: lambda data: b(data, n))(builder, n)
     return builder
   return reg
-
-
-_IDTYPES_SMALL = {"div", "rem"}
 
 
 def _elementwise_builder(rec):
