@@ -384,6 +384,11 @@ ge = _binary(ge_p, "ge", "Elementwise x >= y.")
 
 def pow(x, y):  # noqa: A001
   """Elementwise x ** y for a float x and a float (same dtype) or integer y."""
+  if isinstance(x, (int, float)) and not isinstance(x, bool) and \
+      not isinstance(y, (int, float, bool)):
+    y = asarray_lax(y)   # a Python scalar base takes a float exponent's dtype, weakly
+    if dtypes.issubdtype(core.get_aval(y).dtype, np.inexact):
+      x = _scalar_like(x, y)
   x = asarray_lax(x)
   if isinstance(y, int) and not isinstance(y, bool):
     from rjax._src.array import from_scalar
@@ -503,8 +508,14 @@ reference.register(select_n_p, lambda which, *cases: np.choose(
 
 
 def select_n(which, *cases):
-  """``cases[which]`` elementwise; ``which`` is bool (2 cases) or int32."""
-  return select_n_p.bind(asarray_lax(which), *[asarray_lax(c) for c in cases])
+  """``cases[which]`` elementwise; ``which`` is bool (2 cases) or int32.
+  Values of ``which`` outside ``[0, len(cases))`` are implementation-defined
+  (as in JAX); with a single case that case is the result."""
+  which, cases = asarray_lax(which), [asarray_lax(c) for c in cases]
+  if len(cases) == 1:  # as JAX's lowering: nothing to select (the kernels index cases[which])
+    _select_n_abstract_eval(core.get_aval(which), core.get_aval(cases[0]))
+    return cases[0]
+  return select_n_p.bind(which, *cases)
 
 
 def select(pred, on_true, on_false):

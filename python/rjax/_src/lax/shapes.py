@@ -75,9 +75,16 @@ reference.register(reshape_p, lambda x, *, new_sizes, dimensions: np.reshape(x, 
 
 
 def reshape(x, new_sizes: Sequence[int], dimensions=None):
+  """``x`` in row-major order with shape ``new_sizes``; ``dimensions`` (a
+  permutation) transposes ``x`` first, as ``lax.reshape`` does."""
   x = asarray_lax(x)
   new_sizes = tuple(int(d) for d in new_sizes)
-  if core.get_aval(x).shape == new_sizes and dimensions is None:
+  if dimensions is not None:
+    dimensions = tuple(int(d) for d in dimensions)
+    if dimensions != tuple(range(core.get_aval(x).ndim)):
+      x = transpose(x, dimensions)
+    dimensions = None
+  if core.get_aval(x).shape == new_sizes:
     return x
   return reshape_p.bind(x, new_sizes=new_sizes, dimensions=dimensions)
 
