@@ -10,6 +10,10 @@ if any((_SRC / "rjax").glob("_rjax*.so")) and str(_SRC) not in sys.path:
   sys.path.insert(0, str(_SRC))
 
 
+# Four virtual CPU devices, so pmap runs on 1, 2 and 4 of them in one process
+# (ordinary work still uses every core; only pmap replicas use device pools).
+os.environ.setdefault("RJAX_NUM_CPU_DEVICES", "4")
+
 from hypothesis import HealthCheck, settings
 
 import rjax

@@ -17,7 +17,7 @@ from rjax._src.core import ShapedArray
 class Array:
   """An immutable n-dimensional array (``jax.Array``)."""
 
-  __slots__ = ("_buf", "aval", "_npy", "__weakref__")
+  __slots__ = ("_buf", "aval", "_npy", "_dev", "__weakref__")
   __array_priority__ = 100
 
   def __init__(self, *args, **kwargs):
@@ -29,6 +29,7 @@ class Array:
     self._buf = buf
     self.aval = aval
     self._npy = None
+    self._dev = None
     return self
 
   # -- basic properties -----------------------------------------------------
@@ -59,6 +60,22 @@ class Array:
   @property
   def itemsize(self) -> int:
     return self.aval.dtype.itemsize
+
+  @property
+  def device(self):
+    """The device holding this array (``jax.Array.device``)."""
+    if self._dev is None:
+      from rjax._src import devices
+      return devices.local_devices()[0]
+    return self._dev
+
+  def devices(self) -> set:
+    return {self.device}
+
+  @property
+  def addressable_shards(self) -> list:
+    from rjax._src.pmap import Shard
+    return [Shard(self.device, tuple(slice(None) for _ in self.shape), self)]
 
   def block_until_ready(self) -> "Array":
     """Wait until the value is computed (work runs asynchronously on the

@@ -100,6 +100,9 @@ struct Job {
     inputs: Vec<Input>,
     work: Work,
     outputs: Vec<Arc<Slot>>,
+    /// Run inside the device's own thread pool (a pmap replica) rather than
+    /// the process-wide one (ordinary work, which may use every core).
+    own_pool: bool,
 }
 
 struct Queue {
@@ -111,6 +114,8 @@ struct Queue {
 /// One device: an in-order queue and the worker thread that drains it.
 pub struct Device {
     pub id: usize,
+    /// The device's share of the cores (None: the process-wide pool).
+    pool: Option<Arc<rayon::ThreadPool>>,
     queue: Mutex<Queue>,
     /// Signalled when a job arrives (the worker waits on it) and when the
     /// queue shrinks (callers blocked on a full queue wait on it).
@@ -131,8 +136,13 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 
 impl Device {
     fn new(id: usize) -> Device {
+        Device::with_pool(id, None)
+    }
+
+    fn with_pool(id: usize, pool: Option<Arc<rayon::ThreadPool>>) -> Device {
         Device {
             id,
+            pool,
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
                 busy: false,
@@ -145,8 +155,14 @@ impl Device {
 
     /// The default device (device 0).
     pub fn default_device() -> &'static Arc<Device> {
-        static DEV: OnceLock<Arc<Device>> = OnceLock::new();
-        DEV.get_or_init(|| Arc::new(Device::new(0)))
+        &devices()[0]
+    }
+
+    /// Threads of this device's pool.
+    pub fn num_threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
     }
 
     /// Number of jobs queued or running.
@@ -174,11 +190,17 @@ impl Device {
     ) -> Vec<Arc<Slot>> {
         self.start();
         let outputs: Vec<Arc<Slot>> = (0..n_out).map(|_| Slot::pending()).collect();
-        let job = Job {
+        self.push(Job {
             inputs,
             work: Box::new(work),
             outputs: outputs.clone(),
-        };
+            own_pool: false,
+        });
+        outputs
+    }
+
+    fn push(self: &Arc<Self>, job: Job) {
+        self.start();
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         while q.jobs.len() >= MAX_QUEUED {
             q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -187,7 +209,6 @@ impl Device {
         self.queued.fetch_add(1, Ordering::AcqRel);
         drop(q);
         self.cv.notify_all();
-        outputs
     }
 
     /// Block until every job queued so far has run.
@@ -223,7 +244,10 @@ impl Device {
     fn worker(self: Arc<Self>) {
         loop {
             let job = self.next_job();
-            run_job(job);
+            match &self.pool {
+                Some(pool) if job.own_pool => pool.install(|| run_job(job)),
+                _ => run_job(job),
+            }
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.busy = false;
             self.queued.fetch_sub(1, Ordering::AcqRel);
@@ -238,6 +262,7 @@ fn run_job(job: Job) {
         inputs,
         work,
         outputs,
+        ..
     } = job;
     let result = catch_unwind(AssertUnwindSafe(move || -> Result<Vec<Buffer>> {
         let bufs = inputs
@@ -270,6 +295,84 @@ fn run_job(job: Job) {
         }
         Err(e) => outputs.iter().for_each(|s| s.set(Err(e.clone()))),
     }
+}
+
+/// One replica's work for `enqueue_replicas`: the device, its inputs, and
+/// the work (which receives its rank).
+pub struct Replica {
+    pub device: Arc<Device>,
+    pub inputs: Vec<Input>,
+    pub work: Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>,
+}
+
+/// Queue one job per replica, each on its own device and in its own pool;
+/// returns each replica's pending outputs. Jobs of different calls reach
+/// every device in the same order (a global lock), so replicas that
+/// rendezvous in collectives can never wait on each other crosswise.
+pub fn enqueue_replicas(replicas: Vec<Replica>, n_out: usize) -> Vec<Vec<Arc<Slot>>> {
+    static ORDER: Mutex<()> = Mutex::new(());
+    let _order = ORDER.lock().unwrap_or_else(|e| e.into_inner());
+    replicas
+        .into_iter()
+        .map(|r| {
+            let outputs: Vec<Arc<Slot>> = (0..n_out).map(|_| Slot::pending()).collect();
+            r.device.push(Job {
+                inputs: r.inputs,
+                work: r.work,
+                outputs: outputs.clone(),
+                own_pool: true,
+            });
+            outputs
+        })
+        .collect()
+}
+
+static DEVICES: OnceLock<Vec<Arc<Device>>> = OnceLock::new();
+
+fn make_devices(n: usize) -> Vec<Arc<Device>> {
+    let n = n.max(1);
+    if n == 1 {
+        return vec![Arc::new(Device::new(0))];
+    }
+    // The cores are divided among the devices (at least one thread each).
+    let total = rayon::current_num_threads();
+    let per = (total / n).max(1);
+    (0..n)
+        .map(|id| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(per)
+                .thread_name(move |i| format!("rjax-dev{id}-{i}"))
+                .build()
+                .ok()
+                .map(Arc::new);
+            Arc::new(Device::with_pool(id, pool))
+        })
+        .collect()
+}
+
+/// The CPU devices: `RJAX_NUM_CPU_DEVICES` of them (default 1) unless
+/// `init_devices` chose first.
+pub fn devices() -> &'static [Arc<Device>] {
+    DEVICES.get_or_init(|| {
+        let n = std::env::var("RJAX_NUM_CPU_DEVICES")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(1);
+        make_devices(n)
+    })
+}
+
+/// Create `n` devices; an error once devices exist with another count.
+pub fn init_devices(n: usize) -> Result<&'static [Arc<Device>]> {
+    let d = DEVICES.get_or_init(|| make_devices(n));
+    if d.len() != n.max(1) {
+        return Err(Error::Internal(format!(
+            "rjax already runs with {} CPU device(s); set the device count \
+             (RJAX_NUM_CPU_DEVICES or rjax_num_cpu_devices) before the first computation",
+            d.len()
+        )));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

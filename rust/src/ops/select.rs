@@ -43,7 +43,8 @@ fn select_kernel<T: Element>(ins: &[&Buffer], shape: &[usize]) -> Result<Buffer>
     let idx: Box<dyn Fn(usize) -> usize + Sync + Send> = match pred.dtype {
         DType::Bool => {
             let p = pred.slice::<bool>()?;
-            Box::new(move |i| at(p, i) as usize)
+            let last = cases.len() - 1;
+            Box::new(move |i| (at(p, i) as usize).min(last))
         }
         DType::I32 => {
             let p = pred.slice::<i32>()?;

@@ -73,6 +73,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(program::set_async_mode, m)?)?;
     m.add_function(wrap_pyfunction!(program::synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(program::init_devices, m)?)?;
+    m.add_function(wrap_pyfunction!(program::device_threads, m)?)?;
     m.add("RjaxError", m.py().get_type::<errors::RjaxError>())?;
     m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
     Ok(())

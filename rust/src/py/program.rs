@@ -51,10 +51,32 @@ pub fn set_async_mode(mode: &str) -> PyResult<&'static str> {
     Ok(names[prev as usize])
 }
 
-/// Block until every run queued on the default device so far has finished.
+/// Block until every run queued on any device so far has finished.
 #[pyfunction]
 pub fn synchronize(py: Python<'_>) {
-    py.detach(|| Device::default_device().synchronize());
+    py.detach(|| {
+        crate::exec::device::devices()
+            .iter()
+            .for_each(|d| d.synchronize())
+    });
+}
+
+/// Create the CPU devices (`n` of them) if none exist yet; returns each
+/// device's thread count. Errors if devices exist with another count.
+#[pyfunction]
+pub fn init_devices(n: usize) -> PyResult<Vec<usize>> {
+    let d = crate::exec::device::init_devices(n).map_err(PyErr::from)?;
+    Ok(d.iter().map(|d| d.num_threads()).collect())
+}
+
+/// Each existing CPU device's thread count (creating the devices from
+/// `RJAX_NUM_CPU_DEVICES` if none exist yet).
+#[pyfunction]
+pub fn device_threads() -> Vec<usize> {
+    crate::exec::device::devices()
+        .iter()
+        .map(|d| d.num_threads())
+        .collect()
 }
 
 fn param_from_py(v: &Bound<'_, PyAny>) -> PyResult<Param> {
@@ -163,10 +185,12 @@ impl PyExecutable {
         let mode = async_mode();
         let mut bufs: Vec<Buffer> = Vec::with_capacity(inputs.len());
         for b in &inputs {
-            match b.try_get()? {
-                Some(buf) => bufs.push(buf),
-                None if mode == 2 => bufs.push(b.get(py)?),
-                None => break,
+            // A pending or failed input sends the run to the queue, where it
+            // waits for (or fails with) that input: errors surface at waits.
+            match b.try_get() {
+                Ok(Some(buf)) => bufs.push(buf),
+                _ if mode == 2 => bufs.push(b.get(py)?),
+                _ => break,
             }
         }
         let in_bytes: usize = inputs.iter().map(|b| b.nbytes_hint()).sum();
@@ -188,6 +212,50 @@ impl PyExecutable {
             .into_iter()
             .zip(self.inner.out_avals())
             .map(|(s, a)| PyBuffer::pending(s, a.dtype, a.shape.clone()))
+            .collect())
+    }
+
+    /// Run as a pmap: replica `r` runs on device `devices[r]` with the
+    /// buffers `inputs[r]`, all replicas concurrently, meeting in the
+    /// collectives. Returns each replica's (pending) outputs.
+    fn run_replicas(
+        &self,
+        inputs: Vec<Vec<PyRef<'_, PyBuffer>>>,
+        devices: Vec<usize>,
+    ) -> PyResult<Vec<Vec<PyBuffer>>> {
+        use crate::exec::comm::{as_replica, Comm};
+        use crate::exec::device::{devices as all_devices, enqueue_replicas, Replica};
+        let devs = all_devices();
+        if inputs.len() != devices.len() {
+            return Err(PyValueError::new_err(
+                "run_replicas: one input list per device",
+            ));
+        }
+        let comm = Comm::new(devices.len());
+        let mut replicas = Vec::with_capacity(devices.len());
+        for (rank, (ins, &d)) in inputs.iter().zip(&devices).enumerate() {
+            let device = devs
+                .get(d)
+                .cloned()
+                .ok_or_else(|| PyValueError::new_err(format!("run_replicas: no device {d}")))?;
+            let exe = std::sync::Arc::clone(&self.inner);
+            let comm = std::sync::Arc::clone(&comm);
+            replicas.push(Replica {
+                device,
+                inputs: ins.iter().map(|b| b.input()).collect(),
+                work: Box::new(move |bufs: &[Buffer]| as_replica(&comm, rank, || exe.run(bufs))),
+            });
+        }
+        let n_out = self.inner.out_avals().len();
+        let slots = enqueue_replicas(replicas, n_out);
+        Ok(slots
+            .into_iter()
+            .map(|outs| {
+                outs.into_iter()
+                    .zip(self.inner.out_avals())
+                    .map(|(s, a)| PyBuffer::pending(s, a.dtype, a.shape.clone()))
+                    .collect()
+            })
             .collect())
     }
 

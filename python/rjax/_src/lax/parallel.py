@@ -26,7 +26,7 @@ from rjax._src.interpreters import ad as _ad
 from rjax._src.interpreters import batching as _batching
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
-           "axis_index", "axis_size"]
+           "pshuffle", "all_to_all", "axis_index", "axis_size"]
 
 
 def _names(axis_name) -> tuple:
@@ -200,6 +200,55 @@ def ppermute(x, axis_name, perm: Sequence[tuple[int, int]]):
                                                       perm=perm), x)
 
 
+def pshuffle(x, axis_name, perm: Sequence[int]):
+  """Member ``i`` receives member ``perm[i]``'s ``x`` (a permutation)."""
+  size = axis_size(axis_name)
+  perm = [int(p) for p in perm]
+  if sorted(perm) != list(range(size)):
+    raise ValueError(f"pshuffle: perm must be a permutation of range({size}), got {perm}")
+  return ppermute(x, axis_name, [(src, dst) for dst, src in enumerate(perm)])
+
+
+def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_groups=None,
+               tiled: bool = False):
+  """Split ``x`` along ``split_axis`` into one block per member, send block
+  ``j`` to member ``j``, and stack (``tiled``: concatenate) the received
+  blocks along ``concat_axis`` in member order (``jax.lax.all_to_all``)."""
+  _check_groups("all_to_all", axis_index_groups)
+  size = axis_size(axis_name)
+
+  def one(leaf):
+    from rjax._src.lax import slicing, shapes
+    leaf = _arr(leaf)
+    aval = core.get_aval(leaf)
+    nd = aval.ndim
+    sa = split_axis % nd
+    if aval.shape[sa] % size:
+      raise ValueError(f"all_to_all: dimension {split_axis} of shape {aval.shape} is not "
+                       f"divisible by the axis size {size}")
+    blk = aval.shape[sa] // size
+    if not tiled and blk != 1:
+      raise ValueError(f"all_to_all: without tiled, dimension {split_axis} of shape "
+                       f"{aval.shape} must equal the axis size {size}")
+    # Every member's blocks, then this member's block of each.
+    g = all_gather(leaf, axis_name, axis=0)                        # (size, ...)
+    mine = slicing.dynamic_slice_in_dim(g, axis_index(axis_name) * blk, blk, sa + 1)
+    if not tiled:
+      mine = shapes.squeeze(mine, (sa + 1,))                       # (size, ...rest)
+      ca = concat_axis % nd
+      perm = list(range(1, nd)) 
+      perm.insert(ca, 0)
+      return shapes.transpose(mine, perm)
+    ca = concat_axis % nd
+    perm = list(range(1, nd + 1))
+    perm.insert(ca, 0)
+    m = shapes.transpose(mine, perm)                               # size next to concat axis
+    s = core.get_aval(m).shape
+    return shapes.reshape(m, s[:ca] + (s[ca] * s[ca + 1],) + s[ca + 2:])
+
+  return tree_util.tree_map(one, x)
+
+
 def axis_index(axis_name):
   """This member's index along the named axis (int32)."""
   axis_size(axis_name)
@@ -368,3 +417,27 @@ def _extremum_jvp(prim):
 
 _ad.primitive_jvps[pmax_p] = _extremum_jvp(pmax_p)
 _ad.primitive_jvps[pmin_p] = _extremum_jvp(pmin_p)
+
+
+# ---------------------------------------------------------------------------
+# Lowering: inside a pmap each collective is one Rust op that meets the other
+# replicas (rust/src/ops/collective.rs). Every collective left in a pmap's
+# jaxpr names the pmap's axis (vmap resolves its own names while tracing).
+
+
+def _register_lowerings():
+  from rjax._src.interpreters import lowering
+  none = lambda avals_in, avals_out, **_: {}
+  for p in (psum_p, pmax_p, pmin_p, axis_index_p):
+    lowering.register_standard(p, param_fn=none)
+  lowering.register_standard(
+      all_gather_p, param_fn=lambda avals_in, avals_out, *, axis, **_: {"axis": axis})
+  lowering.register_standard(
+      psum_scatter_p, param_fn=lambda avals_in, avals_out, *, scatter_dimension, tiled, **_:
+      {"scatter_dimension": scatter_dimension, "tiled": tiled})
+  lowering.register_standard(
+      ppermute_p, param_fn=lambda avals_in, avals_out, *, perm, **_:
+      {"perm": [list(p) for p in perm]})
+
+
+_register_lowerings()

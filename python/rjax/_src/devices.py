@@ -1,0 +1,139 @@
+"""Devices: each virtual CPU device is a Rust worker thread with its own
+in-order queue and its own share of the cores (a rayon pool).
+
+The number of devices is ``RJAX_NUM_CPU_DEVICES`` or the config option
+``rjax_num_cpu_devices`` (default 1, as JAX), fixed at the first use.
+With MPI (``rjax.distributed.initialize()``) the global device list holds
+every process's local devices.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Sequence
+
+from rjax import _rjax
+from rjax._src.config import config
+
+
+class Device:
+  """A CPU device (``jax.Device``)."""
+
+  platform = "cpu"
+  device_kind = "cpu"
+
+  def __init__(self, id: int, local_id: int, process_index: int, threads: int):
+    self.id = id
+    self.local_id = local_id
+    self.process_index = process_index
+    self.threads = threads
+
+  @property
+  def local_hardware_id(self) -> int:
+    return self.local_id
+
+  def __repr__(self) -> str:
+    return f"CpuDevice(id={self.id}, threads={self.threads})"
+
+  def __eq__(self, other) -> bool:
+    return isinstance(other, Device) and other.id == self.id
+
+  def __hash__(self) -> int:
+    return hash(("rjax-cpu", self.id))
+
+
+_lock = threading.Lock()
+_local: list[Device] | None = None
+_global: list[Device] | None = None
+_process = {"index": 0, "count": 1}
+
+
+def _ensure() -> list[Device]:
+  global _local, _global
+  if _local is None:
+    with _lock:
+      if _local is None:
+        threads = _rjax.init_devices(int(config.read("rjax_num_cpu_devices")))
+        n = len(threads)
+        p = _process["index"]
+        _local = [Device(p * n + i, i, p, t) for i, t in enumerate(threads)]
+        _global = [Device(q * n + i, i, q, threads[i]) if q != p else _local[i]
+                   for q in range(_process["count"]) for i in range(n)]
+  return _local
+
+
+def _check_count(n) -> None:
+  if _local is not None and int(n) != len(_local):
+    raise RuntimeError(f"rjax_num_cpu_devices must be set before the devices are first used "
+                       f"(rjax already runs with {len(_local)} CPU device(s))")
+
+
+config.on_change("rjax_num_cpu_devices", _check_count)
+
+
+def _set_process(index: int, count: int) -> None:
+  """Called by ``rjax.distributed.initialize`` before any device is used."""
+  global _local, _global
+  with _lock:
+    _process.update(index=index, count=count)
+    _local = _global = None
+
+
+def local_devices(process_index: int | None = None, backend: str | None = None) -> list[Device]:
+  devs = _ensure()
+  if process_index is not None and process_index != _process["index"]:
+    return [d for d in _global if d.process_index == process_index]
+  return list(devs)
+
+
+def devices(backend: str | None = None) -> list[Device]:
+  _ensure()
+  return list(_global)
+
+
+def device_count(backend: str | None = None) -> int:
+  return len(devices())
+
+
+def local_device_count(backend: str | None = None) -> int:
+  return len(_ensure())
+
+
+def process_index(backend: str | None = None) -> int:
+  return _process["index"]
+
+
+def process_count(backend: str | None = None) -> int:
+  return _process["count"]
+
+
+_default = threading.local()
+
+
+def default_device_obj() -> Device:
+  d = getattr(_default, "device", None)
+  return d if d is not None else _ensure()[0]
+
+
+@contextlib.contextmanager
+def default_device(device: Device | None):
+  """Make ``device`` the default for new arrays in this thread
+  (``jax.default_device``)."""
+  prev = getattr(_default, "device", None)
+  _default.device = device
+  try:
+    yield
+  finally:
+    _default.device = prev
+
+
+def check_local(devs: Sequence[Any]) -> list[Device]:
+  local = _ensure()
+  out = []
+  for d in devs:
+    if not isinstance(d, Device):
+      raise TypeError(f"expected an rjax Device, got {d!r}")
+    if d.process_index != _process["index"]:
+      raise ValueError(f"{d} belongs to process {d.process_index}, not this process")
+    out.append(local[d.local_id])
+  return out

@@ -1,0 +1,171 @@
+//! Collectives over the replicas of a `pmap` (see `exec/comm.rs`): each
+//! kernel exchanges its operand with the other replicas and combines them in
+//! replica order, so the result has the same bits on every replica and every
+//! run. Outside a pmap (no replica on this thread) a collective is an error.
+use super::scalar::Num;
+use super::{Kernel, OpSpec, Registry};
+use crate::buffer::Buffer;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::exec::comm;
+use crate::exec::parallel::{par_fill, GRAIN};
+
+#[derive(Clone, Copy)]
+enum Red {
+    Sum,
+    Max,
+    Min,
+}
+
+fn combine<T: Num>(bufs: &[Buffer], red: Red, shape: &[usize]) -> Result<Buffer> {
+    let parts: Vec<&[T]> = bufs.iter().map(|b| b.slice::<T>()).collect::<Result<_>>()?;
+    Ok(Buffer::build::<T>(shape.to_vec(), |out| {
+        par_fill(out, GRAIN, |off, chunk| {
+            chunk.copy_from_slice(&parts[0][off..off + chunk.len()]);
+            for p in &parts[1..] {
+                let p = &p[off..off + chunk.len()];
+                for (o, &v) in chunk.iter_mut().zip(p) {
+                    *o = match red {
+                        Red::Sum => o.add(v),
+                        Red::Max => o.max(v),
+                        Red::Min => o.min(v),
+                    };
+                }
+            }
+        })
+    }))
+}
+
+fn build_reduce(spec: &OpSpec, red: Red) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let name = spec.name().to_string();
+    let dtype = spec.outs[0].dtype;
+    let shape = spec.outs[0].shape.clone();
+    crate::dispatch_dtype!(dtype, &name, T => {
+        Ok(Box::new(move |ins: &[&Buffer]| {
+            let (c, rank) = comm::current(&name)?;
+            let all = c.exchange(rank, ins[0].clone())?;
+            Ok(vec![combine::<T>(&all, red, &shape)?])
+        }) as Kernel)
+    }, numeric)
+}
+
+/// Byte blocks: the operand viewed as `outer` rows of `inner` bytes.
+fn blocks(shape: &[usize], axis: usize, itemsize: usize) -> (usize, usize) {
+    let outer: usize = shape[..axis].iter().product();
+    let inner: usize = shape[axis..].iter().product::<usize>() * itemsize;
+    (outer, inner)
+}
+
+fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let axis = spec.params.usize("axis")?;
+    let in_shape = spec.ins[0].shape.clone();
+    crate::ensure!(
+        axis <= in_shape.len(),
+        "all_gather: axis {} out of range",
+        axis
+    );
+    let out_shape = spec.outs[0].shape.clone();
+    let (outer, inner) = blocks(&in_shape, axis, spec.outs[0].dtype.itemsize());
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let (c, rank) = comm::current("all_gather")?;
+        let all = c.exchange(rank, ins[0].clone())?;
+        let n = all.len();
+        // Stacked or tiled along `axis`: for each outer row, replica r's row
+        // comes r-th. (Both layouts are the same bytes.)
+        let out = Buffer::build::<u8>(vec![outer * n * inner], |o| {
+            for (r, b) in all.iter().enumerate() {
+                let src = b.data.bytes();
+                for i in 0..outer {
+                    let d = (i * n + r) * inner;
+                    o[d..d + inner].copy_from_slice(&src[i * inner..(i + 1) * inner]);
+                }
+            }
+        });
+        Ok(vec![out.reinterpret(ins[0].dtype, out_shape.clone())?])
+    }))
+}
+
+fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let d = spec.params.usize("scatter_dimension")?;
+    let tiled = spec.params.bool("tiled")?;
+    let in_shape = spec.ins[0].shape.clone();
+    let out = spec.outs[0].clone();
+    crate::ensure!(
+        d < in_shape.len(),
+        "psum_scatter: dimension {} out of range",
+        d
+    );
+    crate::dispatch_dtype!(out.dtype, "psum_scatter", T => {
+        Ok(Box::new(move |ins: &[&Buffer]| {
+            let (c, rank) = comm::current("psum_scatter")?;
+            let all = c.exchange(rank, ins[0].clone())?;
+            let n = all.len();
+            let blk = if tiled { in_shape[d] / n } else { 1 };
+            crate::ensure!(blk * n == in_shape[d], "psum_scatter: dimension {} of {:?} does not split over {} devices", d, in_shape, n);
+            let outer: usize = in_shape[..d].iter().product();
+            let inner: usize = in_shape[d + 1..].iter().product::<usize>() * blk;
+            let parts: Vec<&[T]> = all.iter().map(|b| b.slice::<T>()).collect::<Result<_>>()?;
+            let row = in_shape[d] * in_shape[d + 1..].iter().product::<usize>();
+            Ok(vec![Buffer::build::<T>(out.shape.clone(), |o| {
+                for i in 0..outer {
+                    let src = i * row + rank * inner;
+                    let dst = &mut o[i * inner..(i + 1) * inner];
+                    dst.copy_from_slice(&parts[0][src..src + inner]);
+                    for p in &parts[1..] {
+                        for (x, &v) in dst.iter_mut().zip(&p[src..src + inner]) {
+                            *x = x.add(v);
+                        }
+                    }
+                }
+            })])
+        }) as Kernel)
+    }, numeric)
+}
+
+fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let perm: Vec<(usize, usize)> = spec
+        .params
+        .int_lists("perm")?
+        .into_iter()
+        .map(|p| (p[0] as usize, p[1] as usize))
+        .collect();
+    let out = spec.outs[0].clone();
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let (c, rank) = comm::current("ppermute")?;
+        let all = c.exchange(rank, ins[0].clone())?;
+        match perm.iter().find(|&&(_, dst)| dst == rank) {
+            Some(&(src, _)) => Ok(vec![all[src].clone()]),
+            None => {
+                let nbytes = out.numel() * out.dtype.itemsize();
+                let z = Buffer::build::<u8>(vec![nbytes], |o| o.fill(0));
+                Ok(vec![z.reinterpret(out.dtype, out.shape.clone())?])
+            }
+        }
+    }))
+}
+
+fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(0, 1)?;
+    crate::ensure!(
+        spec.outs[0].dtype == DType::I32,
+        "axis_index: the result is int32"
+    );
+    Ok(Box::new(|_: &[&Buffer]| {
+        let (_, rank) = comm::current("axis_index")?;
+        Ok(vec![Buffer::from_vec::<i32>(vec![], &[rank as i32])?])
+    }))
+}
+
+pub fn register(r: &mut Registry) {
+    r.add("psum", |s| build_reduce(s, Red::Sum));
+    r.add("pmax", |s| build_reduce(s, Red::Max));
+    r.add("pmin", |s| build_reduce(s, Red::Min));
+    r.add("all_gather", build_all_gather);
+    r.add("psum_scatter", build_psum_scatter);
+    r.add("ppermute", build_ppermute);
+    r.add("axis_index", build_axis_index);
+}
