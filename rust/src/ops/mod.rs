@@ -20,6 +20,7 @@ pub mod scalar;
 pub mod select;
 pub mod shape;
 pub mod sort;
+pub mod threefry;
 pub mod unary;
 
 /// Abstract value: what Python's ShapedArray says about a buffer.
@@ -94,6 +95,7 @@ fn registry() -> &'static Registry {
         gather::register(&mut r);
         dot::register(&mut r);
         iota::register(&mut r);
+        threefry::register(&mut r);
         r
     })
 }
