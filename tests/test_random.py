@@ -193,6 +193,7 @@ def _ks(sample, cdf):
     ("logistic", lambda k: random.logistic(k, (N,)), scipy.stats.logistic()),
     ("gumbel", lambda k: random.gumbel(k, (N,)), scipy.stats.gumbel_r()),
     ("gumbel_high", lambda k: random.gumbel(k, (N,), mode="high"), scipy.stats.gumbel_r()),
+    ("gumbel_highest", lambda k: random.gumbel(k, (N,), mode="highest"), scipy.stats.gumbel_r()),
     ("cauchy", lambda k: random.cauchy(k, (N,)), scipy.stats.cauchy()),
     ("truncated_normal", lambda k: random.truncated_normal(k, -1., 2., (N,)),
      scipy.stats.truncnorm(-1., 2.)),

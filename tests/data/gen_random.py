@@ -78,6 +78,7 @@ def cases(random, jnp, x64: bool):
     c[f"{pre}cauchy/{dt}"] = lambda dt=dt: random.cauchy(K(11), (40,), dt)
     c[f"{pre}gumbel/{dt}/low"] = lambda dt=dt: random.gumbel(K(12), (40,), dt)
     c[f"{pre}gumbel/{dt}/high"] = lambda dt=dt: random.gumbel(K(12), (40,), dt, mode="high")
+    c[f"{pre}gumbel/{dt}/highest"] = lambda dt=dt: random.gumbel(K(12), (40,), dt, mode="highest")
     c[f"{pre}bernoulli/{dt}"] = lambda dt=dt: random.bernoulli(K(13), jnp.array(0.3, dt), (30,))
     c[f"{pre}bernoulli/{dt}/high"] = lambda dt=dt: random.bernoulli(
         K(13), jnp.array([0.1, 0.5, 0.9], dt), (4, 3), mode="high")

@@ -817,14 +817,43 @@ def gumbel(key, shape=(), dtype=None, mode: str | None = None):
   dt = _float_dtype("gumbel", dtype)
   shape = _canonical_shape("gumbel", shape)
   mode = "low" if mode is None else mode
-  if mode not in ("high", "low"):
-    raise ValueError(f"gumbel: mode must be 'low' or 'high' (rjax has no 'highest'), got {mode!r}")
+  if mode not in ("highest", "high", "low"):
+    raise ValueError(f"Must provide valid mode for gumbel got: {mode}")
   return _gumbel_jit(k, shape=shape, dtype=dt, mode=mode)
+
+
+def _safe_int_to_float(hi, lo):
+  """64 random bits (two uint32 words) to a float32 in (0, 1) keeping all
+  the precision of small values (JAX's ``_safe_int_to_float``)."""
+  finfo = np.finfo(np.float32)
+  u = lambda v: asarray_lax(np.uint32(v))
+  hiclz, loclz = lax.clz(hi), lax.clz(lo)
+  hi_zero = lax.eq(hiclz, u(32))
+  mantissa = lax.bitwise_or(
+      lax.shift_left(hi, hiclz),
+      lax.select(hi_zero, lax.shift_left(lo, loclz),
+                 lax.shift_right_logical(lo, lax.sub(u(finfo.bits), hiclz))))
+  mantissa = lax.shift_right_logical(mantissa, u(finfo.bits - finfo.nmant - 1))
+  mantissa = lax.bitwise_and(mantissa, u((1 << finfo.nmant) - 1))
+  exp = lax.shift_left(lax.sub(u(-finfo.minexp), lax.select(hi_zero, lax.add(loclz, u(32)), hiclz)),
+                       u(finfo.nmant))
+  exp = lax.bitwise_and(exp, u((1 << (finfo.bits - 2)) - (1 << (finfo.nmant - 1))))
+  return lax.bitcast_convert_type(lax.bitwise_or(exp, mantissa), dtypes.float32)
 
 
 def _gumbel(k, shape, dtype, mode):
   info = dtypes.finfo(dtype)
-  if mode == "high":
+  if dtype == dtypes.float32 and mode == "highest":
+    b = _random_bits(k, 32, (2,) + shape)
+    neg = jnp.invert(b)
+    lo_bits = neg[1]
+    neg = neg + jnp.stack([(lo_bits == np.uint32(0xFFFFFFFF)).astype(np.uint32),
+                           jnp.ones_like(lo_bits)])
+    flip = b[0] < np.uint32(1 << 31)
+    sel = jnp.where(flip, b, neg)
+    x = _safe_int_to_float(sel[0], sel[1])
+    return jnp.where(flip, -jnp.log(-jnp.log1p(-x)), -jnp.log(-jnp.log(x)))
+  if mode in ("high", "highest"):
     u = _uniform(k, 0., 1., (2,) + shape, dtype)
     high, low = u[0], u[1]
     x = jnp.where(high >= 0.5, high, high + 2 ** -(info.nmant) * low + info.tiny)
