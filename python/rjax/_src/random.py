@@ -236,7 +236,16 @@ def _iota_2x32(shape):
   zero = asarray_lax(_u32(0))
   if not shape:
     return zero, zero
-  return zero, shapes.reshape(shapes.iota(dtypes.uint32, n), shape)
+  # As JAX lowers it: a sum of small per-dimension iotas times the strides
+  # (one fused pass), not one big iota. n is first factored as rows x cols.
+  cols = next((d for d in range(math.isqrt(n), 0, -1) if n % d == 0), 1)
+  if cols < 16:
+    return zero, shapes.reshape(shapes.iota(dtypes.uint32, n), shape)
+  rows = n // cols
+  r = shapes.broadcasted_iota(dtypes.uint32, (rows, 1), 0)
+  c = shapes.broadcasted_iota(dtypes.uint32, (1, cols), 1)
+  lo = lax.add(lax.mul(r, asarray_lax(_u32(cols))), c)
+  return zero, shapes.reshape(lo, shape)
 
 
 def _threefry_seed(seed):
@@ -502,7 +511,9 @@ def _fma(a, b, c):
 
 
 # XLA's float32 erf_inv (Giles' single-precision approximation, as JAX lowers
-# chlo.erf_inv on CPU, Horner steps contracted to FMAs). rjax's lax.erf_inv is
+# chlo.erf_inv on CPU; XLA contracts its Horner steps to FMAs, which would
+# cost here a float64 detour per step for fewer 1-2 ulp differences, so plain
+# multiply-adds are used). rjax's lax.erf_inv is
 # more accurate in the tails; normal and truncated_normal use this one so that
 # their samples agree with JAX's to an ulp or two, not only to 1e-5.
 _ERF_INV_LT5 = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
@@ -518,13 +529,14 @@ def _erf_inv(x):
   c = lambda v: asarray_lax(np.float32(v))
   w = lax.neg(lax.log1p(lax.neg(lax.mul(x, x))))
   lt = lax.lt(w, c(5.0))
-  shape = core.get_aval(x).shape
-  coef = lambda i: lax.select(lt, shapes.full(shape, _ERF_INV_LT5[i], dt),
-                              shapes.full(shape, _ERF_INV_GE5[i], dt))
-  w = lax.select(lt, lax.sub(w, c(2.5)), lax.sub(lax.sqrt(w), c(3.0)))
-  p = coef(0)
-  for i in range(1, len(_ERF_INV_LT5)):
-    p = _fma(p, w, coef(i))
+
+  def horner(coefs, v):   # XLA selects each coefficient by `lt`: the same values
+    p = c(coefs[0])
+    for a in coefs[1:]:
+      p = lax.add(c(a), lax.mul(p, v))
+    return p
+  p = lax.select(lt, horner(_ERF_INV_LT5, lax.sub(w, c(2.5))),
+                 horner(_ERF_INV_GE5, lax.sub(lax.sqrt(w), c(3.0))))
   return lax.select(lax.eq(lax.abs(x), c(1.0)), lax.mul(x, c(np.finfo(np.float32).max)),
                     lax.mul(p, x))
 
