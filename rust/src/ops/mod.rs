@@ -21,6 +21,7 @@ pub mod scalar;
 pub mod select;
 pub mod shape;
 pub mod sort;
+pub mod threefry;
 pub mod unary;
 
 /// Abstract value: what Python's ShapedArray says about a buffer.
@@ -96,6 +97,7 @@ fn registry() -> &'static Registry {
         dot::register(&mut r);
         iota::register(&mut r);
         collective::register(&mut r);
+        threefry::register(&mut r);
         r
     })
 }
