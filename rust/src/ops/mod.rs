@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub mod binary;
+pub mod control;
 pub mod convert;
 pub mod cumulative;
 pub mod dot;
@@ -94,6 +95,7 @@ fn registry() -> &'static Registry {
         gather::register(&mut r);
         dot::register(&mut r);
         iota::register(&mut r);
+        control::register(&mut r);
         r
     })
 }

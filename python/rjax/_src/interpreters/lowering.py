@@ -21,8 +21,8 @@ lowerings: dict[Any, Callable] = {}
 
 def to_plain(v: Any) -> Any:
   """Convert a param value to data the Rust side accepts."""
-  if v is None or isinstance(v, (bool, int, float, str)):
-    return v
+  if v is None or isinstance(v, (bool, int, float, str, Executable)):
+    return v   # an Executable: a control-flow op's compiled sub-program
   if isinstance(v, np.dtype):
     return v.name
   if isinstance(v, type) and issubclass(v, np.generic):
