@@ -414,3 +414,18 @@ def test_eager_calls_do_not_grow_the_dispatch_cache():
     lax.cond(True, jnp.sin, jnp.cos, x)
     lax.scan(lambda c, v: (c + v, c), 0.0, x)
   assert dispatch.cache_size() == n
+
+
+def test_hessians_agree_every_way():
+  def f(x):
+    c, ys = lax.scan(lambda c, v: (jnp.sin(c) * v + c, c * v), 0.3, x)
+    y = lax.cond(c > 0, lambda a: a * 2, lambda a: jnp.cos(a), ys)
+    return y.sum() + lax.fori_loop(0, 3, lambda i, z: z * jnp.tanh(z) + i, c)
+  with enable_x64():
+    x = jnp.asarray([0.3, -0.7, 1.2, 0.5])
+    h = np.asarray(rjax.hessian(f)(x))
+    np.testing.assert_allclose(h, h.T, atol=1e-12)
+    for other in (rjax.jacrev(rjax.jacrev(f)), rjax.jacfwd(rjax.jacfwd(f)),
+                  rjax.jacrev(rjax.jacfwd(f)), rjax.jit(rjax.hessian(f)),
+                  rjax.hessian(rjax.jit(f))):
+      np.testing.assert_allclose(np.asarray(other(x)), h, atol=1e-12)

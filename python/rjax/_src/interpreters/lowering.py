@@ -77,10 +77,18 @@ class LoweringCtx:
     for op, params, ins, outs in self.instrs:
       out_names = ", ".join(f"%{nid + k}:{dt}{shape}" for k, (dt, shape) in enumerate(outs))
       nid += len(outs)
-      p = " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+      p = " ".join(f"{k}={_param_text(v)}" for k, v in sorted(params.items()))
       lines.append(f"  {out_names} = {op}{'[' + p + ']' if p else ''} "
                    + " ".join(name(i) for i in ins))
     return "\n".join(lines)
+
+
+def _param_text(v) -> str:
+  if isinstance(v, Executable):   # a control-flow op's sub-program
+    return f"<program: {v.n_kernels} kernels>"
+  if isinstance(v, list):
+    return "[" + ", ".join(_param_text(x) for x in v) + "]"
+  return str(v)
 
 
 def register_standard(prim, op_name: str | None = None,
