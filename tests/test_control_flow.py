@@ -429,3 +429,17 @@ def test_hessians_agree_every_way():
                   rjax.jacrev(rjax.jacfwd(f)), rjax.jit(rjax.hessian(f)),
                   rjax.hessian(rjax.jit(f))):
       np.testing.assert_allclose(np.asarray(other(x)), h, atol=1e-12)
+
+
+def test_scan_residual_that_is_an_output_is_not_stacked_twice():
+  def body(c, x):
+    u = c * x
+    return jnp.sin(u) * u, u
+
+  f = lambda xs: lax.scan(body, 0.5, xs)
+  _grads(f, X)
+  text = rjax.jit(rjax.grad(lambda xs: f(xs)[1].sum())).lower(jnp.asarray(X)).as_text()
+  fwd = [line for line in text.split("plan(")[1].splitlines() if " = scan " in line][0]
+  # carry, ys, and the stacked residuals c, sin(u), cos(u): u is the ys'
+  # stack and x the xs' own
+  assert fwd.split(" = ")[0].count("%") == 5, fwd

@@ -330,9 +330,10 @@ ad.primitive_jvps[scan_p] = _scan_jvp
 
 def _scan_partial_eval(trace, args, **params):
   """A known scan computes the known carries and ys and stacks the
-  residuals the unknown part needs (loop-invariant ones, the known consts
-  and constants, are passed once, not stacked); the staged scan consumes
-  them. Memory is O(length * residuals); nothing is recomputed."""
+  residuals the unknown part needs (loop-invariant ones, the known consts,
+  are passed once; known xs and ys serve as their own stacks); the staged
+  scan consumes them. Memory is O(length * residuals); nothing is
+  recomputed."""
   jaxpr, nc, ncar = params["jaxpr"], params["num_consts"], params["num_carry"]
   uk = [not trace.is_known(x) for x in args]
   const_uk, carry_uk, xs_uk = uk[:nc], uk[nc:nc + ncar], uk[nc + ncar:]
@@ -354,8 +355,15 @@ def _scan_partial_eval(trace, args, **params):
   is_x = [fwd is not None and fwd >= x0 for fwd in split.res_fwd]
   known = split.known
   n_kout = len(out_uk) - sum(out_uk)
+  # A residual that is one of the known ys is that y's stack.
+  out_vars = known.jaxpr.outvars
+  y_index = {id(v): k for k, v in enumerate(out_vars[n_kcarry:n_kout])
+             if not isinstance(v, core.Literal)}
+  is_y = [None if inv or x else y_index.get(id(v))
+          for v, inv, x in zip(out_vars[n_kout:], invariant, is_x)]
   # Known scan: outputs known carries, known ys, then the computed residuals.
-  keep = [True] * n_kout + [not (inv or x) for inv, x in zip(invariant, is_x)]
+  keep = [True] * n_kout + [not (inv or x or y is not None)
+                            for inv, x, y in zip(invariant, is_x, is_y)]
   known_j = cf.keep_outvars(known, keep)
   kargs = [x for x, u in zip(args, const_uk + carry_uk + xs_uk) if not u]
   with core.set_current_trace(trace.parent_trace):
@@ -363,8 +371,8 @@ def _scan_partial_eval(trace, args, **params):
         params, jaxpr=known_j, num_consts=n_kconst, num_carry=n_kcarry))
   kvals, computed = kouts[:n_kout], iter(kouts[n_kout:])
   inv_vals = [kargs[fwd] for fwd, inv in zip(split.res_fwd, invariant) if inv]
-  stacked = [kargs[fwd] if x else next(computed)
-             for fwd, inv, x in zip(split.res_fwd, invariant, is_x) if not inv]
+  stacked = [kargs[fwd] if x else kvals[n_kcarry + y] if y is not None else next(computed)
+             for fwd, inv, x, y in zip(split.res_fwd, invariant, is_x, is_y) if not inv]
   # Unknown scan: (invariant res, uk consts, uk carry, stacked res, uk xs).
   n_res = len(invariant)
   inv_idx = [i for i, inv in enumerate(invariant) if inv]
