@@ -443,3 +443,17 @@ def test_scan_residual_that_is_an_output_is_not_stacked_twice():
   # carry, ys, and the stacked residuals c, sin(u), cos(u): u is the ys'
   # stack and x the xs' own
   assert fwd.split(" = ")[0].count("%") == 5, fwd
+
+
+def test_collectives_inside_control_flow_under_vmap():
+  x = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+  f = lambda x: lax.scan(lambda c, v: (c + lax.psum(v, "i"), c), 0.0, x)
+  c, ys = rjax.vmap(f, axis_name="i")(jnp.asarray(x))
+  tot = x.sum(0)   # the psum over the 3 members, per step
+  _close(c, np.full(3, tot.sum()))
+  _close(ys, np.tile([0.0, tot[0]], (3, 1)))
+  g = lambda x: lax.cond(x > 1, lambda v: lax.pmax(v, "i"), lambda v: v * 0, x)
+  _close(rjax.vmap(g, axis_name="i")(jnp.arange(4.0)), [0.0, 0.0, 3.0, 3.0])
+  # an unbatched operand: the collective still sees the named axis
+  h = lambda y: lax.fori_loop(0, 2, lambda i, c: c + lax.psum(1.0, "i"), y)
+  _close(rjax.vmap(lambda x: h(2.0) + x, axis_name="i")(jnp.zeros(5)), np.full(5, 12.0))

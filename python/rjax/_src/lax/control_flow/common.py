@@ -156,7 +156,7 @@ def batched_aval(a: ShapedArray, size: int, axis: int = 0) -> ShapedArray:
 
 
 def batch_jaxpr(closed: ClosedJaxpr, size: int, batched: Sequence[bool],
-                instantiate: Sequence[bool]):
+                instantiate: Sequence[bool], axis_name: Any = None):
   """``closed`` vmapped over a leading axis of the inputs in ``batched``;
   an output is batched (at axis 0) if it depends on a batched input or is in
   ``instantiate``. Returns the jaxpr and the outputs' batched mask."""
@@ -164,7 +164,7 @@ def batch_jaxpr(closed: ClosedJaxpr, size: int, batched: Sequence[bool],
   box = []
 
   def f(*args):
-    trace = batching.BatchTrace(core.current_trace(), None, size)
+    trace = batching.BatchTrace(core.current_trace(), axis_name, size)
     tracers = [batching.BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched)]
     with core.set_current_trace(trace):
       outs = jaxpr_fun(closed)(*tracers)
@@ -183,8 +183,43 @@ def batch_jaxpr(closed: ClosedJaxpr, size: int, batched: Sequence[bool],
   return trace_flat(f, avals), box[-1]
 
 
-def batch_out_mask(closed: ClosedJaxpr, size: int, batched: Sequence[bool]) -> list[bool]:
-  return batch_jaxpr(closed, size, batched, [False] * len(closed.out_avals))[1]
+def batch_out_mask(closed: ClosedJaxpr, size: int, batched: Sequence[bool],
+                   axis_name: Any = None) -> list[bool]:
+  return batch_jaxpr(closed, size, batched, [False] * len(closed.out_avals), axis_name)[1]
+
+
+def _sub_jaxprs(params: dict):
+  for v in params.values():
+    for j in (v if isinstance(v, tuple) else (v,)):
+      if isinstance(j, ClosedJaxpr):
+        yield j.jaxpr
+
+
+def uses_collectives(params: dict) -> bool:
+  """Whether a sub-jaxpr (at any depth) holds a collective (psum, ...)."""
+  from rjax._src.lax import parallel
+  for j in _sub_jaxprs(params):
+    for e in j.eqns:
+      if e.primitive in parallel.COLLECTIVES or uses_collectives(e.params):
+        return True
+  return False
+
+
+def register_batcher(prim, rule: Callable) -> None:
+  """``rule(vals, dims, *, axis_name, axis_size, **params)`` batches ``prim``
+  (a control-flow primitive); it also runs with no batched operand when a
+  sub-jaxpr holds a collective, which may name the vmapped axis."""
+  def plain(vals, dims, **params):
+    return rule(vals, dims, axis_name=None, axis_size=axis_size_of(vals, dims), **params)
+
+  def with_axis(axis_name, axis_size, vals, dims, **params):
+    if all(d is None for d in dims) and not uses_collectives(params):
+      outs = prim.bind(*vals, **params)
+      return outs, [None] * len(outs)
+    return rule(vals, dims, axis_name=axis_name, axis_size=axis_size, **params)
+
+  batching.primitive_batchers[prim] = plain
+  batching.collective_batchers[prim] = with_axis
 
 
 def axis_size_of(vals, dims) -> int:

@@ -153,16 +153,17 @@ ad.primitive_transposes[cond_p] = _cond_transpose
 # otherwise the branches are batched. -----------------------------------------
 
 
-def _cond_batch(vals, dims, *, branches):
+def _cond_batch(vals, dims, *, branches, axis_name, axis_size):
   from rjax._src.lax import lax, shapes
-  size = cf.axis_size_of(vals, dims)
+  size = axis_size
   index, *ops = vals
   idim, *odims = dims
   ops = [batching.moveaxis(x, d, 0) if d is not None else x for x, d in zip(ops, odims)]
   batched = [d is not None for d in odims]
   if idim is not None:
     index = batching.moveaxis(index, idim, 0)
-    outs = [cf.jaxpr_fun(cf.batch_jaxpr(b, size, batched, [True] * len(b.out_avals))[0])(*ops)
+    outs = [cf.jaxpr_fun(cf.batch_jaxpr(b, size, batched, [True] * len(b.out_avals),
+                                        axis_name)[0])(*ops)
             for b in branches]
     res = []
     for k in range(len(outs[0])):
@@ -170,13 +171,14 @@ def _cond_batch(vals, dims, *, branches):
       which = shapes.broadcast_in_dim(index, shape, (0,)) if len(shape) > 1 else index
       res.append(lax.select_n(which, *[o[k] for o in outs]))
     return res, [0] * len(res)
-  out_b = [any(m) for m in zip(*[cf.batch_out_mask(b, size, batched) for b in branches])]
-  brs = tuple(cf.batch_jaxpr(b, size, batched, out_b)[0] for b in branches)
+  out_b = [any(m) for m in zip(*[cf.batch_out_mask(b, size, batched, axis_name)
+                                 for b in branches])]
+  brs = tuple(cf.batch_jaxpr(b, size, batched, out_b, axis_name)[0] for b in branches)
   outs = cond_p.bind(index, *ops, branches=brs)
   return outs, [0 if b else None for b in out_b]
 
 
-batching.primitive_batchers[cond_p] = _cond_batch
+cf.register_batcher(cond_p, _cond_batch)
 
 
 # ---------------------------------------------------------------------------

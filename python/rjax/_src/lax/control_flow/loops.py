@@ -143,27 +143,28 @@ def _while_transpose(cts, *args, **params):
 ad.primitive_transposes[while_p] = _while_transpose
 
 
-def _while_batch(vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+def _while_batch(vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts, axis_name,
+                 axis_size):
   from rjax._src.lax import lax, reductions, shapes
   cn, bn = cond_nconsts, body_nconsts
-  size = cf.axis_size_of(vals, dims)
+  size = axis_size
   vals = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
   b = [d is not None for d in dims]
   cconst_b, bconst_b, carry_b = b[:cn], b[cn:cn + bn], b[cn + bn:]
   while True:
-    out_b = cf.batch_out_mask(body_jaxpr, size, bconst_b + carry_b)
+    out_b = cf.batch_out_mask(body_jaxpr, size, bconst_b + carry_b, axis_name)
     new = [x or y for x, y in zip(carry_b, out_b)]
     if new == carry_b:
       break
     carry_b = new
-  pred_b = cf.batch_out_mask(cond_jaxpr, size, cconst_b + carry_b)[0]
+  pred_b = cf.batch_out_mask(cond_jaxpr, size, cconst_b + carry_b, axis_name)[0]
   if pred_b:
     carry_b = [True] * len(carry_b)
   cconsts, bconsts, init = vals[:cn], vals[cn:cn + bn], vals[cn + bn:]
   init = [batching.bdim_at_front(x, 0 if was else None, size) if want and not was else x
           for x, was, want in zip(init, b[cn + bn:], carry_b)]
-  body_b, _ = cf.batch_jaxpr(body_jaxpr, size, bconst_b + carry_b, carry_b)
-  cond_b, _ = cf.batch_jaxpr(cond_jaxpr, size, cconst_b + carry_b, [False])
+  body_b, _ = cf.batch_jaxpr(body_jaxpr, size, bconst_b + carry_b, carry_b, axis_name)
+  cond_b, _ = cf.batch_jaxpr(cond_jaxpr, size, cconst_b + carry_b, [False], axis_name)
   if not pred_b:
     outs = while_p.bind(*cconsts, *bconsts, *init, cond_jaxpr=cond_b, body_jaxpr=body_b,
                         cond_nconsts=cn, body_nconsts=bn)
@@ -195,7 +196,7 @@ def _while_batch(vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
   return outs, [0] * len(outs)
 
 
-batching.primitive_batchers[while_p] = _while_batch
+cf.register_batcher(while_p, _while_batch)
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
@@ -437,19 +438,20 @@ def _scan_transpose(cts, *args, **params):
 ad.primitive_transposes[scan_p] = _scan_transpose
 
 
-def _scan_batch(vals, dims, **params):
+def _scan_batch(vals, dims, *, axis_name, axis_size, **params):
   jaxpr, nc, ncar = params["jaxpr"], params["num_consts"], params["num_carry"]
-  size = cf.axis_size_of(vals, dims)
+  size = axis_size
   b = [d is not None for d in dims]
   const_b, carry_b, xs_b = b[:nc], b[nc:nc + ncar], b[nc + ncar:]
   n_y = len(jaxpr.out_avals) - ncar
   while True:
-    out_b = cf.batch_out_mask(jaxpr, size, const_b + carry_b + xs_b)
+    out_b = cf.batch_out_mask(jaxpr, size, const_b + carry_b + xs_b, axis_name)
     new = [x or y for x, y in zip(carry_b, out_b[:ncar])]
     if new == carry_b:
       break
     carry_b = new
-  body_b, out_b = cf.batch_jaxpr(jaxpr, size, const_b + carry_b + xs_b, carry_b + [False] * n_y)
+  body_b, out_b = cf.batch_jaxpr(jaxpr, size, const_b + carry_b + xs_b, carry_b + [False] * n_y,
+                                 axis_name)
   consts = [batching.moveaxis(v, d, 0) if d is not None else v
             for v, d in zip(vals[:nc], dims[:nc])]
   init = [batching.bdim_at_front(v, d, size) if want else v
@@ -461,7 +463,7 @@ def _scan_batch(vals, dims, **params):
   return outs, [0 if x else None for x in carry_b] + [1 if y else None for y in out_b[ncar:]]
 
 
-batching.primitive_batchers[scan_p] = _scan_batch
+cf.register_batcher(scan_p, _scan_batch)
 
 
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False,
