@@ -578,6 +578,42 @@ def _dot_general(data, name):
               x64=_is64(lhs.dtype))
 
 
+# -- control flow and the PRNG hash (tests/test_control_flow.py and tests/test_random.py
+#    check their values against Python loops and JAX; here jit against eager) ----------------
+
+@case("cond")
+def _cond(data, name):
+  x = _array(data, np.float32, data.draw(shapes(max_dims=2)), -3, 3)
+  p = data.draw(st.booleans())
+  return Case(lambda v: lax.cond(p, lambda u: jnp.sin(u) * 2.0, lambda u: u - 1.0, v), (x,),
+              ulp=4)
+
+
+@case("while")
+def _while(data, name):
+  x = _array(data, np.float32, data.draw(shapes(max_dims=2)), -3, 3)
+  n = data.draw(st.integers(0, 6))
+  return Case(lambda v: lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + 1.0),
+                                       (0, v))[1], (x,))
+
+
+@case("scan")
+def _scan(data, name):
+  xs = _array(data, np.float32, (data.draw(st.integers(0, 5)), 3), -3, 3)
+  rev = data.draw(st.booleans())
+  return Case(lambda v: lax.scan(lambda c, x: (c + x, c * x), jnp.zeros(3), v, reverse=rev), (xs,),
+              order=True)
+
+
+@case("threefry2x32")
+def _threefry(data, name):
+  from rjax._src.prng import threefry2x32
+  shape = data.draw(shapes(max_dims=2))
+  k0, k1 = (_array(data, np.uint32, (), 0, 2**32 - 1) for _ in range(2))
+  x0, x1 = (_array(data, np.uint32, shape, 0, 2**32 - 1) for _ in range(2))
+  return Case(lambda *a: threefry2x32(*a), (k0, k1, x0, x1))
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 def test_every_primitive_and_rust_op_has_a_jit_case():

@@ -3,8 +3,23 @@
 //! their errors.
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::exec::program::Executable;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// A compiled sub-program carried by a control-flow op (`cond`'s branches,
+/// `while`'s cond and body, `scan`'s body). Two are equal only if they are
+/// the same compiled object (pointer equality), which is what the compiler's
+/// common-subexpression elimination needs: equal params, same computation.
+#[derive(Clone)]
+pub struct ProgramRef(pub Arc<Executable>);
+
+impl std::fmt::Debug for ProgramRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Program@{:p}", Arc::as_ptr(&self.0))
+    }
+}
 
 /// Equality is structural, with floats compared by their bits: `NaN == NaN`
 /// and `0.0 != -0.0`, so two equal params always mean the same computation
@@ -17,6 +32,18 @@ pub enum Param {
     Float(f64),
     Str(String),
     List(Vec<Param>),
+    Program(ProgramRef),
+}
+
+impl Param {
+    /// True if this param is or holds a compiled sub-program.
+    pub fn holds_program(&self) -> bool {
+        match self {
+            Param::Program(_) => true,
+            Param::List(v) => v.iter().any(Param::holds_program),
+            _ => false,
+        }
+    }
 }
 
 impl PartialEq for Param {
@@ -28,6 +55,7 @@ impl PartialEq for Param {
             (Param::Float(a), Param::Float(b)) => a.to_bits() == b.to_bits(),
             (Param::Str(a), Param::Str(b)) => a == b,
             (Param::List(a), Param::List(b)) => a == b,
+            (Param::Program(a), Param::Program(b)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
     }
@@ -45,6 +73,7 @@ impl Hash for Param {
             Param::Float(f) => f.to_bits().hash(h),
             Param::Str(s) => s.hash(h),
             Param::List(v) => v.hash(h),
+            Param::Program(p) => (Arc::as_ptr(&p.0) as usize).hash(h),
         }
     }
 }
@@ -152,6 +181,25 @@ impl Params {
         self.ints(name)?
             .into_iter()
             .map(|i| usize::try_from(i).map_err(|_| self.bad(name, "expected non-negative ints")))
+            .collect()
+    }
+    /// True if any param holds a compiled sub-program (control flow).
+    pub fn holds_program(&self) -> bool {
+        self.map.values().any(Param::holds_program)
+    }
+    pub fn program(&self, name: &str) -> Result<Arc<Executable>> {
+        match self.get(name)? {
+            Param::Program(p) => Ok(p.0.clone()),
+            _ => Err(self.bad(name, "expected a compiled program")),
+        }
+    }
+    pub fn programs(&self, name: &str) -> Result<Vec<Arc<Executable>>> {
+        self.list(name)?
+            .iter()
+            .map(|p| match p {
+                Param::Program(p) => Ok(p.0.clone()),
+                _ => Err(self.bad(name, "expected a list of compiled programs")),
+            })
             .collect()
     }
     /// A list of lists of ints, e.g. padding_config `[(lo, hi, interior), ...]`.

@@ -496,8 +496,17 @@ def _pp_literal(lit: Literal) -> str:
   return f"{s}:{lit.aval.str_short()}"
 
 
-def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
-  names: dict[int, str] = {}
+def _has_jaxpr(v) -> bool:
+  if isinstance(v, (ClosedJaxpr, Jaxpr)):
+    return True
+  return isinstance(v, (tuple, list)) and any(_has_jaxpr(x) for x in v)
+
+
+def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: int = 0) -> str:
+  """``jaxpr`` in JAX's textual form. Sub-jaxprs in params (control flow)
+  print nested and indented, their variables named on from the outer ones',
+  as JAX does."""
+  names = {} if names is None else names
   used = {id(v) for e in jaxpr.eqns for v in e.invars} | {id(v) for v in jaxpr.outvars}
 
   def name(v) -> str:
@@ -517,6 +526,16 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
     # An equation's output nothing reads prints as JAX's drop var ``_``.
     return f"_:{v.aval.str_short()}" if v is None or id(v) not in used else binder(v)
 
+  def sub(v, ind: int) -> str:
+    """A param value; nested jaxprs print at indentation ``ind``."""
+    if isinstance(v, (ClosedJaxpr, Jaxpr)):
+      return pp_jaxpr(v.jaxpr if isinstance(v, ClosedJaxpr) else v, width, names, ind)
+    if isinstance(v, tuple) and _has_jaxpr(v):
+      pad = " " * ind
+      inner = "".join(f"\n{pad}  {sub(x, ind + 2)}" for x in v)
+      return f"({inner}\n{pad})"
+    return _pp_value(v)
+
   consts = " ".join(binder(v) for v in jaxpr.constvars)
   ins = " ".join(binder(v) for v in jaxpr.invars)
   head = f"{{ lambda {consts}{'; ' if consts else ' ; '}{ins}. let" if consts else \
@@ -527,7 +546,8 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
     args = " ".join(name(v) for v in e.invars)
     pp = pp_params.get(e.primitive)
     params = sorted((pp(e) if pp else e.params).items())
-    flat = " ".join(f"{k}={_pp_value(v)}" for k, v in params)
+    nested = any(_has_jaxpr(v) for _, v in params)
+    flat = None if nested else " ".join(f"{k}={_pp_value(v)}" for k, v in params)
     lhs = f"{outs} = {e.primitive.name}"
     eqn_lines.append((lhs, flat, params, args))
   outs = ", ".join(name(v) for v in jaxpr.outvars)
@@ -536,21 +556,23 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80) -> str:
   def one(lhs, flat, args):
     return f"{lhs}[{flat}] {args}".rstrip() if flat else f"{lhs} {args}".rstrip()
 
-  body = "; ".join(one(lhs, flat, args) for lhs, flat, _, args in eqn_lines)
-  flat_all = f"{head} {body} {tail}"   # JAX prints "let  in" for no equations
-  if len(flat_all) <= width and "\n" not in flat_all:
-    return flat_all
+  pad = " " * indent
+  if all(flat is not None for _, flat, _, _ in eqn_lines):
+    body = "; ".join(one(lhs, flat, args) for lhs, flat, _, args in eqn_lines)
+    flat_all = f"{head} {body} {tail}"   # JAX prints "let  in" for no equations
+    if len(flat_all) + indent <= width and "\n" not in flat_all:
+      return flat_all
   lines = [head]
   for lhs, flat, params, args in eqn_lines:
-    line = "    " + one(lhs, flat, args)
-    if len(line) > width and params:
-      lines.append(f"    {lhs}[")
+    line = f"{pad}    " + one(lhs, flat, args) if flat is not None else None
+    if line is None or (len(line) > width and params):
+      lines.append(f"{pad}    {lhs}[")
       for k, v in params:
-        lines.append(f"      {k}={_pp_value(v)}")
-      lines.append(f"    ] {args}".rstrip())
+        lines.append(f"{pad}      {k}={sub(v, indent + 6)}")
+      lines.append(f"{pad}    ] {args}".rstrip())
     else:
       lines.append(line)
-  lines.append("  " + tail)
+  lines.append(f"{pad}  " + tail)
   return "\n".join(lines)
 
 
@@ -596,6 +618,10 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
     if [(a.shape, a.dtype) for a in outs] != [(a.shape, a.dtype) for a in got]:
       raise TypeError(f"typecheck: equation {i} ({e.primitive}) produces {outs}, "
                       f"the jaxpr says {got}")
+    for v in e.params.values():
+      for j in (v if isinstance(v, (tuple, list)) else (v,)):
+        if isinstance(j, (ClosedJaxpr, Jaxpr)):   # control flow's sub-jaxprs
+          typecheck_jaxpr(j.jaxpr if isinstance(j, ClosedJaxpr) else j)
     defined |= {id(v) for v in e.outvars}
   for v in jaxpr.outvars:
     if not isinstance(v, Literal) and id(v) not in defined:

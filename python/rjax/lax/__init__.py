@@ -10,3 +10,4 @@ from rjax._src.lax.reductions import *  # noqa: F401,F403
 from rjax._src.lax.dot import *  # noqa: F401,F403
 from rjax._src.custom_derivatives import stop_gradient  # noqa: F401
 from rjax._src.lax.parallel import *  # noqa: F401,F403
+from rjax._src.lax.control_flow import *  # noqa: F401,F403

@@ -160,6 +160,11 @@ impl Builder {
     /// `Ok(None)` leaves it to run time: not foldable, or the kernel failed
     /// (the failure then happens when the Program runs, as without folding).
     fn try_fold(&self, node: &Node, in_avals: &[Aval]) -> Result<Option<Vec<Buffer>>> {
+        // Control flow (an op carrying sub-programs) never folds: a loop may
+        // run long, and its cost is not bounded by its output size.
+        if node.params.holds_program() {
+            return Ok(None);
+        }
         let mut args = Vec::with_capacity(node.ins.len());
         for &v in &node.ins {
             match v {

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 pub mod binary;
 pub mod collective;
+pub mod control;
 pub mod convert;
 pub mod cumulative;
 pub mod dot;
@@ -98,6 +99,7 @@ fn registry() -> &'static Registry {
         iota::register(&mut r);
         collective::register(&mut r);
         threefry::register(&mut r);
+        control::register(&mut r);
         r
     })
 }

@@ -5,7 +5,7 @@ use crate::buffer::Buffer;
 use crate::exec::device::Device;
 use crate::exec::program::{Executable, InstrSpec};
 use crate::ops::Aval;
-use crate::params::{Param, Params};
+use crate::params::{Param, Params, ProgramRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -90,6 +90,9 @@ fn param_from_py(v: &Bound<'_, PyAny>) -> PyResult<Param> {
         Ok(Param::Float(v.extract()?))
     } else if v.is_instance_of::<PyString>() {
         Ok(Param::Str(v.extract()?))
+    } else if let Ok(e) = v.cast::<PyExecutable>() {
+        // A compiled sub-program (a control-flow op's branch or body).
+        Ok(Param::Program(ProgramRef(e.get().inner.clone())))
     } else if v.is_instance_of::<PyTuple>() || v.is_instance_of::<PyList>() {
         let mut out = Vec::new();
         for item in v.try_iter()? {

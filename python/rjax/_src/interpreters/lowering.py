@@ -21,8 +21,8 @@ lowerings: dict[Any, Callable] = {}
 
 def to_plain(v: Any) -> Any:
   """Convert a param value to data the Rust side accepts."""
-  if v is None or isinstance(v, (bool, int, float, str)):
-    return v
+  if v is None or isinstance(v, (bool, int, float, str, Executable)):
+    return v   # an Executable: a control-flow op's compiled sub-program
   if isinstance(v, np.dtype):
     return v.name
   if isinstance(v, type) and issubclass(v, np.generic):
@@ -77,10 +77,18 @@ class LoweringCtx:
     for op, params, ins, outs in self.instrs:
       out_names = ", ".join(f"%{nid + k}:{dt}{shape}" for k, (dt, shape) in enumerate(outs))
       nid += len(outs)
-      p = " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+      p = " ".join(f"{k}={_param_text(v)}" for k, v in sorted(params.items()))
       lines.append(f"  {out_names} = {op}{'[' + p + ']' if p else ''} "
                    + " ".join(name(i) for i in ins))
     return "\n".join(lines)
+
+
+def _param_text(v) -> str:
+  if isinstance(v, Executable):   # a control-flow op's sub-program
+    return f"<program: {v.n_kernels} kernels>"
+  if isinstance(v, list):
+    return "[" + ", ".join(_param_text(x) for x in v) + "]"
+  return str(v)
 
 
 def register_standard(prim, op_name: str | None = None,

@@ -101,6 +101,14 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray],
   return trace.to_jaxpr(outs)
 
 
+#: Partial evaluation rules of higher-order primitives (control flow):
+#: ``rule(trace, args, **params)`` runs what it can on the known values now
+#: (on ``trace.parent_trace``) and stages the rest with
+#: :meth:`PartialEvalTrace.stage`. Without a rule an equation that touches
+#: an unknown value is staged whole.
+partial_eval_rules: dict[Any, Callable] = {}
+
+
 class PartialEvalTrace(DynamicJaxprTrace):
   """Stages only the operations that touch its own (unknown) tracers; every
   operation on known values runs on the parent trace right away. With the
@@ -114,4 +122,14 @@ class PartialEvalTrace(DynamicJaxprTrace):
     if not any(isinstance(a, DynamicJaxprTracer) and a._trace is self for a in args):
       with core.set_current_trace(self.parent_trace):
         return prim.bind(*args, **params)
+    rule = partial_eval_rules.get(prim)
+    if rule is not None:
+      return rule(self, list(args), **params)
     return super().process_primitive(prim, args, params)
+
+  def is_known(self, x) -> bool:
+    return not (isinstance(x, DynamicJaxprTracer) and x._trace is self)
+
+  def stage(self, prim, args, params):
+    """Record one equation (known args become constants of the staged jaxpr)."""
+    return DynamicJaxprTrace.process_primitive(self, prim, args, params)

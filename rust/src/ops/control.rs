@@ -1,0 +1,328 @@
+//! Structured control flow: `cond`, `while` and `scan`. Each kernel holds
+//! compiled sub-programs (built by Python's lowering from the sub-jaxprs and
+//! passed as `Param::Program`) and runs them in a loop here, in Rust, so a
+//! jitted loop of any trip count never returns to Python.
+//!
+//! - `cond[branches]`: inputs `index, *operands`; runs
+//!   `branches[clamp(index, 0, n-1)]` (a bool index picks 0 or 1).
+//! - `while[cond_program, body_program, cond_nconsts, body_nconsts]`: inputs
+//!   `*cond_consts, *body_consts, *carry`; outputs the final carry.
+//! - `scan[body, num_consts, num_carry, length, reverse]`: inputs
+//!   `*consts, *carry, *xs` (each x with a leading axis of `length`); outputs
+//!   `*carry, *ys`, the ys stacked along a new leading axis into buffers
+//!   allocated once.
+use super::{Aval, Kernel, OpSpec, Registry};
+use crate::buffer::{numel, Buffer, RawBuf};
+use crate::dtype::DType;
+use crate::ensure;
+use crate::error::Result;
+use crate::exec::program::Executable;
+
+fn check_ins(op: &str, prog: &Executable, want: &[Aval]) -> Result<()> {
+    let have = prog.in_avals();
+    ensure!(
+        have == want,
+        "{}: sub-program takes {:?}, the op gives it {:?}",
+        op,
+        have,
+        want
+    );
+    Ok(())
+}
+
+/// Outputs of a sub-program run, checked against what the op promised.
+fn check_outs(op: &str, outs: &[Buffer], want: &[Aval]) -> Result<()> {
+    ensure!(
+        outs.len() == want.len(),
+        "{}: sub-program returned {} values, expected {}",
+        op,
+        outs.len(),
+        want.len()
+    );
+    for (b, a) in outs.iter().zip(want) {
+        ensure!(
+            b.dtype == a.dtype && b.shape == a.shape,
+            "{}: sub-program returned {}{:?}, expected {}{:?}",
+            op,
+            b.dtype,
+            b.shape,
+            a.dtype,
+            a.shape
+        );
+    }
+    Ok(())
+}
+
+/// A scalar bool or integer read as an index/predicate.
+fn scalar_index(op: &str, b: &Buffer) -> Result<i64> {
+    ensure!(b.len() == 1, "{}: predicate/index must be a scalar", op);
+    Ok(match b.dtype {
+        DType::Bool => b.slice::<bool>()?[0] as i64,
+        DType::I32 => b.slice::<i32>()?[0] as i64,
+        DType::I64 => b.slice::<i64>()?[0],
+        DType::U32 => b.slice::<u32>()?[0] as i64,
+        DType::U8 => b.slice::<u8>()?[0] as i64,
+        other => return Err(crate::error::dtype_err(op, other)),
+    })
+}
+
+fn owned(ins: &[&Buffer]) -> Vec<Buffer> {
+    ins.iter().map(|&b| b.clone()).collect()
+}
+
+fn build_cond(spec: &OpSpec) -> Result<Kernel> {
+    let branches = spec.params.programs("branches")?;
+    ensure!(!branches.is_empty(), "cond: needs at least one branch");
+    ensure!(!spec.ins.is_empty(), "cond: needs an index operand");
+    for b in &branches {
+        check_ins("cond", b, &spec.ins[1..])?;
+    }
+    let outs = spec.outs.to_vec();
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let i = scalar_index("cond", ins[0])?.clamp(0, branches.len() as i64 - 1) as usize;
+        let res = branches[i].run(&owned(&ins[1..]))?;
+        check_outs("cond", &res, &outs)?;
+        Ok(res)
+    }))
+}
+
+fn build_while(spec: &OpSpec) -> Result<Kernel> {
+    let cond = spec.params.program("cond_program")?;
+    let body = spec.params.program("body_program")?;
+    let cn = spec.params.usize("cond_nconsts")?;
+    let bn = spec.params.usize("body_nconsts")?;
+    ensure!(
+        spec.ins.len() == cn + bn + spec.outs.len(),
+        "while: {} inputs for {} consts and {} carried values",
+        spec.ins.len(),
+        cn + bn,
+        spec.outs.len()
+    );
+    let carry_avals = spec.outs.to_vec();
+    let mut cond_in = spec.ins[..cn].to_vec();
+    cond_in.extend(carry_avals.iter().cloned());
+    check_ins("while", &cond, &cond_in)?;
+    let mut body_in = spec.ins[cn..cn + bn].to_vec();
+    body_in.extend(carry_avals.iter().cloned());
+    check_ins("while", &body, &body_in)?;
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let mut cond_args = owned(&ins[..cn]);
+        let mut body_args = owned(&ins[cn..cn + bn]);
+        let mut carry = owned(&ins[cn + bn..]);
+        let mut first = true;
+        loop {
+            cond_args.truncate(cn);
+            cond_args.extend(carry.iter().cloned());
+            let p = cond.run(&cond_args)?;
+            ensure!(
+                p.len() == 1,
+                "while: the cond program must return one value"
+            );
+            if scalar_index("while", &p[0])? == 0 {
+                break;
+            }
+            body_args.truncate(bn);
+            body_args.extend(carry.drain(..));
+            carry = body.run(&body_args)?;
+            if first {
+                // The body is a fixed program: its outputs' types never change.
+                check_outs("while", &carry, &carry_avals)?;
+                first = false;
+            }
+        }
+        Ok(carry)
+    }))
+}
+
+/// Bytes of one row (one iteration's slice) of an aval with a leading axis.
+fn row_bytes(a: &Aval) -> usize {
+    numel(a.shape.get(1..).unwrap_or(&[])) * a.dtype.itemsize()
+}
+
+fn build_scan(spec: &OpSpec) -> Result<Kernel> {
+    let body = spec.params.program("body")?;
+    let nconsts = spec.params.usize("num_consts")?;
+    let ncarry = spec.params.usize("num_carry")?;
+    let length = spec.params.usize("length")?;
+    let reverse = spec.params.bool("reverse")?;
+    ensure!(spec.ins.len() >= nconsts + ncarry, "scan: too few inputs");
+    ensure!(spec.outs.len() >= ncarry, "scan: too few outputs");
+    let xs_avals = spec.ins[nconsts + ncarry..].to_vec();
+    let ys_avals = spec.outs[ncarry..].to_vec();
+    for a in xs_avals.iter().chain(&ys_avals) {
+        ensure!(
+            a.shape.first() == Some(&length),
+            "scan: scanned value {:?} has no leading axis of length {}",
+            a.shape,
+            length
+        );
+    }
+    let row = |a: &Aval| Aval::new(a.dtype, a.shape[1..].to_vec());
+    let mut body_in = spec.ins[..nconsts + ncarry].to_vec();
+    body_in.extend(xs_avals.iter().map(row));
+    check_ins("scan", &body, &body_in)?;
+    let mut body_out = spec.outs[..ncarry].to_vec();
+    body_out.extend(ys_avals.iter().map(row));
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let mut args = owned(&ins[..nconsts]);
+        let mut carry = owned(&ins[nconsts..nconsts + ncarry]);
+        let xs = &ins[nconsts + ncarry..];
+        let mut ys: Vec<RawBuf> = ys_avals
+            .iter()
+            .map(|a| RawBuf::alloc(numel(&a.shape) * a.dtype.itemsize()))
+            .collect();
+        for t in 0..length {
+            let i = if reverse { length - 1 - t } else { t };
+            args.truncate(nconsts);
+            args.extend(carry.drain(..));
+            for (x, a) in xs.iter().zip(&xs_avals) {
+                let rb = row_bytes(a);
+                let bytes = &x.data.bytes()[i * rb..(i + 1) * rb];
+                args.push(Buffer::from_bytes(a.dtype, a.shape[1..].to_vec(), bytes)?);
+            }
+            let mut outs = body.run(&args)?;
+            if t == 0 {
+                // The body is a fixed program: its outputs' types never change.
+                check_outs("scan", &outs, &body_out)?;
+            }
+            for ((y, raw), a) in outs.drain(ncarry..).zip(ys.iter_mut()).zip(&ys_avals) {
+                let rb = row_bytes(a);
+                raw.bytes_mut()[i * rb..(i + 1) * rb].copy_from_slice(y.data.bytes());
+            }
+            carry = outs;
+        }
+        let mut res = carry;
+        for (raw, a) in ys.into_iter().zip(&ys_avals) {
+            res.push(Buffer::new(a.dtype, a.shape.clone(), raw)?);
+        }
+        Ok(res)
+    }))
+}
+
+pub fn register(r: &mut Registry) {
+    r.add("cond", build_cond);
+    r.add("while", build_while);
+    r.add("scan", build_scan);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::program::InstrSpec;
+    use crate::params::{Param, Params, ProgramRef};
+    use std::sync::Arc;
+
+    fn f32s(shape: &[usize]) -> Aval {
+        Aval::new(DType::F32, shape.to_vec())
+    }
+
+    /// A program computing `op(x, y)` elementwise on two f32 inputs.
+    fn binop(op: &str, shape: &[usize]) -> Arc<Executable> {
+        let a = f32s(shape);
+        Arc::new(
+            Executable::new(
+                vec![a.clone(), a.clone()],
+                vec![],
+                vec![InstrSpec {
+                    params: Params::new(op),
+                    ins: vec![0, 1],
+                    outs: vec![a],
+                }],
+                vec![2],
+            )
+            .unwrap(),
+        )
+    }
+
+    fn prog(p: Arc<Executable>) -> Param {
+        Param::Program(ProgramRef(p))
+    }
+
+    fn run(p: Params, ins: &[Buffer], outs: Vec<Aval>) -> Vec<Buffer> {
+        let avals: Vec<Aval> = ins
+            .iter()
+            .map(|b| Aval::new(b.dtype, b.shape.clone()))
+            .collect();
+        let k = super::super::build(&OpSpec {
+            params: &p,
+            ins: &avals,
+            outs: &outs,
+        })
+        .unwrap();
+        let refs: Vec<&Buffer> = ins.iter().collect();
+        k(&refs).unwrap()
+    }
+
+    #[test]
+    fn cond_picks_a_clamped_branch() {
+        let p = Params::new("cond").with(
+            "branches",
+            Param::List(vec![prog(binop("add", &[2])), prog(binop("mul", &[2]))]),
+        );
+        let x = Buffer::from_vec::<f32>(vec![2], &[2., 3.]).unwrap();
+        for (i, want) in [(-1, [4., 6.]), (0, [4., 6.]), (1, [4., 9.]), (7, [4., 9.])] {
+            let idx = Buffer::from_vec::<i32>(vec![], &[i]).unwrap();
+            let out = run(p.clone(), &[idx, x.clone(), x.clone()], vec![f32s(&[2])]);
+            assert_eq!(out[0].slice::<f32>().unwrap(), &want);
+        }
+    }
+
+    #[test]
+    fn scan_stacks_outputs_in_either_direction() {
+        // body(c, x) = (c + x, c + x): a cumulative sum.
+        let a = f32s(&[]);
+        let body = Arc::new(
+            Executable::new(
+                vec![a.clone(), a.clone()],
+                vec![],
+                vec![InstrSpec {
+                    params: Params::new("add"),
+                    ins: vec![0, 1],
+                    outs: vec![a.clone()],
+                }],
+                vec![2, 2],
+            )
+            .unwrap(),
+        );
+        for (reverse, want) in [(false, [1., 3., 6.]), (true, [6., 5., 3.])] {
+            let p = Params::new("scan")
+                .with("body", prog(body.clone()))
+                .with("num_consts", Param::Int(0))
+                .with("num_carry", Param::Int(1))
+                .with("length", Param::Int(3))
+                .with("reverse", Param::Bool(reverse));
+            let c = Buffer::from_vec::<f32>(vec![], &[0.]).unwrap();
+            let xs = Buffer::from_vec::<f32>(vec![3], &[1., 2., 3.]).unwrap();
+            let out = run(p, &[c, xs], vec![a.clone(), f32s(&[3])]);
+            assert_eq!(out[0].slice::<f32>().unwrap(), &[6.]);
+            assert_eq!(out[1].slice::<f32>().unwrap(), &want);
+        }
+    }
+
+    #[test]
+    fn while_runs_until_the_predicate_is_false() {
+        // cond(limit, c) = c < limit; body(step, c) = c + step.
+        let a = f32s(&[]);
+        let lt = Arc::new(
+            Executable::new(
+                vec![a.clone(), a.clone()],
+                vec![],
+                vec![InstrSpec {
+                    params: Params::new("lt"),
+                    ins: vec![1, 0],
+                    outs: vec![Aval::new(DType::Bool, vec![])],
+                }],
+                vec![2],
+            )
+            .unwrap(),
+        );
+        let p = Params::new("while")
+            .with("cond_program", prog(lt))
+            .with("body_program", prog(binop("add", &[])))
+            .with("cond_nconsts", Param::Int(1))
+            .with("body_nconsts", Param::Int(1));
+        let s = |v: f32| Buffer::from_vec::<f32>(vec![], &[v]).unwrap();
+        let out = run(p, &[s(10.), s(3.), s(0.)], vec![a]);
+        assert_eq!(out[0].slice::<f32>().unwrap(), &[12.]);
+    }
+}
