@@ -169,3 +169,46 @@ def test_large_permuted_copy(dt):
   b = rng.integers(-3, 3, (2, 333, 5)).astype(dt)
   out = lax.dot_general(a, b, (((3,), (1,)), ((1,), (0,))))
   np.testing.assert_array_equal(out, np.einsum("mbck,bkn->bmcn", a, b).astype(dt))
+
+
+# Sizes around the AVX-512 GEMM's blocking (tile 14 x 32 for f32, 14 x 16 for
+# f64, K blocks of at most 384): products with m >= 8, n >= 32 and
+# m * n * k >= 2**18 take that path where the CPU has AVX-512, the others the
+# `gemm` crate; the Rust tests run both paths explicitly.
+@given(m=st.sampled_from([1, 8, 13, 14, 15, 29, 31, 97, 131]),
+       k=st.sampled_from([1, 2, 97, 257, 383, 385, 601]),
+       n=st.sampled_from([1, 31, 32, 33, 47, 97, 131, 260]),
+       batch=st.sampled_from([(), (2,), (3,)]),
+       ta=st.booleans(), tb=st.booleans(), noncontig=st.booleans(),
+       dt=st.sampled_from([np.float32, np.float64]))
+def test_gemm_blocking_edges_exact(m, k, n, batch, ta, tb, noncontig, dt):
+  """Small-integer data, so every float result is exact: any packing, edge or
+  accumulation mistake shows as a mismatch."""
+  rng = np.random.default_rng(m * 1000003 + k * 1009 + n)
+  nb = len(batch)
+  a = rng.integers(-4, 5, batch + ((k, m) if ta else (m, k))).astype(dt)
+  b = rng.integers(-4, 5, batch + ((n, k) if tb else (k, n))).astype(dt)
+  if noncontig:
+    a, b = noncontiguous(a), noncontiguous(b)
+  bd = tuple(range(nb))
+  dn = (((nb if ta else nb + 1,), (nb + 1 if tb else nb,)), (bd, bd))
+  with enable_x64():
+    out = lax.dot_general(a, b, dn)
+  a64 = np.swapaxes(a, -1, -2) if ta else a
+  b64 = np.swapaxes(b, -1, -2) if tb else b
+  e = np.matmul(a64.astype(np.float64), b64.astype(np.float64))
+  assert out.dtype == np.dtype(dt) and out.shape == batch + (m, n)
+  np.testing.assert_array_equal(np.asarray(out).astype(np.float64), e)
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_f32_random_values(ta, tb):
+  """Normal data through the large-product path (f32 accumulation against a
+  float64 NumPy reference)."""
+  rng = np.random.default_rng(3)
+  m, k, n = 300, 769, 261
+  a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+  b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+  out = lax.dot_general(a, b, (((0 if ta else 1,), (1 if tb else 0,)), ((), ())))
+  e = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+  assert_close(out, e, np.float32, rtol=1e-4, atol=1e-3)

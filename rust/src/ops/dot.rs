@@ -8,7 +8,9 @@
 //! and batched matmuls read their inputs in place); otherwise the operand is
 //! first permuted into a contiguous (B, M, K) / (B, K, N) copy.
 //!
-//! Floats go through the `gemm` crate (f16/bf16 via f32); integers and bool
+//! Floats go through our AVX-512 GEMM where the CPU has it and the product is
+//! big enough (`gemm_avx512.rs`), else the `gemm` crate (f16/bf16 via f32,
+//! `gemm_float.rs` picks the path); integers and bool
 //! use a generic row kernel (`gemm_loop.rs`) with wrapping arithmetic and
 //! or-of-ands for bool. Python (abstract eval + lowering) has already decided
 //! the output dtype and inserted any input conversions, so both inputs and the
@@ -20,6 +22,8 @@ use crate::error::{shape_err, Result};
 use crate::exec::parallel::{num_threads, GRAIN};
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+mod gemm_avx512;
 mod gemm_float;
 mod gemm_loop;
 

@@ -1,4 +1,8 @@
-//! Float products through the `gemm` crate (f32, f64; f16/bf16 via f32).
+//! Float products (f32, f64; f16/bf16 via f32): our AVX-512 GEMM
+//! (`gemm_avx512.rs`) where the CPU has it and the product is big enough for
+//! it to win, else the `gemm` crate.
+#[cfg(target_arch = "x86_64")]
+use super::gemm_avx512;
 use super::{Dims, MatView};
 use crate::dtype::Element;
 use crate::error::Result;
@@ -12,23 +16,104 @@ const SMALL: usize = 1 << 18;
 /// over the batch.
 const PER_BATCH: usize = 1 << 21;
 
-/// Element types the `gemm` crate multiplies natively.
+/// Which code multiplies one float matrix pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Path {
+    /// The `gemm` crate (every CPU; best for thin products).
+    Crate,
+    /// `gemm_avx512` (x86-64 with AVX-512F only).
+    Avx512,
+}
+
+/// Whether this machine can run `Path::Avx512`.
+pub fn avx512_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return gemm_avx512::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// The path for one (m x k) @ (k x n) product. The AVX-512 kernel's tile is
+/// 14 x 32 (f32) / 14 x 16 (f64) and it packs both operands, so it loses to
+/// the crate on thin products (few rows, or fewer columns than a tile, e.g.
+/// matrix-vector) and ties it on tiny ones (bench: benches/bench_matmul.py).
+pub fn choose<T: GemmFloat>(d: Dims) -> Path {
+    let wide = d.n >= T::MIN_N && d.m >= 8;
+    if wide && d.m * d.n * d.k >= 1 << 18 && avx512_available() {
+        Path::Avx512
+    } else {
+        Path::Crate
+    }
+}
+
+/// Element types the `gemm` crate (and the AVX-512 kernel) multiply natively.
 pub trait GemmFloat: Element {
     const ZERO: Self;
     const ONE: Self;
+    /// Fewest output columns for `Path::Avx512` (one tile width).
+    const MIN_N: usize;
+    /// `gemm_avx512::gemm` for this type: `c = a b`, row stride `n`.
+    ///
+    /// # Safety
+    /// `avx512_available()`, and the views in bounds (see `gemm_avx512::gemm`).
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn avx512(
+        d: Dims,
+        a: *const Self,
+        av: MatView,
+        b: *const Self,
+        bv: MatView,
+        c: *mut Self,
+        parallel: bool,
+    );
 }
-impl GemmFloat for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
+
+macro_rules! gemm_float {
+    ($t:ty, $min_n:expr) => {
+        impl GemmFloat for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const MIN_N: usize = $min_n;
+            unsafe fn avx512(
+                d: Dims,
+                a: *const Self,
+                av: MatView,
+                b: *const Self,
+                bv: MatView,
+                c: *mut Self,
+                parallel: bool,
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    use gemm_avx512::Strided;
+                    let a = Strided {
+                        ptr: a,
+                        rs: av.rs,
+                        cs: av.cs,
+                    };
+                    let b = Strided {
+                        ptr: b,
+                        rs: bv.rs,
+                        cs: bv.cs,
+                    };
+                    gemm_avx512::gemm(d.m, d.k, d.n, a, b, c, d.n, parallel)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let _ = (d, a, av, b, bv, c, parallel);
+                    unreachable!("AVX-512 path chosen on a CPU without it")
+                }
+            }
+        }
+    };
 }
-impl GemmFloat for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-}
+gemm_float!(f32, 32);
+gemm_float!(f64, 16);
 
 /// One (m x k) @ (k x n) product of batch `bi` into the row-major `out`.
 #[allow(clippy::too_many_arguments)]
 fn one<T: GemmFloat>(
+    path: Path,
     d: Dims,
     l: &[T],
     lv: MatView,
@@ -39,7 +124,22 @@ fn one<T: GemmFloat>(
     par: Parallelism,
 ) {
     // SAFETY: `run` checked that every offset the views reach is inside `l`
-    // and `r` (max_offset), and `out` holds exactly m * n elements.
+    // and `r` (max_offset), and `out` holds exactly m * n elements; `path`
+    // is Avx512 only where `avx512_available()` (checked in `gemm_with`).
+    if path == Path::Avx512 {
+        unsafe {
+            T::avx512(
+                d,
+                l.as_ptr().offset(bi as isize * lv.bs),
+                lv,
+                r.as_ptr().offset(bi as isize * rv.bs),
+                rv,
+                out.as_mut_ptr(),
+                !matches!(par, Parallelism::None),
+            )
+        }
+        return;
+    }
     unsafe {
         gemm::gemm(
             d.m,
@@ -76,20 +176,39 @@ pub fn gemm_native<T: GemmFloat>(
     rv: MatView,
     out: &mut [T],
 ) -> Result<()> {
+    gemm_with(choose::<T>(d), d, l, lv, r, rv, out)
+}
+
+/// `gemm_native` on a given path (tests run both); Avx512 falls back to the
+/// crate where the CPU lacks it.
+pub fn gemm_with<T: GemmFloat>(
+    path: Path,
+    d: Dims,
+    l: &[T],
+    lv: MatView,
+    r: &[T],
+    rv: MatView,
+    out: &mut [T],
+) -> Result<()> {
+    let path = if avx512_available() {
+        path
+    } else {
+        Path::Crate
+    };
     let per = d.m * d.n * d.k;
     let threads = num_threads();
     let mn = d.m * d.n;
     if per.saturating_mul(d.b) <= SMALL || threads <= 1 {
         for (bi, o) in out.chunks_mut(mn).enumerate() {
-            one(d, l, lv, r, rv, bi, o, Parallelism::None);
+            one(path, d, l, lv, r, rv, bi, o, Parallelism::None);
         }
     } else if d.b >= 2 && per <= PER_BATCH {
         out.par_chunks_mut(mn)
             .enumerate()
-            .for_each(|(bi, o)| one(d, l, lv, r, rv, bi, o, Parallelism::None));
+            .for_each(|(bi, o)| one(path, d, l, lv, r, rv, bi, o, Parallelism::None));
     } else {
         for (bi, o) in out.chunks_mut(mn).enumerate() {
-            one(d, l, lv, r, rv, bi, o, Parallelism::Rayon(threads));
+            one(path, d, l, lv, r, rv, bi, o, Parallelism::Rayon(threads));
         }
     }
     Ok(())
@@ -112,4 +231,101 @@ pub fn gemm_via_f32<T: Element>(
         *o = T::from_f64(x as f64);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `b` products of small-integer matrices (exact in f32), each operand
+    /// stored row-major or transposed, on `path`, against an f64 loop.
+    #[allow(clippy::too_many_arguments)]
+    fn check<T: GemmFloat>(
+        path: Path,
+        from: fn(f64) -> T,
+        (b, m, k, n): (usize, usize, usize, usize),
+        ta: bool,
+        tb: bool,
+    ) {
+        let av: Vec<f64> = (0..b * m * k)
+            .map(|i| ((i * 7 + 3) % 17) as f64 - 8.0)
+            .collect();
+        let bv: Vec<f64> = (0..b * k * n)
+            .map(|i| ((i * 5 + 1) % 13) as f64 - 6.0)
+            .collect();
+        // Element (bi, i, j) of an (r x c) stack, at its place in the layout.
+        let lay = |v: &[f64], r: usize, c: usize, t: bool| -> (Vec<T>, MatView) {
+            let mut s = vec![from(0.0); v.len()];
+            for (x, &e) in v.iter().enumerate() {
+                let (bi, i, j) = (x / (r * c), x / c % r, x % c);
+                s[bi * r * c + if t { j * r + i } else { i * c + j }] = from(e);
+            }
+            let (rs, cs) = if t { (1, r) } else { (c, 1) };
+            let view = MatView {
+                bs: (r * c) as isize,
+                rs: rs as isize,
+                cs: cs as isize,
+            };
+            (s, view)
+        };
+        let (l, lv) = lay(&av, m, k, ta);
+        let (r, rv) = lay(&bv, k, n, tb);
+        let mut out = vec![from(f64::NAN); b * m * n];
+        gemm_with(path, Dims { b, m, k, n }, &l, lv, &r, rv, &mut out).unwrap();
+        for bi in 0..b {
+            for i in 0..m {
+                for j in 0..n {
+                    let e: f64 = (0..k)
+                        .map(|p| av[(bi * m + i) * k + p] * bv[(bi * k + p) * n + j])
+                        .sum();
+                    let got = out[(bi * m + i) * n + j].to_f64();
+                    assert_eq!(
+                        got, e,
+                        "{path:?} b={b} m={m} k={k} n={n} ta={ta} tb={tb} at ({bi},{i},{j})"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Both paths, explicitly, over edge sizes (1, MR +- 1, KC + 1, primes),
+    /// transposed layouts, batches, and sizes that take the parallel splits.
+    #[test]
+    fn both_paths_match_loop() {
+        let shapes = [
+            (1, 1, 1, 1),
+            (1, 13, 7, 15),
+            (2, 15, 257, 33),
+            (1, 29, 300, 17),
+            (3, 14, 97, 32),
+            (1, 131, 97, 260),
+            (1, 200, 513, 70),
+            (5, 64, 64, 64),
+            (1, 300, 301, 47),
+        ];
+        for path in [Path::Crate, Path::Avx512] {
+            for &s in &shapes {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    check::<f32>(path, |x| x as f32, s, ta, tb);
+                    check::<f64>(path, |x| x, s, ta, tb);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn choose_keeps_thin_and_tiny_products_on_the_crate() {
+        let d = |m, k, n| Dims { b: 1, m, k, n };
+        assert_eq!(choose::<f32>(d(4096, 512, 1)), Path::Crate);
+        assert_eq!(choose::<f32>(d(1, 512, 512)), Path::Crate);
+        assert_eq!(choose::<f32>(d(32, 32, 32)), Path::Crate);
+        assert_eq!(choose::<f32>(d(128, 512, 10)), Path::Crate);
+        let big = if avx512_available() {
+            Path::Avx512
+        } else {
+            Path::Crate
+        };
+        assert_eq!(choose::<f32>(d(128, 784, 512)), big);
+        assert_eq!(choose::<f64>(d(1024, 1024, 1024)), big);
+    }
 }

@@ -1,0 +1,473 @@
+//! f32/f64 GEMM for AVX-512 CPUs in the BLIS/GotoBLAS style: `C = A B` with
+//! `A` (m x k) and `B` (k x n) read through arbitrary strides, `C` row-major.
+//!
+//! Loops, outermost first: N in blocks of `nc` columns (the packed B block
+//! lives in L3, shared by all threads), K in blocks of `kc` (a B micro-panel,
+//! `kc x NR`, stays in L1 while the kernel walks down a column of A
+//! micro-panels), M in blocks of `mc` rows (each task packs its own `mc x kc`
+//! A block, which stays in L2), then the micro-panels. The micro-kernel keeps
+//! an `MR x NR` tile of C in `MR * 2` zmm registers (14 x 32 for f32, 14 x 16
+//! for f64): per step of k it loads two vectors of B, broadcasts MR elements of
+//! A and issues `2 MR` FMAs. Edges: A panels with fewer than MR rows use a
+//! kernel instantiated for exactly that many rows; B panels are zero-padded to
+//! NR columns and the store is masked.
+//!
+//! Everything here is `unsafe` raw-pointer code; `gemm` documents what the
+//! caller guarantees. Callers check `available()` first.
+use rayon::prelude::*;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// Rows of the micro-tile (broadcast elements of A per step of k).
+pub const MR: usize = 14;
+
+/// Element types with an AVX-512 micro-kernel. `NR = 2 * LANES`.
+pub trait Kern: Copy + Send + Sync + Default + 'static {
+    const LANES: usize;
+    const NR: usize = 2 * Self::LANES;
+    type V: Copy;
+    unsafe fn zero() -> Self::V;
+    unsafe fn load(p: *const Self) -> Self::V;
+    unsafe fn splat(p: *const Self) -> Self::V;
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn store(p: *mut Self, v: Self::V);
+    /// Load / store the first `n` (< LANES) lanes.
+    unsafe fn load_n(p: *const Self, n: usize) -> Self::V;
+    unsafe fn store_n(p: *mut Self, v: Self::V, n: usize);
+    /// The micro-kernel for this type (dispatches the edge instantiations).
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        kc: usize,
+        a: *const Self,
+        b: *const Self,
+        c: *mut Self,
+        ldc: usize,
+        mr: usize,
+        nr: usize,
+        acc: bool,
+    );
+}
+
+impl Kern for f32 {
+    const LANES: usize = 16;
+    type V = __m512;
+    #[inline(always)]
+    unsafe fn zero() -> __m512 {
+        _mm512_setzero_ps()
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        _mm512_loadu_ps(p)
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> __m512 {
+        _mm512_set1_ps(*p)
+    }
+    #[inline(always)]
+    unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        _mm512_add_ps(a, b)
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        _mm512_storeu_ps(p, v)
+    }
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, n: usize) -> __m512 {
+        _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p)
+    }
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f32, v: __m512, n: usize) {
+        _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v)
+    }
+    unsafe fn tile(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        mr: usize,
+        nr: usize,
+        acc: bool,
+    ) {
+        dispatch::<f32>(kc, a, b, c, ldc, mr, nr, acc)
+    }
+}
+
+impl Kern for f64 {
+    const LANES: usize = 8;
+    type V = __m512d;
+    #[inline(always)]
+    unsafe fn zero() -> __m512d {
+        _mm512_setzero_pd()
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m512d {
+        _mm512_loadu_pd(p)
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f64) -> __m512d {
+        _mm512_set1_pd(*p)
+    }
+    #[inline(always)]
+    unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        _mm512_fmadd_pd(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
+        _mm512_add_pd(a, b)
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m512d) {
+        _mm512_storeu_pd(p, v)
+    }
+    #[inline(always)]
+    unsafe fn load_n(p: *const f64, n: usize) -> __m512d {
+        _mm512_maskz_loadu_pd(((1u32 << n) - 1) as u8, p)
+    }
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f64, v: __m512d, n: usize) {
+        _mm512_mask_storeu_pd(p, ((1u32 << n) - 1) as u8, v)
+    }
+    unsafe fn tile(
+        kc: usize,
+        a: *const f64,
+        b: *const f64,
+        c: *mut f64,
+        ldc: usize,
+        mr: usize,
+        nr: usize,
+        acc: bool,
+    ) {
+        dispatch::<f64>(kc, a, b, c, ldc, mr, nr, acc)
+    }
+}
+
+/// Whether this CPU runs the AVX-512 kernels (checked once).
+pub fn available() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx512f"))
+}
+
+/// Pick the instantiation for `mr` rows and one or two vectors of columns.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn dispatch<T: Kern>(
+    kc: usize,
+    a: *const T,
+    b: *const T,
+    c: *mut T,
+    ldc: usize,
+    mr: usize,
+    nr: usize,
+    acc: bool,
+) {
+    macro_rules! rows {
+        ($nv:literal) => {
+            match mr {
+                14 => kernel::<T, 14, $nv>(kc, a, b, c, ldc, nr, acc),
+                13 => kernel::<T, 13, $nv>(kc, a, b, c, ldc, nr, acc),
+                12 => kernel::<T, 12, $nv>(kc, a, b, c, ldc, nr, acc),
+                11 => kernel::<T, 11, $nv>(kc, a, b, c, ldc, nr, acc),
+                10 => kernel::<T, 10, $nv>(kc, a, b, c, ldc, nr, acc),
+                9 => kernel::<T, 9, $nv>(kc, a, b, c, ldc, nr, acc),
+                8 => kernel::<T, 8, $nv>(kc, a, b, c, ldc, nr, acc),
+                7 => kernel::<T, 7, $nv>(kc, a, b, c, ldc, nr, acc),
+                6 => kernel::<T, 6, $nv>(kc, a, b, c, ldc, nr, acc),
+                5 => kernel::<T, 5, $nv>(kc, a, b, c, ldc, nr, acc),
+                4 => kernel::<T, 4, $nv>(kc, a, b, c, ldc, nr, acc),
+                3 => kernel::<T, 3, $nv>(kc, a, b, c, ldc, nr, acc),
+                2 => kernel::<T, 2, $nv>(kc, a, b, c, ldc, nr, acc),
+                _ => kernel::<T, 1, $nv>(kc, a, b, c, ldc, nr, acc),
+            }
+        };
+    }
+    if nr > T::LANES {
+        rows!(2)
+    } else {
+        rows!(1)
+    }
+}
+
+/// `C[0..R, 0..nr] (+)= Apanel (R x kc, stride MR per k) * Bpanel (kc x NR)`.
+/// `NV` vectors of columns are computed (NV * LANES >= nr).
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel<T: Kern, const R: usize, const NV: usize>(
+    kc: usize,
+    a: *const T,
+    b: *const T,
+    c: *mut T,
+    ldc: usize,
+    nr: usize,
+    acc: bool,
+) {
+    let l = T::LANES;
+    for i in 0..R {
+        let p = c.add(i * ldc) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(p);
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * NV - 1));
+    }
+    let mut s = [[T::zero(); NV]; R];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kc {
+        let mut bv = [T::zero(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            *x = T::load(b.add(v * l));
+        }
+        for (i, row) in s.iter_mut().enumerate() {
+            let ai = T::splat(a.add(i));
+            for v in 0..NV {
+                row[v] = T::fma(ai, bv[v], row[v]);
+            }
+        }
+        a = a.add(MR);
+        b = b.add(T::NR);
+    }
+    for (i, row) in s.iter().enumerate() {
+        let cp = c.add(i * ldc);
+        for (v, &x) in row.iter().enumerate() {
+            let p = cp.add(v * l);
+            let n = nr.saturating_sub(v * l).min(l);
+            if n == l {
+                T::store(p, if acc { T::add(T::load(p), x) } else { x });
+            } else if n > 0 {
+                T::store_n(p, if acc { T::add(T::load_n(p, n), x) } else { x }, n);
+            }
+        }
+    }
+}
+
+/// A strided matrix operand: element (i, j) at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+pub struct Strided<T> {
+    pub ptr: *const T,
+    pub rs: isize,
+    pub cs: isize,
+}
+unsafe impl<T> Send for Strided<T> {}
+unsafe impl<T> Sync for Strided<T> {}
+
+impl<T: Copy> Strided<T> {
+    #[inline(always)]
+    unsafe fn at(&self, i: usize, j: usize) -> T {
+        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
+    }
+    fn shift(&self, i: usize, j: usize) -> Self {
+        Strided {
+            ptr: self
+                .ptr
+                .wrapping_offset(i as isize * self.rs + j as isize * self.cs),
+            ..*self
+        }
+    }
+}
+
+/// Pack the `mc x kc` block of `a` into MR-row panels: panel `ip` holds rows
+/// `ip*MR..`, laid out k-major (`MR` elements per step of k). Short panels
+/// leave their tail rows unwritten (their kernel never reads them).
+unsafe fn pack_a<T: Kern>(mc: usize, kc: usize, a: Strided<T>, out: *mut T) {
+    for ip in 0..mc.div_ceil(MR) {
+        let r = MR.min(mc - ip * MR);
+        let dst = out.add(ip * MR * kc);
+        if a.cs == 1 {
+            for i in 0..r {
+                let src = a.ptr.offset((ip * MR + i) as isize * a.rs);
+                for p in 0..kc {
+                    *dst.add(p * MR + i) = *src.add(p);
+                }
+            }
+        } else {
+            for p in 0..kc {
+                for i in 0..r {
+                    *dst.add(p * MR + i) = a.at(ip * MR + i, p);
+                }
+            }
+        }
+    }
+}
+
+/// Pack one `kc x NR` panel of `b` (its first `nr` columns), zero-padded.
+unsafe fn pack_b_panel<T: Kern>(kc: usize, nr: usize, b: Strided<T>, dst: *mut T) {
+    let w = T::NR;
+    if b.cs == 1 {
+        for p in 0..kc {
+            let src = b.ptr.offset(p as isize * b.rs);
+            let d = dst.add(p * w);
+            std::ptr::copy_nonoverlapping(src, d, nr);
+            for j in nr..w {
+                *d.add(j) = T::default();
+            }
+        }
+    } else {
+        for j in 0..nr {
+            for p in 0..kc {
+                *dst.add(p * w + j) = b.at(p, j);
+            }
+        }
+        for p in 0..kc {
+            for j in nr..w {
+                *dst.add(p * w + j) = T::default();
+            }
+        }
+    }
+}
+
+/// 64-byte aligned scratch, grown on demand and reused by each thread.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Line(#[allow(dead_code)] [u8; 64]); // only its size and alignment matter
+
+thread_local! {
+    static APACK: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+    static BPACK: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with an aligned buffer of at least `n` elements of `T`: the
+/// thread's cached one, or a fresh one if it is already in use.
+fn with_buf<T, R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<Line>>>,
+    n: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    let lines = (n * std::mem::size_of::<T>()).div_ceil(64);
+    let run = |v: &mut Vec<Line>| {
+        if v.len() < lines {
+            *v = vec![Line([0; 64]); lines];
+        }
+        // SAFETY: the buffer holds `lines * 64` initialised bytes, aligned
+        // to 64, and T is a plain float type.
+        let s = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut T, n) };
+        f(s)
+    };
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => run(&mut v),
+        Err(_) => run(&mut Vec::new()),
+    })
+}
+
+/// Blocking parameters (elements).
+const KC: usize = 384;
+const MC: usize = 4 * MR;
+const NC_BYTES: usize = 4 << 20;
+
+/// `n` split into `ceil(n / max)` nearly equal blocks, each a multiple of
+/// `unit` (but the last): the block size.
+fn even_block(n: usize, max: usize, unit: usize) -> usize {
+    let blocks = n.div_ceil(max).max(1);
+    n.div_ceil(blocks).next_multiple_of(unit).min(max.max(unit))
+}
+
+#[derive(Clone, Copy)]
+struct OutPtr<T>(*mut T);
+unsafe impl<T> Send for OutPtr<T> {}
+unsafe impl<T> Sync for OutPtr<T> {}
+impl<T> OutPtr<T> {
+    /// A method, so closures capture the whole (Sync) wrapper.
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
+/// `C = A B` for `A` (m x k), `B` (k x n), `C` row-major with row stride
+/// `ldc >= n`. With `parallel`, splits the work over the current rayon pool.
+///
+/// # Safety
+/// `available()` must be true; every element of A and B that the strides
+/// reach must be readable and C's `m` rows of `n` writable and not aliased.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm<T: Kern>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<T>,
+    b: Strided<T>,
+    c: *mut T,
+    ldc: usize,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m {
+            std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(T::default());
+        }
+        return;
+    }
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    let nr = T::NR;
+    let kc_max = even_block(k, KC, 1);
+    let nc_max = even_block(
+        n,
+        (NC_BYTES / (kc_max * std::mem::size_of::<T>())).max(nr),
+        nr,
+    );
+    // M blocks: at most MC rows, and at least `threads` of them when M allows.
+    let mc = even_block(m, MC.min(m.div_ceil(threads).next_multiple_of(MR)), MR);
+    let m_blocks = m.div_ceil(mc);
+    let out = OutPtr(c);
+    let mut jc = 0;
+    while jc < n {
+        let nc = nc_max.min(n - jc);
+        let panels = nc.div_ceil(nr);
+        // N split per M block, so that small M still feeds every thread.
+        let n_split = (2 * threads).div_ceil(m_blocks).clamp(1, panels);
+        let per_split = panels.div_ceil(n_split);
+        let mut pc = 0;
+        while pc < k {
+            let kc = kc_max.min(k - pc);
+            with_buf::<T, _>(&BPACK, panels * kc * nr, |bpack| {
+                let pack = |(jp, dst): (usize, &mut [T])| {
+                    let w = nr.min(nc - jp * nr);
+                    pack_b_panel(kc, w, b.shift(pc, jc + jp * nr), dst.as_mut_ptr());
+                };
+                let used = &mut bpack[..panels * kc * nr];
+                if threads > 1 && panels > 1 {
+                    used.par_chunks_mut(kc * nr).enumerate().for_each(pack);
+                } else {
+                    used.chunks_mut(kc * nr).enumerate().for_each(pack);
+                }
+                let bp = OutPtr(bpack.as_mut_ptr());
+                let task = |t: usize| {
+                    let (mb, ns) = (t / n_split, t % n_split);
+                    let i0 = mb * mc;
+                    let mcb = mc.min(m - i0);
+                    let (p0, p1) = (ns * per_split, ((ns + 1) * per_split).min(panels));
+                    if p0 >= p1 {
+                        return;
+                    }
+                    with_buf::<T, _>(&APACK, mcb.div_ceil(MR) * MR * kc, |apack| {
+                        let ap = apack.as_mut_ptr();
+                        pack_a(mcb, kc, a.shift(i0, pc), ap);
+                        for jp in p0..p1 {
+                            let w = nr.min(nc - jp * nr);
+                            let bpanel = bp.get().add(jp * kc * nr) as *const T;
+                            for ip in 0..mcb.div_ceil(MR) {
+                                let r = MR.min(mcb - ip * MR);
+                                let cp = out.get().add((i0 + ip * MR) * ldc + jc + jp * nr);
+                                T::tile(kc, ap.add(ip * MR * kc), bpanel, cp, ldc, r, w, pc > 0);
+                            }
+                        }
+                    })
+                };
+                let tasks = m_blocks * n_split;
+                if threads > 1 && tasks > 1 {
+                    (0..tasks).into_par_iter().for_each(task);
+                } else {
+                    (0..tasks).for_each(task);
+                }
+            });
+            pc += kc;
+        }
+        jc += nc;
+    }
+}
