@@ -1699,6 +1699,35 @@ fn convert(x: ColRef, out: &mut Col) {
     }
 }
 
+/// A value blended by bit masks: `if p { b } else { a }` on a whole tile
+/// written as a select of values compiles to a gather of the chosen
+/// addresses; masks keep it a vector blend.
+trait Blend: Copy {
+    fn blend(p: bool, a: Self, b: Self) -> Self;
+}
+
+macro_rules! blend_bits {
+    ($t:ty, $u:ty, $from:expr, $to:expr) => {
+        impl Blend for $t {
+            #[inline(always)]
+            fn blend(p: bool, a: Self, b: Self) -> Self {
+                let m = (p as $u).wrapping_neg();
+                $from(($to(a) & !m) | ($to(b) & m))
+            }
+        }
+    };
+}
+blend_bits!(f32, u32, f32::from_bits, f32::to_bits);
+blend_bits!(f64, u64, f64::from_bits, f64::to_bits);
+blend_bits!(i32, u32, |v: u32| v as i32, |v: i32| v as u32);
+blend_bits!(bool, u8, |v: u8| v != 0, |v: bool| v as u8);
+
+fn blend<T: Blend>(p: &[bool], a: &[T], b: &[T], o: &mut [T]) {
+    for (((o, &p), &a), &b) in o.iter_mut().zip(p).zip(a).zip(b) {
+        *o = T::blend(p, a, b);
+    }
+}
+
 fn select(p: ColRef, cases: &[ColRef], out: &mut Col) {
     let last = cases.len() - 1;
     // element i of a full or one-element column
@@ -1723,12 +1752,7 @@ fn select(p: ColRef, cases: &[ColRef], out: &mut Col) {
             let n = $o.len();
             if cs.len() == 2 && plen == n && cs.iter().all(|c| c.len() == n) {
                 if let ColRef::Bool(p) = p {
-                    // zipped slices: no bounds checks, a branch-free blend
-                    for (((o, &p), &a), &b) in
-                        $o.iter_mut().zip(&p[..n]).zip(&cs[0][..n]).zip(&cs[1][..n])
-                    {
-                        *o = if p { b } else { a };
-                    }
+                    blend(&p[..n], &cs[0][..n], &cs[1][..n], $o);
                     return;
                 }
             }
@@ -1774,21 +1798,46 @@ fn comb<T: Num>(op: RedOp, a: T, b: T) -> T {
 
 /// Reduce `x` into one value: eight lanes, then the lanes in order.
 fn seg<T: Num, A: Num>(op: RedOp, x: &[T], up: impl Fn(T) -> A) -> A {
-    let mut lanes = [ident::<A>(op); 8];
+    // one loop per op (a match inside the loop keeps it scalar)
+    match op {
+        RedOp::Sum => seg_by(x, A::ZERO, up, |a: A, b| a.add(b)),
+        RedOp::Max => seg_by(x, A::lowest(), up, |a: A, b| a.max(b)),
+        RedOp::Min => seg_by(x, A::highest(), up, |a: A, b| a.min(b)),
+    }
+}
+
+#[inline(always)]
+fn seg_by<T: Num, A: Num>(x: &[T], id: A, up: impl Fn(T) -> A, f: impl Fn(A, A) -> A) -> A {
+    let mut lanes = [id; 8];
     let mut ch = x.chunks_exact(8);
     for c in &mut ch {
         for l in 0..8 {
-            lanes[l] = comb(op, lanes[l], up(c[l]));
+            lanes[l] = f(lanes[l], up(c[l]));
         }
     }
-    let mut a = ident::<A>(op);
+    let mut a = id;
     for l in lanes {
-        a = comb(op, a, l);
+        a = f(a, l);
     }
     for &v in ch.remainder() {
-        a = comb(op, a, up(v));
+        a = f(a, up(v));
     }
     a
+}
+
+/// `a[k] op= up(x[k])` for each `k` (column reductions), one loop per op.
+fn cols<T: Copy, A: Num>(op: RedOp, a: &mut [A], x: &[T], up: impl Fn(T) -> A) {
+    #[inline(always)]
+    fn by<T: Copy, A>(a: &mut [A], x: &[T], up: impl Fn(T) -> A, f: impl Fn(&A, A) -> A) {
+        for (a, &v) in a.iter_mut().zip(x) {
+            *a = f(a, up(v));
+        }
+    }
+    match op {
+        RedOp::Sum => by(a, x, up, |a: &A, b| a.add(b)),
+        RedOp::Max => by(a, x, up, |a: &A, b| a.max(b)),
+        RedOp::Min => by(a, x, up, |a: &A, b| a.min(b)),
+    }
 }
 
 impl Acc {
@@ -1823,26 +1872,10 @@ impl Acc {
     /// `self[j..j+m] op= col[i..i+m]` (column reductions).
     fn fold_cols(&mut self, op: RedOp, col: ColRef, i: usize, m: usize, j: usize) {
         match (self, col) {
-            (Acc::F64(a), ColRef::F32(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v as f64);
-                }
-            }
-            (Acc::F64(a), ColRef::F64(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v);
-                }
-            }
-            (Acc::F32(a), ColRef::F32(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v);
-                }
-            }
-            (Acc::I32(a), ColRef::I32(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v);
-                }
-            }
+            (Acc::F64(a), ColRef::F32(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v as f64),
+            (Acc::F64(a), ColRef::F64(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v),
+            (Acc::F32(a), ColRef::F32(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v),
+            (Acc::I32(a), ColRef::I32(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v),
             _ => unreachable!(),
         }
     }
