@@ -64,6 +64,45 @@ def test_chain_and_its_reduction_are_one_kernel():
   assert _n_kernels(g.lower(x)) == 1
 
 
+@given(shape=st.sampled_from([(3, 7), (64, 1024), (5, 1, 300), (2, 1500), (70, 33), (4, 1)]),
+       kind=st.sampled_from(["softmax", "logsumexp", "center"]), seed=st.integers(0, 1000))
+def test_row_reductions_read_back_per_row_match_eager(shape, kind, seed):
+  x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 3
+
+  def f(v):
+    m = jnp.max(v, axis=-1, keepdims=True)
+    if kind == "softmax":
+      e = jnp.exp(v - m)
+      return e / jnp.sum(e, axis=-1, keepdims=True)
+    if kind == "logsumexp":
+      return jnp.log(jnp.sum(jnp.exp(v - m), axis=-1)) + m[..., 0], m
+    c = v - jnp.mean(v, axis=-1, keepdims=True)
+    return c * jnp.tanh(jnp.sum(c * c, axis=-1, keepdims=True))
+
+  xa = jnp.asarray(x)
+  got, want = rjax.jit(f)(xa), f(xa)
+  for g, w in zip(rjax.tree_util.tree_leaves(got), rjax.tree_util.tree_leaves(want)):
+    assert g.shape == w.shape and g.dtype == w.dtype
+    np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-5, atol=2e-6)
+
+
+def test_softmax_and_logsumexp_are_one_pass():
+  x = jnp.asarray(np.random.default_rng(1).standard_normal((256, 1024)).astype(np.float32))
+
+  def softmax(v):
+    e = jnp.exp(v - jnp.max(v, axis=-1, keepdims=True))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+  low = rjax.jit(softmax).lower(x)
+  assert _n_kernels(low) == 1 and "3 phases" in low.as_text()
+  lse = rjax.jit(lambda v: jnp.log(jnp.sum(jnp.exp(v - jnp.max(v, -1, keepdims=True)), -1)))
+  assert "2 phases" in lse.lower(x).as_text()
+  xn = np.asarray(x).astype(np.float64)
+  e = np.exp(xn - xn.max(-1, keepdims=True))
+  np.testing.assert_allclose(np.asarray(rjax.jit(softmax)(x)), e / e.sum(-1, keepdims=True),
+                             rtol=1e-5, atol=1e-7)
+
+
 def test_donation_deletes_the_argument():
   step = rjax.jit(lambda p, g: p - 0.1 * g, donate_argnums=0)
   p, g = jnp.ones(1000), jnp.full(1000, 2.0)

@@ -33,6 +33,10 @@ use std::collections::HashMap;
 /// Elements per tile: every node's tile of a group fits in L1/L2.
 pub const TILE: usize = 1024;
 
+/// The longest row a multi-phase row group handles: its tiles hold whole
+/// rows, so that a later phase reads an earlier phase's per-row reduction.
+pub const MAX_ROW: usize = 16384;
+
 /// The dtypes fused code computes in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ty {
@@ -137,11 +141,16 @@ enum LoadMap {
 
 #[derive(Clone, Debug)]
 enum Node {
-    Load { input: usize, map: LoadMap },
+    Load {
+        input: usize,
+        map: LoadMap,
+    },
     Un(Un, usize),
     Bin(Bin, usize, usize),
     Select(usize, Vec<usize>),
     Convert(usize),
+    /// Reduction `k`'s value for the element's row (a row group's earlier phase).
+    RowRed(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +185,11 @@ pub struct Fused {
     n_inputs: usize,
     /// Nodes stored or reduced: expanded to full tiles when one-element.
     full_cols: Vec<usize>,
+    /// Node indices by phase (stable): phase `p` is `order[phase_end[p-1]..phase_end[p]]`.
+    order: Vec<usize>,
+    phase_end: Vec<usize>,
+    /// The phase in which each reduction is folded.
+    red_phase: Vec<usize>,
     /// The original op names, for the plan text.
     pub ops: Vec<String>,
 }
@@ -411,12 +425,56 @@ struct Group {
     members: Vec<usize>,
     /// Values that must be read from memory (their producers stay out).
     external: Vec<usize>,
+    /// Values read one per row (a row map): read from memory, unless their
+    /// producer is a `Rows` reduction of this group (then an earlier phase).
+    row_vals: Vec<usize>,
+    /// Members that read a value per row: broadcasts of it, and reshapes
+    /// of a reduction's output (`aliases`, dropped if it does not join).
+    row_users: Vec<usize>,
+    aliases: Vec<usize>,
+}
+
+/// The strides of a load of a `src`-shaped operand broadcast (lax-style:
+/// size-1 dims) over `shape`, if the ranks agree.
+fn bcast_strides(src: &[usize], shape: &[usize]) -> Option<Vec<isize>> {
+    if src.len() != shape.len() {
+        return None;
+    }
+    let st = strides(src);
+    Some(
+        (0..src.len())
+            .map(|d| if src[d] == 1 { 0 } else { st[d] as isize })
+            .collect(),
+    )
+}
+
+/// If a load with strides `st` over `shape` reads one value per row of a
+/// `Rows` pattern (row-major over leading dims, 0 on the trailing ones):
+/// the number of rows.
+fn row_count(st: &[isize], shape: &[usize]) -> Option<usize> {
+    let r = shape.len();
+    let j = (0..r)
+        .rev()
+        .find(|&d| st[d] != 0 && shape[d] != 1)
+        .map_or(0, |d| d + 1);
+    if j == r {
+        return None;
+    }
+    let want = strides(&shape[..j]);
+    (0..j)
+        .all(|d| shape[d] == 1 || st[d] == want[d] as isize)
+        .then(|| numel(&shape[..j]))
 }
 
 /// Group the instructions of a program. `ins[k]`/`outs[k]` are instruction
 /// `k`'s input and output value ids, `avals` all values' avals, `outputs`
 /// the program's outputs. Groups of a single instruction that gains nothing
 /// from fusion (a lone reshape, say) are left as `Single`.
+///
+/// A `Rows` reduction may also join a group that reads its result per row
+/// (softmax's `exp(x - max(x))`, then `e / sum(e)`): the group runs in
+/// phases over tiles of whole rows, each phase reading the earlier phases'
+/// reductions of the tile's rows.
 pub fn plan(
     params: &[&Params],
     ins: &[Vec<usize>],
@@ -426,9 +484,13 @@ pub fn plan(
 ) -> Vec<Step> {
     let n = params.len();
     let mut users: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut producer: HashMap<usize, usize> = HashMap::new();
     for (k, i) in ins.iter().enumerate() {
         for &v in i {
             users.entry(v).or_default().push(k);
+        }
+        for &v in &outs[k] {
+            producer.insert(v, k);
         }
     }
     let kinds: Vec<Option<Kind>> = (0..n)
@@ -446,6 +508,23 @@ pub fn plan(
         Some(g) => groups[g].root,
         None => k,
     };
+    // Does member `c` of group `g` read a value per row of `rows` rows?
+    let reads_rows = |c: usize, rows: usize, gr: &Group| -> bool {
+        if !gr.row_users.contains(&c) {
+            return false;
+        }
+        let st = match &kinds[c] {
+            Some(Kind::View(LoadMap::Strided(st))) => st.clone(),
+            Some(Kind::View(LoadMap::Contig)) => {
+                match bcast_strides(&avals[outs[c][0]].shape, &gr.shape) {
+                    Some(st) => st,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        };
+        row_count(&st, &gr.shape) == Some(rows)
+    };
     for k in (0..n).rev() {
         let Some(kind) = kinds[k].clone() else {
             continue;
@@ -454,6 +533,78 @@ pub fn plan(
         let out_shape = &avals[out].shape;
         let is_output = outputs.contains(&out);
         let cons: Vec<usize> = users.get(&out).cloned().unwrap_or_default();
+        // A reshape of a `Rows` reduction's output that a group reads per row
+        // (keepdims): it joins that group as an alias of the reduction.
+        if let (Kind::View(LoadMap::Contig), Some(&p)) = (&kind, producer.get(&ins[k][0])) {
+            if let Some(Kind::Reduce(_, pat @ Pattern::Rows { rows, len })) = &kinds[p] {
+                let g = (0..groups.len()).find(|&g| {
+                    let gr = &groups[g];
+                    gr.root > k
+                        && *len <= MAX_ROW
+                        && gr.row_vals.contains(&out)
+                        && !gr.external.contains(&out)
+                        && avals[ins[p][0]].shape == gr.shape
+                        && gr.pattern.is_none_or(|q| q == *pat)
+                        && bcast_strides(out_shape, &gr.shape)
+                            .is_some_and(|st| row_count(&st, &gr.shape) == Some(*rows))
+                        && cons.iter().all(|&c| {
+                            group_of[c] == Some(g) || exec_time(c, &group_of, &groups) > gr.root
+                        })
+                });
+                if let Some(g) = g {
+                    let gr = &mut groups[g];
+                    gr.members.push(k);
+                    gr.row_vals.push(ins[k][0]);
+                    gr.row_users.push(k);
+                    gr.aliases.push(k);
+                    group_of[k] = Some(g);
+                    continue;
+                }
+            }
+        }
+        // A reduction read per row by aliases in a group joins it, or the
+        // aliases go back to being plain reshapes (run at their place).
+        if let Kind::Reduce(_, pat) = &kind {
+            let alias_groups: Vec<usize> = cons
+                .iter()
+                .filter_map(|&c| group_of[c].filter(|&g| groups[g].aliases.contains(&c)))
+                .collect();
+            let mut joined = false;
+            if let (Some(&g), Pattern::Rows { rows, .. }) = (alias_groups.first(), pat) {
+                let gr = &groups[g];
+                joined = alias_groups.iter().all(|&h| h == g)
+                    && gr.root > k
+                    && !gr.external.contains(&out)
+                    && avals[ins[k][0]].shape == gr.shape
+                    && gr.pattern.is_none_or(|q| q == *pat)
+                    && cons.iter().all(|&c| {
+                        if group_of[c] == Some(g) {
+                            reads_rows(c, *rows, gr)
+                        } else {
+                            exec_time(c, &group_of, &groups) > gr.root
+                        }
+                    });
+                if joined {
+                    let gr = &mut groups[g];
+                    gr.members.push(k);
+                    gr.pattern = Some(*pat);
+                    group_of[k] = Some(g);
+                    continue;
+                }
+            }
+            if !joined {
+                for &c in &cons {
+                    if let Some(g) = group_of[c].filter(|&g| groups[g].aliases.contains(&c)) {
+                        let gr = &mut groups[g];
+                        gr.members.retain(|&m| m != c);
+                        gr.aliases.retain(|&m| m != c);
+                        gr.row_users.retain(|&m| m != c);
+                        gr.external.push(outs[c][0]);
+                        group_of[c] = None;
+                    }
+                }
+            }
+        }
         // Can instruction k join group g?
         let fits = |g: usize, groups: &Vec<Group>, group_of: &Vec<Option<usize>>| -> bool {
             let gr = &groups[g];
@@ -466,10 +617,18 @@ pub fn plan(
                     if *src != gr.shape || gr.pattern.is_some_and(|p| p != *pat) {
                         return false;
                     }
-                    // its consumers must not be in the group (they need the
-                    // finished reduction) and must run after the root
+                    // its consumers in the group read it per row (a later
+                    // phase); the others must run after the root
+                    let rows = match pat {
+                        Pattern::Rows { rows, len } if *len <= MAX_ROW => Some(*rows),
+                        _ => None,
+                    };
                     cons.iter().all(|&c| {
-                        group_of[c] != Some(g) && exec_time(c, group_of, groups) > gr.root
+                        if group_of[c] == Some(g) {
+                            rows.is_some_and(|r| reads_rows(c, r, gr))
+                        } else {
+                            exec_time(c, group_of, groups) > gr.root
+                        }
                     })
                 }
                 _ => {
@@ -511,6 +670,9 @@ pub fn plan(
                     pattern,
                     members: vec![],
                     external: vec![],
+                    row_vals: vec![],
+                    row_users: vec![],
+                    aliases: vec![],
                 });
                 groups.len() - 1
             }
@@ -520,11 +682,24 @@ pub fn plan(
         group_of[k] = Some(g);
         match &kind {
             Kind::Reduce(_, pat) => gr.pattern = Some(*pat),
-            Kind::View(_) => gr.external.push(ins[k][0]),
+            Kind::View(map) => {
+                let v = ins[k][0];
+                match map {
+                    LoadMap::Strided(st) if row_count(st, &gr.shape).is_some() => {
+                        gr.row_vals.push(v);
+                        gr.row_users.push(k);
+                    }
+                    _ => gr.external.push(v),
+                }
+            }
             Kind::Elementwise => {
                 for &v in &ins[k] {
-                    if avals[v].shape != gr.shape {
-                        gr.external.push(v);
+                    let s = &avals[v].shape;
+                    if *s != gr.shape {
+                        match bcast_strides(s, &gr.shape) {
+                            Some(st) if row_count(&st, &gr.shape).is_some() => gr.row_vals.push(v),
+                            _ => gr.external.push(v),
+                        }
                     }
                 }
             }
@@ -581,6 +756,8 @@ pub fn build_group(
         node_of: HashMap::new(),
         loads: HashMap::new(),
         inputs: Vec::new(),
+        red_of: HashMap::new(),
+        row_nodes: HashMap::new(),
     };
     let mut reds: Vec<Red> = Vec::new();
     let mut out_ids: Vec<usize> = Vec::new();
@@ -605,11 +782,26 @@ pub fn build_group(
                     node: x,
                     ty: oty,
                 });
-                out_ids.push(out);
-                out_specs.push(Out::Red(reds.len() - 1));
+                b.red_of.insert(out, reds.len() - 1);
+                if live_after(out) {
+                    out_ids.push(out);
+                    out_specs.push(Out::Red(reds.len() - 1));
+                }
                 continue;
             }
-            Kind::View(map) => b.load(ins[k][0], map)?,
+            Kind::View(map) => match b.red_of.get(&ins[k][0]).copied() {
+                // a reshape of a reduction's output: the same values
+                Some(r) if map == LoadMap::Contig => {
+                    b.red_of.insert(out, r);
+                    if live_after(out) {
+                        out_ids.push(out);
+                        out_specs.push(Out::Red(r));
+                    }
+                    continue;
+                }
+                Some(r) => b.row_red(r, oty),
+                None => b.load(ins[k][0], map)?,
+            },
             Kind::Elementwise => {
                 let args: Vec<usize> = ins[k]
                     .iter()
@@ -644,8 +836,34 @@ pub fn build_group(
     }));
     full_cols.sort_unstable();
     full_cols.dedup();
+    // Phases: a node runs after the reductions it reads per row.
+    let mut phase = vec![0usize; b.nodes.len()];
+    for i in 0..b.nodes.len() {
+        phase[i] = match &b.nodes[i].node {
+            Node::Load { .. } => 0,
+            Node::RowRed(r) => phase[reds[*r].node] + 1,
+            Node::Un(_, x) | Node::Convert(x) => phase[*x],
+            Node::Bin(_, x, y) => phase[*x].max(phase[*y]),
+            Node::Select(p, cs) => cs.iter().map(|&c| phase[c]).fold(phase[*p], usize::max),
+        };
+    }
+    let red_phase: Vec<usize> = reds.iter().map(|r| phase[r.node]).collect();
+    let n_phases = phase.iter().max().map_or(1, |&m| m + 1);
+    let mut order: Vec<usize> = (0..b.nodes.len()).collect();
+    order.sort_by_key(|&i| phase[i]);
+    let phase_end: Vec<usize> = (0..n_phases)
+        .map(|p| phase.iter().filter(|&&q| q <= p).count())
+        .collect();
+    if n_phases > 1 && !matches!(pattern, Some(Pattern::Rows { len, .. }) if len <= MAX_ROW) {
+        return Err(Error::Internal(
+            "fusion: a per-row value outside a row group".into(),
+        ));
+    }
     Ok((
         Fused {
+            order,
+            phase_end,
+            red_phase,
             full_cols,
             shape,
             nodes: b.nodes,
@@ -668,6 +886,9 @@ struct GroupBuilder<'a> {
     node_of: HashMap<usize, usize>,
     loads: HashMap<(usize, String), usize>,
     inputs: Vec<usize>,
+    /// Values that are a reduction's result (or a reshape of it): read per row.
+    red_of: HashMap<usize, usize>,
+    row_nodes: HashMap<usize, usize>,
 }
 
 impl GroupBuilder<'_> {
@@ -694,9 +915,27 @@ impl GroupBuilder<'_> {
         Ok(self.nodes.len() - 1)
     }
 
+    /// The node reading reduction `r`'s value per row.
+    fn row_red(&mut self, r: usize, ty: Ty) -> usize {
+        if let Some(&i) = self.row_nodes.get(&r) {
+            return i;
+        }
+        self.nodes.push(FNode {
+            node: Node::RowRed(r),
+            ty,
+        });
+        self.row_nodes.insert(r, self.nodes.len() - 1);
+        self.nodes.len() - 1
+    }
+
     /// An operand of an elementwise member: its in-group node, or a load with
     /// lax broadcasting (one element: scalar; size-1 dims: stride 0).
     fn operand(&mut self, v: usize) -> Result<usize> {
+        if let Some(&r) = self.red_of.get(&v) {
+            let ty = Ty::of(self.avals[v].dtype)
+                .ok_or_else(|| Error::Internal("fusion: row value dtype".into()))?;
+            return Ok(self.row_red(r, ty));
+        }
         if self.in_group.contains(&v) {
             return self
                 .node_of
@@ -731,6 +970,10 @@ impl Fused {
         let pat = match self.pattern {
             None => String::new(),
             Some(Pattern::Full) => " (reduce all)".into(),
+            Some(Pattern::Rows { rows, len }) if self.phase_end.len() > 1 => format!(
+                " (reduce rows: {rows}x{len}, {} phases)",
+                self.phase_end.len()
+            ),
             Some(Pattern::Rows { rows, len }) => format!(" (reduce rows: {rows}x{len})"),
             Some(Pattern::Cols { rows, width }) => format!(" (reduce columns: {rows}x{width})"),
         };
@@ -829,6 +1072,29 @@ impl Fused {
                 })?;
                 self.finish(parts, width, &outs)?;
             }
+            Some(Pattern::Rows { rows, len: rlen }) if self.phase_end.len() > 1 => {
+                // Tiles of whole rows, each run phase by phase; chunks of whole tiles.
+                let per_tile = (TILE / rlen.max(1)).max(1);
+                let per_chunk = (GRAIN / rlen.max(1)).max(1).next_multiple_of(per_tile);
+                let nch = rows.div_ceil(per_chunk);
+                self.par_chunks(nch, |c| {
+                    let (r0, r1) = (c * per_chunk, ((c + 1) * per_chunk).min(rows));
+                    let mut s = Scratch::new(&self.nodes);
+                    let mut acc = self.new_accs(r1 - r0);
+                    let mut q0 = r0;
+                    while q0 < r1 {
+                        let q1 = (q0 + per_tile).min(r1);
+                        self.row_tile(args, q0, q1, r0, rlen, &mut s, &mut acc, &outs);
+                        q0 = q1;
+                    }
+                    for (k, ac) in acc.iter().enumerate() {
+                        for o in self.red_outs(k) {
+                            ac.write(&outs, o, r0);
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
             Some(Pattern::Rows { rows, len: rlen }) => {
                 // Chunks of whole rows; each row's result is written directly.
                 let rows_per = (GRAIN / rlen.max(1)).max(1);
@@ -849,7 +1115,9 @@ impl Fused {
                         }
                     });
                     for (k, ac) in acc.iter().enumerate() {
-                        ac.write(&outs, self.red_out(k), r0);
+                        for o in self.red_outs(k) {
+                            ac.write(&outs, o, r0);
+                        }
                     }
                     Ok(())
                 })?;
@@ -861,11 +1129,13 @@ impl Fused {
             .collect()
     }
 
-    fn red_out(&self, k: usize) -> usize {
+    /// The outputs that reduction `k` writes (a reshape of it is another).
+    fn red_outs(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
         self.outs
             .iter()
-            .position(|o| matches!(o, Out::Red(j) if *j == k))
-            .unwrap()
+            .enumerate()
+            .filter(move |(_, o)| matches!(o, Out::Red(j) if *j == k))
+            .map(|(i, _)| i)
     }
 
     fn new_accs(&self, n: usize) -> Vec<Acc> {
@@ -879,7 +1149,9 @@ impl Fused {
             for p in &parts {
                 acc.merge(r.op, &p[k]);
             }
-            acc.write(outs, self.red_out(k), 0);
+            for o in self.red_outs(k) {
+                acc.write(outs, o, 0);
+            }
         }
         Ok(())
     }
@@ -912,7 +1184,7 @@ impl Fused {
         while t0 < b {
             let len = TILE.min(b - t0);
             for i in 0..self.nodes.len() {
-                self.eval(i, args, t0, len, s);
+                self.eval(i, args, t0, len, s, None);
             }
             for &i in &self.full_cols {
                 s.cols[i].expand(len);
@@ -930,6 +1202,55 @@ impl Fused {
                 .collect();
             reduce(&views, t0, len);
             t0 += len;
+        }
+    }
+
+    /// One tile of whole rows `[q0, q1)` of a multi-phase row group, in a
+    /// chunk starting at row `r0`: each phase evaluates its nodes, then folds
+    /// its reductions per row, which the next phases read.
+    #[allow(clippy::too_many_arguments)]
+    fn row_tile(
+        &self,
+        args: &[&Buffer],
+        q0: usize,
+        q1: usize,
+        r0: usize,
+        rlen: usize,
+        s: &mut Scratch,
+        acc: &mut [Acc],
+        outs: &OutPtrs,
+    ) {
+        let (t0, len) = (q0 * rlen, (q1 - q0) * rlen);
+        let mut start = 0;
+        for (p, &end) in self.phase_end.iter().enumerate() {
+            let rc = RowCtx {
+                acc,
+                slot0: q0 - r0,
+                rlen,
+            };
+            for &i in &self.order[start..end] {
+                self.eval(i, args, t0, len, s, Some(&rc));
+            }
+            start = end;
+            for (k, r) in self.reds.iter().enumerate() {
+                if self.red_phase[k] != p {
+                    continue;
+                }
+                s.cols[r.node].expand(len);
+                let v = self.view(r.node, &s.cols, args, t0, len);
+                for q in 0..q1 - q0 {
+                    acc[k].fold_seg(r.op, v, q * rlen, rlen, q0 - r0 + q);
+                }
+            }
+        }
+        for &i in &self.full_cols {
+            s.cols[i].expand(len);
+        }
+        for (o, spec) in self.outs.iter().enumerate() {
+            if let Out::Node(i) = spec {
+                self.view(*i, &s.cols, args, t0, len)
+                    .store(outs, o, t0, len);
+            }
         }
     }
 
@@ -951,13 +1272,30 @@ impl Fused {
         }
     }
 
-    fn eval(&self, i: usize, args: &[&Buffer], t0: usize, len: usize, s: &mut Scratch) {
-        if let Node::Load {
-            map: LoadMap::Contig,
-            ..
-        } = &self.nodes[i].node
-        {
-            return; // read in place by its users
+    fn eval(
+        &self,
+        i: usize,
+        args: &[&Buffer],
+        t0: usize,
+        len: usize,
+        s: &mut Scratch,
+        rows: Option<&RowCtx>,
+    ) {
+        match &self.nodes[i].node {
+            Node::Load {
+                map: LoadMap::Contig,
+                ..
+            } => return, // read in place by its users
+            Node::RowRed(r) => {
+                let rc = rows.expect("fusion: a row value outside a row group");
+                // one row: one value, broadcast by its users
+                let n = if len == rc.rlen { 1 } else { len };
+                let out = &mut s.cols[i];
+                out.set_len(n);
+                rc.acc[*r].fill_rows(rc.slot0, rc.rlen, out);
+                return;
+            }
+            _ => {}
         }
         let (done, rest) = s.cols.split_at_mut(i);
         let done: &[Col] = done;
@@ -977,6 +1315,7 @@ impl Fused {
                 .iter()
                 .map(|&c| v(c).len())
                 .fold(v(*p).len(), usize::max),
+            Node::RowRed(_) => unreachable!(),
         };
         out.set_len(n);
         match &self.nodes[i].node {
@@ -988,8 +1327,17 @@ impl Fused {
                 let cs: Vec<ColRef> = cases.iter().map(|&c| v(c)).collect();
                 select(v(*p), &cs, out)
             }
+            Node::RowRed(_) => unreachable!(),
         }
     }
+}
+
+/// A row group's reductions so far, for the tile's rows: the tile's first
+/// row is accumulator slot `slot0`.
+struct RowCtx<'a> {
+    acc: &'a [Acc],
+    slot0: usize,
+    rlen: usize,
 }
 
 struct OutPtrs<'a> {
@@ -1351,6 +1699,35 @@ fn convert(x: ColRef, out: &mut Col) {
     }
 }
 
+/// A value blended by bit masks: `if p { b } else { a }` on a whole tile
+/// written as a select of values compiles to a gather of the chosen
+/// addresses; masks keep it a vector blend.
+trait Blend: Copy {
+    fn blend(p: bool, a: Self, b: Self) -> Self;
+}
+
+macro_rules! blend_bits {
+    ($t:ty, $u:ty, $from:expr, $to:expr) => {
+        impl Blend for $t {
+            #[inline(always)]
+            fn blend(p: bool, a: Self, b: Self) -> Self {
+                let m = (p as $u).wrapping_neg();
+                $from(($to(a) & !m) | ($to(b) & m))
+            }
+        }
+    };
+}
+blend_bits!(f32, u32, f32::from_bits, f32::to_bits);
+blend_bits!(f64, u64, f64::from_bits, f64::to_bits);
+blend_bits!(i32, u32, |v: u32| v as i32, |v: i32| v as u32);
+blend_bits!(bool, u8, |v: u8| v != 0, |v: bool| v as u8);
+
+fn blend<T: Blend>(p: &[bool], a: &[T], b: &[T], o: &mut [T]) {
+    for (((o, &p), &a), &b) in o.iter_mut().zip(p).zip(a).zip(b) {
+        *o = T::blend(p, a, b);
+    }
+}
+
 fn select(p: ColRef, cases: &[ColRef], out: &mut Col) {
     let last = cases.len() - 1;
     // element i of a full or one-element column
@@ -1375,12 +1752,7 @@ fn select(p: ColRef, cases: &[ColRef], out: &mut Col) {
             let n = $o.len();
             if cs.len() == 2 && plen == n && cs.iter().all(|c| c.len() == n) {
                 if let ColRef::Bool(p) = p {
-                    // zipped slices: no bounds checks, a branch-free blend
-                    for (((o, &p), &a), &b) in
-                        $o.iter_mut().zip(&p[..n]).zip(&cs[0][..n]).zip(&cs[1][..n])
-                    {
-                        *o = if p { b } else { a };
-                    }
+                    blend(&p[..n], &cs[0][..n], &cs[1][..n], $o);
                     return;
                 }
             }
@@ -1426,21 +1798,46 @@ fn comb<T: Num>(op: RedOp, a: T, b: T) -> T {
 
 /// Reduce `x` into one value: eight lanes, then the lanes in order.
 fn seg<T: Num, A: Num>(op: RedOp, x: &[T], up: impl Fn(T) -> A) -> A {
-    let mut lanes = [ident::<A>(op); 8];
+    // one loop per op (a match inside the loop keeps it scalar)
+    match op {
+        RedOp::Sum => seg_by(x, A::ZERO, up, |a: A, b| a.add(b)),
+        RedOp::Max => seg_by(x, A::lowest(), up, |a: A, b| a.max(b)),
+        RedOp::Min => seg_by(x, A::highest(), up, |a: A, b| a.min(b)),
+    }
+}
+
+#[inline(always)]
+fn seg_by<T: Num, A: Num>(x: &[T], id: A, up: impl Fn(T) -> A, f: impl Fn(A, A) -> A) -> A {
+    let mut lanes = [id; 8];
     let mut ch = x.chunks_exact(8);
     for c in &mut ch {
         for l in 0..8 {
-            lanes[l] = comb(op, lanes[l], up(c[l]));
+            lanes[l] = f(lanes[l], up(c[l]));
         }
     }
-    let mut a = ident::<A>(op);
+    let mut a = id;
     for l in lanes {
-        a = comb(op, a, l);
+        a = f(a, l);
     }
     for &v in ch.remainder() {
-        a = comb(op, a, up(v));
+        a = f(a, up(v));
     }
     a
+}
+
+/// `a[k] op= up(x[k])` for each `k` (column reductions), one loop per op.
+fn cols<T: Copy, A: Num>(op: RedOp, a: &mut [A], x: &[T], up: impl Fn(T) -> A) {
+    #[inline(always)]
+    fn by<T: Copy, A>(a: &mut [A], x: &[T], up: impl Fn(T) -> A, f: impl Fn(&A, A) -> A) {
+        for (a, &v) in a.iter_mut().zip(x) {
+            *a = f(a, up(v));
+        }
+    }
+    match op {
+        RedOp::Sum => by(a, x, up, |a: &A, b| a.add(b)),
+        RedOp::Max => by(a, x, up, |a: &A, b| a.max(b)),
+        RedOp::Min => by(a, x, up, |a: &A, b| a.min(b)),
+    }
 }
 
 impl Acc {
@@ -1475,26 +1872,10 @@ impl Acc {
     /// `self[j..j+m] op= col[i..i+m]` (column reductions).
     fn fold_cols(&mut self, op: RedOp, col: ColRef, i: usize, m: usize, j: usize) {
         match (self, col) {
-            (Acc::F64(a), ColRef::F32(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v as f64);
-                }
-            }
-            (Acc::F64(a), ColRef::F64(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v);
-                }
-            }
-            (Acc::F32(a), ColRef::F32(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v);
-                }
-            }
-            (Acc::I32(a), ColRef::I32(x)) => {
-                for (a, &v) in a[j..j + m].iter_mut().zip(&x[i..i + m]) {
-                    *a = comb(op, *a, v);
-                }
-            }
+            (Acc::F64(a), ColRef::F32(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v as f64),
+            (Acc::F64(a), ColRef::F64(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v),
+            (Acc::F32(a), ColRef::F32(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v),
+            (Acc::I32(a), ColRef::I32(x)) => cols(op, &mut a[j..j + m], &x[i..i + m], |v| v),
             _ => unreachable!(),
         }
     }
@@ -1511,6 +1892,27 @@ impl Acc {
                 a.iter_mut().zip(b).for_each(|(a, &b)| *a = comb(op, *a, b))
             }
             _ => unreachable!(),
+        }
+    }
+
+    /// Each row's value (slots from `slot0`), rounded to the reduction's
+    /// dtype, over its `rlen` elements of `out` (one value if `out` has one).
+    fn fill_rows(&self, slot0: usize, rlen: usize, out: &mut Col) {
+        fn fill<T: Copy>(o: &mut [T], rlen: usize, f: impl Fn(usize) -> T) {
+            if o.len() == 1 {
+                o[0] = f(0);
+            } else {
+                for (q, seg) in o.chunks_mut(rlen).enumerate() {
+                    seg.fill(f(q));
+                }
+            }
+        }
+        match (self, out) {
+            (Acc::F64(a), Col::F32(o)) => fill(o, rlen, |q| a[slot0 + q] as f32),
+            (Acc::F64(a), Col::F64(o)) => fill(o, rlen, |q| a[slot0 + q]),
+            (Acc::F32(a), Col::F32(o)) => fill(o, rlen, |q| a[slot0 + q]),
+            (Acc::I32(a), Col::I32(o)) => fill(o, rlen, |q| a[slot0 + q]),
+            _ => unreachable!("fusion: row value type"),
         }
     }
 
@@ -1533,6 +1935,7 @@ impl Acc {
 
 #[cfg(test)]
 mod tests {
+    use super::MAX_ROW;
     use crate::buffer::Buffer;
     use crate::dtype::DType;
     use crate::exec::program::{Executable, InstrSpec};
@@ -1793,6 +2196,120 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn red(name: &str, axes: &[i64]) -> Params {
+        op(name).with("axes", ints(axes))
+    }
+
+    #[test]
+    fn softmax_and_logsumexp_rows_are_one_kernel() {
+        // softmax: e = exp(x - max(x)); e / sum(e), reductions over the last
+        // axis read back per row through keepdims reshapes; logsumexp keeps
+        // max(x) (reshaped) as an output too.
+        for &(m, n) in &[
+            (1usize, 1usize),
+            (3, 7),
+            (5, 1024),
+            (70, 33),
+            (2, 1500),
+            (300, 129),
+            (3, MAX_ROW + 5),
+        ] {
+            let a = f32s(&[m, n]);
+            let k1 = f32s(&[m, 1]);
+            let x = Buffer::from_vec(vec![m, n], &data(m * n, 21)).unwrap();
+            let specs = || {
+                vec![
+                    ins(red("reduce_max", &[1]), vec![0], f32s(&[m])), // 1
+                    ins(op("reshape"), vec![1], k1.clone()),           // 2
+                    ins(op("sub"), vec![0, 2], a.clone()),             // 3
+                    ins(op("exp"), vec![3], a.clone()),                // 4
+                    ins(red("reduce_sum", &[1]), vec![4], f32s(&[m])), // 5
+                    ins(op("reshape"), vec![5], k1.clone()),           // 6
+                    ins(op("div"), vec![4, 6], a.clone()),             // 7
+                ]
+            };
+            let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![7], &[x.clone()]);
+            // (a 1-element row's keepdims value has the group's shape: fused
+            // differently; rows over MAX_ROW: max, reshape, the exp-sum, reshape, div)
+            let long = n > MAX_ROW;
+            if n > 1 {
+                assert_eq!(k, if long { 5 } else { 1 }, "softmax {m}x{n}");
+            }
+            close(&f[0], &u[0], 1e-6);
+            // logsumexp: outputs sum(e) and the reshaped max
+            let lse = || specs().into_iter().take(5).collect();
+            let (f, u, k) = both(vec![a.clone()], vec![], lse, vec![5, 2], &[x]);
+            if n > 1 {
+                assert_eq!(k, if long { 3 } else { 1 }, "logsumexp {m}x{n}");
+            }
+            close(&f[0], &u[0], 1e-6);
+            assert_eq!(f[1].shape, vec![m, 1]);
+            assert_eq!(f[1].slice::<f32>().unwrap(), u[1].slice::<f32>().unwrap());
+        }
+    }
+
+    #[test]
+    fn row_values_through_broadcasts_and_three_dims() {
+        // x - broadcast(mean over the last two axes), squared, summed per row,
+        // with a [m, 1, 1] keepdims read, over a 3-d iteration space
+        let (m, p, q) = (9usize, 4usize, 37usize);
+        let a = f32s(&[m, p, q]);
+        let x = Buffer::from_vec(vec![m, p, q], &data(m * p * q, 22)).unwrap();
+        let specs = || {
+            vec![
+                ins(red("reduce_sum", &[1, 2]), vec![0], f32s(&[m])), // 1
+                ins(
+                    op("broadcast_in_dim")
+                        .with("broadcast_dimensions", ints(&[0]))
+                        .with("shape", ints(&[m as i64, p as i64, q as i64])),
+                    vec![1],
+                    a.clone(),
+                ), // 2
+                ins(op("sub"), vec![0, 2], a.clone()),                // 3
+                ins(op("mul"), vec![3, 3], a.clone()),                // 4
+                ins(red("reduce_sum", &[1, 2]), vec![4], f32s(&[m])), // 5
+                ins(op("reshape"), vec![5], f32s(&[m, 1, 1])),        // 6
+                ins(op("add"), vec![4, 6], a.clone()),                // 7
+                ins(red("reduce_max", &[1, 2]), vec![7], f32s(&[m])), // 8
+            ]
+        };
+        let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![8, 3], &[x]);
+        assert_eq!(k, 1);
+        close(&f[0], &u[0], 1e-5);
+        close(&f[1], &u[1], 1e-5);
+    }
+
+    #[test]
+    fn a_reduction_used_early_keeps_its_reshape_outside() {
+        // m's other user (a dot) runs before the group, so m cannot join it:
+        // its keepdims reshape goes back to being a plain instruction.
+        let (m, n) = (6usize, 50usize);
+        let a = f32s(&[m, n]);
+        let x = Buffer::from_vec(vec![m, n], &data(m * n, 23)).unwrap();
+        let dot = op("dot_general")
+            .with(
+                "dimension_numbers",
+                Param::List(vec![
+                    Param::List(vec![ints(&[0]), ints(&[0])]),
+                    Param::List(vec![ints(&[]), ints(&[])]),
+                ]),
+            )
+            .with("precision", Param::None)
+            .with("preferred_element_type", Param::None);
+        let specs = || {
+            vec![
+                ins(red("reduce_max", &[1]), vec![0], f32s(&[m])), // 1
+                ins(op("reshape"), vec![1], f32s(&[m, 1])),        // 2
+                ins(dot.clone(), vec![1, 1], f32s(&[])),           // 3
+                ins(op("sub"), vec![0, 2], a.clone()),             // 4
+                ins(op("mul"), vec![4, 3], a.clone()),             // 5
+            ]
+        };
+        let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![5], &[x]);
+        assert_eq!(k, 4);
+        assert_eq!(f[0].slice::<f32>().unwrap(), u[0].slice::<f32>().unwrap());
     }
 
     #[test]
