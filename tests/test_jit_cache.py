@@ -141,3 +141,15 @@ def test_clear_cache_retraces():
   jf.clear_cache()
   jf(_f32(3), 1.0)
   assert len(traces) == 2
+
+
+def test_enabling_x64_retraces():
+  """Python scalars trace to 32- or 64-bit types depending on x64, so the
+  flag is part of the signature."""
+  from util import enable_x64
+  f = rjax.jit(lambda x: x * 2.5)
+  x = rjax.numpy.ones(3, dtype=np.int32)
+  assert f(x).dtype == np.float32
+  with enable_x64():
+    assert f(x).dtype == np.float64
+  assert f(x).dtype == np.float32

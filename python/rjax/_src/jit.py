@@ -119,7 +119,7 @@ class JitWrapped:
     leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
     arrs = [x if type(x) is Array else to_array(x) for x in leaves]
     avals = tuple(a.aval for a in arrs)
-    key = (in_tree, avals, static)
+    key = (in_tree, avals, static, config.read("jax_enable_x64"))
     entry = self._cache.get(key)
     if entry is None:
       entry = self._compile(key, args, kwargs, static_nums, static_names, in_tree, avals)
@@ -161,6 +161,8 @@ class JitWrapped:
       return " (the arguments' pytree structure changed)"
     if prev[2] != key[2]:
       return f" (static arguments changed: {prev[2]} -> {key[2]})"
+    if prev[3] != key[3]:
+      return f" (jax_enable_x64 changed to {key[3]})"
     for i, (a, b) in enumerate(zip(prev[1], key[1])):
       if a != b:
         return f" (argument {i} changed from {a.str_short()}{' weak' if a.weak_type else ''} " \
@@ -175,6 +177,8 @@ class JitWrapped:
     # Keyed by the avals alone (the pytree is then just a tuple of leaves).
     if self._plain and not kwargs:
       key = tuple([a.aval if type(a) is Array else None for a in args])
+      if config._values["jax_enable_x64"]:
+        key += (True,)   # Python scalars trace to 64-bit types
       entry = self._fast.get(key)
       if entry is not None:
         try:
@@ -187,7 +191,8 @@ class JitWrapped:
     entry, arrs = self._entry(args, kwargs)
     if self._plain and not kwargs and all(type(a) is Array for a in args):
       entry.single = entry.out_tree == tree_util.tree_structure(0)
-      self._fast[tuple(a.aval for a in args)] = entry
+      fkey = tuple(a.aval for a in args)
+      self._fast[fkey + (True,) if config._values["jax_enable_x64"] else fkey] = entry
     bufs = [a._buf for a in arrs]
     if any(b is None for b in bufs):
       raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "

@@ -1735,7 +1735,7 @@ fn select(p: ColRef, cases: &[ColRef], out: &mut Col) {
     let plen = p.len();
     let idx = |i: usize| -> usize {
         match p {
-            ColRef::Bool(p) => p[at(plen, i)] as usize,
+            ColRef::Bool(p) => (p[at(plen, i)] as usize).min(last),
             ColRef::I32(p) => (Ord::max(p[at(plen, i)], 0) as usize).min(last),
             _ => unreachable!(),
         }

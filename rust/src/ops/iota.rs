@@ -24,8 +24,24 @@ fn build_iota(spec: &OpSpec) -> Result<Kernel> {
         Ok(Box::new(move |_: &[&Buffer]| {
             Ok(vec![Buffer::build::<T>(shape.clone(), |out| {
                 par_fill(out, GRAIN, |off, chunk| {
-                    for (j, o) in chunk.iter_mut().enumerate() {
-                        *o = T::from_f64((((off + j) / stride) % size) as f64);
+                    if chunk.is_empty() {
+                        return;
+                    }
+                    // Walk the index instead of dividing per element.
+                    let mut q = (off / stride) % size;
+                    let mut r = off % stride;
+                    let mut v = T::from_f64(q as f64);
+                    for o in chunk.iter_mut() {
+                        *o = v;
+                        r += 1;
+                        if r == stride {
+                            r = 0;
+                            q += 1;
+                            if q == size {
+                                q = 0;
+                            }
+                            v = T::from_f64(q as f64);
+                        }
                     }
                 })
             })])
