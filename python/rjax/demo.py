@@ -5,11 +5,17 @@ compare against NumPy, and time a large expression.
 Part 2: the composable transformations — grad, vmap, make_jaxpr, jacobians
 and per-example gradients.
 Part 3: jit — selu and a column normalization, eager vs jit vs NumPy.
-Later parts (control flow, random, pmap, training) join as they land.
+Part 4: control flow and random numbers — keys, split, a histogram of
+normals, and a jitted fori_loop that runs inside the Rust executor.
+Part 5: pmap — the same program on every virtual device, and a few steps of
+data-parallel training whose replicated parameters stay identical.
+(The training demo with rjax.nn joins when it lands.)
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import time
 
 import numpy as np
@@ -152,14 +158,72 @@ def part_jit(quick: bool) -> None:
   print(plan[plan.index("plan("):])
 
 
+def part_random_and_control_flow(quick: bool) -> None:
+  print("\n== 4. Random numbers (JAX's threefry, bit for bit) and control flow ==")
+  from rjax import lax, random
+  key = random.PRNGKey(0)
+  print("PRNGKey(0) =", np.asarray(key), "  split(PRNGKey(0)) =", np.asarray(random.split(key)).tolist())
+  print("uniform(PRNGKey(42), (3,)) =", np.asarray(random.uniform(random.PRNGKey(42), (3,))))
+  z = np.asarray(rjax.jit(lambda k: random.normal(k, (100_000,)))(key))
+  counts, edges = np.histogram(z, bins=12, range=(-3, 3))
+  print(f"histogram of 100,000 normals (mean {z.mean():+.3f}, std {z.std():.3f}):")
+  for c, lo in zip(counts, edges):
+    print(f"  {lo:+.1f} {'#' * int(60 * c / counts.max())}")
+
+  def newton_sqrt(a):
+    return lax.fori_loop(0, 10_000, lambda i, x: 0.5 * (x + a / x), jnp.ones_like(a))
+
+  a = jnp.asarray([2.0, 9.0, 10.0])
+  f = rjax.jit(newton_sqrt)
+  f(a).block_until_ready()
+  t = _best_of(lambda: f(a).block_until_ready(), repeat=3, number=1)
+  print(f"jit(fori_loop) of 10,000 Newton steps: {np.asarray(f(a))} in {t * 1e3:.1f} ms "
+        f"({t / 10_000 * 1e9:.0f} ns per iteration, without returning to Python)")
+
+
+def part_pmap(quick: bool) -> None:
+  print("\n== 5. pmap: one program on every virtual device ==")
+  from rjax import lax
+  n = rjax.device_count()
+  print("devices:", rjax.devices())
+  print("pmap(jnp.add)(jnp.arange(n), jnp.arange(n)) =",
+        np.asarray(rjax.pmap(jnp.add)(jnp.arange(n), jnp.arange(n))))
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((64 * n, 8)), jnp.float32)
+  y = jnp.asarray(np.sin(np.asarray(x).sum(1, keepdims=True)), jnp.float32)
+  params = {"w": jnp.asarray(rng.standard_normal((8, 1)) * 0.1, jnp.float32), "b": jnp.zeros(1)}
+
+  def loss_fn(p, xb, yb):
+    return jnp.mean((jnp.tanh(xb @ p["w"] + p["b"]) - yb) ** 2)
+
+  @functools.partial(rjax.pmap, axis_name="batch")
+  def train_step(p, xb, yb):
+    loss, g = rjax.value_and_grad(loss_fn)(p, xb, yb)
+    g = lax.pmean(g, "batch")
+    return rjax.tree_util.tree_map(lambda a, b: a - 0.5 * b, p, g), lax.pmean(loss, "batch")
+
+  reps = rjax.device_put_replicated(params, rjax.devices())
+  xs, ys = x.reshape(n, 64, 8), y.reshape(n, 64, 1)
+  for step in range(5):
+    reps, loss = train_step(reps, xs, ys)
+    print(f"  step {step}: loss {float(np.asarray(loss)[0]):.4f}")
+  w = np.asarray(reps["w"])
+  same = all((w[i] == w[0]).all() for i in range(n))
+  print(f"data-parallel training on {n} devices: replicated parameters identical: {same}")
+
+
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(prog="python -m rjax.demo", description=__doc__)
   p.add_argument("--quick", action="store_true", help="smaller sizes (for CI)")
   args = p.parse_args(argv)
+  if "RJAX_NUM_CPU_DEVICES" not in os.environ:
+    rjax.config.update("rjax_num_cpu_devices", 2)   # two virtual devices for part 5
   print(f"rjax {rjax.__version__}")
   part_numpy(args.quick)
   part_transformations(args.quick)
   part_jit(args.quick)
+  part_random_and_control_flow(args.quick)
+  part_pmap(args.quick)
   print("\nDone.")
 
 

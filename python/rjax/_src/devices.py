@@ -63,9 +63,14 @@ def _ensure() -> list[Device]:
 
 
 def _check_count(n) -> None:
-  if _local is not None and int(n) != len(_local):
+  """Create the devices now (so no later work creates them with another
+  count), or refuse if they already exist with another count."""
+  try:
+    _rjax.init_devices(int(n))
+  except _rjax.InternalError:
     raise RuntimeError(f"rjax_num_cpu_devices must be set before the devices are first used "
-                       f"(rjax already runs with {len(_local)} CPU device(s))")
+                       f"(rjax already runs with {len(_rjax.device_threads())} CPU "
+                       f"device(s))") from None
 
 
 config.on_change("rjax_num_cpu_devices", _check_count)
