@@ -3,10 +3,11 @@ elimination with constant deduplication, constant folding) seen through the
 public API: jit results equal eager ones on random programs, and
 ``jit(f).lower(x).compile_stats()`` / ``.as_text()`` show the passes at work."""
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import rjax
 import rjax.numpy as jnp
+from rjax import lax
 
 N = 5
 
@@ -246,3 +247,26 @@ def test_constant_dedupe_respects_dtype():
   stats = jf.lower(x, i).compile_stats()
   assert stats["consts_before"] == 4
   assert stats["consts_deduped"] == 2 and stats["consts_after"] == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(perm_l=st.permutations([0, 1, 2]), perm_r=st.permutations([0, 1, 2]),
+       seed=st.integers(0, 1000))
+def test_transposes_feeding_dot_general_are_read_in_place(perm_l, perm_r, seed):
+  """dot_general(transpose(a), transpose(b)) equals NumPy, and a transpose is
+  folded into the dot whenever its free dimensions stay in order."""
+  rng = np.random.default_rng(seed)
+  # after the transposes: lhs (batch 2, m 3, k 4), rhs (batch 2, k 4, n 5)
+  lhs_t = rng.standard_normal((2, 3, 4)).astype(np.float32)
+  rhs_t = rng.standard_normal((2, 4, 5)).astype(np.float32)
+  inv = lambda p: list(np.argsort(p))
+  a = np.ascontiguousarray(np.transpose(lhs_t, inv(perm_l)))
+  b = np.ascontiguousarray(np.transpose(rhs_t, inv(perm_r)))
+  dn = (((2,), (1,)), ((0,), (0,)))
+  f = rjax.jit(lambda a, b: lax.dot_general(lax.transpose(a, perm_l), lax.transpose(b, perm_r),
+                                            dn))
+  np.testing.assert_allclose(np.asarray(f(a, b)), np.matmul(lhs_t, rhs_t), rtol=1e-5, atol=1e-5)
+  plan = f.lower(a, b).as_text()
+  plan = plan[plan.index("plan("):]
+  # lhs free dim is 1, rhs free dim is 2: one free dim each, so always foldable
+  assert "transpose" not in plan, plan

@@ -53,6 +53,7 @@ class LoweringCtx:
     self.consts = list(consts)         # Rust buffers, ids right after the inputs
     self.instrs: list[tuple] = []
     self.next_id = len(self.in_avals) + len(self.consts)
+    self.producers: dict[int, tuple] = {}
 
   def emit(self, op: str, in_ids: Sequence[int], avals_out: Sequence[Any],
            params: dict | None = None) -> list[int]:
@@ -60,7 +61,14 @@ class LoweringCtx:
     self.instrs.append((op, plain, list(in_ids), [aval_plain(a) for a in avals_out]))
     first = self.next_id
     self.next_id += len(avals_out)
+    if len(avals_out) == 1:
+      self.producers[first] = (op, plain, list(in_ids))
     return list(range(first, first + len(avals_out)))
+
+  def producer(self, value_id: int):
+    """``(op, params, input_ids)`` of the instruction that made a value
+    (None for inputs, constants and multi-output instructions)."""
+    return self.producers.get(value_id)
 
   def compile(self, out_ids: Sequence[int]) -> Executable:
     return Executable([aval_plain(a) for a in self.in_avals], self.consts, self.instrs,

@@ -106,11 +106,37 @@ def _dot_general_lowering(ctx, lhs, rhs, *, avals_in, avals_out, dimension_numbe
       i = ctx.emit("convert_element_type", [i], [a.update(dtype=compute, weak_type=False)],
                    {"new_dtype": compute, "weak_type": False})[0]
     ids.append(i)
+  ids, dimension_numbers = _fold_transposes(ctx, ids, [a.ndim for a in avals_in],
+                                            dimension_numbers)
   if compute == out.dtype:
     return ctx.emit("dot_general", ids, [out], {"dimension_numbers": dimension_numbers})
   tmp = ctx.emit("dot_general", ids, [out.update(dtype=compute)],
                  {"dimension_numbers": dimension_numbers})
   return ctx.emit("convert_element_type", tmp, [out], {"new_dtype": out.dtype, "weak_type": False})
+
+
+def _fold_transposes(ctx, ids, ndims, dimension_numbers):
+  """Read a transposed operand in place: ``dot_general(x, transpose(w, p))``
+  becomes ``dot_general(x, w)`` with the dimension numbers mapped through
+  ``p`` (the GEMM packs strided operands), when that keeps the free
+  dimensions in order. The transpose is left to dead-code elimination."""
+  (lc, rc), (lb, rb) = dimension_numbers
+  dims = [[list(lc), list(lb)], [list(rc), list(rb)]]
+  new_ids = list(ids)
+  for k in range(2):
+    prod = ctx.producer(ids[k])
+    if prod is None or prod[0] != "transpose":
+      continue
+    perm = list(prod[1]["permutation"])
+    contract, batch = dims[k]
+    free = [i for i in range(ndims[k]) if i not in contract and i not in batch]
+    mapped_free = [perm[i] for i in free]
+    if mapped_free != sorted(mapped_free):
+      continue
+    dims[k] = [[perm[i] for i in contract], [perm[i] for i in batch]]
+    new_ids[k] = prod[2][0]
+  (lc, lb), (rc, rb) = dims
+  return new_ids, ((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb)))
 
 
 lowering.lowerings[dot_general_p] = _dot_general_lowering
