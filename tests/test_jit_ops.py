@@ -801,7 +801,10 @@ def test_fused_and_unfused_jit_agree(tmp_path):
   import sys
   here = pathlib.Path(__file__).resolve().parent
   out_file = tmp_path / "unfused.npz"
-  code = (f"import sys; sys.path[:0] = [{str(here.parent / 'python')!r}, {str(here)!r}]\n"
+  # the rjax this process imported (the checkout's when built in place, else
+  # the installed package), and this directory for test_jit_ops itself
+  pkg_root = str(pathlib.Path(rjax.__file__).resolve().parent.parent)
+  code = (f"import sys; sys.path[:0] = [{pkg_root!r}, {str(here)!r}]\n"
           "import numpy as np, rjax, rjax.numpy as jnp, test_jit_ops\n"
           "assert 'fused[' not in rjax.jit(lambda v: v * 2 + 1).lower(jnp.ones(8)).as_text()\n"
           f"np.savez({str(out_file)!r}, **test_jit_ops._run_fixed_chains())\n")
