@@ -309,6 +309,35 @@ def _broadcast_prefix(prefix, tree, what: str) -> list:
   return out
 
 
+def _mapped_axes(what: str, flat, dims, tree, axis_size=None):
+  """Check each leaf's mapped axis (``dims``, int or None) against its rank
+  and the others' sizes; returns the axes made non-negative and the common
+  size (``axis_size`` when nothing is mapped). Shared by vmap and pmap."""
+  sizes = []
+  canon = []
+  paths = [tree_util.keystr(k) for k, _ in tree_util.tree_flatten_with_path(tree)[0]]
+  for x, d, p in zip(flat, dims, paths):
+    if d is None:
+      canon.append(None)
+      continue
+    aval = core.get_aval(x)
+    if not -aval.ndim <= d < aval.ndim or aval.ndim == 0:
+      raise ValueError(f"{what} was requested to map its argument along axis {d}, which "
+                       f"implies that its rank should be at least {max(d, -d - 1) + 1}, but "
+                       f"is only {aval.ndim} (its shape is {aval.shape}); argument {p}")
+    canon.append(d % aval.ndim)
+    sizes.append((aval.shape[d % aval.ndim], d, p, aval))
+  if not sizes and axis_size is None:
+    raise ValueError(f"{what} must have at least one non-None value in in_axes "
+                     "(or axis_size must be given)")
+  size = axis_size if axis_size is not None else sizes[0][0]
+  if any(s != size for s, *_ in sizes):
+    lines = "\n".join(f"  * one axis had size {s}: axis {d} of argument {p} of type "
+                      f"{a.str_short()};" for s, d, p, a in sizes)
+    raise ValueError(f"{what} got inconsistent sizes for array axes to be mapped:\n{lines}")
+  return canon, size
+
+
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
          axis_size: int | None = None, spmd_axis_name=None) -> Callable:
   """Vectorize ``fun`` over an axis of its arguments (``jax.vmap``)."""
@@ -325,28 +354,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     flat, in_tree = tree_util.tree_flatten((args, kwargs))
     spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args), 0)
     dims = _broadcast_prefix(spec, (args, kwargs), "in_axes")
-    sizes = []
-    canon = []
-    paths = [tree_util.keystr(k) for k, _ in tree_util.tree_flatten_with_path((args, kwargs))[0]]
-    for x, d, p in zip(flat, dims, paths):
-      if d is None:
-        canon.append(None)
-        continue
-      aval = core.get_aval(x)
-      if not -aval.ndim <= d < aval.ndim or aval.ndim == 0:
-        raise ValueError(f"vmap was requested to map its argument along axis {d}, which "
-                         f"implies that its rank should be at least {max(d, -d - 1) + 1}, but "
-                         f"is only {aval.ndim} (its shape is {aval.shape}); argument {p}")
-      canon.append(d % aval.ndim)
-      sizes.append((aval.shape[d % aval.ndim], d, p, aval))
-    if not sizes and axis_size is None:
-      raise ValueError("vmap must have at least one non-None value in in_axes "
-                       "(or axis_size must be given)")
-    size = axis_size if axis_size is not None else sizes[0][0]
-    if any(s != size for s, *_ in sizes):
-      lines = "\n".join(f"  * one axis had size {s}: axis {d} of argument {p} of type "
-                        f"{a.str_short()};" for s, d, p, a in sizes)
-      raise ValueError(f"vmap got inconsistent sizes for array axes to be mapped:\n{lines}")
+    canon, size = _mapped_axes("vmap", flat, dims, (args, kwargs), axis_size)
     box: list = []
 
     def flat_fun(*xs):

@@ -223,7 +223,7 @@ class PmapWrapped:
     return in_axes
 
   def __call__(self, *args, **kwargs):
-    from rjax._src.api import _broadcast_prefix, vmap
+    from rjax._src.api import _broadcast_prefix, _mapped_axes, vmap
     in_axes = self._dyn_in_axes(args)
     f, dyn, svals = self._bind_static(args)
     if core.current_trace() is not core.eval_trace:
@@ -233,26 +233,12 @@ class PmapWrapped:
     flat, in_tree = tree_util.tree_flatten((dyn, kwargs))
     spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(dyn), 0)
     dims = _broadcast_prefix(spec, (dyn, kwargs), "in_axes")
-    leaves, avals, sizes = [], [], []
-    for x, d in zip(flat, dims):
-      x = x if isinstance(x, Array) else to_array(x)
-      aval = x.aval
-      if d is not None:
-        if not -aval.ndim <= d < aval.ndim or aval.ndim == 0:
-          raise ValueError(f"pmap was requested to map its argument along axis {d}, which "
-                           f"implies that its rank should be at least {max(d, -d - 1) + 1}, "
-                           f"but is only {aval.ndim} (its shape is {aval.shape})")
-        d %= aval.ndim
-        sizes.append(aval.shape[d])
-        aval = ShapedArray(aval.shape[:d] + aval.shape[d + 1:], aval.dtype, aval.weak_type)
-      leaves.append((x, d))
-      avals.append(aval)
-    if not sizes and self._axis_size is None:
-      raise ValueError("pmap requires at least one argument with a mapped axis "
-                       "(or axis_size)")
-    n = self._axis_size if self._axis_size is not None else sizes[0]
-    if any(s != n for s in sizes):
-      raise ValueError(f"pmap got inconsistent sizes for array axes to be mapped: {sizes}")
+    flat = [x if isinstance(x, Array) else to_array(x) for x in flat]
+    canon, n = _mapped_axes("pmap", flat, dims, (dyn, kwargs), self._axis_size)
+    leaves = list(zip(flat, canon))
+    avals = [x.aval if d is None else
+             ShapedArray(x.aval.shape[:d] + x.aval.shape[d + 1:], x.aval.dtype, x.aval.weak_type)
+             for x, d in leaves]
     if self._devices is not None:
       devs = _devices.check_local(self._devices)
       if len(devs) != n:

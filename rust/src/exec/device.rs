@@ -7,7 +7,7 @@
 //! data, as in JAX), and a failing or panicking job never stops the worker: the
 //! device keeps running the jobs behind it.
 use crate::buffer::Buffer;
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -122,16 +122,6 @@ pub struct Device {
     cv: Condvar,
     queued: AtomicUsize,
     started: OnceLock<()>,
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }
 
 impl Device {

@@ -1087,11 +1087,7 @@ impl Fused {
                         self.row_tile(args, q0, q1, r0, rlen, &mut s, &mut acc, &outs);
                         q0 = q1;
                     }
-                    for (k, ac) in acc.iter().enumerate() {
-                        for o in self.red_outs(k) {
-                            ac.write(&outs, o, r0);
-                        }
-                    }
+                    self.write_accs(&acc, &outs, r0);
                     Ok(())
                 })?;
             }
@@ -1114,11 +1110,7 @@ impl Fused {
                             i = end;
                         }
                     });
-                    for (k, ac) in acc.iter().enumerate() {
-                        for o in self.red_outs(k) {
-                            ac.write(&outs, o, r0);
-                        }
-                    }
+                    self.write_accs(&acc, &outs, r0);
                     Ok(())
                 })?;
             }
@@ -1138,21 +1130,28 @@ impl Fused {
             .map(|(i, _)| i)
     }
 
+    /// Write each reduction's accumulator to the outputs it feeds, from row `at`.
+    fn write_accs(&self, acc: &[Acc], outs: &OutPtrs, at: usize) {
+        for (k, ac) in acc.iter().enumerate() {
+            for o in self.red_outs(k) {
+                ac.write(outs, o, at);
+            }
+        }
+    }
+
     fn new_accs(&self, n: usize) -> Vec<Acc> {
         self.reds.iter().map(|r| Acc::new(r.op, r.ty, n)).collect()
     }
 
     /// Combine per-chunk accumulators in order and write the reductions.
     fn finish(&self, parts: Vec<Vec<Acc>>, n: usize, outs: &OutPtrs) -> Result<()> {
-        for (k, r) in self.reds.iter().enumerate() {
-            let mut acc = Acc::new(r.op, r.ty, n);
+        let mut acc = self.new_accs(n);
+        for (k, (r, a)) in self.reds.iter().zip(acc.iter_mut()).enumerate() {
             for p in &parts {
-                acc.merge(r.op, &p[k]);
-            }
-            for o in self.red_outs(k) {
-                acc.write(outs, o, 0);
+                a.merge(r.op, &p[k]);
             }
         }
+        self.write_accs(&acc, outs, 0);
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! The one place where core errors become Python exceptions, and where panics
 //! are caught before they can cross into Python.
-use crate::error::Error;
+use crate::error::{panic_message, Error};
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -30,16 +30,6 @@ impl From<Error> for PyErr {
                 "{m} (this is a bug in rjax; please report it with the code that triggered it)"
             )),
         }
-    }
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
     }
 }
 
