@@ -11,6 +11,7 @@ JAX API: this script runs it with ``jax.random`` and stores the results in
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import numpy as np
 
@@ -112,6 +113,11 @@ def cases(random, jnp, x64: bool):
   c[f"{pre}f/{fdt}/arrays"] = lambda: random.f(
       K(38), jnp.tile(jnp.array([1., 5., 20.], fdt), (100, 1)),
       jnp.tile(jnp.array([2., 10., 3.], fdt), (100, 1)), dtype=fdt)
+  # d sample / d a (implicit reparameterisation), through the library's own grad
+  grad = sys.modules[random.__name__.split(".")[0]].grad
+  ga = lambda: jnp.array([0.05, 0.4, 1., 2.5, 7., 60.], fdt)
+  c[f"{pre}gamma/{fdt}/grad"] = lambda: grad(lambda a: random.gamma(K(42), a).sum())(ga())
+  c[f"{pre}loggamma/{fdt}/grad"] = lambda: grad(lambda a: random.loggamma(K(42), a).sum())(ga())
   lams = lambda: jnp.array([0., 0.001, 0.5, 3., 9.99, 10., 25., 250., 1e4])
   c[f"{pre}poisson/table"] = lambda: random.poisson(K(39), lams(), (300, 9))
   c[f"{pre}poisson/scalar"] = lambda: random.poisson(random.key(40), 4.2)
