@@ -14,8 +14,13 @@ given. Where rjax differs from JAX: a typed key is a pytree node holding its
 uint32 data (JAX has an extended dtype ``key<fry>``), so jaxprs show the hash
 and the lax ops, not ``random_bits``/``random_wrap``; and transformations see
 the data's trailing dimension (use ``in_axes``/``out_axes`` >= 0 for typed keys).
-Samplers that JAX writes with ``while_loop`` (gamma, beta, dirichlet, poisson,
-t, loggamma...) are not provided: rjax has no ``while_loop`` yet.
+The rejection samplers JAX writes with ``while_loop`` (gamma, loggamma, beta,
+dirichlet, t, chisquare, f, poisson) follow JAX's loops step for step and run
+on ``lax.while_loop``; JAX's ``random_gamma`` primitive is here a composite (a
+vmapped ``_gamma_one`` under a ``custom_jvp`` whose rule is JAX's implicit
+reparameterisation gradient), so jaxprs show the loops. Their floats agree
+with JAX's to a few ulp, not always bit for bit: rjax's log/exp/pow kernels
+are not XLA's, and XLA flushes subnormal results to zero.
 """
 from __future__ import annotations
 
