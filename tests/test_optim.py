@@ -467,6 +467,10 @@ def test_errors():
     optim.piecewise_constant_schedule(1.0, {3: -1.0})
   with pytest.raises(ValueError, match="join_schedules"):
     optim.join_schedules([optim.constant_schedule(1.0)], [2])
+  traced_mask = optim.add_decayed_weights(0.1, lambda t: tree_util.tree_map(
+      lambda x: jnp.all(x > 0), t))
+  with pytest.raises(TypeError, match="masked: mask leaves must be static Python bools"):
+    rjax.jit(traced_mask.update)(p, optim.MaskedState(optim.EmptyState()), p)
 
 
 # ---------------------------------------------------------------------------

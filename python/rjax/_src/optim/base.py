@@ -8,7 +8,7 @@ eagerly, under ``rjax.jit`` and inside ``pmap``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
 
@@ -141,8 +141,6 @@ def masked(inner: GradientTransformation,
 
 
 def _static_bool(m) -> bool:
-  if isinstance(m, (bool, np.bool_)):
-    return bool(m)
   try:
     return bool(m)
   except Exception as e:  # a tracer: the mask must be known when tracing
