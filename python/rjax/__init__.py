@@ -19,6 +19,7 @@ from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)
 _set_array_methods(Array)
 _set_array_methods(_Tracer)
 
-from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random, distributed  # noqa: E402,F401,E501
+from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random  # noqa: E402,F401
+from rjax import distributed, optim, checkpoints  # noqa: E402,F401
 
 __version__ = "0.1.0"
