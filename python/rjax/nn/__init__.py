@@ -19,3 +19,5 @@ from rjax._src.nn.attention import (  # noqa: F401
     SelfAttention)
 from rjax._src.nn.combinators import Sequential  # noqa: F401
 from rjax.nn import initializers  # noqa: F401
+from rjax._src.nn.conv import (  # noqa: F401
+    Conv, ConvTranspose, pool, avg_pool, max_pool, min_pool)
