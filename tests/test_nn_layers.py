@@ -157,8 +157,11 @@ def _np_norm(x, axes, scale, bias, eps, subtract_mean=True):
 def test_layer_norm_matches_numpy(shape, axes, use_bias, use_scale, seed):
   x = (_rng(seed).standard_normal(shape) * 3 + 1).astype(np.float32)
   red = (-1,) if axes == "last" else tuple(range(1, len(shape)))
+  # Flax's default fast variance E[x^2] - E[x]^2 loses float32 digits when the
+  # spread is small next to the mean; the exact two-pass form is tested here,
+  # the fast one on well-conditioned data below.
   model = nn.LayerNorm(reduction_axes=red, feature_axes=red, use_bias=use_bias,
-                       use_scale=use_scale)
+                       use_scale=use_scale, use_fast_variance=False)
   v = model.init(random.PRNGKey(0), x)
   fshape = tuple(shape[a] for a in red)
   v = {"params": v.get("params", {})}   # no parameters at all: init returns {}
@@ -170,6 +173,15 @@ def test_layer_norm_matches_numpy(shape, axes, use_bias, use_scale, seed):
                   p["bias"].reshape(bshape) if use_bias else None, 1e-6)
   got = model.apply({"params": _randomize(v["params"], seed)}, x)
   np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+
+
+def test_layer_norm_fast_variance_and_dtypes():
+  x = _rng(11).standard_normal((4, 16)).astype(np.float32)
+  v = nn.LayerNorm().init(random.PRNGKey(0), x)
+  np.testing.assert_allclose(nn.LayerNorm().apply(v, x), _np_norm(x, (-1,), None, None, 1e-6),
+                             rtol=1e-4, atol=1e-4)
+  assert nn.LayerNorm().apply(v, x.astype(np.float16)).dtype == np.float32   # params promote
+  assert nn.LayerNorm(dtype=jnp.float16).apply(v, x).dtype == np.float16
 
 
 def test_rms_norm_and_group_norm_match_numpy():

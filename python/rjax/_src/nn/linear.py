@@ -2,6 +2,7 @@
 shapes and default initializers)."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -63,6 +64,23 @@ class Dense(Module):
     return y
 
 
+@dataclasses.dataclass(frozen=True)
+class _FlatInit:
+  """Runs ``init`` on the flattened shape (prod(batch dims) * prod(dims up to
+  ``n_in``), prod(last ``n_features`` dims)) and reshapes: DenseGeneral's
+  kernel and bias get the fans of the equivalent Dense (as Flax)."""
+  init: Callable
+  n_batch: int
+  n_in: int
+  n_features: int
+
+  def __call__(self, rng, shape, dtype=jnp.float32):
+    lead = int(np.prod(shape[:self.n_batch]) * np.prod(shape[self.n_batch:self.n_in]))
+    flat = (lead, int(np.prod(shape[-self.n_features:]))) if self.n_in > self.n_batch else \
+        (lead * int(np.prod(shape[-self.n_features:])),)
+    return jnp.reshape(self.init(rng, flat, dtype), shape)
+
+
 class DenseGeneral(Module):
   """A linear map contracting input ``axis`` (int or tuple) to ``features``
   (int or tuple); kernel shape = input dims at ``axis`` + features."""
@@ -92,24 +110,18 @@ class DenseGeneral(Module):
                        f"overlap")
     n_axis, n_batch, n_features = len(axis), len(batch_dims), len(features)
 
-    def kernel_init_wrap(rng, shape, dtype=jnp.float32):
-      flat_shape = (int(np.prod(shape[:n_batch]) * np.prod(shape[n_batch:n_axis + n_batch])),
-                    int(np.prod(shape[-n_features:])))
-      return jnp.reshape(self.kernel_init(rng, flat_shape, dtype), shape)
-
     batch_shape = tuple(inputs.shape[ax] for ax in batch_dims)
     expanded_batch_shape = tuple(inputs.shape[ax] if ax in batch_dims else 1
                                  for ax in range(inputs.ndim) if ax not in axis)
     kernel_shape = tuple(inputs.shape[ax] for ax in axis) + features
-    kernel = self.param("kernel", kernel_init_wrap, batch_shape + kernel_shape, self.param_dtype)
+    kernel_init = _FlatInit(self.kernel_init, n_batch, n_axis + n_batch, n_features)
+    kernel = self.param("kernel", kernel_init, batch_shape + kernel_shape, self.param_dtype)
     batch_ind = tuple(range(n_batch))
     contract_ind = tuple(range(n_batch, n_axis + n_batch))
     bias = None
     if self.use_bias:
-      def bias_init_wrap(rng, shape, dtype=jnp.float32):
-        flat_shape = (int(np.prod(shape[:n_batch]) * np.prod(shape[-n_features:])),)
-        return jnp.reshape(self.bias_init(rng, flat_shape, dtype), shape)
-      bias = self.param("bias", bias_init_wrap, batch_shape + features, self.param_dtype)
+      bias = self.param("bias", _FlatInit(self.bias_init, n_batch, n_batch, n_features),
+                        batch_shape + features, self.param_dtype)
     inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
     out = lax.dot_general(inputs, kernel, ((axis, contract_ind), (batch_dims, batch_ind)),
                           precision=self.precision)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from rjax._src import api
+from rjax._src import api, tree_util
 from rjax._src import random as _random
 
 __all__ = ["Module", "compact", "nowrap", "Variable", "DenyList", "merge_param", "apply", "init",
@@ -200,14 +200,12 @@ class Scope:
     self.reserve(name)
     if self.has_variable("params", name):
       value = self.get_variable("params", name)
-      abstract = api.eval_shape(lambda: init_fn(_random.PRNGKey(0), *args, **kwargs))
-      from rjax._src import tree_util
-      got, want = tree_util.tree_leaves(value), tree_util.tree_leaves(abstract)
-      for v, a in zip(got, want):
-        if np.shape(v) != tuple(a.shape):
+      got = tree_util.tree_leaves(value)
+      for v, want in zip(got, _init_shapes(init_fn, args, kwargs)):
+        if np.shape(v) != want:
           raise ScopeParamShapeError(
               f"initializer expected param {name!r} of module {self.path_text} to have "
-              f"shape {tuple(a.shape)}, but the given variables have shape {np.shape(v)}")
+              f"shape {want}, but the given variables have shape {np.shape(v)}")
       return value
     if not self.is_mutable_collection("params"):
       raise ScopeParamNotFoundError(
@@ -216,6 +214,33 @@ class Scope:
     value = init_fn(self.make_rng("params"), *args, **kwargs)
     self.put_variable("params", name, value)
     return value
+
+
+_shape_cache: dict = {}
+_shape_cache_lock = threading.Lock()
+
+
+def _init_shapes(init_fn, args, kwargs) -> list:
+  """The leaf shapes ``init_fn(key, *args, **kwargs)`` would create (cached by
+  the call when it is hashable: apply checks every param against it)."""
+  try:
+    key = (init_fn, args, tuple(sorted(kwargs.items())))
+    hash(key)
+  except TypeError:
+    key = None
+  if key is not None:
+    with _shape_cache_lock:
+      hit = _shape_cache.get(key)
+    if hit is not None:
+      return hit
+  abstract = api.eval_shape(lambda: init_fn(_random.PRNGKey(0), *args, **kwargs))
+  shapes = [tuple(a.shape) for a in tree_util.tree_leaves(abstract)]
+  if key is not None:
+    with _shape_cache_lock:
+      if len(_shape_cache) > 4096:
+        _shape_cache.clear()
+      _shape_cache[key] = shapes
+  return shapes
 
 
 class Variable:
