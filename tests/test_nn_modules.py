@@ -380,3 +380,48 @@ def test_repr_and_clone():
   assert repr(d).startswith("Dense(features=3, use_bias=False")
   c = d.clone(features=5)
   assert c.features == 5 and c.use_bias is False and d.features == 3
+
+
+class Mixed(nn.Module):
+  def setup(self):
+    self.enc = nn.Dense(2)
+    self.blocks = [nn.Dense(3), nn.LayerNorm()]
+
+  def __call__(self, x):
+    h = self.enc(x)
+    for b in self.blocks:
+      h = b(h)
+    return h
+
+
+class Top(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    shared = nn.Dense(2, name="shared_dense")
+    h = Parent(child=nn.Dense(2), layers=(shared, nn.Dense(2), shared))(x)
+    h = Mixed()(jnp.concatenate([h, x], -1))
+    h = nn.SelfAttention(num_heads=1)(h[:, None, :].repeat(2, 1))
+    g = nn.GroupNorm(num_groups=None, group_size=1)(h)
+    return nn.Sequential([nn.Dense(4), nn.Dense(1)])(g) + nn.Embed(3, 1)(jnp.array([[0, 2]]))
+
+
+def _paths(tree, prefix=""):
+  out = []
+  for k, v in tree.items():
+    out += _paths(v, f"{prefix}/{k}") if isinstance(v, dict) else [f"{prefix}/{k}"]
+  return out
+
+
+def test_nested_names_match_flax():
+  # The parameter paths flax 0.12.8 gives for the same model (modules bound to
+  # Top but used inside Parent stay Top's; a list in setup is blocks_0, blocks_1;
+  # Sequential's layers built in Top's compact method are Top's Dense_2, Dense_3).
+  v = Top().init(random.PRNGKey(0), np.ones((2, 3), np.float32))
+  want = """Mixed_0/blocks_0/bias Mixed_0/blocks_0/kernel Mixed_0/blocks_1/bias
+  Mixed_0/blocks_1/scale Mixed_0/enc/bias Mixed_0/enc/kernel Dense_0/bias Dense_0/kernel
+  Dense_1/bias Dense_1/kernel Dense_2/bias Dense_2/kernel Dense_3/bias Dense_3/kernel
+  Embed_0/embedding GroupNorm_0/bias GroupNorm_0/scale SelfAttention_0/key/bias
+  SelfAttention_0/key/kernel SelfAttention_0/out/bias SelfAttention_0/out/kernel
+  SelfAttention_0/query/bias SelfAttention_0/query/kernel SelfAttention_0/value/bias
+  SelfAttention_0/value/kernel shared_dense/bias shared_dense/kernel""".split()
+  assert sorted(_paths(v["params"])) == sorted("/" + w for w in want)
