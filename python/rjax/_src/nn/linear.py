@@ -3,6 +3,7 @@ shapes and default initializers)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -80,6 +81,21 @@ class _FlatInit:
         (lead * int(np.prod(shape[-self.n_features:])),)
     return jnp.reshape(self.init(rng, flat, dtype), shape)
 
+  @staticmethod
+  def make(init, n_batch, n_in, n_features) -> "_FlatInit":
+    """One shared instance per configuration (so apply's shape check caches)."""
+    key = _FlatInit(init, n_batch, n_in, n_features)
+    try:
+      hash(key)
+    except TypeError:   # an unhashable initializer object: no sharing
+      return key
+    with _flat_lock:
+      return _flat_inits.setdefault(key, key)
+
+
+_flat_inits: dict = {}
+_flat_lock = threading.Lock()
+
 
 class DenseGeneral(Module):
   """A linear map contracting input ``axis`` (int or tuple) to ``features``
@@ -114,13 +130,13 @@ class DenseGeneral(Module):
     expanded_batch_shape = tuple(inputs.shape[ax] if ax in batch_dims else 1
                                  for ax in range(inputs.ndim) if ax not in axis)
     kernel_shape = tuple(inputs.shape[ax] for ax in axis) + features
-    kernel_init = _FlatInit(self.kernel_init, n_batch, n_axis + n_batch, n_features)
+    kernel_init = _FlatInit.make(self.kernel_init, n_batch, n_axis + n_batch, n_features)
     kernel = self.param("kernel", kernel_init, batch_shape + kernel_shape, self.param_dtype)
     batch_ind = tuple(range(n_batch))
     contract_ind = tuple(range(n_batch, n_axis + n_batch))
     bias = None
     if self.use_bias:
-      bias = self.param("bias", _FlatInit(self.bias_init, n_batch, n_batch, n_features),
+      bias = self.param("bias", _FlatInit.make(self.bias_init, n_batch, n_batch, n_features),
                         batch_shape + features, self.param_dtype)
     inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
     out = lax.dot_general(inputs, kernel, ((axis, contract_ind), (batch_dims, batch_ind)),

@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import hashlib
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -216,30 +217,29 @@ class Scope:
     return value
 
 
-_shape_cache: dict = {}
+# init_fn -> {(args, kwargs): leaf shapes}. Weak keys: a per-call closure (which
+# may hold a bound module and its variables) is dropped with its entry.
+_shape_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _shape_cache_lock = threading.Lock()
 
 
 def _init_shapes(init_fn, args, kwargs) -> list:
-  """The leaf shapes ``init_fn(key, *args, **kwargs)`` would create (cached by
-  the call when it is hashable: apply checks every param against it)."""
+  """The leaf shapes ``init_fn(key, *args, **kwargs)`` would create (cached:
+  apply checks every param against them)."""
   try:
-    key = (init_fn, args, tuple(sorted(kwargs.items())))
-    hash(key)
-  except TypeError:
-    key = None
-  if key is not None:
+    call = (args, tuple(sorted(kwargs.items())))
+    hash(call)
     with _shape_cache_lock:
-      hit = _shape_cache.get(key)
-    if hit is not None:
-      return hit
+      hit = _shape_cache.get(init_fn, {}).get(call)
+  except TypeError:   # unhashable arguments or an init_fn without weak references
+    call = hit = None
+  if hit is not None:
+    return hit
   abstract = api.eval_shape(lambda: init_fn(_random.PRNGKey(0), *args, **kwargs))
   shapes = [tuple(a.shape) for a in tree_util.tree_leaves(abstract)]
-  if key is not None:
+  if call is not None:
     with _shape_cache_lock:
-      if len(_shape_cache) > 4096:
-        _shape_cache.clear()
-      _shape_cache[key] = shapes
+      _shape_cache.setdefault(init_fn, {})[call] = shapes
   return shapes
 
 
