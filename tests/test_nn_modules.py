@@ -425,3 +425,38 @@ def test_nested_names_match_flax():
   SelfAttention_0/query/bias SelfAttention_0/query/kernel SelfAttention_0/value/bias
   SelfAttention_0/value/kernel shared_dense/bias shared_dense/kernel""".split()
   assert sorted(_paths(v["params"])) == sorted("/" + w for w in want)
+
+
+class Introspect(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    d = nn.Dense(2, name="d")
+    y = d(x)
+    info = {"path": d.path, "has_dropout": self.has_rng("dropout"),
+            "vars": set(d.variables["params"]), "helper": self.helper(3)}
+    if self.is_mutable_collection("cache"):
+      self.put_variable("cache", "last", y)
+    return y, info
+
+  @nn.nowrap
+  def helper(self, n):
+    return n * 2
+
+
+def test_introspection_nowrap_and_functional_init_apply():
+  x = jnp.ones((1, 3))
+  (y, info), v = Introspect().init_with_output(random.PRNGKey(0), x)
+  assert info == {"path": ("d",), "has_dropout": False, "vars": {"kernel", "bias"}, "helper": 6}
+  assert set(v) == {"params", "cache"}
+  np.testing.assert_array_equal(v["cache"]["last"], y)
+  _, info2 = Introspect().apply({"params": v["params"]}, x, rngs={"dropout": random.PRNGKey(1)})
+  assert info2["has_dropout"] is True
+
+  def encode(module, z):
+    return module.encode(z)
+  v2 = nn.init(encode, Codec())(random.PRNGKey(0), x)
+  assert set(v2["params"]) == {"enc"}
+  np.testing.assert_array_equal(nn.apply(encode, Codec())(v2, x),
+                                Codec().apply(v2, x, method="encode"))
+  with pytest.raises(TypeError, match="invalid collection filter"):
+    Introspect().apply(v, x, mutable=3)
