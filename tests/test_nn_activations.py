@@ -332,3 +332,17 @@ def test_initializers_from_jax_committed_values():
   for name, w in want.items():
     np.testing.assert_allclose(np.asarray(getattr(init, name)()(key, (3, 2))), w, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_prelu_module():
+  x = np.array([-2., -0.5, 0., 3.], np.float32)
+  v = nn.PReLU().init(random.PRNGKey(0), x)
+  assert v["params"]["negative_slope"].shape == () and float(v["params"]["negative_slope"]) == \
+      np.float32(0.01)
+  slope = jnp.float32(0.3)
+  np.testing.assert_allclose(nn.PReLU().apply({"params": {"negative_slope": slope}}, x),
+                             np.where(x >= 0, x, 0.3 * x), rtol=1e-6)
+  with enable_x64():
+    xs = jnp.asarray([-2., -0.5, 1., 3.])
+    check_grads(lambda s, z: nn.PReLU().apply({"params": {"negative_slope": s}}, z),
+                (jnp.float64(0.2), xs), order=2)

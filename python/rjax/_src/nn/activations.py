@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -10,11 +11,12 @@ from rjax import lax
 from rjax import numpy as jnp
 from rjax._src import dtypes
 from rjax._src.custom_derivatives import custom_jvp
+from rjax._src.nn.module import Module, compact
 
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
            "hard_silu", "hard_swish", "glu", "mish", "squareplus", "tanh", "identity",
-           "softmax", "log_softmax", "logsumexp", "standardize", "one_hot"]
+           "softmax", "log_softmax", "logsumexp", "standardize", "one_hot", "PReLU"]
 
 
 def _inexact(name: str, x):
@@ -262,3 +264,18 @@ def one_hot(x, num_classes: int, *, dtype=None, axis: int = -1):
   rhs_shape.insert(out_axis, num_classes)
   rhs = lax.broadcasted_iota(x.dtype, tuple(rhs_shape), out_axis)
   return (lhs == rhs).astype(dtype)
+
+
+
+class PReLU(Module):
+  """leaky_relu with a learned slope: param 'negative_slope' (a scalar,
+  initialized to ``negative_slope_init``), as Flax linen's PReLU."""
+  param_dtype: Any = jnp.float32
+  negative_slope_init: float = 0.01
+
+  @compact
+  def __call__(self, inputs):
+    slope = self.param("negative_slope",
+                       lambda _key: jnp.asarray(self.negative_slope_init, self.param_dtype))
+    inputs = jnp.asarray(inputs)
+    return jnp.where(inputs >= 0, inputs, jnp.asarray(slope, inputs.dtype) * inputs)
