@@ -364,6 +364,14 @@ def test_multi_head_attention_matches_numpy_and_flax_layout():
   sa = nn.SelfAttention(num_heads=2, qkv_features=4, out_features=3)
   np.testing.assert_allclose(sa.apply({"params": params}, x), model.apply({"params": params}, x),
                              rtol=1e-6)
+  # sow_weights=True records the attention weights in 'intermediates'
+  out, inter = model.apply({"params": params}, x, kv, mask=mask, sow_weights=True,
+                           mutable=["intermediates"])
+  np.testing.assert_allclose(out, got, rtol=1e-6)
+  (w,) = inter["intermediates"]["attention_weights"]
+  assert w.shape == (2, 2, 4, 5)
+  np.testing.assert_allclose(np.asarray(w).sum(-1), np.ones((2, 2, 4)), rtol=1e-5)
+  np.testing.assert_array_equal(np.asarray(w)[0, :, :, 3:], 0)   # masked keys
   with pytest.raises(ValueError, match="divisible"):
     nn.MultiHeadDotProductAttention(num_heads=4, qkv_features=6).init(random.PRNGKey(0), x)
 

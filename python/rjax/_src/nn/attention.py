@@ -24,8 +24,9 @@ __all__ = ["dot_product_attention_weights", "dot_product_attention", "make_atten
 
 def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dropout=True,
                                   dropout_rng=None, dropout_rate=0., deterministic=False,
-                                  dtype=None, precision=None):
-  """softmax(q k^T / sqrt(depth) + bias, masked) -> [batch..., heads, q_len, kv_len]."""
+                                  dtype=None, precision=None, module=None):
+  """softmax(q k^T / sqrt(depth) + bias, masked) -> [batch..., heads, q_len, kv_len]
+  (sown as 'intermediates'/'attention_weights' of ``module`` when given)."""
   query, key = promote_dtype(query, key, dtype=dtype)
   dtype = query.dtype
   if query.ndim != key.ndim:
@@ -49,6 +50,8 @@ def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dr
     big_neg = jnp.finfo(dtype).min
     attn_weights = jnp.where(mask, attn_weights, big_neg)
   attn_weights = softmax(attn_weights).astype(dtype)
+  if module is not None:
+    module.sow("intermediates", "attention_weights", attn_weights)
   if not deterministic and dropout_rate > 0.:
     if dropout_rng is None:
       raise ValueError("dot_product_attention: dropout needs a dropout_rng when not "
@@ -66,7 +69,7 @@ def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dr
 
 def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dropout=True,
                           dropout_rng=None, dropout_rate=0., deterministic=False, dtype=None,
-                          precision=None):
+                          precision=None, module=None):
   """Attention over [batch..., length, heads, depth] q/k/v; returns
   [batch..., q_length, heads, v_depth]."""
   query, key, value = promote_dtype(query, key, value, dtype=dtype)
@@ -75,7 +78,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dro
                      f"{key.shape} and {value.shape}")
   attn_weights = dot_product_attention_weights(
       query, key, bias, mask, broadcast_dropout, dropout_rng, dropout_rate, deterministic,
-      query.dtype, precision)
+      query.dtype, precision, module)
   return jnp.einsum("...hqk,...khd->...qhd", attn_weights, value, precision=precision)
 
 
@@ -134,7 +137,7 @@ class MultiHeadDotProductAttention(Module):
 
   @compact
   def __call__(self, inputs_q, inputs_k=None, inputs_v=None, *, inputs_kv=None, mask=None,
-               deterministic=None, dropout_rng=None):
+               deterministic=None, dropout_rng=None, sow_weights=False):
     if self.decode:
       raise NotImplementedError("MultiHeadDotProductAttention: decode=True (the "
                                 "autoregressive cache) is not implemented in rjax.nn")
@@ -178,7 +181,7 @@ class MultiHeadDotProductAttention(Module):
                           dropout_rate=self.dropout_rate,
                           broadcast_dropout=self.broadcast_dropout,
                           deterministic=m_deterministic, dtype=self.dtype,
-                          precision=self.precision)
+                          precision=self.precision, **({"module": self} if sow_weights else {}))
     return DenseGeneral(features=features, axis=(-2, -1),
                         kernel_init=self.out_kernel_init or self.kernel_init,
                         bias_init=self.out_bias_init or self.bias_init, use_bias=self.use_bias,
@@ -193,6 +196,7 @@ class SelfAttention(MultiHeadDotProductAttention):
   """MultiHeadDotProductAttention with the queries as keys and values."""
 
   @compact
-  def __call__(self, inputs_q, mask=None, deterministic=None, dropout_rng=None):
+  def __call__(self, inputs_q, mask=None, deterministic=None, dropout_rng=None,
+               sow_weights=False):
     return super().__call__(inputs_q, mask=mask, deterministic=deterministic,
-                            dropout_rng=dropout_rng)
+                            dropout_rng=dropout_rng, sow_weights=sow_weights)
