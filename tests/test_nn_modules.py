@@ -508,3 +508,18 @@ def test_a_flax_style_train_step_learns():
                                           train=False) - y) ** 2))
   assert eval_loss < 0.5 * losses[0]
   assert not np.allclose(stats["BatchNorm_0"]["mean"], 0)
+
+
+def test_vmapped_init_gives_an_ensemble():
+  model = MLP((4, 2))
+  x = jnp.ones((3, 5))
+  keys = random.split(random.PRNGKey(0), 4)
+  ensemble = rjax.vmap(lambda k: model.init(k, x))(keys)
+  assert _shapes(ensemble) == {"params": {"Dense_0": {"kernel": (4, 5, 4), "bias": (4, 4)},
+                                          "Dense_1": {"kernel": (4, 4, 2), "bias": (4, 2)}}}
+  ys = rjax.vmap(lambda v: model.apply(v, x))(ensemble)
+  for i in range(4):
+    vi = model.init(keys[i], x)
+    np.testing.assert_allclose(ensemble["params"]["Dense_0"]["kernel"][i],
+                               vi["params"]["Dense_0"]["kernel"], rtol=1e-6)
+    np.testing.assert_allclose(ys[i], model.apply(vi, x), rtol=1e-5, atol=1e-6)
