@@ -523,3 +523,34 @@ def test_vmapped_init_gives_an_ensemble():
     np.testing.assert_allclose(ensemble["params"]["Dense_0"]["kernel"][i],
                                vi["params"]["Dense_0"]["kernel"], rtol=1e-6)
     np.testing.assert_allclose(ys[i], model.apply(vi, x), rtol=1e-5, atol=1e-6)
+
+
+class OddInits(nn.Module):
+  @nn.compact
+  def __call__(self):
+    # a bound method (no weak reference to the same object twice), a builtin-like
+    # callable object and unhashable arguments: the shape check still runs
+    a = self.param("a", _Ones().make, [2, 3])
+    b = self.param("b", _CallableOnes(), (4,))
+    return a.sum() + b.sum()
+
+
+class _Ones:
+  def make(self, key, shape):
+    return jnp.ones(tuple(shape))
+
+
+class _CallableOnes:
+  __slots__ = ()   # no weak references
+
+  def __call__(self, key, shape):
+    return jnp.ones(shape)
+
+
+def test_param_shape_check_with_unusual_initializers():
+  v = OddInits().init(random.PRNGKey(0))
+  assert _shapes(v) == {"params": {"a": (2, 3), "b": (4,)}}
+  assert float(OddInits().apply(v)) == 10.0
+  bad = {"params": {"a": jnp.ones((3, 2)), "b": jnp.ones(4)}}
+  with pytest.raises(nn.ScopeParamShapeError, match="'a'"):
+    OddInits().apply(bad)

@@ -229,6 +229,7 @@ def _init_shapes(init_fn, args, kwargs) -> list:
   try:
     call = (args, tuple(sorted(kwargs.items())))
     hash(call)
+    weakref.ref(init_fn)
     with _shape_cache_lock:
       hit = _shape_cache.get(init_fn, {}).get(call)
   except TypeError:   # unhashable arguments or an init_fn without weak references
