@@ -31,6 +31,11 @@ WORKLOADS = {
     "bits (1000, 1000)": (lambda r: (lambda k: r.bits(k, SHAPE)),
                           lambda g: g.integers(0, 2 ** 32, SHAPE, np.uint32)),
     "split 1000": (lambda r: (lambda k: r.split(k, 1000)), None),
+    # the while_loop samplers (a rejection loop per element, vmapped)
+    "gamma a=2.5 (1000, 1000)": (lambda r: (lambda k: r.gamma(k, 2.5, SHAPE)),
+                                 lambda g: g.standard_gamma(2.5, SHAPE, np.float32)),
+    "poisson lam=4 (1000, 1000)": (lambda r: (lambda k: r.poisson(k, 4.0, SHAPE)),
+                                   lambda g: g.poisson(4.0, SHAPE)),
 }
 
 

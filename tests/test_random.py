@@ -5,6 +5,7 @@ import pathlib
 
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 
 import rjax
@@ -60,6 +61,58 @@ def _tolerance(name, dtype):
   return {"float16": 2e-3, "bfloat16": 1e-2, "float32": 2e-6, "float64": 1e-14}[dtype.name]
 
 
+# Samplers written with while_loop. Their float results go through log/exp/
+# pow/erf_inv, where rjax's kernels and XLA's differ by an ulp or so (XLA also
+# contracts a*b+c to FMAs, and flushes subnormal results to zero), and the
+# loop accepts or rejects by comparing such values: a difference of an ulp at
+# an acceptance boundary makes that element take another sample. So these
+# tables are compared element by element and the mismatches counted.
+_LOOP_SAMPLERS = ("gamma/", "loggamma/", "beta/", "dirichlet/", "t/", "chisquare/", "f/",
+                  "poisson/")
+
+
+def _is_loop_sampler(name):
+  return name.replace("x64/", "").startswith(_LOOP_SAMPLERS)
+
+
+def _loop_errors(name, got, want):
+  """Error of each element in units of eps times the value's scale: the value
+  for gamma and t; max(|x|, 1) for log-gammas (an absolute error in log space);
+  |x| (1 + |log x|) for the samplers that exponentiate log-gammas (exp turns
+  an error of d in log space into a relative error of d)."""
+  fi = np.finfo(want.dtype)
+  got, want = got.astype(np.float64), want.astype(np.float64)
+  if "loggamma/" in name:
+    scale = np.maximum(np.abs(want), 1.0)
+  elif name.replace("x64/", "").startswith(("beta/", "dirichlet/", "chisquare/", "f/")):
+    scale = np.abs(want) * (1 + np.abs(np.log(np.maximum(np.abs(want), fi.tiny))))
+  else:
+    scale = np.abs(want)
+  # XLA flushes subnormals to zero: below `tiny`, equal
+  return np.abs(got - want) / (fi.eps * scale + fi.tiny)
+
+
+def _check_loop_sampler(name, got, want):
+  if want.dtype.kind in "iu":
+    # poisson: integers; 1 of 2700 elements of the table differs (a rejection
+    # at the boundary: lgamma differs by an ulp)
+    assert np.sum(got != want) <= max(1, got.size // 1000), name
+    return
+  if name.endswith("/grad"):
+    # the implicit gradient sums a series / continued fraction: measured <= 11 eps
+    err = np.abs(got.astype(np.float64) - want) / (np.finfo(want.dtype).eps * np.abs(want))
+    assert np.all(err <= 64), (name, err.max())
+    return
+  err = _loop_errors(name, got, want)
+  # measured: 41-100% of the elements are bit-exact, all float32 within 5 eps,
+  # >= 98.9% of float64 within 16 eps and all within 122 eps (XLA's float64
+  # log/log1p are not libm's); no element takes another rejection branch here
+  assert np.mean(err == 0) >= 0.35, (name, np.mean(err == 0))
+  limit = 16 if want.dtype == np.float32 or want.size < 10 else 128
+  assert np.mean(err <= 16) >= (1.0 if want.dtype == np.float32 else 0.985), name
+  assert np.all(err <= limit), (name, err.max())
+
+
 def _check(name, got):
   want = EXPECTED[name]
   if want.dtype.kind == "V":  # bfloat16, stored without its dtype
@@ -67,6 +120,8 @@ def _check(name, got):
   got = np.asarray(got)
   assert got.shape == want.shape, (got.shape, want.shape)
   assert got.dtype == want.dtype, (got.dtype, want.dtype)
+  if _is_loop_sampler(name):
+    return _check_loop_sampler(name, got, want)
   tol = _tolerance(name, want.dtype)
   if tol is None:
     np.testing.assert_array_equal(got, want, err_msg=name)
@@ -110,6 +165,14 @@ SAMPLERS = {
     "truncated_normal": lambda k: random.truncated_normal(k, -0.5, 1.5, (4,)),
     "split": lambda k: random.split(k, 3),
     "fold_in": lambda k: random.fold_in(k, 5),
+    "gamma": lambda k: random.gamma(k, jnp.array([0.3, 1., 4.]), (2, 3)),
+    "loggamma": lambda k: random.loggamma(k, 0.2, (4,)),
+    "beta": lambda k: random.beta(k, 0.5, jnp.array([1., 3.])),
+    "dirichlet": lambda k: random.dirichlet(k, jnp.array([0.5, 1., 2.]), (2,)),
+    "t": lambda k: random.t(k, 3., (4,)),
+    "chisquare": lambda k: random.chisquare(k, jnp.array([1., 6.])),
+    "f": lambda k: random.f(k, 4., 7., (3,)),
+    "poisson": lambda k: random.poisson(k, jnp.array([0.5, 4., 9.99, 10., 60.]), (2, 5)),
 }
 
 
@@ -126,6 +189,12 @@ def test_vmap_over_keys_equals_loop(name):
   keys = random.split(random.PRNGKey(7), 4)
   got = rjax.vmap(f)(keys)
   want = np.stack([np.asarray(f(keys[i])) for i in range(4)])
+  if name == "dirichlet":
+    # rjax's fused `x / reduce_sum(x)` rounds differently from the unfused one
+    # by an ulp (a core fusion difference, reported in issue #5's notes)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
+    np.testing.assert_allclose(rjax.jit(rjax.vmap(f))(keys), want, rtol=3e-7, atol=0)
+    return
   np.testing.assert_array_equal(got, want)
   np.testing.assert_array_equal(rjax.jit(rjax.vmap(f))(keys), want)
 
@@ -303,10 +372,152 @@ def test_bad_shapes_and_dtypes():
     threefry2x32(np.int32(1), np.uint32(1), np.uint32(1), np.uint32(1))
 
 
-def test_not_provided_samplers_are_absent():
-  # JAX writes these with while_loop, which rjax lacks: not faked
-  for name in ("gamma", "beta", "dirichlet", "poisson", "t"):
-    assert not hasattr(random, name)
+# --- the while_loop samplers -------------------------------------------------
+
+def test_loop_samplers_data_agree_with_the_table():
+  # the comparison above is not vacuous: the tables hold varied, non-trivial values
+  for name in ("gamma/float32/table", "x64/loggamma/float64/table", "poisson/table"):
+    assert len(np.unique(EXPECTED[name])) > 100
+
+
+def _igamma_implicit_grad(a, x, h=1e-6):
+  """d x / d a for x ~ Gamma(a): -(dF/da) / (dF/dx), F = gammainc (SciPy,
+  central differences in a)."""
+  dfda = (scipy.special.gammainc(a + h, x) - scipy.special.gammainc(a - h, x)) / (2 * h)
+  return -dfda / scipy.stats.gamma(a).pdf(x)
+
+
+@pytest.mark.parametrize("log_space", [False, True])
+def test_gamma_grad_is_the_implicit_reparameterisation(log_space):
+  with enable_x64():
+    a = jnp.array([0.05, 0.3, 0.9, 1.0, 2.5, 7.0, 30.0, 300.0])
+    k = random.PRNGKey(5)
+    fn = random.loggamma if log_space else random.gamma
+    x = np.asarray(random.gamma(k, a))
+    g = np.asarray(rjax.grad(lambda a: jnp.sum(fn(k, a)))(a))
+    want = _igamma_implicit_grad(np.asarray(a), x)
+    if log_space:
+      want = want / x
+    np.testing.assert_allclose(g, want, rtol=2e-5)
+    # forward mode and jit agree
+    _, t = rjax.jvp(lambda a: fn(k, a), (a,), (jnp.ones_like(a),))
+    np.testing.assert_allclose(t, g, rtol=1e-12)
+    np.testing.assert_allclose(rjax.jit(rjax.grad(lambda a: jnp.sum(fn(k, a))))(a), g,
+                               rtol=1e-12)
+
+
+def test_grad_through_derived_samplers():
+  k = random.PRNGKey(3)
+  for f in (lambda a: random.beta(k, a, 2.0), lambda a: random.t(k, a),
+            lambda a: random.chisquare(k, a), lambda a: random.f(k, a, 5.0)):
+    g = rjax.grad(lambda a: jnp.sum(f(a)))(jnp.array([0.7, 3.0, 12.0]))
+    assert np.all(np.isfinite(np.asarray(g)))
+  g = rjax.grad(lambda a: jnp.sum(random.dirichlet(k, a)[..., 0]))(jnp.array([1.0, 2.0, 3.0]))
+  assert np.asarray(g)[0] > 0 and np.all(np.isfinite(np.asarray(g)))
+
+
+def test_loop_samplers_vmap_over_parameters():
+  a = jnp.array([0.2, 1.0, 5.0, 50.0])
+  k = random.PRNGKey(11)
+  got = rjax.vmap(lambda a: random.gamma(k, a, (3,)))(a)
+  want = np.stack([np.asarray(random.gamma(k, a[i], (3,))) for i in range(4)])
+  np.testing.assert_array_equal(got, want)
+  lam = jnp.array([0.5, 8.0, 15.0, 400.0])
+  got = rjax.vmap(lambda l: random.poisson(k, l, (6,)))(lam)
+  want = np.stack([np.asarray(random.poisson(k, lam[i], (6,))) for i in range(4)])
+  np.testing.assert_array_equal(got, want)
+
+
+def test_loop_samplers_shapes_dtypes_and_special_values():
+  k = random.PRNGKey(0)
+  assert random.gamma(k, 2.0).shape == ()
+  assert random.gamma(k, jnp.ones((2, 1)), (3, 2, 4)).shape == (3, 2, 4)
+  assert random.gamma(k, 1.0, (0, 3)).shape == (0, 3)
+  assert random.beta(k, jnp.ones(3), jnp.ones((2, 1))).shape == (2, 3)
+  assert random.dirichlet(k, jnp.ones((2, 4))).shape == (2, 4)
+  assert random.dirichlet(k, jnp.ones(4), (5, 2)).shape == (5, 2, 4)
+  assert random.t(k, jnp.ones(3)).shape == (3,)
+  assert random.gamma(k, 2.0, (2,), jnp.float16).dtype == np.float16
+  assert random.poisson(k, 3.0, (2,)).dtype == np.int32
+  assert random.poisson(k, 3.0, (2,), jnp.uint8).dtype == np.uint8
+  with enable_x64():
+    assert random.gamma(k, 2.0, (2,)).dtype == np.float64
+    assert random.poisson(k, 3.0, (2,)).dtype == np.int64
+  np.testing.assert_array_equal(random.poisson(k, jnp.zeros(5)), np.zeros(5, np.int32))
+  d = np.asarray(random.dirichlet(k, jnp.array([0.01, 0.02, 0.05]), (100,)), np.float64)
+  np.testing.assert_allclose(d.sum(-1), 1.0, rtol=1e-5)
+  assert np.all(np.isfinite(np.asarray(random.loggamma(k, 1e-4, (50,)))))
+  b = np.asarray(random.beta(k, 1e-3, 1e-3, (200,)))
+  assert np.all((b >= 0) & (b <= 1))
+
+
+def test_loop_samplers_errors():
+  k = random.PRNGKey(0)
+  with pytest.raises(ValueError, match="float dtype"):
+    random.gamma(k, 1.0, (2,), jnp.int32)
+  with pytest.raises(ValueError, match="float dtype"):
+    random.beta(k, 1.0, 1.0, (2,), jnp.int32)
+  with pytest.raises(TypeError, match="integer dtypes"):
+    random.poisson(k, 1.0, (2,), jnp.float32)
+  with pytest.raises(ValueError, match="broadcast-compatible"):
+    random.gamma(k, jnp.ones(3), (4,))
+  with pytest.raises(ValueError, match="broadcast-compatible"):
+    random.t(k, jnp.ones(3), (2, 4))
+  with pytest.raises(ValueError, match="alpha.ndim >= 1"):
+    random.dirichlet(k, 1.0)
+  with pytest.raises(ValueError, match="broadcast-compatible"):
+    random.dirichlet(k, jnp.ones((3, 2)), (4,))
+  with pytest.raises(ValueError, match="accepts a single key"):
+    random.gamma(random.split(k, 2), 1.0)
+  with enable_x64():
+    with pytest.raises(ValueError, match="cannot safely cast"):
+      random.beta(k, jnp.ones(2, jnp.float64), 1.0, dtype=jnp.float32)
+
+
+M = 20000
+
+
+@pytest.mark.parametrize("name,sample,dist", [
+    ("gamma_small", lambda k: random.gamma(k, 0.3, (M,)), scipy.stats.gamma(0.3)),
+    ("gamma_big", lambda k: random.gamma(k, 4.5, (M,)), scipy.stats.gamma(4.5)),
+    ("loggamma", lambda k: jnp.exp(random.loggamma(k, 0.7, (M,))), scipy.stats.gamma(0.7)),
+    ("beta", lambda k: random.beta(k, 2.0, 5.0, (M,)), scipy.stats.beta(2.0, 5.0)),
+    ("beta_small", lambda k: random.beta(k, 0.4, 0.6, (M,)), scipy.stats.beta(0.4, 0.6)),
+    ("dirichlet_marginal", lambda k: random.dirichlet(k, jnp.array([1.5, 2.0, 3.5]), (M,))[:, 0],
+     scipy.stats.beta(1.5, 5.5)),
+    ("t", lambda k: random.t(k, 5.0, (M,)), scipy.stats.t(5.0)),
+    ("chisquare", lambda k: random.chisquare(k, 3.0, (M,)), scipy.stats.chi2(3.0)),
+    ("f", lambda k: random.f(k, 6.0, 12.0, (M,)), scipy.stats.f(6.0, 12.0)),
+])
+def test_loop_samplers_ks_and_moments(name, sample, dist):
+  x = np.asarray(sample(random.PRNGKey(2025)), np.float64)
+  _ks(x, dist.cdf)
+  assert abs(x.mean() - dist.mean()) < 5 * dist.std() / np.sqrt(M)
+  if np.isfinite(dist.moment(4)):
+    assert abs(x.std() / dist.std() - 1) < 0.05
+
+
+@pytest.mark.parametrize("lam", [0.7, 4.0, 9.5, 10.0, 35.0, 1000.0])
+def test_poisson_distribution(lam):
+  x = np.asarray(random.poisson(random.PRNGKey(31), lam, (M,)))
+  assert x.min() >= 0
+  assert abs(x.mean() - lam) < 5 * np.sqrt(lam / M)
+  assert abs(x.var() / lam - 1) < 0.05
+  # chi-square goodness of fit over the bins that hold most of the mass
+  dist = scipy.stats.poisson(lam)
+  lo, hi = int(dist.ppf(0.001)), int(dist.ppf(0.999))
+  edges = np.arange(lo, hi + 2)
+  counts = np.histogram(np.clip(x, lo, hi), edges)[0]
+  probs = np.diff(dist.cdf(edges - 1))
+  probs[0], probs[-1] = dist.cdf(lo), dist.sf(hi - 1)
+  assert scipy.stats.chisquare(counts, M * probs / probs.sum()).pvalue > 1e-4
+
+
+def test_gamma_float64_ks():
+  with enable_x64():
+    x = random.gamma(random.PRNGKey(8), 1.7, (M,))
+    assert x.dtype == np.float64
+    _ks(x, scipy.stats.gamma(1.7).cdf)
 
 
 def test_key_data_is_not_traced_away():

@@ -11,6 +11,7 @@ JAX API: this script runs it with ``jax.random`` and stores the results in
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import numpy as np
 
@@ -88,6 +89,39 @@ def cases(random, jnp, x64: bool):
     c[f"{pre}orthogonal/{dt}/4"] = lambda dt=dt: random.orthogonal(K(15), 4, (), dt)
     c[f"{pre}orthogonal/{dt}/3x5"] = lambda dt=dt: random.orthogonal(K(15), 3, (2,), dt, m=5)
     c[f"{pre}orthogonal/{dt}/5x3"] = lambda dt=dt: random.orthogonal(K(15), 5, (), dt, m=3)
+  # samplers written with while_loop (rejection loops): big tables, compared by
+  # counting mismatches (tests/test_random.py, _LOOP_SAMPLERS)
+  fdt = fdts[0]
+  alphas = lambda: jnp.array([0.01, 0.1, 0.5, 0.9, 1., 1.5, 3., 10., 100., 1e4], fdt)
+  c[f"{pre}gamma/{fdt}/table"] = lambda: random.gamma(K(30), alphas(), (200, 10), fdt)
+  c[f"{pre}loggamma/{fdt}/table"] = lambda: random.loggamma(K(31), alphas(), (200, 10), fdt)
+  c[f"{pre}gamma/{fdt}/scalar"] = lambda: random.gamma(random.key(32), 2.5, dtype=fdt)
+  c[f"{pre}gamma/{fdt}/bcast"] = lambda: random.gamma(
+      K(33), jnp.array([[0.3], [4.]], fdt), (2, 3), fdt)
+  c[f"{pre}beta/{fdt}/table"] = lambda: random.beta(
+      K(34), jnp.array([0.2, 1., 5.], fdt), jnp.array([[0.5], [2.], [30.]], fdt), (300, 3, 3), fdt)
+  c[f"{pre}dirichlet/{fdt}/table"] = lambda: random.dirichlet(
+      K(35), jnp.array([0.1, 1., 2.5, 40.], fdt), (500,), fdt)
+  c[f"{pre}dirichlet/{fdt}/batch"] = lambda: random.dirichlet(
+      K(35), jnp.array([[0.5, 0.5, 3.], [2., 7., 1.]], fdt), dtype=fdt)
+  c[f"{pre}t/{fdt}/table"] = lambda: random.t(K(36), jnp.array([0.5, 1., 3., 30.], fdt),
+                                               (300, 4), fdt)
+  c[f"{pre}chisquare/{fdt}/table"] = lambda: random.chisquare(
+      K(37), jnp.array([0.5, 1., 4., 50.], fdt), (300, 4), fdt)
+  # (JAX's f divides with lax.div: array parameters must have the full shape)
+  c[f"{pre}f/{fdt}/table"] = lambda: random.f(K(38), 5., 10., (600,), fdt)
+  c[f"{pre}f/{fdt}/arrays"] = lambda: random.f(
+      K(38), jnp.tile(jnp.array([1., 5., 20.], fdt), (100, 1)),
+      jnp.tile(jnp.array([2., 10., 3.], fdt), (100, 1)), dtype=fdt)
+  # d sample / d a (implicit reparameterisation), through the library's own grad
+  grad = sys.modules[random.__name__.split(".")[0]].grad
+  ga = lambda: jnp.array([0.05, 0.4, 1., 2.5, 7., 60.], fdt)
+  c[f"{pre}gamma/{fdt}/grad"] = lambda: grad(lambda a: random.gamma(K(42), a).sum())(ga())
+  c[f"{pre}loggamma/{fdt}/grad"] = lambda: grad(lambda a: random.loggamma(K(42), a).sum())(ga())
+  lams = lambda: jnp.array([0., 0.001, 0.5, 3., 9.99, 10., 25., 250., 1e4])
+  c[f"{pre}poisson/table"] = lambda: random.poisson(K(39), lams(), (300, 9))
+  c[f"{pre}poisson/scalar"] = lambda: random.poisson(random.key(40), 4.2)
+  c[f"{pre}poisson/int8"] = lambda: random.poisson(K(41), 3., (50,), "int8")
   c[f"{pre}bernoulli/default"] = lambda: random.bernoulli(K(16), shape=(20,))
   c[f"{pre}randint/10"] = lambda: random.randint(K(17), (10,), 0, 10)
   c[f"{pre}randint/range"] = lambda: random.randint(K(17), (3, 4), -5, 1000)

@@ -239,29 +239,20 @@ class PmapWrapped:
     avals = [x.aval if d is None else
              ShapedArray(x.aval.shape[:d] + x.aval.shape[d + 1:], x.aval.dtype, x.aval.weak_type)
              for x, d in leaves]
-    if self._devices is not None:
-      devs = _devices.check_local(self._devices)
-      if len(devs) != n:
-        raise ValueError(f"pmap: the mapped axis has size {n} but {len(devs)} devices were "
-                         f"given")
-    else:
-      devs = _devices.local_devices()
-      if n > len(devs):
-        raise ValueError(f"compiling computation that requires {n} logical devices, but only "
-                         f"{len(devs)} XLA devices are available (num_replicas={n})")
-      devs = devs[:n]
-    key = (in_tree, tuple(dims), tuple(avals), svals, n, tuple(d.id for d in devs),
+    devs, spanning = self._pick_devices(n)
+    axis_size = n * _devices.process_count() if spanning else n
+    key = (in_tree, tuple(dims), tuple(avals), svals, n, tuple(d.id for d in devs), spanning,
            bool(config.read("jax_enable_x64")))
     entry = self._cache.get(key)
     if entry is None:
-      entry = self._compile(f, in_tree, avals, n, args, kwargs)
+      entry = self._compile(f, in_tree, avals, axis_size, args, kwargs)
       with self._lock:
         self._cache[key] = entry
     per_dev = [[] for _ in range(n)]
     for x, d in leaves:
       for r, buf in enumerate(_shard_bufs(x, d, n, devs)):
         per_dev[r].append(buf)
-    outs = entry.exe.run_replicas(per_dev, [d.local_id for d in devs])
+    outs = entry.exe.run_replicas(per_dev, [d.local_id for d in devs], spanning)
     if self._donate:
       donated = [args[i] for i in sorted(_static_nums(self._donate, len(args)))]
       for x in tree_util.tree_leaves(donated):
@@ -281,6 +272,36 @@ class PmapWrapped:
         whole = ShapedArray(aval.shape[:od] + (n,) + aval.shape[od:], aval.dtype)
         results.append(ShardedArray._from_shards(shards, od, whole))
     return tree_util.tree_unflatten(entry.out_tree, results)
+
+  def _pick_devices(self, n: int):
+    """This process's devices for a mapped axis of size ``n``, and whether
+    the pmap spans every process (``rjax.distributed``): then each process
+    maps its local devices and the collectives see all of them."""
+    from rjax._src import distributed
+    if self._devices is not None:
+      if distributed.spanning(self._devices):
+        devs = _devices.local_devices()
+        if n != len(devs):
+          raise ValueError(f"pmap over the devices of all {_devices.process_count()} processes: "
+                           f"each process maps its {len(devs)} local devices, but the mapped "
+                           f"axis has size {n}")
+        return devs, True
+      devs = _devices.check_local(self._devices)
+      if len(devs) != n:
+        raise ValueError(f"pmap: the mapped axis has size {n} but {len(devs)} devices were "
+                         f"given")
+      return devs, False
+    devs = _devices.local_devices()
+    if distributed.spanning(_devices.devices()):
+      if n != len(devs):
+        raise ValueError(f"pmap in a job of {_devices.process_count()} processes: the mapped "
+                         f"axis must have the local device count ({len(devs)}) on every "
+                         f"process, got {n}")
+      return devs, True
+    if n > len(devs):
+      raise ValueError(f"compiling computation that requires {n} logical devices, but only "
+                       f"{len(devs)} XLA devices are available (num_replicas={n})")
+    return devs[:n], False
 
   def _compile(self, f, in_tree, avals, n, args, kwargs):
     from rjax._src.api import _broadcast_prefix

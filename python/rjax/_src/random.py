@@ -14,8 +14,13 @@ given. Where rjax differs from JAX: a typed key is a pytree node holding its
 uint32 data (JAX has an extended dtype ``key<fry>``), so jaxprs show the hash
 and the lax ops, not ``random_bits``/``random_wrap``; and transformations see
 the data's trailing dimension (use ``in_axes``/``out_axes`` >= 0 for typed keys).
-Samplers that JAX writes with ``while_loop`` (gamma, beta, dirichlet, poisson,
-t, loggamma...) are not provided: rjax has no ``while_loop`` yet.
+The rejection samplers JAX writes with ``while_loop`` (gamma, loggamma, beta,
+dirichlet, t, chisquare, f, poisson; in ``_src/random_loops.py``) follow JAX's
+loops step for step and run on ``lax.while_loop``; JAX's ``random_gamma`` primitive is here a composite (a
+vmapped ``_gamma_one`` under a ``custom_jvp`` whose rule is JAX's implicit
+reparameterisation gradient), so jaxprs show the loops. Their floats agree
+with JAX's to a few ulp, not always bit for bit: rjax's log/exp/pow kernels
+are not XLA's, and XLA flushes subnormal results to zero.
 """
 from __future__ import annotations
 
@@ -522,8 +527,64 @@ _ERF_INV_GE5 = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 
                 -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
 
 
+# XLA's float64 erf_inv: Giles' double-precision approximation in three
+# ranges of w = -log1p(-x*x) (polynomials of degree 22, 18 and 16).
+_ERF_INV64_LT6_25 = (
+    -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+    1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+    6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+    2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+    1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+    4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+    0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+    0.24015818242558961693, 1.6536545626831027356)
+_ERF_INV64_LT16 = (
+    2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+    1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+    2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+    6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+    0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+    -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+    3.0838856104922207635)
+_ERF_INV64_GE16 = (
+    -2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+    -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+    2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+    -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+    7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+    1.0103004648645343977, 4.8499064014085844221)
+
+
+def _erf_inv64(x):
+  c = lambda v: shapes.full_like(x, v)
+  w = lax.neg(lax.log1p(lax.neg(lax.mul(x, x))))
+  lt_6_25, lt_16 = lax.lt(w, c(6.25)), lax.lt(w, c(16.0))
+  sqrt_w = lax.sqrt(w)
+  w = lax.select(lt_6_25, lax.sub(w, c(3.125)),
+                 lax.sub(sqrt_w, lax.select(lt_16, c(3.25), c(5.0))))
+
+  def coef(i):
+    v = c(_ERF_INV64_LT6_25[i])
+    if i < 19:
+      v = lax.select(lt_6_25, v, c(_ERF_INV64_LT16[i]))
+    if i < 17:
+      v = lax.select(lt_16, v, c(_ERF_INV64_GE16[i]))
+    return v
+  p = coef(0)
+  for i in range(1, 17):
+    p = lax.add(coef(i), lax.mul(p, w))
+  for i in range(17, 19):
+    p = lax.select(lt_16, lax.add(coef(i), lax.mul(p, w)), p)
+  for i in range(19, 23):
+    p = lax.select(lt_6_25, lax.add(coef(i), lax.mul(p, w)), p)
+  return lax.select(lax.eq(lax.abs(x), c(1.0)), lax.mul(x, c(np.finfo(np.float64).max)),
+                    lax.mul(p, x))
+
+
 def _erf_inv(x):
   dt = core.get_aval(x).dtype
+  if dt == dtypes.float64:
+    return _erf_inv64(x)
   if dt != dtypes.float32:
     return lax.erf_inv(x)
   c = lambda v: asarray_lax(np.float32(v))

@@ -2,6 +2,8 @@
 //! kernel exchanges its operand with the other replicas and combines them in
 //! replica order, so the result has the same bits on every replica and every
 //! run. Outside a pmap (no replica on this thread) a collective is an error.
+//! Across processes the ranks are global; reductions combine this process's
+//! replicas first and then one partial result per process.
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
 use crate::buffer::Buffer;
@@ -44,8 +46,7 @@ fn build_reduce(spec: &OpSpec, red: Red) -> Result<Kernel> {
     crate::dispatch_dtype!(dtype, &name, T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
             let (c, rank) = comm::current(&name)?;
-            let all = c.exchange(rank, ins[0].clone())?;
-            Ok(vec![combine::<T>(&all, red, &shape)?])
+            Ok(vec![c.exchange_reduced(rank, ins[0].clone(), |all| combine::<T>(all, red, &shape))?])
         }) as Kernel)
     }, numeric)
 }
@@ -102,6 +103,7 @@ fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
         Ok(Box::new(move |ins: &[&Buffer]| {
             let (c, rank) = comm::current("psum_scatter")?;
             let all = c.exchange(rank, ins[0].clone())?;
+            let rank = c.global_rank(rank);
             let n = all.len();
             let blk = if tiled { in_shape[d] / n } else { 1 };
             crate::ensure!(blk * n == in_shape[d], "psum_scatter: dimension {} of {:?} does not split over {} devices", d, in_shape, n);
@@ -137,6 +139,7 @@ fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
     Ok(Box::new(move |ins: &[&Buffer]| {
         let (c, rank) = comm::current("ppermute")?;
         let all = c.exchange(rank, ins[0].clone())?;
+        let rank = c.global_rank(rank);
         match perm.iter().find(|&&(_, dst)| dst == rank) {
             Some(&(src, _)) => Ok(vec![all[src].clone()]),
             None => {
@@ -155,8 +158,11 @@ fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
         "axis_index: the result is int32"
     );
     Ok(Box::new(|_: &[&Buffer]| {
-        let (_, rank) = comm::current("axis_index")?;
-        Ok(vec![Buffer::from_vec::<i32>(vec![], &[rank as i32])?])
+        let (c, rank) = comm::current("axis_index")?;
+        Ok(vec![Buffer::from_vec::<i32>(
+            vec![],
+            &[c.global_rank(rank) as i32],
+        )?])
     }))
 }
 

@@ -2,6 +2,7 @@
 pub mod buffer;
 pub mod errors;
 pub mod program;
+pub mod transport;
 
 use pyo3::prelude::*;
 
@@ -75,6 +76,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(program::synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(program::init_devices, m)?)?;
     m.add_function(wrap_pyfunction!(program::device_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(transport::set_transport, m)?)?;
     m.add("RjaxError", m.py().get_type::<errors::RjaxError>())?;
     m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
     Ok(())

@@ -220,11 +220,15 @@ impl PyExecutable {
 
     /// Run as a pmap: replica `r` runs on device `devices[r]` with the
     /// buffers `inputs[r]`, all replicas concurrently, meeting in the
-    /// collectives. Returns each replica's (pending) outputs.
+    /// collectives. Returns each replica's (pending) outputs. With
+    /// `spanning`, the replicas are this process's part of a pmap over every process's devices (collectives
+    /// meet the other processes through the transport of `set_transport`).
+    #[pyo3(signature = (inputs, devices, spanning=false))]
     fn run_replicas(
         &self,
         inputs: Vec<Vec<PyRef<'_, PyBuffer>>>,
         devices: Vec<usize>,
+        spanning: bool,
     ) -> PyResult<Vec<Vec<PyBuffer>>> {
         use crate::exec::comm::{as_replica, Comm};
         use crate::exec::device::{devices as all_devices, enqueue_replicas, Replica};
@@ -234,7 +238,14 @@ impl PyExecutable {
                 "run_replicas: one input list per device",
             ));
         }
-        let comm = Comm::new(devices.len());
+        let comm = if spanning {
+            let t = crate::exec::comm::transport().ok_or_else(|| {
+                PyValueError::new_err("run_replicas: no cross-process transport is set up")
+            })?;
+            Comm::spanning(devices.len(), t)
+        } else {
+            Comm::new(devices.len())
+        };
         let mut replicas = Vec::with_capacity(devices.len());
         for (rank, (ins, &d)) in inputs.iter().zip(&devices).enumerate() {
             let device = devs

@@ -1,0 +1,1 @@
+"""Internals of :mod:`rjax.optim`."""
