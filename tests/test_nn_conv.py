@@ -263,3 +263,40 @@ def test_pool_grads_and_errors():
     nn.max_pool(jnp.ones((1, 4, 4, 1)), (2, 2), (1,))
   with pytest.raises(ValueError, match="too few"):
     nn.max_pool(jnp.ones((4,)), (2, 2))
+
+
+class _Small(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    h = nn.Conv(2, (2, 2), strides=2)(x)
+    h = nn.max_pool(h, (2, 1), padding="SAME")
+    return nn.ConvTranspose(1, (2, 2), strides=(2, 2), use_bias=False)(h)
+
+
+def test_conv_params_and_output_match_flax():
+  # Reference: flax 0.12.8 with jax 0.10.2, the same module,
+  # _Small().init(jax.random.PRNGKey(0), x) and _Small().apply(v, x) (rounded to 7 places).
+  x = (np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1) - 8) / 8
+  v = _Small().init(random.PRNGKey(0), x)
+  conv_k = [[[[0.33615970611572266, -0.1447726935148239]],
+             [[0.23295560479164124, -0.6032305955886841]]],
+            [[[0.18400819599628448, 0.4151614010334015]],
+             [[-0.13199490308761597, -0.24028269946575165]]]]
+  tconv_k = [[[[-0.16218949854373932], [-0.29727789759635925]],
+              [[0.3277961015701294], [0.26918360590934753]]],
+             [[[0.2968870997428894], [0.5074884295463562]],
+              [[-0.4655042886734009], [-0.04558970034122467]]]]
+  assert set(v["params"]) == {"Conv_0", "ConvTranspose_0"}
+  assert set(v["params"]["ConvTranspose_0"]) == {"kernel"}
+  np.testing.assert_allclose(v["params"]["Conv_0"]["kernel"], conv_k, rtol=1e-6, atol=1e-7)
+  np.testing.assert_array_equal(v["params"]["Conv_0"]["bias"], [0., 0.])
+  np.testing.assert_allclose(v["params"]["ConvTranspose_0"]["kernel"], tconv_k, rtol=1e-6,
+                             atol=1e-7)
+  want = [[-0.04328890144824982, 0.2931872010231018, -0.10904119908809662, 0.266574889421463],
+          [0.1620921939611435, -0.17129120230674744, 0.17442409694194794, -0.1538819968700409],
+          [-0.01716030016541481, 0.002333099953830242, -0.08291260153055191,
+           -0.024279199540615082],
+          [0.00781640037894249, -0.0009138999739661813, 0.020148400217294693,
+           0.016495300456881523]]
+  np.testing.assert_allclose(np.asarray(_Small().apply(v, x))[0, :, :, 0], want, rtol=1e-5,
+                             atol=1e-6)
