@@ -300,3 +300,45 @@ def test_conv_params_and_output_match_flax():
            0.016495300456881523]]
   np.testing.assert_allclose(np.asarray(_Small().apply(v, x))[0, :, :, 0], want, rtol=1e-5,
                              atol=1e-6)
+
+
+class _CNN(nn.Module):
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = nn.relu(nn.Conv(8, (3, 3))(x))
+    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = nn.GroupNorm(num_groups=2)(nn.Conv(8, (3, 3), feature_group_count=2)(x))
+    x = nn.avg_pool(nn.relu(x), (2, 2), (2, 2))
+    x = nn.Dropout(0.1, deterministic=not train)(x.reshape(x.shape[0], -1))
+    return nn.Dense(2)(x)
+
+
+def test_a_small_cnn_learns_with_rjax_optim():
+  from rjax import optim
+  r = _rng(0)
+  x = r.standard_normal((32, 8, 8, 1)).astype(np.float32)
+  labels = (x[:, :4].mean((1, 2, 3)) > x[:, 4:].mean((1, 2, 3))).astype(np.int32)
+  model = _CNN()
+  params = model.init(random.PRNGKey(0), x)["params"]
+  tx = optim.adam(1e-2)
+  opt_state = tx.init(params)
+
+  def loss_fn(p, key):
+    logits = model.apply({"params": p}, x, train=True, rngs={"dropout": key})
+    return -jnp.mean(jnp.sum(nn.log_softmax(logits) * nn.one_hot(labels, 2), -1))
+
+  @rjax.jit
+  def step(p, s, key):
+    loss, g = rjax.value_and_grad(loss_fn)(p, key)
+    updates, s = tx.update(g, s, p)
+    return optim.apply_updates(p, updates), s, loss
+
+  key = random.PRNGKey(1)
+  losses = []
+  for _ in range(60):
+    key, sub = random.split(key)
+    params, opt_state, loss = step(params, opt_state, sub)
+    losses.append(float(loss))
+  assert losses[-1] < 0.5 * losses[0]
+  acc = np.mean(np.argmax(np.asarray(model.apply({"params": params}, x)), -1) == labels)
+  assert acc > 0.9
