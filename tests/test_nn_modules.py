@@ -485,15 +485,11 @@ def test_a_flax_style_train_step_learns():
   @rjax.jit
   def step(params, stats, key):
     def loss_fn(p):
-      pred, _ = model.apply({"params": p, "batch_stats": stats}, x, train=True,
-                            rngs={"dropout": key}, mutable=["batch_stats"])
-      return jnp.mean((pred - y) ** 2)
-    # The Flax idiom returns the new batch_stats as value_and_grad's aux; rjax's
-    # has_aux returns JVP tracers today (an api.py bug, reported), so the
-    # statistics come from a second forward pass here.
-    loss, g = rjax.value_and_grad(loss_fn)(params)
-    _, upd = model.apply({"params": params, "batch_stats": stats}, x, train=True,
-                         rngs={"dropout": key}, mutable=["batch_stats"])
+      pred, upd = model.apply({"params": p, "batch_stats": stats}, x, train=True,
+                              rngs={"dropout": key}, mutable=["batch_stats"])
+      return jnp.mean((pred - y) ** 2), upd
+    # The Flax idiom: the new batch_stats come back as value_and_grad's aux.
+    (loss, upd), g = rjax.value_and_grad(loss_fn, has_aux=True)(params)
     params = rjax.tree_util.tree_map(lambda a, b: a - 0.1 * b, params, g)
     return params, upd["batch_stats"], loss
 
