@@ -13,6 +13,11 @@
 //! folded result is a constant, a chain of such instructions folds in this one
 //! sweep. A last liveness sweep drops the constants (and anything else) no
 //! longer read, and the survivors are renumbered.
+//!
+//! Host callbacks (`ops::callback`) are the exception to purity: an op with
+//! an effect (a debug callback, or control flow whose body has one) is live
+//! whatever reads it and is never merged with an equal one; no host call is
+//! ever folded (it would run Python at compile time).
 use crate::buffer::Buffer;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -162,7 +167,7 @@ impl Builder {
     fn try_fold(&self, node: &Node, in_avals: &[Aval]) -> Result<Option<Vec<Buffer>>> {
         // Control flow (an op carrying sub-programs) never folds: a loop may
         // run long, and its cost is not bounded by its output size.
-        if node.params.holds_program() {
+        if node.params.holds_program() || ops::callback::is_host_op(&node.params) {
             return Ok(None);
         }
         let mut args = Vec::with_capacity(node.ins.len());
@@ -213,7 +218,9 @@ fn live_instrs(
     }
     let mut keep = vec![false; specs.len()];
     for (k, s) in specs.iter().enumerate().rev() {
-        if (first[k]..first[k] + s.outs.len()).any(|v| live[v]) {
+        if ops::callback::has_effect(&s.params)
+            || (first[k]..first[k] + s.outs.len()).any(|v| live[v])
+        {
             keep[k] = true;
             for &i in &s.ins {
                 live[i] = true;
@@ -298,7 +305,8 @@ pub fn optimize_with_stats(
             ins,
             outs: s.outs,
         };
-        if let Some(vals) = b.seen.get(&node) {
+        let effect = ops::callback::has_effect(&node.params);
+        if let Some(vals) = b.seen.get(&node).filter(|_| !effect) {
             stats.cse += 1;
             map.extend(vals.iter().map(|&v| Some(v)));
             continue;
@@ -315,7 +323,9 @@ pub fn optimize_with_stats(
             }
         };
         map.extend(vals.iter().map(|&v| Some(v)));
-        b.seen.insert(node, vals);
+        if !effect {
+            b.seen.insert(node, vals);
+        }
     }
     let outputs = outputs
         .iter()
@@ -335,6 +345,11 @@ pub fn optimize_with_stats(
     }
     for &v in &outputs {
         mark(v, &mut used_const, &mut used_node);
+    }
+    for (j, n) in b.nodes.iter().enumerate() {
+        if ops::callback::has_effect(&n.params) {
+            used_node[j] = true;
+        }
     }
     for j in (0..b.nodes.len()).rev() {
         if used_node[j] {

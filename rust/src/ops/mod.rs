@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub mod binary;
+pub mod callback;
 pub mod collective;
 pub mod control;
 pub mod convert;
@@ -100,6 +101,7 @@ fn registry() -> &'static Registry {
         collective::register(&mut r);
         threefry::register(&mut r);
         control::register(&mut r);
+        callback::register(&mut r);
         r
     })
 }

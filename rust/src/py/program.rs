@@ -5,7 +5,7 @@ use crate::buffer::Buffer;
 use crate::exec::device::Device;
 use crate::exec::program::{Executable, InstrSpec};
 use crate::ops::Aval;
-use crate::params::{Param, Params, ProgramRef};
+use crate::params::{HostObject, Param, Params, ProgramRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -99,6 +99,11 @@ fn param_from_py(v: &Bound<'_, PyAny>) -> PyResult<Param> {
             out.push(param_from_py(&item?)?);
         }
         Ok(Param::List(out))
+    } else if v.is_callable() {
+        // A host callback's Python callable (ops/callback.rs).
+        Ok(Param::Object(HostObject(std::sync::Arc::new(
+            v.clone().unbind(),
+        ))))
     } else {
         Err(PyTypeError::new_err(format!(
             "op parameter of unsupported type: {}",
@@ -185,7 +190,17 @@ impl PyExecutable {
     /// Large work (or work reading pending buffers) is queued on the device
     /// and its outputs come back pending; reading them waits.
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyBuffer>>) -> PyResult<Vec<PyBuffer>> {
-        let mode = async_mode();
+        // Inside a host callback (maybe on a device's worker thread, which
+        // is waiting for the callback) everything runs right here.
+        let mode = if super::host::in_host_call() {
+            2
+        } else {
+            async_mode()
+        };
+        let device = Device::default_device();
+        // A run that calls back into Python waits its turn behind the work
+        // already queued, so that callbacks run in the order of the calls.
+        let behind = mode != 2 && self.inner.has_host_calls() && device.pending() > 0;
         let mut bufs: Vec<Buffer> = Vec::with_capacity(inputs.len());
         for b in &inputs {
             // A pending or failed input sends the run to the queue, where it
@@ -198,7 +213,10 @@ impl PyExecutable {
         }
         let in_bytes: usize = inputs.iter().map(|b| b.nbytes_hint()).sum();
         let bytes = in_bytes + self.out_bytes;
-        if bufs.len() == inputs.len() && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES)) {
+        if bufs.len() == inputs.len()
+            && !behind
+            && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES))
+        {
             let outs = if bytes < DETACH_BYTES {
                 guard_gil(|| self.inner.run(&bufs))?
             } else {
@@ -210,7 +228,14 @@ impl PyExecutable {
         let ins = inputs.iter().map(|b| b.input()).collect();
         let exe = std::sync::Arc::clone(&self.inner);
         let n_out = exe.out_avals().len();
-        let slots = Device::default_device().enqueue(ins, n_out, move |bufs| exe.run(bufs));
+        let work = move |bufs: &[Buffer]| exe.run(bufs);
+        let slots = if device.would_block() {
+            // Waiting for room in the queue: without the GIL, which the
+            // running job may need for a callback.
+            py.detach(|| device.enqueue(ins, n_out, work))
+        } else {
+            device.enqueue(ins, n_out, work)
+        };
         Ok(slots
             .into_iter()
             .zip(self.inner.out_avals())
@@ -223,6 +248,7 @@ impl PyExecutable {
     /// collectives. Returns each replica's (pending) outputs.
     fn run_replicas(
         &self,
+        py: Python<'_>,
         inputs: Vec<Vec<PyRef<'_, PyBuffer>>>,
         devices: Vec<usize>,
     ) -> PyResult<Vec<Vec<PyBuffer>>> {
@@ -250,7 +276,9 @@ impl PyExecutable {
             });
         }
         let n_out = self.inner.out_avals().len();
-        let slots = enqueue_replicas(replicas, n_out);
+        // Queueing may wait (a full queue, the global order lock): without
+        // the GIL, which a running replica may need for a host callback.
+        let slots = py.detach(|| enqueue_replicas(replicas, n_out));
         Ok(slots
             .into_iter()
             .map(|outs| {
