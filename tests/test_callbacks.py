@@ -392,3 +392,32 @@ def test_make_jaxpr_shows_the_callbacks():
     return rjax.pure_callback(np.sin, jax_struct(x), x)
   text = str(rjax.make_jaxpr(f)(jnp.ones(2)))
   assert "debug_callback" in text and "pure_callback" in text
+
+
+def test_callbacks_under_pmap():
+  """Replicas run on the devices' own threads: each re-acquires the GIL."""
+  n = min(rjax.device_count(), 4)
+  seen = Log()
+
+  def f(x):
+    rjax.debug.callback(seen, x.sum())
+    y = rjax.pure_callback(lambda v: v * 2, jax_struct(x), x)
+    return lax.psum(y, "i")
+  x = np.arange(2.0 * n, dtype=np.float32).reshape(n, 2)
+  out = rjax.pmap(f, axis_name="i")(jnp.asarray(x))
+  np.testing.assert_array_equal(out, np.broadcast_to(2 * x.sum(0), (n, 2)))
+  assert sorted(seen.values()) == sorted((float(r.sum()),) for r in x)
+
+
+def test_bad_input_is_caught_at_trace_time():
+  x = jnp.ones(2)
+  with pytest.raises(TypeError, match="must be callable"):
+    rjax.pure_callback(3, jax_struct(x), x)
+  with pytest.raises(TypeError, match="must be callable"):
+    rjax.debug.callback("not a function", x)
+  with pytest.raises(TypeError, match="shape"):
+    rjax.pure_callback(lambda a: a, [object()], x)
+  with pytest.raises(TypeError, match="not a valid rjax type"):
+    rjax.jit(lambda v: rjax.pure_callback(lambda a, b: a, jax_struct(v), v, "text"))(x)
+  with pytest.raises(TypeError, match="structure"):
+    np.asarray(rjax.pure_callback(lambda a: (a, a), jax_struct(x), x))
