@@ -421,3 +421,14 @@ def test_bad_input_is_caught_at_trace_time():
     rjax.jit(lambda v: rjax.pure_callback(lambda a, b: a, jax_struct(v), v, "text"))(x)
   with pytest.raises(TypeError, match="structure"):
     np.asarray(rjax.pure_callback(lambda a: (a, a), jax_struct(x), x))
+
+
+def test_effects_barrier_inside_a_callback_does_not_wait_for_itself(always_async):
+  log = Log()
+
+  def cb(x):
+    rjax.effects_barrier()
+    log(x)
+  f = rjax.jit(lambda x: (rjax.debug.callback(cb, x), x + 1)[1])
+  assert float(f(jnp.float32(1.0))) == 2.0
+  assert log.values() == [(1.0,)]

@@ -927,4 +927,76 @@ mod tests {
         assert!(totals.folded > 0 && totals.cse > 0 && totals.dce > 0);
         assert!(totals.consts_deduped > 0);
     }
+
+    fn debug_callback(ins: Vec<usize>) -> InstrSpec {
+        // The callable is only looked at when the op runs, never by the passes.
+        let f = crate::params::HostObject(std::sync::Arc::new(0u8));
+        InstrSpec {
+            params: Params::new("debug_callback").with("callback", Param::Object(f)),
+            ins,
+            outs: vec![],
+        }
+    }
+
+    #[test]
+    fn effects_survive_dce_and_are_never_merged() {
+        let a = f32v(&[3]);
+        let o = optimize_with_stats(
+            &[a.clone()],
+            vec![buf(&[3], &[1., 2., 3.])],
+            vec![
+                op("exp", vec![0], a.clone()), // 2: read only by the callbacks
+                debug_callback(vec![2]),
+                debug_callback(vec![2]), // equal to the one before: both run
+                op("sin", vec![0], a.clone()), // 3: dead
+                debug_callback(vec![1]), // all inputs constant: not folded
+            ],
+            vec![0],
+        )
+        .unwrap();
+        let names: Vec<&str> = o.specs.iter().map(|s| s.params.op.as_str()).collect();
+        assert_eq!(
+            names,
+            ["exp", "debug_callback", "debug_callback", "debug_callback"]
+        );
+        assert_eq!((o.stats.dce, o.stats.cse, o.stats.folded), (1, 0, 0));
+        assert_eq!(o.consts.len(), 1);
+        assert_eq!(o.specs[3].ins, vec![1]);
+    }
+
+    #[test]
+    fn control_flow_with_an_effect_in_its_body_is_kept() {
+        let a = f32v(&[]);
+        let body = Executable::new(
+            vec![a.clone()],
+            vec![],
+            vec![debug_callback(vec![0]), op("neg", vec![0], a.clone())],
+            vec![1],
+        )
+        .unwrap();
+        assert!(body.has_effects() && body.has_host_calls());
+        let cond = Executable::new(vec![], vec![], vec![iota(1)], vec![0]).unwrap();
+        assert!(!cond.has_effects());
+        let branches = Param::List(vec![
+            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(body))),
+            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(cond))),
+        ]);
+        let o = optimize_with_stats(
+            &[a.clone()],
+            vec![],
+            vec![ins(
+                Params::new("cond").with("branches", branches),
+                vec![0, 0],
+                vec![a.clone()],
+            )],
+            vec![0],
+        )
+        .unwrap();
+        assert_eq!(
+            o.specs.len(),
+            1,
+            "the cond's output is unused, but it prints"
+        );
+        assert_eq!(o.stats.dce, 0);
+    }
 }
