@@ -244,7 +244,7 @@ def test_pure_callback_values_match_numpy(data):
 
 
 @pytest.mark.parametrize("method", ["sequential", "sequential_unrolled", "expand_dims",
-                                    "broadcast_all"])
+                                    "broadcast_all", "legacy_vectorized"])
 def test_pure_callback_under_vmap(method):
   shapes = []
 
@@ -262,7 +262,8 @@ def test_pure_callback_under_vmap(method):
     out = fn(xs, y)
     np.testing.assert_array_equal(out, np.arange(12.0).reshape(4, 3) * 2 + np.array([1, 2, 3]))
     want = {"sequential": [((3,), (3,))] * 4, "sequential_unrolled": [((3,), (3,))] * 4,
-            "expand_dims": [((4, 3), (1, 3))], "broadcast_all": [((4, 3), (4, 3))]}[method]
+            "expand_dims": [((4, 3), (1, 3))], "broadcast_all": [((4, 3), (4, 3))],
+            "legacy_vectorized": [((4, 3), (3,))]}[method]
     assert shapes == want
   # vmapped on its second axis and nested: the same values
   out = rjax.vmap(rjax.vmap(f, in_axes=(1, None)), in_axes=(0, None))(
