@@ -3,6 +3,7 @@
 order of effects (in one program, across consecutive asynchronous calls,
 in every loop iteration), effects kept by dead-code elimination, errors that
 surface as the callback's own exception, and calls from several threads."""
+import sys
 import threading
 
 import numpy as np
@@ -433,3 +434,12 @@ def test_effects_barrier_inside_a_callback_does_not_wait_for_itself(always_async
   f = rjax.jit(lambda x: (rjax.debug.callback(cb, x), x + 1)[1])
   assert float(f(jnp.float32(1.0))) == 2.0
   assert log.values() == [(1.0,)]
+
+
+def test_the_error_says_it_came_from_a_callback():
+  f = rjax.jit(lambda x: rjax.pure_callback(_boom, jax_struct(x), x))
+  with pytest.raises(CallbackBoom) as info:
+    np.asarray(f(jnp.float32(2.0)))
+  assert str(info.value) == "boom at 2.0"   # the callback's own message, unchanged
+  if sys.version_info >= (3, 11):            # (older Pythons have no exception notes)
+    assert any("host callback of rjax's pure_callback op" in n for n in info.value.__notes__)

@@ -406,7 +406,9 @@ def debug_print(fmt: str | None = None, *args, ordered: bool = False, partitione
   any transformation (``jax.debug.print``): under ``jit`` at each call,
   under ``vmap`` once per element, under ``grad`` with the primal values,
   in loops at every iteration. Not an f-string: ``"x = {x}"`` with ``x=x``.
-  Also usable as ``debug_print(ordered=True)(fmt, *args)``."""
+  Also usable as ``debug_print(ordered=True)(fmt, *args)``. Work queued on
+  the device (large, or ``RJAX_ASYNC=always``) prints when it runs:
+  ``rjax.effects_barrier()`` waits for that."""
   def call(fmt: str, *c_args, **c_kwargs):
     if not skip_format_check:
       _checker.format(fmt, *c_args, **c_kwargs)

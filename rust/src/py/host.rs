@@ -55,6 +55,14 @@ fn host_error(py: Python<'_>, what: &str, err: PyErr) -> Error {
             .repr()
             .map_or_else(|_| "an exception".to_string(), |r| r.to_string(),)
     );
+    // Say where it came from (Python >= 3.11 shows notes under the message;
+    // older versions have no `add_note`, and lose nothing else).
+    let _ = err.value(py).call_method1(
+        "add_note",
+        (format!(
+            "(raised inside a host callback of rjax's {what} op)"
+        ),),
+    );
     Error::Host(HostError {
         msg,
         payload: Arc::new(err),
