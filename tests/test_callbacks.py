@@ -443,3 +443,16 @@ def test_the_error_says_it_came_from_a_callback():
   assert str(info.value) == "boom at 2.0"   # the callback's own message, unchanged
   if sys.version_info >= (3, 11):            # (older Pythons have no exception notes)
     assert any("host callback of rjax's pure_callback op" in n for n in info.value.__notes__)
+
+
+def test_a_failing_callback_runs_once_per_call():
+  calls = []
+
+  def cb(x):
+    calls.append(float(x))
+    raise TypeError("bad type in callback")   # the kind of error jit's fast path also sees
+  f = rjax.jit(lambda x: (rjax.debug.callback(cb, x), x + 1)[1])
+  for k in range(3):   # the first call compiles, the next ones take the fast path
+    with pytest.raises(TypeError, match="bad type in callback"):
+      np.asarray(f(jnp.float32(k)))
+  assert calls == [0.0, 1.0, 2.0]
