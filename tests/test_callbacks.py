@@ -27,6 +27,22 @@ def always_async():
     _rjax.set_async_mode(prev)
 
 
+@pytest.fixture
+def sync_mode():
+  """Run everything on the calling thread (RJAX_ASYNC=never)."""
+  prev = _rjax.set_async_mode("never")
+  try:
+    yield
+  finally:
+    _rjax.set_async_mode(prev)
+
+
+def printed(capsys) -> str:
+  """What was printed, once every queued print has run."""
+  rjax.effects_barrier()
+  return capsys.readouterr().out
+
+
 class Log:
   """A debug callback that records what it saw, in order."""
 
@@ -57,20 +73,17 @@ def _f(x):
 def test_print_eager_jit_and_under_grad(capsys):
   x = jnp.float32(0.5)
   _f(x)
-  assert capsys.readouterr().out == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n"
+  assert printed(capsys) == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n"
   g = rjax.jit(_f)
   for _ in range(3):   # every call prints again (jit's cache and fast path)
     g(x)
-  rjax.effects_barrier()
-  assert capsys.readouterr().out == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n" * 3
+  assert printed(capsys) == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n" * 3
   # grad prints the primal values, once (in the forward pass)
   for fn in (rjax.grad(_f), rjax.jit(rjax.grad(_f)), rjax.grad(rjax.jit(_f))):
     np.testing.assert_allclose(fn(x), 2 * np.cos(0.5), rtol=1e-6)
-    rjax.effects_barrier()
-    assert capsys.readouterr().out == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n"
+    assert printed(capsys) == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n"
   _, t = rjax.jvp(_f, (x,), (jnp.float32(1.0),))
-  rjax.effects_barrier()
-  assert capsys.readouterr().out == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n"
+  assert printed(capsys) == f"x = 0.5\ny = {np.sin(np.float32(0.5))}\n"
 
 
 def test_print_under_vmap_prints_each_element(capsys):
@@ -78,17 +91,16 @@ def test_print_under_vmap_prints_each_element(capsys):
     rjax.debug.print("{} {}", x, s)
     return x + s
   rjax.vmap(f, in_axes=(0, None))(jnp.arange(3), 7)
-  assert capsys.readouterr().out == "0 7\n1 7\n2 7\n"
+  assert printed(capsys) == "0 7\n1 7\n2 7\n"
   rjax.jit(rjax.vmap(f))(jnp.arange(2), jnp.arange(10, 12))
-  rjax.effects_barrier()
-  assert capsys.readouterr().out == "0 10\n1 11\n"
+  assert printed(capsys) == "0 10\n1 11\n"
 
 
 def test_print_matches_jax_format_and_checks_arguments(capsys):
   rjax.debug.print("{a} and {b:.2f}", a=jnp.arange(3), b=jnp.float32(1.5))
   rjax.debug.print("no placeholders", jnp.int32(4), skip_format_check=True)
   rjax.debug.print(ordered=True)("two-call {}", 1.0)
-  assert capsys.readouterr().out == "[0 1 2] and 1.50\nno placeholders 4\ntwo-call 1.0\n"
+  assert printed(capsys) == "[0 1 2] and 1.50\nno placeholders 4\ntwo-call 1.0\n"
   with pytest.raises(ValueError, match="Unused keyword arguments"):
     rjax.debug.print("x", x=jnp.ones(2))
   with pytest.raises(ValueError, match="Unused positional arguments"):
@@ -100,22 +112,20 @@ def test_print_in_loops_runs_every_iteration(capsys):
     rjax.debug.print("i={i} c={c}", i=i, c=c)
     return c * 2
   assert int(rjax.jit(lambda c: lax.fori_loop(0, 4, body, c))(1)) == 16
-  rjax.effects_barrier()
-  assert capsys.readouterr().out == "".join(f"i={i} c={2 ** i}\n" for i in range(4))
+  assert printed(capsys) == "".join(f"i={i} c={2 ** i}\n" for i in range(4))
 
   n = jnp.int32(3)   # a traced bound: a while loop
   rjax.jit(lambda c, n: lax.fori_loop(0, n, body, c))(1, n)
-  rjax.effects_barrier()
-  assert capsys.readouterr().out == "".join(f"i={i} c={2 ** i}\n" for i in range(3))
+  assert printed(capsys) == "".join(f"i={i} c={2 ** i}\n" for i in range(3))
 
   def step(c, x):
     rjax.debug.print("{} {}", c, x)
     return c + x, None
   lax.scan(step, 0, jnp.arange(3))
-  assert capsys.readouterr().out == "0 0\n0 1\n1 2\n"
+  assert printed(capsys) == "0 0\n0 1\n1 2\n"
 
   lax.cond(True, lambda x: rjax.debug.print("true {}", x), lambda x: None, 5)
-  assert capsys.readouterr().out == "true 5\n"
+  assert printed(capsys) == "true 5\n"
 
 
 def test_grad_through_scan_prints_each_iteration_once(capsys):
@@ -127,7 +137,7 @@ def test_grad_through_scan_prints_each_iteration_once(capsys):
   g = rjax.grad(f)(0.5)
   want = [0.5, np.sin(np.float32(0.5))]
   want.append(np.sin(want[1]))
-  assert capsys.readouterr().out == "".join(f"c={np.float32(c)}\n" for c in want)
+  assert printed(capsys) == "".join(f"c={np.float32(c)}\n" for c in want)
   np.testing.assert_allclose(g, np.prod(np.cos(np.array(want, np.float32))), rtol=1e-5)
 
 
@@ -322,7 +332,7 @@ def _boom(x):
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_exception_in_callback_propagates_sync(jit):
+def test_exception_in_callback_propagates_sync(jit, sync_mode):
   wrap = rjax.jit if jit else (lambda f: f)
   f = wrap(lambda x: (rjax.debug.callback(_boom, x), x * 2)[1])
   with pytest.raises(CallbackBoom, match="boom at 1.5"):
@@ -345,6 +355,12 @@ def test_exception_in_callback_propagates_async(always_async):
   z = y + 1.0                   # work that depends on it fails with it too
   with pytest.raises(CallbackBoom):
     np.asarray(z)
+  # an eager debug callback has no output to carry its error: the next
+  # effects barrier raises it (once)
+  rjax.debug.callback(_boom, jnp.float32(5.0))
+  with pytest.raises(CallbackBoom, match="boom at 5.0"):
+    rjax.effects_barrier()
+  rjax.effects_barrier()
   # the device keeps working, callbacks included
   ok = rjax.jit(lambda x: (rjax.debug.callback(log, x), x * 2)[1])
   np.testing.assert_array_equal(ok(jnp.float32(4.0)), 8.0)

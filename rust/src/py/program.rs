@@ -51,19 +51,57 @@ pub fn set_async_mode(mode: &str) -> PyResult<&'static str> {
     Ok(names[prev as usize])
 }
 
-/// Block until every run queued on any device so far has finished. Inside
-/// a host callback it returns at once: the run that called back is one of
-/// those runs, and it cannot finish before the callback returns.
+/// The tokens of queued runs that have an effect and no outputs: their
+/// errors have nowhere else to go.
+mod effect_tokens {
+    use crate::error::Error;
+    use crate::exec::device::Slot;
+    use std::sync::{Arc, Mutex};
+
+    static TOKENS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
+
+    pub fn push(slots: Vec<Arc<Slot>>) {
+        let mut t = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the runs that finished well.
+        t.retain(|s| !matches!(s.try_get(), Some(Ok(_))));
+        t.extend(slots);
+    }
+
+    /// The first error among the finished runs (all of them are forgotten).
+    pub fn take_error() -> Option<Error> {
+        let mut t = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut first = None;
+        t.retain(|s| match s.try_get() {
+            None => true,
+            Some(Ok(_)) => false,
+            Some(Err(e)) => {
+                first.get_or_insert(e);
+                false
+            }
+        });
+        first
+    }
+}
+
+/// Block until every run queued on any device so far has finished; raise
+/// the error of a queued run that had an effect and no outputs (an eager
+/// debug callback), if one failed. Inside a host callback it returns at
+/// once: the run that called back is one of those runs, and it cannot
+/// finish before the callback returns.
 #[pyfunction]
-pub fn synchronize(py: Python<'_>) {
+pub fn synchronize(py: Python<'_>) -> PyResult<()> {
     if super::host::in_host_call() {
-        return;
+        return Ok(());
     }
     py.detach(|| {
         crate::exec::device::devices()
             .iter()
             .for_each(|d| d.synchronize())
     });
+    match effect_tokens::take_error() {
+        Some(e) => Err(PyErr::from(e)),
+        None => Ok(()),
+    }
 }
 
 /// Create the CPU devices (`n` of them) if none exist yet; returns each
@@ -233,14 +271,29 @@ impl PyExecutable {
         let ins = inputs.iter().map(|b| b.input()).collect();
         let exe = std::sync::Arc::clone(&self.inner);
         let n_out = exe.out_avals().len();
-        let work = move |bufs: &[Buffer]| exe.run(bufs);
+        // A run with no outputs that has an effect (an eager debug callback)
+        // gets one hidden output, a token, so that its error is not lost:
+        // `synchronize` (`rjax.effects_barrier()`) raises it.
+        let token = n_out == 0 && exe.has_effects();
+        let work = move |bufs: &[Buffer]| {
+            let outs = exe.run(bufs)?;
+            if token {
+                return Ok(vec![Buffer::from_vec::<bool>(vec![], &[true])?]);
+            }
+            Ok(outs)
+        };
+        let n_slots = n_out + token as usize;
         let slots = if device.would_block() {
             // Waiting for room in the queue: without the GIL, which the
             // running job may need for a callback.
-            py.detach(|| device.enqueue(ins, n_out, work))
+            py.detach(|| device.enqueue(ins, n_slots, work))
         } else {
-            device.enqueue(ins, n_out, work)
+            device.enqueue(ins, n_slots, work)
         };
+        if token {
+            effect_tokens::push(slots.into_iter().collect());
+            return Ok(vec![]);
+        }
         Ok(slots
             .into_iter()
             .zip(self.inner.out_avals())
