@@ -662,6 +662,29 @@ def _threefry(data, name):
   return Case(lambda *a: threefry2x32(*a), (k0, k1, x0, x1))
 
 
+# -- host callbacks (tests/test_callbacks.py checks ordering, errors and transformations) -------
+
+@case("pure_callback")
+def _pure_callback(data, name):
+  dt = data.draw(st.sampled_from(_ALL64))
+  x = _array(data, dt, data.draw(shapes(max_dims=2)))
+  spec = rjax.ShapeDtypeStruct(x.shape[::-1], dt)
+  return Case(lambda v: rjax.pure_callback(lambda a: a.T.copy(), spec, v), (x,),
+              x64=_is64(dt))
+
+
+@case("debug_callback")
+def _debug_callback(data, name):
+  dt = data.draw(st.sampled_from(_ALL64))
+  x = _array(data, dt, data.draw(shapes(max_dims=2)))
+  seen = []
+
+  def fn(v):
+    rjax.debug.callback(seen.append, v)
+    return v
+  return Case(fn, (x,), x64=_is64(dt))
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 def test_every_primitive_and_rust_op_has_a_jit_case():

@@ -12,6 +12,7 @@ from rjax._src.pmap import (  # noqa: F401
 from rjax._src.devices import (  # noqa: F401
     Device, devices, local_devices, device_count, local_device_count, process_index,
     process_count, default_device)
+from rjax._src.callback import pure_callback, effects_barrier  # noqa: F401
 from rjax._src.core import Tracer as _Tracer
 from rjax._src.numpy.array_methods import set_array_methods as _set_array_methods
 from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)
@@ -21,6 +22,6 @@ _set_array_methods(_Tracer)
 
 from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random  # noqa: E402,F401
 from rjax import distributed, optim, checkpoints  # noqa: E402,F401
-from rjax import nn  # noqa: E402,F401
+from rjax import nn, debug  # noqa: E402,F401
 
 __version__ = "0.1.0"

@@ -18,6 +18,31 @@ pub enum Error {
     UnknownOp(String),
     #[error("{0}")]
     Internal(String),
+    /// An error raised by host code the core called back into (a Python
+    /// callback): its message, and the host's own error object, so that the
+    /// Python side can raise the original exception again.
+    #[error("{0}")]
+    Host(HostError),
+}
+
+/// The error of a host callback. `payload` is opaque to the core (the
+/// Python layer stores the original `PyErr` there and raises it again).
+#[derive(Clone)]
+pub struct HostError {
+    pub msg: String,
+    pub payload: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostError({:?})", self.msg)
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -21,6 +21,23 @@ impl std::fmt::Debug for ProgramRef {
     }
 }
 
+/// An opaque host object carried by an op (a host callback's Python
+/// callable). Two are equal only if they are the same object.
+#[derive(Clone)]
+pub struct HostObject(pub Arc<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for HostObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostObject@{:p}", Arc::as_ptr(&self.0) as *const ())
+    }
+}
+
+impl HostObject {
+    fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+}
+
 /// Equality is structural, with floats compared by their bits: `NaN == NaN`
 /// and `0.0 != -0.0`, so two equal params always mean the same computation
 /// (what the compiler's common-subexpression elimination needs).
@@ -33,6 +50,7 @@ pub enum Param {
     Str(String),
     List(Vec<Param>),
     Program(ProgramRef),
+    Object(HostObject),
 }
 
 impl Param {
@@ -56,6 +74,7 @@ impl PartialEq for Param {
             (Param::Str(a), Param::Str(b)) => a == b,
             (Param::List(a), Param::List(b)) => a == b,
             (Param::Program(a), Param::Program(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (Param::Object(a), Param::Object(b)) => a.addr() == b.addr(),
             _ => false,
         }
     }
@@ -74,6 +93,7 @@ impl Hash for Param {
             Param::Str(s) => s.hash(h),
             Param::List(v) => v.hash(h),
             Param::Program(p) => (Arc::as_ptr(&p.0) as usize).hash(h),
+            Param::Object(o) => o.addr().hash(h),
         }
     }
 }
@@ -192,6 +212,26 @@ impl Params {
             Param::Program(p) => Ok(p.0.clone()),
             _ => Err(self.bad(name, "expected a compiled program")),
         }
+    }
+    /// A host object (e.g. a callback's Python callable).
+    pub fn object(&self, name: &str) -> Result<Arc<dyn std::any::Any + Send + Sync>> {
+        match self.get(name)? {
+            Param::Object(o) => Ok(o.0.clone()),
+            _ => Err(self.bad(name, "expected a host object")),
+        }
+    }
+    /// Every compiled sub-program this op carries, at any list depth.
+    pub fn sub_programs(&self) -> Vec<Arc<Executable>> {
+        fn walk(p: &Param, out: &mut Vec<Arc<Executable>>) {
+            match p {
+                Param::Program(p) => out.push(p.0.clone()),
+                Param::List(v) => v.iter().for_each(|q| walk(q, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.map.values().for_each(|p| walk(p, &mut out));
+        out
     }
     pub fn programs(&self, name: &str) -> Result<Vec<Arc<Executable>>> {
         self.list(name)?

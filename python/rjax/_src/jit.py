@@ -184,7 +184,11 @@ class JitWrapped:
         try:
           bufs = entry.exe.run([a._buf for a in args])
         except TypeError:
-          pass  # a deleted argument: the slow path says so
+          # A deleted argument: the slow path says so. Any other TypeError
+          # (one a host callback raised) is the call's own: running the
+          # program again would repeat its effects.
+          if all(a._buf is not None for a in args):
+            raise
         else:
           outs = [Array._from_buffer(b, av) for b, av in zip(bufs, entry.out_avals)]
           return outs[0] if entry.single else tree_util.tree_unflatten(entry.out_tree, outs)

@@ -155,6 +155,13 @@ impl Device {
             .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
     }
 
+    /// Whether `enqueue` might block now (the queue is full): a caller that
+    /// holds the GIL must release it first, since the running job may need
+    /// it for a host callback.
+    pub fn would_block(&self) -> bool {
+        self.pending() >= MAX_QUEUED
+    }
+
     /// Number of jobs queued or running.
     pub fn pending(&self) -> usize {
         self.queued.load(Ordering::Acquire)

@@ -13,6 +13,11 @@
 //! folded result is a constant, a chain of such instructions folds in this one
 //! sweep. A last liveness sweep drops the constants (and anything else) no
 //! longer read, and the survivors are renumbered.
+//!
+//! Host callbacks (`ops::callback`) are the exception to purity: an op with
+//! an effect (a debug callback, or control flow whose body has one) is live
+//! whatever reads it and is never merged with an equal one; no host call is
+//! ever folded (it would run Python at compile time).
 use crate::buffer::Buffer;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -162,7 +167,7 @@ impl Builder {
     fn try_fold(&self, node: &Node, in_avals: &[Aval]) -> Result<Option<Vec<Buffer>>> {
         // Control flow (an op carrying sub-programs) never folds: a loop may
         // run long, and its cost is not bounded by its output size.
-        if node.params.holds_program() {
+        if node.params.holds_program() || ops::callback::is_host_op(&node.params) {
             return Ok(None);
         }
         let mut args = Vec::with_capacity(node.ins.len());
@@ -213,7 +218,9 @@ fn live_instrs(
     }
     let mut keep = vec![false; specs.len()];
     for (k, s) in specs.iter().enumerate().rev() {
-        if (first[k]..first[k] + s.outs.len()).any(|v| live[v]) {
+        if ops::callback::has_effect(&s.params)
+            || (first[k]..first[k] + s.outs.len()).any(|v| live[v])
+        {
             keep[k] = true;
             for &i in &s.ins {
                 live[i] = true;
@@ -298,7 +305,8 @@ pub fn optimize_with_stats(
             ins,
             outs: s.outs,
         };
-        if let Some(vals) = b.seen.get(&node) {
+        let effect = ops::callback::has_effect(&node.params);
+        if let Some(vals) = b.seen.get(&node).filter(|_| !effect) {
             stats.cse += 1;
             map.extend(vals.iter().map(|&v| Some(v)));
             continue;
@@ -315,7 +323,9 @@ pub fn optimize_with_stats(
             }
         };
         map.extend(vals.iter().map(|&v| Some(v)));
-        b.seen.insert(node, vals);
+        if !effect {
+            b.seen.insert(node, vals);
+        }
     }
     let outputs = outputs
         .iter()
@@ -335,6 +345,11 @@ pub fn optimize_with_stats(
     }
     for &v in &outputs {
         mark(v, &mut used_const, &mut used_node);
+    }
+    for (j, n) in b.nodes.iter().enumerate() {
+        if ops::callback::has_effect(&n.params) {
+            used_node[j] = true;
+        }
     }
     for j in (0..b.nodes.len()).rev() {
         if used_node[j] {
@@ -911,5 +926,77 @@ mod tests {
         // The generator exercises every pass.
         assert!(totals.folded > 0 && totals.cse > 0 && totals.dce > 0);
         assert!(totals.consts_deduped > 0);
+    }
+
+    fn debug_callback(ins: Vec<usize>) -> InstrSpec {
+        // The callable is only looked at when the op runs, never by the passes.
+        let f = crate::params::HostObject(std::sync::Arc::new(0u8));
+        InstrSpec {
+            params: Params::new("debug_callback").with("callback", Param::Object(f)),
+            ins,
+            outs: vec![],
+        }
+    }
+
+    #[test]
+    fn effects_survive_dce_and_are_never_merged() {
+        let a = f32v(&[3]);
+        let o = optimize_with_stats(
+            &[a.clone()],
+            vec![buf(&[3], &[1., 2., 3.])],
+            vec![
+                op("exp", vec![0], a.clone()), // 2: read only by the callbacks
+                debug_callback(vec![2]),
+                debug_callback(vec![2]), // equal to the one before: both run
+                op("sin", vec![0], a.clone()), // 3: dead
+                debug_callback(vec![1]), // all inputs constant: not folded
+            ],
+            vec![0],
+        )
+        .unwrap();
+        let names: Vec<&str> = o.specs.iter().map(|s| s.params.op.as_str()).collect();
+        assert_eq!(
+            names,
+            ["exp", "debug_callback", "debug_callback", "debug_callback"]
+        );
+        assert_eq!((o.stats.dce, o.stats.cse, o.stats.folded), (1, 0, 0));
+        assert_eq!(o.consts.len(), 1);
+        assert_eq!(o.specs[3].ins, vec![1]);
+    }
+
+    #[test]
+    fn control_flow_with_an_effect_in_its_body_is_kept() {
+        let a = f32v(&[]);
+        let body = Executable::new(
+            vec![a.clone()],
+            vec![],
+            vec![debug_callback(vec![0]), op("neg", vec![0], a.clone())],
+            vec![1],
+        )
+        .unwrap();
+        assert!(body.has_effects() && body.has_host_calls());
+        let cond = Executable::new(vec![], vec![], vec![iota(1)], vec![0]).unwrap();
+        assert!(!cond.has_effects());
+        let branches = Param::List(vec![
+            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(body))),
+            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(cond))),
+        ]);
+        let o = optimize_with_stats(
+            &[a.clone()],
+            vec![],
+            vec![ins(
+                Params::new("cond").with("branches", branches),
+                vec![0, 0],
+                vec![a.clone()],
+            )],
+            vec![0],
+        )
+        .unwrap();
+        assert_eq!(
+            o.specs.len(),
+            1,
+            "the cond's output is unused, but it prints"
+        );
+        assert_eq!(o.stats.dce, 0);
     }
 }

@@ -35,6 +35,10 @@ pub struct Executable {
     outputs: Vec<usize>,
     n_values: usize,
     stats: PassStats,
+    /// Whether a run calls back into the host (Python) / has an effect
+    /// (see `ops::callback`), here or in a sub-program.
+    host_calls: bool,
+    effects: bool,
 }
 
 /// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
@@ -68,6 +72,8 @@ impl Executable {
             outputs,
             stats,
         } = passes::optimize_with_stats(&in_avals, consts, specs, outputs)?;
+        let host_calls = specs.iter().any(|s| ops::callback::is_host_op(&s.params));
+        let effects = specs.iter().any(|s| ops::callback::has_effect(&s.params));
         let mut avals: Vec<Aval> = in_avals.clone();
         avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
         // Number every value first: instruction k's outputs get fresh ids.
@@ -167,7 +173,20 @@ impl Executable {
             outputs,
             n_values,
             stats,
+            host_calls,
+            effects,
         })
+    }
+
+    /// Whether a run calls back into the host (Python).
+    pub fn has_host_calls(&self) -> bool {
+        self.host_calls
+    }
+
+    /// Whether a run has an effect (a debug callback), so it must run
+    /// even if nothing reads its outputs.
+    pub fn has_effects(&self) -> bool {
+        self.effects
     }
 
     /// How many kernels a run launches.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub mod binary;
+pub mod callback;
 pub mod collective;
 pub mod control;
 pub mod conv;
@@ -104,6 +105,7 @@ fn registry() -> &'static Registry {
         control::register(&mut r);
         conv::register(&mut r);
         window::register(&mut r);
+        callback::register(&mut r);
         r
     })
 }

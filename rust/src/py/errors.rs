@@ -29,6 +29,11 @@ impl From<Error> for PyErr {
             Error::Internal(m) => InternalError::new_err(format!(
                 "{m} (this is a bug in rjax; please report it with the code that triggered it)"
             )),
+            // A host callback's own exception is raised again as it was.
+            Error::Host(h) => match h.payload.downcast_ref::<PyErr>() {
+                Some(err) => Python::attach(|py| err.clone_ref(py)),
+                None => RjaxError::new_err(h.msg),
+            },
         }
     }
 }

@@ -1,6 +1,7 @@
 //! PyO3 wrappers, one file per area. `register` is all that lib.rs calls.
 pub mod buffer;
 pub mod errors;
+pub mod host;
 pub mod program;
 pub mod transport;
 

@@ -5,7 +5,7 @@ use crate::buffer::Buffer;
 use crate::exec::device::Device;
 use crate::exec::program::{Executable, InstrSpec};
 use crate::ops::Aval;
-use crate::params::{Param, Params, ProgramRef};
+use crate::params::{HostObject, Param, Params, ProgramRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -51,14 +51,57 @@ pub fn set_async_mode(mode: &str) -> PyResult<&'static str> {
     Ok(names[prev as usize])
 }
 
-/// Block until every run queued on any device so far has finished.
+/// The tokens of queued runs that have an effect and no outputs: their
+/// errors have nowhere else to go.
+mod effect_tokens {
+    use crate::error::Error;
+    use crate::exec::device::Slot;
+    use std::sync::{Arc, Mutex};
+
+    static TOKENS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
+
+    pub fn push(slots: Vec<Arc<Slot>>) {
+        let mut t = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the runs that finished well.
+        t.retain(|s| !matches!(s.try_get(), Some(Ok(_))));
+        t.extend(slots);
+    }
+
+    /// The first error among the finished runs (all of them are forgotten).
+    pub fn take_error() -> Option<Error> {
+        let mut t = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut first = None;
+        t.retain(|s| match s.try_get() {
+            None => true,
+            Some(Ok(_)) => false,
+            Some(Err(e)) => {
+                first.get_or_insert(e);
+                false
+            }
+        });
+        first
+    }
+}
+
+/// Block until every run queued on any device so far has finished; raise
+/// the error of a queued run that had an effect and no outputs (an eager
+/// debug callback), if one failed. Inside a host callback it returns at
+/// once: the run that called back is one of those runs, and it cannot
+/// finish before the callback returns.
 #[pyfunction]
-pub fn synchronize(py: Python<'_>) {
+pub fn synchronize(py: Python<'_>) -> PyResult<()> {
+    if super::host::in_host_call() {
+        return Ok(());
+    }
     py.detach(|| {
         crate::exec::device::devices()
             .iter()
             .for_each(|d| d.synchronize())
     });
+    match effect_tokens::take_error() {
+        Some(e) => Err(PyErr::from(e)),
+        None => Ok(()),
+    }
 }
 
 /// Create the CPU devices (`n` of them) if none exist yet; returns each
@@ -99,6 +142,11 @@ fn param_from_py(v: &Bound<'_, PyAny>) -> PyResult<Param> {
             out.push(param_from_py(&item?)?);
         }
         Ok(Param::List(out))
+    } else if v.is_callable() {
+        // A host callback's Python callable (ops/callback.rs).
+        Ok(Param::Object(HostObject(std::sync::Arc::new(
+            v.clone().unbind(),
+        ))))
     } else {
         Err(PyTypeError::new_err(format!(
             "op parameter of unsupported type: {}",
@@ -185,7 +233,17 @@ impl PyExecutable {
     /// Large work (or work reading pending buffers) is queued on the device
     /// and its outputs come back pending; reading them waits.
     fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyBuffer>>) -> PyResult<Vec<PyBuffer>> {
-        let mode = async_mode();
+        // Inside a host callback (maybe on a device's worker thread, which
+        // is waiting for the callback) everything runs right here.
+        let mode = if super::host::in_host_call() {
+            2
+        } else {
+            async_mode()
+        };
+        let device = Device::default_device();
+        // A run that calls back into Python waits its turn behind the work
+        // already queued, so that callbacks run in the order of the calls.
+        let behind = mode != 2 && self.inner.has_host_calls() && device.pending() > 0;
         let mut bufs: Vec<Buffer> = Vec::with_capacity(inputs.len());
         for b in &inputs {
             // A pending or failed input sends the run to the queue, where it
@@ -198,7 +256,10 @@ impl PyExecutable {
         }
         let in_bytes: usize = inputs.iter().map(|b| b.nbytes_hint()).sum();
         let bytes = in_bytes + self.out_bytes;
-        if bufs.len() == inputs.len() && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES)) {
+        if bufs.len() == inputs.len()
+            && !behind
+            && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES))
+        {
             let outs = if bytes < DETACH_BYTES {
                 guard_gil(|| self.inner.run(&bufs))?
             } else {
@@ -210,7 +271,29 @@ impl PyExecutable {
         let ins = inputs.iter().map(|b| b.input()).collect();
         let exe = std::sync::Arc::clone(&self.inner);
         let n_out = exe.out_avals().len();
-        let slots = Device::default_device().enqueue(ins, n_out, move |bufs| exe.run(bufs));
+        // A run with no outputs that has an effect (an eager debug callback)
+        // gets one hidden output, a token, so that its error is not lost:
+        // `synchronize` (`rjax.effects_barrier()`) raises it.
+        let token = n_out == 0 && exe.has_effects();
+        let work = move |bufs: &[Buffer]| {
+            let outs = exe.run(bufs)?;
+            if token {
+                return Ok(vec![Buffer::from_vec::<bool>(vec![], &[true])?]);
+            }
+            Ok(outs)
+        };
+        let n_slots = n_out + token as usize;
+        let slots = if device.would_block() {
+            // Waiting for room in the queue: without the GIL, which the
+            // running job may need for a callback.
+            py.detach(|| device.enqueue(ins, n_slots, work))
+        } else {
+            device.enqueue(ins, n_slots, work)
+        };
+        if token {
+            effect_tokens::push(slots.into_iter().collect());
+            return Ok(vec![]);
+        }
         Ok(slots
             .into_iter()
             .zip(self.inner.out_avals())
@@ -226,6 +309,7 @@ impl PyExecutable {
     #[pyo3(signature = (inputs, devices, spanning=false))]
     fn run_replicas(
         &self,
+        py: Python<'_>,
         inputs: Vec<Vec<PyRef<'_, PyBuffer>>>,
         devices: Vec<usize>,
         spanning: bool,
@@ -261,7 +345,9 @@ impl PyExecutable {
             });
         }
         let n_out = self.inner.out_avals().len();
-        let slots = enqueue_replicas(replicas, n_out);
+        // Queueing may wait (a full queue, the global order lock): without
+        // the GIL, which a running replica may need for a host callback.
+        let slots = py.detach(|| enqueue_replicas(replicas, n_out));
         Ok(slots
             .into_iter()
             .map(|outs| {

@@ -37,6 +37,8 @@ def to_plain(v: Any) -> Any:
     return bool(v)
   if hasattr(v, "name") and isinstance(getattr(v, "name"), str):  # enums
     return v.name
+  if callable(v):   # a host callback's Python function (rust/src/ops/callback.rs)
+    return v
   raise TypeError(f"cannot lower param value {v!r}")
 
 
