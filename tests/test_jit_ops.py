@@ -28,10 +28,12 @@ from rjax._rjax import supported_ops
 from rjax._src import core
 from rjax._src.interpreters import ad
 from rjax._src.lax.parallel import COLLECTIVES
+from test_lax_conv import conv_problems
 from test_lax_dot import dot_problems
 from test_lax_elementwise import BINARY, UNARY
 from test_lax_reductions import CUM, REDUCE
 from test_lax_slicing import GATHER_CASES
+from test_lax_windowed import window_problems
 from util import (all_dtypes, arrays, bfloat16, enable_x64, float_dtypes,
                   numeric_dtypes, shapes)
 from util_elementwise import broadcast_shapes
@@ -50,7 +52,8 @@ TRANSCENDENTAL = {"exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "s
 ULP = 4
 #: float results that depend on the order of a sum or product
 ORDER_DEPENDENT = {"reduce_sum", "reduce_prod", "cumsum", "cumprod", "cumlogsumexp",
-                   "dot_general"}
+                   "dot_general", "conv_general_dilated", "reduce_window_sum",
+                   "select_and_scatter_add"}
 
 
 class Case(NamedTuple):
@@ -576,6 +579,51 @@ def _dot_general(data, name):
   flt = lhs.dtype.kind == "f" or lhs.dtype == bfloat16
   return Case(lambda a, b: lax.dot_general(a, b, dn), (lhs, rhs), order=flt,
               x64=_is64(lhs.dtype))
+
+
+@case("conv_general_dilated")
+def _conv_general_dilated(data, name):
+  lhs, rhs, kw = data.draw(conv_problems(dtypes=[F32, F64, np.float16, bfloat16, I32, np.int8]))
+  flt = lhs.dtype.kind == "f" or lhs.dtype == bfloat16
+  return Case(lambda a, b: lax.conv_general_dilated(a, b, **kw), (lhs, rhs), order=flt,
+              x64=_is64(lhs.dtype))
+
+
+_WINDOW_FNS = {"reduce_window_sum": (lax.add, lambda dt: 0),
+               "reduce_window_max": (lax.max, lambda dt: -np.inf if dt.kind == "f" or dt == bfloat16
+                                     else np.iinfo(dt).min),
+               "reduce_window_min": (lax.min, lambda dt: np.inf if dt.kind == "f" or dt == bfloat16
+                                     else np.iinfo(dt).max)}
+
+
+@case(*_WINDOW_FNS)
+def _reduce_window(data, name):
+  x, kw = data.draw(window_problems(dtypes=[F32, F64, np.float16, bfloat16, I32, np.uint8]))
+  comp, init = _WINDOW_FNS[name]
+  flt = x.dtype.kind == "f" or x.dtype == bfloat16
+  iv = np.asarray(init(x.dtype), x.dtype)
+  return Case(lambda a: lax.reduce_window(a, iv, comp, **kw), (x,),
+              order=flt and name == "reduce_window_sum", x64=_is64(x.dtype))
+
+
+@case("select_and_gather_add", "select_and_scatter_add")
+def _select_and(data, name):
+  from rjax._src.lax import windowed_reductions as wr
+  x, kw = data.draw(window_problems(dtypes=[F32, F64, I32], dilation=name == "select_and_gather_add",
+                                    string_padding=False))
+  x = np.round(x)   # ties: the first in window order wins
+  from rjax._src.lax import lax as lax_internal
+  sel = data.draw(st.sampled_from([lax_internal.ge_p, lax_internal.le_p]))
+  if name == "select_and_gather_add":
+    t = _array(data, x.dtype, x.shape, -3, 3)
+    return Case(lambda a, b: wr.select_and_gather_add_p.bind(a, b, select_prim=sel, **kw),
+                (t, x), x64=_is64(x.dtype))
+  kw = {k: kw[k] for k in ("window_dimensions", "window_strides", "padding")}
+  out = wr.reduce_window_shape_tuple(x.shape, kw["window_dimensions"], kw["window_strides"],
+                                     kw["padding"])
+  src = _array(data, x.dtype, out, -3, 3)
+  return Case(lambda s, b: wr.select_and_scatter_add_p.bind(s, b, select_prim=sel, **kw),
+              (src, x), order=x.dtype.kind == "f", x64=_is64(x.dtype))
 
 
 # -- control flow and the PRNG hash (tests/test_control_flow.py and tests/test_random.py

@@ -24,8 +24,8 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 mod gemm_avx512;
-mod gemm_float;
-mod gemm_loop;
+pub(crate) mod gemm_float;
+pub(crate) mod gemm_loop;
 
 /// A stack of matrices inside a flat slice: element (b, i, j) lives at
 /// `b * bs + i * rs + j * cs`.

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 pub mod binary;
 pub mod collective;
 pub mod control;
+pub mod conv;
 pub mod convert;
 pub mod cumulative;
 pub mod dot;
@@ -24,6 +25,7 @@ pub mod shape;
 pub mod sort;
 pub mod threefry;
 pub mod unary;
+pub mod window;
 
 /// Abstract value: what Python's ShapedArray says about a buffer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +102,8 @@ fn registry() -> &'static Registry {
         collective::register(&mut r);
         threefry::register(&mut r);
         control::register(&mut r);
+        conv::register(&mut r);
+        window::register(&mut r);
         r
     })
 }
