@@ -317,3 +317,31 @@ def test_integer_inputs_get_float0_cotangents():
   assert cb.dtype == rjax.dtypes.float0 and cb.shape == (2,)
   with pytest.raises(TypeError, match="allow_int"):
     rjax.grad(lambda n: n * 2.0)(3)
+
+
+def test_has_aux_returns_values_not_tracers_under_every_transformation():
+  """aux leaves come back as the primal values: under jit they are the jit's
+  outputs, and an outer grad still differentiates through them (as in JAX)."""
+  import rjax
+  import rjax.numpy as jnp
+  from rjax._src import core
+
+  def f(x):
+    return jnp.sum(x ** 2), {"m": jnp.mean(x), "n": 3}
+
+  x = jnp.arange(1.0, 4.0)
+  cases = [(rjax.value_and_grad(f, has_aux=True), lambda o: o[0][1]),
+           (rjax.jit(rjax.value_and_grad(f, has_aux=True)), lambda o: o[0][1]),
+           (rjax.jit(rjax.grad(f, has_aux=True)), lambda o: o[1]),
+           (lambda x: rjax.vjp(f, x, has_aux=True), lambda o: o[2]),
+           (lambda x: rjax.jvp(f, (x,), (x,), has_aux=True), lambda o: o[2]),
+           (rjax.jacrev(f, has_aux=True), lambda o: o[1]),
+           (rjax.jacfwd(f, has_aux=True), lambda o: o[1])]
+  for fn, get_aux in cases:
+    out = fn(x)
+    aux = get_aux(out)
+    for leaf in rjax.tree_util.tree_leaves(aux):
+      assert not isinstance(leaf, core.Tracer), out
+    assert float(aux["m"]) == 2.0 and int(aux["n"]) == 3
+  g = rjax.grad(lambda x: rjax.grad(f, has_aux=True)(x)[1]["m"] * x.sum())(x)
+  np.testing.assert_allclose(np.asarray(g), np.full(3, 6.0 / 3 + 2.0), rtol=1e-6)

@@ -47,7 +47,8 @@ from rjax._src.lax import parallel  # noqa: E402
 LINEAR = {"add", "sub", "neg", "add_any", "mul", "div", "convert_element_type", "reduce_sum",
           "broadcast_in_dim", "reshape", "transpose", "rev", "squeeze", "concatenate", "pad",
           "slice", "dynamic_slice", "dynamic_update_slice", "gather", "scatter-add", "cumsum",
-          "select_n", "dot_general"}
+          "select_n", "dot_general", "conv_general_dilated", "reduce_window_sum",
+          "select_and_gather_add", "select_and_scatter_add"}
 #: Primitives that take no operands: vmap never has anything to batch.
 NO_OPERANDS = {"iota"}
 

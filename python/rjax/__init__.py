@@ -21,5 +21,6 @@ _set_array_methods(_Tracer)
 
 from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random  # noqa: E402,F401
 from rjax import distributed, optim, checkpoints  # noqa: E402,F401
+from rjax import nn  # noqa: E402,F401
 
 __version__ = "0.1.0"

@@ -123,6 +123,11 @@ def _flatten_fun(fun, in_tree, out_tree_box, has_aux=False):
         raise TypeError("a function with has_aux=True must return a pair (output, aux), "
                         f"got {type(out).__name__}")
       out, aux = out
+      # aux is not differentiated: hand back its primal values, not the
+      # differentiation trace's tracers (which would leak out of jvp/vjp).
+      trace = core.current_trace()
+      if hasattr(trace, "to_primal_tangent"):
+        aux = tree_util.tree_map(lambda l: trace.to_primal_tangent(l)[0], aux)
       out_tree_box.append(("aux", aux))
     leaves, tree = tree_util.tree_flatten(out)
     out_tree_box.append(tree)
