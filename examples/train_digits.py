@@ -5,7 +5,7 @@ Flax + Optax recipe, data-parallel over every virtual CPU device.
     python examples/train_digits.py                     # MLP, all devices
     python examples/train_digits.py --model cnn --devices 2 --epochs 20
 
-``import rjax as jax`` would run the same program; the pieces are:
+It is the program a JAX user writes with Flax and Optax; the pieces are:
 
 - ``rjax.nn`` modules (Flax linen's API): ``init(key, x)`` gives the
   parameters, ``apply({'params': p}, x)`` runs the model;

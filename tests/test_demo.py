@@ -226,3 +226,8 @@ def test_run_checks_the_restored_checkpoint(monkeypatch):
   args = argparse.Namespace(model="mlp", epochs=None, devices=None, out="o", quick=False)
   with pytest.raises(SystemExit, match="restored checkpoint"):
     demo_train.run(args)
+
+
+def test_make_model_rejects_unknown_names():
+  with pytest.raises(ValueError, match="unknown model 'resnet'; choose one of"):
+    demo_train.make_model("resnet")

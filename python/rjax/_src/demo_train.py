@@ -207,8 +207,8 @@ def train(model_name: str = "mlp", epochs: int | None = None, num_devices: int |
           lr: float | None = None, seed: int = 0, progress: bool = True) -> Result:
   """Train ``model_name`` on the digits; write the plot and the checkpoint to
   ``out_dir``. ``quick`` runs a few steps only (for CI)."""
-  cfg = dict(DEFAULTS[model_name] if model_name in DEFAULTS else {})
   model = make_model(model_name)
+  cfg = DEFAULTS[model_name]
   epochs = epochs if epochs is not None else (1 if quick else cfg["epochs"])
   batch_size = batch_size or cfg["batch_size"]
   lr = lr or cfg["lr"]
@@ -237,7 +237,7 @@ def train(model_name: str = "mlp", epochs: int | None = None, num_devices: int |
   correct = make_eval(model)
   reps = rjax.device_put_replicated((params, opt_state), devices)
 
-  print(f"training a {model_name.upper()} on {len(x_train)} digits ({len(x_test)} held out): "
+  print(f"training the {model_name.upper()} on {len(x_train)} digits ({len(x_test)} held out): "
         f"{total_steps} steps ({steps_per_epoch} per epoch) of {batch_size} examples "
         f"= {num_devices} device(s) x {batch_size // num_devices}")
   from tqdm.auto import tqdm
