@@ -2,8 +2,8 @@
 Flax + Optax recipe, data-parallel over every virtual CPU device.
 
     pip install scikit-learn          # the digits ship inside it: no download
-    python examples/train_digits.py                     # MLP, all devices
-    python examples/train_digits.py --model cnn --devices 2 --epochs 20
+    python examples/train_digits.py                     # CNN on 2 devices
+    python examples/train_digits.py --model mlp --devices 4 --epochs 30
 
 It is the program a JAX user writes with Flax and Optax; the pieces are:
 
@@ -31,8 +31,8 @@ from rjax import lax, nn, optim, random
 def parse_args(argv=None):
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
-  p.add_argument("--epochs", type=int, default=30)
+  p.add_argument("--model", choices=("mlp", "cnn"), default="cnn")
+  p.add_argument("--epochs", type=int, default=20)
   p.add_argument("--steps", type=int, default=None, help="stop after this many steps")
   p.add_argument("--devices", type=int, default=2, help="virtual CPU devices (default 2)")
   p.add_argument("--batch-size", type=int, default=128)
@@ -66,18 +66,23 @@ class CNN(nn.Module):
 
 
 def load_data(seed=0):
-  """Images (n, 8, 8, 1) in [0, 1] and int labels; 20% of each class held out."""
+  """Images (n, 8, 8, 1), standardized per pixel with the training set's
+  statistics, and int labels; 20% of each class held out."""
   from sklearn.datasets import load_digits
   from sklearn.model_selection import train_test_split
   d = load_digits()
   x = (d.images / 16.0).astype(np.float32)[..., None]
   y = d.target.astype(np.int32)
-  return train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
+  x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y,
+                                                      random_state=seed)
+  mean, scale = x_train.mean(0), x_train.std(0) + 0.1   # + 0.1: the blank border
+  return (x_train - mean) / scale, (x_test - mean) / scale, y_train, y_test
 
 
-def loss_fn(model, params, x, y):
+def loss_fn(model, params, x, y, label_smoothing=0.1):
   logits = model.apply({"params": params}, x)
-  return -jnp.mean(jnp.sum(nn.log_softmax(logits) * nn.one_hot(y, 10), axis=-1))
+  targets = nn.one_hot(y, 10) * (1 - label_smoothing) + label_smoothing / 10
+  return -jnp.mean(jnp.sum(nn.log_softmax(logits) * targets, axis=-1))
 
 
 def main(args):

