@@ -234,3 +234,12 @@ def test_run_checks_the_restored_checkpoint(monkeypatch):
 def test_make_model_rejects_unknown_names():
   with pytest.raises(ValueError, match="unknown model 'resnet'; choose one of"):
     demo_train.make_model("resnet")
+
+
+def test_demo_rejects_more_devices_than_configured(capsys):
+  # conftest sets RJAX_NUM_CPU_DEVICES, so the demo cannot add devices: it stops
+  # before any part runs.
+  assert os.environ.get("RJAX_NUM_CPU_DEVICES") == str(rjax.device_count())
+  with pytest.raises(SystemExit, match=f"--devices 99: only {rjax.device_count()} devices"):
+    demo.main(["--devices", "99", "--quick"])
+  assert "== 1." not in capsys.readouterr().out
