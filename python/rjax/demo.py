@@ -9,7 +9,10 @@ Part 4: control flow and random numbers — keys, split, a histogram of
 normals, and a jitted fori_loop that runs inside the Rust executor.
 Part 5: pmap — the same program on every virtual device, and a few steps of
 data-parallel training whose replicated parameters stay identical.
-(The training demo with rjax.nn joins when it lands.)
+Part 6: training — a CNN (or ``--model mlp``) on scikit-learn's
+handwritten digits, jitted and data-parallel over every virtual device, with a
+progress bar, a PNG of the training curves and a checkpoint in ``--out``; it
+must reach 97% test accuracy (``--quick``: a few steps only, for CI).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numpy as np
 import rjax
 import rjax.numpy as jnp
 from rjax import _rjax
+from rjax._src import demo_train
 
 
 def _best_of(fn, repeat: int = 5, number: int = 3) -> float:
@@ -212,19 +216,37 @@ def part_pmap(quick: bool) -> None:
   print(f"data-parallel training on {n} devices: replicated parameters identical: {same}")
 
 
+def part_train(args: argparse.Namespace) -> None:
+  print("\n== 6. Training: the handwritten digits, data-parallel over every device ==")
+  demo_train.run(args)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  p = argparse.ArgumentParser(prog="python -m rjax.demo", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--quick", action="store_true",
+                 help="smaller sizes and a few training steps (for CI)")
+  demo_train.add_arguments(p)
+  return p.parse_args(argv)
+
+
 def main(argv=None) -> None:
-  p = argparse.ArgumentParser(prog="python -m rjax.demo", description=__doc__)
-  p.add_argument("--quick", action="store_true", help="smaller sizes (for CI)")
-  args = p.parse_args(argv)
+  args = parse_args(argv)
   if "RJAX_NUM_CPU_DEVICES" not in os.environ:
-    rjax.config.update("rjax_num_cpu_devices", 2)   # two virtual devices for part 5
+    # Two virtual devices for parts 5 and 6 (or as many as --devices asks for).
+    rjax.config.update("rjax_num_cpu_devices", max(2, args.devices or 2))
+  if args.devices is not None and args.devices > rjax.local_device_count():
+    raise SystemExit(f"--devices {args.devices}: only {rjax.local_device_count()} devices "
+                     "(RJAX_NUM_CPU_DEVICES is set)")
   print(f"rjax {rjax.__version__}")
+  t0 = time.perf_counter()
   part_numpy(args.quick)
   part_transformations(args.quick)
   part_jit(args.quick)
   part_random_and_control_flow(args.quick)
   part_pmap(args.quick)
-  print("\nDone.")
+  part_train(args)
+  print(f"\nDone in {time.perf_counter() - t0:.0f} s.")
 
 
 if __name__ == "__main__":
