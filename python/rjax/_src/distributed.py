@@ -70,10 +70,10 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
       raise ValueError(f"every process must have the same number of local devices; "
                        f"they have {counts} (set RJAX_NUM_CPU_DEVICES the same everywhere)")
 
-    def allgather(block: np.ndarray) -> np.ndarray:
+    def allgather(block: np.ndarray) -> tuple:
       out = np.empty(block.size * size, np.uint8)
       comm.Allgather(block, out)
-      return out
+      return (out,)
 
     _rjax.set_transport(rank, size, allgather)
     _state["comm"] = comm

@@ -1,18 +1,23 @@
 //! The cross-process transport of `rjax.distributed`: a Python callable
 //! (mpi4py's `Allgather`, set up in `rjax/_src/distributed.py`) that the
-//! runtime calls from a device thread, taking the GIL only for that call.
-use crate::error::{Error, Result};
+//! runtime calls from a device thread through `host::call_host`, taking the
+//! GIL only for that call.
+use super::host::call_host;
+use crate::buffer::Buffer;
+use crate::dtype::DType;
+use crate::error::Result;
 use crate::exec::comm::{set_transport as install, Transport};
-use numpy::{PyArray1, PyArrayMethods};
+use crate::ops::Aval;
 use pyo3::prelude::*;
+use std::any::Any;
 use std::sync::Arc;
 
 struct PyTransport {
     index: usize,
     count: usize,
-    /// `allgather(block: np.ndarray[uint8]) -> np.ndarray[uint8]` of
+    /// `allgather(block: np.ndarray[uint8]) -> (np.ndarray[uint8],)` of
     /// `count * len(block)` bytes, in process order.
-    allgather: Py<PyAny>,
+    allgather: Arc<dyn Any + Send + Sync>,
 }
 
 impl Transport for PyTransport {
@@ -23,13 +28,10 @@ impl Transport for PyTransport {
         self.count
     }
     fn allgather(&self, block: &[u8]) -> Result<Vec<u8>> {
-        Python::attach(|py| -> PyResult<Vec<u8>> {
-            let send = PyArray1::from_slice(py, block);
-            let out = self.allgather.call1(py, (send,))?;
-            let arr = out.bind(py).cast::<PyArray1<u8>>()?.readonly();
-            Ok(arr.as_slice()?.to_vec())
-        })
-        .map_err(|e| Error::Internal(format!("cross-process exchange failed: {e}")))
+        let send = Buffer::from_bytes(DType::U8, vec![block.len()], block)?;
+        let want = Aval::new(DType::U8, vec![block.len() * self.count]);
+        let out = call_host(&self.allgather, &[&send], &[want], "cross-process exchange")?;
+        Ok(out[0].data.bytes().to_vec())
     }
 }
 
@@ -52,7 +54,7 @@ pub fn set_transport(
             install(Some(Arc::new(PyTransport {
                 index,
                 count,
-                allgather,
+                allgather: Arc::new(allgather),
             })));
         }
         _ => install(None),
