@@ -241,3 +241,23 @@ def test_input_not_mutated():
   x0 = x.copy()
   rjax.grad(lambda a: jnp.sum(lax.reduce_window(a, -jnp.inf, lax.max, (2, 2), (1, 1), "SAME")))(x)
   np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("kind", ["sum", "max", "min"])
+@pytest.mark.parametrize("channels", [8, 16, 33])
+@pytest.mark.parametrize("padding", ["VALID", "SAME", ((1, 0), (0, 1))])
+def test_pooling_over_contiguous_channel_rows(kind, channels, padding):
+  """NHWC pooling (window 1 over batch and channels) takes the row path of
+  the Rust kernel: whole channel rows combined at once. Same values as the
+  reference, padding included."""
+  rng = np.random.default_rng(channels)
+  x = rng.standard_normal((3, 7, 6, channels)).astype(np.float32)
+  comp, init = {"sum": (lax.add, 0.0), "max": (lax.max, -np.inf),
+                "min": (lax.min, np.inf)}[kind]
+  pads = padding if isinstance(padding, str) else ((0, 0),) + padding + ((0, 0),)
+  got = lax.reduce_window(jnp.asarray(x), init, comp, (1, 2, 3, 1), (1, 2, 1, 1), pads)
+  want = jax.lax.reduce_window(x, init, {"sum": jax.lax.add, "max": jax.lax.max,
+                                         "min": jax.lax.min}[kind],
+                               (1, 2, 3, 1), (1, 2, 1, 1), pads)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
+  assert got.shape == want.shape

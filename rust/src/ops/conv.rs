@@ -23,11 +23,13 @@ use crate::buffer::{numel, strides, Buffer};
 use crate::dtype::{DType, Element};
 use crate::error::{shape_err, Result};
 use crate::exec::parallel::{par_fill, par_fill_rows};
+use crate::exec::strided::strided_copy;
 
 /// Elements of the im2col block gathered before each GEMM call.
 const BLOCK: usize = 1 << 21;
 
 /// The validated geometry of one convolution.
+#[derive(Clone)]
 struct Plan {
     lhs_st: Vec<usize>,
     rhs_st: Vec<usize>,
@@ -326,6 +328,37 @@ impl Plan {
         mm: impl Fn(Dims, &[T], MatView, &[T], MatView, &mut [T]) -> Result<()> + Sync,
     ) -> Result<Buffer> {
         let (l, r) = (ins[0].slice::<T>()?, ins[1].slice::<T>()?);
+        // A feature dim that is not innermost makes every im2col segment a
+        // strided gather (the rhs gradient's conv reads the batch as its
+        // features): copy the lhs once into (batch, spatial..., feature)
+        // order, so the segments are contiguous copies.
+        if self.lhs_st[self.lhs_spec[1]] != 1 && self.cin > 1 && !l.is_empty() {
+            let nd = self.lhs_spec.len();
+            let order: Vec<usize> = std::iter::once(self.lhs_spec[0])
+                .chain(self.lhs_spec[2..].iter().copied())
+                .chain(std::iter::once(self.lhs_spec[1]))
+                .collect();
+            let shape: Vec<usize> = order.iter().map(|&d| ins[0].shape[d]).collect();
+            let st: Vec<isize> = order.iter().map(|&d| self.lhs_st[d] as isize).collect();
+            let mut l2 = vec![T::default(); l.len()];
+            strided_copy(l, 0, &shape, &st, &mut l2);
+            let mut p = self.clone();
+            p.lhs_spec = std::iter::once(0)
+                .chain(std::iter::once(nd - 1))
+                .chain(1..nd - 1)
+                .collect();
+            p.lhs_st = strides(&shape);
+            return p.execute(&l2, r, mm);
+        }
+        self.execute(l, r, mm)
+    }
+
+    fn execute<T: Element>(
+        &self,
+        l: &[T],
+        r: &[T],
+        mm: impl Fn(Dims, &[T], MatView, &[T], MatView, &mut [T]) -> Result<()> + Sync,
+    ) -> Result<Buffer> {
         let rows = self.n_out * self.npos;
         let per_group = rows * self.og;
         Buffer::try_build::<T>(self.out_shape.clone(), |out| {

@@ -14,7 +14,7 @@ use super::{Kernel, OpSpec, Registry};
 use crate::buffer::{numel, strides, Buffer};
 use crate::dtype::DType;
 use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::exec::parallel::{par_fill, par_fill_rows, GRAIN};
 use rayon::prelude::*;
 
 /// The geometry of one windowed op, with per-dim lookup tables: `table[d]`
@@ -104,29 +104,57 @@ impl Window {
     /// each window element of output `o`, in row-major window order.
     #[inline]
     pub fn visit(&self, o: &[usize], f: &mut impl FnMut(Option<usize>)) {
-        self.rec(0, o, 0, true, f)
+        self.rec(0, self.dims.len(), o, 0, true, f)
     }
 
+    /// Visit the window over the first `end` dims only (`o` indexes those):
+    /// the offsets are where rows of the remaining dims start.
     fn rec(
         &self,
         d: usize,
+        end: usize,
         o: &[usize],
         off: usize,
         valid: bool,
         f: &mut impl FnMut(Option<usize>),
     ) {
-        if d == self.dims.len() {
+        if d == end {
             f(if valid { Some(off) } else { None });
             return;
         }
         let k = self.dims[d];
         for &c in &self.table[d][o[d] * k..(o[d] + 1) * k] {
             if c < 0 {
-                self.rec(d + 1, o, off, false, f);
+                self.rec(d + 1, end, o, off, false, f);
             } else {
-                self.rec(d + 1, o, off + c as usize * self.in_st[d], valid, f);
+                self.rec(d + 1, end, o, off + c as usize * self.in_st[d], valid, f);
             }
         }
+    }
+
+    /// The trailing dims that every window passes through unchanged (window
+    /// 1, stride 1, no padding or dilation), e.g. the channels of NHWC
+    /// pooling: their elements form contiguous rows in the operand and the
+    /// output alike. Returns (number of the other, outer dims, row length).
+    fn rows(&self) -> (usize, usize) {
+        let mut outer = self.dims.len();
+        let mut row = 1;
+        while outer > 0 {
+            let d = outer - 1;
+            let n = self.in_shape[d];
+            let through = self.dims[d] == 1
+                && self.out_shape[d] == n
+                && self.table[d]
+                    .iter()
+                    .enumerate()
+                    .all(|(o, &c)| c == o as i64);
+            if !through {
+                break;
+            }
+            row *= n;
+            outer = d;
+        }
+        (outer, row)
     }
 
     fn window_size(&self) -> usize {
@@ -187,13 +215,81 @@ enum Monoid {
     Min,
 }
 
+/// Rows of at least this many elements take the row path of `reduce_rows`.
+const MIN_ROW: usize = 8;
+
+/// The windowed reduction when the trailing dims pass through (see
+/// `Window::rows`): each output row combines whole operand rows, in window
+/// order, in a loop the compiler vectorizes.
+fn reduce_rows<T: Accum>(w: &Window, m: Monoid, x: &[T], out: &mut [T], outer: usize, row: usize) {
+    let shape = &w.out_shape[..outer];
+    par_fill_rows(out, row, |first, chunk| {
+        let mut idx = vec![0usize; outer];
+        let mut rem = first;
+        for d in (0..outer).rev() {
+            idx[d] = rem % shape[d];
+            rem /= shape[d];
+        }
+        let mut acc = vec![<T::A as Num>::ZERO; if matches!(m, Monoid::Sum) { row } else { 0 }];
+        for orow in chunk.chunks_mut(row) {
+            match m {
+                Monoid::Sum => {
+                    acc.fill(<T::A as Num>::ZERO);
+                    w.rec(0, outer, &idx, 0, true, &mut |i| {
+                        if let Some(i) = i {
+                            for (a, &v) in acc.iter_mut().zip(&x[i..i + row]) {
+                                *a = a.add(v.up());
+                            }
+                        }
+                    });
+                    for (o, &a) in orow.iter_mut().zip(&acc) {
+                        *o = T::down(a);
+                    }
+                }
+                Monoid::Max | Monoid::Min => {
+                    let max = matches!(m, Monoid::Max);
+                    orow.fill(if max { T::lowest() } else { T::highest() });
+                    w.rec(0, outer, &idx, 0, true, &mut |i| {
+                        if let Some(i) = i {
+                            let src = &x[i..i + row];
+                            if max {
+                                for (o, &v) in orow.iter_mut().zip(src) {
+                                    *o = o.max(v);
+                                }
+                            } else {
+                                for (o, &v) in orow.iter_mut().zip(src) {
+                                    *o = o.min(v);
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+            for d in (0..outer).rev() {
+                idx[d] += 1;
+                if idx[d] < shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    });
+}
+
 fn reduce_kernel<T: Accum>(spec: &OpSpec, m: Monoid) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let w = Window::from_spec(spec, &spec.ins[0].shape)?;
     check_out(spec, &w, &w.out_shape)?;
+    let (outer, row) = w.rows();
     Ok(Box::new(move |ins: &[&Buffer]| {
         let x = ins[0].slice::<T>()?;
         let cost = w.window_size();
+        if row >= MIN_ROW {
+            let out = Buffer::build::<T>(w.out_shape.clone(), |out| {
+                reduce_rows(&w, m, x, out, outer, row)
+            });
+            return Ok(vec![out]);
+        }
         let out = Buffer::build::<T>(w.out_shape.clone(), |out| match m {
             Monoid::Sum => par_outputs(&w.out_shape, cost, out, |o| {
                 let mut acc = <T::A as Num>::ZERO;
