@@ -48,7 +48,9 @@ def softmax(np_mod):
   return f
 
 
-def mlp_step(np_mod, api):
+def mlp_step(np_mod, api, mean_over=None):
+  """SGD step of the MLP; ``mean_over`` (e.g. ``lambda t: lax.pmean(t, "b")``)
+  averages the loss and the gradients across devices (bench_pmap.py)."""
   def loss(params, x, y):
     h = x
     for w, b in params[:-1]:
@@ -61,6 +63,8 @@ def mlp_step(np_mod, api):
 
   def step(params, x, y):
     l, g = api.value_and_grad(loss)(params, x, y)
+    if mean_over is not None:
+      l, g = mean_over(l), mean_over(g)
     return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(params, g)], l
   return step
 

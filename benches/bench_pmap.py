@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import bench, fmt_time, machine, optional_jax, table  # noqa: E402
+from bench_jit import mlp_step  # noqa: E402
 
 import rjax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
@@ -52,23 +53,9 @@ def data():
 
 
 def make_step(np_mod, api, lax_mod, axis_name=None):
-  def loss(params, x, y):
-    h = x
-    for w, b in params[:-1]:
-      h = np_mod.tanh(h @ w + b)
-    w, b = params[-1]
-    logits = h @ w + b
-    logits = logits - np_mod.max(logits, axis=-1, keepdims=True)
-    logp = logits - np_mod.log(np_mod.sum(np_mod.exp(logits), axis=-1, keepdims=True))
-    return -np_mod.mean(np_mod.sum(logp * y, axis=-1))
-
-  def step(params, x, y):
-    l, g = api.value_and_grad(loss)(params, x, y)
-    if axis_name is not None:
-      g = lax_mod.pmean(g, axis_name)
-      l = lax_mod.pmean(l, axis_name)
-    return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(params, g)], l
-  return step
+  """bench_jit.py's MLP step, averaged over ``axis_name`` when given."""
+  mean = None if axis_name is None else (lambda t: lax_mod.pmean(t, axis_name))
+  return mlp_step(np_mod, api, mean)
 
 
 def grad_psum(np_mod, api, lax_mod):

@@ -18,6 +18,7 @@
 use super::dot::gemm_float::{gemm_native, gemm_via_f32};
 use super::dot::gemm_loop::gemm_generic;
 use super::dot::{Dims, MatView};
+use super::window::axis_table;
 use super::{Kernel, OpSpec, Registry};
 use crate::buffer::{numel, strides, Buffer};
 use crate::dtype::{DType, Element};
@@ -104,35 +105,15 @@ fn plan(spec: &OpSpec) -> Result<Plan> {
     let mut osp = Vec::with_capacity(nsp);
     let mut table = Vec::with_capacity(nsp);
     for j in 0..nsp {
-        let isz = ls[lhs_spec[2 + j]];
-        let dil_in = if isz == 0 {
-            0
-        } else {
-            (isz as i64 - 1) * ldil[j] as i64 + 1
-        };
-        let dil_k = if ksp[j] == 0 {
-            0
-        } else {
-            (ksp[j] as i64 - 1) * rdil[j] as i64 + 1
-        };
-        let padded = dil_in + pads[j][0] + pads[j][1];
-        let n = if padded < dil_k {
-            0
-        } else {
-            ((padded - dil_k) / strd[j] as i64 + 1) as usize
-        };
+        let (n, t) = axis_table(
+            ls[lhs_spec[2 + j]],
+            ksp[j],
+            strd[j],
+            ldil[j],
+            rdil[j],
+            &pads[j],
+        );
         osp.push(n);
-        let mut t = Vec::with_capacity(n * ksp[j]);
-        for o in 0..n {
-            for w in 0..ksp[j] {
-                let pos = (o * strd[j] + w * rdil[j]) as i64 - pads[j][0];
-                t.push(if pos < 0 || pos >= dil_in || pos % ldil[j] as i64 != 0 {
-                    -1
-                } else {
-                    pos / ldil[j] as i64
-                });
-            }
-        }
         table.push(t);
     }
     let n_out = n_in / bgc;

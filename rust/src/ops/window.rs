@@ -28,6 +28,49 @@ pub struct Window {
     table: Vec<Vec<i64>>,
 }
 
+/// One axis of a window (XLA's geometry, shared with the convolution): an
+/// operand of `size` dilated by `base`, padded by `pads` (low, high; may be
+/// negative), windows of `k` taps `wdil` apart every `stride`. Returns the
+/// number of windows and, for each (window, tap), the operand coordinate or
+/// -1 (padding or a dilation hole).
+pub fn axis_table(
+    size: usize,
+    k: usize,
+    stride: usize,
+    base: usize,
+    wdil: usize,
+    pads: &[i64],
+) -> (usize, Vec<i64>) {
+    let dil_in = if size == 0 {
+        0
+    } else {
+        (size as i64 - 1) * base as i64 + 1
+    };
+    let dil_w = if k == 0 {
+        0
+    } else {
+        (k as i64 - 1) * wdil as i64 + 1
+    };
+    let padded = dil_in + pads[0] + pads[1];
+    let n = if padded < dil_w {
+        0
+    } else {
+        ((padded - dil_w) / stride as i64 + 1) as usize
+    };
+    let mut t = Vec::with_capacity(n * k);
+    for o in 0..n {
+        for w in 0..k {
+            let pos = (o * stride + w * wdil) as i64 - pads[0];
+            t.push(if pos < 0 || pos >= dil_in || pos % base as i64 != 0 {
+                -1
+            } else {
+                pos / base as i64
+            });
+        }
+    }
+    (n, t)
+}
+
 impl Window {
     /// Read the window params of `spec` (`base_dilation`/`window_dilation`
     /// default to ones when absent, as for `select_and_scatter_add`).
@@ -60,35 +103,8 @@ impl Window {
         let mut out_shape = Vec::with_capacity(nd);
         let mut table = Vec::with_capacity(nd);
         for d in 0..nd {
-            let dil_in = if in_shape[d] == 0 {
-                0
-            } else {
-                (in_shape[d] as i64 - 1) * base[d] as i64 + 1
-            };
-            let dil_w = if dims[d] == 0 {
-                0
-            } else {
-                (dims[d] as i64 - 1) * wdil[d] as i64 + 1
-            };
-            let padded = dil_in + pads[d][0] + pads[d][1];
-            let n = if padded < dil_w {
-                0
-            } else {
-                ((padded - dil_w) / strd[d] as i64 + 1) as usize
-            };
+            let (n, t) = axis_table(in_shape[d], dims[d], strd[d], base[d], wdil[d], &pads[d]);
             out_shape.push(n);
-            let mut t = Vec::with_capacity(n * dims[d]);
-            for o in 0..n {
-                for w in 0..dims[d] {
-                    let pos = (o * strd[d] + w * wdil[d]) as i64 - pads[d][0];
-                    let c = if pos < 0 || pos >= dil_in || pos % base[d] as i64 != 0 {
-                        -1
-                    } else {
-                        pos / base[d] as i64
-                    };
-                    t.push(c);
-                }
-            }
             table.push(t);
         }
         Ok(Window {

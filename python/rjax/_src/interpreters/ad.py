@@ -227,6 +227,27 @@ def deflinear(prim, transpose_rule: Callable) -> None:
   primitive_transposes[prim] = transpose_rule
 
 
+def defbilinear(prim, transpose_lhs: Callable, transpose_rhs: Callable) -> None:
+  """``prim(lhs, rhs)`` is linear in each operand (dot_general, conv): its
+  JVP binds it with one tangent at a time, and its transpose, with exactly
+  one operand linear, calls ``transpose_lhs(ct, lhs, rhs, **params)`` or
+  ``transpose_rhs(ct, lhs, rhs, **params)``."""
+  defjvp(prim, lambda g, lhs, rhs, **params: prim.bind(g, rhs, **params),
+         lambda g, lhs, rhs, **params: prim.bind(lhs, g, **params))
+
+  def transpose(ct, lhs, rhs, **params):
+    if is_undefined_primal(lhs) and is_undefined_primal(rhs):
+      raise ValueError(f"{prim.name}: transposition with respect to both operands is not "
+                       f"linear")
+    if isinstance(ct, Zero):
+      return [None, None]
+    if is_undefined_primal(lhs):
+      return [transpose_lhs(ct, lhs, rhs, **params), None]
+    return [None, transpose_rhs(ct, lhs, rhs, **params)]
+
+  primitive_transposes[prim] = transpose
+
+
 def defnondiff(prim) -> None:
   """Declare that ``prim`` has no derivative (integer/bool outputs):
   its outputs get symbolic zero tangents."""

@@ -591,21 +591,8 @@ def _conv_general_dilated_transpose_rhs(g, lhs, rhs, *, window_strides, padding,
   return out
 
 
-def _conv_general_dilated_transpose(ct, lhs, rhs, **params):
-  if _ad.is_undefined_primal(lhs) and _ad.is_undefined_primal(rhs):
-    raise ValueError("conv_general_dilated: transposition with respect to both operands is not "
-                     "linear")
-  if isinstance(ct, _ad.Zero):
-    return [None, None]
-  if _ad.is_undefined_primal(lhs):
-    return [_conv_general_dilated_transpose_lhs(ct, lhs, rhs, **params), None]
-  return [None, _conv_general_dilated_transpose_rhs(ct, lhs, rhs, **params)]
-
-
-_ad.defjvp(conv_general_dilated_p,
-           lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(g, rhs, **params),
-           lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
-_ad.primitive_transposes[conv_general_dilated_p] = _conv_general_dilated_transpose
+_ad.defbilinear(conv_general_dilated_p, _conv_general_dilated_transpose_lhs,
+                _conv_general_dilated_transpose_rhs)
 
 
 # ---------------------------------------------------------------------------

@@ -269,21 +269,7 @@ def _dot_general_transpose_rhs(g, x, y, *, dimension_numbers, **params):
   return _dot_general_transpose_lhs(g, y, x, dimension_numbers=swapped, swap_ans=True, **params)
 
 
-def _dot_general_transpose(ct, x, y, **params):
-  """Bilinear: exactly one of the operands is a linear input."""
-  if _ad.is_undefined_primal(x) and _ad.is_undefined_primal(y):
-    raise ValueError("dot_general: transposition with respect to both operands is not linear")
-  if isinstance(ct, _ad.Zero):
-    return [None, None]
-  if _ad.is_undefined_primal(x):
-    return [_dot_general_transpose_lhs(ct, x, y, **params), None]
-  return [None, _dot_general_transpose_rhs(ct, x, y, **params)]
-
-
-_ad.defjvp(dot_general_p,
-           lambda g, x, y, **params: dot_general_p.bind(g, y, **params),
-           lambda g, x, y, **params: dot_general_p.bind(x, g, **params))
-_ad.primitive_transposes[dot_general_p] = _dot_general_transpose
+_ad.defbilinear(dot_general_p, _dot_general_transpose_lhs, _dot_general_transpose_rhs)
 
 
 def _dot_general_batch_dim_nums(ndims, bdims, dimension_numbers):
