@@ -20,11 +20,17 @@ use super::dot::gemm_loop::gemm_generic;
 use super::dot::{Dims, MatView};
 use super::window::axis_table;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
+use crate::buffer::{numel, strides, Buffer, RawBuf};
 use crate::dtype::{DType, Element};
 use crate::error::{shape_err, Result};
 use crate::exec::parallel::{par_fill, par_fill_rows};
 use crate::exec::strided::strided_copy;
+
+/// Scratch memory for `n` elements from the buffer pool (fresh pages cost
+/// more than the work on them); every caller writes all of it before reading.
+fn scratch<T: Element>(n: usize) -> RawBuf {
+    RawBuf::alloc(n * std::mem::size_of::<T>())
+}
 
 /// Elements of the im2col block gathered before each GEMM call.
 const BLOCK: usize = 1 << 21;
@@ -176,9 +182,10 @@ impl Plan {
 
     /// The kernel of group `g` as a contiguous (K, og) matrix, K ordered
     /// (kernel position, in feature).
-    fn pack_rhs<T: Element>(&self, r: &[T], g: usize) -> Vec<T> {
+    fn pack_rhs<T: Element>(&self, r: &[T], g: usize) -> RawBuf {
         let (k, og, cin) = (self.k, self.og, self.cin);
-        let mut w = vec![T::default(); k * og];
+        let mut raw = scratch::<T>(k * og);
+        let w = raw.as_mut_slice::<T>();
         let nsp = self.ksp.len();
         let mut kidx = vec![0usize; nsp];
         for kp in 0..k / cin.max(1) {
@@ -199,7 +206,7 @@ impl Plan {
                 }
             }
         }
-        w
+        raw
     }
 
     /// Gather rows `row0..` of group `g`'s patch matrix into `a` (whole rows
@@ -275,8 +282,11 @@ impl Plan {
             out.iter_mut().for_each(|x| *x = T::default());
             return Ok(());
         }
-        let block_rows = (BLOCK / k).clamp(1, rows);
-        let mut a = vec![T::default(); block_rows * k];
+        // At least 128 rows per GEMM call when K is long (the rhs gradient has
+        // K = batch x image), so the GEMM gets a useful M.
+        let block_rows = (BLOCK / k).max(128).clamp(1, rows);
+        let mut a_raw = scratch::<T>(block_rows * k);
+        let a = a_raw.as_mut_slice::<T>();
         for (bi, oblk) in out.chunks_mut(block_rows * og).enumerate() {
             let r0 = bi * block_rows;
             let nr = oblk.len() / og;
@@ -321,15 +331,15 @@ impl Plan {
                 .collect();
             let shape: Vec<usize> = order.iter().map(|&d| ins[0].shape[d]).collect();
             let st: Vec<isize> = order.iter().map(|&d| self.lhs_st[d] as isize).collect();
-            let mut l2 = vec![T::default(); l.len()];
-            strided_copy(l, 0, &shape, &st, &mut l2);
+            let mut l2 = scratch::<T>(l.len());
+            strided_copy(l, 0, &shape, &st, l2.as_mut_slice::<T>());
             let mut p = self.clone();
             p.lhs_spec = std::iter::once(0)
                 .chain(std::iter::once(nd - 1))
                 .chain(1..nd - 1)
                 .collect();
             p.lhs_st = strides(&shape);
-            return p.execute(&l2, r, mm);
+            return p.execute(l2.as_slice::<T>(), r, mm);
         }
         self.execute(l, r, mm)
     }
@@ -348,12 +358,19 @@ impl Plan {
             }
             if self.direct() {
                 let w = self.pack_rhs(r, 0);
-                return self.group(l, &w, 0, out, &mm);
+                return self.group(l, w.as_slice::<T>(), 0, out, &mm);
             }
-            let mut tmp = vec![T::default(); self.groups * per_group];
+            let mut tmp_raw = scratch::<T>(self.groups * per_group);
+            let tmp = tmp_raw.as_mut_slice::<T>();
             for g in 0..self.groups {
                 let w = self.pack_rhs(r, g);
-                self.group(l, &w, g, &mut tmp[g * per_group..(g + 1) * per_group], &mm)?;
+                self.group(
+                    l,
+                    w.as_slice::<T>(),
+                    g,
+                    &mut tmp[g * per_group..(g + 1) * per_group],
+                    &mm,
+                )?;
             }
             // tmp is (group, n, position, o'); write it in the output layout.
             let nd = self.out_shape.len();
