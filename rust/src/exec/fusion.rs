@@ -1392,6 +1392,15 @@ impl Col {
         with_col!(self, v => v.len())
     }
 
+    fn ty(&self) -> Ty {
+        match self {
+            Col::F32(_) => Ty::F32,
+            Col::F64(_) => Ty::F64,
+            Col::I32(_) => Ty::I32,
+            Col::Bool(_) => Ty::Bool,
+        }
+    }
+
     /// Broadcast a one-element column to `len` elements (before a store or
     /// a reduction, which need every element).
     fn expand(&mut self, len: usize) {
@@ -1513,11 +1522,44 @@ struct Scratch {
     cols: Vec<Col>,
 }
 
+thread_local! {
+    /// Columns of finished kernels on this thread, kept for the next one:
+    /// small kernels run often (a loop body per iteration), and allocating
+    /// a tile per node each time cost more than the work.
+    static FREE_COLS: std::cell::RefCell<Vec<Col>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// At most this many columns wait on a thread for reuse.
+const FREE_COLS_MAX: usize = 64;
+
 impl Scratch {
     fn new(nodes: &[FNode]) -> Scratch {
-        Scratch {
-            cols: nodes.iter().map(|n| Col::new(n.ty)).collect(),
-        }
+        FREE_COLS.with(|free| {
+            let mut free = free.borrow_mut();
+            let cols = nodes
+                .iter()
+                .map(|n| match free.iter().rposition(|c| c.ty() == n.ty) {
+                    Some(i) => {
+                        let mut c = free.swap_remove(i);
+                        c.set_len(0);
+                        c
+                    }
+                    None => Col::new(n.ty),
+                })
+                .collect();
+            Scratch { cols }
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = FREE_COLS.try_with(|free| {
+            if let Ok(mut free) = free.try_borrow_mut() {
+                let room = FREE_COLS_MAX.saturating_sub(free.len());
+                free.extend(self.cols.drain(..).take(room));
+            }
+        });
     }
 }
 

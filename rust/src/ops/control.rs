@@ -113,7 +113,7 @@ fn build_while(spec: &OpSpec) -> Result<Kernel> {
         loop {
             cond_args.truncate(cn);
             cond_args.extend(carry.iter().cloned());
-            let p = cond.run(&cond_args)?;
+            let p = cond.run_trusted(&cond_args)?;
             ensure!(
                 p.len() == 1,
                 "while: the cond program must return one value"
@@ -123,7 +123,7 @@ fn build_while(spec: &OpSpec) -> Result<Kernel> {
             }
             body_args.truncate(bn);
             body_args.extend(carry.drain(..));
-            carry = body.run(&body_args)?;
+            carry = body.run_trusted(&body_args)?;
             if first {
                 // The body is a fixed program: its outputs' types never change.
                 check_outs("while", &carry, &carry_avals)?;
@@ -180,7 +180,7 @@ fn build_scan(spec: &OpSpec) -> Result<Kernel> {
                 let bytes = &x.data.bytes()[i * rb..(i + 1) * rb];
                 args.push(Buffer::from_bytes(a.dtype, a.shape[1..].to_vec(), bytes)?);
             }
-            let mut outs = body.run(&args)?;
+            let mut outs = body.run_trusted(&args)?;
             if t == 0 {
                 // The body is a fixed program: its outputs' types never change.
                 check_outs("scan", &outs, &body_out)?;
