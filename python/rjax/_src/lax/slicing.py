@@ -489,7 +489,9 @@ def _scatter_ref(combine, operand, indices, updates, *, dimension_numbers, mode,
       for d, od, v in zip(dn.update_window_dims, wdims, widx):
         u[d] = v
         dst[od] += v
-      out[tuple(dst)] = combine(out[tuple(dst)], updates[tuple(u)])
+      # Integers wrap around, as in XLA (scatter_mul of int8 overflows).
+      with np.errstate(over="ignore"):
+        out[tuple(dst)] = combine(out[tuple(dst)], updates[tuple(u)])
   return out
 
 
