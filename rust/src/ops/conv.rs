@@ -18,12 +18,12 @@
 use super::dot::gemm_float::{gemm_native, gemm_via_f32};
 use super::dot::gemm_loop::gemm_generic;
 use super::dot::{Dims, MatView};
-use super::window::axis_table;
+use super::window::{axis_table, par_outputs};
 use super::{Kernel, OpSpec, Registry};
 use crate::buffer::{numel, strides, Buffer, RawBuf};
 use crate::dtype::{DType, Element};
 use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, par_fill_rows};
+use crate::exec::parallel::par_fill_rows;
 use crate::exec::strided::strided_copy;
 
 /// Scratch memory for `n` elements from the buffer pool (fresh pages cost
@@ -138,15 +138,7 @@ fn plan(spec: &OpSpec) -> Result<Plan> {
             ),
         ));
     }
-    let (d0, d1, d2) = (spec.ins[0].dtype, spec.ins[1].dtype, spec.outs[0].dtype);
-    crate::ensure!(
-        d0 == d1 && d1 == d2,
-        "{}: operand dtypes {} and {} must equal the output dtype {} (lowering converts)",
-        op,
-        d0,
-        d1,
-        d2
-    );
+    spec.same_dtypes()?;
     let k = ksp.iter().product::<usize>() * cin;
     let npos = osp.iter().product();
     Ok(Plan {
@@ -374,31 +366,15 @@ impl Plan {
             }
             // tmp is (group, n, position, o'); write it in the output layout.
             let nd = self.out_shape.len();
-            let shape = &self.out_shape;
-            par_fill(out, 1 << 12, |start, chunk| {
-                let mut idx = vec![0usize; nd];
-                let mut rem = start;
-                for d in (0..nd).rev() {
-                    idx[d] = rem % shape[d];
-                    rem /= shape[d];
+            par_outputs(&self.out_shape, 1, out, |idx| {
+                let n = idx[self.out_spec[0]];
+                let c = idx[self.out_spec[1]];
+                let mut pos = 0;
+                for j in 0..nd - 2 {
+                    pos = pos * self.osp[j] + idx[self.out_spec[2 + j]];
                 }
-                for o in chunk.iter_mut() {
-                    let n = idx[self.out_spec[0]];
-                    let c = idx[self.out_spec[1]];
-                    let mut pos = 0;
-                    for j in 0..nd - 2 {
-                        pos = pos * self.osp[j] + idx[self.out_spec[2 + j]];
-                    }
-                    let (g, oo) = (c / self.og, c % self.og);
-                    *o = tmp[g * per_group + (n * self.npos + pos) * self.og + oo];
-                    for d in (0..nd).rev() {
-                        idx[d] += 1;
-                        if idx[d] < shape[d] {
-                            break;
-                        }
-                        idx[d] = 0;
-                    }
-                }
+                let (g, oo) = (c / self.og, c % self.og);
+                tmp[g * per_group + (n * self.npos + pos) * self.og + oo]
             });
             Ok(())
         })

@@ -246,15 +246,7 @@ fn plan(spec: &OpSpec) -> Result<Plan> {
         spec.outs[0].shape,
         out_shape
     );
-    let (d0, d1, d2) = (spec.ins[0].dtype, spec.ins[1].dtype, spec.outs[0].dtype);
-    crate::ensure!(
-        d0 == d1 && d1 == d2,
-        "{}: operand dtypes {} and {} must equal the output dtype {} (lowering converts)",
-        op,
-        d0,
-        d1,
-        d2
-    );
+    spec.same_dtypes()?;
     let lhs = Operand {
         shape: ls.clone(),
         groups: [lb, lf, lc],

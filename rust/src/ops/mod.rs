@@ -56,6 +56,21 @@ impl OpSpec<'_> {
         &self.params.op
     }
     /// Error unless there are exactly `n_in` inputs and `n_out` outputs.
+    /// Every operand has the output's dtype (the lowering converted them).
+    pub fn same_dtypes(&self) -> Result<()> {
+        let out = self.outs[0].dtype;
+        if self.ins.iter().any(|a| a.dtype != out) {
+            let ins: Vec<String> = self.ins.iter().map(|a| a.dtype.to_string()).collect();
+            return Err(Error::Internal(format!(
+                "{}: operand dtypes {} must equal the output dtype {} (lowering converts)",
+                self.name(),
+                ins.join(" and "),
+                out
+            )));
+        }
+        Ok(())
+    }
+
     pub fn arity(&self, n_in: usize, n_out: usize) -> Result<()> {
         if self.ins.len() != n_in || self.outs.len() != n_out {
             return Err(Error::Internal(format!(

@@ -180,7 +180,7 @@ impl Window {
 
 /// Fill `out` (row-major over `out_shape`) in parallel; `f(o, idx)` gets the
 /// multi-index of each output element.
-fn par_outputs<T: Send>(
+pub(crate) fn par_outputs<T: Send>(
     out_shape: &[usize],
     cost: usize,
     out: &mut [T],

@@ -21,6 +21,7 @@ from rjax._src.interpreters import ad as _ad
 from rjax._src.interpreters import batching as _batching
 from rjax._src.interpreters import lowering
 from rjax._src.lax import reference
+from rjax._src.lax.dot import convert_operands, emit_in_dtype
 from rjax._src.lax.lax import asarray_lax, convert_element_type, standard_primitive
 
 
@@ -266,20 +267,12 @@ def _conv_general_dilated_lowering(ctx, lhs, rhs, *, avals_in, avals_out, window
   compute = out.dtype
   if dtypes.is_float(avals_in[0].dtype) and out.dtype.itemsize < avals_in[0].dtype.itemsize:
     compute = avals_in[0].dtype
-  ids = []
-  for i, a in zip((lhs, rhs), avals_in):
-    if a.dtype != compute:
-      i = ctx.emit("convert_element_type", [i], [a.update(dtype=compute, weak_type=False)],
-                   {"new_dtype": compute, "weak_type": False})[0]
-    ids.append(i)
+  ids = convert_operands(ctx, (lhs, rhs), avals_in, compute)
   params = {"window_strides": window_strides, "padding": padding, "lhs_dilation": lhs_dilation,
             "rhs_dilation": rhs_dilation, "lhs_spec": dimension_numbers.lhs_spec,
             "rhs_spec": dimension_numbers.rhs_spec, "out_spec": dimension_numbers.out_spec,
             "feature_group_count": feature_group_count, "batch_group_count": batch_group_count}
-  if compute == out.dtype:
-    return ctx.emit("conv_general_dilated", ids, [out], params)
-  tmp = ctx.emit("conv_general_dilated", ids, [out.update(dtype=compute)], params)
-  return ctx.emit("convert_element_type", tmp, [out], {"new_dtype": out.dtype, "weak_type": False})
+  return emit_in_dtype(ctx, "conv_general_dilated", ids, out, compute, params)
 
 
 _conv_general_dilated_lowering.op_name = "conv_general_dilated"

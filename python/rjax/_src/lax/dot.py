@@ -100,18 +100,31 @@ def _dot_general_lowering(ctx, lhs, rhs, *, avals_in, avals_out, dimension_numbe
   if not (dtypes.is_float(compute) and dtypes.is_float(out.dtype)
           and _precision_key(out.dtype) < _precision_key(compute)):
     compute = out.dtype
-  ids = []
-  for i, a in zip((lhs, rhs), avals_in):
-    if a.dtype != compute:
-      i = ctx.emit("convert_element_type", [i], [a.update(dtype=compute, weak_type=False)],
-                   {"new_dtype": compute, "weak_type": False})[0]
-    ids.append(i)
+  ids = convert_operands(ctx, (lhs, rhs), avals_in, compute)
   ids, dimension_numbers = _fold_transposes(ctx, ids, [a.ndim for a in avals_in],
                                             dimension_numbers)
+  return emit_in_dtype(ctx, "dot_general", ids, out, compute,
+                       {"dimension_numbers": dimension_numbers})
+
+
+def convert_operands(ctx, ids, avals, dtype) -> list:
+  """The operands ``ids`` converted to ``dtype`` where they differ (the Rust
+  products take one dtype)."""
+  out = []
+  for i, a in zip(ids, avals):
+    if a.dtype != dtype:
+      i = ctx.emit("convert_element_type", [i], [a.update(dtype=dtype, weak_type=False)],
+                   {"new_dtype": dtype, "weak_type": False})[0]
+    out.append(i)
+  return out
+
+
+def emit_in_dtype(ctx, op, ids, out, compute, params):
+  """Emit ``op`` computing in ``compute``, then convert its result to the
+  output's dtype when they differ (a narrower float output)."""
   if compute == out.dtype:
-    return ctx.emit("dot_general", ids, [out], {"dimension_numbers": dimension_numbers})
-  tmp = ctx.emit("dot_general", ids, [out.update(dtype=compute)],
-                 {"dimension_numbers": dimension_numbers})
+    return ctx.emit(op, ids, [out], params)
+  tmp = ctx.emit(op, ids, [out.update(dtype=compute)], params)
   return ctx.emit("convert_element_type", tmp, [out], {"new_dtype": out.dtype, "weak_type": False})
 
 

@@ -374,16 +374,20 @@ def _select_and_gather_add_transpose(t, tangents, operand, *, select_prim, windo
   return [res, None]
 
 
-def _select_and_gather_add_jvp(primals, tangents, **params):
-  source, operand = primals
-  g_source, _ = tangents
-  out = select_and_gather_add_p.bind(source, operand, **params)
-  if isinstance(g_source, _ad.Zero):
-    return out, _ad.Zero.from_value(out)
-  return out, select_and_gather_add_p.bind(g_source, operand, **params)
+def _linear_in_source_jvp(prim):
+  """JVP of ``prim(source, operand)``, linear in ``source``; ``operand`` only
+  chooses positions (no derivative flows through it)."""
+  def jvp(primals, tangents, **params):
+    source, operand = primals
+    g_source, _ = tangents
+    out = prim.bind(source, operand, **params)
+    if isinstance(g_source, _ad.Zero):
+      return out, _ad.Zero.from_value(out)
+    return out, prim.bind(g_source, operand, **params)
+  return jvp
 
 
-_ad.primitive_jvps[select_and_gather_add_p] = _select_and_gather_add_jvp
+_ad.primitive_jvps[select_and_gather_add_p] = _linear_in_source_jvp(select_and_gather_add_p)
 _ad.primitive_transposes[select_and_gather_add_p] = _select_and_gather_add_transpose
 
 
@@ -456,16 +460,7 @@ def _select_and_scatter_add_transpose(t, source, operand, *, select_prim, window
                                        base_dilation=ones, window_dilation=ones), None]
 
 
-def _select_and_scatter_add_jvp(primals, tangents, **params):
-  source, operand = primals
-  g_source, _ = tangents
-  out = select_and_scatter_add_p.bind(source, operand, **params)
-  if isinstance(g_source, _ad.Zero):
-    return out, _ad.Zero.from_value(out)
-  return out, select_and_scatter_add_p.bind(g_source, operand, **params)
-
-
-_ad.primitive_jvps[select_and_scatter_add_p] = _select_and_scatter_add_jvp
+_ad.primitive_jvps[select_and_scatter_add_p] = _linear_in_source_jvp(select_and_scatter_add_p)
 _ad.primitive_transposes[select_and_scatter_add_p] = _select_and_scatter_add_transpose
 _batching.primitive_batchers[select_and_scatter_add_p] = _pair_batch(
     select_and_scatter_add_p, ("window_dimensions", "window_strides", "padding"))

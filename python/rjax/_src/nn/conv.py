@@ -5,6 +5,8 @@ pooling functions max_pool/avg_pool/min_pool, on lax.conv_general_dilated,
 lax.conv_transpose and lax.reduce_window."""
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -59,6 +61,13 @@ def _flatten_batch(name: str, inputs, n_spatial: int):
   return inputs, batch_shape, n_batch
 
 
+def _per_spatial_dim(x, n: int) -> tuple:
+  """A stride/dilation given once (int or None = 1) or per spatial dim."""
+  if x is None:
+    x = 1
+  return (x,) * n if isinstance(x, int) else tuple(x)
+
+
 class Conv(Module):
   """N-d convolution over channels-last inputs (``len(kernel_size)`` spatial dims)."""
   features: int
@@ -83,10 +92,7 @@ class Conv(Module):
                       f"but got {self.kernel_size}.")
     kernel_size = tuple(self.kernel_size)
 
-    def maybe_broadcast(x):
-      if x is None:
-        x = 1
-      return (x,) * len(kernel_size) if isinstance(x, int) else tuple(x)
+    maybe_broadcast = functools.partial(_per_spatial_dim, n=len(kernel_size))
 
     inputs = jnp.asarray(inputs)
     inputs, batch_shape, n_batch = _flatten_batch("Conv", inputs, len(kernel_size))
@@ -151,10 +157,7 @@ class ConvTranspose(Module):
     kernel_size = (self.kernel_size,) if isinstance(self.kernel_size, int) \
         else tuple(self.kernel_size)
 
-    def maybe_broadcast(x):
-      if x is None:
-        x = 1
-      return (x,) * len(kernel_size) if isinstance(x, int) else tuple(x)
+    maybe_broadcast = functools.partial(_per_spatial_dim, n=len(kernel_size))
 
     inputs = jnp.asarray(inputs)
     inputs, batch_shape, n_batch = _flatten_batch("ConvTranspose", inputs, len(kernel_size))

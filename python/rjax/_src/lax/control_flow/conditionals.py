@@ -188,6 +188,17 @@ cf.register_batcher(cond_p, _cond_batch)
 _no_operand = object()
 
 
+def _with_operand_keyword(operands: tuple, operand) -> tuple:
+  """The branches' operands, given positionally or (JAX's older form) as
+  ``operand=``; not both."""
+  if operand is _no_operand:
+    return operands
+  if operands:
+    raise TypeError("if 'operand' keyword is passed then no positional operands can be "
+                    f"passed, got operand={operand} and positional operands {operands}")
+  return (operand,)
+
+
 def _branch_jaxprs(funs: Sequence[Callable], ops, what: str, names: Sequence[str]):
   leaves, in_tree = tree_util.tree_flatten(tuple(ops))
   avals = [core.get_aval(x) for x in leaves]
@@ -236,11 +247,7 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands, operand=_no_o
   from rjax._src.lax import lax
   if not (callable(true_fun) and callable(false_fun)):
     raise TypeError("lax.cond: true_fun and false_fun arguments should be callable.")
-  if operand is not _no_operand:
-    if operands:
-      raise TypeError("if 'operand' keyword is passed then no positional operands can be "
-                      f"passed, got operand={operand} and positional operands {operands}")
-    operands = (operand,)
+  operands = _with_operand_keyword(operands, operand)
   if pred is None:
     raise TypeError("cond predicate is None")
   if isinstance(pred, (list, tuple)):
@@ -267,11 +274,7 @@ def switch(index, branches: Sequence[Callable], *operands, operand=_no_operand):
   from rjax._src.lax import lax
   if not isinstance(branches, (list, tuple)) or not all(callable(b) for b in branches):
     raise TypeError("lax.switch: branches argument should be a sequence of callables.")
-  if operand is not _no_operand:
-    if operands:
-      raise TypeError("if 'operand' keyword is passed then no positional operands can be "
-                      f"passed, got operand={operand} and positional operands {operands}")
-    operands = (operand,)
+  operands = _with_operand_keyword(operands, operand)
   if _shape(index) != ():
     raise TypeError(f"Branch index must be scalar, got {index} of shape {_shape(index)}.")
   dt = core.get_aval(index).dtype
