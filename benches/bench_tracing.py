@@ -7,7 +7,10 @@ Workloads (issue #3):
   and the same under ``vmap`` (per-example gradients); JAX's ``make_jaxpr`` of
   the same functions for comparison (JAX's own tracing, without its compile);
 - ``grad(lambda x: sum(x * x))`` on 1M float32, eager, against NumPy's
-  hand-written ``2 * x`` and JAX's eager grad.
+  hand-written ``2 * x`` and JAX's eager grad;
+- eager (un-jitted) ``value_and_grad`` of the same MLP loss, batch 128, against
+  JAX's eager ``value_and_grad`` (issue #14: concrete-value transformations
+  must not make it slower).
 Ratios are other / rjax (> 1 means rjax is faster).
 """
 from __future__ import annotations
@@ -75,6 +78,15 @@ def run() -> str:
     tj = bench(f_j, min_time=0.5, repeat=3) if f_j else None
     rows.append([name, fmt_time(tr) if tr else "-", "-", "-", fmt_time(tj) if tj else "-",
                  f"{tj / tr:.2f}x" if tj and tr else "-"])
+
+  vg_r = rjax.value_and_grad(_mlp_loss(jnp))
+  tr = bench(lambda: rjax.block_until_ready(vg_r(p, x, y)), min_time=0.5)
+  tj = None
+  if jax:
+    vg_j = jax.value_and_grad(_mlp_loss(jjnp))
+    tj = bench(lambda: jax.block_until_ready(vg_j(jp, jx, jy)), min_time=0.5)
+  rows.append(["value_and_grad(mlp3 loss) eager, batch 128", fmt_time(tr), "-", "-",
+               fmt_time(tj) if tj else "-", f"{tj / tr:.2f}x" if tj else "-"])
 
   n = 1 << 20
   a_np = rng.standard_normal(n).astype(np.float32)
