@@ -8,7 +8,7 @@ import rjax  # noqa: F401  (registers every primitive)
 from rjax._rjax import supported_ops
 from rjax._src import core
 from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 
 PRIMS = sorted(core.primitives.values(), key=lambda p: p.name)
 

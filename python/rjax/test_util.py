@@ -7,7 +7,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._src import api, tree_util
+from rjax._src.transforms import api
+
+from rjax._src.base import tree_util
 
 EPS = 1e-4
 _default_tol = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5}

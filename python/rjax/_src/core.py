@@ -15,13 +15,14 @@ abstract evaluation here; JVP, transpose, batching and lowering in
 """
 from __future__ import annotations
 
+import inspect
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._src import dtypes
+from rjax._src.base import dtypes, errors, tree_util
 
 # ---------------------------------------------------------------------------
 # Abstract values
@@ -186,8 +187,6 @@ def debug_info(what: str, fun: Callable, args: Sequence[Any], kwargs: dict | Non
 def _arg_names(fun, args, kwargs, positions) -> list[str]:
   """Names for the flat leaves of ``(args, kwargs)``, positional args named
   from ``fun``'s signature (``positions`` maps them to parameters)."""
-  import inspect
-  from rjax._src import tree_util
   try:
     params = [p.name for p in inspect.signature(fun).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -242,8 +241,7 @@ class EvalTrace(Trace):
 
 
 def escaped_tracer_error(t: "Tracer") -> Exception:
-  from rjax._src.errors import UnexpectedTracerError
-  return UnexpectedTracerError(
+  return errors.UnexpectedTracerError(
       f"Encountered an unexpected tracer: {t}. A function transformed by rjax had a "
       "side effect that let one of its traced values escape (for example by storing it "
       "in a global or an attribute). Return the value from the transformed function "
@@ -328,7 +326,6 @@ def _provenance(tracer: "Tracer") -> str:
 
 
 def _tracer_error(cls_name: str, tracer: "Tracer", what: str, fix: str):
-  from rjax._src import errors
   cls = getattr(errors, cls_name)
   return cls(f"{what} of a traced array {tracer.aval.str_short()} ({tracer._origin()}). "
              f"The value is not known while the function is being traced."

@@ -15,13 +15,14 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import ad as _ad
 from rjax._src.interpreters import batching as _batching
 from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
-from rjax._src.lax.dot import convert_operands, emit_in_dtype
+from rjax._src.interpreters import reference
+from rjax._src.lax.matmul import convert_operands, emit_in_dtype
 from rjax._src.lax.lax import asarray_lax, convert_element_type, standard_primitive
 
 

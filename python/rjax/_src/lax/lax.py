@@ -14,11 +14,12 @@ import enum
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.dispatch import apply_primitive
-from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
+from rjax._src.interpreters import lowering, reference
+from rjax._src.interpreters.dispatch import apply_primitive
+from rjax._src.runtime.array import Array, from_scalar, to_array
 
 # dtype kinds accepted by a primitive
 _float = "float"
@@ -136,9 +137,8 @@ def _bool_dtype(_):
 def asarray_lax(x: Any):
   """Arrays and tracers pass; Python scalars become weakly typed 0-d arrays;
   NumPy arrays are copied in."""
-  if isinstance(x, core.Tracer) or type(x).__name__ == "Array":
+  if isinstance(x, core.Tracer) or type(x) is Array:
     return x
-  from rjax._src.array import to_array
   return to_array(x)
 
 
@@ -159,7 +159,6 @@ def _lax_binary_args(x, y):
 
 
 def _scalar_like(v, like):
-  from rjax._src.array import from_scalar, Array
   s = from_scalar(v, core.get_aval(like).dtype)
   return Array._from_buffer(s._buf, s.aval.update(weak_type=True))
 
@@ -391,7 +390,6 @@ def pow(x, y):  # noqa: A001
       x = _scalar_like(x, y)
   x = asarray_lax(x)
   if isinstance(y, int) and not isinstance(y, bool):
-    from rjax._src.array import from_scalar
     y = from_scalar(y, dtypes.int32)
   elif isinstance(y, float):
     y = _scalar_like(y, x)
@@ -1026,3 +1024,4 @@ def _bitcast_batch(vals, dims, *, new_dtype):
 
 
 _batching.primitive_batchers[bitcast_convert_type_p] = _bitcast_batch
+

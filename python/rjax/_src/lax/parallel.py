@@ -20,10 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad as _ad
+from rjax._src.interpreters import ad as _ad, lowering
 from rjax._src.interpreters import batching as _batching
+from rjax._src.runtime.array import to_array, from_numpy
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
            "pshuffle", "all_to_all", "axis_index", "axis_size"]
@@ -94,7 +96,6 @@ def axis_size(axis_name) -> int:
 
 
 def _arr(x):
-  from rjax._src.array import to_array
   return x if isinstance(x, core.Tracer) else to_array(x)
 
 
@@ -110,7 +111,6 @@ def psum(x, axis_name, *, axis_index_groups=None):
   size = axis_size(names)
 
   def one(leaf):
-    from rjax._src.array import to_array
     from rjax._src.lax import lax
     if not isinstance(leaf, core.Tracer):
       # A value not mapped over the axis: every member holds the same one.
@@ -128,9 +128,19 @@ def psum(x, axis_name, *, axis_index_groups=None):
 def pmean(x, axis_name, *, axis_index_groups=None):
   """Mean of ``x`` over the named axis."""
   _check_groups("pmean", axis_index_groups)
-  from rjax._src.numpy import ufuncs
   size = axis_size(axis_name)
-  return tree_util.tree_map(lambda s: ufuncs.true_divide(s, size), psum(x, axis_name))
+  return tree_util.tree_map(lambda s: _true_divide(s, size), psum(x, axis_name))
+
+
+def _true_divide(s, size: int):
+  """``jnp.true_divide(s, size)`` of a psum result ``s``: integers become the
+  default float type first; the result is weak if ``s`` is."""
+  from rjax._src.base import dtypes
+  from rjax._src.lax import lax
+  aval = core.get_aval(s)
+  if not dtypes.is_float(aval.dtype):
+    s = lax.convert_element_type(s, dtypes.default_float_dtype(), weak_type=aval.weak_type)
+  return lax.div(s, lax._scalar_like(size, s))
 
 
 def _extremum(p, fn):
@@ -332,10 +342,16 @@ def _ppermute_batch(name, size, vals, dims, *, axis_name, perm):
     if recv.all():
       return x, None
     x, d = _batching.bdim_at_front(x, None, size), 0
-  from rjax._src.array import from_numpy
-  from rjax._src.numpy import shape_ops
-  idx = from_numpy(np.where(recv, src_of, 0).astype(np.int32))
-  y = shape_ops.take(x, idx, axis=d)
+  # y = x[..., src_of[i], ...] along d (jnp.take's gather; every index is in bounds)
+  from rjax._src.lax import slicing
+  sh = core.get_aval(x).shape
+  dnums = slicing.GatherDimensionNumbers(
+      offset_dims=tuple(range(d)) + tuple(range(d + 1, len(sh))), collapsed_slice_dims=(d,),
+      start_index_map=(d,))
+  idx = np.where(recv, src_of, 0).astype(np.int32)[:, None]
+  y = slicing.gather(x, idx, dnums, sh[:d] + (1,) + sh[d + 1:],
+                     mode=slicing.GatherScatterMode.FILL_OR_DROP, fill_value=None,
+                     unique_indices=False, indices_are_sorted=False)
   if not recv.all():
     aval = core.get_aval(y)
     shape = [1] * aval.ndim
@@ -426,7 +442,6 @@ _ad.primitive_jvps[pmin_p] = _extremum_jvp(pmin_p)
 
 
 def _register_lowerings():
-  from rjax._src.interpreters import lowering
   none = lambda avals_in, avals_out, **_: {}
   for p in (psum_p, pmax_p, pmin_p, axis_index_p):
     lowering.register_standard(p, param_fn=none)

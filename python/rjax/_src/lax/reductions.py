@@ -10,9 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.lax import _any, _intbool, _num, _float, asarray_lax, check_dtype, \
     standard_primitive
 
@@ -353,6 +354,7 @@ __all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and"
 from rjax._src.interpreters import ad as _ad  # noqa: E402
 from rjax._src.interpreters import batching as _batching  # noqa: E402
 from rjax._src.lax import lax as _lax  # noqa: E402
+from rjax._src.interpreters.custom_derivatives import custom_jvp
 
 
 def _zero_like_out(out):
@@ -518,7 +520,6 @@ def _logaddexp_jvp(primals, tangents):
 
 
 def _make_logaddexp():
-  from rjax._src.custom_derivatives import custom_jvp
   f = custom_jvp(_logaddexp_impl)
   f.defjvp(_logaddexp_jvp)
   return f
@@ -625,3 +626,6 @@ def _top_k_batch(vals, dims, *, k, axis):
 
 _ad.primitive_jvps[top_k_p] = _top_k_jvp
 _batching.primitive_batchers[top_k_p] = _top_k_batch
+
+from rjax._src.interpreters import lax_hooks  # noqa: E402
+lax_hooks.register(reduce_sum=reduce_sum)

@@ -8,7 +8,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.core import ShapedArray
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.lax import asarray_lax, standard_primitive
 
 
@@ -292,7 +292,6 @@ reference.register(iota_p, _iota_ref)
 
 def broadcasted_iota(dtype, shape: Sequence[int], dimension: int):
   """An array of ``shape`` whose values count along ``dimension``."""
-  from rjax._src import dtypes
   shape = tuple(int(d) for d in shape)
   return iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=shape,
                      dimension=int(dimension), sharding=None)
@@ -305,7 +304,6 @@ def iota(dtype, size: int):
 
 def full(shape: Sequence[int], fill_value, dtype=None):
   """An array of ``shape`` filled with ``fill_value`` (``lax.full``)."""
-  from rjax._src import dtypes
   from rjax._src.lax.lax import convert_element_type
   shape = tuple(int(d) for d in shape)
   if dtype is None:
@@ -336,6 +334,8 @@ __all__ = ["broadcast_in_dim", "broadcast", "reshape", "transpose", "rev", "sque
 
 from rjax._src.interpreters import ad as _ad  # noqa: E402
 from rjax._src.interpreters import batching as _batching  # noqa: E402
+from rjax._src.base import dtypes
+from rjax._src.interpreters.batching import moveaxis, matchaxis
 
 
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
@@ -371,7 +371,6 @@ _ad.deflinear(reshape_p, lambda ct, x, *, new_sizes, dimensions: [reshape(ct, x.
 
 def _reshape_batch(vals, dims, *, new_sizes, dimensions):
   (x,), (d,) = vals, dims
-  from rjax._src.interpreters.batching import moveaxis
   x = moveaxis(x, d, 0)
   return reshape_p.bind(x, new_sizes=(core.get_aval(x).shape[0],) + tuple(new_sizes),
                         dimensions=dimensions), 0
@@ -463,7 +462,6 @@ _ad.deflinear(concatenate_p, _concatenate_transpose)
 def _concatenate_batch(vals, dims, *, dimension):
   """All operands take the first batched operand's batch dim (unbatched ones
   are broadcast there); JAX moves every batch dim to the front instead."""
-  from rjax._src.interpreters.batching import matchaxis
   d0, size = next((d, core.get_aval(v).shape[d]) for v, d in zip(vals, dims) if d is not None)
   xs = [matchaxis(v, d, d0, size) for v, d in zip(vals, dims)]
   return concatenate_p.bind(*xs, dimension=dimension + (dimension >= d0)), d0
@@ -534,3 +532,7 @@ _batching.primitive_batchers[pad_p] = _pad_batch
 
 # iota has no operands: nothing to differentiate, and vmap never batches it.
 _ad.defnondiff(iota_p)
+
+from rjax._src.interpreters import lax_hooks  # noqa: E402
+lax_hooks.register(transpose=transpose, broadcast_in_dim=broadcast_in_dim, reshape=reshape,
+                   full=full)

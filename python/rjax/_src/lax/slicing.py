@@ -8,10 +8,11 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.lax import asarray_lax, standard_primitive
 from rjax._src.lax.shapes import squeeze
 
@@ -541,10 +542,10 @@ from rjax._src.interpreters import ad as _ad  # noqa: E402
 from rjax._src.interpreters import batching as _batching  # noqa: E402
 from rjax._src.lax import lax as _lax  # noqa: E402
 from rjax._src.lax import shapes as _shapes  # noqa: E402
+from rjax._src.runtime.array import from_scalar
 
 
 def _full(shape, v, dtype):
-  from rjax._src.array import from_scalar
   s = from_scalar(v, dtype)
   return _shapes.broadcast_in_dim(s, tuple(shape), ()) if len(shape) else s
 

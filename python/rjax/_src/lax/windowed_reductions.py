@@ -17,15 +17,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import ad as _ad
 from rjax._src.interpreters import batching as _batching
 from rjax._src.lax import lax as _lax
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.convolution import (_conv_general_vjp_lhs_padding, _dilate_shape,
                                        padtype_to_pads)
 from rjax._src.lax.lax import asarray_lax, standard_primitive
+from rjax._src.base.tree_util import tree_flatten
 
 _WINDOW_PARAMS = ("window_dimensions", "window_strides", "padding", "base_dilation",
                   "window_dilation")
@@ -251,7 +253,6 @@ def reduce_window(operand, init_value, computation: Callable, window_dimensions:
   identity as ``init_value`` (0, -inf/lowest, +inf/highest): these run as the
   ``reduce_window_{sum,max,min}`` primitives. Other reducers raise
   ``NotImplementedError``."""
-  from rjax._src.tree_util import tree_flatten
   leaves, _ = tree_flatten(operand)
   if len(leaves) != 1 or len(tree_flatten(init_value)[0]) != 1:
     raise NotImplementedError("reduce_window: only a single operand array is supported, got "

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax import numpy as jnp
-from rjax._src import dtypes
+from rjax._src import numpy as jnp
+from rjax._src.base import dtypes
 from rjax._src import random
 
 __all__ = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal",

@@ -29,7 +29,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from rjax._src import api, tree_util
+from rjax._src.transforms import api
+
+from rjax._src.base import tree_util
 from rjax._src import random as _random
 
 __all__ = ["Module", "compact", "nowrap", "Variable", "DenyList", "merge_param", "apply", "init",

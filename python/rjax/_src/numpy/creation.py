@@ -12,9 +12,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import lax, shapes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import lax, matmul as dot_mod, shapes
 from rjax._src.numpy.util import asarray, check_arraylike
+from rjax._src.base.errors import ConcretizationTypeError
 
 
 def _shape(shape, fun_name: str) -> tuple:
@@ -111,7 +113,6 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
 
 def _concrete(x, fun_name, what):
   if isinstance(x, core.Tracer):
-    from rjax._src.errors import ConcretizationTypeError
     raise ConcretizationTypeError(f"{fun_name}: {what} must be concrete (not traced)")
   return np.asarray(x).item() if hasattr(x, "shape") else x
 
@@ -310,7 +311,6 @@ def _pad_end(v, extra: int):
   if pad is not None:
     return pad(v, shapes.full((), 0, core.get_aval(v).dtype), [(0, extra, 0)])
   # Fallback without pad: out[i] = sum_j (i == j) ? v[j] : 0 via select + dot_general.
-  from rjax._src.lax import dot as dot_mod
   size = n + extra
   sel = lax.eq(shapes.broadcasted_iota(dtypes.int32, (size, n), 0),
                shapes.broadcasted_iota(dtypes.int32, (size, n), 1))

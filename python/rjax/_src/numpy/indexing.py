@@ -13,7 +13,8 @@ import builtins
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes, slicing
 from rjax._src.lax.slicing import GatherDimensionNumbers, GatherScatterMode, \
     ScatterDimensionNumbers
@@ -363,11 +364,11 @@ class _IndexUpdateRef:
     return ufuncs.divide(self.array, d)
 
   def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-    import rjax.numpy as jnp
+    from rjax._src.numpy import ufuncs
     ones = shapes.full_like(self.array, 1)
     e = _IndexUpdateRef(ones, self.index).multiply(values, indices_are_sorted=indices_are_sorted,
                                                     unique_indices=unique_indices, mode=mode)
-    return jnp.power(self.array, e)
+    return ufuncs.power(self.array, e)
 
   def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
     return self._do(slicing.scatter_min, values, indices_are_sorted, unique_indices, mode)

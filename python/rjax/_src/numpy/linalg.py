@@ -15,8 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import dot as dot_mod
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import matmul as dot_mod, reductions, slicing
 from rjax._src.lax import lax, shapes
 from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis, check_arraylike,
                                   promote_dtypes, promote_dtypes_inexact)
@@ -40,7 +41,6 @@ def _transpose(x, perm: Sequence[int]):
 
 def _sum_axes(x, axes: Sequence[int]):
   """Sum over ``axes`` (remaining dims keep their order); bool sums are 'any'."""
-  from rjax._src.lax import reductions
   axes = tuple(axes)
   if not axes:
     return x
@@ -51,7 +51,6 @@ def _sum_axes(x, axes: Sequence[int]):
 
 def _take_range(x, axis: int, start: int, length: int):
   """``x`` restricted to ``[start, start+length)`` along ``axis``."""
-  from rjax._src.lax import slicing
   if start == 0 and length == _shape(x)[axis]:
     return x
   if length == 0:
@@ -81,7 +80,6 @@ def _diagonal(x, offset: int, a1: int, a2: int):
 
 def _reduce(x, axes, which: str):
   """max/min over axes."""
-  from rjax._src.lax import reductions
   return getattr(reductions, "reduce_" + which)(x, tuple(axes))
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import dot as dot_mod
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import matmul as dot_mod
 from rjax._src.lax import lax, shapes
 from rjax._src.numpy.util import asarray, promote_args
 

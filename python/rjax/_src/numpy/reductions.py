@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, reductions as lr, shapes
 from rjax._src.numpy.util import asarray, canonicalize_axes, canonicalize_axis, check_arraylike
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 
 
 class _ScalarMeta(type):

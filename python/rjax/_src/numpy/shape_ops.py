@@ -5,7 +5,8 @@ import numpy as np
 
 import builtins
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes, slicing
 from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis, check_arraylike,
                                   promote_dtypes)

@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes
 from rjax._src.numpy.util import (check_arraylike, promote_args, promote_args_inexact,
                                   promote_args_numeric, promote_shapes)
@@ -443,10 +444,8 @@ def clip(arr=None, /, min=None, max=None):  # noqa: A002
 
 def where(condition, x=None, y=None, /):
   if x is None and y is None:
-    from rjax import numpy as jnp
-    if not hasattr(jnp, "nonzero"):
-      raise NotImplementedError("where(condition) needs nonzero, which is not implemented yet")
-    return jnp.nonzero(condition)
+    from rjax._src.numpy import sorting  # cycle: sorting -> shape_ops -> ufuncs
+    return sorting.nonzero(condition)
   if x is None or y is None:
     raise ValueError("Either both or neither of the x and y arguments should be provided to "
                      f"rjax.numpy.where, got {x} and {y}.")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util
 
 
 def _interleave(a, b, axis: int):

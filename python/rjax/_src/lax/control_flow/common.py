@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util, dtypes
 from rjax._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from rjax._src.interpreters import ad, batching, lowering
 from rjax._src.interpreters import partial_eval as pe
+from rjax._src.runtime.array import Array, to_array
 
 # ---------------------------------------------------------------------------
 # Tracing user functions
@@ -141,7 +143,6 @@ def jvp_nonzeros(closed: ClosedJaxpr, nonzeros: Sequence[bool]) -> list[bool]:
 
 
 def differentiable(aval: ShapedArray) -> bool:
-  from rjax._src import dtypes
   return dtypes.is_inexact(aval.dtype)
 
 
@@ -330,7 +331,6 @@ def eager_impl(prim, jaxpr_param: Callable[[dict], ClosedJaxpr]):
   primitive's first sub-jaxpr (keyed by all its sub-jaxprs and the input
   avals), so re-running the same equation (a jaxpr evaluated again) compiles
   nothing; a freshly traced call compiles once."""
-  from rjax._src.array import Array, to_array
 
   def impl(*args, **params):
     arrs = [a if type(a) is Array else _concrete(a, to_array) for a in args]

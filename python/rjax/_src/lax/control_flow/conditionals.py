@@ -8,10 +8,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util
 from rjax._src.interpreters import ad, batching, lowering
 from rjax._src.interpreters import partial_eval as pe
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.control_flow import common as cf
 
 cond_p = core.new_primitive("cond", multiple_results=True)

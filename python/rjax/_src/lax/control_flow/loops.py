@@ -17,10 +17,11 @@ from typing import Callable
 
 import numpy as np
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util, dtypes
 from rjax._src.interpreters import ad, batching, lowering
 from rjax._src.interpreters import partial_eval as pe
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.control_flow import common as cf
 
 # ===========================================================================
@@ -537,7 +538,6 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool 
   """``for i in range(lower, upper): val = body_fun(i, val)``. With static
   bounds it is a ``scan`` (so reverse-mode differentiable); otherwise a
   ``while_loop``."""
-  from rjax._src import dtypes
   from rjax._src.lax import lax
   lo, hi = _concrete_int(lower), _concrete_int(upper)
   dt_lo, dt_hi = core.get_aval(lower).dtype, core.get_aval(upper).dtype
@@ -580,7 +580,7 @@ def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001
   """``jax.lax.map``: ``f`` applied over the leading axis of ``xs`` with a
   ``scan`` (``batch_size``: that many at a time, under ``vmap``)."""
   if batch_size is not None:
-    from rjax._src import api
+    from rjax._src.transforms import api
     from rjax._src.lax import shapes, slicing
     leaves, tree = tree_util.tree_flatten(xs)
     n = core.get_aval(leaves[0]).shape[0]

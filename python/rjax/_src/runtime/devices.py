@@ -13,7 +13,7 @@ import threading
 from typing import Any, Sequence
 
 from rjax import _rjax
-from rjax._src.config import config
+from rjax._src.base.config import config
 
 
 class Device:
@@ -46,6 +46,7 @@ _lock = threading.Lock()
 _local: list[Device] | None = None
 _global: list[Device] | None = None
 _process = {"index": 0, "count": 1}
+_transport = {"set": False}   # a cross-process transport (rjax.distributed, MPI)
 
 
 def _ensure() -> list[Device]:
@@ -82,6 +83,27 @@ def _set_process(index: int, count: int) -> None:
   with _lock:
     _process.update(index=index, count=count)
     _local = _global = None
+
+
+def set_transport(rank: int | None, size: int = 1, allgather=None) -> None:
+  """Install (``rjax.distributed.initialize``) or remove (``rank=None``) the
+  transport through which collectives meet the other processes."""
+  if rank is None:
+    _rjax.set_transport(None)
+  else:
+    _rjax.set_transport(rank, size, allgather)
+  _transport["set"] = rank is not None
+
+
+def spanning(devs) -> bool:
+  """True when ``devs`` (a pmap's devices, global order) are every device of
+  every process, so its collectives cross processes."""
+  return _transport["set"] and process_count() > 1 and list(devs) == devices()
+
+
+def synchronize() -> None:
+  """Wait until the work queued on every device has run."""
+  _rjax.synchronize()
 
 
 def local_devices(process_index: int | None = None, backend: str | None = None) -> list[Device]:

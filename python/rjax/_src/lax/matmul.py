@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax._src.lax.lax import asarray_lax, standard_primitive
 
 # ---------------------------------------------------------------------------
