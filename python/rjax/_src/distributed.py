@@ -74,7 +74,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
       comm.Allgather(block, out)
       return (out,)
 
-    _devices.set_transport(rank, size, allgather)
+    _devices.install_transport(rank, size, allgather)
     _state["comm"] = comm
 
 
@@ -87,6 +87,6 @@ def shutdown() -> None:
   mpi4py at exit). Devices keep their global numbering."""
   with _lock:
     if _state["comm"] is not None:
-      _devices.set_transport(None)
+      _devices.install_transport(None)
       _state["comm"].Barrier()
       _state["comm"] = None

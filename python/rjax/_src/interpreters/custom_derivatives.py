@@ -348,7 +348,6 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
   function's inputs and recompute its forward pass during the backward pass,
   instead of keeping its intermediate values. ``policy`` (which intermediates
   may be saved) is accepted; every intermediate is recomputed."""
-  from rjax._src.transforms import api
   static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
   @functools.wraps(fun, updated=())

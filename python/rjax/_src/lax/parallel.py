@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from rjax._src import core
-from rjax._src.base import tree_util
+from rjax._src.base import tree_util, dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import ad as _ad, lowering
 from rjax._src.interpreters import batching as _batching
@@ -135,7 +135,6 @@ def pmean(x, axis_name, *, axis_index_groups=None):
 def _true_divide(s, size: int):
   """``jnp.true_divide(s, size)`` of a psum result ``s``: integers become the
   default float type first; the result is weak if ``s`` is."""
-  from rjax._src.base import dtypes
   from rjax._src.lax import lax
   aval = core.get_aval(s)
   if not dtypes.is_float(aval.dtype):

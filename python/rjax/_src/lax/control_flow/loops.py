@@ -580,18 +580,17 @@ def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001
   """``jax.lax.map``: ``f`` applied over the leading axis of ``xs`` with a
   ``scan`` (``batch_size``: that many at a time, under ``vmap``)."""
   if batch_size is not None:
-    from rjax._src.transforms import api
     from rjax._src.lax import shapes, slicing
     leaves, tree = tree_util.tree_flatten(xs)
     n = core.get_aval(leaves[0]).shape[0]
     nb, rem = divmod(n, batch_size)
     main = [shapes.reshape(slicing.slice_in_dim(x, 0, nb * batch_size),
                            (nb, batch_size) + core.get_aval(x).shape[1:]) for x in leaves]
-    _, ys = scan(lambda c, x: (c, api.vmap(f)(tree_util.tree_unflatten(tree, x))), (), main)
+    _, ys = scan(lambda c, x: (c, batching.vmap(f)(tree_util.tree_unflatten(tree, x))), (), main)
     ys = tree_util.tree_map(lambda y: shapes.reshape(y, (nb * batch_size,) + y.shape[2:]), ys)
     if rem:
       tail = [slicing.slice_in_dim(x, nb * batch_size, n) for x in leaves]
-      ys_tail = api.vmap(f)(tree_util.tree_unflatten(tree, tail))
+      ys_tail = batching.vmap(f)(tree_util.tree_unflatten(tree, tail))
       ys = tree_util.tree_map(lambda a, b: shapes.concatenate([a, b], 0), ys, ys_tail)
     return ys
   _, ys = scan(lambda c, x: (c, f(x)), (), xs)
