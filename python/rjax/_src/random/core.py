@@ -35,7 +35,7 @@ from rjax._src.base import dtypes, tree_util
 from rjax._src.interpreters.custom_derivatives import stop_gradient
 from rjax._src.transforms.jit import jit
 from rjax._src.lax import lax, reductions, shapes, slicing  # noqa: F401
-from rjax._src.lax.lax import asarray_lax
+from rjax._src.lax.utils import asarray_lax
 from rjax._src.random.prng import threefry2x32
 from rjax._src import numpy as jnp
 

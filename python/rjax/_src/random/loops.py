@@ -17,7 +17,7 @@ from rjax._src.transforms.api import vmap
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.lax import lax, shapes
 from rjax._src.lax.control_flow import while_loop
-from rjax._src.lax.lax import asarray_lax
+from rjax._src.lax.utils import asarray_lax
 from rjax._src.random.core import (_canonical_shape, _check_prng_key, _check_shape, _exponential,
                                    _fma, _float_dtype, _int_dtype, _jit, _normal, _shape_of, _split,
                                    _uniform, _unstack_keys)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from rjax._src import core
-from rjax._src.base import tree_util, dtypes
+from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from rjax._src.interpreters import ad, batching, lowering
 from rjax._src.interpreters import partial_eval as pe
+# (control flow's batching asks which primitives are collectives)
+from rjax._src.lax import parallel
 from rjax._src.runtime.array import Array, to_array
 
 # ---------------------------------------------------------------------------
@@ -198,7 +200,6 @@ def _sub_jaxprs(params: dict):
 
 def uses_collectives(params: dict) -> bool:
   """Whether a sub-jaxpr (at any depth) holds a collective (psum, ...)."""
-  from rjax._src.lax import parallel
   for j in _sub_jaxprs(params):
     for e in j.eqns:
       if e.primitive in parallel.COLLECTIVES or uses_collectives(e.params):
