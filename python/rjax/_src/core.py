@@ -128,9 +128,6 @@ class Primitive:
 #: Every primitive defined, by name (used by the rule-coverage test).
 primitives: dict[str, Primitive] = {}
 
-#: Primitives that have no derivative by design (integer/bool outputs, etc.).
-nondifferentiable: set[Primitive] = set()
-
 
 def new_primitive(name: str, multiple_results: bool = False) -> Primitive:
   p = Primitive(name)

@@ -8,6 +8,10 @@ Rule tables, filled next to each primitive:
 - ``primitive_transposes[prim](ct, *args, **params) -> list of cotangents``, one per
   arg (``None`` for args that are not linear inputs). Linear inputs arrive as
   ``UndefinedPrimal(aval)``.
+- ``nondifferentiable``: primitives declared to have no derivative.
+
+The interpreters declare these tables; the lax layer (and the layers above)
+fill them, each primitive next to its definition.
 """
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ from rjax._src.interpreters.partial_eval import PartialEvalTrace
 
 primitive_jvps: dict[Any, Callable] = {}
 primitive_transposes: dict[Any, Callable] = {}
+#: Primitives that have no derivative by design (integer/bool outputs, etc.):
+#: their outputs get symbolic zero tangents (``defnondiff``).
+nondifferentiable: set[Any] = set()
 
 
 class Zero:
@@ -124,7 +131,7 @@ class JVPTrace(core.Trace):
         return prim.bind(*primals, **params)
     rule = primitive_jvps.get(prim)
     if rule is None:
-      if prim in core.nondifferentiable:
+      if prim in nondifferentiable:
         with core.set_current_trace(self.parent_trace):
           out = prim.bind(*primals, **params)
         outs = out if prim.multiple_results else [out]
@@ -229,7 +236,7 @@ def defbilinear(prim, transpose_lhs: Callable, transpose_rhs: Callable) -> None:
 def defnondiff(prim) -> None:
   """Declare that ``prim`` has no derivative (integer/bool outputs):
   its outputs get symbolic zero tangents."""
-  core.nondifferentiable.add(prim)
+  nondifferentiable.add(prim)
 
 
 # ---------------------------------------------------------------------------
