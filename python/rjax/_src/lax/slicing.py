@@ -25,6 +25,9 @@ from rjax._src.lax.utils import _scalar_like, asarray_lax, export, standard_prim
 from rjax._src.runtime.array import from_scalar
 
 
+builtins_slice = builtins.slice  # (this module defines lax's ``slice``)
+
+
 def _ints(xs) -> tuple:
   return tuple(int(x) for x in xs)
 
@@ -110,8 +113,8 @@ slice_p = standard_primitive("slice", _slice_abstract_eval)
 ad.deflinear(slice_p, _slice_transpose)
 batching.primitive_batchers[slice_p] = _slice_batch
 reference.register(slice_p, lambda x, *, start_indices, limit_indices, strides: x[tuple(
-    slice(s, l, k) for s, l, k in zip(start_indices, limit_indices,
-                                       strides or (1,) * x.ndim))])
+    builtins_slice(s, l, k) for s, l, k in zip(start_indices, limit_indices,
+                                                strides or (1,) * x.ndim))])
 
 
 @export
@@ -178,9 +181,6 @@ def _check_index_scalars(name, idx, rank):
 
 def _clamped_starts(idx, shape, sizes):
   return tuple(int(np.clip(int(i), 0, n - s)) for i, n, s in zip(idx, shape, sizes))
-
-
-builtins_slice = builtins.slice
 
 
 def _index_scalars(start_indices, rank):
