@@ -165,6 +165,26 @@ def test_only_the_runtime_uses_the_extension_and_nothing_uses_the_public_face():
   assert not bad, "\n".join(bad)
 
 
+def test_function_level_imports_stay_in_their_layer_and_say_why():
+  """A function-level import of rjax is allowed only inside one layer, with
+  a comment on the line naming the cycle it breaks."""
+  bad = []
+  for path in _src_files():
+    name = _module_name(path)
+    comments = _comments(path)
+    for node, in_function in _imports(ast.parse(path.read_text())):
+      targets = [t for t in _targets(node) if t.startswith("rjax.")]
+      if not in_function or not targets:
+        continue
+      layer = _layer_of(name)
+      if any(_layer_of(t) not in (None, layer) for t in targets if t.startswith("rjax._src")):
+        bad.append(f"{name}:{node.lineno}: function-level import from another layer")
+      elif "cycle" not in comments.get(node.lineno, ""):
+        bad.append(f"{name}:{node.lineno}: function-level import without a '# cycle: ...' "
+                   f"comment")
+  assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("package", ["lax", "numpy", "random", "nn", "optim"])
 def test_namespace_packages_do_not_shadow_their_modules(package):
   """These packages' namespaces are their layer's API (``from rjax._src

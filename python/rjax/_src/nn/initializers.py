@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 
 from rjax._src import numpy as jnp
-from rjax._src.base import dtypes
 from rjax._src import random
+from rjax._src.base import dtypes
 
 __all__ = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal",
            "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform",

@@ -8,8 +8,9 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
-from rjax._src.runtime.array import Array, from_numpy, from_scalar
 from rjax._src.lax import lax, shapes, slicing
+from rjax._src.numpy import shape_ops
+from rjax._src.runtime.array import Array, from_numpy, from_scalar
 
 
 def _is_array(x):
@@ -79,7 +80,6 @@ def _to_numpy_nested(x):
 
 
 def _stack_nested(x, dtype):
-  from rjax._src.numpy import shape_ops
   if isinstance(x, (list, tuple)):
     return shape_ops.stack([_stack_nested(e, dtype) for e in x])
   return asarray(x, dtype)

@@ -17,8 +17,8 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
-from rjax._src.lax import matmul as dot_mod, reductions, slicing
-from rjax._src.lax import lax, shapes
+from rjax._src.lax import lax, matmul as dot_mod, reductions, shapes, slicing
+from rjax._src.numpy import ufuncs
 from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis, check_arraylike,
                                   promote_dtypes, promote_dtypes_inexact)
 
@@ -108,8 +108,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
   a, b = promote_dtypes(a, b)
   an, bn = len(_shape(a)), len(_shape(b))
   if an == 0 or bn == 0:
-    from rjax._src.numpy.ufuncs import multiply
-    out = multiply(a, b)
+    out = ufuncs.multiply(a, b)
     return out if preferred_element_type is None else lax.convert_element_type(
         out, _pet(preferred_element_type))
   contract = ((an - 1,), (0 if bn == 1 else bn - 2,))

@@ -9,7 +9,7 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes
-from rjax._src.runtime.array import from_scalar, Array
+from rjax._src.runtime.array import Array, from_scalar
 
 
 def is_arraylike(x: Any) -> bool:

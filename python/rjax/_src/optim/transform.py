@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from rjax._src import numpy as jnp
 from rjax._src import lax
+from rjax._src import numpy as jnp
 from rjax._src.base import tree_util
 from rjax._src.optim import base
 from rjax._src.optim.base import (

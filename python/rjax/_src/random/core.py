@@ -31,13 +31,13 @@ from typing import Sequence
 import numpy as np
 
 from rjax._src import core
+from rjax._src import numpy as jnp
 from rjax._src.base import dtypes, tree_util
 from rjax._src.interpreters.custom_derivatives import stop_gradient
-from rjax._src.transforms.jit import jit
 from rjax._src.lax import lax, reductions, shapes, slicing  # noqa: F401
 from rjax._src.lax.utils import asarray_lax
 from rjax._src.random.prng import threefry2x32
-from rjax._src import numpy as jnp
+from rjax._src.transforms.jit import jit
 
 _UINT = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
 

@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from rjax._src import core
+from rjax._src import numpy as jnp
 from rjax._src.base import dtypes
-from rjax._src.transforms.api import vmap
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.lax import lax, shapes
 from rjax._src.lax.control_flow import while_loop
@@ -21,7 +21,7 @@ from rjax._src.lax.utils import asarray_lax
 from rjax._src.random.core import (_canonical_shape, _check_prng_key, _check_shape, _exponential,
                                    _fma, _float_dtype, _int_dtype, _jit, _normal, _shape_of, _split,
                                    _uniform, _unstack_keys)
-from rjax._src import numpy as jnp
+from rjax._src.transforms.api import vmap
 
 def _c(v, dtype):
   return asarray_lax(np.array(v, dtype))

@@ -14,8 +14,7 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad, batching
-from rjax._src.interpreters import reference
+from rjax._src.interpreters import ad, batching, reference
 from rjax._src.lax.utils import asarray_lax, broadcasting_shape, standard_primitive
 
 

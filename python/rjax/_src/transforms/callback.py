@@ -32,12 +32,11 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad, batching, lowering, dispatch
-from rjax._src.interpreters import reference
-from rjax._src.runtime import devices
-from rjax._src.runtime.array import Array
+from rjax._src.interpreters import ad, batching, dispatch, lowering, reference
 from rjax._src.lax import shapes, slicing
 from rjax._src.lax.control_flow import loops
+from rjax._src.runtime import devices
+from rjax._src.runtime.array import Array
 
 
 class _FlatCallback:
@@ -115,7 +114,6 @@ _cache_lock = threading.Lock()
 
 
 def _callback_impl(prim):
-
   def impl(*args, **params):
     arrs = [a if type(a) is Array else dispatch._concrete(a) for a in args]
     avals = tuple(a.aval for a in arrs)

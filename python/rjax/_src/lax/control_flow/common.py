@@ -5,6 +5,7 @@ batching, partial evaluation, transposition of a sub-jaxpr), plus their eager
 impl and the compilation of sub-jaxprs to nested Rust Executables."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 from rjax._src import core
@@ -367,7 +368,6 @@ def _concrete(x, to_array):
 def check_carry_type(name: str, body_fun: Callable, in_tree, in_avals, out_tree, out_avals):
   """TypeError unless the carry output has the carry input's pytree
   structure and types (weak types may differ)."""
-  import inspect
   try:
     carry_name = list(inspect.signature(body_fun).parameters)[0]
   except (ValueError, TypeError, IndexError):
