@@ -2,7 +2,7 @@
 
 Every ``rjax.lax`` operation is a :class:`Primitive`. ``prim.bind(*args,
 **params)`` hands the operation to the *current trace* of this thread: the
-eval trace runs it (through the Rust executor, see ``dispatch.py``); a
+eval trace runs it (through the Rust executor, see ``interpreters/dispatch.py``); a
 transformation's trace (JVP, batching, jaxpr building, added by
 ``interpreters/``) records or transforms it. The current trace is
 thread-local, so calls from several threads never see each other's traces.

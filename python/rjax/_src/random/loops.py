@@ -1,8 +1,8 @@
 """``rjax.random``'s rejection samplers: the ones JAX 0.10.2 writes with
 ``while_loop`` (gamma, loggamma, beta, dirichlet, t, chisquare, f, poisson),
 step for step (same key splits, same constants, same operation order), so the
-same key gives the same numbers as JAX to a few ulp (see ``_src/random.py``'s
-docstring). Split from ``_src/random.py``, whose helpers they use.
+same key gives the same numbers as JAX to a few ulp (see ``random/core.py``'s
+docstring). Split from ``random/core.py``, whose helpers they use.
 """
 from __future__ import annotations
 
