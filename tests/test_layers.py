@@ -15,9 +15,13 @@ import tokenize
 
 import pytest
 
+import rjax
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
-PKG = ROOT / "python" / "rjax"
+# The rjax under test: the checkout's python/ in a development build
+# (conftest.py), the installed package otherwise.
+PKG = pathlib.Path(rjax.__file__).resolve().parent
 SRC = PKG / "_src"
 
 #: Lowest first; a layer may import only itself and the layers before it.
