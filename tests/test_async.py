@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import rjax
 import rjax.numpy as jnp
 from rjax import _rjax, lax
-from rjax._src.array import Array
+from rjax._src.runtime.array import Array
 
 
 @pytest.fixture

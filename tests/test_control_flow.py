@@ -405,7 +405,7 @@ def test_scan_grad_with_integer_xs_and_closure():
 
 
 def test_eager_calls_do_not_grow_the_dispatch_cache():
-  from rjax._src import dispatch
+  from rjax._src.interpreters import dispatch
   x = jnp.arange(3.0)
   lax.cond(True, jnp.sin, jnp.cos, x)
   lax.scan(lambda c, v: (c + v, c), 0.0, x)

@@ -655,7 +655,7 @@ def _scan(data, name):
 
 @case("threefry2x32")
 def _threefry(data, name):
-  from rjax._src.prng import threefry2x32
+  from rjax._src.random.prng import threefry2x32
   shape = data.draw(shapes(max_dims=2))
   k0, k1 = (_array(data, np.uint32, (), 0, 2**32 - 1) for _ in range(2))
   x0, x1 = (_array(data, np.uint32, shape, 0, 2**32 - 1) for _ in range(2))

@@ -16,7 +16,7 @@ import rjax
 import rjax.numpy as jnp
 from rjax import lax
 from rjax._src.lax import convolution as conv_mod
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from rjax.test_util import check_grads
 from util import arrays, assert_close, bfloat16, check_vmap, enable_x64
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from rjax import lax
-from rjax._src.lax import dot as dot_mod
-from rjax._src.lax import reference
+from rjax._src.lax import matmul as dot_mod
+from rjax._src.interpreters import reference
 from util import all_dtypes, arrays, assert_close, enable_x64, noncontiguous
 
 ref = reference.references[dot_mod.dot_general_p]

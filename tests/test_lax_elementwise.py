@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import rjax.lax as lax
 import rjax.numpy as jnp
 from rjax._src.lax import lax as lax_impl
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from util import (all_dtypes, arrays, assert_close, bfloat16, bool_dtypes, enable_x64,
                   float_dtypes, int_dtypes, noncontiguous, numeric_dtypes, shapes, signed_dtypes,
                   unsigned_dtypes)

@@ -5,7 +5,7 @@ from hypothesis import given, strategies as st
 
 from rjax import lax
 from rjax._src.lax import reductions as lr
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 from util import (all_dtypes, arrays, assert_close, bfloat16, float_dtypes, int_dtypes,
                   noncontiguous, numeric_dtypes)
 from util_reductions import shape_and_axes, shape_and_axis

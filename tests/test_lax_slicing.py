@@ -29,6 +29,14 @@ def test_slice(dt, shape, data):
   assert_close(out, expected, dt)
 
 
+def test_slice_reference_is_numpy_slicing():
+  x = np.arange(12, dtype=np.int32).reshape(3, 4)
+  out = ref(slicing.slice_p, x, start_indices=(1, 0), limit_indices=(3, 4), strides=(1, 2))
+  np.testing.assert_array_equal(out, x[1:3, 0:4:2])
+  out = ref(slicing.slice_p, x, start_indices=(0, 1), limit_indices=(2, 3), strides=None)
+  np.testing.assert_array_equal(out, x[0:2, 1:3])
+
+
 def test_slice_in_dim_and_index_in_dim():
   x = np.arange(12, dtype=np.int32).reshape(3, 4)
   assert_close(lax.slice_in_dim(x, 1, None, 2, axis=1), x[:, 1::2], np.int32)

@@ -38,7 +38,7 @@ def test_known_answers():
 
 
 def test_threefry_primitive_matches_reference():
-  from rjax._src.prng import _threefry2x32_ref, threefry2x32
+  from rjax._src.random.prng import _threefry2x32_ref, threefry2x32
   rng = np.random.default_rng(0)
   k0, k1 = (rng.integers(0, 2 ** 32, (3, 1), dtype=np.uint32) for _ in range(2))
   x0, x1 = (rng.integers(0, 2 ** 32, (1, 40), dtype=np.uint32) for _ in range(2))
@@ -368,7 +368,7 @@ def test_bad_shapes_and_dtypes():
   with pytest.raises(ValueError, match="larger sample"):
     random.choice(k, 3, (5,), replace=False)
   with pytest.raises(TypeError, match="threefry2x32"):
-    from rjax._src.prng import threefry2x32
+    from rjax._src.random.prng import threefry2x32
     threefry2x32(np.int32(1), np.uint32(1), np.uint32(1), np.uint32(1))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from rjax._src.lax import reference
+from rjax._src.interpreters import reference
 
 
 def ref(prim, *args, **params):

@@ -1,21 +1,21 @@
 """rjax: JAX's programming model — the NumPy API plus composable function
 transformations — with a Rust core that runs on every CPU core."""
-from rjax._src.config import config  # noqa: F401
-from rjax._src.jit import jit  # noqa: F401
-from rjax._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401
-from rjax._src.array import Array  # noqa: F401
-from rjax._src.api import (  # noqa: F401
+from rjax._src.base.config import config  # noqa: F401
+from rjax._src.transforms.jit import jit  # noqa: F401
+from rjax._src.interpreters.custom_derivatives import (  # noqa: F401
+    checkpoint, custom_jvp, custom_vjp, remat)
+from rjax._src.runtime.array import Array  # noqa: F401
+from rjax._src.transforms.api import (  # noqa: F401
     ShapeDtypeStruct, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linear_transpose, linearize,
     make_jaxpr, value_and_grad, vjp, vmap, block_until_ready, device_get)
-from rjax._src.pmap import (  # noqa: F401
+from rjax._src.transforms.pmap import (  # noqa: F401
     pmap, device_put, device_put_sharded, device_put_replicated, ShardedArray)
-from rjax._src.devices import (  # noqa: F401
+from rjax._src.runtime.devices import (  # noqa: F401
     Device, devices, local_devices, device_count, local_device_count, process_index,
     process_count, default_device)
-from rjax._src.callback import pure_callback, effects_barrier  # noqa: F401
+from rjax._src.transforms.callback import pure_callback, effects_barrier  # noqa: F401
 from rjax._src.core import Tracer as _Tracer
 from rjax._src.numpy.array_methods import set_array_methods as _set_array_methods
-from rjax._src.interpreters import ad as _ad  # noqa: F401  (registers add_any)
 
 _set_array_methods(Array)
 _set_array_methods(_Tracer)

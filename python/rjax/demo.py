@@ -25,7 +25,7 @@ import numpy as np
 
 import rjax
 import rjax.numpy as jnp
-from rjax import _rjax
+from rjax import _rjax, lax, random
 from rjax._src import demo_train
 
 
@@ -164,7 +164,6 @@ def part_jit(quick: bool) -> None:
 
 def part_random_and_control_flow(quick: bool) -> None:
   print("\n== 4. Random numbers (JAX's threefry, bit for bit) and control flow ==")
-  from rjax import lax, random
   key = random.PRNGKey(0)
   print("PRNGKey(0) =", np.asarray(key), "  split(PRNGKey(0)) =", np.asarray(random.split(key)).tolist())
   print("uniform(PRNGKey(42), (3,)) =", np.asarray(random.uniform(random.PRNGKey(42), (3,))))
@@ -187,7 +186,6 @@ def part_random_and_control_flow(quick: bool) -> None:
 
 def part_pmap(quick: bool) -> None:
   print("\n== 5. pmap: one program on every virtual device ==")
-  from rjax import lax
   n = rjax.device_count()
   print("devices:", rjax.devices())
   print("pmap(jnp.add)(jnp.arange(n), jnp.arange(n)) =",

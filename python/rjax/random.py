@@ -4,8 +4,4 @@
 explicit, splittable values; the same key gives the same numbers as JAX 0.10.2.
 """
 from rjax._src.random import *  # noqa: F401,F403
-from rjax._src.random import __all__ as _all
-from rjax._src.random_loops import *  # noqa: F401,F403
-from rjax._src.random_loops import __all__ as _loops_all
-
-__all__ = list(_all) + list(_loops_all)
+from rjax._src.random import __all__  # noqa: F401

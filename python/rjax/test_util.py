@@ -7,7 +7,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._src import api, tree_util
+from rjax import numpy as jnp
+from rjax._src.base import tree_util
+from rjax._src.transforms import api
 
 EPS = 1e-4
 _default_tol = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5}
@@ -36,7 +38,6 @@ def _vdot(a, b) -> float:
 
 
 def _add_scaled(xs, ds, s):
-  from rjax import numpy as jnp
   return tree_util.tree_map(lambda x, d: jnp.asarray(np.asarray(x) + s * np.asarray(d),
                                                      dtype=np.asarray(x).dtype), xs, ds)
 
@@ -63,7 +64,6 @@ def check_vjp(f, f_vjp, args, atol=None, rtol=None, eps=EPS, rng=None):
   out, vjp_fun = f_vjp(*args)
   u = tree_util.tree_map(lambda x: _rand_like(rng, x), out)
   v = [tree_util.tree_map(lambda x: _rand_like(rng, x), a) for a in args]
-  from rjax import numpy as jnp
   ct = vjp_fun(tree_util.tree_map(jnp.asarray, u))
   jv = numerical_jvp(f, args, v, eps)
   lhs = _vdot(u, jv)          # <u, J v>
@@ -79,7 +79,6 @@ def check_grads(f: Callable, args: Sequence[Any], order: int, modes=("fwd", "rev
   """Check ``f``'s JVP and/or VJP against numerical differences, and (for
   ``order`` > 1) the derivatives of those derivatives."""
   args = list(args)
-  from rjax import numpy as jnp
   args = [tree_util.tree_map(jnp.asarray, a) for a in args]
 
   def _check(f, args, order):

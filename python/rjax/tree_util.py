@@ -1,5 +1,5 @@
 """``rjax.tree_util``: pytrees (nested containers of arrays)."""
-from rjax._src.tree_util import (  # noqa: F401
+from rjax._src.base.tree_util import (  # noqa: F401
     DictKey, FlattenedIndexKey, GetAttrKey, Partial, PyTreeDef, SequenceKey, all_leaves, keystr,
     register_dataclass, register_pytree_node, register_pytree_node_class,
     register_pytree_with_keys, tree_all, tree_flatten, tree_flatten_with_path, tree_leaves,

@@ -36,7 +36,9 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from rjax._src import tree_util
+from rjax._src import numpy as jnp
+from rjax._src.base import tree_util
+from rjax._src.optim.state_types import STATE_TYPES
 
 FORMAT = "rjax.checkpoint/1"
 _META_FORMAT, _META_TREE, _META_SHA = "rjax.format", "rjax.treedef", "rjax.sha256"
@@ -244,7 +246,6 @@ def _rebuild(node, tensors, path: str, file: str):
     out = [_rebuild(c, tensors, f"{path}[{i}]", file) for i, c in enumerate(children)]
     return out if kind == "list" else tuple(out)
   if kind == "namedtuple":
-    from rjax._src.optim.state_types import STATE_TYPES
     cls = STATE_TYPES.get(node.get("name"))
     if cls is None or list(cls._fields) != node.get("fields"):
       raise bad(f"namedtuple {node.get('name')!r} is not a known rjax.optim state; pass "
@@ -350,7 +351,6 @@ def restore(path, target: Any = None) -> Any:
   leaves come back as rjax Arrays, Python scalars as Python scalars. Any problem
   raises :class:`CheckpointError` (a ``ValueError``) naming the file and the path.
   """
-  import rjax.numpy as jnp  # rjax.numpy imports this package's parents; import late
   path = os.fspath(path)
   tensors, tree = _read(path)
   if target is None:

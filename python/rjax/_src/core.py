@@ -2,7 +2,7 @@
 
 Every ``rjax.lax`` operation is a :class:`Primitive`. ``prim.bind(*args,
 **params)`` hands the operation to the *current trace* of this thread: the
-eval trace runs it (through the Rust executor, see ``dispatch.py``); a
+eval trace runs it (through the Rust executor, see ``interpreters/dispatch.py``); a
 transformation's trace (JVP, batching, jaxpr building, added by
 ``interpreters/``) records or transforms it. The current trace is
 thread-local, so calls from several threads never see each other's traces.
@@ -15,13 +15,14 @@ abstract evaluation here; JVP, transpose, batching and lowering in
 """
 from __future__ import annotations
 
+import inspect
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._src import dtypes
+from rjax._src.base import dtypes, errors, tree_util
 
 # ---------------------------------------------------------------------------
 # Abstract values
@@ -127,9 +128,6 @@ class Primitive:
 #: Every primitive defined, by name (used by the rule-coverage test).
 primitives: dict[str, Primitive] = {}
 
-#: Primitives that have no derivative by design (integer/bool outputs, etc.).
-nondifferentiable: set[Primitive] = set()
-
 
 def new_primitive(name: str, multiple_results: bool = False) -> Primitive:
   p = Primitive(name)
@@ -186,8 +184,6 @@ def debug_info(what: str, fun: Callable, args: Sequence[Any], kwargs: dict | Non
 def _arg_names(fun, args, kwargs, positions) -> list[str]:
   """Names for the flat leaves of ``(args, kwargs)``, positional args named
   from ``fun``'s signature (``positions`` maps them to parameters)."""
-  import inspect
-  from rjax._src import tree_util
   try:
     params = [p.name for p in inspect.signature(fun).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -242,8 +238,7 @@ class EvalTrace(Trace):
 
 
 def escaped_tracer_error(t: "Tracer") -> Exception:
-  from rjax._src.errors import UnexpectedTracerError
-  return UnexpectedTracerError(
+  return errors.UnexpectedTracerError(
       f"Encountered an unexpected tracer: {t}. A function transformed by rjax had a "
       "side effect that let one of its traced values escape (for example by storing it "
       "in a global or an attribute). Return the value from the transformed function "
@@ -328,7 +323,6 @@ def _provenance(tracer: "Tracer") -> str:
 
 
 def _tracer_error(cls_name: str, tracer: "Tracer", what: str, fix: str):
-  from rjax._src import errors
   cls = getattr(errors, cls_name)
   return cls(f"{what} of a traced array {tracer.aval.str_short()} ({tracer._origin()}). "
              f"The value is not known while the function is being traced."

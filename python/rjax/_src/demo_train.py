@@ -20,9 +20,14 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-import rjax
-import rjax.numpy as jnp
-from rjax import lax, nn, optim, random
+from rjax._src import checkpoints, lax, nn, optim, random
+from rjax._src import numpy as jnp
+from rjax._src.base import tree_util
+from rjax._src.base.config import config
+from rjax._src.runtime import devices as _devices
+from rjax._src.transforms import api
+from rjax._src.transforms.jit import jit
+from rjax._src.transforms.pmap import device_put_replicated, pmap
 
 NUM_CLASSES = 10
 TARGET_ACCURACY = 0.97
@@ -149,7 +154,7 @@ def make_update(model, tx: optim.GradientTransformation, axis_name: str | None =
     return cross_entropy(model.apply({"params": params}, x), y, label_smoothing)
 
   def update(params, opt_state, x, y):
-    loss, grads = rjax.value_and_grad(loss_fn)(params, x, y)
+    loss, grads = api.value_and_grad(loss_fn)(params, x, y)
     if axis_name is not None:
       grads = lax.pmean(grads, axis_name)
       loss = lax.pmean(loss, axis_name)
@@ -160,7 +165,7 @@ def make_update(model, tx: optim.GradientTransformation, axis_name: str | None =
 
 def make_eval(model) -> Callable:
   """A jitted ``(params, x, y) -> number of correct predictions``."""
-  @rjax.jit
+  @jit
   def correct(params, x, y):
     logits = model.apply({"params": params}, x)
     return jnp.sum(jnp.argmax(logits, axis=-1) == y)
@@ -184,7 +189,7 @@ def make_optimizer(lr: float, total_steps: int,
 
 def unreplicate(tree):
   """Device 0's copy of a replicated pytree (``flax.jax_utils.unreplicate``)."""
-  return rjax.tree_util.tree_map(lambda a: a[0], tree)
+  return tree_util.tree_map(lambda a: a[0], tree)
 
 
 @dataclasses.dataclass
@@ -217,14 +222,14 @@ def train(model_name: str = "cnn", epochs: int | None = None, num_devices: int |
   epochs = epochs if epochs is not None else (1 if quick else cfg["epochs"])
   batch_size = batch_size or cfg["batch_size"]
   lr = lr or cfg["lr"]
-  n_avail = rjax.local_device_count()
+  n_avail = _devices.local_device_count()
   num_devices = num_devices or n_avail
   if not 1 <= num_devices <= n_avail:
     raise ValueError(f"--devices {num_devices}: {n_avail} devices are available "
                      "(set RJAX_NUM_CPU_DEVICES for more)")
   if epochs < 1:
     raise ValueError(f"--epochs must be at least 1, got {epochs}")
-  devices = rjax.local_devices()[:num_devices]
+  devices = _devices.local_devices()[:num_devices]
 
   x_train, y_train, x_test, y_test = load_digits_split(seed=seed)
   mean, scale = standardizer(x_train)
@@ -237,10 +242,10 @@ def train(model_name: str = "cnn", epochs: int | None = None, num_devices: int |
   key = random.PRNGKey(seed)
   params = model.init(key, jnp.asarray(x_train[:1]))["params"]
   opt_state = tx.init(params)
-  p_update = rjax.pmap(make_update(model, tx, axis_name="batch"), axis_name="batch",
+  p_update = pmap(make_update(model, tx, axis_name="batch"), axis_name="batch",
                        devices=devices)
   correct = make_eval(model)
-  reps = rjax.device_put_replicated((params, opt_state), devices)
+  reps = device_put_replicated((params, opt_state), devices)
 
   print(f"training the {model_name.upper()} on {len(x_train)} digits ({len(x_test)} held out): "
         f"{total_steps} steps ({steps_per_epoch} per epoch) of {batch_size} examples "
@@ -282,7 +287,7 @@ def train(model_name: str = "cnn", epochs: int | None = None, num_devices: int |
       break
   losses.append(float(np.asarray(pending)[0]))
   params, opt_state = unreplicate(reps)
-  rjax.block_until_ready(params)
+  api.block_until_ready(params)
   examples_per_second = rate()
   train_seconds = time.perf_counter() - t0
   bar.close()
@@ -292,8 +297,8 @@ def train(model_name: str = "cnn", epochs: int | None = None, num_devices: int |
   ckpt_path = os.path.abspath(os.path.join(out_dir, f"digits_{model_name}.safetensors"))
   state = {"params": params, "opt_state": opt_state, "step": step,
            "input_mean": mean, "input_scale": scale}
-  rjax.checkpoints.save(ckpt_path, state)
-  restored = rjax.checkpoints.restore(ckpt_path, target=state)
+  checkpoints.save(ckpt_path, state)
+  restored = checkpoints.restore(ckpt_path, target=state)
   restored_acc = accuracy(correct, restored["params"], x_test, y_test)
   plot_path = os.path.abspath(os.path.join(out_dir, f"digits_{model_name}.png"))
   plot_curves(plot_path, losses, test_accs, steps_per_epoch, model_name)
@@ -379,7 +384,7 @@ def main(argv=None) -> Result:
   p.add_argument("--quick", action="store_true", help="a few steps only (for CI)")
   args = p.parse_args(argv)
   if "RJAX_NUM_CPU_DEVICES" not in os.environ:
-    rjax.config.update("rjax_num_cpu_devices", max(2, args.devices or 2))
+    config.update("rjax_num_cpu_devices", max(2, args.devices or 2))
   return run(args)
 
 

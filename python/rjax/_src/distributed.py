@@ -19,8 +19,7 @@ import threading
 
 import numpy as np
 
-from rjax import _rjax
-from rjax._src import devices as _devices
+from rjax._src.runtime import devices as _devices
 
 _state = {"comm": None}
 _lock = threading.Lock()
@@ -75,7 +74,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
       comm.Allgather(block, out)
       return (out,)
 
-    _rjax.set_transport(rank, size, allgather)
+    _devices.install_transport(rank, size, allgather)
     _state["comm"] = comm
 
 
@@ -88,13 +87,6 @@ def shutdown() -> None:
   mpi4py at exit). Devices keep their global numbering."""
   with _lock:
     if _state["comm"] is not None:
-      _rjax.set_transport(None)
+      _devices.install_transport(None)
       _state["comm"].Barrier()
       _state["comm"] = None
-
-
-def spanning(devs) -> bool:
-  """True when ``devs`` (a pmap's devices, global order) are every device of
-  every process, so its collectives cross processes."""
-  return _state["comm"] is not None and _devices.process_count() > 1 and \
-      list(devs) == _devices.devices()

@@ -5,19 +5,5 @@ modules (``nn.Module``, ``@nn.compact``, ``init``/``apply``), layers
 (``nn.Dense``, ``nn.LayerNorm``, ``nn.Dropout``, attention, pooling, ...),
 activations (``nn.relu``, ``nn.softmax``, ...) and ``nn.initializers``.
 """
-from rjax._src.nn.module import (  # noqa: F401
-    Module, compact, nowrap, Variable, DenyList, merge_param, apply, init,
-    ScopeParamShapeError, ScopeParamNotFoundError, InvalidRngError, ModifyScopeVariableError,
-    NameInUseError)
-from rjax._src.nn.activations import *  # noqa: F401,F403
-from rjax._src.nn.linear import Dense, DenseGeneral, Embed, promote_dtype  # noqa: F401
-from rjax._src.nn.normalization import LayerNorm, RMSNorm, GroupNorm, BatchNorm  # noqa: F401
-from rjax._src.nn.stochastic import Dropout  # noqa: F401
-from rjax._src.nn.attention import (  # noqa: F401
-    dot_product_attention_weights, dot_product_attention, make_attention_mask,
-    make_causal_mask, combine_masks, MultiHeadDotProductAttention, MultiHeadAttention,
-    SelfAttention)
-from rjax._src.nn.combinators import Sequential  # noqa: F401
+from rjax._src.nn import *  # noqa: F401,F403
 from rjax.nn import initializers  # noqa: F401
-from rjax._src.nn.conv import (  # noqa: F401
-    Conv, ConvTranspose, pool, avg_pool, max_pool, min_pool)

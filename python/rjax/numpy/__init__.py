@@ -3,18 +3,9 @@
 Each family lives in one module under ``rjax/_src/numpy/`` and lists its
 public names in ``__all__``; this file only re-exports them.
 """
-from rjax._src.numpy.scalar_types import *  # noqa: F401,F403
-from rjax._src.numpy.lax_numpy import *  # noqa: F401,F403
-from rjax._src.numpy.creation import *  # noqa: F401,F403
-from rjax._src.numpy.ufuncs import *  # noqa: F401,F403
-from rjax._src.numpy.reductions import *  # noqa: F401,F403
-from rjax._src.numpy.shape_ops import *  # noqa: F401,F403
-from rjax._src.numpy.indexing import *  # noqa: F401,F403
-from rjax._src.numpy.sorting import *  # noqa: F401,F403
-from rjax._src.numpy.linalg import *  # noqa: F401,F403
-from rjax._src.numpy.misc import *  # noqa: F401,F403
-from rjax._src.array import Array as ndarray  # noqa: F401
-from rjax._src import dtypes as _dtypes
+from rjax._src.numpy import *  # noqa: F401,F403
+from rjax._src.runtime.array import Array as ndarray  # noqa: F401
+from rjax._src.base import dtypes as _dtypes
 
 if "float32" not in globals():  # until scalar_types defines the scalar constructors
   bool_ = _dtypes.bool_

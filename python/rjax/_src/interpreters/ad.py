@@ -8,16 +8,29 @@ Rule tables, filled next to each primitive:
 - ``primitive_transposes[prim](ct, *args, **params) -> list of cotangents``, one per
   arg (``None`` for args that are not linear inputs). Linear inputs arrive as
   ``UndefinedPrimal(aval)``.
+- ``nondifferentiable``: primitives declared to have no derivative.
+
+The interpreters declare these tables; the lax layer (and the layers above)
+fill them, each primitive next to its definition.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from rjax._src import core
+from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ShapedArray
+from rjax._src.interpreters import batching, lax_hooks, lowering, reference
+from rjax._src.interpreters.dispatch import apply_primitive
+from rjax._src.interpreters.partial_eval import PartialEvalTrace
 
 primitive_jvps: dict[Any, Callable] = {}
 primitive_transposes: dict[Any, Callable] = {}
+#: Primitives that have no derivative by design (integer/bool outputs, etc.):
+#: their outputs get symbolic zero tangents (``defnondiff``).
+nondifferentiable: set[Any] = set()
 
 
 class Zero:
@@ -44,9 +57,8 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 def zeros_like_aval(aval: ShapedArray):
   """Concrete zeros (they depend on no traced value, so they are built eagerly)."""
-  from rjax._src.lax import shapes
   with core.set_current_trace(core.eval_trace):
-    return shapes.full(aval.shape, 0, aval.dtype)
+    return lax_hooks.full(aval.shape, 0, aval.dtype)
 
 
 def instantiate_zeros(t):
@@ -59,33 +71,6 @@ def add_tangents(x, y):
   if isinstance(y, Zero):
     return x
   return add_jaxvals_p.bind(x, y)
-
-
-def _add_any_abstract_eval(x, y):
-  if x.shape != y.shape or x.dtype != y.dtype:
-    raise TypeError(f"add_any: operands must match, got {x.str_short()} and {y.str_short()}")
-  return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
-
-
-# Accumulation of tangents/cotangents (JAX's ``add_any``): linear, lowers to add.
-add_jaxvals_p = core.new_primitive("add_any")
-add_jaxvals_p.def_abstract_eval(_add_any_abstract_eval)
-
-
-def _add_any_impl(x, y):
-  from rjax._src.dispatch import apply_primitive
-  return apply_primitive(add_jaxvals_p, x, y)
-
-
-add_jaxvals_p.def_impl(_add_any_impl)
-
-
-def _register_add_any():
-  import numpy as np
-  from rjax._src.interpreters import lowering
-  from rjax._src.lax import reference
-  lowering.register_standard(add_jaxvals_p, op_name="add")
-  reference.register(add_jaxvals_p, np.add)
 
 
 class UndefinedPrimal:
@@ -146,7 +131,7 @@ class JVPTrace(core.Trace):
         return prim.bind(*primals, **params)
     rule = primitive_jvps.get(prim)
     if rule is None:
-      if prim in core.nondifferentiable:
+      if prim in nondifferentiable:
         with core.set_current_trace(self.parent_trace):
           out = prim.bind(*primals, **params)
         outs = out if prim.multiple_results else [out]
@@ -251,7 +236,7 @@ def defbilinear(prim, transpose_lhs: Callable, transpose_rhs: Callable) -> None:
 def defnondiff(prim) -> None:
   """Declare that ``prim`` has no derivative (integer/bool outputs):
   its outputs get symbolic zero tangents."""
-  core.nondifferentiable.add(prim)
+  nondifferentiable.add(prim)
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +247,6 @@ def linearize_flat(fun: Callable, primals: Sequence[Any], debug: core.DebugInfo 
   """Returns (primals_out, linear ClosedJaxpr from tangents_in to tangents_out,
   out tangent Zero-ness). Primal values are computed eagerly (on the current
   trace); only the tangent computation is staged into the jaxpr."""
-  from rjax._src.interpreters.partial_eval import PartialEvalTrace
   parent = core.current_trace()
   pe = PartialEvalTrace(parent)
   pe.debug = debug
@@ -324,12 +308,130 @@ def backward_pass(jaxpr: core.Jaxpr, consts: Sequence[Any], linear_avals: Sequen
   return out
 
 
-deflinear(add_jaxvals_p, lambda ct, x, y: [ct, ct])
-_register_add_any()
+# ---------------------------------------------------------------------------
+# On pytrees: jvp, linearize and vjp as users call them (``rjax.jvp`` and
+# friends are these), and as rules that differentiate a function call them
+# (``checkpoint``).
+
+
+def flatten_fun(fun, in_tree, out_tree_box, has_aux=False):
+  def flat_fun(*flat):
+    args = tree_util.tree_unflatten(in_tree, flat)
+    out = fun(*args)
+    if has_aux:
+      if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("a function with has_aux=True must return a pair (output, aux), "
+                        f"got {type(out).__name__}")
+      out, aux = out
+      # aux is not differentiated: hand back its primal values, not the
+      # differentiation trace's tracers (which would leak out of jvp/vjp).
+      trace = core.current_trace()
+      if hasattr(trace, "to_primal_tangent"):
+        aux = tree_util.tree_map(lambda l: trace.to_primal_tangent(l)[0], aux)
+      out_tree_box.append(("aux", aux))
+    leaves, tree = tree_util.tree_flatten(out)
+    out_tree_box.append(tree)
+    return leaves
+  return flat_fun
+
+
+def _check_tangent(p, t, i):
+  pa, ta = core.get_aval(p), core.get_aval(t)
+  if pa.shape != ta.shape:
+    raise ValueError(f"jvp: primal and tangent arguments must have equal shapes, got "
+                     f"{pa.shape} and {ta.shape} for argument {i}")
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
+  """Forward mode: ``(fun(*primals), J·tangents)``."""
+  if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+    raise TypeError("jvp: primal and tangent arguments must be tuples or lists")
+  p_flat, in_tree = tree_util.tree_flatten(tuple(primals))
+  t_flat, t_tree = tree_util.tree_flatten(tuple(tangents))
+  if in_tree != t_tree:
+    raise TypeError(f"jvp: primal and tangent arguments must have the same tree structure, "
+                    f"got {in_tree} and {t_tree}")
+  for i, (p, t) in enumerate(zip(p_flat, t_flat)):
+    _check_tangent(p, t, i)
+  box: list = []
+  p_out, t_out = jvp_flat(flatten_fun(fun, in_tree, box, has_aux), p_flat, t_flat,
+                             core.debug_info("jvp", fun, primals))
+  t_out = [instantiate_zeros(t) for t in t_out]
+  out_tree = box[-1]
+  res = (tree_util.tree_unflatten(out_tree, p_out), tree_util.tree_unflatten(out_tree, t_out))
+  if has_aux:
+    return res + (box[0][1],)
+  return res
+
+
+def linearize(fun: Callable, *primals):
+  """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the
+  linearization without re-running the primal computation."""
+  p_flat, in_tree = tree_util.tree_flatten(primals)
+  box: list = []
+  p_out, closed, zero_out = linearize_flat(flatten_fun(fun, in_tree, box), p_flat,
+                                              core.debug_info("linearize", fun, primals))
+  out_tree = box[-1]
+  out_avals = [tangent_aval(core.get_aval(p)) for p in p_out]
+
+  def f_jvp(*tangents):
+    t_flat, t_tree = tree_util.tree_flatten(tangents)
+    if t_tree != in_tree:
+      raise TypeError(f"linearize: tangent structure {t_tree} != primal structure {in_tree}")
+    vals = iter(core.eval_jaxpr(closed.jaxpr, closed.consts, *t_flat))
+    outs = [zeros_like_aval(a) if z else next(vals) for a, z in zip(out_avals, zero_out)]
+    return tree_util.tree_unflatten(out_tree, outs)
+
+  return tree_util.tree_unflatten(out_tree, p_out), f_jvp
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo | None = None):
+  """``(fun(*primals), f_vjp)`` where ``f_vjp(ct)`` pulls a cotangent of the
+  output back to cotangents of the inputs (reverse mode)."""
+  p_flat, in_tree = tree_util.tree_flatten(primals)
+  box: list = []
+  debug = _debug or core.debug_info("vjp", fun, primals)
+  p_out, closed, zero_out = linearize_flat(flatten_fun(fun, in_tree, box, has_aux), p_flat,
+                                              debug)
+  out_tree = box[-1]
+  out_avals = [core.get_aval(p) for p in p_out]
+  in_avals = [core.get_aval(p) for p in p_flat]
+
+  def f_vjp(ct):
+    ct_flat, ct_tree = tree_util.tree_flatten(ct)
+    if ct_tree != out_tree:
+      raise TypeError(f"vjp: cotangent structure {ct_tree} does not match the output "
+                      f"structure {out_tree}")
+    for c, a in zip(ct_flat, out_avals):
+      if core.get_aval(c).shape != a.shape:
+        raise ValueError(f"vjp: cotangent shape {core.get_aval(c).shape} does not match the "
+                         f"output shape {a.shape}")
+    cts = [c for c, z in zip(ct_flat, zero_out) if not z]
+    lin_avals = [v.aval for v in closed.jaxpr.invars]
+    cts_in = backward_pass(closed.jaxpr, closed.consts, lin_avals, cts)
+    cts_in = [np.zeros(a.shape, dtypes.float0) if not dtypes.is_inexact(a.dtype)
+              else instantiate_zeros(c) for c, a in zip(cts_in, in_avals)]
+    return tree_util.tree_unflatten(in_tree, cts_in)
+
+  primal_out = tree_util.tree_unflatten(out_tree, p_out)
+  if has_aux:
+    return primal_out, f_vjp, box[0][1]
+  return primal_out, f_vjp
+
+
+# ---------------------------------------------------------------------------
+# add_any: the accumulation of tangents and cotangents (JAX's ``add_jaxvals``).
+# The interpreters own it (it is what ``add_tangents`` binds); it is linear
+# and lowers to the Rust op ``add``.
+
+
+def _add_any_abstract_eval(x, y):
+  if x.shape != y.shape or x.dtype != y.dtype:
+    raise TypeError(f"add_any: operands must match, got {x.str_short()} and {y.str_short()}")
+  return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
 
 
 def _add_any_batch(vals, dims):
-  from rjax._src.interpreters import batching
   (x, y), (dx, dy) = vals, dims
   if dx == dy:
     return add_jaxvals_p.bind(x, y), dx
@@ -338,9 +440,10 @@ def _add_any_batch(vals, dims):
                             batching.bdim_at_front(y, dy, size)), 0
 
 
-def _register_add_any_batch():
-  from rjax._src.interpreters import batching
-  batching.primitive_batchers[add_jaxvals_p] = _add_any_batch
-
-
-_register_add_any_batch()
+add_jaxvals_p = core.new_primitive("add_any")
+add_jaxvals_p.def_abstract_eval(_add_any_abstract_eval)
+add_jaxvals_p.def_impl(lambda x, y: apply_primitive(add_jaxvals_p, x, y))
+deflinear(add_jaxvals_p, lambda ct, x, y: [ct, ct])
+batching.primitive_batchers[add_jaxvals_p] = _add_any_batch
+lowering.register_standard(add_jaxvals_p, op_name="add")
+reference.register(add_jaxvals_p, np.add)

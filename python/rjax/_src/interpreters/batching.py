@@ -4,9 +4,12 @@ is batched (``None``: not batched). Each primitive has a rule
 multiple results) that moves batch dimensions as little as possible."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 from rjax._src import core
+from rjax._src.base import tree_util
+from rjax._src.interpreters import lax_hooks
 
 not_mapped = None
 primitive_batchers: dict[Any, Callable] = {}
@@ -81,16 +84,14 @@ def moveaxis(x, src: int, dst: int):
     return x
   perm = [i for i in range(nd) if i != src]
   perm.insert(dst, src)
-  from rjax._src.lax import shapes
-  return shapes.transpose(x, tuple(perm))
+  return lax_hooks.transpose(x, tuple(perm))
 
 
 def bdim_at_front(x, bdim, size: int):
   """``x`` with its batch dim first (broadcast along a new axis if unbatched)."""
-  from rjax._src.lax import shapes
   if bdim is None:
     aval = core.get_aval(x)
-    return shapes.broadcast_in_dim(x, (size,) + aval.shape, tuple(range(1, aval.ndim + 1)))
+    return lax_hooks.broadcast_in_dim(x, (size,) + aval.shape, tuple(range(1, aval.ndim + 1)))
   return moveaxis(x, bdim, 0)
 
 
@@ -99,12 +100,11 @@ def matchaxis(x, src, dst, size: int):
   if src == dst:
     return x
   if src is None:
-    from rjax._src.lax import shapes
     aval = core.get_aval(x)
     shape = list(aval.shape)
     shape.insert(dst, size)
     dims = tuple(i for i in range(len(shape)) if i != dst)
-    return shapes.broadcast_in_dim(x, tuple(shape), dims)
+    return lax_hooks.broadcast_in_dim(x, tuple(shape), dims)
   if dst is None:
     raise ValueError("vmap: cannot unbatch a batched value (out_axes=None for a value that "
                      "depends on a mapped input)")
@@ -138,7 +138,6 @@ def defbroadcasting(prim) -> None:
     unb_ok = all(a.ndim == 0 for v, d, a in zip(vals, dims, avals) if d is None)
     if same and unb_ok:
       return prim.bind(*vals, **params), d0
-    from rjax._src.lax import shapes
     out_nd = max(a.ndim - (d is not None) for a, d in zip(avals, dims)) + 1
     new = []
     for v, d, a in zip(vals, dims, avals):
@@ -147,13 +146,13 @@ def defbroadcasting(prim) -> None:
           new.append(v)
           continue
         k = out_nd - a.ndim
-        v = shapes.broadcast_in_dim(v, (1,) * k + a.shape, tuple(range(k, out_nd)))
+        v = lax_hooks.broadcast_in_dim(v, (1,) * k + a.shape, tuple(range(k, out_nd)))
       else:
         v = moveaxis(v, d, 0)
         rank = a.ndim
         if rank < out_nd:
           s = core.get_aval(v).shape
-          v = shapes.reshape(v, (s[0],) + (1,) * (out_nd - rank) + s[1:])
+          v = lax_hooks.reshape(v, (s[0],) + (1,) * (out_nd - rank) + s[1:])
       new.append(v)
     return prim.bind(*new, **params), 0
 
@@ -196,3 +195,90 @@ def vmap_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[Any], out_di
     res.append(v if od is None and d is None else matchaxis(v, d, od % (core.get_aval(v).ndim +
                                                                            (d is None)), axis_size))
   return res
+
+
+# ---------------------------------------------------------------------------
+# vmap on pytrees (``rjax.vmap`` is this one; lax.map and pmap call it too)
+
+
+def broadcast_prefix(prefix, tree, what: str) -> list:
+  """One entry per leaf of ``tree`` from a prefix tree of axis specs (int/None)."""
+  if prefix is None or isinstance(prefix, int):
+    return [prefix] * len(tree_util.tree_leaves(tree))
+  spec_leaves, spec_tree = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is None)
+  try:
+    subtrees = spec_tree.flatten_up_to(tree)
+  except ValueError as e:
+    raise ValueError(f"vmap {what} specification must be a tree prefix of the corresponding "
+                     f"value, got specification {prefix!r}: {e}") from None
+  out = []
+  for s, sub in zip(spec_leaves, subtrees):
+    if s is not None and not isinstance(s, int):
+      raise TypeError(f"vmap {what} must be an int, None, or a tree of them; got {s!r}")
+    out.extend([s] * len(tree_util.tree_leaves(sub)))
+  return out
+
+
+def mapped_axes(what: str, flat, dims, tree, axis_size=None):
+  """Check each leaf's mapped axis (``dims``, int or None) against its rank
+  and the others' sizes; returns the axes made non-negative and the common
+  size (``axis_size`` when nothing is mapped). Shared by vmap and pmap."""
+  sizes = []
+  canon = []
+  paths = [tree_util.keystr(k) for k, _ in tree_util.tree_flatten_with_path(tree)[0]]
+  for x, d, p in zip(flat, dims, paths):
+    if d is None:
+      canon.append(None)
+      continue
+    aval = core.get_aval(x)
+    if not -aval.ndim <= d < aval.ndim or aval.ndim == 0:
+      raise ValueError(f"{what} was requested to map its argument along axis {d}, which "
+                       f"implies that its rank should be at least {max(d, -d - 1) + 1}, but "
+                       f"is only {aval.ndim} (its shape is {aval.shape}); argument {p}")
+    canon.append(d % aval.ndim)
+    sizes.append((aval.shape[d % aval.ndim], d, p, aval))
+  if not sizes and axis_size is None:
+    raise ValueError(f"{what} must have at least one non-None value in in_axes "
+                     "(or axis_size must be given)")
+  size = axis_size if axis_size is not None else sizes[0][0]
+  if any(s != size for s, *_ in sizes):
+    lines = "\n".join(f"  * one axis had size {s}: axis {d} of argument {p} of type "
+                      f"{a.str_short()};" for s, d, p, a in sizes)
+    raise ValueError(f"{what} got inconsistent sizes for array axes to be mapped:\n{lines}")
+  return canon, size
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None, spmd_axis_name=None) -> Callable:
+  """Vectorize ``fun`` over an axis of its arguments (``jax.vmap``)."""
+  if isinstance(in_axes, list):
+    in_axes = tuple(in_axes)
+
+  @functools.wraps(fun, updated=())
+  def wrapped(*args, **kwargs):
+    if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+      raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding "
+                       f"to the positional arguments passed to the function, but got "
+                       f"len(in_axes)={len(in_axes)}, len(args)={len(args)}")
+    flat, in_tree = tree_util.tree_flatten((args, kwargs))
+    spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args), 0)
+    dims = broadcast_prefix(spec, (args, kwargs), "in_axes")
+    canon, size = mapped_axes("vmap", flat, dims, (args, kwargs), axis_size)
+    box: list = []
+
+    def flat_fun(*xs):
+      a, kw = tree_util.tree_unflatten(in_tree, xs)
+      out = fun(*a, **kw)
+      leaves, tree = tree_util.tree_flatten(out)
+      box.append((out, tree))
+      return leaves
+
+    def out_dims_fn(n):
+      out, _ = box[-1]
+      return broadcast_prefix(out_axes, out, "out_axes")
+
+    outs = vmap_flat(flat_fun, flat, canon, out_dims_fn, axis_name, size,
+                              core.debug_info("vmap", fun, args, kwargs))
+    return tree_util.tree_unflatten(box[-1][1], outs)
+
+  return wrapped

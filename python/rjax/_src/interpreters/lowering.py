@@ -13,7 +13,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._rjax import Executable
+from rjax._src import core
+from rjax._src.runtime.array import Array, from_numpy, to_array
+from rjax._src.runtime.executable import Executable
 
 #: primitive -> lowering rule
 lowerings: dict[Any, Callable] = {}
@@ -129,8 +131,6 @@ def lower_primitive(prim, avals_in, avals_out, params) -> Executable:
 def lower_jaxpr(closed, in_avals: Sequence[Any]):
   """Lower a ClosedJaxpr to a Program (an unbuilt LoweringCtx and output ids).
   Constants (constvars and literals) become Program constants."""
-  from rjax._src import core
-  from rjax._src.array import Array, to_array
   jaxpr = closed.jaxpr
   consts: list = []
   env: dict[int, int] = {}
@@ -144,7 +144,6 @@ def lower_jaxpr(closed, in_avals: Sequence[Any]):
   def lit(v):
     k = id(v)
     if k not in lit_ids:
-      from rjax._src.array import from_numpy
       a = from_numpy(np.asarray(v.val, dtype=v.aval.dtype).reshape(()), v.aval.dtype)
       lit_ids[k] = n_in + len(consts)
       consts.append(a._buf)

@@ -1,5 +1,6 @@
 """conv_general_dilated (with lax.conv, conv_with_general_padding,
-conv_transpose and the dimension-number helpers), with all its rules.
+conv_transpose and the dimension-number helpers), one block with all its
+rules.
 
 The API and the rules follow JAX 0.10.2's ``jax/_src/lax/convolution.py``:
 the transposes are themselves convolutions (the lhs transpose swaps strides
@@ -15,16 +16,18 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad as _ad
-from rjax._src.interpreters import batching as _batching
-from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
-from rjax._src.lax.dot import convert_operands, emit_in_dtype
-from rjax._src.lax.lax import asarray_lax, convert_element_type, standard_primitive
+from rjax._src.interpreters import ad, batching, lowering, reference
+# The transposes and the batching rule reshape, flip and convert (shape and
+# elementwise ops): the lax modules import each other as modules.
+from rjax._src.lax import lax, shapes
+from rjax._src.lax.matmul import convert_operands, emit_in_dtype
+from rjax._src.lax.utils import asarray_lax, export, standard_primitive
 
 
+@export
 class ConvDimensionNumbers(NamedTuple):
   """Batch, feature and spatial dims of a convolution: ``lhs_spec`` and
   ``out_spec`` are ``(batch dim, feature dim, spatial dims...)``; ``rhs_spec``
@@ -46,6 +49,7 @@ def _ceil_divide(a, b):
   return -(-a // b)
 
 
+@export
 def padtype_to_pads(in_shape, window_shape, window_strides, padding) -> list:
   """Padding string ('SAME', 'SAME_LOWER', 'VALID') to (low, high) pairs,
   as ``jax.lax.padtype_to_pads``."""
@@ -66,6 +70,7 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding) -> list:
   return pads
 
 
+@export
 def conv_general_permutations(dimension_numbers):
   """String dimension numbers (e.g. ('NHWC', 'HWIO', 'NHWC')) to the three
   permutations of ``ConvDimensionNumbers``."""
@@ -91,6 +96,7 @@ def conv_general_permutations(dimension_numbers):
   return tuple(getperm(s, p) for s, p in zip(dimension_numbers, charpairs))
 
 
+@export
 def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimensionNumbers:
   """``dimension_numbers`` (None, a ``ConvDimensionNumbers`` or three strings)
   in the canonical ``ConvDimensionNumbers`` form."""
@@ -119,6 +125,7 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) -> ConvDimen
                   f"{type(dimension_numbers)}.")
 
 
+@export
 def conv_shape_tuple(lhs_shape, rhs_shape, strides, pads, batch_group_count=1):
   """Output shape of a conv with operands in canonical (N, C, spatial) /
   (O, I, spatial) order."""
@@ -145,7 +152,8 @@ def _conv_spec_transpose(spec):
 
 
 # ---------------------------------------------------------------------------
-# The primitive
+# conv_general_dilated. It is bilinear; each transpose is a conv. The batching
+# rule folds the vmapped dim into the batch or feature dims (JAX's rule).
 
 
 def _check_ints(name, what, v, n, minimum):
@@ -252,8 +260,181 @@ def _conv_general_dilated_abstract_eval(lhs, rhs, *, window_strides, padding, lh
   return ShapedArray(shape, dt, lhs.weak_type and rhs.weak_type and preferred_element_type is None)
 
 
-conv_general_dilated_p = standard_primitive("conv_general_dilated",
-                                            _conv_general_dilated_abstract_eval, lower=False)
+def _conv_general_vjp_lhs_padding(in_shape, window_dimensions, window_strides, out_shape, padding,
+                                  lhs_dilation, rhs_dilation):
+  lhs_d = _dilate_shape(in_shape, lhs_dilation)
+  rhs_d = _dilate_shape(window_dimensions, rhs_dilation)
+  out_d = _dilate_shape(out_shape, window_strides)
+  before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding)]
+  after = [l + r - 1 - o - b for l, r, o, b in zip(lhs_d, rhs_d, out_d, before)]
+  return list(zip(before, after))
+
+
+def _conv_general_vjp_rhs_padding(in_shape, window_dimensions, window_strides, out_shape, padding,
+                                  lhs_dilation, rhs_dilation):
+  if len(in_shape) == 0:
+    return []
+  lhs_d = _dilate_shape(in_shape, lhs_dilation)
+  rhs_d = _dilate_shape(window_dimensions, rhs_dilation)
+  out_d = _dilate_shape(out_shape, window_strides)
+  lo = [p for p, _ in padding]
+  hi = [o - l + r - p - 1 for o, l, r, p in zip(out_d, lhs_d, rhs_d, lo)]
+  return list(zip(lo, hi))
+
+
+def _reshape_axis_into(src, dst, x):
+  """Merge axis ``src`` into axis ``dst`` (numbered after removing ``src``),
+  ``src`` as the major part."""
+  shape = core.get_aval(x).shape
+  perm = [i for i in range(len(shape)) if i != src]
+  perm.insert(dst, src)
+  new_shape = list(np.delete(shape, src))
+  new_shape[dst] *= shape[src]
+  return shapes.reshape(x, tuple(int(d) for d in new_shape), tuple(perm))
+
+
+def _reshape_axis_out_of(src, size1, x):
+  shape = list(core.get_aval(x).shape)
+  size2, ragged = divmod(shape[src], size1)
+  assert not ragged
+  shape[src:src + 1] = [size1, size2]
+  return shapes.reshape(x, tuple(shape))
+
+
+def _conv_general_dilated_transpose_lhs(g, lhs, rhs, *, window_strides, padding, lhs_dilation,
+                                        rhs_dilation, dimension_numbers, feature_group_count,
+                                        batch_group_count, precision=None,
+                                        preferred_element_type=None):
+  assert batch_group_count == 1 or feature_group_count == 1
+  rhs_shape = core.get_aval(rhs).shape
+  lhs_aval = lhs.aval
+  lhs_sdims, rhs_sdims, out_sdims = map(_conv_sdims, dimension_numbers)
+  lhs_spec, rhs_spec, out_spec = dimension_numbers
+  t_rhs_spec = _conv_spec_transpose(rhs_spec)
+  if feature_group_count > 1:
+    rhs = _reshape_axis_out_of(rhs_spec[0], feature_group_count, rhs)
+    rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
+  elif batch_group_count > 1:
+    rhs = _reshape_axis_out_of(rhs_spec[0], batch_group_count, rhs)
+    rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
+    feature_group_count = batch_group_count
+  trans_dn = ConvDimensionNumbers(out_spec, t_rhs_spec, lhs_spec)
+  g_shape = core.get_aval(g).shape
+  pads = _conv_general_vjp_lhs_padding(
+      np.take(lhs_aval.shape, lhs_sdims), np.take(rhs_shape, rhs_sdims), window_strides,
+      np.take(g_shape, out_sdims), padding, lhs_dilation, rhs_dilation)
+  revd = shapes.rev(rhs, tuple(int(d) for d in rhs_sdims))
+  g_dt = core.get_aval(g).dtype
+  if core.get_aval(revd).dtype != g_dt:
+    revd = lax.convert_element_type(revd, g_dt)
+  out = conv_general_dilated(g, revd, window_strides=lhs_dilation, padding=pads,
+                             lhs_dilation=window_strides, rhs_dilation=rhs_dilation,
+                             dimension_numbers=trans_dn, feature_group_count=feature_group_count,
+                             batch_group_count=1, precision=precision,
+                             preferred_element_type=preferred_element_type)
+  if core.get_aval(out).dtype != lhs_aval.dtype:
+    out = lax.convert_element_type(out, lhs_aval.dtype)
+  if batch_group_count > 1:
+    out = _reshape_axis_out_of(lhs_spec[1], batch_group_count, out)
+    out = _reshape_axis_into(lhs_spec[1], lhs_spec[0], out)
+  return out
+
+
+def _conv_general_dilated_transpose_rhs(g, lhs, rhs, *, window_strides, padding, lhs_dilation,
+                                        rhs_dilation, dimension_numbers, feature_group_count,
+                                        batch_group_count, precision=None,
+                                        preferred_element_type=None):
+  rhs_aval = rhs.aval
+  g_aval = core.get_aval(g)
+  if g_aval.size == 0:
+    return shapes.full(rhs_aval.shape, 0, rhs_aval.dtype)
+  lhs_shape = core.get_aval(lhs).shape
+  lhs_sdims, rhs_sdims, out_sdims = map(_conv_sdims, dimension_numbers)
+  lhs_trans, rhs_trans, out_trans = map(_conv_spec_transpose, dimension_numbers)
+  assert batch_group_count == 1 or feature_group_count == 1
+  if batch_group_count > 1:
+    feature_group_count, batch_group_count = batch_group_count, 1
+  elif feature_group_count > 1:
+    batch_group_count, feature_group_count = feature_group_count, 1
+  trans_dn = ConvDimensionNumbers(lhs_trans, out_trans, rhs_trans)
+  pads = _conv_general_vjp_rhs_padding(
+      np.take(lhs_shape, lhs_sdims), np.take(rhs_aval.shape, rhs_sdims), window_strides,
+      np.take(g_aval.shape, out_sdims), padding, lhs_dilation, rhs_dilation)
+  if core.get_aval(lhs).dtype != g_aval.dtype:
+    lhs = lax.convert_element_type(lhs, g_aval.dtype)
+  out = conv_general_dilated(lhs, g, window_strides=rhs_dilation, padding=pads,
+                             lhs_dilation=lhs_dilation, rhs_dilation=window_strides,
+                             dimension_numbers=trans_dn, feature_group_count=feature_group_count,
+                             batch_group_count=batch_group_count, precision=precision,
+                             preferred_element_type=preferred_element_type)
+  if core.get_aval(out).dtype != rhs_aval.dtype:
+    out = lax.convert_element_type(out, rhs_aval.dtype)
+  return out
+
+
+def _conv_general_dilated_batch(vals, dims, *, window_strides, padding, lhs_dilation,
+                                rhs_dilation, dimension_numbers, feature_group_count,
+                                batch_group_count, precision=None, preferred_element_type=None):
+  lhs, rhs = vals
+  lhs_bdim, rhs_bdim = dims
+  lhs_spec, rhs_spec, out_spec = dimension_numbers
+  params = dict(window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
+                rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+                precision=precision, preferred_element_type=preferred_element_type)
+  la, ra = core.get_aval(lhs), core.get_aval(rhs)
+  if ((lhs_bdim is not None and la.shape[lhs_bdim] == 0)
+      or (rhs_bdim is not None and ra.shape[rhs_bdim] == 0)):
+    ls, rs = list(la.shape), list(ra.shape)
+    if lhs_bdim is not None:
+      ls.pop(lhs_bdim)
+    if rhs_bdim is not None:
+      rs.pop(rhs_bdim)
+    out = _conv_general_dilated_abstract_eval(
+        ShapedArray(tuple(ls), la.dtype), ShapedArray(tuple(rs), ra.dtype),
+        feature_group_count=feature_group_count, batch_group_count=batch_group_count, **params)
+    return shapes.full((0,) + out.shape, 0, out.dtype), 0
+
+  def bind(l, r, fgc, bgc):
+    return conv_general_dilated_p.bind(l, r, feature_group_count=fgc, batch_group_count=bgc,
+                                       **params)
+
+  if lhs_bdim is not None and rhs_bdim is not None:
+    size = la.shape[lhs_bdim]
+    if batch_group_count > 1:
+      new_lhs = _reshape_axis_into(lhs_bdim, lhs_spec[0], lhs)
+      batch_group_count *= size
+    else:
+      new_lhs = _reshape_axis_into(lhs_bdim, lhs_spec[1], lhs)
+      feature_group_count *= size
+    new_rhs = _reshape_axis_into(rhs_bdim, rhs_spec[0], rhs)
+    out = bind(new_lhs, new_rhs, feature_group_count, batch_group_count)
+    return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
+  if lhs_bdim is not None:
+    size = la.shape[lhs_bdim]
+    if batch_group_count == 1:
+      new_lhs = _reshape_axis_into(lhs_bdim, lhs_spec[0], lhs)
+    else:
+      new_lhs = _reshape_axis_out_of(lhs_spec[0] + int(lhs_bdim <= lhs_spec[0]),
+                                     batch_group_count, lhs)
+      new_lhs = _reshape_axis_into(lhs_bdim + int(lhs_spec[0] < lhs_bdim), lhs_spec[0] + 1,
+                                   new_lhs)
+      new_lhs = _reshape_axis_into(lhs_spec[0], lhs_spec[0], new_lhs)
+    out = bind(new_lhs, rhs, feature_group_count, batch_group_count)
+    return _reshape_axis_out_of(out_spec[0], size, out), out_spec[0]
+  size = ra.shape[rhs_bdim]
+  if feature_group_count == 1 and batch_group_count == 1:
+    new_rhs = _reshape_axis_into(rhs_bdim, rhs_spec[0], rhs)
+    out = bind(lhs, new_rhs, feature_group_count, batch_group_count)
+    return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
+  group_count = feature_group_count if feature_group_count > 1 else batch_group_count
+  new_rhs = _reshape_axis_out_of(rhs_spec[0] + int(rhs_bdim <= rhs_spec[0]), group_count, rhs)
+  new_rhs = _reshape_axis_into(rhs_bdim + int(rhs_spec[0] < rhs_bdim), rhs_spec[0] + 1, new_rhs)
+  new_rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[0], new_rhs)
+  out = bind(lhs, new_rhs, feature_group_count, batch_group_count)
+  out = _reshape_axis_out_of(out_spec[1], group_count, out)
+  out = _reshape_axis_out_of(out_spec[1] + 1, size, out)
+  out = _reshape_axis_into(out_spec[1], out_spec[1] + 1, out)
+  return out, out_spec[1]
 
 
 def _conv_general_dilated_lowering(ctx, lhs, rhs, *, avals_in, avals_out, window_strides,
@@ -273,10 +454,6 @@ def _conv_general_dilated_lowering(ctx, lhs, rhs, *, avals_in, avals_out, window
             "rhs_spec": dimension_numbers.rhs_spec, "out_spec": dimension_numbers.out_spec,
             "feature_group_count": feature_group_count, "batch_group_count": batch_group_count}
   return emit_in_dtype(ctx, "conv_general_dilated", ids, out, compute, params)
-
-
-_conv_general_dilated_lowering.op_name = "conv_general_dilated"
-lowering.lowerings[conv_general_dilated_p] = _conv_general_dilated_lowering
 
 
 def _dilate_np(x, axes, dilation):
@@ -337,13 +514,17 @@ def _conv_general_dilated_ref(lhs, rhs, *, window_strides, padding, lhs_dilation
     return np.transpose(out, np.argsort(ospec)).astype(dt)
 
 
+conv_general_dilated_p = standard_primitive("conv_general_dilated",
+                                            _conv_general_dilated_abstract_eval, lower=False)
+ad.defbilinear(conv_general_dilated_p, _conv_general_dilated_transpose_lhs,
+               _conv_general_dilated_transpose_rhs)
+batching.primitive_batchers[conv_general_dilated_p] = _conv_general_dilated_batch
+_conv_general_dilated_lowering.op_name = "conv_general_dilated"
+lowering.lowerings[conv_general_dilated_p] = _conv_general_dilated_lowering
 reference.register(conv_general_dilated_p, _conv_general_dilated_ref)
 
 
-# ---------------------------------------------------------------------------
-# The user-facing functions
-
-
+@export
 def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
                          lhs_dilation: Sequence[int] | None = None,
                          rhs_dilation: Sequence[int] | None = None, dimension_numbers=None,
@@ -389,6 +570,7 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
       preferred_element_type=pet)
 
 
+@export
 def conv(lhs, rhs, window_strides: Sequence[int], padding: str, precision=None,
          preferred_element_type=None):
   """``conv_general_dilated`` with NCHW/OIHW layouts and no dilation."""
@@ -396,6 +578,7 @@ def conv(lhs, rhs, window_strides: Sequence[int], padding: str, precision=None,
                               preferred_element_type=preferred_element_type)
 
 
+@export
 def conv_with_general_padding(lhs, rhs, window_strides: Sequence[int], padding,
                               lhs_dilation, rhs_dilation, precision=None,
                               preferred_element_type=None):
@@ -421,12 +604,12 @@ def _conv_transpose_padding(k, s, padding):
   return pad_a, pad_len - pad_a
 
 
+@export
 def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
                    dimension_numbers=None, transpose_kernel: bool = False, precision=None,
                    preferred_element_type=None, use_consistent_padding: bool = False):
   """Fractionally strided convolution (``lax.conv_transpose``), defaulting to
   TensorFlow layouts (NHWC/HWIO)."""
-  from rjax._src.lax.shapes import rev, transpose
   lhs, rhs = asarray_lax(lhs), asarray_lax(rhs)
   la, ra = core.get_aval(lhs), core.get_aval(rhs)
   if not (la.ndim == ra.ndim and la.ndim >= 2):
@@ -451,211 +634,9 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
   else:
     pads = padding
   if transpose_kernel:
-    rhs = rev(rhs, tuple(int(d) for d in dn.rhs_spec[2:]))
+    rhs = shapes.rev(rhs, tuple(int(d) for d in dn.rhs_spec[2:]))
     perm = list(range(nd))
     perm[dn.rhs_spec[0]], perm[dn.rhs_spec[1]] = perm[dn.rhs_spec[1]], perm[dn.rhs_spec[0]]
-    rhs = transpose(rhs, tuple(perm))
+    rhs = shapes.transpose(rhs, tuple(perm))
   return conv_general_dilated(lhs, rhs, one, pads, strides, rhs_dilation, dn,
                               precision=precision, preferred_element_type=preferred_element_type)
-
-
-__all__ = ["conv_general_dilated", "conv", "conv_with_general_padding", "conv_transpose",
-           "conv_dimension_numbers", "ConvDimensionNumbers", "conv_general_permutations",
-           "padtype_to_pads", "conv_shape_tuple"]
-
-
-# ---------------------------------------------------------------------------
-# Differentiation: conv_general_dilated is bilinear; each transpose is a conv.
-
-
-def _conv_general_vjp_lhs_padding(in_shape, window_dimensions, window_strides, out_shape, padding,
-                                  lhs_dilation, rhs_dilation):
-  lhs_d = _dilate_shape(in_shape, lhs_dilation)
-  rhs_d = _dilate_shape(window_dimensions, rhs_dilation)
-  out_d = _dilate_shape(out_shape, window_strides)
-  before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding)]
-  after = [l + r - 1 - o - b for l, r, o, b in zip(lhs_d, rhs_d, out_d, before)]
-  return list(zip(before, after))
-
-
-def _conv_general_vjp_rhs_padding(in_shape, window_dimensions, window_strides, out_shape, padding,
-                                  lhs_dilation, rhs_dilation):
-  if len(in_shape) == 0:
-    return []
-  lhs_d = _dilate_shape(in_shape, lhs_dilation)
-  rhs_d = _dilate_shape(window_dimensions, rhs_dilation)
-  out_d = _dilate_shape(out_shape, window_strides)
-  lo = [p for p, _ in padding]
-  hi = [o - l + r - p - 1 for o, l, r, p in zip(out_d, lhs_d, rhs_d, lo)]
-  return list(zip(lo, hi))
-
-
-def _reshape_axis_into(src, dst, x):
-  """Merge axis ``src`` into axis ``dst`` (numbered after removing ``src``),
-  ``src`` as the major part."""
-  from rjax._src.lax.shapes import reshape
-  shape = core.get_aval(x).shape
-  perm = [i for i in range(len(shape)) if i != src]
-  perm.insert(dst, src)
-  new_shape = list(np.delete(shape, src))
-  new_shape[dst] *= shape[src]
-  return reshape(x, tuple(int(d) for d in new_shape), tuple(perm))
-
-
-def _reshape_axis_out_of(src, size1, x):
-  from rjax._src.lax.shapes import reshape
-  shape = list(core.get_aval(x).shape)
-  size2, ragged = divmod(shape[src], size1)
-  assert not ragged
-  shape[src:src + 1] = [size1, size2]
-  return reshape(x, tuple(shape))
-
-
-def _conv_general_dilated_transpose_lhs(g, lhs, rhs, *, window_strides, padding, lhs_dilation,
-                                        rhs_dilation, dimension_numbers, feature_group_count,
-                                        batch_group_count, precision=None,
-                                        preferred_element_type=None):
-  from rjax._src.lax.shapes import rev
-  assert batch_group_count == 1 or feature_group_count == 1
-  rhs_shape = core.get_aval(rhs).shape
-  lhs_aval = lhs.aval
-  lhs_sdims, rhs_sdims, out_sdims = map(_conv_sdims, dimension_numbers)
-  lhs_spec, rhs_spec, out_spec = dimension_numbers
-  t_rhs_spec = _conv_spec_transpose(rhs_spec)
-  if feature_group_count > 1:
-    rhs = _reshape_axis_out_of(rhs_spec[0], feature_group_count, rhs)
-    rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
-  elif batch_group_count > 1:
-    rhs = _reshape_axis_out_of(rhs_spec[0], batch_group_count, rhs)
-    rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
-    feature_group_count = batch_group_count
-  trans_dn = ConvDimensionNumbers(out_spec, t_rhs_spec, lhs_spec)
-  g_shape = core.get_aval(g).shape
-  pads = _conv_general_vjp_lhs_padding(
-      np.take(lhs_aval.shape, lhs_sdims), np.take(rhs_shape, rhs_sdims), window_strides,
-      np.take(g_shape, out_sdims), padding, lhs_dilation, rhs_dilation)
-  revd = rev(rhs, tuple(int(d) for d in rhs_sdims))
-  g_dt = core.get_aval(g).dtype
-  if core.get_aval(revd).dtype != g_dt:
-    revd = convert_element_type(revd, g_dt)
-  out = conv_general_dilated(g, revd, window_strides=lhs_dilation, padding=pads,
-                             lhs_dilation=window_strides, rhs_dilation=rhs_dilation,
-                             dimension_numbers=trans_dn, feature_group_count=feature_group_count,
-                             batch_group_count=1, precision=precision,
-                             preferred_element_type=preferred_element_type)
-  if core.get_aval(out).dtype != lhs_aval.dtype:
-    out = convert_element_type(out, lhs_aval.dtype)
-  if batch_group_count > 1:
-    out = _reshape_axis_out_of(lhs_spec[1], batch_group_count, out)
-    out = _reshape_axis_into(lhs_spec[1], lhs_spec[0], out)
-  return out
-
-
-def _conv_general_dilated_transpose_rhs(g, lhs, rhs, *, window_strides, padding, lhs_dilation,
-                                        rhs_dilation, dimension_numbers, feature_group_count,
-                                        batch_group_count, precision=None,
-                                        preferred_element_type=None):
-  from rjax._src.lax.shapes import full
-  rhs_aval = rhs.aval
-  g_aval = core.get_aval(g)
-  if g_aval.size == 0:
-    return full(rhs_aval.shape, 0, rhs_aval.dtype)
-  lhs_shape = core.get_aval(lhs).shape
-  lhs_sdims, rhs_sdims, out_sdims = map(_conv_sdims, dimension_numbers)
-  lhs_trans, rhs_trans, out_trans = map(_conv_spec_transpose, dimension_numbers)
-  assert batch_group_count == 1 or feature_group_count == 1
-  if batch_group_count > 1:
-    feature_group_count, batch_group_count = batch_group_count, 1
-  elif feature_group_count > 1:
-    batch_group_count, feature_group_count = feature_group_count, 1
-  trans_dn = ConvDimensionNumbers(lhs_trans, out_trans, rhs_trans)
-  pads = _conv_general_vjp_rhs_padding(
-      np.take(lhs_shape, lhs_sdims), np.take(rhs_aval.shape, rhs_sdims), window_strides,
-      np.take(g_aval.shape, out_sdims), padding, lhs_dilation, rhs_dilation)
-  if core.get_aval(lhs).dtype != g_aval.dtype:
-    lhs = convert_element_type(lhs, g_aval.dtype)
-  out = conv_general_dilated(lhs, g, window_strides=rhs_dilation, padding=pads,
-                             lhs_dilation=lhs_dilation, rhs_dilation=window_strides,
-                             dimension_numbers=trans_dn, feature_group_count=feature_group_count,
-                             batch_group_count=batch_group_count, precision=precision,
-                             preferred_element_type=preferred_element_type)
-  if core.get_aval(out).dtype != rhs_aval.dtype:
-    out = convert_element_type(out, rhs_aval.dtype)
-  return out
-
-
-_ad.defbilinear(conv_general_dilated_p, _conv_general_dilated_transpose_lhs,
-                _conv_general_dilated_transpose_rhs)
-
-
-# ---------------------------------------------------------------------------
-# Batching: fold the vmapped dim into the batch or feature dims (JAX's rule).
-
-
-def _conv_general_dilated_batch(vals, dims, *, window_strides, padding, lhs_dilation,
-                                rhs_dilation, dimension_numbers, feature_group_count,
-                                batch_group_count, precision=None, preferred_element_type=None):
-  from rjax._src.lax.shapes import full
-  lhs, rhs = vals
-  lhs_bdim, rhs_bdim = dims
-  lhs_spec, rhs_spec, out_spec = dimension_numbers
-  params = dict(window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
-                rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-                precision=precision, preferred_element_type=preferred_element_type)
-  la, ra = core.get_aval(lhs), core.get_aval(rhs)
-  if ((lhs_bdim is not None and la.shape[lhs_bdim] == 0)
-      or (rhs_bdim is not None and ra.shape[rhs_bdim] == 0)):
-    ls, rs = list(la.shape), list(ra.shape)
-    if lhs_bdim is not None:
-      ls.pop(lhs_bdim)
-    if rhs_bdim is not None:
-      rs.pop(rhs_bdim)
-    out = _conv_general_dilated_abstract_eval(
-        ShapedArray(tuple(ls), la.dtype), ShapedArray(tuple(rs), ra.dtype),
-        feature_group_count=feature_group_count, batch_group_count=batch_group_count, **params)
-    return full((0,) + out.shape, 0, out.dtype), 0
-
-  def bind(l, r, fgc, bgc):
-    return conv_general_dilated_p.bind(l, r, feature_group_count=fgc, batch_group_count=bgc,
-                                       **params)
-
-  if lhs_bdim is not None and rhs_bdim is not None:
-    size = la.shape[lhs_bdim]
-    if batch_group_count > 1:
-      new_lhs = _reshape_axis_into(lhs_bdim, lhs_spec[0], lhs)
-      batch_group_count *= size
-    else:
-      new_lhs = _reshape_axis_into(lhs_bdim, lhs_spec[1], lhs)
-      feature_group_count *= size
-    new_rhs = _reshape_axis_into(rhs_bdim, rhs_spec[0], rhs)
-    out = bind(new_lhs, new_rhs, feature_group_count, batch_group_count)
-    return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
-  if lhs_bdim is not None:
-    size = la.shape[lhs_bdim]
-    if batch_group_count == 1:
-      new_lhs = _reshape_axis_into(lhs_bdim, lhs_spec[0], lhs)
-    else:
-      new_lhs = _reshape_axis_out_of(lhs_spec[0] + int(lhs_bdim <= lhs_spec[0]),
-                                     batch_group_count, lhs)
-      new_lhs = _reshape_axis_into(lhs_bdim + int(lhs_spec[0] < lhs_bdim), lhs_spec[0] + 1,
-                                   new_lhs)
-      new_lhs = _reshape_axis_into(lhs_spec[0], lhs_spec[0], new_lhs)
-    out = bind(new_lhs, rhs, feature_group_count, batch_group_count)
-    return _reshape_axis_out_of(out_spec[0], size, out), out_spec[0]
-  size = ra.shape[rhs_bdim]
-  if feature_group_count == 1 and batch_group_count == 1:
-    new_rhs = _reshape_axis_into(rhs_bdim, rhs_spec[0], rhs)
-    out = bind(lhs, new_rhs, feature_group_count, batch_group_count)
-    return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
-  group_count = feature_group_count if feature_group_count > 1 else batch_group_count
-  new_rhs = _reshape_axis_out_of(rhs_spec[0] + int(rhs_bdim <= rhs_spec[0]), group_count, rhs)
-  new_rhs = _reshape_axis_into(rhs_bdim + int(rhs_spec[0] < rhs_bdim), rhs_spec[0] + 1, new_rhs)
-  new_rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[0], new_rhs)
-  out = bind(lhs, new_rhs, feature_group_count, batch_group_count)
-  out = _reshape_axis_out_of(out_spec[1], group_count, out)
-  out = _reshape_axis_out_of(out_spec[1] + 1, size, out)
-  out = _reshape_axis_into(out_spec[1], out_spec[1] + 1, out)
-  return out, out_spec[1]
-
-
-_batching.primitive_batchers[conv_general_dilated_p] = _conv_general_dilated_batch

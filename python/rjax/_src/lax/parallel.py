@@ -12,6 +12,15 @@ was bound. Outside any such axis a collective raises ``NameError``.
 These primitives have no single-device lowering: their meaning is the axis
 they reduce over. They live outside ``core.primitives`` (whose members each
 lower to one Rust op); ``COLLECTIVES`` lists them for the rule-coverage test.
+Inside a pmap each collective is one Rust op that meets the other replicas
+(rust/src/ops/collective.rs); every collective left in a pmap's jaxpr names
+the pmap's axis (vmap resolves its own names while tracing).
+
+Differentiation: psum, all_gather, psum_scatter and ppermute are linear; the
+transpose of a sum over members is a sum over members (JAX's convention),
+all_gather and psum_scatter transpose to each other, a permutation to its
+inverse. pmax/pmin split the gradient among the members that attain the
+extremum (as reduce_max does among ties).
 """
 from __future__ import annotations
 
@@ -20,13 +29,15 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad as _ad
-from rjax._src.interpreters import batching as _batching
-
-__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
-           "pshuffle", "all_to_all", "axis_index", "axis_size"]
+from rjax._src.interpreters import ad, batching, lowering
+# The batching rules reduce, reshape, gather and select: the lax modules
+# import each other as modules.
+from rjax._src.lax import lax, reductions, shapes, slicing
+from rjax._src.lax.utils import _scalar_like, export
+from rjax._src.runtime.array import from_numpy, to_array
 
 
 def _names(axis_name) -> tuple:
@@ -55,46 +66,17 @@ def _same_aval(x, **_):
   return x
 
 
-psum_p = _collective("psum", _same_aval)
-pmax_p = _collective("pmax", _same_aval)
-pmin_p = _collective("pmin", _same_aval)
-ppermute_p = _collective("ppermute", _same_aval)
+def _no_params(avals_in, avals_out, **_):
+  return {}
 
 
-def _all_gather_abstract_eval(x, *, axis_name, axis, tiled, axis_size):
-  shape = list(x.shape)
-  if tiled:
-    shape[axis] *= axis_size
-  else:
-    shape.insert(axis, axis_size)
-  return x.update(shape=tuple(shape), weak_type=False)
-
-
-def _psum_scatter_abstract_eval(x, *, axis_name, scatter_dimension, tiled, axis_size):
-  shape = list(x.shape)
-  if tiled:
-    shape[scatter_dimension] //= axis_size
-  else:
-    del shape[scatter_dimension]
-  return x.update(shape=tuple(shape), weak_type=False)
-
-
-all_gather_p = _collective("all_gather", _all_gather_abstract_eval)
-psum_scatter_p = _collective("psum_scatter", _psum_scatter_abstract_eval)
-axis_index_p = _collective("axis_index", lambda *, axis_name: ShapedArray((), np.dtype(np.int32)))
-
-
-# ---------------------------------------------------------------------------
-# Public functions
-
-
+@export
 def axis_size(axis_name) -> int:
   """The size of a named axis (a product for a tuple of names)."""
   return math.prod(core.axis_size(n) for n in _names(axis_name))
 
 
 def _arr(x):
-  from rjax._src.array import to_array
   return x if isinstance(x, core.Tracer) else to_array(x)
 
 
@@ -103,6 +85,40 @@ def _check_groups(fn, axis_index_groups):
     raise NotImplementedError(f"{fn}: axis_index_groups is not supported")
 
 
+# ---------------------------------------------------------------------------
+# psum (and pmean on it)
+
+
+def _reducer_batch(prim, reduce_name: str, unbatched_fn):
+  """psum/pmax/pmin: over this trace's axis, reduce the batch dim (the
+  result is the same for every member: unbatched); other names pass up."""
+  def rule(name, size, vals, dims, *, axes):
+    (x,), (d,) = vals, dims
+    if name not in axes:
+      return prim.bind(x, axes=axes), d
+    out = unbatched_fn(x, size) if d is None else getattr(reductions, reduce_name)(x, (d,))
+    rest = tuple(a for a in axes if a != name)
+    return (prim.bind(out, axes=rest) if rest else out), None
+  return rule
+
+
+def _times_size(x, size):
+  return lax.mul(x, _scalar_like(size, x))
+
+
+def _psum_transpose(ct, x, *, axes):
+  if isinstance(ct, ad.Zero):
+    return [None]
+  return [psum_p.bind(ct, axes=axes)]
+
+
+psum_p = _collective("psum", _same_aval)
+batching.collective_batchers[psum_p] = _reducer_batch(psum_p, "reduce_sum", _times_size)
+ad.deflinear(psum_p, _psum_transpose)
+lowering.register_standard(psum_p, param_fn=_no_params)
+
+
+@export
 def psum(x, axis_name, *, axis_index_groups=None):
   """Sum ``x`` (a pytree) over the named axis: every member gets the total."""
   _check_groups("psum", axis_index_groups)
@@ -110,14 +126,12 @@ def psum(x, axis_name, *, axis_index_groups=None):
   size = axis_size(names)
 
   def one(leaf):
-    from rjax._src.array import to_array
-    from rjax._src.lax import lax
     if not isinstance(leaf, core.Tracer):
       # A value not mapped over the axis: every member holds the same one.
       leaf = to_array(leaf)
       if core.get_aval(leaf).dtype == np.bool_:
         leaf = lax.convert_element_type(leaf, np.int32)
-      return lax.mul(leaf, lax._scalar_like(size, leaf))
+      return lax.mul(leaf, _scalar_like(size, leaf))
     if core.get_aval(leaf).dtype == np.bool_:
       leaf = lax.convert_element_type(leaf, np.int32)
     return psum_p.bind(leaf, axes=names)
@@ -125,12 +139,36 @@ def psum(x, axis_name, *, axis_index_groups=None):
   return tree_util.tree_map(one, x)
 
 
+@export
 def pmean(x, axis_name, *, axis_index_groups=None):
   """Mean of ``x`` over the named axis."""
   _check_groups("pmean", axis_index_groups)
-  from rjax._src.numpy import ufuncs
   size = axis_size(axis_name)
-  return tree_util.tree_map(lambda s: ufuncs.true_divide(s, size), psum(x, axis_name))
+  return tree_util.tree_map(lambda s: _true_divide(s, size), psum(x, axis_name))
+
+
+def _true_divide(s, size: int):
+  """``jnp.true_divide(s, size)`` of a psum result ``s``: integers become the
+  default float type first; the result is weak if ``s`` is."""
+  aval = core.get_aval(s)
+  if not dtypes.is_float(aval.dtype):
+    s = lax.convert_element_type(s, dtypes.default_float_dtype(), weak_type=aval.weak_type)
+  return lax.div(s, _scalar_like(size, s))
+
+
+# ---------------------------------------------------------------------------
+# pmax and pmin
+
+
+def _extremum_jvp(prim):
+  def rule(primals, tangents, *, axes):
+    (x,), (t,) = primals, tangents
+    ans = prim.bind(x, axes=axes)
+    if isinstance(t, ad.Zero):
+      return ans, ad.Zero(ad.tangent_aval(core.get_aval(ans)))
+    hit = lax.convert_element_type(lax.eq(x, ans), core.get_aval(t).dtype)
+    return ans, lax.div(psum_p.bind(lax.mul(t, hit), axes=axes), psum_p.bind(hit, axes=axes))
+  return rule
 
 
 def _extremum(p, fn):
@@ -144,10 +182,63 @@ def _extremum(p, fn):
   return f
 
 
-pmax = _extremum(pmax_p, "pmax")
-pmin = _extremum(pmin_p, "pmin")
+pmax_p = _collective("pmax", _same_aval)
+batching.collective_batchers[pmax_p] = _reducer_batch(pmax_p, "reduce_max", lambda x, n: x)
+ad.primitive_jvps[pmax_p] = _extremum_jvp(pmax_p)
+lowering.register_standard(pmax_p, param_fn=_no_params)
+pmax = export(_extremum(pmax_p, "pmax"))
+
+pmin_p = _collective("pmin", _same_aval)
+batching.collective_batchers[pmin_p] = _reducer_batch(pmin_p, "reduce_min", lambda x, n: x)
+ad.primitive_jvps[pmin_p] = _extremum_jvp(pmin_p)
+lowering.register_standard(pmin_p, param_fn=_no_params)
+pmin = export(_extremum(pmin_p, "pmin"))
 
 
+# ---------------------------------------------------------------------------
+# all_gather
+
+
+def _all_gather_abstract_eval(x, *, axis_name, axis, tiled, axis_size):
+  shape = list(x.shape)
+  if tiled:
+    shape[axis] *= axis_size
+  else:
+    shape.insert(axis, axis_size)
+  return x.update(shape=tuple(shape), weak_type=False)
+
+
+def _all_gather_batch(name, size, vals, dims, *, axis_name, axis, tiled, axis_size):
+  (x,), (d,) = vals, dims
+  if axis_name != name:
+    if d is None:
+      return all_gather_p.bind(x, axis_name=axis_name, axis=axis, tiled=tiled,
+                               axis_size=axis_size), None
+    x = batching.moveaxis(x, d, 0)
+    return all_gather_p.bind(x, axis_name=axis_name, axis=axis + 1, tiled=tiled,
+                             axis_size=axis_size), 0
+  y = batching.matchaxis(x, d, axis, size)
+  if tiled:
+    s = core.get_aval(y).shape
+    y = shapes.reshape(y, s[:axis] + (s[axis] * s[axis + 1],) + s[axis + 2:])
+  return y, None
+
+
+def _all_gather_transpose(ct, x, *, axis_name, axis, tiled, axis_size):
+  if isinstance(ct, ad.Zero):
+    return [None]
+  return [psum_scatter_p.bind(ct, axis_name=axis_name, scatter_dimension=axis, tiled=tiled,
+                              axis_size=axis_size)]
+
+
+all_gather_p = _collective("all_gather", _all_gather_abstract_eval)
+batching.collective_batchers[all_gather_p] = _all_gather_batch
+ad.deflinear(all_gather_p, _all_gather_transpose)
+lowering.register_standard(
+    all_gather_p, param_fn=lambda avals_in, avals_out, *, axis, **_: {"axis": axis})
+
+
+@export
 def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bool = False):
   """Every member gets all members' ``x`` stacked (or, ``tiled``, concatenated)
   along ``axis``."""
@@ -164,6 +255,53 @@ def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bo
   return tree_util.tree_map(one, x)
 
 
+# ---------------------------------------------------------------------------
+# psum_scatter
+
+
+def _psum_scatter_abstract_eval(x, *, axis_name, scatter_dimension, tiled, axis_size):
+  shape = list(x.shape)
+  if tiled:
+    shape[scatter_dimension] //= axis_size
+  else:
+    del shape[scatter_dimension]
+  return x.update(shape=tuple(shape), weak_type=False)
+
+
+def _psum_scatter_batch(name, size, vals, dims, *, axis_name, scatter_dimension, tiled,
+                        axis_size):
+  (x,), (d,) = vals, dims
+  if axis_name != name:
+    if d is None:
+      return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension,
+                                 tiled=tiled, axis_size=axis_size), None
+    x = batching.moveaxis(x, d, 0)
+    return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension + 1,
+                               tiled=tiled, axis_size=axis_size), 0
+  y = _times_size(x, size) if d is None else reductions.reduce_sum(x, (d,))
+  s = scatter_dimension
+  if tiled:
+    shp = core.get_aval(y).shape
+    y = shapes.reshape(y, shp[:s] + (size, shp[s] // size) + shp[s + 1:])
+  return y, s
+
+
+def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, tiled, axis_size):
+  if isinstance(ct, ad.Zero):
+    return [None]
+  return [all_gather_p.bind(ct, axis_name=axis_name, axis=scatter_dimension, tiled=tiled,
+                            axis_size=axis_size)]
+
+
+psum_scatter_p = _collective("psum_scatter", _psum_scatter_abstract_eval)
+batching.collective_batchers[psum_scatter_p] = _psum_scatter_batch
+ad.deflinear(psum_scatter_p, _psum_scatter_transpose)
+lowering.register_standard(
+    psum_scatter_p, param_fn=lambda avals_in, avals_out, *, scatter_dimension, tiled, **_:
+    {"scatter_dimension": scatter_dimension, "tiled": tiled})
+
+
+@export
 def psum_scatter(x, axis_name, *, scatter_dimension: int = 0, axis_index_groups=None,
                  tiled: bool = False):
   """Sum over the named axis, member ``i`` keeping block ``i`` of
@@ -185,6 +323,56 @@ def psum_scatter(x, axis_name, *, scatter_dimension: int = 0, axis_index_groups=
   return tree_util.tree_map(one, x)
 
 
+# ---------------------------------------------------------------------------
+# ppermute (and pshuffle on it)
+
+
+def _ppermute_batch(name, size, vals, dims, *, axis_name, perm):
+  (x,), (d,) = vals, dims
+  if axis_name != name:
+    return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+  src_of = np.full(size, -1, np.int64)
+  for s, t in perm:
+    src_of[t] = s
+  recv = src_of >= 0
+  if d is None:
+    if recv.all():
+      return x, None
+    x, d = batching.bdim_at_front(x, None, size), 0
+  # y = x[..., src_of[i], ...] along d (jnp.take's gather; every index is in bounds)
+  sh = core.get_aval(x).shape
+  dnums = slicing.GatherDimensionNumbers(
+      offset_dims=tuple(range(d)) + tuple(range(d + 1, len(sh))), collapsed_slice_dims=(d,),
+      start_index_map=(d,))
+  idx = np.where(recv, src_of, 0).astype(np.int32)[:, None]
+  y = slicing.gather(x, idx, dnums, sh[:d] + (1,) + sh[d + 1:],
+                     mode=slicing.GatherScatterMode.FILL_OR_DROP, fill_value=None,
+                     unique_indices=False, indices_are_sorted=False)
+  if not recv.all():
+    aval = core.get_aval(y)
+    shape = [1] * aval.ndim
+    shape[d] = size
+    mask = from_numpy(recv.reshape(shape))
+    y = lax.select_n(shapes.broadcast_in_dim(mask, aval.shape, tuple(range(aval.ndim))),
+                     shapes.full_like(y, 0), y)
+  return y, d
+
+
+def _ppermute_transpose(ct, x, *, axis_name, perm):
+  if isinstance(ct, ad.Zero):
+    return [None]
+  return [ppermute_p.bind(ct, axis_name=axis_name, perm=tuple((d, s) for s, d in perm))]
+
+
+ppermute_p = _collective("ppermute", _same_aval)
+batching.collective_batchers[ppermute_p] = _ppermute_batch
+ad.deflinear(ppermute_p, _ppermute_transpose)
+lowering.register_standard(
+    ppermute_p, param_fn=lambda avals_in, avals_out, *, perm, **_:
+    {"perm": [list(p) for p in perm]})
+
+
+@export
 def ppermute(x, axis_name, perm: Sequence[tuple[int, int]]):
   """Member ``src`` sends ``x`` to member ``dst`` for each pair; members that
   receive nothing get zeros."""
@@ -200,6 +388,7 @@ def ppermute(x, axis_name, perm: Sequence[tuple[int, int]]):
                                                       perm=perm), x)
 
 
+@export
 def pshuffle(x, axis_name, perm: Sequence[int]):
   """Member ``i`` receives member ``perm[i]``'s ``x`` (a permutation)."""
   size = axis_size(axis_name)
@@ -209,6 +398,30 @@ def pshuffle(x, axis_name, perm: Sequence[int]):
   return ppermute(x, axis_name, [(src, dst) for dst, src in enumerate(perm)])
 
 
+# ---------------------------------------------------------------------------
+# axis_index (and all_to_all, written with all_gather and axis_index)
+
+
+def _axis_index_batch(name, size, vals, dims, *, axis_name):
+  if axis_name != name:
+    return axis_index_p.bind(axis_name=axis_name), None
+  return shapes.iota(np.int32, size), 0
+
+
+axis_index_p = _collective("axis_index", lambda *, axis_name: ShapedArray((), np.dtype(np.int32)))
+batching.collective_batchers[axis_index_p] = _axis_index_batch
+ad.defnondiff(axis_index_p)
+lowering.register_standard(axis_index_p, param_fn=_no_params)
+
+
+@export
+def axis_index(axis_name):
+  """This member's index along the named axis (int32)."""
+  axis_size(axis_name)
+  return axis_index_p.bind(axis_name=axis_name)
+
+
+@export
 def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_groups=None,
                tiled: bool = False):
   """Split ``x`` along ``split_axis`` into one block per member, send block
@@ -218,7 +431,6 @@ def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_gr
   size = axis_size(axis_name)
 
   def one(leaf):
-    from rjax._src.lax import slicing, shapes
     leaf = _arr(leaf)
     aval = core.get_aval(leaf)
     nd = aval.ndim
@@ -236,7 +448,7 @@ def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_gr
     if not tiled:
       mine = shapes.squeeze(mine, (sa + 1,))                       # (size, ...rest)
       ca = concat_axis % nd
-      perm = list(range(1, nd)) 
+      perm = list(range(1, nd))
       perm.insert(ca, 0)
       return shapes.transpose(mine, perm)
     ca = concat_axis % nd
@@ -247,197 +459,3 @@ def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_gr
     return shapes.reshape(m, s[:ca] + (s[ca] * s[ca + 1],) + s[ca + 2:])
 
   return tree_util.tree_map(one, x)
-
-
-def axis_index(axis_name):
-  """This member's index along the named axis (int32)."""
-  axis_size(axis_name)
-  return axis_index_p.bind(axis_name=axis_name)
-
-
-# ---------------------------------------------------------------------------
-# Batching (vmap with axis_name)
-
-
-def _lax():
-  from rjax._src.lax import lax, reductions, shapes
-  return lax, reductions, shapes
-
-
-def _reducer_batch(prim, reduce_name: str, unbatched_fn):
-  """psum/pmax/pmin: over this trace's axis, reduce the batch dim (the
-  result is the same for every member: unbatched); other names pass up."""
-  def rule(name, size, vals, dims, *, axes):
-    (x,), (d,) = vals, dims
-    if name not in axes:
-      return prim.bind(x, axes=axes), d
-    _, red, _ = _lax()
-    out = unbatched_fn(x, size) if d is None else getattr(red, reduce_name)(x, (d,))
-    rest = tuple(a for a in axes if a != name)
-    return (prim.bind(out, axes=rest) if rest else out), None
-  return rule
-
-
-def _times_size(x, size):
-  lax, _, _ = _lax()
-  return lax.mul(x, lax._scalar_like(size, x))
-
-
-def _all_gather_batch(name, size, vals, dims, *, axis_name, axis, tiled, axis_size):
-  (x,), (d,) = vals, dims
-  lax, _, shapes = _lax()
-  if axis_name != name:
-    if d is None:
-      return all_gather_p.bind(x, axis_name=axis_name, axis=axis, tiled=tiled,
-                               axis_size=axis_size), None
-    x = _batching.moveaxis(x, d, 0)
-    return all_gather_p.bind(x, axis_name=axis_name, axis=axis + 1, tiled=tiled,
-                             axis_size=axis_size), 0
-  y = _batching.matchaxis(x, d, axis, size)
-  if tiled:
-    s = core.get_aval(y).shape
-    y = shapes.reshape(y, s[:axis] + (s[axis] * s[axis + 1],) + s[axis + 2:])
-  return y, None
-
-
-def _psum_scatter_batch(name, size, vals, dims, *, axis_name, scatter_dimension, tiled,
-                        axis_size):
-  (x,), (d,) = vals, dims
-  _, red, shapes = _lax()
-  if axis_name != name:
-    if d is None:
-      return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension,
-                                 tiled=tiled, axis_size=axis_size), None
-    x = _batching.moveaxis(x, d, 0)
-    return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension + 1,
-                               tiled=tiled, axis_size=axis_size), 0
-  y = _times_size(x, size) if d is None else red.reduce_sum(x, (d,))
-  s = scatter_dimension
-  if tiled:
-    shp = core.get_aval(y).shape
-    y = shapes.reshape(y, shp[:s] + (size, shp[s] // size) + shp[s + 1:])
-  return y, s
-
-
-def _ppermute_batch(name, size, vals, dims, *, axis_name, perm):
-  (x,), (d,) = vals, dims
-  if axis_name != name:
-    return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
-  lax, _, shapes = _lax()
-  src_of = np.full(size, -1, np.int64)
-  for s, t in perm:
-    src_of[t] = s
-  recv = src_of >= 0
-  if d is None:
-    if recv.all():
-      return x, None
-    x, d = _batching.bdim_at_front(x, None, size), 0
-  from rjax._src.array import from_numpy
-  from rjax._src.numpy import shape_ops
-  idx = from_numpy(np.where(recv, src_of, 0).astype(np.int32))
-  y = shape_ops.take(x, idx, axis=d)
-  if not recv.all():
-    aval = core.get_aval(y)
-    shape = [1] * aval.ndim
-    shape[d] = size
-    mask = from_numpy(recv.reshape(shape))
-    y = lax.select_n(shapes.broadcast_in_dim(mask, aval.shape, tuple(range(aval.ndim))),
-                     shapes.full_like(y, 0), y)
-  return y, d
-
-
-def _axis_index_batch(name, size, vals, dims, *, axis_name):
-  if axis_name != name:
-    return axis_index_p.bind(axis_name=axis_name), None
-  _, _, shapes = _lax()
-  return shapes.iota(np.int32, size), 0
-
-
-_batching.collective_batchers[psum_p] = _reducer_batch(psum_p, "reduce_sum", _times_size)
-_batching.collective_batchers[pmax_p] = _reducer_batch(pmax_p, "reduce_max", lambda x, n: x)
-_batching.collective_batchers[pmin_p] = _reducer_batch(pmin_p, "reduce_min", lambda x, n: x)
-_batching.collective_batchers[all_gather_p] = _all_gather_batch
-_batching.collective_batchers[psum_scatter_p] = _psum_scatter_batch
-_batching.collective_batchers[ppermute_p] = _ppermute_batch
-_batching.collective_batchers[axis_index_p] = _axis_index_batch
-
-
-# ---------------------------------------------------------------------------
-# Differentiation: psum, all_gather, psum_scatter and ppermute are linear; the
-# transpose of a sum over members is a sum over members (JAX's convention),
-# all_gather and psum_scatter transpose to each other, a permutation to its
-# inverse. pmax/pmin split the gradient among the members that attain the
-# extremum (as reduce_max does among ties).
-
-
-def _psum_transpose(ct, x, *, axes):
-  if isinstance(ct, _ad.Zero):
-    return [None]
-  return [psum_p.bind(ct, axes=axes)]
-
-
-def _all_gather_transpose(ct, x, *, axis_name, axis, tiled, axis_size):
-  if isinstance(ct, _ad.Zero):
-    return [None]
-  return [psum_scatter_p.bind(ct, axis_name=axis_name, scatter_dimension=axis, tiled=tiled,
-                              axis_size=axis_size)]
-
-
-def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, tiled, axis_size):
-  if isinstance(ct, _ad.Zero):
-    return [None]
-  return [all_gather_p.bind(ct, axis_name=axis_name, axis=scatter_dimension, tiled=tiled,
-                            axis_size=axis_size)]
-
-
-def _ppermute_transpose(ct, x, *, axis_name, perm):
-  if isinstance(ct, _ad.Zero):
-    return [None]
-  return [ppermute_p.bind(ct, axis_name=axis_name, perm=tuple((d, s) for s, d in perm))]
-
-
-_ad.deflinear(psum_p, _psum_transpose)
-_ad.deflinear(all_gather_p, _all_gather_transpose)
-_ad.deflinear(psum_scatter_p, _psum_scatter_transpose)
-_ad.deflinear(ppermute_p, _ppermute_transpose)
-_ad.defnondiff(axis_index_p)
-
-
-def _extremum_jvp(prim):
-  def rule(primals, tangents, *, axes):
-    (x,), (t,) = primals, tangents
-    lax, _, _ = _lax()
-    ans = prim.bind(x, axes=axes)
-    if isinstance(t, _ad.Zero):
-      return ans, _ad.Zero(_ad.tangent_aval(core.get_aval(ans)))
-    hit = lax.convert_element_type(lax.eq(x, ans), core.get_aval(t).dtype)
-    return ans, lax.div(psum_p.bind(lax.mul(t, hit), axes=axes), psum_p.bind(hit, axes=axes))
-  return rule
-
-
-_ad.primitive_jvps[pmax_p] = _extremum_jvp(pmax_p)
-_ad.primitive_jvps[pmin_p] = _extremum_jvp(pmin_p)
-
-
-# ---------------------------------------------------------------------------
-# Lowering: inside a pmap each collective is one Rust op that meets the other
-# replicas (rust/src/ops/collective.rs). Every collective left in a pmap's
-# jaxpr names the pmap's axis (vmap resolves its own names while tracing).
-
-
-def _register_lowerings():
-  from rjax._src.interpreters import lowering
-  none = lambda avals_in, avals_out, **_: {}
-  for p in (psum_p, pmax_p, pmin_p, axis_index_p):
-    lowering.register_standard(p, param_fn=none)
-  lowering.register_standard(
-      all_gather_p, param_fn=lambda avals_in, avals_out, *, axis, **_: {"axis": axis})
-  lowering.register_standard(
-      psum_scatter_p, param_fn=lambda avals_in, avals_out, *, scatter_dimension, tiled, **_:
-      {"scatter_dimension": scatter_dimension, "tiled": tiled})
-  lowering.register_standard(
-      ppermute_p, param_fn=lambda avals_in, avals_out, *, perm, **_:
-      {"perm": [list(p) for p in perm]})
-
-
-_register_lowerings()

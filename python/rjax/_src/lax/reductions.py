@@ -1,8 +1,10 @@
 """Reduction, cumulative and sorting primitives (reduce_sum, argmax, cumsum,
-sort, top_k, ...), each with all its rules.
+sort, top_k, ...), each one block with all its rules.
 
-Each primitive is one block: abstract eval, NumPy reference, the public lax
-function. JVP/transpose/batching rules go next to each block.
+Where JAX differentiates a reduction by running ``jvp`` over a tree of
+elementwise ops (reduce_prod, the cumulative ops), so do we: the structural
+ops (slice, pad, concatenate, rev, gather) bring their own rules, so these
+derivatives differentiate again.
 """
 from __future__ import annotations
 
@@ -10,11 +12,24 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.lax import reference
-from rjax._src.lax.lax import _any, _intbool, _num, _float, asarray_lax, check_dtype, \
-    standard_primitive
+from rjax._src.interpreters import ad, batching, lax_hooks, reference
+from rjax._src.interpreters.custom_derivatives import custom_jvp
+# The rules here use elementwise, shape and slicing ops, whose own rules sum:
+# the lax modules import each other as modules, looked up at call time.
+from rjax._src.lax import lax, shapes, slicing
+from rjax._src.lax.utils import (_any, _float, _intbool, _num, _scalar_like, asarray_lax,
+                                 check_dtype, export, standard_primitive)
+
+
+def _zero_like_out(out):
+  return ad.Zero(ad.tangent_aval(core.get_aval(out)))
+
+
+# ---------------------------------------------------------------------------
+# Reductions over axes
 
 
 def _check_axes(name: str, x: ShapedArray, axes) -> None:
@@ -30,12 +45,15 @@ def _reduced_shape(shape, axes) -> tuple:
 
 
 def _reduce_primitive(name: str, kinds):
+  """A reduction over ``axes``: abstract eval, impl, the Rust op of the same
+  name, and its batching rule (the axes shift past the batch dim)."""
   def abstract_eval(x, *, axes, out_sharding=None):
     check_dtype(name, x, kinds)
     _check_axes(name, x, axes)
     return ShapedArray(_reduced_shape(x.shape, axes), x.dtype, x.weak_type)
 
   p = standard_primitive(name, abstract_eval)
+  batching.defreducer(p)
   return p
 
 
@@ -66,60 +84,150 @@ def _canon_axes(x, axes) -> tuple:
   return tuple(int(a) + nd if int(a) < 0 else int(a) for a in axes)
 
 
+# reduce_sum: linear; its transpose broadcasts the cotangent back.
+
+def _reduce_sum_transpose(ct, x, **params):
+  axes = params["axes"]
+  shape = x.aval.shape
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval)]
+  kept = tuple(d for d in range(len(shape)) if d not in axes)
+  return [shapes.broadcast_in_dim(ct, shape, kept)]
+
+
 reduce_sum_p = _reduce_primitive("reduce_sum", _num)
+ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
 reference.register(reduce_sum_p, _np_reduce(np.sum))
-reduce_prod_p = _reduce_primitive("reduce_prod", _num)
-reference.register(reduce_prod_p, _np_reduce(np.prod))
-reduce_max_p = _reduce_primitive("reduce_max", _any)
-reference.register(reduce_max_p, _np_reduce(np.max, np.any, _lowest))
-reduce_min_p = _reduce_primitive("reduce_min", _any)
-reference.register(reduce_min_p, _np_reduce(np.min, np.all, _highest))
-reduce_and_p = _reduce_primitive("reduce_and", _intbool)
-reference.register(reduce_and_p, _np_reduce(np.bitwise_and.reduce, np.all, _ones))
-reduce_or_p = _reduce_primitive("reduce_or", _intbool)
-reference.register(reduce_or_p, _np_reduce(np.bitwise_or.reduce, np.any))
-reduce_xor_p = _reduce_primitive("reduce_xor", _intbool)
-reference.register(reduce_xor_p, _np_reduce(np.bitwise_xor.reduce))
 
 
+@export
 def reduce_sum(operand, axes: Sequence[int]):
   """Sum over ``axes`` (``lax.reduce_sum``)."""
   x = asarray_lax(operand)
   return reduce_sum_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
+lax_hooks.register(reduce_sum=reduce_sum)
+
+
+# reduce_prod: JAX's ``_reduce_jvp``: move the reduced axes to the front,
+# flatten them to one, and reduce by repeatedly splitting the array in halves
+# and multiplying; the JVP of that tree is the product of the others, exact
+# where the operand has zeros (no division).
+
+def _reduce_prod_tree(v):
+  while core.get_aval(v).shape[0] > 1:
+    n = core.get_aval(v).shape[0]
+    n1 = (n + 1) // 2
+    v1 = slicing.slice_in_dim(v, 0, n1, axis=0)
+    v2 = slicing.slice_in_dim(v, n1, None, axis=0)
+    if n - n1 != n1:
+      cfg = [(0, 0, 0)] * core.get_aval(v).ndim
+      cfg[0] = (0, 1, 0)
+      v2 = shapes.pad(v2, _scalar_like(1, v2), cfg)
+    v = lax.mul(v1, v2)
+  return shapes.squeeze(v, (0,))
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes, out_sharding=None):
+  (x,), (t,) = primals, tangents
+  shape = core.get_aval(x).shape
+  n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+  if isinstance(t, ad.Zero) or n == 0:  # empty product: the constant 1
+    out = reduce_prod_p.bind(x, axes=axes, out_sharding=out_sharding)
+    return out, _zero_like_out(out)
+  non_axes = tuple(i for i in range(len(shape)) if i not in axes)
+  perm = tuple(axes) + non_axes
+  new_shape = (n,) + tuple(shape[i] for i in non_axes)
+  flat = lambda v: shapes.reshape(shapes.transpose(v, perm), new_shape)
+  (out,), (t_out,) = ad.jvp_flat(lambda v: [_reduce_prod_tree(v)],
+                                 [flat(x)], [flat(t)])
+  return out, t_out
+
+
+reduce_prod_p = _reduce_primitive("reduce_prod", _num)
+ad.primitive_jvps[reduce_prod_p] = _reduce_prod_jvp
+reference.register(reduce_prod_p, _np_reduce(np.prod))
+
+
+@export
 def reduce_prod(operand, axes: Sequence[int]):
   x = asarray_lax(operand)
   return reduce_prod_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
+# reduce_max / reduce_min: JAX's ``_reduce_chooser_jvp_rule``: the tangent is
+# the mean of the tangents at the locations that attain the extremum (ties
+# split the gradient evenly).
+
+def _reduce_chooser_jvp(g, ans, x, *, axes, out_sharding=None):
+  shape = [1 if i in axes else d for i, d in enumerate(core.get_aval(x).shape)]
+  gdt = core.get_aval(g).dtype
+  location_indicators = lax.convert_element_type(lax.eq(x, shapes.reshape(ans, shape)), gdt)
+  counts = reduce_sum(location_indicators, axes)
+  return lax.div(reduce_sum(lax.mul(g, location_indicators), axes), counts)
+
+
+reduce_max_p = _reduce_primitive("reduce_max", _any)
+ad.defjvp2(reduce_max_p, _reduce_chooser_jvp)
+reference.register(reduce_max_p, _np_reduce(np.max, np.any, _lowest))
+
+
+@export
 def reduce_max(operand, axes: Sequence[int]):
   x = asarray_lax(operand)
   return reduce_max_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
+reduce_min_p = _reduce_primitive("reduce_min", _any)
+ad.defjvp2(reduce_min_p, _reduce_chooser_jvp)
+reference.register(reduce_min_p, _np_reduce(np.min, np.all, _highest))
+
+
+@export
 def reduce_min(operand, axes: Sequence[int]):
   x = asarray_lax(operand)
   return reduce_min_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
+# Integer/bool results: no derivative.
+
+reduce_and_p = _reduce_primitive("reduce_and", _intbool)
+ad.defnondiff(reduce_and_p)
+reference.register(reduce_and_p, _np_reduce(np.bitwise_and.reduce, np.all, _ones))
+
+
+@export
 def reduce_and(operand, axes: Sequence[int]):
   x = asarray_lax(operand)
   return reduce_and_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
+reduce_or_p = _reduce_primitive("reduce_or", _intbool)
+ad.defnondiff(reduce_or_p)
+reference.register(reduce_or_p, _np_reduce(np.bitwise_or.reduce, np.any))
+
+
+@export
 def reduce_or(operand, axes: Sequence[int]):
   x = asarray_lax(operand)
   return reduce_or_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
+reduce_xor_p = _reduce_primitive("reduce_xor", _intbool)
+ad.defnondiff(reduce_xor_p)
+reference.register(reduce_xor_p, _np_reduce(np.bitwise_xor.reduce))
+
+
+@export
 def reduce_xor(operand, axes: Sequence[int]):
   x = asarray_lax(operand)
   return reduce_xor_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
 # ---------------------------------------------------------------------------
-# argmax / argmin
+# argmax / argmin: integer results, no derivative; the batching rule shifts
+# the axes (the other params, index_dtype, pass through).
 
 
 def _arg_primitive(name: str):
@@ -134,7 +242,10 @@ def _arg_primitive(name: str):
                        f"operand.shape={x.shape} axis={axes[0]}")
     return ShapedArray(_reduced_shape(x.shape, axes), index_dtype, False)
 
-  return standard_primitive(name, abstract_eval)
+  p = standard_primitive(name, abstract_eval)
+  ad.defnondiff(p)
+  batching.defreducer(p)
+  return p
 
 
 def _arg_ref(np_fn):
@@ -146,16 +257,20 @@ def _arg_ref(np_fn):
 
 argmax_p = _arg_primitive("argmax")
 reference.register(argmax_p, _arg_ref(np.argmax))
-argmin_p = _arg_primitive("argmin")
-reference.register(argmin_p, _arg_ref(np.argmin))
 
 
+@export
 def argmax(operand, axis: int, index_dtype):
   """Index of the first maximum along ``axis`` (NaN counts as the maximum)."""
   x = asarray_lax(operand)
   return argmax_p.bind(x, axes=(int(axis),), index_dtype=dtypes.canonicalize_dtype(index_dtype))
 
 
+argmin_p = _arg_primitive("argmin")
+reference.register(argmin_p, _arg_ref(np.argmin))
+
+
+@export
 def argmin(operand, axis: int, index_dtype):
   """Index of the first minimum along ``axis`` (NaN counts as the minimum)."""
   x = asarray_lax(operand)
@@ -163,17 +278,27 @@ def argmin(operand, axis: int, index_dtype):
 
 
 # ---------------------------------------------------------------------------
-# Cumulative ops
+# Cumulative ops. cumsum is linear: its transpose is the cumsum in the other
+# direction. The others are differentiated, as in JAX, by the JVP of the
+# parallel prefix scan (``associative_scan``) with their combining function.
 
 
 def _cum_primitive(name: str, kinds):
+  """A cumulative op along ``axis``: abstract eval, impl, the Rust op of the
+  same name, and its batching rule (the axis shifts past the batch dim)."""
   def abstract_eval(x, *, axis, reverse):
     check_dtype(name, x, kinds)
     if not 0 <= axis < x.ndim:
       raise ValueError(f"{name}: axis {axis} is out of bounds for array of shape {x.shape}")
     return ShapedArray(x.shape, x.dtype, x.weak_type)
 
-  return standard_primitive(name, abstract_eval)
+  def batch(vals, dims, *, axis, reverse):
+    (x,), (d,) = vals, dims
+    return p.bind(x, axis=axis + (d <= axis), reverse=reverse), d
+
+  p = standard_primitive(name, abstract_eval)
+  batching.primitive_batchers[p] = batch
+  return p
 
 
 def _cum_ref(np_fn):
@@ -186,22 +311,6 @@ def _cum_ref(np_fn):
   return ref
 
 
-def _logcumsumexp(x, axis):
-  return np.logaddexp.accumulate(x.astype(np.float64), axis=axis)
-
-
-cumsum_p = _cum_primitive("cumsum", _num)
-reference.register(cumsum_p, _cum_ref(np.cumsum))
-cumprod_p = _cum_primitive("cumprod", _num)
-reference.register(cumprod_p, _cum_ref(np.cumprod))
-cummax_p = _cum_primitive("cummax", _num)
-reference.register(cummax_p, _cum_ref(np.maximum.accumulate))
-cummin_p = _cum_primitive("cummin", _num)
-reference.register(cummin_p, _cum_ref(np.minimum.accumulate))
-cumlogsumexp_p = _cum_primitive("cumlogsumexp", _float)
-reference.register(cumlogsumexp_p, _cum_ref(_logcumsumexp))
-
-
 def _cum(p, operand, axis, reverse):
   x = asarray_lax(operand)
   nd = core.get_aval(x).ndim
@@ -211,266 +320,20 @@ def _cum(p, operand, axis, reverse):
   return p.bind(x, axis=axis % nd, reverse=bool(reverse))
 
 
-def cumsum(operand, axis: int = 0, reverse: bool = False):
-  return _cum(cumsum_p, operand, axis, reverse)
-
-
-def cumprod(operand, axis: int = 0, reverse: bool = False):
-  return _cum(cumprod_p, operand, axis, reverse)
-
-
-def cummax(operand, axis: int = 0, reverse: bool = False):
-  return _cum(cummax_p, operand, axis, reverse)
-
-
-def cummin(operand, axis: int = 0, reverse: bool = False):
-  return _cum(cummin_p, operand, axis, reverse)
-
-
-def cumlogsumexp(operand, axis: int = 0, reverse: bool = False):
-  return _cum(cumlogsumexp_p, operand, axis, reverse)
-
-
-# ---------------------------------------------------------------------------
-# sort (multi-operand) and top_k
-
-
-def _sort_abstract_eval(*operands, dimension, is_stable, num_keys):
-  if not operands:
-    raise TypeError("sort: needs at least one operand")
-  shape = operands[0].shape
-  if any(o.shape != shape for o in operands):
-    raise TypeError("sort: arguments to sort must have equal shapes, got: "
-                    + " ".join(str(o.shape) for o in operands))
-  if not 0 <= dimension < len(shape):
-    raise ValueError(f"sort: dimension {dimension} is out of bounds for shape {shape}")
-  if not 1 <= num_keys <= len(operands):
-    raise ValueError(f"sort: num_keys={num_keys} must be between 1 and "
-                     f"len(operand)={len(operands)}")
-  return [ShapedArray(o.shape, o.dtype, o.weak_type) for o in operands]
-
-
-sort_p = standard_primitive("sort", _sort_abstract_eval, multiple_results=True)
-
-
-def _sort_ref(*operands, dimension, is_stable, num_keys):
-  keys = []
-  for k in operands[:num_keys][::-1]:
-    k = np.moveaxis(np.asarray(k), dimension, -1)
-    if k.dtype.name == "bfloat16" or k.dtype == np.float16:
-      k = k.astype(np.float32)
-    if k.dtype.kind == "f":  # NaNs last
-      keys.append(k)
-      keys.append(np.isnan(k))
-    else:
-      keys.append(k)
-  # np.lexsort: last key is primary; isnan is placed after its key so it is more primary.
-  perm = np.lexsort(keys, axis=-1)
-  outs = []
-  for o in operands:
-    m = np.moveaxis(np.asarray(o), dimension, -1)
-    outs.append(np.moveaxis(np.take_along_axis(m, perm, -1), -1, dimension))
-  return outs
-
-
-reference.register(sort_p, _sort_ref)
-
-
-def sort(operand, dimension: int = -1, is_stable: bool = True, num_keys: int = 1):
-  """Sort ``operand`` (an array or a tuple of arrays, sorted together by the
-  first ``num_keys`` of them) along ``dimension``. NaNs sort last."""
-  single = not isinstance(operand, (tuple, list))
-  ops = [asarray_lax(operand)] if single else [asarray_lax(o) for o in operand]
-  nd = core.get_aval(ops[0]).ndim
-  dimension = int(dimension)
-  if not -nd <= dimension < nd:
-    raise ValueError(f"sort: dimension {dimension} is out of bounds for array of dimension {nd}")
-  out = sort_p.bind(*ops, dimension=dimension % nd, is_stable=bool(is_stable),
-                    num_keys=int(num_keys))
-  return out[0] if single else tuple(out)
-
-
-def sort_key_val(keys, values, dimension: int = -1, is_stable: bool = True):
-  """Sort ``keys`` and permute ``values`` the same way."""
-  k, v = sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)
-  return k, v
-
-
-def _top_k_abstract_eval(x, *, k, axis):
-  if k < 0:
-    raise ValueError(f"top_k: k argument to top_k must be nonnegative, got {k}")
-  if x.ndim == 0 or not 0 <= axis < x.ndim:
-    raise ValueError(f"top_k: axis {axis} is out of bounds for array of dimension {x.ndim}")
-  if x.shape[axis] < k:
-    raise ValueError(f"top_k: k argument to top_k must be no larger than size along axis; "
-                     f"got k={k} with shape={list(x.shape)} and axis={axis}")
-  shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
-  return [ShapedArray(shape, x.dtype, x.weak_type), ShapedArray(shape, dtypes.int32, False)]
-
-
-top_k_p = standard_primitive("top_k", _top_k_abstract_eval, multiple_results=True)
-
-
-def _top_k_ref(x, *, k, axis):
-  m = np.moveaxis(np.asarray(x), axis, -1)
-  key = m.astype(np.float32) if m.dtype.name == "bfloat16" or m.dtype == np.float16 else m
-  if key.dtype.kind == "f":
-    perm = np.lexsort((-key, ~np.isnan(key)), axis=-1)[..., :k]
-  elif key.dtype.kind == "u" or key.dtype == np.bool_:
-    perm = np.argsort(np.iinfo(np.uint64).max - key.astype(np.uint64), axis=-1, kind="stable")[..., :k]
-  else:
-    perm = np.argsort(-key.astype(np.int64), axis=-1, kind="stable")[..., :k]
-  vals = np.take_along_axis(m, perm, -1)
-  return [np.moveaxis(vals, -1, axis), np.moveaxis(perm.astype(np.int32), -1, axis)]
-
-
-reference.register(top_k_p, _top_k_ref)
-
-
-def top_k(operand, k: int, *, axis: int = -1):
-  """The ``k`` largest entries along ``axis`` (last by default) and their
-  int32 indices; NaN is largest; ties go to the lower index."""
-  x = asarray_lax(operand)
-  nd = core.get_aval(x).ndim
-  axis = int(axis)
-  if not -nd <= axis < nd:
-    raise ValueError(f"top_k: axis {axis} is out of bounds for array of dimension {nd}")
-  vals, idx = top_k_p.bind(x, k=int(k), axis=axis % nd)
-  return vals, idx
-
-
-__all__ = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
-           "reduce_xor", "argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin",
-           "cumlogsumexp", "sort", "sort_key_val", "top_k"]
-
-
-# ---------------------------------------------------------------------------
-# Differentiation and batching rules. Where JAX differentiates a reduction by
-# running ``jvp`` over a tree of elementwise ops (reduce_prod, the cumulative
-# ops), so do we: the structural ops (slice, pad, concatenate, rev, gather)
-# bring their own rules, so these derivatives differentiate again.
-
-from rjax._src.interpreters import ad as _ad  # noqa: E402
-from rjax._src.interpreters import batching as _batching  # noqa: E402
-from rjax._src.lax import lax as _lax  # noqa: E402
-
-
-def _zero_like_out(out):
-  return _ad.Zero(_ad.tangent_aval(core.get_aval(out)))
-
-
-# reduce_sum: linear; transpose broadcasts the cotangent back.
-
-def _reduce_sum_transpose(ct, x, **params):
-  from rjax._src.lax import shapes
-  axes = params["axes"]
-  shape = x.aval.shape
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval)]
-  kept = tuple(d for d in range(len(shape)) if d not in axes)
-  return [shapes.broadcast_in_dim(ct, shape, kept)]
-
-
-_ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
-_batching.defreducer(reduce_sum_p)
-
-
-# reduce_prod: JAX's ``_reduce_jvp``: move the reduced axes to the front,
-# flatten them to one, and reduce by repeatedly splitting the array in halves
-# and multiplying; the JVP of that tree is the product of the others, exact
-# where the operand has zeros (no division).
-
-def _reduce_prod_tree(v):
-  from rjax._src.lax import shapes, slicing
-  while core.get_aval(v).shape[0] > 1:
-    n = core.get_aval(v).shape[0]
-    n1 = (n + 1) // 2
-    v1 = slicing.slice_in_dim(v, 0, n1, axis=0)
-    v2 = slicing.slice_in_dim(v, n1, None, axis=0)
-    if n - n1 != n1:
-      cfg = [(0, 0, 0)] * core.get_aval(v).ndim
-      cfg[0] = (0, 1, 0)
-      v2 = shapes.pad(v2, _lax._scalar_like(1, v2), cfg)
-    v = _lax.mul(v1, v2)
-  return shapes.squeeze(v, (0,))
-
-
-def _reduce_prod_jvp(primals, tangents, *, axes, out_sharding=None):
-  from rjax._src.lax import shapes
-  (x,), (t,) = primals, tangents
-  shape = core.get_aval(x).shape
-  n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
-  if isinstance(t, _ad.Zero) or n == 0:  # empty product: the constant 1
-    out = reduce_prod_p.bind(x, axes=axes, out_sharding=out_sharding)
-    return out, _zero_like_out(out)
-  non_axes = tuple(i for i in range(len(shape)) if i not in axes)
-  perm = tuple(axes) + non_axes
-  new_shape = (n,) + tuple(shape[i] for i in non_axes)
-  flat = lambda v: shapes.reshape(shapes.transpose(v, perm), new_shape)
-  (out,), (t_out,) = _ad.jvp_flat(lambda v: [_reduce_prod_tree(v)],
-                                  [flat(x)], [flat(t)])
-  return out, t_out
-
-
-_ad.primitive_jvps[reduce_prod_p] = _reduce_prod_jvp
-_batching.defreducer(reduce_prod_p)
-
-
-# reduce_max / reduce_min: JAX's ``_reduce_chooser_jvp_rule``: the tangent is
-# the mean of the tangents at the locations that attain the extremum (ties
-# split the gradient evenly).
-
-def _reduce_chooser_jvp(g, ans, x, *, axes, out_sharding=None):
-  from rjax._src.lax import shapes
-  shape = [1 if i in axes else d for i, d in enumerate(core.get_aval(x).shape)]
-  gdt = core.get_aval(g).dtype
-  location_indicators = _lax.convert_element_type(_lax.eq(x, shapes.reshape(ans, shape)), gdt)
-  counts = reduce_sum(location_indicators, axes)
-  return _lax.div(reduce_sum(_lax.mul(g, location_indicators), axes), counts)
-
-
-_ad.defjvp2(reduce_max_p, _reduce_chooser_jvp)
-_batching.defreducer(reduce_max_p)
-_ad.defjvp2(reduce_min_p, _reduce_chooser_jvp)
-_batching.defreducer(reduce_min_p)
-
-# Integer/bool results: no derivative. The batch rule shifts the axes; the
-# other params (index_dtype) pass through.
-for _p in (reduce_and_p, reduce_or_p, reduce_xor_p, argmax_p, argmin_p):
-  _ad.defnondiff(_p)
-  _batching.defreducer(_p)
-del _p
-
-
-# Cumulative ops. cumsum is linear: its transpose is the cumsum in the other
-# direction. The others are differentiated, as in JAX, by the JVP of the
-# parallel prefix scan (``associative_scan``) with their combining function.
-
-def _cumsum_transpose(ct, x, *, axis, reverse):
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval)]
-  return [cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
-
-
-_ad.deflinear(cumsum_p, _cumsum_transpose)
-
-
 def _interleave(a, b, axis):
   """Interleave ``a`` and ``b`` along ``axis`` (a first; a has as many or one more)."""
-  from rjax._src.lax import shapes
   na, nb = core.get_aval(a).shape[axis], core.get_aval(b).shape[axis]
   a_pad = [(0, 0, 0)] * core.get_aval(a).ndim
   b_pad = [(0, 0, 0)] * core.get_aval(b).ndim
   a_pad[axis] = (0, 1 if na == nb else 0, 1)
   b_pad[axis] = (1, 0 if na == nb else 1, 1)
   # (JAX uses bitwise_or for bool arrays; only floats carry tangents here.)
-  return _lax.add(shapes.pad(a, _lax._scalar_like(0, a), a_pad),
-                  shapes.pad(b, _lax._scalar_like(0, b), b_pad))
+  return lax.add(shapes.pad(a, _scalar_like(0, a), a_pad),
+                 shapes.pad(b, _scalar_like(0, b), b_pad))
 
 
 def _associative_scan(fn, x, reverse: bool, axis: int):
   """JAX's ``lax.associative_scan`` for one array and an elementwise ``fn``."""
-  from rjax._src.lax import shapes, slicing
   sl = slicing.slice_in_dim
   if reverse:
     x = shapes.rev(x, (axis,))
@@ -493,19 +356,76 @@ def _associative_scan(fn, x, reverse: bool, axis: int):
   return shapes.rev(out, (axis,)) if reverse else out
 
 
+def _cumred_jvp(prim, combine):
+  def rule(primals, tangents, *, axis, reverse):
+    (x,), (t,) = primals, tangents
+    if isinstance(t, ad.Zero):
+      out = prim.bind(x, axis=axis, reverse=reverse)
+      return out, _zero_like_out(out)
+    (out,), (t_out,) = ad.jvp_flat(lambda v: [_associative_scan(combine, v, reverse, axis)],
+                                   [x], [t])
+    return out, t_out
+  return rule
+
+
+def _cumsum_transpose(ct, x, *, axis, reverse):
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval)]
+  return [cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
+
+
+cumsum_p = _cum_primitive("cumsum", _num)
+ad.deflinear(cumsum_p, _cumsum_transpose)
+reference.register(cumsum_p, _cum_ref(np.cumsum))
+
+
+@export
+def cumsum(operand, axis: int = 0, reverse: bool = False):
+  return _cum(cumsum_p, operand, axis, reverse)
+
+
+cumprod_p = _cum_primitive("cumprod", _num)
+ad.primitive_jvps[cumprod_p] = _cumred_jvp(cumprod_p, lambda a, b: lax.mul(a, b))
+reference.register(cumprod_p, _cum_ref(np.cumprod))
+
+
+@export
+def cumprod(operand, axis: int = 0, reverse: bool = False):
+  return _cum(cumprod_p, operand, axis, reverse)
+
+
+cummax_p = _cum_primitive("cummax", _num)
+ad.primitive_jvps[cummax_p] = _cumred_jvp(cummax_p, lambda a, b: lax.max(a, b))
+reference.register(cummax_p, _cum_ref(np.maximum.accumulate))
+
+
+@export
+def cummax(operand, axis: int = 0, reverse: bool = False):
+  return _cum(cummax_p, operand, axis, reverse)
+
+
+cummin_p = _cum_primitive("cummin", _num)
+ad.primitive_jvps[cummin_p] = _cumred_jvp(cummin_p, lambda a, b: lax.min(a, b))
+reference.register(cummin_p, _cum_ref(np.minimum.accumulate))
+
+
+@export
+def cummin(operand, axis: int = 0, reverse: bool = False):
+  return _cum(cummin_p, operand, axis, reverse)
+
+
 def _replace_inf(x):
   """``x`` with +inf replaced by 0."""
-  from rjax._src.lax import shapes
-  zeros = shapes.broadcast_in_dim(_lax._scalar_like(0, x), core.get_aval(x).shape, ())
-  return _lax.select(_lax.eq(x, _lax._scalar_like(float("inf"), x)), zeros, x)
+  zeros = shapes.broadcast_in_dim(_scalar_like(0, x), core.get_aval(x).shape, ())
+  return lax.select(lax.eq(x, _scalar_like(float("inf"), x)), zeros, x)
 
 
 def _logaddexp_impl(x1, x2):
-  amax = _lax.max(x1, x2)
-  delta = _lax.sub(x1, x2)
-  return _lax.select(_lax.ne(delta, delta),
-                     _lax.add(x1, x2),  # NaNs or infinities of the same sign
-                     _lax.add(amax, _lax.log1p(_lax.exp(_lax.neg(_lax.abs(delta))))))
+  amax = lax.max(x1, x2)
+  delta = lax.sub(x1, x2)
+  return lax.select(lax.ne(delta, delta),
+                    lax.add(x1, x2),  # NaNs or infinities of the same sign
+                    lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta))))))
 
 
 def _logaddexp_jvp(primals, tangents):
@@ -513,55 +433,52 @@ def _logaddexp_jvp(primals, tangents):
   t1, t2 = tangents
   out = _logaddexp(x1, x2)
   r = _replace_inf(out)
-  return out, _lax.add(_lax.mul(t1, _lax.exp(_lax.sub(_replace_inf(x1), r))),
-                       _lax.mul(t2, _lax.exp(_lax.sub(_replace_inf(x2), r))))
-
-
-def _make_logaddexp():
-  from rjax._src.custom_derivatives import custom_jvp
-  f = custom_jvp(_logaddexp_impl)
-  f.defjvp(_logaddexp_jvp)
-  return f
+  return out, lax.add(lax.mul(t1, lax.exp(lax.sub(_replace_inf(x1), r))),
+                      lax.mul(t2, lax.exp(lax.sub(_replace_inf(x2), r))))
 
 
 # JAX's lax logaddexp (jax._src.lax.other): a custom_jvp whose derivative
 # stays finite where an operand or the result is +inf.
-_logaddexp = _make_logaddexp()
+_logaddexp = custom_jvp(_logaddexp_impl)
+_logaddexp.defjvp(_logaddexp_jvp)
 
 
-def _cumred_jvp(prim, combine):
-  def rule(primals, tangents, *, axis, reverse):
-    (x,), (t,) = primals, tangents
-    if isinstance(t, _ad.Zero):
-      out = prim.bind(x, axis=axis, reverse=reverse)
-      return out, _zero_like_out(out)
-    (out,), (t_out,) = _ad.jvp_flat(lambda v: [_associative_scan(combine, v, reverse, axis)],
-                                    [x], [t])
-    return out, t_out
-  return rule
+def _logcumsumexp(x, axis):
+  return np.logaddexp.accumulate(x.astype(np.float64), axis=axis)
 
 
-def _cumred_batch(prim):
-  def rule(vals, dims, *, axis, reverse):
-    (x,), (d,) = vals, dims
-    return prim.bind(x, axis=axis + (d <= axis), reverse=reverse), d
-  return rule
+cumlogsumexp_p = _cum_primitive("cumlogsumexp", _float)
+ad.primitive_jvps[cumlogsumexp_p] = _cumred_jvp(cumlogsumexp_p, lambda a, b: _logaddexp(a, b))
+reference.register(cumlogsumexp_p, _cum_ref(_logcumsumexp))
 
 
-_ad.primitive_jvps[cumprod_p] = _cumred_jvp(cumprod_p, lambda a, b: _lax.mul(a, b))
-_ad.primitive_jvps[cummax_p] = _cumred_jvp(cummax_p, lambda a, b: _lax.max(a, b))
-_ad.primitive_jvps[cummin_p] = _cumred_jvp(cummin_p, lambda a, b: _lax.min(a, b))
-_ad.primitive_jvps[cumlogsumexp_p] = _cumred_jvp(cumlogsumexp_p, lambda a, b: _logaddexp(a, b))
-for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p):
-  _batching.primitive_batchers[_p] = _cumred_batch(_p)
-del _p
+@export
+def cumlogsumexp(operand, axis: int = 0, reverse: bool = False):
+  return _cum(cumlogsumexp_p, operand, axis, reverse)
 
 
-# sort: JAX's ``_sort_jvp``: sort an iota along with the operands and gather
-# each tangent by the resulting permutation.
+# ---------------------------------------------------------------------------
+# sort (multi-operand)
+
+
+def _sort_abstract_eval(*operands, dimension, is_stable, num_keys):
+  if not operands:
+    raise TypeError("sort: needs at least one operand")
+  shape = operands[0].shape
+  if any(o.shape != shape for o in operands):
+    raise TypeError("sort: arguments to sort must have equal shapes, got: "
+                    + " ".join(str(o.shape) for o in operands))
+  if not 0 <= dimension < len(shape):
+    raise ValueError(f"sort: dimension {dimension} is out of bounds for shape {shape}")
+  if not 1 <= num_keys <= len(operands):
+    raise ValueError(f"sort: num_keys={num_keys} must be between 1 and "
+                     f"len(operand)={len(operands)}")
+  return [ShapedArray(o.shape, o.dtype, o.weak_type) for o in operands]
+
 
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
-  from rjax._src.lax import shapes, slicing
+  """JAX's ``_sort_jvp``: sort an iota along with the operands and gather
+  each tangent by the resulting permutation."""
   shape = core.get_aval(primals[0]).shape
   index_dtype = np.uint64 if any(d > np.iinfo(np.uint32).max for d in shape) else np.uint32
   outs = sort_p.bind(*primals, shapes.broadcasted_iota(index_dtype, shape, dimension),
@@ -571,7 +488,7 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
       offset_dims=(), collapsed_slice_dims=(dimension,), start_index_map=(dimension,),
       operand_batching_dims=batch_dims, start_indices_batching_dims=batch_dims)
   idx = shapes.expand_dims(outs[-1], (len(shape),))
-  t_out = [_zero_like_out(o) if isinstance(t, _ad.Zero) else
+  t_out = [_zero_like_out(o) if isinstance(t, ad.Zero) else
            slicing.gather(t, idx, dnums, (1,) * len(shape),
                           mode=slicing.GatherScatterMode.PROMISE_IN_BOUNDS)
            for o, t in zip(outs[:-1], tangents)]
@@ -579,7 +496,6 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
 
 
 def _sort_batch(vals, dims, *, dimension, is_stable, num_keys):
-  from rjax._src.lax import shapes
   proto, new_bdim = next((v, d) for v, d in zip(vals, dims) if d is not None)
   pshape = core.get_aval(proto).shape
   new = []
@@ -588,23 +504,81 @@ def _sort_batch(vals, dims, *, dimension, is_stable, num_keys):
       keep = tuple(i for i in range(len(pshape)) if i != new_bdim)
       new.append(shapes.broadcast_in_dim(v, pshape, keep))
     else:
-      new.append(_batching.moveaxis(v, d, new_bdim))
+      new.append(batching.moveaxis(v, d, new_bdim))
   outs = sort_p.bind(*new, dimension=dimension + (new_bdim <= dimension), is_stable=is_stable,
                      num_keys=num_keys)
   return outs, [new_bdim] * len(outs)
 
 
-_ad.primitive_jvps[sort_p] = _sort_jvp
-_batching.primitive_batchers[sort_p] = _sort_batch
+def _sort_ref(*operands, dimension, is_stable, num_keys):
+  keys = []
+  for k in operands[:num_keys][::-1]:
+    k = np.moveaxis(np.asarray(k), dimension, -1)
+    if k.dtype.name == "bfloat16" or k.dtype == np.float16:
+      k = k.astype(np.float32)
+    if k.dtype.kind == "f":  # NaNs last
+      keys.append(k)
+      keys.append(np.isnan(k))
+    else:
+      keys.append(k)
+  # np.lexsort: last key is primary; isnan is placed after its key so it is more primary.
+  perm = np.lexsort(keys, axis=-1)
+  outs = []
+  for o in operands:
+    m = np.moveaxis(np.asarray(o), dimension, -1)
+    outs.append(np.moveaxis(np.take_along_axis(m, perm, -1), -1, dimension))
+  return outs
 
 
-# top_k: JAX's ``_top_k_jvp``: gather the tangent at the returned indices.
+sort_p = standard_primitive("sort", _sort_abstract_eval, multiple_results=True)
+ad.primitive_jvps[sort_p] = _sort_jvp
+batching.primitive_batchers[sort_p] = _sort_batch
+reference.register(sort_p, _sort_ref)
+
+
+@export
+def sort(operand, dimension: int = -1, is_stable: bool = True, num_keys: int = 1):
+  """Sort ``operand`` (an array or a tuple of arrays, sorted together by the
+  first ``num_keys`` of them) along ``dimension``. NaNs sort last."""
+  single = not isinstance(operand, (tuple, list))
+  ops = [asarray_lax(operand)] if single else [asarray_lax(o) for o in operand]
+  nd = core.get_aval(ops[0]).ndim
+  dimension = int(dimension)
+  if not -nd <= dimension < nd:
+    raise ValueError(f"sort: dimension {dimension} is out of bounds for array of dimension {nd}")
+  out = sort_p.bind(*ops, dimension=dimension % nd, is_stable=bool(is_stable),
+                    num_keys=int(num_keys))
+  return out[0] if single else tuple(out)
+
+
+@export
+def sort_key_val(keys, values, dimension: int = -1, is_stable: bool = True):
+  """Sort ``keys`` and permute ``values`` the same way."""
+  k, v = sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)
+  return k, v
+
+
+# ---------------------------------------------------------------------------
+# top_k
+
+
+def _top_k_abstract_eval(x, *, k, axis):
+  if k < 0:
+    raise ValueError(f"top_k: k argument to top_k must be nonnegative, got {k}")
+  if x.ndim == 0 or not 0 <= axis < x.ndim:
+    raise ValueError(f"top_k: axis {axis} is out of bounds for array of dimension {x.ndim}")
+  if x.shape[axis] < k:
+    raise ValueError(f"top_k: k argument to top_k must be no larger than size along axis; "
+                     f"got k={k} with shape={list(x.shape)} and axis={axis}")
+  shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
+  return [ShapedArray(shape, x.dtype, x.weak_type), ShapedArray(shape, dtypes.int32, False)]
+
 
 def _top_k_jvp(primals, tangents, *, k, axis):
-  from rjax._src.lax import shapes, slicing
+  """JAX's ``_top_k_jvp``: gather the tangent at the returned indices."""
   (x,), (t,) = primals, tangents
   vals, idx = top_k_p.bind(x, k=k, axis=axis)
-  if isinstance(t, _ad.Zero):
+  if isinstance(t, ad.Zero):
     return [vals, idx], [_zero_like_out(vals), _zero_like_out(idx)]
   idx_shape = core.get_aval(idx).shape
   rank = len(idx_shape)
@@ -623,5 +597,33 @@ def _top_k_batch(vals, dims, *, k, axis):
   return outs, [d, d]
 
 
-_ad.primitive_jvps[top_k_p] = _top_k_jvp
-_batching.primitive_batchers[top_k_p] = _top_k_batch
+def _top_k_ref(x, *, k, axis):
+  m = np.moveaxis(np.asarray(x), axis, -1)
+  key = m.astype(np.float32) if m.dtype.name == "bfloat16" or m.dtype == np.float16 else m
+  if key.dtype.kind == "f":
+    perm = np.lexsort((-key, ~np.isnan(key)), axis=-1)[..., :k]
+  elif key.dtype.kind == "u" or key.dtype == np.bool_:
+    perm = np.argsort(np.iinfo(np.uint64).max - key.astype(np.uint64), axis=-1, kind="stable")[..., :k]
+  else:
+    perm = np.argsort(-key.astype(np.int64), axis=-1, kind="stable")[..., :k]
+  vals = np.take_along_axis(m, perm, -1)
+  return [np.moveaxis(vals, -1, axis), np.moveaxis(perm.astype(np.int32), -1, axis)]
+
+
+top_k_p = standard_primitive("top_k", _top_k_abstract_eval, multiple_results=True)
+ad.primitive_jvps[top_k_p] = _top_k_jvp
+batching.primitive_batchers[top_k_p] = _top_k_batch
+reference.register(top_k_p, _top_k_ref)
+
+
+@export
+def top_k(operand, k: int, *, axis: int = -1):
+  """The ``k`` largest entries along ``axis`` (last by default) and their
+  int32 indices; NaN is largest; ties go to the lower index."""
+  x = asarray_lax(operand)
+  nd = core.get_aval(x).ndim
+  axis = int(axis)
+  if not -nd <= axis < nd:
+    raise ValueError(f"top_k: axis {axis} is out of bounds for array of dimension {nd}")
+  vals, idx = top_k_p.bind(x, k=int(k), axis=axis % nd)
+  return vals, idx

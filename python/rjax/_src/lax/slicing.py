@@ -1,5 +1,11 @@
-"""Slicing primitives: slice, dynamic_slice, dynamic_update_slice, gather,
-scatter (and friends), each with all its rules."""
+"""Slicing primitives: slice, dynamic_slice, dynamic_update_slice, gather and
+the scatters, each one block with all its rules.
+
+Start indices are never differentiable (their tangents are symbolic zeros and
+transpose rules get them as known values). Batching rules put the batch dim
+where the operation can absorb it (one more window dim, or an
+operand/indices batching dim pair) instead of moving it to the front.
+"""
 from __future__ import annotations
 
 import builtins
@@ -8,20 +14,61 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
-from rjax._src.lax.lax import asarray_lax, standard_primitive
-from rjax._src.lax.shapes import squeeze
+from rjax._src.interpreters import ad, batching, lowering, reference
+# The rules here pad, broadcast and select (shape and elementwise ops), whose
+# own rules slice: the lax modules import each other as modules.
+from rjax._src.lax import lax, shapes
+from rjax._src.lax.utils import _scalar_like, asarray_lax, export, standard_primitive
+from rjax._src.runtime.array import from_scalar
+
+
+builtins_slice = builtins.slice  # (this module defines lax's ``slice``)
 
 
 def _ints(xs) -> tuple:
   return tuple(int(x) for x in xs)
 
 
+def _full(shape, v, dtype):
+  s = from_scalar(v, dtype)
+  return shapes.broadcast_in_dim(s, tuple(shape), ()) if len(shape) else s
+
+
+def _zeros(shape, dtype):
+  return _full(shape, 0, dtype)
+
+
+def _ones(shape, dtype):
+  return _full(shape, 1, dtype)
+
+
+def _no_ct_for_indices(name, idx):
+  if any(ad.is_undefined_primal(i) for i in idx):
+    raise ValueError(f"{name}: start indices are not differentiable (transpose with respect to "
+                     "an index is undefined)")
+
+
+def _clip(v, lo, hi):
+  return min(max(v, lo), hi)
+
+
+def _insert(xs, pos, v):
+  xs = list(xs)
+  xs.insert(pos, v)
+  return tuple(xs)
+
+
+def _shift(dims, at):
+  """Dimension numbers after inserting a new dim at ``at``."""
+  return tuple(d + (d >= at) for d in dims)
+
+
 # ---------------------------------------------------------------------------
-# slice
+# slice: linear; the transpose pads the cotangent back with zeros (the strided
+# gaps by interior padding).
 
 
 def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
@@ -43,12 +90,34 @@ def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
   return ShapedArray(shape, x.dtype, x.weak_type)
 
 
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval)]
+  st = strides or (1,) * x.aval.ndim
+  cfg = []
+  for s, n, k, m in zip(start_indices, x.aval.shape, st, core.get_aval(ct).shape):
+    real_limit = s + (1 + (m - 1) * k if m else 0)
+    cfg.append((s, n - real_limit, k - 1))
+  return [shapes.pad(ct, _zeros((), core.get_aval(ct).dtype), cfg)]
+
+
+def _slice_batch(vals, dims, *, start_indices, limit_indices, strides):
+  (x,), (d,) = vals, dims
+  n = core.get_aval(x).shape[d]
+  st = None if strides is None else _insert(strides, d, 1)
+  return slice_p.bind(x, start_indices=_insert(start_indices, d, 0),
+                      limit_indices=_insert(limit_indices, d, n), strides=st), d
+
+
 slice_p = standard_primitive("slice", _slice_abstract_eval)
+ad.deflinear(slice_p, _slice_transpose)
+batching.primitive_batchers[slice_p] = _slice_batch
 reference.register(slice_p, lambda x, *, start_indices, limit_indices, strides: x[tuple(
-    slice(s, l, k) for s, l, k in zip(start_indices, limit_indices,
-                                       strides or (1,) * x.ndim))])
+    builtins_slice(s, l, k) for s, l, k in zip(start_indices, limit_indices,
+                                                strides or (1,) * x.ndim))])
 
 
+@export
 def slice(operand, start_indices: Sequence[int], limit_indices: Sequence[int],  # noqa: A001
           strides: Sequence[int] | None = None):
   """``operand[start:limit:strides]`` with static bounds."""
@@ -63,6 +132,7 @@ def slice(operand, start_indices: Sequence[int], limit_indices: Sequence[int],  
   return slice_p.bind(operand, start_indices=s, limit_indices=l, strides=st)
 
 
+@export
 def slice_in_dim(operand, start_index: int | None, limit_index: int | None, stride: int = 1,
                  axis: int = 0):
   """``slice`` along one axis (negative and None bounds as in Python)."""
@@ -81,6 +151,7 @@ def slice_in_dim(operand, start_index: int | None, limit_index: int | None, stri
   return slice(operand, s, l, k)
 
 
+@export
 def index_in_dim(operand, index: int, axis: int = 0, keepdims: bool = True):
   """``operand`` at static ``index`` along ``axis``."""
   operand = asarray_lax(operand)
@@ -91,11 +162,12 @@ def index_in_dim(operand, index: int, axis: int = 0, keepdims: bool = True):
     raise IndexError(f"index {index} is out of bounds for axis {axis} with size {shape[axis]}")
   index = index % shape[axis]
   out = slice_in_dim(operand, index, index + 1, 1, axis)
-  return out if keepdims else squeeze(out, (axis,))
+  return out if keepdims else shapes.squeeze(out, (axis,))
 
 
 # ---------------------------------------------------------------------------
-# dynamic_slice and dynamic_update_slice
+# dynamic_slice: linear in the operand; the transpose writes the cotangent into
+# zeros at the same (clamped) place.
 
 
 def _check_index_scalars(name, idx, rank):
@@ -107,29 +179,8 @@ def _check_index_scalars(name, idx, rank):
       raise TypeError(f"{name}: start indices must be integer scalars, got {i.str_short()}")
 
 
-def _dynamic_slice_abstract_eval(x, *idx, slice_sizes):
-  _check_index_scalars("dynamic_slice", idx, x.ndim)
-  if len(slice_sizes) != x.ndim or any(not 0 <= s <= n for s, n in zip(slice_sizes, x.shape)):
-    raise TypeError(f"dynamic_slice: slice_sizes {slice_sizes} must have one entry per operand "
-                    f"dimension, each between 0 and the dimension (operand shape {x.shape})")
-  return ShapedArray(slice_sizes, x.dtype, x.weak_type)
-
-
-dynamic_slice_p = standard_primitive("dynamic_slice", _dynamic_slice_abstract_eval)
-
-
 def _clamped_starts(idx, shape, sizes):
   return tuple(int(np.clip(int(i), 0, n - s)) for i, n, s in zip(idx, shape, sizes))
-
-
-builtins_slice = builtins.slice
-
-
-def _dynamic_slice_ref(x, *idx, slice_sizes):
-  st = _clamped_starts(idx, x.shape, slice_sizes)
-  return x[tuple(builtins_slice(s, s + k) for s, k in zip(st, slice_sizes))]
-
-reference.register(dynamic_slice_p, _dynamic_slice_ref)
 
 
 def _index_scalars(start_indices, rank):
@@ -143,6 +194,80 @@ def _index_scalars(start_indices, rank):
   return out
 
 
+def _index_zero(idx):
+  """A literal 0 start index (of the other indices' dtype)."""
+  return _zeros((), core.get_aval(idx[0]).dtype if idx else dtypes.int32)
+
+
+def _batched_index_vector(idx, dims, size):
+  """Scalar start indices (some batched) -> one ``(size, len(idx))`` index
+  array batched at 0 (JAX's ``_batch_dynamic_slice_indices``)."""
+  dts = {core.get_aval(i).dtype for i in idx}
+  dt = dts.pop() if len(dts) == 1 else (
+      dtypes.canonicalize_dtype(np.int64) if any(d.itemsize == 8 for d in dts) else dtypes.int32)
+  cols = []
+  for i, d in zip(idx, dims):
+    i = lax.convert_element_type(i, dt)
+    cols.append(shapes.broadcast_in_dim(i, (size, 1), (0,) if d is not None else ()))
+  return shapes.concatenate(cols, 1)
+
+
+def _dynamic_slice_abstract_eval(x, *idx, slice_sizes):
+  _check_index_scalars("dynamic_slice", idx, x.ndim)
+  if len(slice_sizes) != x.ndim or any(not 0 <= s <= n for s, n in zip(slice_sizes, x.shape)):
+    raise TypeError(f"dynamic_slice: slice_sizes {slice_sizes} must have one entry per operand "
+                    f"dimension, each between 0 and the dimension (operand shape {x.shape})")
+  return ShapedArray(slice_sizes, x.dtype, x.weak_type)
+
+
+def _dynamic_slice_jvp(primals, tangents, *, slice_sizes):
+  x, *idx = primals
+  out = dynamic_slice_p.bind(x, *idx, slice_sizes=slice_sizes)
+  if isinstance(tangents[0], ad.Zero):
+    return out, ad.Zero.from_value(out)
+  return out, dynamic_slice_p.bind(tangents[0], *idx, slice_sizes=slice_sizes)
+
+
+def _dynamic_slice_transpose(ct, x, *idx, slice_sizes):
+  _no_ct_for_indices("dynamic_slice", idx)
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval)] + [None] * len(idx)
+  zeros = _zeros(x.aval.shape, core.get_aval(ct).dtype)
+  return [dynamic_update_slice_p.bind(zeros, ct, *idx)] + [None] * len(idx)
+
+
+def _dynamic_slice_batch(vals, dims, *, slice_sizes):
+  x, *idx = vals
+  dx, *didx = dims
+  if all(d is None for d in didx):
+    # Only the operand is batched: slice the whole batch dim too (no gather).
+    n = core.get_aval(x).shape[dx]
+    idx = list(idx)
+    idx.insert(dx, _index_zero(idx))
+    return dynamic_slice_p.bind(x, *idx, slice_sizes=_insert(slice_sizes, dx, n)), dx
+  size = next(core.get_aval(i).shape[d] for i, d in zip(idx, didx) if d is not None)
+  index = _batched_index_vector(idx, didx, size)
+  r = len(idx)
+  dn = GatherDimensionNumbers(offset_dims=tuple(range(r)), collapsed_slice_dims=(),
+                              start_index_map=tuple(range(r)))
+  return _gather_batch([x, index], [dx, 0], dimension_numbers=dn,
+                       slice_sizes=tuple(slice_sizes), indices_are_sorted=True,
+                       unique_indices=True, mode=GatherScatterMode.CLIP, fill_value=None)
+
+
+def _dynamic_slice_ref(x, *idx, slice_sizes):
+  st = _clamped_starts(idx, x.shape, slice_sizes)
+  return x[tuple(builtins_slice(s, s + k) for s, k in zip(st, slice_sizes))]
+
+
+dynamic_slice_p = standard_primitive("dynamic_slice", _dynamic_slice_abstract_eval)
+ad.primitive_jvps[dynamic_slice_p] = _dynamic_slice_jvp
+ad.primitive_transposes[dynamic_slice_p] = _dynamic_slice_transpose
+batching.primitive_batchers[dynamic_slice_p] = _dynamic_slice_batch
+reference.register(dynamic_slice_p, _dynamic_slice_ref)
+
+
+@export
 def dynamic_slice(operand, start_indices: Sequence, slice_sizes: Sequence[int]):
   """``operand[start:start+size]`` with traced starts, clamped so the slice fits."""
   operand = asarray_lax(operand)
@@ -151,6 +276,7 @@ def dynamic_slice(operand, start_indices: Sequence, slice_sizes: Sequence[int]):
   return dynamic_slice_p.bind(operand, *idx, slice_sizes=_ints(slice_sizes))
 
 
+@export
 def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0):
   operand = asarray_lax(operand)
   shape = core.get_aval(operand).shape
@@ -162,11 +288,16 @@ def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0):
   return dynamic_slice(operand, starts, sizes)
 
 
+@export
 def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True):
   operand = asarray_lax(operand)
   axis = int(axis) % core.get_aval(operand).ndim
   out = dynamic_slice_in_dim(operand, index, 1, axis)
-  return out if keepdims else squeeze(out, (axis,))
+  return out if keepdims else shapes.squeeze(out, (axis,))
+
+
+# ---------------------------------------------------------------------------
+# dynamic_update_slice: linear in (operand, update) jointly.
 
 
 def _dynamic_update_slice_abstract_eval(x, update, *idx):
@@ -180,8 +311,48 @@ def _dynamic_update_slice_abstract_eval(x, update, *idx):
   return x
 
 
-dynamic_update_slice_p = standard_primitive("dynamic_update_slice",
-                                            _dynamic_update_slice_abstract_eval)
+def _dynamic_update_slice_jvp(primals, tangents):
+  x, u, *idx = primals
+  tx, tu = tangents[:2]
+  out = dynamic_update_slice_p.bind(x, u, *idx)
+  if isinstance(tx, ad.Zero) and isinstance(tu, ad.Zero):
+    return out, ad.Zero.from_value(out)
+  return out, dynamic_update_slice_p.bind(ad.instantiate_zeros(tx), ad.instantiate_zeros(tu),
+                                          *idx)
+
+
+def _dynamic_update_slice_transpose(ct, x, u, *idx):
+  _no_ct_for_indices("dynamic_update_slice", idx)
+  ux, uu = ad.is_undefined_primal(x), ad.is_undefined_primal(u)
+  u_aval = u.aval if uu else core.get_aval(u)
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval) if ux else None, ad.Zero(u_aval) if uu else None] + \
+        [None] * len(idx)
+  dt = core.get_aval(ct).dtype
+  ct_x = dynamic_update_slice_p.bind(ct, _zeros(u_aval.shape, dt), *idx) if ux else None
+  ct_u = dynamic_slice_p.bind(ct, *idx, slice_sizes=tuple(u_aval.shape)) if uu else None
+  return [ct_x, ct_u] + [None] * len(idx)
+
+
+def _dynamic_update_slice_batch(vals, dims):
+  x, u, *idx = vals
+  dx, du, *didx = dims
+  size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
+  if all(d is None for d in didx):
+    # Unbatched indices: the batch dim is one more (full) window dim.
+    d = dx if dx is not None else du
+    x = batching.matchaxis(x, dx, d, size)
+    u = batching.matchaxis(u, du, d, size)
+    idx = list(idx)
+    idx.insert(d, _index_zero(idx))
+    return dynamic_update_slice_p.bind(x, u, *idx), d
+  index = _batched_index_vector(idx, didx, size)
+  r = len(idx)
+  dn = ScatterDimensionNumbers(update_window_dims=tuple(range(r)), inserted_window_dims=(),
+                               scatter_dims_to_operand_dims=tuple(range(r)))
+  return _scatter_batch(scatter_p, [x, index, u], [dx, 0, du], dimension_numbers=dn,
+                        indices_are_sorted=True, unique_indices=True,
+                        mode=GatherScatterMode.CLIP, update_jaxpr=None, update_consts=())
 
 
 def _dynamic_update_slice_ref(x, update, *idx):
@@ -191,9 +362,15 @@ def _dynamic_update_slice_ref(x, update, *idx):
   return out
 
 
+dynamic_update_slice_p = standard_primitive("dynamic_update_slice",
+                                            _dynamic_update_slice_abstract_eval)
+ad.primitive_jvps[dynamic_update_slice_p] = _dynamic_update_slice_jvp
+ad.primitive_transposes[dynamic_update_slice_p] = _dynamic_update_slice_transpose
+batching.primitive_batchers[dynamic_update_slice_p] = _dynamic_update_slice_batch
 reference.register(dynamic_update_slice_p, _dynamic_update_slice_ref)
 
 
+@export
 def dynamic_update_slice(operand, update, start_indices: Sequence):
   """``operand`` with ``update`` written at ``start_indices`` (clamped to fit)."""
   operand = asarray_lax(operand)
@@ -202,6 +379,7 @@ def dynamic_update_slice(operand, update, start_indices: Sequence):
   return dynamic_update_slice_p.bind(operand, update, *idx)
 
 
+@export
 def dynamic_update_slice_in_dim(operand, update, start_index, axis: int):
   operand = asarray_lax(operand)
   axis = int(axis) % core.get_aval(operand).ndim
@@ -210,20 +388,21 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis: int):
   return dynamic_update_slice(operand, update, starts)
 
 
+@export
 def dynamic_update_index_in_dim(operand, update, index, axis: int):
   operand = asarray_lax(operand)
   axis = int(axis) % core.get_aval(operand).ndim
   update = asarray_lax(update)
   if core.get_aval(update).ndim == core.get_aval(operand).ndim - 1:
-    from rjax._src.lax.shapes import expand_dims
-    update = expand_dims(update, (axis,))
+    update = shapes.expand_dims(update, (axis,))
   return dynamic_update_slice_in_dim(operand, update, index, axis)
 
 
 # ---------------------------------------------------------------------------
-# gather and scatter
+# gather and scatter: what they share
 
 
+@export
 class GatherScatterMode(enum.Enum):
   CLIP = 1
   FILL_OR_DROP = 2
@@ -255,6 +434,7 @@ _RUST_MODE = {GatherScatterMode.CLIP: "clip", GatherScatterMode.FILL_OR_DROP: "f
               GatherScatterMode.ONE_HOT: "fill"}
 
 
+@export
 class GatherDimensionNumbers(NamedTuple):
   offset_dims: tuple[int, ...]
   collapsed_slice_dims: tuple[int, ...]
@@ -263,6 +443,7 @@ class GatherDimensionNumbers(NamedTuple):
   start_indices_batching_dims: tuple[int, ...] = ()
 
 
+@export
 class ScatterDimensionNumbers(NamedTuple):
   update_window_dims: tuple[int, ...]
   inserted_window_dims: tuple[int, ...]
@@ -284,6 +465,55 @@ def _check_indices(name, indices, nk_name, k):
   if indices.shape[-1] != k:
     raise TypeError(f"{name}: {nk_name} has {k} entries but the index vector (last dimension "
                     f"of indices shape {indices.shape}) has {indices.shape[-1]}")
+
+
+def _gather_to_scatter_dn(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
+  return ScatterDimensionNumbers(
+      update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+      scatter_dims_to_operand_dims=dn.start_index_map,
+      operand_batching_dims=dn.operand_batching_dims,
+      scatter_indices_batching_dims=dn.start_indices_batching_dims)
+
+
+def _scatter_to_gather_dn(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
+  return GatherDimensionNumbers(
+      offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+      start_index_map=dn.scatter_dims_to_operand_dims,
+      operand_batching_dims=dn.operand_batching_dims,
+      start_indices_batching_dims=dn.scatter_indices_batching_dims)
+
+
+def _scatter_slice_sizes(operand_shape, updates_shape, dn: ScatterDimensionNumbers) -> tuple:
+  """The slice sizes of the gather that reads back what a scatter writes."""
+  sizes, w = [], iter(dn.update_window_dims)
+  for d in range(len(operand_shape)):
+    if d in dn.inserted_window_dims or d in dn.operand_batching_dims:
+      sizes.append(1)
+    else:
+      sizes.append(updates_shape[next(w)])
+  return tuple(sizes)
+
+
+def _indices_bdim_not_last(i, di):
+  """Batched indices keep their index vector last: a batch dim after it moves
+  just before it."""
+  nd = core.get_aval(i).ndim
+  if di == nd - 1:
+    return batching.moveaxis(i, di, nd - 2), nd - 2
+  return i, di
+
+
+def _readback(operand_shape, updates_shape, x, i, dn, mode, fill_value=None):
+  """The gather that reads, at each update's place, what the scatter wrote."""
+  return gather_p.bind(x, i, dimension_numbers=_scatter_to_gather_dn(dn),
+                       slice_sizes=_scatter_slice_sizes(operand_shape, updates_shape, dn),
+                       indices_are_sorted=False, unique_indices=False, mode=mode,
+                       fill_value=fill_value)
+
+
+# ---------------------------------------------------------------------------
+# gather: linear in the operand; the transpose scatter-adds into zeros with the
+# same dimension numbers.
 
 
 def _gather_abstract_eval(operand, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
@@ -350,402 +580,6 @@ def _gather_params(avals_in, avals_out, *, dimension_numbers, slice_sizes, mode,
   return p
 
 
-gather_p = standard_primitive("gather", _gather_abstract_eval, lower=False)
-lowering.register_standard(gather_p, param_fn=_gather_params)
-
-
-def _gather_ref(operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **_):
-  """Loop over index vectors (slow; tests only)."""
-  dn = dimension_numbers
-  aval = _gather_abstract_eval(ShapedArray(operand.shape, operand.dtype),
-                               ShapedArray(indices.shape, indices.dtype),
-                               dimension_numbers=dn, slice_sizes=slice_sizes,
-                               indices_are_sorted=False, unique_indices=False, mode=mode,
-                               fill_value=fill_value)
-  out = np.empty(aval.shape, operand.dtype)
-  r = operand.ndim
-  wdims = [d for d in range(r)
-           if d not in dn.collapsed_slice_dims and d not in dn.operand_batching_dims]
-  bdims_out = [d for d in range(out.ndim) if d not in dn.offset_dims]
-  fill = _gather_fill(operand.dtype, fill_value)
-  for bidx in np.ndindex(*indices.shape[:-1]):
-    start = [0] * r
-    oob = False
-    for k, d in enumerate(dn.start_index_map):
-      v = int(indices[bidx + (k,)])
-      hi = operand.shape[d] - slice_sizes[d]
-      if mode == GatherScatterMode.FILL_OR_DROP and not 0 <= v <= hi:
-        oob = True
-      start[d] = min(max(v, 0), hi)
-    for od, idim in zip(dn.operand_batching_dims, dn.start_indices_batching_dims):
-      start[od] = bidx[idim]
-    for widx in np.ndindex(*[slice_sizes[d] for d in wdims]):
-      o = [0] * out.ndim
-      for d, v in zip(bdims_out, bidx):
-        o[d] = v
-      src = list(start)
-      for d, od, v in zip(dn.offset_dims, wdims, widx):
-        o[d] = v
-        src[od] += v
-      out[tuple(o)] = fill if oob else operand[tuple(src)]
-  return out
-
-
-reference.register(gather_p, _gather_ref)
-
-
-def gather(operand, start_indices, dimension_numbers: GatherDimensionNumbers,
-           slice_sizes: Sequence[int], *, indices_are_sorted: bool = False,
-           unique_indices: bool = False, mode=None, fill_value=None):
-  """XLA's gather with JAX's dimension numbers (index vector = last dim)."""
-  operand = asarray_lax(operand)
-  start_indices = asarray_lax(start_indices)
-  dn = GatherDimensionNumbers(*(_ints(f) for f in dimension_numbers))
-  return gather_p.bind(operand, start_indices, dimension_numbers=dn,
-                       slice_sizes=_ints(slice_sizes),
-                       indices_are_sorted=bool(indices_are_sorted),
-                       unique_indices=bool(unique_indices),
-                       mode=GatherScatterMode.from_any(mode), fill_value=fill_value)
-
-
-def _scatter_abstract_eval(name, operand, indices, updates, *, dimension_numbers,
-                           indices_are_sorted, unique_indices, mode, update_jaxpr,
-                           update_consts):
-  dn = dimension_numbers
-  _check_indices(name, indices, "scatter_dims_to_operand_dims",
-                 len(dn.scatter_dims_to_operand_dims))
-  if updates.dtype != operand.dtype:
-    raise TypeError(f"{name}: updates dtype {updates.dtype.name} must equal operand dtype "
-                    f"{operand.dtype.name}")
-  if name != "scatter" and dtypes.is_bool(operand.dtype):
-    raise TypeError(f"{name} does not accept dtype bool")
-  r = operand.ndim
-  _sorted_unique(name, "inserted_window_dims", dn.inserted_window_dims, r)
-  _sorted_unique(name, "operand_batching_dims", dn.operand_batching_dims, r)
-  _sorted_unique(name, "update_window_dims", dn.update_window_dims, updates.ndim)
-  if len(set(dn.scatter_dims_to_operand_dims)) != len(dn.scatter_dims_to_operand_dims) or any(
-      not 0 <= d < r for d in dn.scatter_dims_to_operand_dims):
-    raise TypeError(f"{name}: scatter_dims_to_operand_dims {dn.scatter_dims_to_operand_dims} "
-                    "must be unique operand dims")
-  if len(dn.operand_batching_dims) != len(dn.scatter_indices_batching_dims):
-    raise TypeError(f"{name}: operand_batching_dims and scatter_indices_batching_dims must have "
-                    "the same length")
-  wdims = [d for d in range(r)
-           if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
-  if len(wdims) != len(dn.update_window_dims):
-    raise TypeError(f"{name}: update_window_dims {dn.update_window_dims} must have one entry per "
-                    f"operand window dimension ({len(wdims)})")
-  batch_shape = indices.shape[:-1]
-  scatter_shape = tuple(n for d, n in enumerate(updates.shape) if d not in dn.update_window_dims)
-  if scatter_shape != batch_shape:
-    raise TypeError(f"{name}: updates shape {updates.shape} does not match indices shape "
-                    f"{indices.shape} (scatter dims {scatter_shape} != {batch_shape})")
-  for od, ud in zip(wdims, dn.update_window_dims):
-    if updates.shape[ud] > operand.shape[od]:
-      raise TypeError(f"{name}: update window dim {ud} (size {updates.shape[ud]}) is larger than "
-                      f"operand dim {od} (size {operand.shape[od]})")
-  for od, idim in zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims):
-    if not 0 <= idim < len(batch_shape) or operand.shape[od] != batch_shape[idim]:
-      raise TypeError(f"{name}: operand batching dim {od} and indices batching dim {idim} must "
-                      "exist and have equal sizes")
-  return operand
-
-
-def _scatter_params(avals_in, avals_out, *, dimension_numbers, mode, **_):
-  p = dict(dimension_numbers._asdict())
-  p["mode"] = _RUST_MODE[mode]
-  return p
-
-
-def _scatter_ref(combine, operand, indices, updates, *, dimension_numbers, mode, **_):
-  dn = dimension_numbers
-  out = np.array(operand, copy=True)
-  r = operand.ndim
-  wdims = [d for d in range(r)
-           if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
-  sdims = [d for d in range(updates.ndim) if d not in dn.update_window_dims]
-  wshape = [updates.shape[d] for d in dn.update_window_dims]
-  window = [1] * r
-  for od, n in zip(wdims, wshape):
-    window[od] = n
-  for bidx in np.ndindex(*indices.shape[:-1]):
-    start = [0] * r
-    oob = False
-    for k, d in enumerate(dn.scatter_dims_to_operand_dims):
-      v = int(indices[bidx + (k,)])
-      hi = operand.shape[d] - window[d]
-      if mode != GatherScatterMode.CLIP and not 0 <= v <= hi:
-        oob = True
-      start[d] = min(max(v, 0), hi)
-    if oob:
-      continue
-    for od, idim in zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims):
-      start[od] = bidx[idim]
-    for widx in np.ndindex(*wshape):
-      u = [0] * updates.ndim
-      for d, v in zip(sdims, bidx):
-        u[d] = v
-      dst = list(start)
-      for d, od, v in zip(dn.update_window_dims, wdims, widx):
-        u[d] = v
-        dst[od] += v
-      # Integers wrap around, as in XLA (scatter_mul of int8 overflows).
-      with np.errstate(over="ignore"):
-        out[tuple(dst)] = combine(out[tuple(dst)], updates[tuple(u)])
-  return out
-
-
-def _make_scatter(name, combine):
-  p = standard_primitive(name, lambda *a, **k: _scatter_abstract_eval(name, *a, **k),
-                         lower=False)
-  lowering.register_standard(p, param_fn=_scatter_params)
-  reference.register(p, lambda *a, **k: _scatter_ref(combine, *a, **k))
-
-  def bind(operand, scatter_indices, updates, dimension_numbers: ScatterDimensionNumbers, *,
-           indices_are_sorted: bool = False, unique_indices: bool = False, mode=None):
-    operand = asarray_lax(operand)
-    scatter_indices = asarray_lax(scatter_indices)
-    updates = asarray_lax(updates)
-    dn = ScatterDimensionNumbers(*(_ints(f) for f in dimension_numbers))
-    return p.bind(operand, scatter_indices, updates, dimension_numbers=dn,
-                  indices_are_sorted=bool(indices_are_sorted),
-                  unique_indices=bool(unique_indices), mode=GatherScatterMode.from_any(mode),
-                  update_jaxpr=None, update_consts=())
-
-  bind.__name__ = name.replace("-", "_")
-  bind.__doc__ = f"XLA's {name} with JAX's dimension numbers (index vector = last dim)."
-  return p, bind
-
-
-scatter_p, scatter = _make_scatter("scatter", lambda a, u: u)
-scatter_add_p, scatter_add = _make_scatter("scatter-add", lambda a, u: a + u)
-scatter_mul_p, scatter_mul = _make_scatter("scatter-mul", lambda a, u: a * u)
-scatter_min_p, scatter_min = _make_scatter("scatter-min", lambda a, u: np.minimum(a, u))
-scatter_max_p, scatter_max = _make_scatter("scatter-max", lambda a, u: np.maximum(a, u))
-
-__all__ = ["slice", "slice_in_dim", "index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
-           "dynamic_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",
-           "dynamic_update_index_in_dim", "gather", "scatter", "scatter_add", "scatter_mul",
-           "scatter_min", "scatter_max", "GatherDimensionNumbers", "ScatterDimensionNumbers",
-           "GatherScatterMode"]
-
-
-# ---------------------------------------------------------------------------
-# Differentiation and batching rules. Start indices are never differentiable
-# (their tangents are symbolic zeros and transpose rules get them as known
-# values). Batching rules put the batch dim where the operation can absorb it
-# (one more window dim, or an operand/indices batching dim pair) instead of
-# moving it to the front.
-
-from rjax._src.interpreters import ad as _ad  # noqa: E402
-from rjax._src.interpreters import batching as _batching  # noqa: E402
-from rjax._src.lax import lax as _lax  # noqa: E402
-from rjax._src.lax import shapes as _shapes  # noqa: E402
-
-
-def _full(shape, v, dtype):
-  from rjax._src.array import from_scalar
-  s = from_scalar(v, dtype)
-  return _shapes.broadcast_in_dim(s, tuple(shape), ()) if len(shape) else s
-
-
-def _zeros(shape, dtype):
-  return _full(shape, 0, dtype)
-
-
-def _ones(shape, dtype):
-  return _full(shape, 1, dtype)
-
-
-def _no_ct_for_indices(name, idx):
-  if any(_ad.is_undefined_primal(i) for i in idx):
-    raise ValueError(f"{name}: start indices are not differentiable (transpose with respect to "
-                     "an index is undefined)")
-
-
-def _clip(v, lo, hi):
-  return min(max(v, lo), hi)
-
-
-def _insert(xs, pos, v):
-  xs = list(xs)
-  xs.insert(pos, v)
-  return tuple(xs)
-
-
-def _shift(dims, at):
-  """Dimension numbers after inserting a new dim at ``at``."""
-  return tuple(d + (d >= at) for d in dims)
-
-
-# slice: linear; the transpose pads the cotangent back with zeros (the strided
-# gaps by interior padding).
-
-def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval)]
-  st = strides or (1,) * x.aval.ndim
-  cfg = []
-  for s, n, k, m in zip(start_indices, x.aval.shape, st, core.get_aval(ct).shape):
-    real_limit = s + (1 + (m - 1) * k if m else 0)
-    cfg.append((s, n - real_limit, k - 1))
-  return [_shapes.pad(ct, _zeros((), core.get_aval(ct).dtype), cfg)]
-
-
-def _slice_batch(vals, dims, *, start_indices, limit_indices, strides):
-  (x,), (d,) = vals, dims
-  n = core.get_aval(x).shape[d]
-  st = None if strides is None else _insert(strides, d, 1)
-  return slice_p.bind(x, start_indices=_insert(start_indices, d, 0),
-                      limit_indices=_insert(limit_indices, d, n), strides=st), d
-
-
-_ad.deflinear(slice_p, _slice_transpose)
-_batching.primitive_batchers[slice_p] = _slice_batch
-
-
-# dynamic_slice: linear in the operand; the transpose writes the cotangent into
-# zeros at the same (clamped) place.
-
-def _dynamic_slice_jvp(primals, tangents, *, slice_sizes):
-  x, *idx = primals
-  out = dynamic_slice_p.bind(x, *idx, slice_sizes=slice_sizes)
-  if isinstance(tangents[0], _ad.Zero):
-    return out, _ad.Zero.from_value(out)
-  return out, dynamic_slice_p.bind(tangents[0], *idx, slice_sizes=slice_sizes)
-
-
-def _dynamic_slice_transpose(ct, x, *idx, slice_sizes):
-  _no_ct_for_indices("dynamic_slice", idx)
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval)] + [None] * len(idx)
-  zeros = _zeros(x.aval.shape, core.get_aval(ct).dtype)
-  return [dynamic_update_slice_p.bind(zeros, ct, *idx)] + [None] * len(idx)
-
-
-def _index_zero(idx):
-  """A literal 0 start index (of the other indices' dtype)."""
-  return _zeros((), core.get_aval(idx[0]).dtype if idx else dtypes.int32)
-
-
-def _batched_index_vector(idx, dims, size):
-  """Scalar start indices (some batched) -> one ``(size, len(idx))`` index
-  array batched at 0 (JAX's ``_batch_dynamic_slice_indices``)."""
-  dts = {core.get_aval(i).dtype for i in idx}
-  dt = dts.pop() if len(dts) == 1 else (
-      dtypes.canonicalize_dtype(np.int64) if any(d.itemsize == 8 for d in dts) else dtypes.int32)
-  cols = []
-  for i, d in zip(idx, dims):
-    i = _lax.convert_element_type(i, dt)
-    cols.append(_shapes.broadcast_in_dim(i, (size, 1), (0,) if d is not None else ()))
-  return _shapes.concatenate(cols, 1)
-
-
-def _dynamic_slice_batch(vals, dims, *, slice_sizes):
-  x, *idx = vals
-  dx, *didx = dims
-  if all(d is None for d in didx):
-    # Only the operand is batched: slice the whole batch dim too (no gather).
-    n = core.get_aval(x).shape[dx]
-    idx = list(idx)
-    idx.insert(dx, _index_zero(idx))
-    return dynamic_slice_p.bind(x, *idx, slice_sizes=_insert(slice_sizes, dx, n)), dx
-  size = next(core.get_aval(i).shape[d] for i, d in zip(idx, didx) if d is not None)
-  index = _batched_index_vector(idx, didx, size)
-  r = len(idx)
-  dn = GatherDimensionNumbers(offset_dims=tuple(range(r)), collapsed_slice_dims=(),
-                              start_index_map=tuple(range(r)))
-  return _gather_batch([x, index], [dx, 0], dimension_numbers=dn,
-                       slice_sizes=tuple(slice_sizes), indices_are_sorted=True,
-                       unique_indices=True, mode=GatherScatterMode.CLIP, fill_value=None)
-
-
-_ad.primitive_jvps[dynamic_slice_p] = _dynamic_slice_jvp
-_ad.primitive_transposes[dynamic_slice_p] = _dynamic_slice_transpose
-_batching.primitive_batchers[dynamic_slice_p] = _dynamic_slice_batch
-
-
-# dynamic_update_slice: linear in (operand, update) jointly.
-
-def _dynamic_update_slice_jvp(primals, tangents):
-  x, u, *idx = primals
-  tx, tu = tangents[:2]
-  out = dynamic_update_slice_p.bind(x, u, *idx)
-  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
-    return out, _ad.Zero.from_value(out)
-  return out, dynamic_update_slice_p.bind(_ad.instantiate_zeros(tx), _ad.instantiate_zeros(tu),
-                                          *idx)
-
-
-def _dynamic_update_slice_transpose(ct, x, u, *idx):
-  _no_ct_for_indices("dynamic_update_slice", idx)
-  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
-  u_aval = u.aval if uu else core.get_aval(u)
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval) if ux else None, _ad.Zero(u_aval) if uu else None] + \
-        [None] * len(idx)
-  dt = core.get_aval(ct).dtype
-  ct_x = dynamic_update_slice_p.bind(ct, _zeros(u_aval.shape, dt), *idx) if ux else None
-  ct_u = dynamic_slice_p.bind(ct, *idx, slice_sizes=tuple(u_aval.shape)) if uu else None
-  return [ct_x, ct_u] + [None] * len(idx)
-
-
-def _dynamic_update_slice_batch(vals, dims):
-  x, u, *idx = vals
-  dx, du, *didx = dims
-  size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
-  if all(d is None for d in didx):
-    # Unbatched indices: the batch dim is one more (full) window dim.
-    d = dx if dx is not None else du
-    x = _batching.matchaxis(x, dx, d, size)
-    u = _batching.matchaxis(u, du, d, size)
-    idx = list(idx)
-    idx.insert(d, _index_zero(idx))
-    return dynamic_update_slice_p.bind(x, u, *idx), d
-  index = _batched_index_vector(idx, didx, size)
-  r = len(idx)
-  dn = ScatterDimensionNumbers(update_window_dims=tuple(range(r)), inserted_window_dims=(),
-                               scatter_dims_to_operand_dims=tuple(range(r)))
-  return _scatter_batch(scatter_p, [x, index, u], [dx, 0, du], dimension_numbers=dn,
-                        indices_are_sorted=True, unique_indices=True,
-                        mode=GatherScatterMode.CLIP, update_jaxpr=None, update_consts=())
-
-
-_ad.primitive_jvps[dynamic_update_slice_p] = _dynamic_update_slice_jvp
-_ad.primitive_transposes[dynamic_update_slice_p] = _dynamic_update_slice_transpose
-_batching.primitive_batchers[dynamic_update_slice_p] = _dynamic_update_slice_batch
-
-
-# gather: linear in the operand; the transpose scatter-adds into zeros with the
-# same dimension numbers.
-
-def _gather_to_scatter_dn(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
-  return ScatterDimensionNumbers(
-      update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
-      scatter_dims_to_operand_dims=dn.start_index_map,
-      operand_batching_dims=dn.operand_batching_dims,
-      scatter_indices_batching_dims=dn.start_indices_batching_dims)
-
-
-def _scatter_to_gather_dn(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
-  return GatherDimensionNumbers(
-      offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
-      start_index_map=dn.scatter_dims_to_operand_dims,
-      operand_batching_dims=dn.operand_batching_dims,
-      start_indices_batching_dims=dn.scatter_indices_batching_dims)
-
-
-def _scatter_slice_sizes(operand_shape, updates_shape, dn: ScatterDimensionNumbers) -> tuple:
-  """The slice sizes of the gather that reads back what a scatter writes."""
-  sizes, w = [], iter(dn.update_window_dims)
-  for d in range(len(operand_shape)):
-    if d in dn.inserted_window_dims or d in dn.operand_batching_dims:
-      sizes.append(1)
-    else:
-      sizes.append(updates_shape[next(w)])
-  return tuple(sizes)
-
-
 def _gather_jvp(g, x, i, *, dimension_numbers, slice_sizes, indices_are_sorted,
                 unique_indices, mode, fill_value):
   # out-of-bounds (filled) entries have zero tangents
@@ -757,21 +591,12 @@ def _gather_jvp(g, x, i, *, dimension_numbers, slice_sizes, indices_are_sorted,
 def _gather_transpose(ct, x, i, *, dimension_numbers, slice_sizes, indices_are_sorted,
                       unique_indices, mode, fill_value):
   _no_ct_for_indices("gather", (i,))
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval), None]
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval), None]
   zeros = _zeros(x.aval.shape, core.get_aval(ct).dtype)
   return [scatter_add_p.bind(zeros, i, ct, dimension_numbers=_gather_to_scatter_dn(
       dimension_numbers), indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
       mode=mode, update_jaxpr=None, update_consts=()), None]
-
-
-def _indices_bdim_not_last(i, di):
-  """Batched indices keep their index vector last: a batch dim after it moves
-  just before it."""
-  nd = core.get_aval(i).ndim
-  if di == nd - 1:
-    return _batching.moveaxis(i, di, nd - 2), nd - 2
-  return i, di
 
 
 def _gather_batch(vals, dims, *, dimension_numbers, slice_sizes, indices_are_sorted,
@@ -825,14 +650,120 @@ def _gather_batch(vals, dims, *, dimension_numbers, slice_sizes, indices_are_sor
   return gather_p.bind(x, i, dimension_numbers=new, slice_sizes=sizes, **params), p
 
 
-_ad.defjvp(gather_p, _gather_jvp, None)
-_ad.primitive_transposes[gather_p] = _gather_transpose
-_batching.primitive_batchers[gather_p] = _gather_batch
+def _gather_ref(operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value, **_):
+  """Loop over index vectors (slow; tests only)."""
+  dn = dimension_numbers
+  aval = _gather_abstract_eval(ShapedArray(operand.shape, operand.dtype),
+                               ShapedArray(indices.shape, indices.dtype),
+                               dimension_numbers=dn, slice_sizes=slice_sizes,
+                               indices_are_sorted=False, unique_indices=False, mode=mode,
+                               fill_value=fill_value)
+  out = np.empty(aval.shape, operand.dtype)
+  r = operand.ndim
+  wdims = [d for d in range(r)
+           if d not in dn.collapsed_slice_dims and d not in dn.operand_batching_dims]
+  bdims_out = [d for d in range(out.ndim) if d not in dn.offset_dims]
+  fill = _gather_fill(operand.dtype, fill_value)
+  for bidx in np.ndindex(*indices.shape[:-1]):
+    start = [0] * r
+    oob = False
+    for k, d in enumerate(dn.start_index_map):
+      v = int(indices[bidx + (k,)])
+      hi = operand.shape[d] - slice_sizes[d]
+      if mode == GatherScatterMode.FILL_OR_DROP and not 0 <= v <= hi:
+        oob = True
+      start[d] = min(max(v, 0), hi)
+    for od, idim in zip(dn.operand_batching_dims, dn.start_indices_batching_dims):
+      start[od] = bidx[idim]
+    for widx in np.ndindex(*[slice_sizes[d] for d in wdims]):
+      o = [0] * out.ndim
+      for d, v in zip(bdims_out, bidx):
+        o[d] = v
+      src = list(start)
+      for d, od, v in zip(dn.offset_dims, wdims, widx):
+        o[d] = v
+        src[od] += v
+      out[tuple(o)] = fill if oob else operand[tuple(src)]
+  return out
 
 
-# Scatters. Batching (all of them): with unbatched indices the batch dim is one
-# more window dim of operand and updates; with batched indices it is an
+gather_p = standard_primitive("gather", _gather_abstract_eval, lower=False)
+ad.defjvp(gather_p, _gather_jvp, None)
+ad.primitive_transposes[gather_p] = _gather_transpose
+batching.primitive_batchers[gather_p] = _gather_batch
+lowering.register_standard(gather_p, param_fn=_gather_params)
+reference.register(gather_p, _gather_ref)
+
+
+@export
+def gather(operand, start_indices, dimension_numbers: GatherDimensionNumbers,
+           slice_sizes: Sequence[int], *, indices_are_sorted: bool = False,
+           unique_indices: bool = False, mode=None, fill_value=None):
+  """XLA's gather with JAX's dimension numbers (index vector = last dim)."""
+  operand = asarray_lax(operand)
+  start_indices = asarray_lax(start_indices)
+  dn = GatherDimensionNumbers(*(_ints(f) for f in dimension_numbers))
+  return gather_p.bind(operand, start_indices, dimension_numbers=dn,
+                       slice_sizes=_ints(slice_sizes),
+                       indices_are_sorted=bool(indices_are_sorted),
+                       unique_indices=bool(unique_indices),
+                       mode=GatherScatterMode.from_any(mode), fill_value=fill_value)
+
+
+# ---------------------------------------------------------------------------
+# The scatters. Batching (all of them): with unbatched indices the batch dim is
+# one more window dim of operand and updates; with batched indices it is an
 # operand/indices batching dim pair (a new scatter dim of the updates).
+
+
+def _scatter_abstract_eval(name, operand, indices, updates, *, dimension_numbers,
+                           indices_are_sorted, unique_indices, mode, update_jaxpr,
+                           update_consts):
+  dn = dimension_numbers
+  _check_indices(name, indices, "scatter_dims_to_operand_dims",
+                 len(dn.scatter_dims_to_operand_dims))
+  if updates.dtype != operand.dtype:
+    raise TypeError(f"{name}: updates dtype {updates.dtype.name} must equal operand dtype "
+                    f"{operand.dtype.name}")
+  if name != "scatter" and dtypes.is_bool(operand.dtype):
+    raise TypeError(f"{name} does not accept dtype bool")
+  r = operand.ndim
+  _sorted_unique(name, "inserted_window_dims", dn.inserted_window_dims, r)
+  _sorted_unique(name, "operand_batching_dims", dn.operand_batching_dims, r)
+  _sorted_unique(name, "update_window_dims", dn.update_window_dims, updates.ndim)
+  if len(set(dn.scatter_dims_to_operand_dims)) != len(dn.scatter_dims_to_operand_dims) or any(
+      not 0 <= d < r for d in dn.scatter_dims_to_operand_dims):
+    raise TypeError(f"{name}: scatter_dims_to_operand_dims {dn.scatter_dims_to_operand_dims} "
+                    "must be unique operand dims")
+  if len(dn.operand_batching_dims) != len(dn.scatter_indices_batching_dims):
+    raise TypeError(f"{name}: operand_batching_dims and scatter_indices_batching_dims must have "
+                    "the same length")
+  wdims = [d for d in range(r)
+           if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
+  if len(wdims) != len(dn.update_window_dims):
+    raise TypeError(f"{name}: update_window_dims {dn.update_window_dims} must have one entry per "
+                    f"operand window dimension ({len(wdims)})")
+  batch_shape = indices.shape[:-1]
+  scatter_shape = tuple(n for d, n in enumerate(updates.shape) if d not in dn.update_window_dims)
+  if scatter_shape != batch_shape:
+    raise TypeError(f"{name}: updates shape {updates.shape} does not match indices shape "
+                    f"{indices.shape} (scatter dims {scatter_shape} != {batch_shape})")
+  for od, ud in zip(wdims, dn.update_window_dims):
+    if updates.shape[ud] > operand.shape[od]:
+      raise TypeError(f"{name}: update window dim {ud} (size {updates.shape[ud]}) is larger than "
+                      f"operand dim {od} (size {operand.shape[od]})")
+  for od, idim in zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims):
+    if not 0 <= idim < len(batch_shape) or operand.shape[od] != batch_shape[idim]:
+      raise TypeError(f"{name}: operand batching dim {od} and indices batching dim {idim} must "
+                      "exist and have equal sizes")
+  return operand
+
+
+def _scatter_params(avals_in, avals_out, *, dimension_numbers, mode, **_):
+  p = dict(dimension_numbers._asdict())
+  p["mode"] = _RUST_MODE[mode]
+  return p
+
 
 def _scatter_batch(prim, vals, dims, *, dimension_numbers, indices_are_sorted, unique_indices,
                    mode, update_jaxpr, update_consts):
@@ -851,11 +782,11 @@ def _scatter_batch(prim, vals, dims, *, dimension_numbers, indices_are_sorted, u
       # put the operand's new dim where the updates' batch dim can stay
       k = sum(1 for w in W if w < du)
       dx = _clip(du, ow[k - 1] + 1 if k else 0, ow[k] if k < len(ow) else xr)
-      x = _batching.matchaxis(x, None, dx, size)
+      x = batching.matchaxis(x, None, dx, size)
     k = sum(1 for w in ow if w < dx)  # rank of the new window dim
     pu = _clip(du if du is not None else dx, W[k - 1] + 1 if k else 0,
                W[k] if k < len(W) else ur)
-    u = _batching.matchaxis(u, du, pu, size)
+    u = batching.matchaxis(u, du, pu, size)
     new = ScatterDimensionNumbers(
         update_window_dims=W[:k] + (pu,) + tuple(w + 1 for w in W[k:]),
         inserted_window_dims=_shift(dn.inserted_window_dims, dx),
@@ -866,12 +797,12 @@ def _scatter_batch(prim, vals, dims, *, dimension_numbers, indices_are_sorted, u
   i, di = _indices_bdim_not_last(i, di)
   if dx is None:
     dx = 0
-    x = _batching.matchaxis(x, None, 0, size)
+    x = batching.matchaxis(x, None, 0, size)
   # the updates' new dim is their di-th scatter dim
   sd = [d for d in range(ur) if d not in W]
   pu = _clip(du if du is not None else di, sd[di - 1] + 1 if di else 0,
              sd[di] if di < len(sd) else ur)
-  u = _batching.matchaxis(u, du, pu, size)
+  u = batching.matchaxis(u, du, pu, size)
   obd = _shift(dn.operand_batching_dims, dx)
   j = sum(1 for d in obd if d < dx)
   new = ScatterDimensionNumbers(
@@ -883,17 +814,138 @@ def _scatter_batch(prim, vals, dims, *, dimension_numbers, indices_are_sorted, u
   return prim.bind(x, i, u, dimension_numbers=new, **params), dx
 
 
-for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
-  _batching.primitive_batchers[_p] = (
-      lambda vals, dims, _p=_p, **params: _scatter_batch(_p, vals, dims, **params))
+def _scatter_ref(combine, operand, indices, updates, *, dimension_numbers, mode, **_):
+  dn = dimension_numbers
+  out = np.array(operand, copy=True)
+  r = operand.ndim
+  wdims = [d for d in range(r)
+           if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
+  sdims = [d for d in range(updates.ndim) if d not in dn.update_window_dims]
+  wshape = [updates.shape[d] for d in dn.update_window_dims]
+  window = [1] * r
+  for od, n in zip(wdims, wshape):
+    window[od] = n
+  for bidx in np.ndindex(*indices.shape[:-1]):
+    start = [0] * r
+    oob = False
+    for k, d in enumerate(dn.scatter_dims_to_operand_dims):
+      v = int(indices[bidx + (k,)])
+      hi = operand.shape[d] - window[d]
+      if mode != GatherScatterMode.CLIP and not 0 <= v <= hi:
+        oob = True
+      start[d] = min(max(v, 0), hi)
+    if oob:
+      continue
+    for od, idim in zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims):
+      start[od] = bidx[idim]
+    for widx in np.ndindex(*wshape):
+      u = [0] * updates.ndim
+      for d, v in zip(sdims, bidx):
+        u[d] = v
+      dst = list(start)
+      for d, od, v in zip(dn.update_window_dims, wdims, widx):
+        u[d] = v
+        dst[od] += v
+      # Integers wrap around, as in XLA (scatter_mul of int8 overflows).
+      with np.errstate(over="ignore"):
+        out[tuple(dst)] = combine(out[tuple(dst)], updates[tuple(u)])
+  return out
 
 
-def _readback(operand_shape, updates_shape, x, i, dn, mode, fill_value=None):
-  """The gather that reads, at each update's place, what the scatter wrote."""
-  return gather_p.bind(x, i, dimension_numbers=_scatter_to_gather_dn(dn),
-                       slice_sizes=_scatter_slice_sizes(operand_shape, updates_shape, dn),
-                       indices_are_sorted=False, unique_indices=False, mode=mode,
-                       fill_value=fill_value)
+def _scatter_primitive(name, combine):
+  """A scatter that combines with ``combine``: abstract eval, impl, the Rust
+  op of the same name, its batching rule and its NumPy reference."""
+  p = standard_primitive(name, lambda *a, **k: _scatter_abstract_eval(name, *a, **k),
+                         lower=False)
+  batching.primitive_batchers[p] = (
+      lambda vals, dims, **params: _scatter_batch(p, vals, dims, **params))
+  lowering.register_standard(p, param_fn=_scatter_params)
+  reference.register(p, lambda *a, **k: _scatter_ref(combine, *a, **k))
+  return p
+
+
+def _scatter_function(p):
+  """The public function of scatter primitive ``p`` (``scatter_add`` for
+  ``scatter-add``)."""
+  def bind(operand, scatter_indices, updates, dimension_numbers: ScatterDimensionNumbers, *,
+           indices_are_sorted: bool = False, unique_indices: bool = False, mode=None):
+    operand = asarray_lax(operand)
+    scatter_indices = asarray_lax(scatter_indices)
+    updates = asarray_lax(updates)
+    dn = ScatterDimensionNumbers(*(_ints(f) for f in dimension_numbers))
+    return p.bind(operand, scatter_indices, updates, dimension_numbers=dn,
+                  indices_are_sorted=bool(indices_are_sorted),
+                  unique_indices=bool(unique_indices), mode=GatherScatterMode.from_any(mode),
+                  update_jaxpr=None, update_consts=())
+
+  bind.__name__ = bind.__qualname__ = p.name.replace("-", "_")
+  bind.__doc__ = f"XLA's {p.name} with JAX's dimension numbers (index vector = last dim)."
+  return export(bind)
+
+
+# scatter (overwrite): JAX's _scatter_jvp. With unique indices it is linear;
+# otherwise the update that won each place is found by scattering ids, and the
+# primal and tangent outputs are scatter-adds of the masked values.
+
+def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted, unique_indices,
+                 mode, update_jaxpr, update_consts):
+  x, i, u = primals
+  tx, _, tu = tangents
+  dn = dimension_numbers
+  params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                unique_indices=unique_indices, mode=mode, update_jaxpr=update_jaxpr,
+                update_consts=update_consts)
+  if isinstance(tx, ad.Zero) and isinstance(tu, ad.Zero):
+    out = scatter_p.bind(x, i, u, **params)
+    return out, ad.Zero.from_value(out)
+  tx, tu = ad.instantiate_zeros(tx), ad.instantiate_zeros(tu)
+  if unique_indices:
+    return scatter_p.bind(x, i, u, **params), scatter_p.bind(tx, i, tu, **params)
+  xa, ua = core.get_aval(x), core.get_aval(u)
+  # a) a positive id per update (per scatter index; windows share it), scattered
+  ids_shape = [1 if d in dn.update_window_dims else n for d, n in enumerate(ua.shape)]
+  num_ids = int(np.prod(ids_shape, dtype=np.int64))
+  id_dt = dtypes.int32 if num_ids < 2**31 - 1 else dtypes.canonicalize_dtype(np.int64)
+  ids = lax.add(shapes.reshape(shapes.iota(id_dt, num_ids), ids_shape), _ones((), id_dt))
+  update_ids = shapes.broadcast_in_dim(ids, ua.shape, tuple(range(ua.ndim)))
+  scattered_ids = scatter_p.bind(_zeros(xa.shape, id_dt), i, update_ids, **params)
+  # b) the inverse gather: which id each update finds at its place
+  gathered_ids = _readback(xa.shape, ua.shape, scattered_ids, i, dn, mode)
+  # c) keep the operand where nothing was written and the updates that won
+  untouched = lax.eq(scattered_ids, _zeros(xa.shape, id_dt))
+  won = lax.eq(update_ids, gathered_ids)
+  zx, zu = _zeros(xa.shape, xa.dtype), _zeros(ua.shape, ua.dtype)
+  # d) scatter-adds of the masked values
+  add = dict(params, unique_indices=False)
+  out = scatter_add_p.bind(lax.select(untouched, x, zx), i, lax.select(won, u, zu), **add)
+  t_out = scatter_add_p.bind(lax.select(untouched, tx, zx), i, lax.select(won, tu, zu), **add)
+  return out, t_out
+
+
+def _scatter_transpose(ct, x, i, u, *, dimension_numbers, indices_are_sorted, unique_indices,
+                       mode, update_jaxpr, update_consts):
+  if not unique_indices:
+    raise NotImplementedError("scatter transpose is only implemented where unique_indices=True")
+  _no_ct_for_indices("scatter", (i,))
+  ux, uu = ad.is_undefined_primal(x), ad.is_undefined_primal(u)
+  u_aval = u.aval if uu else core.get_aval(u)
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval) if ux else None, None, ad.Zero(u_aval) if uu else None]
+  dt = core.get_aval(ct).dtype
+  ct_x = ct_u = None
+  if ux:  # the written places get no cotangent
+    ct_x = scatter_p.bind(ct, i, _zeros(u_aval.shape, dt), dimension_numbers=dimension_numbers,
+                          indices_are_sorted=indices_are_sorted, unique_indices=True, mode=mode,
+                          update_jaxpr=update_jaxpr, update_consts=update_consts)
+  if uu:
+    ct_u = _readback(core.get_aval(ct).shape, u_aval.shape, ct, i, dimension_numbers, mode, 0)
+  return [ct_x, None, ct_u]
+
+
+scatter_p = _scatter_primitive("scatter", lambda a, u: u)
+ad.primitive_jvps[scatter_p] = _scatter_jvp
+ad.primitive_transposes[scatter_p] = _scatter_transpose
+scatter = _scatter_function(scatter_p)
 
 
 # scatter-add: linear in (operand, updates) jointly.
@@ -902,26 +954,28 @@ def _scatter_add_jvp(primals, tangents, **params):
   x, i, u = primals
   tx, _, tu = tangents
   out = scatter_add_p.bind(x, i, u, **params)
-  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
-    return out, _ad.Zero.from_value(out)
-  return out, scatter_add_p.bind(_ad.instantiate_zeros(tx), i, _ad.instantiate_zeros(tu),
+  if isinstance(tx, ad.Zero) and isinstance(tu, ad.Zero):
+    return out, ad.Zero.from_value(out)
+  return out, scatter_add_p.bind(ad.instantiate_zeros(tx), i, ad.instantiate_zeros(tu),
                                  **params)
 
 
 def _scatter_add_transpose(ct, x, i, u, *, dimension_numbers, mode, **params):
   _no_ct_for_indices("scatter_add", (i,))
-  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
+  ux, uu = ad.is_undefined_primal(x), ad.is_undefined_primal(u)
   u_aval = u.aval if uu else core.get_aval(u)
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval) if ux else None, None, _ad.Zero(u_aval) if uu else None]
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval) if ux else None, None, ad.Zero(u_aval) if uu else None]
   ct_u = None
   if uu:
     ct_u = _readback(core.get_aval(ct).shape, u_aval.shape, ct, i, dimension_numbers, mode, 0)
   return [ct if ux else None, None, ct_u]
 
 
-_ad.primitive_jvps[scatter_add_p] = _scatter_add_jvp
-_ad.primitive_transposes[scatter_add_p] = _scatter_add_transpose
+scatter_add_p = _scatter_primitive("scatter-add", lambda a, u: a + u)
+ad.primitive_jvps[scatter_add_p] = _scatter_add_jvp
+ad.primitive_transposes[scatter_add_p] = _scatter_add_transpose
+scatter_add = _scatter_function(scatter_add_p)
 
 
 # scatter-mul: linear in the operand; as in JAX, derivatives with respect to the
@@ -936,16 +990,16 @@ def _scatter_mul_jvp_updates(g, x, i, u, *, dimension_numbers, indices_are_sorte
                               dimension_numbers=dimension_numbers,
                               indices_are_sorted=indices_are_sorted, unique_indices=True,
                               mode=mode, update_jaxpr=None, update_consts=())
-  return _lax.mul(x, spread)
+  return lax.mul(x, spread)
 
 
 def _scatter_mul_transpose(ct, x, i, u, *, dimension_numbers, indices_are_sorted,
                            unique_indices, mode, update_jaxpr, update_consts):
   _no_ct_for_indices("scatter_mul", (i,))
-  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
+  ux, uu = ad.is_undefined_primal(x), ad.is_undefined_primal(u)
   u_aval = u.aval if uu else core.get_aval(u)
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval) if ux else None, None, _ad.Zero(u_aval) if uu else None]
+  if isinstance(ct, ad.Zero):
+    return [ad.Zero(x.aval) if ux else None, None, ad.Zero(u_aval) if uu else None]
   ct_x = ct_u = None
   if ux:
     if uu:
@@ -959,13 +1013,15 @@ def _scatter_mul_transpose(ct, x, i, u, *, dimension_numbers, indices_are_sorted
       raise NotImplementedError(
           "scatter_mul gradients are only implemented if `unique_indices=True`")
     ct_u = _readback(x.aval.shape if ux else core.get_aval(x).shape, u_aval.shape,
-                     _lax.mul(ct, x), i, dimension_numbers, mode, 0)
+                     lax.mul(ct, x), i, dimension_numbers, mode, 0)
   return [ct_x, None, ct_u]
 
 
-_ad.defjvp(scatter_mul_p, lambda g, x, i, u, **params: scatter_mul_p.bind(g, i, u, **params),
-           None, _scatter_mul_jvp_updates)
-_ad.primitive_transposes[scatter_mul_p] = _scatter_mul_transpose
+scatter_mul_p = _scatter_primitive("scatter-mul", lambda a, u: a * u)
+ad.defjvp(scatter_mul_p, lambda g, x, i, u, **params: scatter_mul_p.bind(g, i, u, **params),
+          None, _scatter_mul_jvp_updates)
+ad.primitive_transposes[scatter_mul_p] = _scatter_mul_transpose
+scatter_mul = _scatter_function(scatter_mul_p)
 
 
 # scatter-min / scatter-max (JAX's _scatter_extremal_jvp): where several values
@@ -981,9 +1037,9 @@ def _scatter_extremal_jvp(prim, primals, tangents, *, dimension_numbers, indices
                 unique_indices=unique_indices, mode=mode, update_jaxpr=update_jaxpr,
                 update_consts=update_consts)
   out = prim.bind(x, i, u, **params)
-  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
-    return out, _ad.Zero.from_value(out)
-  tx, tu = _ad.instantiate_zeros(tx), _ad.instantiate_zeros(tu)
+  if isinstance(tx, ad.Zero) and isinstance(tu, ad.Zero):
+    return out, ad.Zero.from_value(out)
+  tx, tu = ad.instantiate_zeros(tx), ad.instantiate_zeros(tu)
   xa, ua = core.get_aval(x), core.get_aval(u)
   dt = xa.dtype
 
@@ -995,88 +1051,29 @@ def _scatter_extremal_jvp(prim, primals, tangents, *, dimension_numbers, indices
                                                               "indices_are_sorted": False})
 
   initial_vals, target_vals = read(x), read(out)
-  successful = _lax.eq(u, target_vals)
-  retained = _lax.eq(initial_vals, target_vals)
+  successful = lax.eq(u, target_vals)
+  retained = lax.eq(initial_vals, target_vals)
   zeros_u, ones_u = _zeros(ua.shape, dt), _ones(ua.shape, dt)
-  num_updates = read(add_at(_lax.select(successful, ones_u, zeros_u)))
+  num_updates = read(add_at(lax.select(successful, ones_u, zeros_u)))
   num_refs = read(add_at(ones_u))
-  one = _lax._scalar_like(1.0, u)
-  updates_normalizer = _lax.select(retained, _lax.div(one, _lax.add(num_updates, one)),
-                                   _lax.div(one, num_updates))
-  updates_coef = _lax.select(successful, updates_normalizer, zeros_u)
-  operand_normalizer = _lax.select(retained, _lax.div(one, _lax.add(num_updates, one)), zeros_u)
-  operand_coef = _lax.div(_lax.sub(operand_normalizer, one), num_refs)
-  tangent_updates = _lax.add(_lax.mul(read(tx), operand_coef), _lax.mul(tu, updates_coef))
+  one = _scalar_like(1.0, u)
+  updates_normalizer = lax.select(retained, lax.div(one, lax.add(num_updates, one)),
+                                   lax.div(one, num_updates))
+  updates_coef = lax.select(successful, updates_normalizer, zeros_u)
+  operand_normalizer = lax.select(retained, lax.div(one, lax.add(num_updates, one)), zeros_u)
+  operand_coef = lax.div(lax.sub(operand_normalizer, one), num_refs)
+  tangent_updates = lax.add(lax.mul(read(tx), operand_coef), lax.mul(tu, updates_coef))
   return out, scatter_add_p.bind(tx, i, tangent_updates, **params)
 
 
-_ad.primitive_jvps[scatter_min_p] = (
+scatter_min_p = _scatter_primitive("scatter-min", lambda a, u: np.minimum(a, u))
+ad.primitive_jvps[scatter_min_p] = (
     lambda primals, tangents, **params: _scatter_extremal_jvp(scatter_min_p, primals, tangents,
                                                               **params))
-_ad.primitive_jvps[scatter_max_p] = (
+scatter_min = _scatter_function(scatter_min_p)
+
+scatter_max_p = _scatter_primitive("scatter-max", lambda a, u: np.maximum(a, u))
+ad.primitive_jvps[scatter_max_p] = (
     lambda primals, tangents, **params: _scatter_extremal_jvp(scatter_max_p, primals, tangents,
                                                               **params))
-
-
-# scatter (overwrite): JAX's _scatter_jvp. With unique indices it is linear;
-# otherwise the update that won each place is found by scattering ids, and the
-# primal and tangent outputs are scatter-adds of the masked values.
-
-def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted, unique_indices,
-                 mode, update_jaxpr, update_consts):
-  x, i, u = primals
-  tx, _, tu = tangents
-  dn = dimension_numbers
-  params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
-                unique_indices=unique_indices, mode=mode, update_jaxpr=update_jaxpr,
-                update_consts=update_consts)
-  if isinstance(tx, _ad.Zero) and isinstance(tu, _ad.Zero):
-    out = scatter_p.bind(x, i, u, **params)
-    return out, _ad.Zero.from_value(out)
-  tx, tu = _ad.instantiate_zeros(tx), _ad.instantiate_zeros(tu)
-  if unique_indices:
-    return scatter_p.bind(x, i, u, **params), scatter_p.bind(tx, i, tu, **params)
-  xa, ua = core.get_aval(x), core.get_aval(u)
-  # a) a positive id per update (per scatter index; windows share it), scattered
-  ids_shape = [1 if d in dn.update_window_dims else n for d, n in enumerate(ua.shape)]
-  num_ids = int(np.prod(ids_shape, dtype=np.int64))
-  id_dt = dtypes.int32 if num_ids < 2**31 - 1 else dtypes.canonicalize_dtype(np.int64)
-  ids = _lax.add(_shapes.reshape(_shapes.iota(id_dt, num_ids), ids_shape), _ones((), id_dt))
-  update_ids = _shapes.broadcast_in_dim(ids, ua.shape, tuple(range(ua.ndim)))
-  scattered_ids = scatter_p.bind(_zeros(xa.shape, id_dt), i, update_ids, **params)
-  # b) the inverse gather: which id each update finds at its place
-  gathered_ids = _readback(xa.shape, ua.shape, scattered_ids, i, dn, mode)
-  # c) keep the operand where nothing was written and the updates that won
-  untouched = _lax.eq(scattered_ids, _zeros(xa.shape, id_dt))
-  won = _lax.eq(update_ids, gathered_ids)
-  zx, zu = _zeros(xa.shape, xa.dtype), _zeros(ua.shape, ua.dtype)
-  # d) scatter-adds of the masked values
-  add = dict(params, unique_indices=False)
-  out = scatter_add_p.bind(_lax.select(untouched, x, zx), i, _lax.select(won, u, zu), **add)
-  t_out = scatter_add_p.bind(_lax.select(untouched, tx, zx), i, _lax.select(won, tu, zu), **add)
-  return out, t_out
-
-
-def _scatter_transpose(ct, x, i, u, *, dimension_numbers, indices_are_sorted, unique_indices,
-                       mode, update_jaxpr, update_consts):
-  if not unique_indices:
-    raise NotImplementedError("scatter transpose is only implemented where unique_indices=True")
-  _no_ct_for_indices("scatter", (i,))
-  ux, uu = _ad.is_undefined_primal(x), _ad.is_undefined_primal(u)
-  u_aval = u.aval if uu else core.get_aval(u)
-  if isinstance(ct, _ad.Zero):
-    return [_ad.Zero(x.aval) if ux else None, None, _ad.Zero(u_aval) if uu else None]
-  dt = core.get_aval(ct).dtype
-  ct_x = ct_u = None
-  if ux:  # the written places get no cotangent
-    ct_x = scatter_p.bind(ct, i, _zeros(u_aval.shape, dt), dimension_numbers=dimension_numbers,
-                          indices_are_sorted=indices_are_sorted, unique_indices=True, mode=mode,
-                          update_jaxpr=update_jaxpr, update_consts=update_consts)
-  if uu:
-    ct_u = _readback(core.get_aval(ct).shape, u_aval.shape, ct, i, dimension_numbers, mode, 0)
-  return [ct_x, None, ct_u]
-
-
-_ad.primitive_jvps[scatter_p] = _scatter_jvp
-_ad.primitive_transposes[scatter_p] = _scatter_transpose
-del _p
+scatter_max = _scatter_function(scatter_max_p)

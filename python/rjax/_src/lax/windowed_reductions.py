@@ -1,7 +1,7 @@
 """Windowed reductions: ``reduce_window`` and its monoid primitives
 (``reduce_window_sum``, ``reduce_window_max``, ``reduce_window_min``), with the
 two primitives of max/min pooling's derivative (``select_and_gather_add`` and
-its transpose ``select_and_scatter_add``), each with all its rules.
+its transpose ``select_and_scatter_add``), each one block with all its rules.
 
 Semantics are JAX 0.10.2's (``jax/_src/lax/windowed_reductions.py``): the
 operand is dilated by ``base_dilation`` and padded by ``padding``; a window
@@ -17,15 +17,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.base.tree_util import tree_flatten
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad as _ad
-from rjax._src.interpreters import batching as _batching
-from rjax._src.lax import lax as _lax
-from rjax._src.lax import reference
+from rjax._src.interpreters import ad, batching, reference
+# The rules pad and slice, and the max/min JVPs name lax's comparisons: the
+# lax modules import each other as modules.
+from rjax._src.lax import lax, shapes, slicing
 from rjax._src.lax.convolution import (_conv_general_vjp_lhs_padding, _dilate_shape,
                                        padtype_to_pads)
-from rjax._src.lax.lax import asarray_lax, standard_primitive
+from rjax._src.lax.utils import asarray_lax, export, standard_primitive
 
 _WINDOW_PARAMS = ("window_dimensions", "window_strides", "padding", "base_dilation",
                   "window_dilation")
@@ -35,6 +37,7 @@ _WINDOW_PARAMS = ("window_dimensions", "window_strides", "padding", "base_dilati
 # Shapes
 
 
+@export
 def reduce_window_shape_tuple(operand_shape, window_dimensions, window_strides, padding,
                               base_dilation=None, window_dilation=None) -> tuple:
   if base_dilation is not None:
@@ -165,24 +168,210 @@ def _select_stack(operand, select_prim, params, from_init):
 
 
 # ---------------------------------------------------------------------------
-# reduce_window_{sum,max,min}
+# reduce_window_{sum,max,min}: sum is linear (its transpose is a sum over the
+# same windows); max/min's JVP gathers the tangent at each window's selected
+# element (select_and_gather_add, below).
 
 
-def _make_reduce_window(name, np_reduce, identity):
+def _window_batch(prim):
+  def rule(vals, dims, **params):
+    x, = vals
+    bdim, = dims
+    if bdim is not None:
+      one = lambda key, v: params[key][:bdim] + (v,) + params[key][bdim:]
+      params = dict(params, window_dimensions=one("window_dimensions", 1),
+                    window_strides=one("window_strides", 1), padding=one("padding", (0, 0)),
+                    base_dilation=one("base_dilation", 1),
+                    window_dilation=one("window_dilation", 1))
+    return prim.bind(x, **params), bdim
+  return rule
+
+
+def _reduce_window_primitive(name, np_reduce, identity):
+  """A monoid reduction over windows: abstract eval, impl, the Rust op of the
+  same name, its batching rule (a size-1 window over the batch dim) and its
+  NumPy reference."""
   def abstract_eval(x, **params):
     if x.dtype == dtypes.bool_ or not (dtypes.is_float(x.dtype) or dtypes.is_int(x.dtype)):
       raise TypeError(f"operand to {name} must have a number dtype, got {x.dtype.name}")
     return ShapedArray(_window_shape(name, x, **params), x.dtype, x.weak_type)
 
   p = standard_primitive(name, abstract_eval)
+  batching.primitive_batchers[p] = _window_batch(p)
   reference.register(p, _reduce_window_ref(np_reduce, identity))
   return p
 
 
-reduce_window_sum_p = _make_reduce_window("reduce_window_sum", np.sum,
-                                          lambda dt: np.array(0, dt))
-reduce_window_max_p = _make_reduce_window("reduce_window_max", np.max, _max_identity)
-reduce_window_min_p = _make_reduce_window("reduce_window_min", np.min, _min_identity)
+def _reduce_window_sum_transpose(ct, operand, *, window_dimensions, window_strides, padding,
+                                 base_dilation, window_dilation):
+  """JAX's rule: pad the cotangent (interior padding by the strides) and sum
+  it over the same windows with strides and base dilation swapped."""
+  assert ad.is_undefined_primal(operand)
+  in_shape = operand.aval.shape
+  ct_aval = core.get_aval(ct)
+  pads = _conv_general_vjp_lhs_padding(in_shape, window_dimensions, window_strides,
+                                       ct_aval.shape, padding, base_dilation, window_dilation)
+  cfg = tuple((lo, hi, s - 1) for (lo, hi), s in zip(pads, window_strides))
+  padded = shapes.pad(ct, np.zeros((), ct_aval.dtype), cfg)
+  n = len(in_shape)
+  out = reduce_window_sum_p.bind(padded, window_dimensions=window_dimensions,
+                                 window_strides=base_dilation, padding=((0, 0),) * n,
+                                 base_dilation=(1,) * n, window_dilation=window_dilation)
+  assert core.get_aval(out).shape == in_shape, (core.get_aval(out).shape, in_shape)
+  return [out]
+
+
+reduce_window_sum_p = _reduce_window_primitive("reduce_window_sum", np.sum,
+                                               lambda dt: np.array(0, dt))
+ad.deflinear(reduce_window_sum_p, _reduce_window_sum_transpose)
+
+
+def _chooser_jvp(select_prim):
+  def jvp(g, operand, **params):
+    return select_and_gather_add_p.bind(g, operand, select_prim=select_prim, **params)
+  return jvp
+
+
+reduce_window_max_p = _reduce_window_primitive("reduce_window_max", np.max, _max_identity)
+ad.defjvp(reduce_window_max_p, _chooser_jvp(lax.ge_p))
+
+reduce_window_min_p = _reduce_window_primitive("reduce_window_min", np.min, _min_identity)
+ad.defjvp(reduce_window_min_p, _chooser_jvp(lax.le_p))
+
+
+# ---------------------------------------------------------------------------
+# select_and_gather_add (the tangent at each window's selected element) and
+# its transpose select_and_scatter_add (each window's source value added at
+# its selected element): linear in their first operand.
+
+
+def _linear_in_source_jvp(prim):
+  """JVP of ``prim(source, operand)``, linear in ``source``; ``operand`` only
+  chooses positions (no derivative flows through it)."""
+  def jvp(primals, tangents, **params):
+    source, operand = primals
+    g_source, _ = tangents
+    out = prim.bind(source, operand, **params)
+    if isinstance(g_source, ad.Zero):
+      return out, ad.Zero.from_value(out)
+    return out, prim.bind(g_source, operand, **params)
+  return jvp
+
+
+def _pair_batch(prim, keys):
+  """Both operands batched at the front, with a size-1 window over it."""
+  def rule(vals, dims, **params):
+    size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
+    vals = [batching.bdim_at_front(v, d, size) for v, d in zip(vals, dims)]
+    new = dict(params)
+    for k in keys:
+      new[k] = (((0, 0),) if k == "padding" else (1,)) + tuple(params[k])
+    return prim.bind(*vals, **new), 0
+  return rule
+
+
+def _select_and_gather_add_abstract_eval(tangents, operand, *, select_prim, **params):
+  if tangents.shape != operand.shape:
+    raise TypeError("select_and_gather_add tangents and operand shapes must match, got "
+                    f"{tangents.shape} and {operand.shape}.")
+  if tangents.dtype != operand.dtype:
+    raise TypeError("select_and_gather_add tangents and operand dtypes must match, got "
+                    f"{tangents.dtype.name} and {operand.dtype.name}.")
+  if select_prim.name not in ("ge", "le"):
+    raise ValueError(f"select_and_gather_add: select_prim must be ge or le, got {select_prim}")
+  shape = _window_shape("select_and_gather_add", operand, **params)
+  return ShapedArray(shape, tangents.dtype, tangents.weak_type)
+
+
+def _select_and_gather_add_transpose(t, tangents, operand, *, select_prim, window_dimensions,
+                                     window_strides, padding, base_dilation, window_dilation):
+  assert ad.is_undefined_primal(tangents) and not ad.is_undefined_primal(operand)
+  if any(d != 1 for d in window_dilation):
+    raise NotImplementedError("VJP not implemented for select_and_gather (MaxPool) with window "
+                              f"dilation, got window_dilation={window_dilation}.")
+  if isinstance(t, ad.Zero):
+    return [None, None]
+  has_base = any(d != 1 for d in base_dilation)
+  if has_base:
+    ident = (_max_identity if select_prim.name == "ge" else _min_identity)(
+        core.get_aval(operand).dtype)
+    operand = shapes.pad(operand, ident, tuple((0, 0, d - 1) for d in base_dilation))
+  res = select_and_scatter_add_p.bind(t, operand, select_prim=select_prim,
+                                      window_dimensions=window_dimensions,
+                                      window_strides=window_strides, padding=padding)
+  if has_base:
+    shape = core.get_aval(res).shape
+    res = slicing.slice(res, (0,) * len(shape), shape, base_dilation)
+  return [res, None]
+
+
+def _select_and_gather_add_ref(tangents, operand, *, select_prim, **params):
+  sel = _select_stack(operand, select_prim, params, from_init=True)
+  t = np.asarray(tangents).reshape(-1)
+  return np.where(sel >= 0, t[np.maximum(sel, 0)] if t.size else 0, 0).astype(tangents.dtype)
+
+
+select_and_gather_add_p = standard_primitive("select_and_gather_add",
+                                             _select_and_gather_add_abstract_eval)
+ad.primitive_jvps[select_and_gather_add_p] = _linear_in_source_jvp(select_and_gather_add_p)
+ad.primitive_transposes[select_and_gather_add_p] = _select_and_gather_add_transpose
+batching.primitive_batchers[select_and_gather_add_p] = _pair_batch(
+    select_and_gather_add_p, _WINDOW_PARAMS)
+reference.register(select_and_gather_add_p, _select_and_gather_add_ref)
+
+
+def _select_and_scatter_add_abstract_eval(source, operand, *, select_prim, window_dimensions,
+                                          window_strides, padding):
+  n = len(window_dimensions)
+  out = _window_shape("select_and_scatter_add", operand, window_dimensions, window_strides,
+                      padding, (1,) * n, (1,) * n)
+  if source.shape != out:
+    raise TypeError(f"select_and_scatter_add: source shape {source.shape} must be the window "
+                    f"output shape {out} of operand {operand.shape}")
+  if source.dtype != operand.dtype:
+    raise TypeError("select_and_scatter_add source and operand dtypes must match, got "
+                    f"{source.dtype.name} and {operand.dtype.name}.")
+  return ShapedArray(operand.shape, source.dtype, source.weak_type)
+
+
+def _select_and_scatter_add_transpose(t, source, operand, *, select_prim, window_dimensions,
+                                      window_strides, padding):
+  assert ad.is_undefined_primal(source) and not ad.is_undefined_primal(operand)
+  if isinstance(t, ad.Zero):
+    return [None, None]
+  ones = (1,) * len(window_dimensions)
+  return [select_and_gather_add_p.bind(t, operand, select_prim=select_prim,
+                                       window_dimensions=window_dimensions,
+                                       window_strides=window_strides, padding=padding,
+                                       base_dilation=ones, window_dilation=ones), None]
+
+
+def _select_and_scatter_add_ref(source, operand, *, select_prim, window_dimensions,
+                                window_strides, padding):
+  n = len(window_dimensions)
+  params = dict(window_dimensions=window_dimensions, window_strides=window_strides,
+                padding=padding, base_dilation=(1,) * n, window_dilation=(1,) * n)
+  sel = _select_stack(operand, select_prim, params, from_init=False).reshape(-1)
+  src = np.asarray(source).reshape(-1)
+  wide = np.float64 if dtypes.is_float(source.dtype) else np.int64
+  out = np.zeros(np.asarray(operand).size, wide)
+  keep = sel >= 0
+  np.add.at(out, sel[keep], src[keep].astype(wide))
+  with np.errstate(over="ignore"):
+    return out.reshape(np.shape(operand)).astype(source.dtype)
+
+
+select_and_scatter_add_p = standard_primitive("select_and_scatter_add",
+                                              _select_and_scatter_add_abstract_eval)
+ad.primitive_jvps[select_and_scatter_add_p] = _linear_in_source_jvp(select_and_scatter_add_p)
+ad.primitive_transposes[select_and_scatter_add_p] = _select_and_scatter_add_transpose
+batching.primitive_batchers[select_and_scatter_add_p] = _pair_batch(
+    select_and_scatter_add_p, ("window_dimensions", "window_strides", "padding"))
+reference.register(select_and_scatter_add_p, _select_and_scatter_add_ref)
+
+
+# ---------------------------------------------------------------------------
+# reduce_window: the user-facing function
 
 
 def _canon_window(operand, window_dimensions, window_strides, padding, base_dilation,
@@ -241,6 +430,7 @@ def _concrete_scalar(x):
   return a if a.shape == () else None
 
 
+@export
 def reduce_window(operand, init_value, computation: Callable, window_dimensions: Sequence[int],
                   window_strides: Sequence[int] | None = None, padding="VALID",
                   base_dilation: Sequence[int] | None = None,
@@ -251,7 +441,6 @@ def reduce_window(operand, init_value, computation: Callable, window_dimensions:
   identity as ``init_value`` (0, -inf/lowest, +inf/highest): these run as the
   ``reduce_window_{sum,max,min}`` primitives. Other reducers raise
   ``NotImplementedError``."""
-  from rjax._src.tree_util import tree_flatten
   leaves, _ = tree_flatten(operand)
   if len(leaves) != 1 or len(tree_flatten(init_value)[0]) != 1:
     raise NotImplementedError("reduce_window: only a single operand array is supported, got "
@@ -261,11 +450,11 @@ def reduce_window(operand, init_value, computation: Callable, window_dimensions:
   dt = core.get_aval(operand).dtype
   fn = None
   if init is not None:
-    if computation is _lax.add and init == 0:
+    if computation is lax.add and init == 0:
       fn = _reduce_window_sum
-    elif computation is _lax.max and init == _max_identity(dt):
+    elif computation is lax.max and init == _max_identity(dt):
       fn = _reduce_window_max
-    elif computation is _lax.min and init == _min_identity(dt):
+    elif computation is lax.min and init == _min_identity(dt):
       fn = _reduce_window_min
   if fn is None:
     raise NotImplementedError(
@@ -274,203 +463,3 @@ def reduce_window(operand, init_value, computation: Callable, window_dimensions:
         f"highest value); got {getattr(computation, '__name__', computation)!r} with "
         f"init_value {init_value!r}")
   return fn(operand, window_dimensions, window_strides, padding, base_dilation, window_dilation)
-
-
-def _window_batch(prim):
-  def rule(vals, dims, **params):
-    x, = vals
-    bdim, = dims
-    if bdim is not None:
-      one = lambda key, v: params[key][:bdim] + (v,) + params[key][bdim:]
-      params = dict(params, window_dimensions=one("window_dimensions", 1),
-                    window_strides=one("window_strides", 1), padding=one("padding", (0, 0)),
-                    base_dilation=one("base_dilation", 1),
-                    window_dilation=one("window_dilation", 1))
-    return prim.bind(x, **params), bdim
-  return rule
-
-
-def _reduce_window_sum_transpose(ct, operand, *, window_dimensions, window_strides, padding,
-                                 base_dilation, window_dilation):
-  """JAX's rule: pad the cotangent (interior padding by the strides) and sum
-  it over the same windows with strides and base dilation swapped."""
-  from rjax._src.lax.shapes import pad
-  assert _ad.is_undefined_primal(operand)
-  in_shape = operand.aval.shape
-  ct_aval = core.get_aval(ct)
-  pads = _conv_general_vjp_lhs_padding(in_shape, window_dimensions, window_strides,
-                                       ct_aval.shape, padding, base_dilation, window_dilation)
-  cfg = tuple((lo, hi, s - 1) for (lo, hi), s in zip(pads, window_strides))
-  padded = pad(ct, np.zeros((), ct_aval.dtype), cfg)
-  n = len(in_shape)
-  out = reduce_window_sum_p.bind(padded, window_dimensions=window_dimensions,
-                                 window_strides=base_dilation, padding=((0, 0),) * n,
-                                 base_dilation=(1,) * n, window_dilation=window_dilation)
-  assert core.get_aval(out).shape == in_shape, (core.get_aval(out).shape, in_shape)
-  return [out]
-
-
-_ad.deflinear(reduce_window_sum_p, _reduce_window_sum_transpose)
-_batching.primitive_batchers[reduce_window_sum_p] = _window_batch(reduce_window_sum_p)
-
-
-def _chooser_jvp(select_prim):
-  def jvp(g, operand, **params):
-    return select_and_gather_add_p.bind(g, operand, select_prim=select_prim, **params)
-  return jvp
-
-
-# ---------------------------------------------------------------------------
-# select_and_gather_add: the tangent at each window's selected element.
-
-
-def _select_and_gather_add_abstract_eval(tangents, operand, *, select_prim, **params):
-  if tangents.shape != operand.shape:
-    raise TypeError("select_and_gather_add tangents and operand shapes must match, got "
-                    f"{tangents.shape} and {operand.shape}.")
-  if tangents.dtype != operand.dtype:
-    raise TypeError("select_and_gather_add tangents and operand dtypes must match, got "
-                    f"{tangents.dtype.name} and {operand.dtype.name}.")
-  if select_prim.name not in ("ge", "le"):
-    raise ValueError(f"select_and_gather_add: select_prim must be ge or le, got {select_prim}")
-  shape = _window_shape("select_and_gather_add", operand, **params)
-  return ShapedArray(shape, tangents.dtype, tangents.weak_type)
-
-
-select_and_gather_add_p = standard_primitive("select_and_gather_add",
-                                             _select_and_gather_add_abstract_eval)
-
-
-def _select_and_gather_add_ref(tangents, operand, *, select_prim, **params):
-  sel = _select_stack(operand, select_prim, params, from_init=True)
-  t = np.asarray(tangents).reshape(-1)
-  return np.where(sel >= 0, t[np.maximum(sel, 0)] if t.size else 0, 0).astype(tangents.dtype)
-
-
-reference.register(select_and_gather_add_p, _select_and_gather_add_ref)
-
-
-def _select_and_gather_add_transpose(t, tangents, operand, *, select_prim, window_dimensions,
-                                     window_strides, padding, base_dilation, window_dilation):
-  from rjax._src.lax.shapes import pad
-  from rjax._src.lax.slicing import slice as lax_slice
-  assert _ad.is_undefined_primal(tangents) and not _ad.is_undefined_primal(operand)
-  if any(d != 1 for d in window_dilation):
-    raise NotImplementedError("VJP not implemented for select_and_gather (MaxPool) with window "
-                              f"dilation, got window_dilation={window_dilation}.")
-  if isinstance(t, _ad.Zero):
-    return [None, None]
-  has_base = any(d != 1 for d in base_dilation)
-  if has_base:
-    ident = (_max_identity if select_prim.name == "ge" else _min_identity)(
-        core.get_aval(operand).dtype)
-    operand = pad(operand, ident, tuple((0, 0, d - 1) for d in base_dilation))
-  res = select_and_scatter_add_p.bind(t, operand, select_prim=select_prim,
-                                      window_dimensions=window_dimensions,
-                                      window_strides=window_strides, padding=padding)
-  if has_base:
-    shape = core.get_aval(res).shape
-    res = lax_slice(res, (0,) * len(shape), shape, base_dilation)
-  return [res, None]
-
-
-def _linear_in_source_jvp(prim):
-  """JVP of ``prim(source, operand)``, linear in ``source``; ``operand`` only
-  chooses positions (no derivative flows through it)."""
-  def jvp(primals, tangents, **params):
-    source, operand = primals
-    g_source, _ = tangents
-    out = prim.bind(source, operand, **params)
-    if isinstance(g_source, _ad.Zero):
-      return out, _ad.Zero.from_value(out)
-    return out, prim.bind(g_source, operand, **params)
-  return jvp
-
-
-_ad.primitive_jvps[select_and_gather_add_p] = _linear_in_source_jvp(select_and_gather_add_p)
-_ad.primitive_transposes[select_and_gather_add_p] = _select_and_gather_add_transpose
-
-
-def _pair_batch(prim, keys):
-  """Both operands batched at the front, with a size-1 window over it."""
-  def rule(vals, dims, **params):
-    size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
-    vals = [_batching.bdim_at_front(v, d, size) for v, d in zip(vals, dims)]
-    new = dict(params)
-    for k in keys:
-      new[k] = (((0, 0),) if k == "padding" else (1,)) + tuple(params[k])
-    return prim.bind(*vals, **new), 0
-  return rule
-
-
-_batching.primitive_batchers[select_and_gather_add_p] = _pair_batch(
-    select_and_gather_add_p, _WINDOW_PARAMS)
-
-
-# ---------------------------------------------------------------------------
-# select_and_scatter_add: each window's source value added at its selected
-# element (the transpose of select_and_gather_add).
-
-
-def _select_and_scatter_add_abstract_eval(source, operand, *, select_prim, window_dimensions,
-                                          window_strides, padding):
-  n = len(window_dimensions)
-  out = _window_shape("select_and_scatter_add", operand, window_dimensions, window_strides,
-                      padding, (1,) * n, (1,) * n)
-  if source.shape != out:
-    raise TypeError(f"select_and_scatter_add: source shape {source.shape} must be the window "
-                    f"output shape {out} of operand {operand.shape}")
-  if source.dtype != operand.dtype:
-    raise TypeError("select_and_scatter_add source and operand dtypes must match, got "
-                    f"{source.dtype.name} and {operand.dtype.name}.")
-  return ShapedArray(operand.shape, source.dtype, source.weak_type)
-
-
-select_and_scatter_add_p = standard_primitive("select_and_scatter_add",
-                                              _select_and_scatter_add_abstract_eval)
-
-
-def _select_and_scatter_add_ref(source, operand, *, select_prim, window_dimensions,
-                                window_strides, padding):
-  n = len(window_dimensions)
-  params = dict(window_dimensions=window_dimensions, window_strides=window_strides,
-                padding=padding, base_dilation=(1,) * n, window_dilation=(1,) * n)
-  sel = _select_stack(operand, select_prim, params, from_init=False).reshape(-1)
-  src = np.asarray(source).reshape(-1)
-  wide = np.float64 if dtypes.is_float(source.dtype) else np.int64
-  out = np.zeros(np.asarray(operand).size, wide)
-  keep = sel >= 0
-  np.add.at(out, sel[keep], src[keep].astype(wide))
-  with np.errstate(over="ignore"):
-    return out.reshape(np.shape(operand)).astype(source.dtype)
-
-
-reference.register(select_and_scatter_add_p, _select_and_scatter_add_ref)
-
-
-def _select_and_scatter_add_transpose(t, source, operand, *, select_prim, window_dimensions,
-                                      window_strides, padding):
-  assert _ad.is_undefined_primal(source) and not _ad.is_undefined_primal(operand)
-  if isinstance(t, _ad.Zero):
-    return [None, None]
-  ones = (1,) * len(window_dimensions)
-  return [select_and_gather_add_p.bind(t, operand, select_prim=select_prim,
-                                       window_dimensions=window_dimensions,
-                                       window_strides=window_strides, padding=padding,
-                                       base_dilation=ones, window_dilation=ones), None]
-
-
-_ad.primitive_jvps[select_and_scatter_add_p] = _linear_in_source_jvp(select_and_scatter_add_p)
-_ad.primitive_transposes[select_and_scatter_add_p] = _select_and_scatter_add_transpose
-_batching.primitive_batchers[select_and_scatter_add_p] = _pair_batch(
-    select_and_scatter_add_p, ("window_dimensions", "window_strides", "padding"))
-
-
-# The max/min JVPs and batching rules (select_and_gather_add is defined above).
-_ad.defjvp(reduce_window_max_p, _chooser_jvp(_lax.ge_p))
-_ad.defjvp(reduce_window_min_p, _chooser_jvp(_lax.le_p))
-_batching.primitive_batchers[reduce_window_max_p] = _window_batch(reduce_window_max_p)
-_batching.primitive_batchers[reduce_window_min_p] = _window_batch(reduce_window_min_p)
-
-
-__all__ = ["reduce_window", "reduce_window_shape_tuple"]

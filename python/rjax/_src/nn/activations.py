@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from rjax import lax
-from rjax import numpy as jnp
-from rjax._src import dtypes
-from rjax._src.custom_derivatives import custom_jvp
+from rjax._src import lax
+from rjax._src import numpy as jnp
+from rjax._src.base import dtypes
+from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.nn.module import Module, compact
 
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "swish",

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rjax import numpy as jnp
+from rjax._src import numpy as jnp
 from rjax._src import random
 from rjax._src.nn import initializers
 from rjax._src.nn.activations import softmax

@@ -11,8 +11,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax import lax
-from rjax import numpy as jnp
+from rjax._src import lax
+from rjax._src import numpy as jnp
 from rjax._src.nn import initializers
 from rjax._src.nn.linear import default_kernel_init, promote_dtype
 from rjax._src.nn.module import Module, compact

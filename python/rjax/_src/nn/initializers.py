@@ -12,9 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax import numpy as jnp
-from rjax._src import dtypes
+from rjax._src import numpy as jnp
 from rjax._src import random
+from rjax._src.base import dtypes
 
 __all__ = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal",
            "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform",

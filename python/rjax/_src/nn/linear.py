@@ -8,9 +8,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax import lax
-from rjax import numpy as jnp
-from rjax._src import dtypes
+from rjax._src import lax
+from rjax._src import numpy as jnp
+from rjax._src.base import dtypes
 from rjax._src.nn import initializers
 from rjax._src.nn.module import Module, compact
 

@@ -29,8 +29,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from rjax._src import api, tree_util
 from rjax._src import random as _random
+from rjax._src.base import tree_util
+from rjax._src.transforms import api
 
 __all__ = ["Module", "compact", "nowrap", "Variable", "DenyList", "merge_param", "apply", "init",
            "ScopeParamShapeError", "ScopeParamNotFoundError", "InvalidRngError",

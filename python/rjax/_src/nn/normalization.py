@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from rjax import lax
-from rjax import numpy as jnp
-from rjax._src import dtypes
+from rjax._src import lax
+from rjax._src import numpy as jnp
+from rjax._src.base import dtypes
 from rjax._src.nn import initializers
 from rjax._src.nn.module import Module, compact, merge_param
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from rjax import lax
-from rjax import numpy as jnp
+from rjax._src import lax
+from rjax._src import numpy as jnp
 from rjax._src import random
 from rjax._src.nn.module import Module, compact, merge_param
 

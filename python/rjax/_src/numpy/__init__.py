@@ -1,0 +1,14 @@
+"""The numpy layer: ``rjax.numpy`` written with lax, where all dtype and
+rank promotion happens. Each module lists its public names in ``__all__``;
+this package's namespace is their union, in the order below (a later module's
+name wins, as with star imports). ``rjax.numpy`` re-exports it, and the
+libraries use it as ``jnp`` (``from rjax._src import numpy as jnp``)."""
+from rjax._src.numpy import (creation, indexing, lax_numpy, linalg, misc, reductions,
+                             scalar_types, shape_ops, sorting, ufuncs)
+
+__all__: list[str] = []
+for _module in (scalar_types, lax_numpy, creation, ufuncs, reductions, shape_ops, indexing,
+                sorting, linalg, misc):
+  globals().update((_name, getattr(_module, _name)) for _name in _module.__all__)
+  __all__ += [_name for _name in _module.__all__ if _name not in __all__]
+del _module

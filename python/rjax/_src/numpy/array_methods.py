@@ -1,20 +1,20 @@
-"""Operators and NumPy-style methods shared by ``Array`` and every tracer.
+"""Operators and NumPy-style methods shared by ``Array`` and every tracer
+(and iteration over an ``Array``). The public face calls
+``set_array_methods`` on both classes: ``Array`` lives in the runtime layer,
+below rjax.numpy, so the methods are attached from here.
 
 Each entry names an ``rjax.numpy`` function, looked up when called, so a
 function added to ``rjax.numpy`` is available as a method with no change here.
 """
 from __future__ import annotations
 
-import importlib
+import numpy as np
 
-_jnp = None
-
-
-def _np():
-  global _jnp
-  if _jnp is None:
-    _jnp = importlib.import_module("rjax.numpy")
-  return _jnp
+from rjax._src import numpy as _jnp  # this package's namespace is rjax.numpy's
+from rjax._src.core import Tracer
+from rjax._src.lax import slicing
+from rjax._src.numpy import indexing
+from rjax._src.runtime.array import Array
 
 
 def _binop(name):
@@ -24,7 +24,7 @@ def _binop(name):
     if type(other) not in _OPERAND_TYPES and not _is_operand(other):
       return NotImplemented
     if not fn:
-      fn.append(getattr(_np(), name))
+      fn.append(getattr(_jnp, name))
     return fn[0](self, other)
   op.__name__ = name
   return op
@@ -37,7 +37,7 @@ def _rbinop(name):
     if type(other) not in _OPERAND_TYPES and not _is_operand(other):
       return NotImplemented
     if not fn:
-      fn.append(getattr(_np(), name))
+      fn.append(getattr(_jnp, name))
     return fn[0](other, self)
   op.__name__ = "r" + name
   return op
@@ -48,23 +48,21 @@ _OPERAND_TYPES: set = {int, float, bool}
 
 def _unop(name):
   def op(self):
-    return getattr(_np(), name)(self)
+    return getattr(_jnp, name)(self)
   op.__name__ = name
   return op
 
 
 def _method(name):
   def m(self, *args, **kwargs):
-    return getattr(_np(), name)(self, *args, **kwargs)
+    return getattr(_jnp, name)(self, *args, **kwargs)
   m.__name__ = name
   return m
 
 
 def _is_operand(x) -> bool:
-  import numpy as np
-  from rjax._src.core import Tracer
   return isinstance(x, (bool, int, float, np.ndarray, np.generic, Tracer)) or \
-      type(x).__name__ == "Array" or hasattr(x, "__jax_array__")
+      type(x) is Array or hasattr(x, "__jax_array__")
 
 
 _BINOPS = {
@@ -85,7 +83,7 @@ _METHODS = ["all", "any", "argmax", "argmin", "argpartition", "argsort", "astype
 
 def _reshape(self, *args, order="C"):
   shape = args[0] if len(args) == 1 and not isinstance(args[0], int) else args
-  return _np().reshape(self, shape, order=order)
+  return _jnp.reshape(self, shape, order=order)
 
 
 def _transpose(self, *args):
@@ -94,17 +92,21 @@ def _transpose(self, *args):
     axes = args[0]
   elif args:
     axes = args
-  return _np().transpose(self, axes)
+  return _jnp.transpose(self, axes)
 
 
 def _getitem(self, idx):
-  from rjax._src.numpy import indexing
   return indexing.getitem(self, idx)
 
 
 def _at(self):
-  from rjax._src.numpy import indexing
   return indexing._IndexUpdateHelper(self)
+
+
+def _array_iter(self):
+  if self.ndim == 0:
+    raise TypeError("iteration over a 0-d array")
+  return iter([slicing.index_in_dim(self, i, 0, keepdims=False) for i in range(self.shape[0])])
 
 
 def set_array_methods(cls) -> None:
@@ -123,8 +125,11 @@ def set_array_methods(cls) -> None:
   cls.transpose = _transpose
   cls.__getitem__ = _getitem
   cls.at = property(_at)
-  cls.T = property(lambda self: _np().transpose(self))
-  cls.mT = property(lambda self: _np().matrix_transpose(self))
-  cls.real = property(lambda self: _np().real(self))
-  cls.imag = property(lambda self: _np().imag(self))
-  cls.__hash__ = None if cls.__name__ != "Array" else cls.__hash__
+  cls.T = property(lambda self: _jnp.transpose(self))
+  cls.mT = property(lambda self: _jnp.matrix_transpose(self))
+  cls.real = property(lambda self: _jnp.real(self))
+  cls.imag = property(lambda self: _jnp.imag(self))
+  if issubclass(cls, Array):
+    cls.__iter__ = _array_iter
+  else:
+    cls.__hash__ = None

@@ -12,9 +12,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import lax, shapes
-from rjax._src.numpy.util import asarray, check_arraylike
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.base.errors import ConcretizationTypeError
+from rjax._src.lax import lax, matmul as dot_mod, shapes
+from rjax._src.numpy import linalg
+from rjax._src.numpy.util import asarray, canonicalize_axis, check_arraylike
 
 
 def _shape(shape, fun_name: str) -> tuple:
@@ -111,7 +114,6 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
 
 def _concrete(x, fun_name, what):
   if isinstance(x, core.Tracer):
-    from rjax._src.errors import ConcretizationTypeError
     raise ConcretizationTypeError(f"{fun_name}: {what} must be concrete (not traced)")
   return np.asarray(x).item() if hasattr(x, "shape") else x
 
@@ -152,7 +154,6 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
   bshape = np.broadcast_shapes(core.get_aval(start).shape, core.get_aval(stop).shape)
   start, stop = _broadcast_to(start, bshape, "linspace"), _broadcast_to(stop, bshape, "linspace")
   nd = len(bshape) + 1
-  from rjax._src.numpy.util import canonicalize_axis
   axis = canonicalize_axis(axis, nd, "linspace")
   out_shape = bshape[:axis] + (num,) + bshape[axis:]
   other = tuple(d for d in range(nd) if d != axis)
@@ -310,7 +311,6 @@ def _pad_end(v, extra: int):
   if pad is not None:
     return pad(v, shapes.full((), 0, core.get_aval(v).dtype), [(0, extra, 0)])
   # Fallback without pad: out[i] = sum_j (i == j) ? v[j] : 0 via select + dot_general.
-  from rjax._src.lax import dot as dot_mod
   size = n + extra
   sel = lax.eq(shapes.broadcasted_iota(dtypes.int32, (size, n), 0),
                shapes.broadcasted_iota(dtypes.int32, (size, n), 1))
@@ -328,8 +328,7 @@ def diag(v, k: int = 0):
   if nd == 1:
     return _diag_1d(v, k)
   if nd == 2:
-    from rjax._src.numpy.linalg import diagonal
-    return diagonal(v, offset=k)
+    return linalg.diagonal(v, offset=k)
   raise ValueError(f"diag: input must be 1-d or 2-d, got shape {core.get_aval(v).shape}")
 
 

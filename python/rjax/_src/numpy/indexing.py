@@ -13,10 +13,12 @@ import builtins
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes, slicing
 from rjax._src.lax.slicing import GatherDimensionNumbers, GatherScatterMode, \
     ScatterDimensionNumbers
+from rjax._src.numpy import shape_ops, ufuncs
 
 
 def _is_traced(x) -> bool:
@@ -160,7 +162,6 @@ def _index_vector(arrays, sizes):
     idx = np.stack(b, -1) if b else np.zeros((0,), np.int32)
     big = idx.size and (idx.max() >= 2**31 or idx.min() < -2**31)
     return idx.astype(np.int64 if big else np.int32)
-  from rjax._src.numpy import shape_ops
   arrs = [lax.asarray_lax(a) for a in arrays]
   arrs = [lax.convert_element_type(a, np.int32) for a in arrs]
   arrs = shape_ops.broadcast_arrays(*arrs)
@@ -260,7 +261,6 @@ def _leading_index(shape, idx):
 
 
 def _scatter_update(x, idx, values, scatter_fn, mode, indices_are_sorted, unique_indices):
-  from rjax._src.numpy import shape_ops
   x = lax.asarray_lax(x)
   aval = core.get_aval(x)
   mode = GatherScatterMode.from_any(mode)
@@ -346,7 +346,6 @@ class _IndexUpdateRef:
     return self._do(slicing.scatter_add, values, indices_are_sorted, unique_indices, mode)
 
   def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-    from rjax._src.numpy import ufuncs
     v = ufuncs.negative(_cast_to(values, self.array))
     return self._do(slicing.scatter_add, v, indices_are_sorted, unique_indices, mode)
 
@@ -356,18 +355,16 @@ class _IndexUpdateRef:
   mul = multiply
 
   def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-    from rjax._src.numpy import ufuncs
     ones = shapes.full_like(self.array, 1)
     d = _IndexUpdateRef(ones, self.index).multiply(values, indices_are_sorted=indices_are_sorted,
                                                     unique_indices=unique_indices, mode=mode)
     return ufuncs.divide(self.array, d)
 
   def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-    import rjax.numpy as jnp
     ones = shapes.full_like(self.array, 1)
     e = _IndexUpdateRef(ones, self.index).multiply(values, indices_are_sorted=indices_are_sorted,
                                                     unique_indices=unique_indices, mode=mode)
-    return jnp.power(self.array, e)
+    return ufuncs.power(self.array, e)
 
   def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
     return self._do(slicing.scatter_min, values, indices_are_sorted, unique_indices, mode)

@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.array import Array, from_numpy, from_scalar
-from rjax._src.lax import lax, shapes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import lax, shapes, slicing
+from rjax._src.numpy import shape_ops
+from rjax._src.runtime.array import Array, from_numpy, from_scalar
 
 
 def _is_array(x):
@@ -78,16 +80,9 @@ def _to_numpy_nested(x):
 
 
 def _stack_nested(x, dtype):
-  from rjax._src.numpy import shape_ops
   if isinstance(x, (list, tuple)):
     return shape_ops.stack([_stack_nested(e, dtype) for e in x])
   return asarray(x, dtype)
-
-
-def _unstack(x):
-  """List of the sub-arrays along axis 0 (used by iteration)."""
-  from rjax._src.lax import slicing
-  return [slicing.index_in_dim(x, i, 0, keepdims=False) for i in range(x.shape[0])]
 
 
 __all__ = ['asarray', 'array']

@@ -15,9 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import dot as dot_mod
-from rjax._src.lax import lax, shapes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import lax, matmul as dot_mod, reductions, shapes, slicing
+from rjax._src.numpy import ufuncs
 from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis, check_arraylike,
                                   promote_dtypes, promote_dtypes_inexact)
 
@@ -40,7 +41,6 @@ def _transpose(x, perm: Sequence[int]):
 
 def _sum_axes(x, axes: Sequence[int]):
   """Sum over ``axes`` (remaining dims keep their order); bool sums are 'any'."""
-  from rjax._src.lax import reductions
   axes = tuple(axes)
   if not axes:
     return x
@@ -51,7 +51,6 @@ def _sum_axes(x, axes: Sequence[int]):
 
 def _take_range(x, axis: int, start: int, length: int):
   """``x`` restricted to ``[start, start+length)`` along ``axis``."""
-  from rjax._src.lax import slicing
   if start == 0 and length == _shape(x)[axis]:
     return x
   if length == 0:
@@ -81,7 +80,6 @@ def _diagonal(x, offset: int, a1: int, a2: int):
 
 def _reduce(x, axes, which: str):
   """max/min over axes."""
-  from rjax._src.lax import reductions
   return getattr(reductions, "reduce_" + which)(x, tuple(axes))
 
 
@@ -110,8 +108,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
   a, b = promote_dtypes(a, b)
   an, bn = len(_shape(a)), len(_shape(b))
   if an == 0 or bn == 0:
-    from rjax._src.numpy.ufuncs import multiply
-    out = multiply(a, b)
+    out = ufuncs.multiply(a, b)
     return out if preferred_element_type is None else lax.convert_element_type(
         out, _pet(preferred_element_type))
   contract = ((an - 1,), (0 if bn == 1 else bn - 2,))

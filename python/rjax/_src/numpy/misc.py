@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import dot as dot_mod
-from rjax._src.lax import lax, shapes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import lax, matmul as dot_mod, shapes
+from rjax._src.numpy import ufuncs
 from rjax._src.numpy.util import asarray, promote_args
 
 
@@ -88,8 +89,7 @@ def array_equal(a1, a2, equal_nan: bool = False):
     return _bool(False)
   if core.get_aval(a1).shape != core.get_aval(a2).shape:
     return _bool(False)
-  from rjax._src.numpy.ufuncs import equal
-  eq = equal(a1, a2)
+  eq = ufuncs.equal(a1, a2)
   if equal_nan:
     x, y = promote_args("array_equal", a1, a2)
     if dtypes.is_float(core.get_aval(x).dtype):
@@ -107,8 +107,7 @@ def array_equiv(a1, a2):
   nd = len(shape)
   b = [shapes.broadcast_in_dim(x, shape, tuple(range(nd - core.get_aval(x).ndim, nd)))
        for x in (a1, a2)]
-  from rjax._src.numpy.ufuncs import equal
-  return _all(equal(*b))
+  return _all(ufuncs.equal(*b))
 
 
 __all__ = ["isclose", "allclose", "array_equal", "array_equiv"]

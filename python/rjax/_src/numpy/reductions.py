@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, reductions as lr, shapes
+from rjax._src.numpy import shape_ops
 from rjax._src.numpy.util import asarray, canonicalize_axes, canonicalize_axis, check_arraylike
 
 _any = builtins.any
@@ -490,12 +492,11 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 def _pick(sorted_x, idx, axis):
   """``sorted_x`` at integer positions ``idx`` (keepdims-shaped, int32) along
   ``axis``, reduced over ``axis`` (a gather of one element per row)."""
-  from rjax._src.numpy.shape_ops import take_along_axis
   sv = _aval(sorted_x)
   idx = shapes.broadcast_in_dim(idx, sv.shape[:axis] + (1,) + sv.shape[axis + 1:],
                                 tuple(range(sv.ndim))) if _aval(idx).shape != \
       sv.shape[:axis] + (1,) + sv.shape[axis + 1:] else idx
-  out = take_along_axis(sorted_x, idx, axis)
+  out = shape_ops.take_along_axis(sorted_x, idx, axis)
   return shapes.reshape(out, sv.shape[:axis] + sv.shape[axis + 1:])
 
 

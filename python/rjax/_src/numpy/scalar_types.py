@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.numpy import lax_numpy
 
 
 class _ScalarMeta(type):
@@ -26,10 +28,9 @@ class _ScalarMeta(type):
     return not cls == other
 
   def __call__(cls, x=0):
-    from rjax._src.numpy.lax_numpy import asarray
     if isinstance(x, str):
       x = np.asarray(x).astype(cls.dtype)
-    return asarray(x, dtype=cls.dtype)
+    return lax_numpy.asarray(x, dtype=cls.dtype)
 
   def __instancecheck__(cls, instance) -> bool:
     return isinstance(instance, cls.dtype.type)

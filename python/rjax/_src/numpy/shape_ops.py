@@ -5,8 +5,10 @@ import numpy as np
 
 import builtins
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes, slicing
+from rjax._src.numpy import ufuncs
 from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis, check_arraylike,
                                   promote_dtypes)
 
@@ -469,7 +471,6 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
 
 
 def diff(a, n=1, axis=-1, prepend=None, append=None):
-  from rjax._src.numpy import ufuncs
   a = asarray(a)
   axis = canonicalize_axis(axis, ndim(a), "diff")
   parts = []

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.lax import lax, reductions as lr, shapes
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.lax import lax, reductions as lr, shapes, slicing
 from rjax._src.numpy.util import asarray, canonicalize_axis, check_arraylike
+from rjax._src.runtime.array import from_numpy
 
 
 def _aval(x):
@@ -161,7 +163,6 @@ def digitize(x, bins, right=False):
 
 def _pick1(a, i):
   """``a[i]`` of a 1-d array as a 0-d array."""
-  from rjax._src.lax import slicing
   return slicing.dynamic_index_in_dim(a, shapes.full((), i, dtypes.int32), 0, keepdims=False)
 
 
@@ -279,7 +280,6 @@ def _concrete(name, x):
 
 
 def _to_jnp(v, dt=None):
-  from rjax._src.array import from_numpy
   return from_numpy(np.asarray(v), dt)
 
 

@@ -9,10 +9,13 @@ import math
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes
-from rjax._src.numpy.util import (check_arraylike, promote_args, promote_args_inexact,
-                                  promote_args_numeric, promote_shapes)
+from rjax._src.numpy import sorting
+from rjax._src.numpy.util import (asarray, check_arraylike, promote_args, promote_args_inexact,
+                                  promote_args_numeric, promote_dtypes, promote_dtypes_numeric,
+                                  promote_shapes)
 
 
 def _same(x, y):
@@ -185,7 +188,6 @@ def power(x, y, /):
   yi = _concrete_int(y)
   if yi is not None:
     return lax.integer_pow(_one_arg("power", x, promote_args_numeric), yi)
-  from rjax._src.numpy.util import asarray, promote_dtypes_numeric
   x, y = promote_shapes("power", asarray(x), asarray(y))
   x_, y_ = promote_dtypes_numeric(x, y)
   if not _is_float(x_):
@@ -443,15 +445,11 @@ def clip(arr=None, /, min=None, max=None):  # noqa: A002
 
 def where(condition, x=None, y=None, /):
   if x is None and y is None:
-    from rjax import numpy as jnp
-    if not hasattr(jnp, "nonzero"):
-      raise NotImplementedError("where(condition) needs nonzero, which is not implemented yet")
-    return jnp.nonzero(condition)
+    return sorting.nonzero(condition)
   if x is None or y is None:
     raise ValueError("Either both or neither of the x and y arguments should be provided to "
                      f"rjax.numpy.where, got {x} and {y}.")
   check_arraylike("where", condition, x, y)
-  from rjax._src.numpy.util import promote_dtypes
   c = lax.asarray_lax(condition if not isinstance(condition, (list, tuple))
                       else np.asarray(condition))
   if not _is_bool(c):

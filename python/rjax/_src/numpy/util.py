@@ -6,8 +6,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes
+from rjax._src.runtime.array import Array, from_scalar
 
 
 def is_arraylike(x: Any) -> bool:
@@ -29,7 +31,6 @@ def asarray(x: Any):
 
 def _to_dtype(x: Any, dt: np.dtype, weak: bool):
   if isinstance(x, (bool, int, float)):
-    from rjax._src.array import from_scalar, Array
     s = from_scalar(x, dt)
     return Array._from_buffer(s._buf, s.aval.update(weak_type=weak)) if weak else s
   return lax.convert_element_type(asarray(x), dt, weak_type=weak)

@@ -12,8 +12,8 @@ from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
 
-from rjax._src import tree_util
-import rjax.numpy as jnp
+from rjax._src import numpy as jnp
+from rjax._src.base import tree_util
 
 Params = Any
 Updates = Any

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional, Sequence
 
-import rjax.numpy as jnp
+from rjax._src import numpy as jnp
 
 Schedule = Callable
 

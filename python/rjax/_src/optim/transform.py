@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import rjax.numpy as jnp
-from rjax import lax
-from rjax._src import tree_util
+from rjax._src import lax
+from rjax._src import numpy as jnp
+from rjax._src.base import tree_util
 from rjax._src.optim import base
 from rjax._src.optim.base import (
     GradientTransformation, _is_none, canonicalize_dtype, safe_increment, tree_bias_correction,

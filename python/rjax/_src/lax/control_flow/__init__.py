@@ -1,9 +1,11 @@
 """Structured control flow: higher-order primitives carrying sub-jaxprs
 (``cond``, ``while``, ``scan``), run by the Rust executor's ops of the same
-names; and the functions built on them."""
-from rjax._src.lax.control_flow.conditionals import cond, switch, cond_p  # noqa: F401
-from rjax._src.lax.control_flow.loops import (  # noqa: F401
-    while_loop, fori_loop, scan, map, while_p, scan_p)
-from rjax._src.lax.control_flow.associative import associative_scan  # noqa: F401
+names; and the functions built on them. This package's namespace is the union
+of its modules' ``__all__`` (built by ``@export``)."""
+from rjax._src.lax.control_flow import associative, conditionals, loops
 
-__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map", "associative_scan"]
+__all__: list[str] = []
+for _module in (conditionals, loops, associative):
+  globals().update((_name, getattr(_module, _name)) for _name in _module.__all__)
+  __all__ += _module.__all__
+del _module

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util
+from rjax._src.lax import lax, shapes, slicing
+from rjax._src.lax.utils import export
 
 
 def _interleave(a, b, axis: int):
   """``a[0], b[0], a[1], b[1], ...`` along ``axis`` (``a`` may be one longer)."""
-  from rjax._src.lax import lax, shapes
   na, nb = core.get_aval(a).shape[axis], core.get_aval(b).shape[axis]
   nd = core.get_aval(a).ndim
   a_pad, b_pad = [(0, 0, 0)] * nd, [(0, 0, 0)] * nd
@@ -22,10 +24,10 @@ def _interleave(a, b, axis: int):
   return lax.bitwise_or(pa, pb) if dt.kind == "b" else lax.add(pa, pb)
 
 
+@export
 def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
   """All prefix combinations ``fn(...fn(fn(e0, e1), e2)..., ek)`` of ``elems``
   along ``axis``, for an associative ``fn`` (``jax.lax.associative_scan``)."""
-  from rjax._src.lax import shapes, slicing
   flat, tree = tree_util.tree_flatten(elems)
   if not flat:
     return elems
@@ -66,6 +68,3 @@ def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
   if reverse:
     out = [shapes.rev(x, (axis,)) for x in out]
   return tree_util.tree_unflatten(tree, out)
-
-
-__all__ = ["associative_scan"]

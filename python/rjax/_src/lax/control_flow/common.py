@@ -5,12 +5,17 @@ batching, partial evaluation, transposition of a sub-jaxpr), plus their eager
 impl and the compilation of sub-jaxprs to nested Rust Executables."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Var
 from rjax._src.interpreters import ad, batching, lowering
 from rjax._src.interpreters import partial_eval as pe
+# (control flow's batching asks which primitives are collectives)
+from rjax._src.lax import parallel
+from rjax._src.runtime.array import Array, to_array
 
 # ---------------------------------------------------------------------------
 # Tracing user functions
@@ -141,7 +146,6 @@ def jvp_nonzeros(closed: ClosedJaxpr, nonzeros: Sequence[bool]) -> list[bool]:
 
 
 def differentiable(aval: ShapedArray) -> bool:
-  from rjax._src import dtypes
   return dtypes.is_inexact(aval.dtype)
 
 
@@ -197,7 +201,6 @@ def _sub_jaxprs(params: dict):
 
 def uses_collectives(params: dict) -> bool:
   """Whether a sub-jaxpr (at any depth) holds a collective (psum, ...)."""
-  from rjax._src.lax import parallel
   for j in _sub_jaxprs(params):
     for e in j.eqns:
       if e.primitive in parallel.COLLECTIVES or uses_collectives(e.params):
@@ -330,7 +333,6 @@ def eager_impl(prim, jaxpr_param: Callable[[dict], ClosedJaxpr]):
   primitive's first sub-jaxpr (keyed by all its sub-jaxprs and the input
   avals), so re-running the same equation (a jaxpr evaluated again) compiles
   nothing; a freshly traced call compiles once."""
-  from rjax._src.array import Array, to_array
 
   def impl(*args, **params):
     arrs = [a if type(a) is Array else _concrete(a, to_array) for a in args]
@@ -366,7 +368,6 @@ def _concrete(x, to_array):
 def check_carry_type(name: str, body_fun: Callable, in_tree, in_avals, out_tree, out_avals):
   """TypeError unless the carry output has the carry input's pytree
   structure and types (weak types may differ)."""
-  import inspect
   try:
     carry_name = list(inspect.signature(body_fun).parameters)[0]
   except (ValueError, TypeError, IndexError):

@@ -8,11 +8,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rjax._src import core, tree_util
-from rjax._src.interpreters import ad, batching, lowering
+from rjax._src import core
+from rjax._src.base import tree_util
+from rjax._src.interpreters import ad, batching, lowering, reference
 from rjax._src.interpreters import partial_eval as pe
-from rjax._src.lax import reference
+from rjax._src.lax import lax, shapes
 from rjax._src.lax.control_flow import common as cf
+from rjax._src.lax.utils import export
 
 cond_p = core.new_primitive("cond", multiple_results=True)
 
@@ -154,7 +156,6 @@ ad.primitive_transposes[cond_p] = _cond_transpose
 
 
 def _cond_batch(vals, dims, *, branches, axis_name, axis_size):
-  from rjax._src.lax import lax, shapes
   size = axis_size
   index, *ops = vals
   idim, *odims = dims
@@ -241,10 +242,10 @@ def _shape(x):
   return core.get_aval(x).shape if hasattr(x, "aval") else np.shape(x)
 
 
+@export
 def cond(pred, true_fun: Callable, false_fun: Callable, *operands, operand=_no_operand):
   """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, staged
   as one ``cond`` primitive (both branches are traced; one runs)."""
-  from rjax._src.lax import lax
   if not (callable(true_fun) and callable(false_fun)):
     raise TypeError("lax.cond: true_fun and false_fun arguments should be callable.")
   operands = _with_operand_keyword(operands, operand)
@@ -269,9 +270,9 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands, operand=_no_o
   return tree_util.tree_unflatten(out_tree, outs)
 
 
+@export
 def switch(index, branches: Sequence[Callable], *operands, operand=_no_operand):
   """``branches[clamp(index, 0, len(branches) - 1)](*operands)``."""
-  from rjax._src.lax import lax
   if not isinstance(branches, (list, tuple)) or not all(callable(b) for b in branches):
     raise TypeError("lax.switch: branches argument should be a sequence of callables.")
   operands = _with_operand_keyword(operands, operand)
@@ -290,6 +291,3 @@ def switch(index, branches: Sequence[Callable], *operands, operand=_no_operand):
       branches, operands, "switch", [f"branch {i}" for i in range(len(branches))])
   outs = cond_p.bind(index, *consts, *leaves, branches=tuple(jaxprs))
   return tree_util.tree_unflatten(out_tree, outs)
-
-
-__all__ = ["cond", "switch", "cond_p"]

@@ -17,11 +17,13 @@ from typing import Callable
 
 import numpy as np
 
-from rjax._src import core, tree_util
-from rjax._src.interpreters import ad, batching, lowering
+from rjax._src import core
+from rjax._src.base import dtypes, tree_util
+from rjax._src.interpreters import ad, batching, lowering, reference
 from rjax._src.interpreters import partial_eval as pe
-from rjax._src.lax import reference
+from rjax._src.lax import lax, reductions, shapes, slicing
 from rjax._src.lax.control_flow import common as cf
+from rjax._src.lax.utils import export
 
 # ===========================================================================
 # while
@@ -145,7 +147,6 @@ ad.primitive_transposes[while_p] = _while_transpose
 
 def _while_batch(vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts, axis_name,
                  axis_size):
-  from rjax._src.lax import lax, reductions, shapes
   cn, bn = cond_nconsts, body_nconsts
   size = axis_size
   vals = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
@@ -199,6 +200,7 @@ def _while_batch(vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
 cf.register_batcher(while_p, _while_batch)
 
 
+@export
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
   """``while cond_fun(val): val = body_fun(val)``, as one ``while`` primitive
   that runs entirely in the Rust executor."""
@@ -466,6 +468,7 @@ def _scan_batch(vals, dims, *, axis_name, axis_size, **params):
 cf.register_batcher(scan_p, _scan_batch)
 
 
+@export
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False,
          unroll: int | bool = 1, _split_transpose: bool = False):
   """``jax.lax.scan``: ``carry, y = f(carry, x)`` over the leading axis of
@@ -533,12 +536,11 @@ def _concrete_int(x):
     return None
 
 
+@export
 def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool | None = None):
   """``for i in range(lower, upper): val = body_fun(i, val)``. With static
   bounds it is a ``scan`` (so reverse-mode differentiable); otherwise a
   ``while_loop``."""
-  from rjax._src import dtypes
-  from rjax._src.lax import lax
   lo, hi = _concrete_int(lower), _concrete_int(upper)
   dt_lo, dt_hi = core.get_aval(lower).dtype, core.get_aval(upper).dtype
   if dt_lo.kind not in "iu" or dt_hi.kind not in "iu":
@@ -576,26 +578,22 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll: int | bool 
   return while_loop(cond_fun, body, (as_index(lower, lo), as_index(upper, hi), init_val))[2]
 
 
+@export
 def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001
   """``jax.lax.map``: ``f`` applied over the leading axis of ``xs`` with a
   ``scan`` (``batch_size``: that many at a time, under ``vmap``)."""
   if batch_size is not None:
-    from rjax._src import api
-    from rjax._src.lax import shapes, slicing
     leaves, tree = tree_util.tree_flatten(xs)
     n = core.get_aval(leaves[0]).shape[0]
     nb, rem = divmod(n, batch_size)
     main = [shapes.reshape(slicing.slice_in_dim(x, 0, nb * batch_size),
                            (nb, batch_size) + core.get_aval(x).shape[1:]) for x in leaves]
-    _, ys = scan(lambda c, x: (c, api.vmap(f)(tree_util.tree_unflatten(tree, x))), (), main)
+    _, ys = scan(lambda c, x: (c, batching.vmap(f)(tree_util.tree_unflatten(tree, x))), (), main)
     ys = tree_util.tree_map(lambda y: shapes.reshape(y, (nb * batch_size,) + y.shape[2:]), ys)
     if rem:
       tail = [slicing.slice_in_dim(x, nb * batch_size, n) for x in leaves]
-      ys_tail = api.vmap(f)(tree_util.tree_unflatten(tree, tail))
+      ys_tail = batching.vmap(f)(tree_util.tree_unflatten(tree, tail))
       ys = tree_util.tree_map(lambda a, b: shapes.concatenate([a, b], 0), ys, ys_tail)
     return ys
   _, ys = scan(lambda c, x: (c, f(x)), (), xs)
   return ys
-
-
-__all__ = ["while_loop", "fori_loop", "scan", "map", "while_p", "scan_p"]

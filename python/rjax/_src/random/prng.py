@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad, batching
-from rjax._src.lax import reference
-from rjax._src.lax.lax import asarray_lax, broadcasting_shape, standard_primitive
+from rjax._src.interpreters import ad, batching, reference
+from rjax._src.lax.utils import asarray_lax, broadcasting_shape, standard_primitive
 
 
 def _threefry2x32_abstract_eval(k0, k1, x0, x1):

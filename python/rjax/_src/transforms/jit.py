@@ -17,10 +17,12 @@ import logging
 import threading
 from typing import Any, Callable, Sequence
 
-from rjax._src import core, tree_util
-from rjax._src.config import config
+from rjax._src import core
+from rjax._src.base import tree_util
+from rjax._src.base.config import config
 from rjax._src.interpreters import lowering
 from rjax._src.interpreters import partial_eval as pe
+from rjax._src.runtime.array import Array, to_array
 
 logger = logging.getLogger("rjax")
 
@@ -114,7 +116,6 @@ class JitWrapped:
     return static_nums, static_names, static, dyn_args, dyn_kwargs
 
   def _entry(self, args, kwargs):
-    from rjax._src.array import Array, to_array
     static_nums, static_names, static, dyn_args, dyn_kwargs = self._split(args, kwargs)
     leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
     arrs = [x if type(x) is Array else to_array(x) for x in leaves]
@@ -172,7 +173,6 @@ class JitWrapped:
   def __call__(self, *args, **kwargs):
     if core.current_trace() is not core.eval_trace:
       return self._fun(*args, **kwargs)   # traced inline under other transformations
-    from rjax._src.array import Array
     # Fast path: positional Array arguments only, nothing static or donated.
     # Keyed by the avals alone (the pytree is then just a tuple of leaves).
     if self._plain and not kwargs:
@@ -216,7 +216,6 @@ class JitWrapped:
 
   def _donated(self, args, kwargs) -> list:
     """The Arrays passed in donated positions (argnums and argnames)."""
-    from rjax._src.array import Array
     nums = {i % len(args) for i in self._donate_argnums if -len(args) <= i < len(args)}
     if self._sig is not None:
       params = list(self._sig.parameters)

@@ -22,12 +22,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rjax._src import core, devices as _devices, tree_util
-from rjax._src.array import Array, to_array
-from rjax._src.config import config
+from rjax._src import core
+from rjax._src.base import tree_util
+from rjax._src.base.config import config
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import lowering
+from rjax._src.interpreters import batching, lowering
 from rjax._src.interpreters import partial_eval as pe
+from rjax._src.lax import shapes, slicing
+from rjax._src.runtime import devices as _devices
+from rjax._src.runtime.array import Array, Shard, to_array
+from rjax._src.transforms.jit import Lowered
 
 
 class ShardedArray(Array):
@@ -53,7 +57,6 @@ class ShardedArray(Array):
     if self._shards is None:
       return None
     if self._whole is None:
-      from rjax._src.lax import shapes
       parts = [shapes.expand_dims(s, (self._axis,)) for s in self._shards]
       self._whole = shapes.concatenate(parts, self._axis)._buf
     return self._whole
@@ -107,16 +110,6 @@ class ShardedArray(Array):
     self._shards = None
     self._whole = None
     self._npy = None
-
-
-class Shard:
-  """One device's piece of an array (``jax.Shard``)."""
-
-  def __init__(self, device, index, data):
-    self.device, self.index, self.data = device, index, data
-
-  def __repr__(self) -> str:
-    return f"Shard(device={self.device!r}, index={self.index}, data={self.data!r})"
 
 
 def _on_device(x: Array, dev) -> Array:
@@ -223,18 +216,17 @@ class PmapWrapped:
     return in_axes
 
   def __call__(self, *args, **kwargs):
-    from rjax._src.api import _broadcast_prefix, _mapped_axes, vmap
     in_axes = self._dyn_in_axes(args)
     f, dyn, svals = self._bind_static(args)
     if core.current_trace() is not core.eval_trace:
       # Inside another transformation: the same values as vmap.
-      return vmap(f, in_axes=in_axes, out_axes=self._out_axes, axis_name=self._axis_name,
+      return batching.vmap(f, in_axes=in_axes, out_axes=self._out_axes, axis_name=self._axis_name,
                   axis_size=self._axis_size)(*dyn, **kwargs)
     flat, in_tree = tree_util.tree_flatten((dyn, kwargs))
     spec = (in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(dyn), 0)
-    dims = _broadcast_prefix(spec, (dyn, kwargs), "in_axes")
+    dims = batching.broadcast_prefix(spec, (dyn, kwargs), "in_axes")
     flat = [x if isinstance(x, Array) else to_array(x) for x in flat]
-    canon, n = _mapped_axes("pmap", flat, dims, (dyn, kwargs), self._axis_size)
+    canon, n = batching.mapped_axes("pmap", flat, dims, (dyn, kwargs), self._axis_size)
     leaves = list(zip(flat, canon))
     avals = [x.aval if d is None else
              ShapedArray(x.aval.shape[:d] + x.aval.shape[d + 1:], x.aval.dtype, x.aval.weak_type)
@@ -277,9 +269,8 @@ class PmapWrapped:
     """This process's devices for a mapped axis of size ``n``, and whether
     the pmap spans every process (``rjax.distributed``): then each process
     maps its local devices and the collectives see all of them."""
-    from rjax._src import distributed
     if self._devices is not None:
-      if distributed.spanning(self._devices):
+      if _devices.spanning(self._devices):
         devs = _devices.local_devices()
         if n != len(devs):
           raise ValueError(f"pmap over the devices of all {_devices.process_count()} processes: "
@@ -292,7 +283,7 @@ class PmapWrapped:
                          f"given")
       return devs, False
     devs = _devices.local_devices()
-    if distributed.spanning(_devices.devices()):
+    if _devices.spanning(_devices.devices()):
       if n != len(devs):
         raise ValueError(f"pmap in a job of {_devices.process_count()} processes: the mapped "
                          f"axis must have the local device count ({len(devs)}) on every "
@@ -304,7 +295,6 @@ class PmapWrapped:
     return devs[:n], False
 
   def _compile(self, f, in_tree, avals, n, args, kwargs):
-    from rjax._src.api import _broadcast_prefix
     box = []
 
     def flat_fun(*xs):
@@ -323,12 +313,11 @@ class PmapWrapped:
     e.out_tree = box[-1][1]
     e.out_avals = closed.out_avals
     e.jaxpr, e.ctx = closed, ctx
-    e.out_dims = _broadcast_prefix(self._out_axes, box[-1][0], "out_axes")
+    e.out_dims = batching.broadcast_prefix(self._out_axes, box[-1][0], "out_axes")
     return e
 
   def lower(self, *args, **kwargs):
     """The jaxpr of one replica and its Program (``as_text()``)."""
-    from rjax._src.jit import Lowered
     self(*args, **kwargs)   # compiles (and runs) once
     entry = list(self._cache.values())[-1]
     return Lowered(entry)
@@ -347,7 +336,6 @@ def _shard_bufs(x: Array, d, n: int, devs) -> list:
     return [s._buf for s in x._shards]
   if x._buf is None:
     raise RuntimeError("Array has been deleted (e.g. donated to a pmapped function).")
-  from rjax._src.lax import slicing
   return [slicing.index_in_dim(x, i, d, keepdims=False)._buf for i in range(n)]
 
 

@@ -1,8 +1,8 @@
 """``rjax.random``'s rejection samplers: the ones JAX 0.10.2 writes with
 ``while_loop`` (gamma, loggamma, beta, dirichlet, t, chisquare, f, poisson),
 step for step (same key splits, same constants, same operation order), so the
-same key gives the same numbers as JAX to a few ulp (see ``_src/random.py``'s
-docstring). Split from ``_src/random.py``, whose helpers they use.
+same key gives the same numbers as JAX to a few ulp (see ``random/core.py``'s
+docstring). Split from ``random/core.py``, whose helpers they use.
 """
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ import math
 
 import numpy as np
 
-from rjax._src import core, dtypes
-from rjax._src.api import vmap
-from rjax._src.custom_derivatives import custom_jvp
+from rjax._src import core
+from rjax._src import numpy as jnp
+from rjax._src.base import dtypes
+from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.lax import lax, shapes
 from rjax._src.lax.control_flow import while_loop
-from rjax._src.lax.lax import asarray_lax
-from rjax._src.random import (_canonical_shape, _check_prng_key, _check_shape, _exponential,
-                              _fma, _float_dtype, _int_dtype, _jit, _normal, _shape_of, _split,
-                              _uniform, _unstack_keys)
-import rjax.numpy as jnp
+from rjax._src.lax.utils import asarray_lax
+from rjax._src.random.core import (_canonical_shape, _check_prng_key, _check_shape, _exponential,
+                                   _fma, _float_dtype, _int_dtype, _jit, _normal, _shape_of, _split,
+                                   _uniform, _unstack_keys)
+from rjax._src.transforms.api import vmap
 
 def _c(v, dtype):
   return asarray_lax(np.array(v, dtype))

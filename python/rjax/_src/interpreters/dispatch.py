@@ -8,7 +8,7 @@ from typing import Any
 
 from rjax._src import core
 from rjax._src.interpreters import lowering
-from rjax._src.array import Array, to_array
+from rjax._src.runtime.array import Array, to_array
 
 _from_buffer = Array._from_buffer
 

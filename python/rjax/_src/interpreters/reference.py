@@ -1,5 +1,6 @@
 """NumPy implementations of the primitives: the test oracle (JAX's
-``lax_reference.py``). ``register(prim, fn)`` sits next to each primitive;
+``lax_reference.py``). A rule table like the interpreters' others: declared
+here, filled by ``register(prim, fn)`` next to each primitive's definition;
 ``fn`` takes NumPy arrays positionally and the primitive's params by keyword."""
 from __future__ import annotations
 

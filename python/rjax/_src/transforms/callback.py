@@ -29,10 +29,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rjax._src import core, dtypes, tree_util
+from rjax._src import core
+from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad, batching, lowering
-from rjax._src.lax import reference
+from rjax._src.interpreters import ad, batching, dispatch, lowering, reference
+from rjax._src.lax import shapes, slicing
+from rjax._src.lax.control_flow import loops
+from rjax._src.runtime import devices
+from rjax._src.runtime.array import Array
 
 
 class _FlatCallback:
@@ -110,9 +114,6 @@ _cache_lock = threading.Lock()
 
 
 def _callback_impl(prim):
-  from rjax._src.array import Array
-  from rjax._src import dispatch
-
   def impl(*args, **params):
     arrs = [a if type(a) is Array else dispatch._concrete(a) for a in args]
     avals = tuple(a.aval for a in arrs)
@@ -181,8 +182,6 @@ def _batched_avals(result_avals, size: int) -> tuple:
 
 def _pure_callback_batch(vals, dims, *, callback, result_avals, vmap_method, sharding):
   """JAX's rule for callbacks under vmap, by ``vmap_method``."""
-  from rjax._src.lax import shapes
-  from rjax._src.lax.control_flow import loops
   params = dict(callback=callback, vmap_method=vmap_method, sharding=sharding)
   size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
   moved = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
@@ -205,7 +204,6 @@ def _pure_callback_batch(vals, dims, *, callback, result_avals, vmap_method, sha
     if vmap_method == "sequential":
       _, outs = loops.scan(lambda c, x: (c, one(x)), (), xs)
     else:
-      from rjax._src.lax import slicing
       rows = [one([slicing.index_in_dim(x, i, 0, keepdims=False) for x in xs])
               for i in range(size)]
       outs = [_stack([r[k] for r in rows], a) for k, a in enumerate(out_avals)]
@@ -218,7 +216,6 @@ def _pure_callback_batch(vals, dims, *, callback, result_avals, vmap_method, sha
 
 
 def _stack(xs, aval):
-  from rjax._src.lax import shapes
   if not xs:
     return shapes.full(aval.shape, 0, aval.dtype)
   return shapes.concatenate([shapes.expand_dims(x, (0,)) for x in xs], 0)
@@ -305,7 +302,6 @@ ad.primitive_transposes[debug_callback_p] = _debug_callback_transpose
 def _debug_callback_batch(vals, dims, **params):
   """As JAX: one call per element of the mapped axis (unmapped operands are
   passed whole to each)."""
-  from rjax._src.lax import slicing
   size = next(core.get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
   for i in range(size):
     debug_callback_p.bind(*[v if d is None else slicing.index_in_dim(v, i, d, keepdims=False)
@@ -431,5 +427,4 @@ def debug_print(fmt: str | None = None, *args, ordered: bool = False, partitione
 def effects_barrier() -> None:
   """Wait until every callback of the work queued so far has run
   (``jax.effects_barrier``)."""
-  from rjax._rjax import synchronize
-  synchronize()
+  devices.synchronize()

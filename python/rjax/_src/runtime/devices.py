@@ -12,8 +12,9 @@ import contextlib
 import threading
 from typing import Any, Sequence
 
-from rjax import _rjax
-from rjax._src.config import config
+from rjax._rjax import InternalError, device_threads, init_devices, set_transport
+from rjax._rjax import synchronize as _synchronize
+from rjax._src.base.config import config
 
 
 class Device:
@@ -46,6 +47,7 @@ _lock = threading.Lock()
 _local: list[Device] | None = None
 _global: list[Device] | None = None
 _process = {"index": 0, "count": 1}
+_transport = {"set": False}   # a cross-process transport (rjax.distributed, MPI)
 
 
 def _ensure() -> list[Device]:
@@ -53,7 +55,7 @@ def _ensure() -> list[Device]:
   if _local is None:
     with _lock:
       if _local is None:
-        threads = _rjax.init_devices(int(config.read("rjax_num_cpu_devices")))
+        threads = init_devices(int(config.read("rjax_num_cpu_devices")))
         n = len(threads)
         p = _process["index"]
         _local = [Device(p * n + i, i, p, t) for i, t in enumerate(threads)]
@@ -66,10 +68,10 @@ def _check_count(n) -> None:
   """Create the devices now (so no later work creates them with another
   count), or refuse if they already exist with another count."""
   try:
-    _rjax.init_devices(int(n))
-  except _rjax.InternalError:
+    init_devices(int(n))
+  except InternalError:
     raise RuntimeError(f"rjax_num_cpu_devices must be set before the devices are first used "
-                       f"(rjax already runs with {len(_rjax.device_threads())} CPU "
+                       f"(rjax already runs with {len(device_threads())} CPU "
                        f"device(s))") from None
 
 
@@ -82,6 +84,27 @@ def _set_process(index: int, count: int) -> None:
   with _lock:
     _process.update(index=index, count=count)
     _local = _global = None
+
+
+def install_transport(rank: int | None, size: int = 1, allgather=None) -> None:
+  """Install (``rjax.distributed.initialize``) or remove (``rank=None``) the
+  transport through which collectives meet the other processes."""
+  if rank is None:
+    set_transport(None)
+  else:
+    set_transport(rank, size, allgather)
+  _transport["set"] = rank is not None
+
+
+def spanning(devs) -> bool:
+  """True when ``devs`` (a pmap's devices, global order) are every device of
+  every process, so its collectives cross processes."""
+  return _transport["set"] and process_count() > 1 and list(devs) == devices()
+
+
+def synchronize() -> None:
+  """Wait until the work queued on every device has run."""
+  _synchronize()
 
 
 def local_devices(process_index: int | None = None, backend: str | None = None) -> list[Device]:

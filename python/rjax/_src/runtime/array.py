@@ -1,7 +1,8 @@
 """``rjax.Array``: an immutable array whose data lives in a Rust buffer.
 
-Operators and NumPy-style methods are attached by ``numpy/array_methods.py``
-(shared with tracers, so the same code works under every transformation).
+Operators and NumPy-style methods (and iteration) are attached by
+``numpy/array_methods.py`` (shared with tracers, so the same code works under
+every transformation): this layer sits below rjax.numpy.
 """
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from rjax._rjax import Buffer
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
+from rjax._src.runtime import devices
 
 
 class Array:
@@ -65,7 +68,6 @@ class Array:
   def device(self):
     """The device holding this array (``jax.Array.device``)."""
     if self._dev is None:
-      from rjax._src import devices
       return devices.local_devices()[0]
     return self._dev
 
@@ -74,7 +76,6 @@ class Array:
 
   @property
   def addressable_shards(self) -> list:
-    from rjax._src.pmap import Shard
     return [Shard(self.device, tuple(slice(None) for _ in self.shape), self)]
 
   def block_until_ready(self) -> "Array":
@@ -171,12 +172,6 @@ class Array:
       raise TypeError("len() of unsized object")
     return self.shape[0]
 
-  def __iter__(self):
-    if self.ndim == 0:
-      raise TypeError("iteration over a 0-d array")
-    from rjax._src.numpy import lax_numpy
-    return iter(lax_numpy._unstack(self))
-
   def __hash__(self):
     raise TypeError("unhashable type: 'Array'")
 
@@ -208,8 +203,7 @@ class Array:
     return format(self._value(), spec)
 
   def __reduce__(self):
-    from rjax._src.numpy.lax_numpy import asarray
-    return (asarray, (np.array(self._value()),))
+    return (from_numpy, (np.array(self._value()),))
 
   def copy(self) -> "Array":
     return self
@@ -219,6 +213,16 @@ class Array:
 
   def __deepcopy__(self, memo):
     return self
+
+
+class Shard:
+  """One device's piece of an array (``jax.Shard``)."""
+
+  def __init__(self, device, index, data):
+    self.device, self.index, self.data = device, index, data
+
+  def __repr__(self) -> str:
+    return f"Shard(device={self.device!r}, index={self.index}, data={self.data!r})"
 
 
 def _immutable_root(x: np.ndarray):

@@ -12,9 +12,11 @@ import functools
 import inspect
 from typing import Any, Callable, Sequence
 
-from rjax._src import core, tree_util
+from rjax._src import core
+from rjax._src.base import tree_util
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import ad, batching
+from rjax._src.interpreters import ad, batching, lax_hooks, lowering, reference
+from rjax._src.runtime.array import Array, to_array
 
 
 def _resolve_args(fun, args, kwargs):
@@ -322,8 +324,7 @@ def _batch_custom_vjp(self, fun, fwd, bwd, tracers, lin_jvp=None):
         v, cd = self.to_batch_info(c)
         if d is None:
           if cd is not None:   # unbatched input, batched cotangent: sum over the batch
-            from rjax._src.lax import reductions
-            v = reductions.reduce_sum(v, (cd,))
+            v = lax_hooks.reduce_sum(v, (cd,))
           out.append(v)
         else:
           out.append(batching.matchaxis(v, cd, d, self.axis_size))
@@ -347,7 +348,6 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
   function's inputs and recompute its forward pass during the backward pass,
   instead of keeping its intermediate values. ``policy`` (which intermediates
   may be saved) is accepted; every intermediate is recomputed."""
-  from rjax._src import api
   static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
   @functools.wraps(fun, updated=())
@@ -367,11 +367,11 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
       return flat_fun(*xs), xs
 
     def flat_bwd(xs, cts):
-      _, f_vjp = api.vjp(lambda *ys: flat_fun(*ys), *xs)
+      _, f_vjp = ad.vjp(lambda *ys: flat_fun(*ys), *xs)
       return list(f_vjp(list(cts)))
 
     def lin_jvp(xs, ts):
-      return api.jvp(lambda *ys: flat_fun(*ys), tuple(xs), tuple(ts))[1]
+      return ad.jvp(lambda *ys: flat_fun(*ys), tuple(xs), tuple(ts))[1]
 
     outs = core.current_trace().process_custom_vjp_call(flat_fun, flat_fwd, flat_bwd, leaves,
                                                         lin_jvp)
@@ -384,21 +384,11 @@ remat = checkpoint
 
 
 # ---------------------------------------------------------------------------
-# stop_gradient
+# stop_gradient (``rjax.lax.stop_gradient``): the identity with a zero derivative
 
 
 def _stop_gradient_abstract_eval(x):
   return x
-
-
-stop_gradient_p = core.new_primitive("stop_gradient")
-stop_gradient_p.def_abstract_eval(_stop_gradient_abstract_eval)
-stop_gradient_p.def_impl(lambda x: x if type(x).__name__ == "Array" else _to_array(x))
-
-
-def _to_array(x):
-  from rjax._src.array import to_array
-  return to_array(x)
 
 
 def _stop_gradient_jvp(primals, tangents):
@@ -406,18 +396,13 @@ def _stop_gradient_jvp(primals, tangents):
   return stop_gradient_p.bind(x), ad.Zero.from_value(x)
 
 
+stop_gradient_p = core.new_primitive("stop_gradient")
+stop_gradient_p.def_abstract_eval(_stop_gradient_abstract_eval)
+stop_gradient_p.def_impl(lambda x: x if type(x) is Array else to_array(x))
 ad.primitive_jvps[stop_gradient_p] = _stop_gradient_jvp
 batching.defvectorized(stop_gradient_p)
-
-
-def _register_stop_gradient():
-  from rjax._src.interpreters import lowering
-  from rjax._src.lax import reference
-  lowering.lowerings[stop_gradient_p] = lambda ctx, x, avals_in, avals_out: [x]
-  reference.register(stop_gradient_p, lambda x: x)
-
-
-_register_stop_gradient()
+lowering.lowerings[stop_gradient_p] = lambda ctx, x, avals_in, avals_out: [x]
+reference.register(stop_gradient_p, lambda x: x)
 
 
 def stop_gradient(x: Any) -> Any:

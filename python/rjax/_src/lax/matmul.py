@@ -1,16 +1,17 @@
-"""dot_general (with lax.dot and lax.batch_matmul), with all its rules."""
+"""dot_general (and lax.dot and lax.batch_matmul on it), one block with all
+its rules: dot_general is bilinear."""
 from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import core, dtypes
+from rjax._src import core
+from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
-from rjax._src.interpreters import lowering
-from rjax._src.lax import reference
-from rjax._src.lax.lax import asarray_lax, standard_primitive
-
-# ---------------------------------------------------------------------------
-# dot_general
+from rjax._src.interpreters import ad, batching, lowering, reference
+# The transposes convert and transpose (elementwise and shape ops): the lax
+# modules import each other as modules.
+from rjax._src.lax import lax, shapes
+from rjax._src.lax.utils import asarray_lax, export, standard_primitive
 
 
 def _bits(dt: np.dtype) -> int:
@@ -87,7 +88,76 @@ def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision=None,
   return ShapedArray(shape, dt, lhs.weak_type and rhs.weak_type and preferred_element_type is None)
 
 
-dot_general_p = standard_primitive("dot_general", _dot_general_abstract_eval, lower=False)
+def _remaining(n: int, *taken) -> list:
+  return [d for d in range(n) if not any(d in t for t in taken)]
+
+
+def _ranges_like(*xs) -> list:
+  out, start = [], 0
+  for x in xs:
+    out.append(tuple(range(start, start + len(x))))
+    start += len(x)
+  return out
+
+
+def _dot_general_transpose_lhs(g, x, y, *, dimension_numbers, precision=None,
+                               preferred_element_type=None, swap_ans=False, **_):
+  """JAX's ``_dot_general_transpose_lhs``: contract ``g`` with ``y`` over y's
+  free dims (batch dims stay batch dims), then permute to x's layout."""
+  (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+  x_aval = x.aval
+  x_kept = _remaining(x_aval.ndim, x_contract, x_batch)
+  y_kept = _remaining(core.get_aval(y).ndim, y_contract, y_batch)
+  if swap_ans:
+    ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
+  else:
+    ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
+  dims = ((ans_y, tuple(y_kept)), (ans_batch, tuple(y_batch)))
+  x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract)]
+  out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
+  out = dot_general_p.bind(g, y, dimension_numbers=dims, precision=precision,
+                           preferred_element_type=preferred_element_type)
+  x_bar = shapes.transpose(out, tuple(int(a) for a in out_axes))
+  if core.get_aval(x_bar).dtype != x_aval.dtype:
+    x_bar = lax.convert_element_type(x_bar, x_aval.dtype, x_aval.weak_type)
+  return x_bar
+
+
+def _dot_general_transpose_rhs(g, x, y, *, dimension_numbers, **params):
+  (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+  swapped = ((y_contract, x_contract), (y_batch, x_batch))
+  return _dot_general_transpose_lhs(g, y, x, dimension_numbers=swapped, swap_ans=True, **params)
+
+
+def _dot_general_batch_dim_nums(ndims, bdims, dimension_numbers):
+  """JAX's ``_dot_general_batch_dim_nums``: two batched operands make their
+  batch dims a (first) batch dimension of the dot; one batched operand keeps
+  its batch dim as a free dimension. No operand is transposed. Returns the new
+  dimension numbers and where the batch dim lands in the output."""
+  lhs_ndim, _ = ndims
+  lbd, rbd = bdims
+  (lc, rc), (lb, rb) = dimension_numbers
+  bump = lambda ds, b: tuple(d + (d >= b) for d in ds)
+  if lbd is not None and rbd is not None:
+    lb, rb = (lbd,) + bump(lb, lbd), (rbd,) + bump(rb, rbd)
+    lc, rc = bump(lc, lbd), bump(rc, rbd)
+    out_dim = 0
+  elif lbd is not None:
+    lhs_free = _remaining(lhs_ndim, lb, lc)       # (unbatched dims below lbd)
+    out_dim = len(lb) + sum(d < lbd for d in lhs_free)
+    lb, lc = bump(lb, lbd), bump(lc, lbd)
+  else:
+    rhs_free = _remaining(ndims[1], rb, rc)
+    out_dim = (lhs_ndim - len(lc)) + sum(d < rbd for d in rhs_free)
+    rb, rc = bump(rb, rbd), bump(rc, rbd)
+  return ((lc, rc), (lb, rb)), out_dim
+
+
+def _dot_general_batch(vals, dims, *, dimension_numbers, **params):
+  (lhs, rhs), (lbd, rbd) = vals, dims
+  ndims = (core.get_aval(lhs).ndim, core.get_aval(rhs).ndim)
+  dn, out_dim = _dot_general_batch_dim_nums(ndims, (lbd, rbd), dimension_numbers)
+  return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), out_dim
 
 
 def _dot_general_lowering(ctx, lhs, rhs, *, avals_in, avals_out, dimension_numbers,
@@ -152,8 +222,6 @@ def _fold_transposes(ctx, ids, ndims, dimension_numbers):
   return new_ids, ((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb)))
 
 
-lowering.lowerings[dot_general_p] = _dot_general_lowering
-
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -180,6 +248,10 @@ def _dot_general_ref(lhs, rhs, *, dimension_numbers, precision=None, preferred_e
   return np.asarray(r).astype(dt)
 
 
+dot_general_p = standard_primitive("dot_general", _dot_general_abstract_eval, lower=False)
+ad.defbilinear(dot_general_p, _dot_general_transpose_lhs, _dot_general_transpose_rhs)
+batching.primitive_batchers[dot_general_p] = _dot_general_batch
+lowering.lowerings[dot_general_p] = _dot_general_lowering
 reference.register(dot_general_p, _dot_general_ref)
 
 
@@ -194,6 +266,7 @@ def _canon_dn(dimension_numbers) -> tuple:
                     f"{dimension_numbers!r}") from None
 
 
+@export
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None,
                 out_sharding=None):
   """General tensor contraction (``lax.dot_general``): output dims are the
@@ -205,6 +278,7 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
                             precision=None, preferred_element_type=pet)
 
 
+@export
 def dot(lhs, rhs, precision=None, preferred_element_type=None, out_sharding=None):
   """Vector/matrix products (``lax.dot``): 1-d·1-d, 2-d·1-d, 1-d·2-d, 2-d·2-d."""
   lhs, rhs = asarray_lax(lhs), asarray_lax(rhs)
@@ -217,6 +291,7 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None, out_sharding=None
                    f"got lhs_shape={ls} rhs_shape={rs}")
 
 
+@export
 def batch_matmul(lhs, rhs, precision=None):
   """Batched matrix product over leading dims: (..., m, k) @ (..., k, n)."""
   lhs, rhs = asarray_lax(lhs), asarray_lax(rhs)
@@ -227,93 +302,3 @@ def batch_matmul(lhs, rhs, precision=None):
   nb = len(ls) - 2
   return dot_general(lhs, rhs, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
                      precision)
-
-
-__all__ = ["dot_general", "dot", "batch_matmul"]
-
-
-# ---------------------------------------------------------------------------
-# Differentiation and batching rules: dot_general is bilinear.
-
-from rjax._src.interpreters import ad as _ad  # noqa: E402
-from rjax._src.interpreters import batching as _batching  # noqa: E402
-
-
-def _remaining(n: int, *taken) -> list:
-  return [d for d in range(n) if not any(d in t for t in taken)]
-
-
-def _ranges_like(*xs) -> list:
-  out, start = [], 0
-  for x in xs:
-    out.append(tuple(range(start, start + len(x))))
-    start += len(x)
-  return out
-
-
-def _dot_general_transpose_lhs(g, x, y, *, dimension_numbers, precision=None,
-                               preferred_element_type=None, swap_ans=False, **_):
-  """JAX's ``_dot_general_transpose_lhs``: contract ``g`` with ``y`` over y's
-  free dims (batch dims stay batch dims), then permute to x's layout."""
-  from rjax._src.lax.lax import convert_element_type
-  from rjax._src.lax.shapes import transpose
-  (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
-  x_aval = x.aval
-  x_kept = _remaining(x_aval.ndim, x_contract, x_batch)
-  y_kept = _remaining(core.get_aval(y).ndim, y_contract, y_batch)
-  if swap_ans:
-    ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
-  else:
-    ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
-  dims = ((ans_y, tuple(y_kept)), (ans_batch, tuple(y_batch)))
-  x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract)]
-  out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
-  out = dot_general_p.bind(g, y, dimension_numbers=dims, precision=precision,
-                           preferred_element_type=preferred_element_type)
-  x_bar = transpose(out, tuple(int(a) for a in out_axes))
-  if core.get_aval(x_bar).dtype != x_aval.dtype:
-    x_bar = convert_element_type(x_bar, x_aval.dtype, x_aval.weak_type)
-  return x_bar
-
-
-def _dot_general_transpose_rhs(g, x, y, *, dimension_numbers, **params):
-  (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
-  swapped = ((y_contract, x_contract), (y_batch, x_batch))
-  return _dot_general_transpose_lhs(g, y, x, dimension_numbers=swapped, swap_ans=True, **params)
-
-
-_ad.defbilinear(dot_general_p, _dot_general_transpose_lhs, _dot_general_transpose_rhs)
-
-
-def _dot_general_batch_dim_nums(ndims, bdims, dimension_numbers):
-  """JAX's ``_dot_general_batch_dim_nums``: two batched operands make their
-  batch dims a (first) batch dimension of the dot; one batched operand keeps
-  its batch dim as a free dimension. No operand is transposed. Returns the new
-  dimension numbers and where the batch dim lands in the output."""
-  lhs_ndim, _ = ndims
-  lbd, rbd = bdims
-  (lc, rc), (lb, rb) = dimension_numbers
-  bump = lambda ds, b: tuple(d + (d >= b) for d in ds)
-  if lbd is not None and rbd is not None:
-    lb, rb = (lbd,) + bump(lb, lbd), (rbd,) + bump(rb, rbd)
-    lc, rc = bump(lc, lbd), bump(rc, rbd)
-    out_dim = 0
-  elif lbd is not None:
-    lhs_free = _remaining(lhs_ndim, lb, lc)       # (unbatched dims below lbd)
-    out_dim = len(lb) + sum(d < lbd for d in lhs_free)
-    lb, lc = bump(lb, lbd), bump(lc, lbd)
-  else:
-    rhs_free = _remaining(ndims[1], rb, rc)
-    out_dim = (lhs_ndim - len(lc)) + sum(d < rbd for d in rhs_free)
-    rb, rc = bump(rb, rbd), bump(rc, rbd)
-  return ((lc, rc), (lb, rb)), out_dim
-
-
-def _dot_general_batch(vals, dims, *, dimension_numbers, **params):
-  (lhs, rhs), (lbd, rbd) = vals, dims
-  ndims = (core.get_aval(lhs).ndim, core.get_aval(rhs).ndim)
-  dn, out_dim = _dot_general_batch_dim_nums(ndims, (lbd, rbd), dimension_numbers)
-  return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), out_dim
-
-
-_batching.primitive_batchers[dot_general_p] = _dot_general_batch

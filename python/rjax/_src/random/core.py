@@ -4,7 +4,7 @@ Keys are threefry2x32 keys, and every sampler follows JAX 0.10.2's
 ``jax/_src/random/core.py`` and ``threefry2x32.py`` in its default
 ``jax_threefry_partitionable=True`` mode: the n-th random word of a draw of
 shape ``s`` is ``threefry2x32(key, (hi(n), lo(n)))``, n the row-major index.
-Only the hash is a primitive (``_src/prng.py``); the rest is lax and
+Only the hash is a primitive (``random/prng.py``); the rest is lax and
 rjax.numpy, so it works under ``jit``, ``vmap`` (also over keys) and ``grad``.
 
 Keys come in two forms, as in JAX: legacy raw keys (uint32 arrays whose last
@@ -15,7 +15,7 @@ uint32 data (JAX has an extended dtype ``key<fry>``), so jaxprs show the hash
 and the lax ops, not ``random_bits``/``random_wrap``; and transformations see
 the data's trailing dimension (use ``in_axes``/``out_axes`` >= 0 for typed keys).
 The rejection samplers JAX writes with ``while_loop`` (gamma, loggamma, beta,
-dirichlet, t, chisquare, f, poisson; in ``_src/random_loops.py``) follow JAX's
+dirichlet, t, chisquare, f, poisson; in ``random/loops.py``) follow JAX's
 loops step for step and run on ``lax.while_loop``; JAX's ``random_gamma`` primitive is here a composite (a
 vmapped ``_gamma_one`` under a ``custom_jvp`` whose rule is JAX's implicit
 reparameterisation gradient), so jaxprs show the loops. Their floats agree
@@ -30,13 +30,14 @@ from typing import Sequence
 
 import numpy as np
 
-from rjax._src import core, dtypes, tree_util
-from rjax._src.custom_derivatives import stop_gradient
-from rjax._src.jit import jit
+from rjax._src import core
+from rjax._src import numpy as jnp
+from rjax._src.base import dtypes, tree_util
+from rjax._src.interpreters.custom_derivatives import stop_gradient
 from rjax._src.lax import lax, reductions, shapes, slicing  # noqa: F401
-from rjax._src.lax.lax import asarray_lax
-from rjax._src.prng import threefry2x32
-import rjax.numpy as jnp
+from rjax._src.lax.utils import asarray_lax
+from rjax._src.random.prng import threefry2x32
+from rjax._src.transforms.jit import jit
 
 _UINT = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
 

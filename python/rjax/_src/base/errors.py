@@ -1,7 +1,7 @@
-"""The exceptions rjax raises, with JAX's names and base classes."""
+"""The exceptions rjax raises, with JAX's names and base classes. (The Rust
+core's ``RjaxError`` and ``InternalError`` come from the extension module;
+``rjax.errors`` re-exports them with these.)"""
 from __future__ import annotations
-
-from rjax._rjax import InternalError, RjaxError  # noqa: F401  (re-exported)
 
 
 class JAXTypeError(TypeError):
