@@ -53,10 +53,13 @@ def _np_conv(x, k, strides, padding, lhs_dil, rhs_dil, groups):
   else:
     pads = padding
   x = np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
-  out_sp = [(x.shape[1 + d] - k_eff[d]) // strides[d] + 1 for d in range(nsp)]
+  # a window larger than the padded input gives an empty output (as in lax)
+  out_sp = [max((x.shape[1 + d] - k_eff[d]) // strides[d] + 1, 0) for d in range(nsp)]
   n, c, f = x.shape[0], x.shape[-1], k.shape[-1]
   cg, fg = c // groups, f // groups
   y = np.zeros((n, *out_sp, f))
+  if 0 in out_sp:
+    return y
   for idx in itertools.product(*(range(s) for s in k.shape[:nsp])):
     sl = tuple(slice(i * rhs_dil[d], i * rhs_dil[d] + strides[d] * (out_sp[d] - 1) + 1, strides[d])
                for d, i in enumerate(idx))
