@@ -16,6 +16,7 @@ abstract evaluation here; JVP, transpose, batching and lowering in
 from __future__ import annotations
 
 import inspect
+import operator
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Sequence
@@ -298,7 +299,37 @@ def axis_size(name: Any) -> int:
 
 
 # ---------------------------------------------------------------------------
-# Tracer conversions that need a concrete value: errors that teach.
+# Tracer conversions that need a concrete value. As in JAX, a tracer whose
+# value is known (a JVP tracer over a concrete primal: ``grad``, ``jvp`` and
+# friends outside ``jit``) converts like an array; the others raise errors
+# that teach.
+
+
+def to_concrete_value(x):
+  """The concrete value behind ``x`` (``x`` itself if it is not a tracer),
+  or None while it is only known abstractly (under ``jit``)."""
+  if isinstance(x, Tracer):
+    return x.to_concrete_value()
+  return x
+
+
+def is_concrete(x) -> bool:
+  return to_concrete_value(x) is not None
+
+
+def concrete_or_error(force: Callable | None, val: Any, context: str = ""):
+  """``force(val)`` on the concrete value of ``val``; ConcretizationTypeError
+  (with ``context`` in its message) if ``val`` is only known abstractly."""
+  force = force if force is not None else (lambda v: v)
+  if isinstance(val, Tracer):
+    c = val.to_concrete_value()
+    if c is None:
+      raise _tracer_error("ConcretizationTypeError", val, "Abstract tracer value encountered "
+                          "where a concrete value is expected",
+                          context or "Mark the argument static (static_argnums) if it is a "
+                          "Python constant.")
+    return force(c)
+  return force(val)
 
 
 def _provenance(tracer: "Tracer") -> str:
@@ -324,29 +355,100 @@ def _provenance(tracer: "Tracer") -> str:
 
 def _tracer_error(cls_name: str, tracer: "Tracer", what: str, fix: str):
   cls = getattr(errors, cls_name)
+  # A JVP tracer is abstract because its primal is: explain the primal (the
+  # transformation that traces abstractly, e.g. the jit around a grad).
+  inner = getattr(tracer, "_abstract_inner", None)
+  while inner is not None:
+    nxt = inner()
+    if not isinstance(nxt, Tracer):
+      break
+    tracer = nxt
+    inner = getattr(tracer, "_abstract_inner", None)
   return cls(f"{what} of a traced array {tracer.aval.str_short()} ({tracer._origin()}). "
              f"The value is not known while the function is being traced."
              f"{_provenance(tracer)} {fix}")
 
 
+def _check_bool_conversion(t) -> None:
+  if t.aval.size == 0:
+    raise ValueError("The truth value of an empty array is ambiguous. Use `array.size > 0` "
+                     "to check that an array is not empty.")
+  if t.aval.size > 1:
+    raise ValueError("The truth value of an array with more than one element is ambiguous. "
+                     "Use a.any() or a.all()")
+
+
+def _check_scalar_conversion(t) -> None:
+  if t.aval.ndim > 0:
+    raise TypeError(f"Only scalar arrays can be converted to Python scalars; got "
+                    f"arr.ndim={t.aval.ndim}")
+
+
+def _check_integer_conversion(t) -> None:
+  if not (t.aval.shape == () and (dtypes.is_int(t.aval.dtype) or dtypes.is_bool(t.aval.dtype))):
+    raise TypeError("Only integer scalar arrays can be converted to a scalar index.")
+
+
 def _tracer_bool(self):
-  return bool(_raise(_tracer_error(
+  c = self.to_concrete_value()
+  if c is not None:
+    return bool(c)
+  _check_bool_conversion(self)
+  raise _tracer_error(
       "TracerBoolConversionError", self, "Attempted boolean conversion",
       "Use rjax.lax.cond or jnp.where for value-dependent branches, or mark the argument "
-      "static (static_argnums) if it is a Python constant.")))
+      "static (static_argnums) if it is a Python constant.")
 
 
 def _tracer_int(self):
-  return int(_raise(_tracer_error(
-      "TracerIntegerConversionError", self, "Attempted integer conversion",
+  c = self.to_concrete_value()
+  if c is not None:
+    return int(c)
+  _check_scalar_conversion(self)
+  raise _tracer_error(
+      "ConcretizationTypeError", self, "Attempted integer conversion (int())",
+      "If trying to convert the data type of a value, use x.astype(int) or jnp.asarray(x, "
+      "int) instead; for a traced size, mark the argument static (static_argnums).")
+
+
+def _tracer_index(self):
+  c = self.to_concrete_value()
+  if c is not None:
+    return operator.index(c)
+  _check_integer_conversion(self)
+  raise _tracer_error(
+      "TracerIntegerConversionError", self, "Attempted integer conversion (__index__)",
       "Use rjax.lax.dynamic_slice / dynamic_index_in_dim for traced indices, or mark the "
-      "argument static (static_argnums).")))
+      "argument static (static_argnums).")
+
+
+def _int_like(fn):
+  def conv(self):
+    c = self.to_concrete_value()
+    if c is not None:
+      return fn(c)
+    _check_integer_conversion(self)
+    raise _tracer_error("TracerIntegerConversionError", self,
+                        f"Attempted integer conversion ({fn.__name__}())",
+                        "Mark the argument static (static_argnums).")
+  return conv
 
 
 def _tracer_float(self):
-  return float(_raise(_tracer_error(
+  # As in JAX, float() and complex() never concretize, even under grad.
+  _check_scalar_conversion(self)
+  raise _tracer_error(
       "ConcretizationTypeError", self, "Attempted float conversion",
-      "Keep the value as an array, or mark the argument static (static_argnums).")))
+      "If trying to convert the data type of a value, use x.astype(float) or jnp.asarray(x, "
+      "float) instead; otherwise keep the value as an array, or mark the argument static "
+      "(static_argnums).")
+
+
+def _tracer_complex(self):
+  _check_scalar_conversion(self)
+  raise _tracer_error(
+      "ConcretizationTypeError", self, "Attempted complex conversion",
+      "Use x.astype(complex) or jnp.asarray(x, complex) instead.")
 
 
 def _tracer_array(self, dtype=None, copy=None):
@@ -356,15 +458,56 @@ def _tracer_array(self, dtype=None, copy=None):
       "rjax.pure_callback for host code.")
 
 
+def _tracer_item(self, *args):
+  c = concrete_or_error(None, self, "This occurred in the item() method of rjax.Array.")
+  return c.item(*args)
+
+
+def _concretization_method(name):
+  def method(self, *args, **kwargs):
+    raise _tracer_error("ConcretizationTypeError", self, f"The {name}() method was called on",
+                        f"{name}() needs a concrete array: call it outside transformed "
+                        f"functions.")
+  method.__name__ = name
+  return method
+
+
+def _no_attribute(name):
+  def get(self):
+    raise AttributeError(f"The '{name}' attribute is not available on a traced array with "
+                         f"shape {self.aval.str_short()}.")
+  return property(get)
+
+
 def _raise(e):
   raise e
 
 
+def _aval_str(aval) -> str:
+  """JAX's ``str(aval)``: ``float32[3]``, and ``~float32[]`` for a weak type."""
+  return f"{'~' if aval.weak_type else ''}{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+
+
+def _short_repr(x) -> str:
+  return x._short_repr() if isinstance(x, Tracer) else str(x)
+
+
+Tracer.to_concrete_value = lambda self: None
 Tracer.__bool__ = _tracer_bool
 Tracer.__int__ = _tracer_int
-Tracer.__index__ = _tracer_int
+Tracer.__index__ = _tracer_index
+Tracer.__hex__ = _int_like(hex)
+Tracer.__oct__ = _int_like(oct)
 Tracer.__float__ = _tracer_float
+Tracer.__complex__ = _tracer_complex
 Tracer.__array__ = _tracer_array
+Tracer.item = _tracer_item
+Tracer.tolist = _concretization_method("tolist")
+Tracer.tobytes = _concretization_method("tobytes")
+Tracer.__dlpack__ = _concretization_method("__dlpack__")
+Tracer.__reduce__ = _concretization_method("__reduce__")
+Tracer.device = _no_attribute("device")
+Tracer.sharding = _no_attribute("sharding")
 Tracer.shape = property(lambda self: self.aval.shape)
 Tracer.dtype = property(lambda self: self.aval.dtype)
 Tracer.ndim = property(lambda self: self.aval.ndim)
@@ -373,8 +516,10 @@ Tracer.weak_type = property(lambda self: self.aval.weak_type)
 Tracer.__len__ = lambda self: (self.aval.shape[0] if self.aval.shape
                                else _raise(TypeError("len() of unsized object")))
 Tracer.__iter__ = lambda self: iter([self[i] for i in range(len(self))])
+Tracer.__reversed__ = lambda self: iter(self[::-1])
 Tracer._origin = lambda self: "a tracer"
-Tracer.__repr__ = lambda self: f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
+Tracer._short_repr = lambda self: f"{type(self).__name__}({_aval_str(self.aval)})"
+Tracer.__repr__ = lambda self: self._short_repr()
 Tracer.__hash__ = None
 
 
@@ -605,12 +750,13 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
   for i, e in enumerate(jaxpr.eqns):
     for v in e.invars:
       if not isinstance(v, Literal) and id(v) not in defined:
-        raise TypeError(f"typecheck: equation {i} ({e.primitive}) reads an undefined variable")
+        raise errors.JaxprTypeError(f"typecheck: equation {i} ({e.primitive}) reads an "
+                                  f"undefined variable")
     out = e.primitive.abstract_eval(*[v.aval for v in e.invars], **e.params)
     outs = list(out) if e.primitive.multiple_results else [out]
     got = [v.aval for v in e.outvars]
     if [(a.shape, a.dtype) for a in outs] != [(a.shape, a.dtype) for a in got]:
-      raise TypeError(f"typecheck: equation {i} ({e.primitive}) produces {outs}, "
+      raise errors.JaxprTypeError(f"typecheck: equation {i} ({e.primitive}) produces {outs}, "
                       f"the jaxpr says {got}")
     for v in e.params.values():
       for j in (v if isinstance(v, (tuple, list)) else (v,)):
@@ -619,4 +765,4 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
     defined |= {id(v) for v in e.outvars}
   for v in jaxpr.outvars:
     if not isinstance(v, Literal) and id(v) not in defined:
-      raise TypeError("typecheck: an output variable is undefined")
+      raise errors.JaxprTypeError("typecheck: an output variable is undefined")

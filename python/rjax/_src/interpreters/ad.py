@@ -25,6 +25,7 @@ from rjax._src.core import ShapedArray
 from rjax._src.interpreters import batching, lax_hooks, lowering, reference
 from rjax._src.interpreters.dispatch import apply_primitive
 from rjax._src.interpreters.partial_eval import PartialEvalTrace
+from rjax._src.runtime.array import Array, to_array
 
 primitive_jvps: dict[Any, Callable] = {}
 primitive_transposes: dict[Any, Callable] = {}
@@ -50,9 +51,10 @@ class Zero:
 
 
 def tangent_aval(aval: ShapedArray) -> ShapedArray:
-  """Tangents of floats have the same dtype; ints/bools have no tangent space
-  (we use the same aval and always keep their tangents symbolic zeros)."""
-  return aval.update(weak_type=False) if aval.weak_type else aval
+  """Tangents of floats have the same dtype and weak type (JAX's
+  ``to_tangent_aval``); ints/bools have no tangent space (we use the same
+  aval and always keep their tangents symbolic zeros)."""
+  return aval
 
 
 def zeros_like_aval(aval: ShapedArray):
@@ -103,13 +105,30 @@ class JVPTracer(core.Tracer):
   def aval(self):
     return core.get_aval(self.primal)
 
+  def to_concrete_value(self):
+    # The primal of a JVP over concrete values is concrete: Python control
+    # flow on it works under grad/jvp outside jit, as in JAX.
+    return core.to_concrete_value(self.primal)
+
   def _origin(self):
     return "a value being differentiated"
 
+  def _abstract_inner(self):
+    return self.primal
+
+  def _short_repr(self):
+    # JAX's reprs: JVPTracer under jvp, GradTracer under linearize/vjp/grad.
+    if self._trace.linearizing:
+      return (f"GradTracer(primal={core._short_repr(self.primal)}, "
+              f"typeof(tangent)={core.get_aval(self.tangent).str_short()})")
+    return (f"JVPTracer(primal={core._short_repr(self.primal)}, "
+            f"tangent={core._short_repr(self.tangent)})")
+
 
 class JVPTrace(core.Trace):
-  def __init__(self, parent_trace: core.Trace):
+  def __init__(self, parent_trace: core.Trace, linearizing: bool = False):
     self.parent_trace = parent_trace
+    self.linearizing = linearizing
 
   def arg_dependencies(self, tracer):
     t = getattr(tracer, "tangent", None)
@@ -146,10 +165,10 @@ class JVPTrace(core.Trace):
 
 
 def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
-             debug: core.DebugInfo | None = None):
+             debug: core.DebugInfo | None = None, linearizing: bool = False):
   """Forward mode on a flat function: returns (primals_out, tangents_out)."""
   parent = core.current_trace()
-  trace = JVPTrace(parent)
+  trace = JVPTrace(parent, linearizing)
   trace.debug = debug
   ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
   with core.set_current_trace(trace):
@@ -252,7 +271,7 @@ def linearize_flat(fun: Callable, primals: Sequence[Any], debug: core.DebugInfo 
   pe.debug = debug
   tangent_args = [pe.new_arg(tangent_aval(core.get_aval(p))) for p in primals]
   with core.set_current_trace(pe):
-    p_out, t_out = jvp_flat(fun, primals, tangent_args, debug)
+    p_out, t_out = jvp_flat(fun, primals, tangent_args, debug, linearizing=True)
   zero_out = [isinstance(t, Zero) for t in t_out]
   closed = pe.to_jaxpr([t for t in t_out if not isinstance(t, Zero)])
   return p_out, closed, zero_out
@@ -336,10 +355,31 @@ def flatten_fun(fun, in_tree, out_tree_box, has_aux=False):
 
 
 def _check_tangent(p, t, i):
-  pa, ta = core.get_aval(p), core.get_aval(t)
+  pa = core.get_aval(p)
+  want = dtypes.float0 if not dtypes.is_inexact(pa.dtype) else pa.dtype
+  if getattr(t, "dtype", None) == dtypes.float0:
+    ta = ShapedArray(np.shape(t), pa.dtype) if want == dtypes.float0 else None
+  else:
+    ta = core.get_aval(t)
+  if ta is None or ta.dtype != want and ta.dtype != pa.dtype or want == dtypes.float0 and \
+      getattr(t, "dtype", None) != dtypes.float0:
+    raise TypeError(f"jvp: primal and tangent arguments must have equal dtypes (or float0 "
+                    f"tangents for int/bool primals); got primal dtype {pa.dtype.name} and "
+                    f"tangent dtype {ta.dtype.name} for argument {i}")
   if pa.shape != ta.shape:
     raise ValueError(f"jvp: primal and tangent arguments must have equal shapes, got "
                      f"{pa.shape} and {ta.shape} for argument {i}")
+
+
+def _weak_like(p, t):
+  """A concrete tangent of a weakly typed primal, weakly typed too: JAX's
+  jnp functions convert both (so jvp's output tangents come out weak)."""
+  if not isinstance(t, (Array, core.Tracer)):
+    t = to_array(t)
+  if type(t) is Array and t.aval.weak_type != core.get_aval(p).weak_type \
+      and t.aval.dtype == core.get_aval(p).dtype:
+    return Array._from_buffer(t._buf, t.aval.update(weak_type=core.get_aval(p).weak_type))
+  return t
 
 
 def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
@@ -353,10 +393,14 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
                     f"got {in_tree} and {t_tree}")
   for i, (p, t) in enumerate(zip(p_flat, t_flat)):
     _check_tangent(p, t, i)
+  t_flat = [Zero.from_value(p) if getattr(t, "dtype", None) == dtypes.float0
+            else _weak_like(p, t) for p, t in zip(p_flat, t_flat)]
   box: list = []
   p_out, t_out = jvp_flat(flatten_fun(fun, in_tree, box, has_aux), p_flat, t_flat,
                              core.debug_info("jvp", fun, primals))
-  t_out = [instantiate_zeros(t) for t in t_out]
+  t_out = [np.zeros(core.get_aval(p).shape, dtypes.float0)
+           if not dtypes.is_inexact(core.get_aval(p).dtype) else instantiate_zeros(t)
+           for p, t in zip(p_out, t_out)]
   out_tree = box[-1]
   res = (tree_util.tree_unflatten(out_tree, p_out), tree_util.tree_unflatten(out_tree, t_out))
   if has_aux:

@@ -38,6 +38,14 @@ class BatchTracer(core.Tracer):
   def _origin(self):
     return "a value being batched by vmap"
 
+  def to_concrete_value(self):
+    # An unbatched value's concrete value (JAX never wraps those in a tracer).
+    return core.to_concrete_value(self.val) if self.batch_dim is None else None
+
+  def _short_repr(self):
+    return (f"VmapTracer(aval={core._aval_str(self.aval)}, "
+            f"batched={core._aval_str(core.get_aval(self.val))})")
+
 
 class BatchTrace(core.Trace):
   def __init__(self, parent_trace: core.Trace, axis_name: Any, axis_size: int):

@@ -24,6 +24,9 @@ class DynamicJaxprTracer(core.Tracer):
   def _origin(self):
     return "an argument or intermediate value of a function being traced to a jaxpr"
 
+  def _short_repr(self):
+    return f"JitTracer({core._aval_str(self._aval)})"
+
 
 class DynamicJaxprTrace(core.Trace):
   def __init__(self):
@@ -126,6 +129,19 @@ class PartialEvalTrace(DynamicJaxprTrace):
     if rule is not None:
       return rule(self, list(args), **params)
     return super().process_primitive(prim, args, params)
+
+  def getvar(self, x: Any):
+    # A known array is a residual: a constvar (never a literal, which would
+    # wait for its value and lose its weak type).
+    if isinstance(x, (bool, int, float)) or isinstance(x, DynamicJaxprTracer) and x._trace is self:
+      return super().getvar(x)
+    v = self._const_ids.get(id(x))
+    if v is None:
+      v = Var(core.get_aval(x))
+      self._const_ids[id(x)] = v
+      self.constvars.append(v)
+      self.consts.append(x)
+    return v
 
   def is_known(self, x) -> bool:
     return not (isinstance(x, DynamicJaxprTracer) and x._trace is self)

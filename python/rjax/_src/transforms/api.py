@@ -169,7 +169,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     else:
       ans, f_vjp = vjp(f_partial, *diff_args, _debug=debug)
     _check_scalar_float(ans, "grad")
-    g = f_vjp(from_scalar(1.0, core.get_aval(ans).dtype))
+    a = core.get_aval(ans)
+    one = from_scalar(1.0, a.dtype)
+    g = f_vjp(one if not a.weak_type else Array._from_buffer(one._buf, a))
     g = g[0] if int_argnums else tuple(g)
     return ((ans, aux), g) if has_aux else (ans, g)
 
@@ -203,7 +205,8 @@ def _std_basis(flat_avals):
   for a, n in zip(flat_avals, sizes):
     eye = np.zeros((total, n), dtype=a.dtype)
     eye[np.arange(off, off + n), np.arange(n)] = 1
-    outs.append(from_numpy(eye.reshape((total,) + a.shape), a.dtype))
+    # weakly typed for a weakly typed value, as JAX's results are
+    outs.append(from_numpy(eye.reshape((total,) + a.shape), a.dtype, weak_type=a.weak_type))
     off += n
   return outs, total
 
