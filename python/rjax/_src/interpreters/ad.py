@@ -24,6 +24,7 @@ from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import batching, lax_hooks, lowering, reference
 from rjax._src.interpreters.dispatch import apply_primitive
+from rjax._src.interpreters import partial_eval as pe
 from rjax._src.interpreters.partial_eval import PartialEvalTrace
 from rjax._src.runtime.array import Array, to_array
 
@@ -431,17 +432,36 @@ def linearize(fun: Callable, *primals):
 
 def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo | None = None):
   """``(fun(*primals), f_vjp)`` where ``f_vjp(ct)`` pulls a cotangent of the
-  output back to cotangents of the inputs (reverse mode)."""
+  output back to cotangents of the inputs (reverse mode). ``f_vjp`` is a
+  pytree whose leaves are the residuals (as JAX's is)."""
   p_flat, in_tree = tree_util.tree_flatten(primals)
   box: list = []
   debug = _debug or core.debug_info("vjp", fun, primals)
   p_out, closed, zero_out = linearize_flat(flatten_fun(fun, in_tree, box, has_aux), p_flat,
                                               debug)
   out_tree = box[-1]
-  out_avals = [core.get_aval(p) for p in p_out]
-  in_avals = [core.get_aval(p) for p in p_flat]
+  f_vjp = VJPFunction(closed.jaxpr, closed.consts, (tuple(zero_out), in_tree, out_tree,
+                                                    tuple(core.get_aval(p) for p in p_flat),
+                                                    tuple(core.get_aval(p) for p in p_out)))
+  primal_out = tree_util.tree_unflatten(out_tree, p_out)
+  if has_aux:
+    return primal_out, f_vjp, box[0][1]
+  return primal_out, f_vjp
 
-  def f_vjp(ct):
+
+class VJPFunction:
+  """The pullback ``vjp`` returns: ``f_vjp(ct)`` transposes the linear jaxpr
+  on the cotangent. A pytree: its leaves are the residuals (the linear
+  jaxpr's constants), so ``make_jaxpr`` of a function returning it shows
+  what reverse mode saves."""
+
+  __slots__ = ("jaxpr", "consts", "info")
+
+  def __init__(self, jaxpr: core.Jaxpr, consts: Sequence[Any], info: tuple):
+    self.jaxpr, self.consts, self.info = jaxpr, list(consts), info
+
+  def __call__(self, ct):
+    zero_out, in_tree, out_tree, in_avals, out_avals = self.info
     ct_flat, ct_tree = tree_util.tree_flatten(ct)
     if ct_tree != out_tree:
       raise TypeError(f"vjp: cotangent structure {ct_tree} does not match the output "
@@ -451,16 +471,127 @@ def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo |
         raise ValueError(f"vjp: cotangent shape {core.get_aval(c).shape} does not match the "
                          f"output shape {a.shape}")
     cts = [c for c, z in zip(ct_flat, zero_out) if not z]
-    lin_avals = [v.aval for v in closed.jaxpr.invars]
-    cts_in = backward_pass(closed.jaxpr, closed.consts, lin_avals, cts)
+    lin_avals = [v.aval for v in self.jaxpr.invars]
+    cts_in = None
+    if core.current_trace() is core.eval_trace:
+      cts_in = _backward_pass_compiled(self.jaxpr, self.consts, lin_avals, cts)
+    if cts_in is None:
+      cts_in = backward_pass(self.jaxpr, self.consts, lin_avals, cts)
     cts_in = [np.zeros(a.shape, dtypes.float0) if not dtypes.is_inexact(a.dtype)
               else instantiate_zeros(c) for c, a in zip(cts_in, in_avals)]
     return tree_util.tree_unflatten(in_tree, cts_in)
 
-  primal_out = tree_util.tree_unflatten(out_tree, p_out)
-  if has_aux:
-    return primal_out, f_vjp, box[0][1]
-  return primal_out, f_vjp
+  def __repr__(self):
+    return f"<vjp pullback with {len(self.consts)} residuals>"
+
+
+tree_util.register_pytree_node(
+    VJPFunction, lambda f: (f.consts, (f.jaxpr, f.info)),
+    lambda aux, consts: VJPFunction(aux[0], consts, aux[1]))
+
+
+# ---------------------------------------------------------------------------
+# The backward pass as one Rust program. Outside every transformation,
+# ``f_vjp`` runs the transposed linear jaxpr as one compiled Program (fused,
+# one dispatch) instead of op by op. A Program is built for a linear jaxpr
+# the second time its structure is seen (a one-off vjp stays op by op) and
+# cached by that structure, with the residuals as its inputs.
+
+
+class _Uncacheable(Exception):
+  pass
+
+
+def _param_key(v):
+  if v is None or isinstance(v, (bool, int, float, str, np.dtype, type)):
+    return v
+  if isinstance(v, (tuple, list)):
+    return tuple(_param_key(x) for x in v)
+  if isinstance(v, core.ClosedJaxpr):
+    if v.consts:
+      raise _Uncacheable   # constants baked into a Program may differ next time
+    return ("closed", jaxpr_key(v.jaxpr))
+  if isinstance(v, core.Jaxpr):
+    return ("jaxpr", jaxpr_key(v))
+  if isinstance(v, (np.integer, np.floating, np.bool_)):
+    return (type(v), v.item())
+  if hasattr(v, "name") and isinstance(getattr(v, "name"), str) and not callable(v):
+    try:
+      hash(v)
+      return v                     # enums
+    except TypeError:
+      raise _Uncacheable from None
+  raise _Uncacheable   # callables, boxes, arrays: identity would never match again
+
+
+def jaxpr_key(jaxpr: core.Jaxpr) -> tuple:
+  """A hashable key equal for two jaxprs with the same equations (primitives,
+  params, wiring, types, literal values). Raises _Uncacheable."""
+  ids: dict[int, int] = {}
+  for v in (*jaxpr.constvars, *jaxpr.invars):
+    ids[id(v)] = len(ids)
+
+  def ref(v):
+    if isinstance(v, core.Literal):
+      val = v.val.item() if isinstance(v.val, (np.ndarray, np.generic)) else v.val
+      return ("lit", val, v.aval)
+    return ids[id(v)]
+
+  parts: list = [tuple(v.aval for v in jaxpr.constvars), tuple(v.aval for v in jaxpr.invars)]
+  for e in jaxpr.eqns:
+    params = tuple(sorted((k, _param_key(x)) for k, x in e.params.items()))
+    parts.append((e.primitive, tuple(ref(v) for v in e.invars), params,
+                  tuple(v.aval for v in e.outvars)))
+    for v in e.outvars:
+      ids[id(v)] = len(ids)
+  parts.append(tuple(ref(v) for v in jaxpr.outvars))
+  return tuple(parts)
+
+
+_bwd_cache: dict = {}
+_bwd_seen: dict = {}
+_BWD_CACHE_MAX = 256
+
+
+def _backward_pass_compiled(jaxpr, consts, lin_avals, cts):
+  """``backward_pass`` as one cached Program; None where that cannot be done
+  (residuals that are not concrete arrays, equations whose params cannot be
+  keyed, user rules that must see concrete values)."""
+  if not all(type(c) is Array for c in consts) or not all(type(c) is Array for c in cts):
+    return None
+  try:
+    key = (jaxpr_key(jaxpr), tuple(c.aval for c in cts))
+    entry = _bwd_cache.get(key)
+  except (_Uncacheable, TypeError):
+    return None
+  if entry is None:
+    if _bwd_seen.get(key, 0) < 1 or len(_bwd_cache) >= _BWD_CACHE_MAX:
+      if len(_bwd_seen) >= 4 * _BWD_CACHE_MAX:
+        _bwd_seen.clear()
+      _bwd_seen[key] = _bwd_seen.get(key, 0) + 1
+      return None
+    entry = _compile_backward(jaxpr, [c.aval for c in consts], lin_avals,
+                              [c.aval for c in cts])
+    _bwd_cache[key] = entry
+  exe, nonzero, out_avals = entry
+  bufs = exe.run([c._buf for c in consts] + [c._buf for c in cts])
+  outs = iter(Array._from_buffer(b, a) for b, a in zip(bufs, out_avals))
+  return [next(outs) if nz else Zero(a) for nz, a in zip(nonzero, lin_avals)]
+
+
+def _compile_backward(jaxpr, const_avals, lin_avals, ct_avals):
+  n = len(const_avals)
+  nonzero: list = []
+
+  def transposed(*args):
+    res = backward_pass(jaxpr, args[:n], lin_avals, list(args[n:]))
+    nonzero.extend(not isinstance(r, Zero) for r in res)
+    return [r for r in res if not isinstance(r, Zero)]
+
+  closed = pe.trace_to_jaxpr(transposed, list(const_avals) + list(ct_avals))
+  in_avals = list(const_avals) + list(ct_avals)
+  ctx, out_ids = lowering.lower_jaxpr(closed, in_avals)
+  return ctx.compile(out_ids), nonzero, closed.out_avals
 
 
 # ---------------------------------------------------------------------------

@@ -29,13 +29,12 @@ import threading
 import weakref
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from rjax._src import core
-from rjax._src.base import dtypes, tree_util
+from rjax._src.base import tree_util
 from rjax._src.base import config as _config_states
 from rjax._src.base.config import config
 from rjax._src.interpreters import lowering
+from rjax._src.interpreters.dispatch import check_special
 from rjax._src.interpreters import partial_eval as pe
 from rjax._src.runtime.array import Array, to_array
 from rjax._src.transforms import api
@@ -127,23 +126,6 @@ def clear_caches() -> None:
 
 # ---------------------------------------------------------------------------
 # debug_nans / debug_infs
-
-
-def check_special(name: str, outs: Sequence[Any]) -> None:
-  """Raise FloatingPointError if a float output has a NaN (jax_debug_nans)
-  or an infinity (jax_debug_infs): ``invalid value (nan) encountered in
-  name``, JAX's message."""
-  nans, infs = config.read("jax_debug_nans"), config.read("jax_debug_infs")
-  if not (nans or infs):
-    return
-  for o in outs:
-    if not isinstance(o, Array) or not dtypes.is_inexact(o.dtype):
-      continue
-    v = np.asarray(o)
-    if nans and np.isnan(v).any():
-      raise FloatingPointError(f"invalid value (nan) encountered in {name}")
-    if infs and np.isinf(v).any():
-      raise FloatingPointError(f"invalid value (inf) encountered in {name}")
 
 
 _NO_NAN_IN_DEOPTIMIZED = (
