@@ -2,8 +2,8 @@
 transformations — with a Rust core that runs on every CPU core."""
 from rjax._src.base.config import config  # noqa: F401
 from rjax._src.transforms.jit import jit  # noqa: F401
-from rjax._src.interpreters.custom_derivatives import (  # noqa: F401
-    checkpoint, custom_jvp, custom_vjp, remat)
+from rjax._src.interpreters.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from rjax._src.interpreters.remat import checkpoint, remat  # noqa: F401
 from rjax._src.runtime.array import Array  # noqa: F401
 from rjax._src.transforms.api import (  # noqa: F401
     ShapeDtypeStruct, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linear_transpose, linearize,

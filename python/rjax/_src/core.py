@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect
 import operator
+import os
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Sequence
@@ -251,6 +253,8 @@ eval_trace = EvalTrace()
 
 class _TLS(threading.local):
   trace: Trace = eval_trace
+  source_info = None
+  name_stack: tuple = ()
 
   def __init__(self):
     # Named axes in scope (vmap's and pmap's ``axis_name``), innermost last:
@@ -553,10 +557,105 @@ class Literal:
 
 
 class JaxprEqn:
-  __slots__ = ("invars", "outvars", "primitive", "params")
+  __slots__ = ("invars", "outvars", "primitive", "params", "source_info")
 
-  def __init__(self, invars, outvars, primitive, params):
+  def __init__(self, invars, outvars, primitive, params, source_info=None):
     self.invars, self.outvars, self.primitive, self.params = invars, outvars, primitive, params
+    self.source_info = source_info
+
+  def replace(self, **kw) -> "JaxprEqn":
+    d = {k: getattr(self, k) for k in self.__slots__}
+    d.update(kw)
+    return JaxprEqn(**d)
+
+  def __repr__(self):
+    return f"JaxprEqn({self.primitive.name})"
+
+
+# ---------------------------------------------------------------------------
+# Source info: where the user's code bound each equation (the first frame
+# outside rjax), and the name stack (named_scope / named_call). Recorded when
+# a jaxpr is built; the file/line/column text is computed only when asked
+# for (print_saved_residuals, error messages).
+
+_RJAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_internal_files: dict[str, bool] = {}
+
+
+class SourceInfo:
+  """A frame's code object and instruction (cheap to record) and the name
+  stack active then."""
+
+  __slots__ = ("code", "lasti", "name_stack")
+
+  def __init__(self, code, lasti: int, name_stack: tuple = ()):
+    self.code, self.lasti, self.name_stack = code, lasti, name_stack
+
+  def position(self) -> tuple[str, int, int, str]:
+    """``(file, line, column, function)``; the column is 0-based, as JAX prints it."""
+    line, col = self.code.co_firstlineno, 0
+    try:
+      pos = list(self.code.co_positions())[self.lasti // 2]
+      line = pos[0] if pos[0] is not None else line
+      col = pos[2] if pos[2] is not None else 0
+    except (AttributeError, IndexError):   # Python < 3.11: line only
+      for start, _, ln in self.code.co_lines():
+        if start <= self.lasti and ln is not None:
+          line = ln
+    return self.code.co_filename, line, col, self.code.co_name
+
+  def summarize(self) -> str:
+    """``file:line:col (function)``, JAX's ``source_info_util.summarize``."""
+    f, line, col, fn = self.position()
+    return f"{f}:{line}:{col} ({fn})"
+
+  def __repr__(self):
+    return f"SourceInfo({self.summarize()})"
+
+
+def current_source_info() -> SourceInfo | None:
+  """Where the user's code is now: the innermost frame outside rjax (or the
+  source info an interpreter re-binding an equation set)."""
+  ov = _tls.source_info
+  if ov is not None:
+    return ov
+  f = sys._getframe(2)
+  internal = _internal_files
+  while f is not None:
+    c = f.f_code
+    fn = c.co_filename
+    r = internal.get(fn)
+    if r is None:
+      r = internal[fn] = fn.startswith(_RJAX_DIR)
+    if not r:
+      return SourceInfo(c, f.f_lasti, _tls.name_stack)
+    f = f.f_back
+  return None
+
+
+@contextmanager
+def source_info_override(info: SourceInfo | None):
+  """Equations bound inside get ``info`` (an interpreter re-binding an
+  equation of an existing jaxpr keeps the equation's source info)."""
+  prev = _tls.source_info
+  _tls.source_info = info
+  try:
+    yield
+  finally:
+    _tls.source_info = prev
+
+
+@contextmanager
+def extend_name_stack(name: str):
+  """``named_scope``: equations traced inside carry ``name`` in their name stack."""
+  if not isinstance(name, str):
+    raise TypeError("named_scope name argument must be a string.")
+  prev = _tls.name_stack
+  _tls.name_stack = prev + (name,)
+  try:
+    yield
+  finally:
+    _tls.name_stack = prev
 
 
 class Jaxpr:
@@ -733,12 +832,19 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list:
     raise TypeError(f"eval_jaxpr: expected {len(jaxpr.invars)} arguments, got {len(args)}")
   for v, x in zip(jaxpr.invars, args):
     env[id(v)] = x
-  for e in jaxpr.eqns:
-    out = e.primitive.bind(*[read(v) for v in e.invars], **e.params)
-    outs = out if e.primitive.multiple_results else [out]
-    for v, x in zip(e.outvars, outs):
-      if v is not None:
-        env[id(v)] = x
+  tls = _tls
+  prev = tls.source_info
+  try:
+    for e in jaxpr.eqns:
+      # equations re-bound into a new jaxpr keep their source info
+      tls.source_info = e.source_info or prev
+      out = e.primitive.bind(*[read(v) for v in e.invars], **e.params)
+      outs = out if e.primitive.multiple_results else [out]
+      for v, x in zip(e.outvars, outs):
+        if v is not None:
+          env[id(v)] = x
+  finally:
+    tls.source_info = prev
   return [read(v) for v in jaxpr.outvars]
 
 

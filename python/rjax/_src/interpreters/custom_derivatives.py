@@ -239,14 +239,14 @@ class custom_vjp:
     return tree_util.tree_unflatten(box[-1], outs)
 
 
-def _default_custom_vjp(self, fun, fwd, bwd, args, lin_jvp=None):
+def _default_custom_vjp(self, fun, fwd, bwd, args):
   return fun(*args)
 
 
 core.Trace.process_custom_vjp_call = _default_custom_vjp
 
 
-def _custom_lin_abstract_eval(*avals, res, bwd, out_avals, lin_jvp=None):
+def _custom_lin_abstract_eval(*avals, res, bwd, out_avals):
   return list(out_avals)
 
 
@@ -256,9 +256,7 @@ custom_lin_p.def_abstract_eval(_custom_lin_abstract_eval)
 core.primitives.pop("custom_lin")
 
 
-def _custom_lin_impl(*args, res, bwd, out_avals, lin_jvp=None):
-  if lin_jvp is not None:        # checkpoint: forward mode recomputes the JVP
-    return lin_jvp(res.value, list(args))
+def _custom_lin_impl(*args, res, bwd, out_avals):
   raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function; use "
                   "reverse mode (grad/vjp), or define the rule with custom_jvp instead.")
 
@@ -266,7 +264,7 @@ def _custom_lin_impl(*args, res, bwd, out_avals, lin_jvp=None):
 custom_lin_p.def_impl(_custom_lin_impl)
 
 
-def _custom_lin_transpose(cts, *args, res, bwd, out_avals, lin_jvp=None):
+def _custom_lin_transpose(cts, *args, res, bwd, out_avals):
   cts = [ad.instantiate_zeros(c) for c in cts]
   cts_in = bwd(res.value, cts)
   return [None if c is None else c for c in cts_in]
@@ -275,29 +273,29 @@ def _custom_lin_transpose(cts, *args, res, bwd, out_avals, lin_jvp=None):
 ad.primitive_transposes[custom_lin_p] = _custom_lin_transpose
 
 
-def _jvp_custom_vjp(self, fun, fwd, bwd, tracers, lin_jvp=None):
+def _jvp_custom_vjp(self, fun, fwd, bwd, tracers):
   primals, tangents = zip(*[self.to_primal_tangent(x) for x in tracers]) if tracers else ((), ())
   parent = self.parent_trace
   with core.set_current_trace(parent):
     if all(isinstance(t, ad.Zero) for t in tangents):
-      outs = parent.process_custom_vjp_call(fun, fwd, bwd, list(primals), lin_jvp)
+      outs = parent.process_custom_vjp_call(fun, fwd, bwd, list(primals))
       return [ad.JVPTracer(self, o, ad.Zero.from_value(o)) for o in outs]
     p_out, res = fwd(*primals)
     out_avals = tuple(ad.tangent_aval(core.get_aval(p)) for p in p_out)
     t_out = custom_lin_p.bind(*[ad.instantiate_zeros(t) for t in tangents], res=_Box(res),
-                              bwd=bwd, out_avals=out_avals, lin_jvp=lin_jvp)
+                              bwd=bwd, out_avals=out_avals)
   return [ad.JVPTracer(self, p, t) for p, t in zip(p_out, t_out)]
 
 
 ad.JVPTrace.process_custom_vjp_call = _jvp_custom_vjp
 
 
-def _batch_custom_vjp(self, fun, fwd, bwd, tracers, lin_jvp=None):
+def _batch_custom_vjp(self, fun, fwd, bwd, tracers):
   vals, dims = zip(*[self.to_batch_info(x) for x in tracers]) if tracers else ((), ())
   parent = self.parent_trace
   if all(d is None for d in dims):
     with core.set_current_trace(parent):
-      return parent.process_custom_vjp_call(fun, fwd, bwd, list(vals), lin_jvp)
+      return parent.process_custom_vjp_call(fun, fwd, bwd, list(vals))
 
   def fun_b(*vs):
     with core.set_current_trace(self):
@@ -339,51 +337,6 @@ batching.BatchTrace.process_custom_vjp_call = _batch_custom_vjp
 
 
 # ---------------------------------------------------------------------------
-# checkpoint / remat
-
-
-def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
-               static_argnums: int | Sequence[int] = ()) -> Callable:
-  """Rematerialization (``jax.checkpoint``): under reverse mode, save only the
-  function's inputs and recompute its forward pass during the backward pass,
-  instead of keeping its intermediate values. ``policy`` (which intermediates
-  may be saved) is accepted; every intermediate is recomputed."""
-  static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-
-  @functools.wraps(fun, updated=())
-  def wrapped(*args):
-    nd = {i % len(args) for i in static} if args else set()
-    dyn = tuple(a for i, a in enumerate(args) if i not in nd)
-    leaves, in_tree = tree_util.tree_flatten(dyn)
-    box: list = []
-
-    def flat_fun(*xs):
-      out = fun(*_merge(args, nd, tree_util.tree_unflatten(in_tree, xs)))
-      o, t = tree_util.tree_flatten(out)
-      box.append(t)
-      return o
-
-    def flat_fwd(*xs):
-      return flat_fun(*xs), xs
-
-    def flat_bwd(xs, cts):
-      _, f_vjp = ad.vjp(lambda *ys: flat_fun(*ys), *xs)
-      return list(f_vjp(list(cts)))
-
-    def lin_jvp(xs, ts):
-      return ad.jvp(lambda *ys: flat_fun(*ys), tuple(xs), tuple(ts))[1]
-
-    outs = core.current_trace().process_custom_vjp_call(flat_fun, flat_fwd, flat_bwd, leaves,
-                                                        lin_jvp)
-    return tree_util.tree_unflatten(box[-1], outs)
-
-  return wrapped
-
-
-remat = checkpoint
-
-
-# ---------------------------------------------------------------------------
 # stop_gradient (``rjax.lax.stop_gradient``): the identity with a zero derivative
 
 
@@ -410,4 +363,4 @@ def stop_gradient(x: Any) -> Any:
   return tree_util.tree_map(lambda v: stop_gradient_p.bind(v), x)
 
 
-__all__ = ["custom_jvp", "custom_vjp", "stop_gradient", "checkpoint", "remat"]
+__all__ = ["custom_jvp", "custom_vjp", "stop_gradient"]

@@ -81,7 +81,7 @@ class DynamicJaxprTrace(core.Trace):
     out = prim.abstract_eval(*[v.aval for v in invars], **params)
     outs = list(out) if prim.multiple_results else [out]
     outvars = [Var(a) for a in outs]
-    self.eqns.append(JaxprEqn(invars, outvars, prim, params))
+    self.eqns.append(JaxprEqn(invars, outvars, prim, params, core.current_source_info()))
     tracers = [DynamicJaxprTracer(self, a, v) for a, v in zip(outs, outvars)]
     return tracers if prim.multiple_results else tracers[0]
 
