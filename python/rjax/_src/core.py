@@ -71,9 +71,10 @@ class ShapedArray:
 
   def __repr__(self):
     w = ", weak_type=True" if self.weak_type else ""
-    return f"ShapedArray({self.str_short()}{w})"
+    return f"ShapedArray({_aval_str(self).lstrip('~')}{w})"
 
-  __str__ = str_short
+  def __str__(self):   # JAX's: "float32[3]", "~float32[]" when weakly typed
+    return _aval_str(self)
 
 
 _SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
@@ -540,7 +541,7 @@ class Var:
     self.aval = aval
 
   def __repr__(self):
-    return f"Var({self.aval.str_short()})"
+    return f"Var(id={id(self)}):{_aval_str(self.aval).lstrip('~')}"
 
 
 class Literal:
@@ -553,7 +554,8 @@ class Literal:
     self.aval = aval
 
   def __repr__(self):
-    return f"Literal({self.val})"
+    v = self.val.item() if isinstance(self.val, (np.ndarray, np.generic)) else self.val
+    return f"Literal({v})"
 
 
 class JaxprEqn:
@@ -664,6 +666,11 @@ class Jaxpr:
   def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
     self.constvars, self.invars, self.outvars, self.eqns = constvars, invars, outvars, eqns
 
+  def replace(self, **kw) -> "Jaxpr":
+    d = dict(constvars=self.constvars, invars=self.invars, outvars=self.outvars, eqns=self.eqns)
+    d.update(kw)
+    return Jaxpr(d["constvars"], d["invars"], d["outvars"], d["eqns"])
+
   @property
   def in_avals(self):
     return [v.aval for v in self.invars]
@@ -682,10 +689,19 @@ class Jaxpr:
 
 
 class ClosedJaxpr:
-  """A jaxpr together with the values of its constvars."""
+  """A jaxpr together with the values of its constvars (``.consts``, also
+  ``.literals`` as JAX names them)."""
 
   def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
     self.jaxpr, self.consts = jaxpr, list(consts)
+
+  @property
+  def literals(self) -> list:
+    return self.consts
+
+  def replace(self, *, jaxpr=None, consts=None) -> "ClosedJaxpr":
+    return ClosedJaxpr(self.jaxpr if jaxpr is None else jaxpr,
+                       self.consts if consts is None else consts)
 
   in_avals = property(lambda self: self.jaxpr.in_avals)
   out_avals = property(lambda self: self.jaxpr.out_avals)
@@ -846,6 +862,36 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list:
   finally:
     tls.source_info = prev
   return [read(v) for v in jaxpr.outvars]
+
+
+def jaxpr_as_fun(closed: ClosedJaxpr, *consts) -> Callable:
+  """``closed`` as a function of its inputs (binds each equation under the
+  current trace, so it can be transformed)."""
+  if isinstance(closed, Jaxpr):
+    return lambda *args: eval_jaxpr(closed, consts, *args)
+  return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def new_jaxpr_eqn(invars, outvars, primitive, params, effects=None, source_info=None,
+                  ctx=None) -> JaxprEqn:
+  """A jaxpr equation (``jax.extend.core.new_jaxpr_eqn``; effects are not
+  tracked by rjax)."""
+  return JaxprEqn(list(invars), list(outvars), primitive, dict(params), source_info)
+
+
+def primal_dtype_to_tangent_dtype(dtype):
+  """The dtype of tangents of a ``dtype`` value: itself for floats, float0
+  for ints and bools."""
+  return np.dtype(dtype) if dtypes.is_inexact(dtype) else dtypes.float0
+
+
+def valid_jaxtype(x) -> bool:
+  """Whether ``x`` is a value rjax can trace (an array or a scalar)."""
+  try:
+    get_aval(x)
+  except TypeError:
+    return False
+  return True
 
 
 def typecheck_jaxpr(jaxpr: Jaxpr) -> None:

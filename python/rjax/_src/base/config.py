@@ -205,7 +205,8 @@ class Config:
 config = Config()
 
 #: Flags whose global value (when not False/None) turns on the slow paths.
-_CHECK_FLAGS = ("jax_debug_nans", "jax_debug_infs", "jax_no_execution", "jax_disable_jit")
+_CHECK_FLAGS = ("jax_debug_nans", "jax_debug_infs", "jax_no_execution", "jax_disable_jit",
+                "jax_eager_constant_folding")
 
 
 # ---------------------------------------------------------------------------
@@ -347,6 +348,10 @@ thread_guard = config.define("jax_thread_guard", False, help=_MEANINGLESS)
 remove_size_one_mesh_axis_from_type = config.define(
     "jax_remove_size_one_mesh_axis_from_type", False, help=_MEANINGLESS)
 auto_pcast = config.define("jax_auto_pcast", True, help=_MEANINGLESS)
+eager_constant_folding = config.define(
+    "jax_eager_constant_folding", False,
+    help="Evaluate operations on concrete values eagerly even while tracing "
+         "(``ensure_compile_time_eval``).")
 config.define("rjax_num_cpu_devices", 1, env="RJAX_NUM_CPU_DEVICES")
 
 

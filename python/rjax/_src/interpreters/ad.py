@@ -579,6 +579,12 @@ def _backward_pass_compiled(jaxpr, consts, lin_avals, cts):
   return [next(outs) if nz else Zero(a) for nz, a in zip(nonzero, lin_avals)]
 
 
+def clear_caches() -> None:
+  """Forget the compiled backward passes."""
+  _bwd_cache.clear()
+  _bwd_seen.clear()
+
+
 def _compile_backward(jaxpr, const_avals, lin_avals, ct_avals):
   n = len(const_avals)
   nonzero: list = []

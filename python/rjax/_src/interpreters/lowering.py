@@ -128,10 +128,10 @@ def lower_primitive(prim, avals_in, avals_out, params) -> Executable:
   return ctx.compile(outs)
 
 
-#: Call primitives lowered by inlining their ``jaxpr`` param (remat2):
-#: ``rule(invars, **params) -> (eqns_before, inputs)`` gives the equations to
-#: put before the body (an optimization barrier) and the atoms the body's
-#: inputs become.
+#: Call primitives lowered by inlining a sub-jaxpr (remat2, linear_call):
+#: ``rule(invars, **params) -> (eqns_before, inputs, body)`` gives the
+#: equations to put before the body (an optimization barrier), the atoms the
+#: body's inputs become, and the body (a Jaxpr without constvars).
 inline_calls: dict[Any, Callable] = {}
 
 
@@ -164,9 +164,9 @@ def inline_call_eqns(jaxpr):
     if rule is None:
       eqns.append(e if all(a is b for a, b in zip(invars, e.invars)) else e.replace(invars=invars))
       continue
-    pre, ins = rule(invars, **e.params)
+    pre, ins, body = rule(invars, **e.params)
     eqns.extend(pre)
-    body = inline_call_eqns(e.params["jaxpr"])
+    body = inline_call_eqns(body)
     env = {id(v): a for v, a in zip(body.invars, ins)}
 
     def bget(v):

@@ -77,6 +77,11 @@ class DynamicJaxprTrace(core.Trace):
     return v
 
   def process_primitive(self, prim, args, params):
+    if config.checks_active and config.read("jax_eager_constant_folding") and \
+        not any(isinstance(a, core.Tracer) for a in args):
+      # ensure_compile_time_eval: an operation on concrete values runs now
+      with core.set_current_trace(core.eval_trace):
+        return prim.bind(*args, **params)
     invars = [self.getvar(a) for a in args]
     out = prim.abstract_eval(*[v.aval for v in invars], **params)
     outs = list(out) if prim.multiple_results else [out]

@@ -509,7 +509,7 @@ def _inline_remat(invars, *, jaxpr, prevent_cse, differentiated, policy):
       eqns.append(JaxprEqn([ins[i] for i in idx], outs, optimization_barrier_p, {}))
       for i, o in zip(idx, outs):
         ins[i] = o
-  return eqns, ins
+  return eqns, ins, jaxpr
 
 
 remat_p = core.new_primitive("remat2", multiple_results=True)

@@ -33,7 +33,7 @@ from rjax._src import core
 from rjax._src.base import tree_util
 from rjax._src.base import config as _config_states
 from rjax._src.base.config import config
-from rjax._src.interpreters import lowering
+from rjax._src.interpreters import ad, dispatch, lowering
 from rjax._src.interpreters.dispatch import check_special
 from rjax._src.interpreters import partial_eval as pe
 from rjax._src.runtime.array import Array, to_array
@@ -115,7 +115,10 @@ def _fun_cache(fun, opts) -> _FunCache:
 
 
 def clear_caches() -> None:
-  """Forget every jit trace and compiled Program (``jax.clear_caches``)."""
+  """Clear every cache of traces and compiled programs: jit's, the eager
+  op-by-op programs and the backward passes (``jax.clear_caches``)."""
+  dispatch.clear_cache()
+  ad.clear_caches()
   with _caches_lock:
     for c in list(_all_caches):
       with c.lock:
