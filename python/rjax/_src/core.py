@@ -604,7 +604,7 @@ class SourceInfo:
       for start, _, ln in self.code.co_lines():
         if start <= self.lasti and ln is not None:
           line = ln
-    return self.code.co_filename, line, col, self.code.co_name
+    return self.code.co_filename, line, col, getattr(self.code, "co_qualname", self.code.co_name)
 
   def summarize(self) -> str:
     """``file:line:col (function)``, JAX's ``source_info_util.summarize``."""

@@ -28,7 +28,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 import types
+import weakref
 from typing import Any, Callable, Sequence
 
 from rjax._src import core
@@ -307,7 +309,18 @@ def partial_eval_jaxpr_custom(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy:
   known_eqns, staged = [], []
   saveable = {id(v) for v, u in zip(jaxpr.invars, in_unknowns) if not u}
   for e in jaxpr.eqns:
-    if any(not isinstance(v, Literal) and id(v) in uk for v in e.invars):
+    in_uk_e = [not isinstance(v, Literal) and id(v) in uk for v in e.invars]
+    if any(in_uk_e) and e.primitive is remat_p:
+      # a nested checkpoint: split it too (its own policy decides what it saves)
+      k_eqn, s_eqn = _split_remat_eqn(e, in_uk_e)
+      known_eqns.append(k_eqn)
+      if _policy_saves(policy, k_eqn):
+        saveable.update(id(v) for v in k_eqn.outvars)
+      else:
+        staged.append(k_eqn)
+      staged.append(s_eqn)
+      uk.update(id(v) for v in s_eqn.outvars)
+    elif any(in_uk_e):
       staged.append(e)
       uk.update(id(v) for v in e.outvars)
     else:
@@ -348,6 +361,27 @@ def partial_eval_jaxpr_custom(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy:
                 known_out + res, live_known)
   staged_j = Jaxpr([], res + uk_in, [v for v, u in zip(jaxpr.outvars, out_uk) if u], live)
   return known, staged_j, out_uk, len(res)
+
+
+def _split_remat_eqn(e: JaxprEqn, in_uk: Sequence[bool]) -> tuple[JaxprEqn, JaxprEqn]:
+  """A remat2 equation with some unknown inputs as a known remat2 (known
+  outputs and residuals) and a staged remat2[differentiated=True]."""
+  p = e.params
+  known, staged, out_uk, n_res = partial_eval_jaxpr_custom(p["jaxpr"], in_uk,
+                                                           p["policy"] or nothing_saveable)
+  res = [Var(v.aval) for v in known.outvars[len(known.outvars) - n_res:]]
+  cse = p["prevent_cse"]
+  k_cse, s_cse = cse, cse
+  if isinstance(cse, tuple):
+    k_cse = tuple(c for c, u in zip(cse, in_uk) if not u)
+    s_cse = (True,) * n_res + tuple(c for c, u in zip(cse, in_uk) if u)
+  k_eqn = JaxprEqn([v for v, u in zip(e.invars, in_uk) if not u],
+                   [v for v, u in zip(e.outvars, out_uk) if not u] + res, remat_p,
+                   dict(p, jaxpr=known, prevent_cse=k_cse), e.source_info)
+  s_eqn = JaxprEqn(res + [v for v, u in zip(e.invars, in_uk) if u],
+                   [v for v, u in zip(e.outvars, out_uk) if u], remat_p,
+                   dict(p, jaxpr=staged, prevent_cse=s_cse, differentiated=True), e.source_info)
+  return k_eqn, s_eqn
 
 
 # ---------------------------------------------------------------------------
@@ -527,6 +561,33 @@ reference.register(remat_p, lambda *args, jaxpr, **_: core.eval_jaxpr(jaxpr, (),
 # checkpoint
 
 
+#: fun -> {signature: (jaxpr, consts, out_tree)}: as in JAX, a checkpointed
+#: function is traced once per signature (so its jvp/transpose jaxprs are
+#: reused too); weak in the function.
+_trace_cache: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_trace_lock = threading.Lock()
+
+
+def _trace_cache_get(fun, key):
+  try:
+    return _trace_cache.get(fun, {}).get(key)
+  except TypeError:          # unhashable static values or function
+    return None
+
+
+def _trace_cache_put(fun, key, value) -> None:
+  try:
+    with _trace_lock:
+      _trace_cache.setdefault(fun, {})[key] = value
+  except TypeError:
+    pass
+
+
+def clear_cache() -> None:
+  with _trace_lock:
+    _trace_cache.clear()
+
+
 def _static_nums(static_argnums, n: int) -> set:
   nums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
   if not (isinstance(nums, tuple) and all(type(d) is int for d in nums)):
@@ -573,11 +634,19 @@ def checkpoint(fun: Callable, *, prevent_cse: bool | Sequence[bool] = True,
       box.append(t)
       return o
 
-    avals = [core.get_aval(x) for x in leaves]
-    debug = core.debug_info("checkpoint / remat", fun, dyn, kwargs,
-                            [i for i in range(len(args)) if i not in static])
-    closed = pe.trace_to_jaxpr(flat_fun, avals, debug)
-    jaxpr, consts = _open(closed)
+    avals = tuple(core.get_aval(x) for x in leaves)
+    statics = (tuple((i, args[i]) for i in sorted(static)), tuple(sorted(kw_static.items())))
+    key = (in_tree, avals, statics, config.trace_context())
+    hit = _trace_cache_get(fun, key)
+    if hit is None:
+      debug = core.debug_info("checkpoint / remat", fun, dyn, kwargs,
+                              [i for i in range(len(args)) if i not in static])
+      closed = pe.trace_to_jaxpr(flat_fun, list(avals), debug)
+      jaxpr, consts = _open(closed)
+      hit = (jaxpr, consts, box[-1])
+      if not any(isinstance(c, core.Tracer) for c in consts):
+        _trace_cache_put(fun, key, hit)
+    jaxpr, consts, out_tree = hit
     cse = prevent_cse
     if isinstance(cse, tuple):
       flags = batching.broadcast_prefix(cse, dyn, "prevent_cse") if cse else []
@@ -585,7 +654,7 @@ def checkpoint(fun: Callable, *, prevent_cse: bool | Sequence[bool] = True,
           (True,) * (len(leaves) - len(flags))
     outs = remat_p.bind(*consts, *leaves, jaxpr=jaxpr, prevent_cse=cse, differentiated=False,
                         policy=policy)
-    return tree_util.tree_unflatten(box[-1], outs)
+    return tree_util.tree_unflatten(out_tree, outs)
 
   return fun_remat
 

@@ -33,7 +33,7 @@ from rjax._src import core
 from rjax._src.base import tree_util
 from rjax._src.base import config as _config_states
 from rjax._src.base.config import config
-from rjax._src.interpreters import ad, dispatch, lowering
+from rjax._src.interpreters import ad, dispatch, lowering, remat
 from rjax._src.interpreters.dispatch import check_special
 from rjax._src.interpreters import partial_eval as pe
 from rjax._src.runtime.array import Array, to_array
@@ -119,6 +119,7 @@ def clear_caches() -> None:
   op-by-op programs and the backward passes (``jax.clear_caches``)."""
   dispatch.clear_cache()
   ad.clear_caches()
+  remat.clear_cache()
   with _caches_lock:
     for c in list(_all_caches):
       with c.lock:
