@@ -15,6 +15,7 @@ abstract evaluation here; JVP, transpose, batching and lowering in
 """
 from __future__ import annotations
 
+import gc
 import inspect
 import operator
 import os
@@ -26,6 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rjax._src.base import dtypes, errors, tree_util
+from rjax._src.base.config import config
 
 # ---------------------------------------------------------------------------
 # Abstract values
@@ -239,6 +241,20 @@ class EvalTrace(Trace):
   def process_primitive(self, prim, args, params):
     # Leaked tracers are detected in dispatch (cheaply, off the fast path).
     return prim.impl(*args, **params)
+
+
+def check_leaks(trace: Trace) -> None:
+  """With ``jax_check_tracer_leaks`` on: raise if a tracer of ``trace`` (whose
+  transformation just finished) is still referenced, e.g. stored in a
+  global (JAX's ``Leaked trace`` error). The caller drops its own tracers
+  first."""
+  if not (config.checks_active and config.read("jax_check_tracer_leaks")):
+    return
+  gc.collect()
+  leaked = [r for r in gc.get_referrers(trace) if isinstance(r, Tracer)]
+  if leaked:
+    msgs = "\n\n".join(repr(t) for t in leaked)
+    raise Exception(f"Leaked trace {type(trace).__name__}. Leaked tracer(s):\n\n{msgs}\n")
 
 
 def escaped_tracer_error(t: "Tracer") -> Exception:
@@ -553,8 +569,15 @@ class Literal:
     self.val = val
     self.aval = aval
 
-  def __repr__(self):
+  def __repr__(self):   # as JAX prints them: Literal(1.0), Literal(TypedInt(1, dtype=int32))
     v = self.val.item() if isinstance(self.val, (np.ndarray, np.generic)) else self.val
+    dt = self.aval.dtype
+    if dtypes.is_bool(dt):
+      v = bool(v)
+    elif dtypes.is_inexact(dt):
+      v = float(v) if not isinstance(v, complex) else v
+    elif isinstance(self.val, int) and self.aval.weak_type:
+      return f"Literal(TypedInt({int(v)}, dtype={dt.name}))"
     return f"Literal({v})"
 
 
@@ -816,7 +839,8 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
     flat_all = f"{head} {body} {tail}"   # JAX prints "let  in" for no equations
     if len(flat_all) + indent <= width and "\n" not in flat_all:
       return flat_all
-  lines = [head]
+  lines = [_fill_head([binder(v) for v in jaxpr.constvars], [binder(v) for v in jaxpr.invars],
+                      width, indent)]
   for lhs, flat, params, args in eqn_lines:
     line = f"{pad}    " + one(lhs, flat, args) if flat is not None else None
     if line is None or (len(line) > width and params):
@@ -828,6 +852,32 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
       lines.append(line)
   lines.append(f"{pad}  " + tail)
   return "\n".join(lines)
+
+
+def _fill_head(consts: list[str], ins: list[str], width: int, indent: int) -> str:
+  """``{ lambda consts; ins. let`` with JAX's line filling: a binder goes on
+  a new line (indented 4) once the line has reached ``width``."""
+  parts, col = ["{ lambda "], indent + 9
+
+  def add(vs):
+    nonlocal col
+    for i, b in enumerate(vs):
+      if i:
+        if col + 1 > width:
+          parts.append("\n" + " " * (indent + 4))
+          col = indent + 4
+        else:
+          parts.append(" ")
+          col += 1
+      parts.append(b)
+      col += len(b)
+
+  add(consts)
+  parts.append("; " if consts else "; ")
+  col += 2
+  add(ins)
+  parts.append(". let")
+  return "".join(parts)
 
 
 #: Per-primitive parameter printers (JAX elides some parameters in its text,

@@ -206,7 +206,7 @@ config = Config()
 
 #: Flags whose global value (when not False/None) turns on the slow paths.
 _CHECK_FLAGS = ("jax_debug_nans", "jax_debug_infs", "jax_no_execution", "jax_disable_jit",
-                "jax_eager_constant_folding")
+                "jax_eager_constant_folding", "jax_check_tracer_leaks")
 
 
 # ---------------------------------------------------------------------------

@@ -59,9 +59,13 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 
 def zeros_like_aval(aval: ShapedArray):
-  """Concrete zeros (they depend on no traced value, so they are built eagerly)."""
+  """Concrete zeros (they depend on no traced value, so they are built
+  eagerly), weakly typed if ``aval`` is."""
   with core.set_current_trace(core.eval_trace):
-    return lax_hooks.full(aval.shape, 0, aval.dtype)
+    z = lax_hooks.full(aval.shape, 0, aval.dtype)
+  if aval.weak_type and type(z) is Array and not z.aval.weak_type:
+    z = Array._from_buffer(z._buf, z.aval.update(weak_type=True))
+  return z
 
 
 def instantiate_zeros(t):
@@ -174,11 +178,10 @@ def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
   ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
   with core.set_current_trace(trace):
     outs = fun(*ins)
-  p_out, t_out = [], []
-  for o in outs:
-    p, t = trace.to_primal_tangent(o)
-    p_out.append(p)
-    t_out.append(t)
+  pairs = [trace.to_primal_tangent(o) for o in outs]
+  p_out, t_out = [p for p, _ in pairs], [t for _, t in pairs]
+  del ins, outs
+  core.check_leaks(trace)
   return p_out, t_out
 
 

@@ -291,6 +291,26 @@ def _default_custom_vjp(self, fun, fwd, bwd, args):
 core.Trace.process_custom_vjp_call = _default_custom_vjp
 
 
+def _pe_custom_vjp(self, fun, fwd, bwd, args):
+  # All inputs known (primal values of an outer transformation): the call
+  # belongs to the parent trace, which may differentiate it with the rules.
+  if all(self.is_known(a) for a in args):
+    with core.set_current_trace(self.parent_trace):
+      return self.parent_trace.process_custom_vjp_call(fun, fwd, bwd, list(args))
+  return fun(*args)
+
+
+def _pe_custom_jvp(self, fun, jvp, args):
+  if all(self.is_known(a) for a in args):
+    with core.set_current_trace(self.parent_trace):
+      return self.parent_trace.process_custom_jvp_call(fun, jvp, list(args))
+  return fun(*args)
+
+
+pe.PartialEvalTrace.process_custom_vjp_call = _pe_custom_vjp
+pe.PartialEvalTrace.process_custom_jvp_call = _pe_custom_jvp
+
+
 def _custom_lin_abstract_eval(*avals, res, bwd, out_avals):
   return list(out_avals)
 
@@ -302,8 +322,7 @@ core.primitives.pop("custom_lin")
 
 
 def _custom_lin_impl(*args, res, bwd, out_avals):
-  raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function; use "
-                  "reverse mode (grad/vjp), or define the rule with custom_jvp instead.")
+  raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
 
 
 custom_lin_p.def_impl(_custom_lin_impl)

@@ -106,7 +106,10 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray],
   args = [trace.new_arg(a) for a in in_avals]
   with core.set_current_trace(trace):
     outs = fun(*args)
-  return trace.to_jaxpr(outs)
+  closed = trace.to_jaxpr(outs)
+  del args, outs
+  core.check_leaks(trace)
+  return closed
 
 
 #: Partial evaluation rules of higher-order primitives (control flow):
