@@ -15,6 +15,7 @@ abstract evaluation here; JVP, transpose, batching and lowering in
 """
 from __future__ import annotations
 
+import functools
 import gc
 import inspect
 import operator
@@ -164,7 +165,10 @@ class DebugInfo:
 
   @property
   def fun_name(self) -> str:
-    return getattr(self.fun, "__name__", type(self.fun).__name__)
+    f = self.fun
+    while isinstance(f, functools.partial):   # as JAX names partials: by their function
+      f = f.func
+    return getattr(f, "__name__", type(f).__name__)
 
   @property
   def arg_names(self) -> list[str]:
@@ -212,6 +216,14 @@ class Trace:
   BatchTrace, JaxprTrace in ``interpreters/``."""
 
   debug: DebugInfo | None = None
+  #: How many jit calls enclosed this trace's creation (``jit_level``).
+  jit_level = 0
+
+  def concrete_ok(self) -> bool:
+    """Whether this trace's tracers may show their concrete values: not
+    from inside a jit entered after the trace began (a jit under grad traces
+    abstractly, as in JAX)."""
+    return self.jit_level >= _tls.jit_level
 
   def arg_dependencies(self, tracer: "Tracer") -> list[str] | None:
     """The names of the traced inputs ``tracer`` depends on (None: unknown)."""
@@ -272,6 +284,7 @@ class _TLS(threading.local):
   trace: Trace = eval_trace
   source_info = None
   name_stack: tuple = ()
+  jit_level = 0
 
   def __init__(self):
     # Named axes in scope (vmap's and pmap's ``axis_name``), innermost last:
@@ -294,6 +307,22 @@ def set_current_trace(trace: Trace):
     yield
   finally:
     _tls.trace = prev
+
+
+def jit_level() -> int:
+  return _tls.jit_level
+
+
+@contextmanager
+def abstract_jit_region():
+  """A jit traced inline under another transformation: inside, the values
+  of the enclosing transformations' tracers are abstract (not concrete), as
+  they are when JAX traces that jit."""
+  _tls.jit_level += 1
+  try:
+    yield
+  finally:
+    _tls.jit_level -= 1
 
 
 @contextmanager

@@ -113,6 +113,8 @@ class JVPTracer(core.Tracer):
   def to_concrete_value(self):
     # The primal of a JVP over concrete values is concrete: Python control
     # flow on it works under grad/jvp outside jit, as in JAX.
+    if not self._trace.concrete_ok():
+      return None
     return core.to_concrete_value(self.primal)
 
   def _origin(self):
@@ -134,6 +136,7 @@ class JVPTrace(core.Trace):
   def __init__(self, parent_trace: core.Trace, linearizing: bool = False):
     self.parent_trace = parent_trace
     self.linearizing = linearizing
+    self.jit_level = core.jit_level()
 
   def arg_dependencies(self, tracer):
     t = getattr(tracer, "tangent", None)
@@ -378,6 +381,8 @@ def _check_tangent(p, t, i):
 def _weak_like(p, t):
   """A concrete tangent of a weakly typed primal, weakly typed too: JAX's
   jnp functions convert both (so jvp's output tangents come out weak)."""
+  if isinstance(t, (bool, int, float, complex)):
+    return t       # already weakly typed (and returned as is where unused, as in JAX)
   if not isinstance(t, (Array, core.Tracer)):
     t = to_array(t)
   if type(t) is Array and t.aval.weak_type != core.get_aval(p).weak_type \

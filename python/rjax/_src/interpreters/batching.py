@@ -40,7 +40,9 @@ class BatchTracer(core.Tracer):
 
   def to_concrete_value(self):
     # An unbatched value's concrete value (JAX never wraps those in a tracer).
-    return core.to_concrete_value(self.val) if self.batch_dim is None else None
+    if self.batch_dim is not None or not self._trace.concrete_ok():
+      return None
+    return core.to_concrete_value(self.val)
 
   def _short_repr(self):
     return (f"VmapTracer(aval={core._aval_str(self.aval)}, "
@@ -52,6 +54,7 @@ class BatchTrace(core.Trace):
     self.parent_trace = parent_trace
     self.axis_name = axis_name
     self.axis_size = axis_size
+    self.jit_level = core.jit_level()
 
   def to_batch_info(self, x):
     if isinstance(x, BatchTracer) and x._trace is self:

@@ -357,7 +357,12 @@ class JitWrapped:
 
   def __call__(self, *args, **kwargs):
     if core.current_trace() is not core.eval_trace:
-      return self._fun(*args, **kwargs)   # traced inline under other transformations
+      if config.checks_active and config.read("jax_disable_jit"):
+        return self._fun(*args, **kwargs)
+      # Traced inline under other transformations; as in JAX, the values of
+      # the enclosing transformations are abstract inside.
+      with core.abstract_jit_region():
+        return self._fun(*args, **kwargs)
     if config.checks_active:
       return self._call_checked(args, kwargs)
     # Fast path: positional Array arguments only, nothing static or donated.
