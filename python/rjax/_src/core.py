@@ -736,8 +736,10 @@ class Jaxpr:
 
   __repr__ = __str__
 
-  def pretty_print(self, width: int = 80) -> str:
-    return pp_jaxpr(self, width)
+  def pretty_print(self, width: int = 80, *, name_stack: bool = False, **_) -> str:
+    """The text of the jaxpr; ``name_stack=True`` ends each equation's line
+    with its ``named_scope`` stack (``# [outer/inner]``), as JAX does."""
+    return pp_jaxpr(self, width, name_stack=name_stack)
 
 
 class ClosedJaxpr:
@@ -764,8 +766,8 @@ class ClosedJaxpr:
 
   __repr__ = __str__
 
-  def pretty_print(self, width: int = 80) -> str:
-    return pp_jaxpr(self.jaxpr, width)
+  def pretty_print(self, width: int = 80, *, name_stack: bool = False, **_) -> str:
+    return pp_jaxpr(self.jaxpr, width, name_stack=name_stack)
 
 
 def _encode_name(n: int) -> str:
@@ -808,7 +810,8 @@ def _has_jaxpr(v) -> bool:
   return isinstance(v, (tuple, list)) and any(_has_jaxpr(x) for x in v)
 
 
-def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: int = 0) -> str:
+def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: int = 0,
+             name_stack: bool = False) -> str:
   """``jaxpr`` in JAX's textual form. Sub-jaxprs in params (control flow)
   print nested and indented, their variables named on from the outer ones',
   as JAX does."""
@@ -863,6 +866,15 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
     return f"{lhs}[{flat}] {args}".rstrip() if flat else f"{lhs} {args}".rstrip()
 
   pad = " " * indent
+  if name_stack and all(flat is not None for _, flat, _, _ in eqn_lines):
+    body = [f"{pad}    " + one(lhs, flat, args) for lhs, flat, _, args in eqn_lines]
+    w = max((len(b) for b in body), default=0)
+    stacks = ["/".join(e.source_info.name_stack) if e.source_info is not None else ""
+              for e in jaxpr.eqns]
+    lines = [_fill_head([binder(v) for v in jaxpr.constvars],
+                        [binder(v) for v in jaxpr.invars], width, indent)]
+    lines += [f"{b.ljust(w)} # [{st}]" for b, st in zip(body, stacks)]
+    return "\n".join(lines + [f"{pad}  " + tail])
   if all(flat is not None for _, flat, _, _ in eqn_lines):
     body = "; ".join(one(lhs, flat, args) for lhs, flat, _, args in eqn_lines)
     flat_all = f"{head} {body} {tail}"   # JAX prints "let  in" for no equations
