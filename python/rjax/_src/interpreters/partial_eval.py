@@ -66,7 +66,14 @@ class DynamicJaxprTrace(core.Trace):
       return Literal(x, core.get_aval(x))
     aval = core.get_aval(x)
     if not isinstance(x, core.Tracer) and aval.shape == ():
-      return Literal(np.asarray(x).reshape(()), aval)
+      val = np.asarray(x).reshape(())
+      if aval.weak_type:
+        # a weakly typed scalar stays a Python scalar, so binding the literal
+        # again (eval_jaxpr) gives a weakly typed value too
+        py = val.item()
+        if core.get_aval(py).dtype == aval.dtype:
+          val = py
+      return Literal(val, aval)
     # An array (or a tracer of an enclosing transformation): a constvar.
     v = self._const_ids.get(id(x))
     if v is None:
