@@ -12,7 +12,8 @@ from rjax._src import core as _core  # noqa: E402
 from rjax._src.interpreters.remat import optimization_barrier  # noqa: E402,F401
 from rjax._src.lax import parallel as _parallel  # noqa: E402
 
-_JAX_INTERNAL = {"add_any", "custom_lin", "debug_callback", "pure_callback", "name", "remat2",
+_JAX_INTERNAL = {"add_any", "custom_lin", "custom_vmap_call", "debug_callback", "linear_call",
+                 "pure_callback", "psum_scatter", "name", "remat2",
                  "threefry2x32"}
 for _p in list(_core.primitives.values()) + list(_parallel.COLLECTIVES):
   if _p.name not in _JAX_INTERNAL:
