@@ -510,11 +510,14 @@ class _Uncacheable(Exception):
   pass
 
 
+_PLAIN = (type(None), bool, int, float, str, np.dtype, type)
+
+
 def _param_key(v):
-  if v is None or isinstance(v, (bool, int, float, str, np.dtype, type)):
+  if type(v) in _PLAIN:
     return v
   if isinstance(v, (tuple, list)):
-    return tuple(_param_key(x) for x in v)
+    return tuple([x if type(x) in _PLAIN else _param_key(x) for x in v])
   if isinstance(v, core.ClosedJaxpr):
     if v.consts:
       raise _Uncacheable   # constants baked into a Program may differ next time
@@ -523,6 +526,8 @@ def _param_key(v):
     return ("jaxpr", jaxpr_key(v))
   if isinstance(v, (np.integer, np.floating, np.bool_)):
     return (type(v), v.item())
+  if isinstance(v, np.dtype):
+    return v
   if hasattr(v, "name") and isinstance(getattr(v, "name"), str) and not callable(v):
     try:
       hash(v)
@@ -538,21 +543,24 @@ def jaxpr_key(jaxpr: core.Jaxpr) -> tuple:
   ids: dict[int, int] = {}
   for v in (*jaxpr.constvars, *jaxpr.invars):
     ids[id(v)] = len(ids)
+  Literal = core.Literal
 
   def ref(v):
-    if isinstance(v, core.Literal):
+    if type(v) is Literal:
       val = v.val.item() if isinstance(v.val, (np.ndarray, np.generic)) else v.val
       return ("lit", val, v.aval)
     return ids[id(v)]
 
-  parts: list = [tuple(v.aval for v in jaxpr.constvars), tuple(v.aval for v in jaxpr.invars)]
+  parts: list = [tuple([v.aval for v in jaxpr.constvars]),
+                 tuple([v.aval for v in jaxpr.invars])]
   for e in jaxpr.eqns:
-    params = tuple(sorted((k, _param_key(x)) for k, x in e.params.items()))
-    parts.append((e.primitive, tuple(ref(v) for v in e.invars), params,
-                  tuple(v.aval for v in e.outvars)))
+    params = tuple([(k, x if type(x) in _PLAIN else _param_key(x))
+                    for k, x in e.params.items()])
+    parts.append((e.primitive, tuple([ref(v) for v in e.invars]), params,
+                  tuple([v.aval for v in e.outvars])))
     for v in e.outvars:
       ids[id(v)] = len(ids)
-  parts.append(tuple(ref(v) for v in jaxpr.outvars))
+  parts.append(tuple([ref(v) for v in jaxpr.outvars]))
   return tuple(parts)
 
 
