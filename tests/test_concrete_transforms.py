@@ -314,3 +314,15 @@ def test_vjp_pullback_is_a_pytree_of_residuals():
   closed = rjax.make_jaxpr(lambda *r: rjax.tree_util.tree_unflatten(tree, r[:-1])(r[-1]))(
       *leaves, jnp.ones(2))
   assert [e.primitive.name for e in closed.eqns].count("mul") >= 2
+
+
+def test_linearize_jvp_compiles_once_and_takes_has_aux():
+  rjax.clear_caches()
+  f = lambda np_, x: (np_.sin(x) * np_.cos(x), {"n": 3})   # noqa: E731
+  y, f_jvp, aux = rjax.linearize(functools.partial(f, jnp), jnp.arange(3.0), has_aux=True)
+  yj, j_jvp, auxj = jax.linearize(functools.partial(f, jjnp), jjnp.arange(3.0), has_aux=True)
+  assert aux == auxj == {"n": 3}
+  outs = [f_jvp(jnp.ones(3)) for _ in range(3)]
+  assert len(ad._bwd_cache) == 1
+  for o in outs:
+    _close(o, j_jvp(jjnp.ones(3)))

@@ -352,8 +352,9 @@ def flatten_fun(fun, in_tree, out_tree_box, has_aux=False):
       # aux is not differentiated: hand back its primal values, not the
       # differentiation trace's tracers (which would leak out of jvp/vjp).
       trace = core.current_trace()
-      if hasattr(trace, "to_primal_tangent"):
-        aux = tree_util.tree_map(lambda l: trace.to_primal_tangent(l)[0], aux)
+      if isinstance(trace, JVPTrace):
+        aux = tree_util.tree_map(
+            lambda l: l.primal if isinstance(l, JVPTracer) and l._trace is trace else l, aux)
       out_tree_box.append(("aux", aux))
     leaves, tree = tree_util.tree_flatten(out)
     out_tree_box.append(tree)
@@ -417,12 +418,13 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
   return res
 
 
-def linearize(fun: Callable, *primals):
+def linearize(fun: Callable, *primals, has_aux: bool = False):
   """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the
-  linearization without re-running the primal computation."""
+  linearization without re-running the primal computation (outside every
+  transformation, as one cached Program from its second call on)."""
   p_flat, in_tree = tree_util.tree_flatten(primals)
   box: list = []
-  p_out, closed, zero_out = linearize_flat(flatten_fun(fun, in_tree, box), p_flat,
+  p_out, closed, zero_out = linearize_flat(flatten_fun(fun, in_tree, box, has_aux), p_flat,
                                               core.debug_info("linearize", fun, primals))
   out_tree = box[-1]
   out_avals = [tangent_aval(core.get_aval(p)) for p in p_out]
@@ -431,11 +433,17 @@ def linearize(fun: Callable, *primals):
     t_flat, t_tree = tree_util.tree_flatten(tangents)
     if t_tree != in_tree:
       raise TypeError(f"linearize: tangent structure {t_tree} != primal structure {in_tree}")
-    vals = iter(core.eval_jaxpr(closed.jaxpr, closed.consts, *t_flat))
+    vals = None
+    if core.current_trace() is core.eval_trace:
+      vals = _eval_compiled(closed.jaxpr, closed.consts, t_flat)
+    if vals is None:
+      vals = core.eval_jaxpr(closed.jaxpr, closed.consts, *t_flat)
+    vals = iter(vals)
     outs = [zeros_like_aval(a) if z else next(vals) for a, z in zip(out_avals, zero_out)]
     return tree_util.tree_unflatten(out_tree, outs)
 
-  return tree_util.tree_unflatten(out_tree, p_out), f_jvp
+  res = (tree_util.tree_unflatten(out_tree, p_out), f_jvp)
+  return res + (box[0][1],) if has_aux else res
 
 
 def vjp(fun: Callable, *primals, has_aux: bool = False, _debug: core.DebugInfo | None = None):
@@ -593,6 +601,35 @@ def _backward_pass_compiled(jaxpr, consts, lin_avals, cts):
   bufs = exe.run([c._buf for c in consts] + [c._buf for c in cts])
   outs = iter(Array._from_buffer(b, a) for b, a in zip(bufs, out_avals))
   return [next(outs) if nz else Zero(a) for nz, a in zip(nonzero, lin_avals)]
+
+
+def _eval_compiled(jaxpr, consts, args):
+  """``eval_jaxpr`` as one cached Program (built the second time the
+  jaxpr's structure is seen); None where that cannot be done."""
+  args = [to_array(a) if isinstance(a, (bool, int, float, np.ndarray, np.generic)) else a
+          for a in args]
+  if not all(type(c) is Array for c in consts) or not all(type(a) is Array for a in args):
+    return None
+  try:
+    key = ("eval", jaxpr_key(jaxpr), tuple(a.aval for a in args))
+    entry = _bwd_cache.get(key)
+  except (_Uncacheable, TypeError):
+    return None
+  if entry is None:
+    if _bwd_seen.get(key, 0) < 1 or len(_bwd_cache) >= _BWD_CACHE_MAX:
+      if len(_bwd_seen) >= 4 * _BWD_CACHE_MAX:
+        _bwd_seen.clear()
+      _bwd_seen[key] = _bwd_seen.get(key, 0) + 1
+      return None
+    opened = core.Jaxpr([], list(jaxpr.constvars) + list(jaxpr.invars), jaxpr.outvars,
+                        jaxpr.eqns)
+    in_avals = [c.aval for c in consts] + [a.aval for a in args]
+    ctx, out_ids = lowering.lower_jaxpr(core.ClosedJaxpr(opened, []), in_avals)
+    entry = (ctx.compile(out_ids), [v.aval for v in jaxpr.outvars])
+    _bwd_cache[key] = entry
+  exe, out_avals = entry
+  bufs = exe.run([c._buf for c in consts] + [a._buf for a in args])
+  return [Array._from_buffer(b, a) for b, a in zip(bufs, out_avals)]
 
 
 def clear_caches() -> None:
