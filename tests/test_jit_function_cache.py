@@ -261,3 +261,24 @@ def test_clear_caches_forgets_every_trace():
   rjax.jit(f)(jnp.ones(2))
   assert len(traces) == 2
   jax.clear_caches()                     # the same name exists in JAX
+
+
+def test_fwd_and_bwd_compile_once_and_match_jax():
+  def f(np_, x, W):
+    return np_.sin(np_.dot(x, W))
+
+  x = np.linspace(-1, 1, 16).astype(np.float32).reshape(4, 4)
+  fwd, bwd = rjax.fwd_and_bwd(lambda a, b: f(jnp, a, b), argnums=(0, 1))
+  fj, bj = jax.fwd_and_bwd(lambda a, b: f(jjnp, a, b), argnums=(0, 1))
+  for _ in range(3):
+    y, res = fwd(jnp.asarray(x), jnp.asarray(x))
+    gx, gw = bwd(res, jnp.ones((4, 4)))
+  assert fwd._cache_size() == bwd._cache_size() == 1
+  yj, rj = fj(jjnp.asarray(x), jjnp.asarray(x))
+  gxj, gwj = bj(rj, jjnp.ones((4, 4)))
+  np.testing.assert_allclose(np.asarray(gx), np.asarray(gxj), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(gw), np.asarray(gwj), rtol=1e-5, atol=1e-6)
+  fwd1, bwd1 = rjax.fwd_and_bwd(lambda a: f(jnp, a, jnp.asarray(x)), argnums=0, jitted=False)
+  y, res = fwd1(jnp.asarray(x))
+  np.testing.assert_allclose(np.asarray(bwd1(res, jnp.ones((4, 4)))), np.asarray(gxj),
+                             rtol=1e-5, atol=1e-6)

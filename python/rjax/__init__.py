@@ -37,7 +37,7 @@ from rjax._src.base.config import (  # noqa: E402,F401
 from rjax._src.transforms.api import (  # noqa: E402,F401
     default_backend, ensure_compile_time_eval, jacobian, live_arrays, named_call, named_scope,
     typeof)
-from rjax._src.transforms.jit import clear_caches, disable_jit  # noqa: E402,F401
+from rjax._src.transforms.jit import clear_caches, disable_jit, fwd_and_bwd  # noqa: E402,F401
 from rjax._src.interpreters.custom_derivatives import (  # noqa: E402,F401
     closure_convert, custom_gradient)
 from rjax._src.interpreters.remat import checkpoint_policies  # noqa: E402,F401

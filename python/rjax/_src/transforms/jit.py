@@ -498,3 +498,33 @@ class disable_jit:
 
   def __call__(self, func):
     return self._cm(func)
+
+
+def fwd_and_bwd(fun: Callable, argnums: int | Sequence[int], has_aux: bool = False,
+                jitted: bool = True) -> tuple[Callable, Callable]:
+  """``(fwd, bwd)``: ``fwd(*args)`` is ``vjp(fun, *args)`` with respect to
+  ``argnums`` (the pullback is a pytree of residuals), ``bwd(residuals, ct)``
+  applies it; both jitted by default, so the backward pass compiles once
+  (``jax.fwd_and_bwd``)."""
+  if not callable(fun):
+    raise TypeError(f"Expected a callable value, got {fun}")
+  nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+  def fwd(*args):
+    idx = [n % len(args) for n in nums]
+
+    def f_partial(*dyn):
+      full = list(args)
+      for i, a in zip(idx, dyn):
+        full[i] = a
+      return fun(*full)
+
+    return ad.vjp(f_partial, *[args[i] for i in idx], has_aux=has_aux)
+
+  def bwd(f_vjp, outgrad):
+    g = f_vjp(outgrad)
+    return g[0] if isinstance(argnums, int) else g
+
+  if jitted:
+    return jit(fwd), jit(bwd)
+  return fwd, bwd
