@@ -29,6 +29,10 @@ class DynamicJaxprTracer(core.Tracer):
 
 
 class DynamicJaxprTrace(core.Trace):
+  #: Record where the user's code bound each equation (print_saved_residuals
+  #: and errors read it; the linear jaxprs of linearize do not need it).
+  record_source_info = True
+
   def __init__(self):
     self.eqns: list[JaxprEqn] = []
     self.invars: list[Var] = []
@@ -93,7 +97,8 @@ class DynamicJaxprTrace(core.Trace):
     out = prim.abstract_eval(*[v.aval for v in invars], **params)
     outs = list(out) if prim.multiple_results else [out]
     outvars = [Var(a) for a in outs]
-    self.eqns.append(JaxprEqn(invars, outvars, prim, params, core.current_source_info()))
+    src = core.current_source_info() if self.record_source_info else None
+    self.eqns.append(JaxprEqn(invars, outvars, prim, params, src))
     tracers = [DynamicJaxprTracer(self, a, v) for a, v in zip(outs, outvars)]
     return tracers if prim.multiple_results else tracers[0]
 
@@ -131,6 +136,8 @@ class PartialEvalTrace(DynamicJaxprTrace):
   """Stages only the operations that touch its own (unknown) tracers; every
   operation on known values runs on the parent trace right away. With the
   tangents unknown and the primals known, a JVP becomes a linearization."""
+
+  record_source_info = False
 
   def __init__(self, parent_trace: core.Trace):
     super().__init__()
