@@ -10,7 +10,10 @@ Workloads (issue #3):
   hand-written ``2 * x`` and JAX's eager grad;
 - eager (un-jitted) ``value_and_grad`` of the same MLP loss, batch 128, against
   JAX's eager ``value_and_grad`` (issue #14: concrete-value transformations
-  must not make it slower).
+  must not make it slower);
+- ``jit(f)(x)`` written inline (a new wrapper every call) for a small ``f``:
+  jit's cache belongs to the function, so this reuses the first trace and
+  Program (issue #14).
 Ratios are other / rjax (> 1 means rjax is faster).
 """
 from __future__ import annotations
@@ -86,6 +89,19 @@ def run() -> str:
     vg_j = jax.value_and_grad(_mlp_loss(jjnp))
     tj = bench(lambda: jax.block_until_ready(vg_j(jp, jx, jy)), min_time=0.5)
   rows.append(["value_and_grad(mlp3 loss) eager, batch 128", fmt_time(tr), "-", "-",
+               fmt_time(tj) if tj else "-", f"{tj / tr:.2f}x" if tj else "-"])
+
+  def small(v, np_mod):
+    return np_mod.sin(v) * 2 + 1
+  sa = jnp.ones(8)
+  small_r = lambda v: small(v, jnp)  # noqa: E731
+  tr = bench(lambda: rjax.jit(small_r)(sa).block_until_ready())
+  tj = None
+  if jax:
+    small_j = lambda v: small(v, jjnp)  # noqa: E731
+    sj = jjnp.ones(8)
+    tj = bench(lambda: jax.jit(small_j)(sj).block_until_ready())
+  rows.append(["jit(f)(x) inline (a new wrapper per call), f32[8]", fmt_time(tr), "-", "-",
                fmt_time(tj) if tj else "-", f"{tj / tr:.2f}x" if tj else "-"])
 
   n = 1 << 20

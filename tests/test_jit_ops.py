@@ -685,6 +685,45 @@ def _debug_callback(data, name):
   return Case(fn, (x,), x64=_is64(dt))
 
 
+# -- the transformations' own primitives (tests/test_remat.py and tests/test_custom_rules.py
+#    check their rules against JAX) --------------------------------------------------------------
+
+@case("remat2")
+def _remat2(data, name):
+  x = _array(data, np.float32, data.draw(shapes(max_dims=2)), -3, 3)
+  return Case(rjax.checkpoint(lambda v: jnp.sin(v) * v), (x,), ulp=4)
+
+
+@case("name")
+def _name(data, name):
+  from rjax.ad_checkpoint import checkpoint_name
+  x = _array(data, np.float32, data.draw(shapes(max_dims=2)), -3, 3)
+  return Case(lambda v: checkpoint_name(v * 2.0, "y") + 1.0, (x,))
+
+
+@case("optimization_barrier")
+def _optimization_barrier(data, name):
+  dt = data.draw(st.sampled_from(_ALL64))
+  x = _array(data, dt, data.draw(shapes(max_dims=2)))
+  return Case(lambda v: lax.optimization_barrier((v, v))[1], (x,), x64=_is64(dt))
+
+
+@case("custom_vmap_call")
+def _custom_vmap_call(data, name):
+  from rjax.custom_batching import custom_vmap
+  x = _array(data, np.float32, data.draw(shapes(max_dims=2)), -3, 3)
+  f = custom_vmap(lambda v: v * 3.0)
+  f.def_vmap(lambda n, b, v: (v * 3.0, b[0]))
+  return Case(f, (x,))
+
+
+@case("linear_call")
+def _linear_call(data, name):
+  from rjax.custom_derivatives import linear_call
+  x = _array(data, np.float32, data.draw(shapes(max_dims=2)), -3, 3)
+  return Case(lambda v: linear_call(lambda r, t: t * r, lambda r, c: c * r, 2.0, v), (x,))
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 def test_every_primitive_and_rust_op_has_a_jit_case():

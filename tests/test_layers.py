@@ -26,7 +26,7 @@ SRC = PKG / "_src"
 
 #: Lowest first; a layer may import only itself and the layers before it.
 LAYERS = [
-    ("base", ["base"]),
+    ("base", ["base", "util"]),   # util: the helpers JAX programs import from jax._src.util
     ("core", ["core"]),
     ("runtime", ["runtime"]),
     ("interpreters", ["interpreters"]),

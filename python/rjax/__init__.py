@@ -2,8 +2,8 @@
 transformations — with a Rust core that runs on every CPU core."""
 from rjax._src.base.config import config  # noqa: F401
 from rjax._src.transforms.jit import jit  # noqa: F401
-from rjax._src.interpreters.custom_derivatives import (  # noqa: F401
-    checkpoint, custom_jvp, custom_vjp, remat)
+from rjax._src.interpreters.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from rjax._src.interpreters.remat import checkpoint, remat  # noqa: F401
 from rjax._src.runtime.array import Array  # noqa: F401
 from rjax._src.transforms.api import (  # noqa: F401
     ShapeDtypeStruct, eval_shape, grad, hessian, jacfwd, jacrev, jvp, linear_transpose, linearize,
@@ -23,5 +23,25 @@ _set_array_methods(_Tracer)
 from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random  # noqa: E402,F401
 from rjax import distributed, optim, checkpoints  # noqa: E402,F401
 from rjax import nn, debug  # noqa: E402,F401
+
+# --- transformations, their control and configuration (issue #14) ---------
+from rjax._src.base.config import (  # noqa: E402,F401
+    allow_f16_reductions, array_garbage_collection_guard, auto_pcast, check_tracer_leaks,
+    checking_leaks, debug_infs, debug_key_reuse, debug_nans, default_matmul_precision,
+    default_prng_impl, enable_checks, enable_custom_prng, enable_x64, explain_cache_misses,
+    jax2tf_associative_scan_reductions, legacy_prng_key, log_compiles, make_user_context,
+    no_execution, no_tracing, numpy_dtype_promotion, numpy_rank_promotion,
+    remove_size_one_mesh_axis_from_type, softmax_custom_jvp, thread_guard,
+    threefry_partitionable, transfer_guard, transfer_guard_device_to_device,
+    transfer_guard_device_to_host, transfer_guard_host_to_device)
+from rjax._src.transforms.api import (  # noqa: E402,F401
+    default_backend, ensure_compile_time_eval, jacobian, live_arrays, named_call, named_scope,
+    typeof)
+from rjax._src.transforms.jit import clear_caches, disable_jit, fwd_and_bwd  # noqa: E402,F401
+from rjax._src.interpreters.custom_derivatives import (  # noqa: E402,F401
+    closure_convert, custom_gradient)
+from rjax._src.interpreters.remat import checkpoint_policies  # noqa: E402,F401
+from rjax import (  # noqa: E402,F401
+    ad_checkpoint, custom_batching, custom_derivatives, extend, stages)
 
 __version__ = "0.1.0"

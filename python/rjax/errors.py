@@ -1,6 +1,6 @@
 """``rjax.errors``: the exception types rjax raises (JAX's names and bases)."""
 from rjax._rjax import InternalError, RjaxError  # noqa: F401  (the Rust core's)
 from rjax._src.base.errors import (  # noqa: F401
-    ConcretizationTypeError, JAXTypeError, NonConcreteBooleanIndexError,
-    TracerArrayConversionError, TracerBoolConversionError, TracerIntegerConversionError,
-    UnexpectedTracerError)
+    ConcretizationTypeError, JAXIndexError, JAXTypeError, JaxprTypeError, KeyReuseError,
+    NonConcreteBooleanIndexError, TracerArrayConversionError, TracerBoolConversionError,
+    TracerIntegerConversionError, UnexpectedTracerError)

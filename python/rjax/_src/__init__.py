@@ -8,10 +8,12 @@ tests/test_layers.py):
     lax            lax/: the primitives, each with all its rules in one block
     interpreters   interpreters/: the rule tables and the traces that use them
                    (ad, batching, partial_eval, lowering, dispatch, reference),
-                   custom_jvp/custom_vjp, and jvp/vjp/vmap on pytrees
+                   custom_jvp/custom_vjp, remat (checkpoint), and jvp/vjp/vmap
+                   on pytrees
     runtime        runtime/: Array and devices, the only users of rjax._rjax
     core           core.py: primitives, traces, tracers, jaxprs
-    base           base/: config, dtypes, errors, pytrees
+    base           base/: config, dtypes, errors, pytrees; util.py (the helpers
+                   JAX programs import from jax._src.util)
 
 A lower layer that needs something of a higher one declares a table or hook
 and the higher layer fills it (as ``lax_hooks`` and ``set_array_methods`` do).

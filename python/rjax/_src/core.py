@@ -15,7 +15,12 @@ abstract evaluation here; JVP, transpose, batching and lowering in
 """
 from __future__ import annotations
 
+import functools
+import gc
 import inspect
+import operator
+import os
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Sequence
@@ -23,6 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rjax._src.base import dtypes, errors, tree_util
+from rjax._src.base.config import config
 
 # ---------------------------------------------------------------------------
 # Abstract values
@@ -68,9 +74,10 @@ class ShapedArray:
 
   def __repr__(self):
     w = ", weak_type=True" if self.weak_type else ""
-    return f"ShapedArray({self.str_short()}{w})"
+    return f"ShapedArray({_aval_str(self).lstrip('~')}{w})"
 
-  __str__ = str_short
+  def __str__(self):   # JAX's: "float32[3]", "~float32[]" when weakly typed
+    return _aval_str(self)
 
 
 _SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
@@ -158,7 +165,10 @@ class DebugInfo:
 
   @property
   def fun_name(self) -> str:
-    return getattr(self.fun, "__name__", type(self.fun).__name__)
+    f = self.fun
+    while isinstance(f, functools.partial):   # as JAX names partials: by their function
+      f = f.func
+    return getattr(f, "__name__", type(f).__name__)
 
   @property
   def arg_names(self) -> list[str]:
@@ -206,6 +216,14 @@ class Trace:
   BatchTrace, JaxprTrace in ``interpreters/``."""
 
   debug: DebugInfo | None = None
+  #: How many jit calls enclosed this trace's creation (``jit_level``).
+  jit_level = 0
+
+  def concrete_ok(self) -> bool:
+    """Whether this trace's tracers may show their concrete values: not
+    from inside a jit entered after the trace began (a jit under grad traces
+    abstractly, as in JAX)."""
+    return self.jit_level >= _tls.jit_level
 
   def arg_dependencies(self, tracer: "Tracer") -> list[str] | None:
     """The names of the traced inputs ``tracer`` depends on (None: unknown)."""
@@ -237,6 +255,20 @@ class EvalTrace(Trace):
     return prim.impl(*args, **params)
 
 
+def check_leaks(trace: Trace) -> None:
+  """With ``jax_check_tracer_leaks`` on: raise if a tracer of ``trace`` (whose
+  transformation just finished) is still referenced, e.g. stored in a
+  global (JAX's ``Leaked trace`` error). The caller drops its own tracers
+  first."""
+  if not (config.checks_active and config.read("jax_check_tracer_leaks")):
+    return
+  gc.collect()
+  leaked = [r for r in gc.get_referrers(trace) if isinstance(r, Tracer)]
+  if leaked:
+    msgs = "\n\n".join(repr(t) for t in leaked)
+    raise Exception(f"Leaked trace {type(trace).__name__}. Leaked tracer(s):\n\n{msgs}\n")
+
+
 def escaped_tracer_error(t: "Tracer") -> Exception:
   return errors.UnexpectedTracerError(
       f"Encountered an unexpected tracer: {t}. A function transformed by rjax had a "
@@ -250,6 +282,9 @@ eval_trace = EvalTrace()
 
 class _TLS(threading.local):
   trace: Trace = eval_trace
+  source_info = None
+  name_stack: tuple = ()
+  jit_level = 0
 
   def __init__(self):
     # Named axes in scope (vmap's and pmap's ``axis_name``), innermost last:
@@ -272,6 +307,22 @@ def set_current_trace(trace: Trace):
     yield
   finally:
     _tls.trace = prev
+
+
+def jit_level() -> int:
+  return _tls.jit_level
+
+
+@contextmanager
+def abstract_jit_region():
+  """A jit traced inline under another transformation: inside, the values
+  of the enclosing transformations' tracers are abstract (not concrete), as
+  they are when JAX traces that jit."""
+  _tls.jit_level += 1
+  try:
+    yield
+  finally:
+    _tls.jit_level -= 1
 
 
 @contextmanager
@@ -298,7 +349,37 @@ def axis_size(name: Any) -> int:
 
 
 # ---------------------------------------------------------------------------
-# Tracer conversions that need a concrete value: errors that teach.
+# Tracer conversions that need a concrete value. As in JAX, a tracer whose
+# value is known (a JVP tracer over a concrete primal: ``grad``, ``jvp`` and
+# friends outside ``jit``) converts like an array; the others raise errors
+# that teach.
+
+
+def to_concrete_value(x):
+  """The concrete value behind ``x`` (``x`` itself if it is not a tracer),
+  or None while it is only known abstractly (under ``jit``)."""
+  if isinstance(x, Tracer):
+    return x.to_concrete_value()
+  return x
+
+
+def is_concrete(x) -> bool:
+  return to_concrete_value(x) is not None
+
+
+def concrete_or_error(force: Callable | None, val: Any, context: str = ""):
+  """``force(val)`` on the concrete value of ``val``; ConcretizationTypeError
+  (with ``context`` in its message) if ``val`` is only known abstractly."""
+  force = force if force is not None else (lambda v: v)
+  if isinstance(val, Tracer):
+    c = val.to_concrete_value()
+    if c is None:
+      raise _tracer_error("ConcretizationTypeError", val, "Abstract tracer value encountered "
+                          "where a concrete value is expected",
+                          context or "Mark the argument static (static_argnums) if it is a "
+                          "Python constant.")
+    return force(c)
+  return force(val)
 
 
 def _provenance(tracer: "Tracer") -> str:
@@ -324,29 +405,100 @@ def _provenance(tracer: "Tracer") -> str:
 
 def _tracer_error(cls_name: str, tracer: "Tracer", what: str, fix: str):
   cls = getattr(errors, cls_name)
+  # A JVP tracer is abstract because its primal is: explain the primal (the
+  # transformation that traces abstractly, e.g. the jit around a grad).
+  inner = getattr(tracer, "_abstract_inner", None)
+  while inner is not None:
+    nxt = inner()
+    if not isinstance(nxt, Tracer):
+      break
+    tracer = nxt
+    inner = getattr(tracer, "_abstract_inner", None)
   return cls(f"{what} of a traced array {tracer.aval.str_short()} ({tracer._origin()}). "
              f"The value is not known while the function is being traced."
              f"{_provenance(tracer)} {fix}")
 
 
+def _check_bool_conversion(t) -> None:
+  if t.aval.size == 0:
+    raise ValueError("The truth value of an empty array is ambiguous. Use `array.size > 0` "
+                     "to check that an array is not empty.")
+  if t.aval.size > 1:
+    raise ValueError("The truth value of an array with more than one element is ambiguous. "
+                     "Use a.any() or a.all()")
+
+
+def _check_scalar_conversion(t) -> None:
+  if t.aval.ndim > 0:
+    raise TypeError(f"Only scalar arrays can be converted to Python scalars; got "
+                    f"arr.ndim={t.aval.ndim}")
+
+
+def _check_integer_conversion(t) -> None:
+  if not (t.aval.shape == () and (dtypes.is_int(t.aval.dtype) or dtypes.is_bool(t.aval.dtype))):
+    raise TypeError("Only integer scalar arrays can be converted to a scalar index.")
+
+
 def _tracer_bool(self):
-  return bool(_raise(_tracer_error(
+  c = self.to_concrete_value()
+  if c is not None:
+    return bool(c)
+  _check_bool_conversion(self)
+  raise _tracer_error(
       "TracerBoolConversionError", self, "Attempted boolean conversion",
       "Use rjax.lax.cond or jnp.where for value-dependent branches, or mark the argument "
-      "static (static_argnums) if it is a Python constant.")))
+      "static (static_argnums) if it is a Python constant.")
 
 
 def _tracer_int(self):
-  return int(_raise(_tracer_error(
-      "TracerIntegerConversionError", self, "Attempted integer conversion",
+  c = self.to_concrete_value()
+  if c is not None:
+    return int(c)
+  _check_scalar_conversion(self)
+  raise _tracer_error(
+      "ConcretizationTypeError", self, "Attempted integer conversion (int())",
+      "If trying to convert the data type of a value, use x.astype(int) or jnp.asarray(x, "
+      "int) instead; for a traced size, mark the argument static (static_argnums).")
+
+
+def _tracer_index(self):
+  c = self.to_concrete_value()
+  if c is not None:
+    return operator.index(c)
+  _check_integer_conversion(self)
+  raise _tracer_error(
+      "TracerIntegerConversionError", self, "Attempted integer conversion (__index__)",
       "Use rjax.lax.dynamic_slice / dynamic_index_in_dim for traced indices, or mark the "
-      "argument static (static_argnums).")))
+      "argument static (static_argnums).")
+
+
+def _int_like(fn):
+  def conv(self):
+    c = self.to_concrete_value()
+    if c is not None:
+      return fn(c)
+    _check_integer_conversion(self)
+    raise _tracer_error("TracerIntegerConversionError", self,
+                        f"Attempted integer conversion ({fn.__name__}())",
+                        "Mark the argument static (static_argnums).")
+  return conv
 
 
 def _tracer_float(self):
-  return float(_raise(_tracer_error(
+  # As in JAX, float() and complex() never concretize, even under grad.
+  _check_scalar_conversion(self)
+  raise _tracer_error(
       "ConcretizationTypeError", self, "Attempted float conversion",
-      "Keep the value as an array, or mark the argument static (static_argnums).")))
+      "If trying to convert the data type of a value, use x.astype(float) or jnp.asarray(x, "
+      "float) instead; otherwise keep the value as an array, or mark the argument static "
+      "(static_argnums).")
+
+
+def _tracer_complex(self):
+  _check_scalar_conversion(self)
+  raise _tracer_error(
+      "ConcretizationTypeError", self, "Attempted complex conversion",
+      "Use x.astype(complex) or jnp.asarray(x, complex) instead.")
 
 
 def _tracer_array(self, dtype=None, copy=None):
@@ -356,15 +508,56 @@ def _tracer_array(self, dtype=None, copy=None):
       "rjax.pure_callback for host code.")
 
 
+def _tracer_item(self, *args):
+  c = concrete_or_error(None, self, "This occurred in the item() method of rjax.Array.")
+  return c.item(*args)
+
+
+def _concretization_method(name):
+  def method(self, *args, **kwargs):
+    raise _tracer_error("ConcretizationTypeError", self, f"The {name}() method was called on",
+                        f"{name}() needs a concrete array: call it outside transformed "
+                        f"functions.")
+  method.__name__ = name
+  return method
+
+
+def _no_attribute(name):
+  def get(self):
+    raise AttributeError(f"The '{name}' attribute is not available on a traced array with "
+                         f"shape {self.aval.str_short()}.")
+  return property(get)
+
+
 def _raise(e):
   raise e
 
 
+def _aval_str(aval) -> str:
+  """JAX's ``str(aval)``: ``float32[3]``, and ``~float32[]`` for a weak type."""
+  return f"{'~' if aval.weak_type else ''}{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+
+
+def _short_repr(x) -> str:
+  return x._short_repr() if isinstance(x, Tracer) else str(x)
+
+
+Tracer.to_concrete_value = lambda self: None
 Tracer.__bool__ = _tracer_bool
 Tracer.__int__ = _tracer_int
-Tracer.__index__ = _tracer_int
+Tracer.__index__ = _tracer_index
+Tracer.__hex__ = _int_like(hex)
+Tracer.__oct__ = _int_like(oct)
 Tracer.__float__ = _tracer_float
+Tracer.__complex__ = _tracer_complex
 Tracer.__array__ = _tracer_array
+Tracer.item = _tracer_item
+Tracer.tolist = _concretization_method("tolist")
+Tracer.tobytes = _concretization_method("tobytes")
+Tracer.__dlpack__ = _concretization_method("__dlpack__")
+Tracer.__reduce__ = _concretization_method("__reduce__")
+Tracer.device = _no_attribute("device")
+Tracer.sharding = _no_attribute("sharding")
 Tracer.shape = property(lambda self: self.aval.shape)
 Tracer.dtype = property(lambda self: self.aval.dtype)
 Tracer.ndim = property(lambda self: self.aval.ndim)
@@ -373,8 +566,10 @@ Tracer.weak_type = property(lambda self: self.aval.weak_type)
 Tracer.__len__ = lambda self: (self.aval.shape[0] if self.aval.shape
                                else _raise(TypeError("len() of unsized object")))
 Tracer.__iter__ = lambda self: iter([self[i] for i in range(len(self))])
+Tracer.__reversed__ = lambda self: iter(self[::-1])
 Tracer._origin = lambda self: "a tracer"
-Tracer.__repr__ = lambda self: f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
+Tracer._short_repr = lambda self: f"{type(self).__name__}({_aval_str(self.aval)})"
+Tracer.__repr__ = lambda self: self._short_repr()
 Tracer.__hash__ = None
 
 
@@ -391,7 +586,7 @@ class Var:
     self.aval = aval
 
   def __repr__(self):
-    return f"Var({self.aval.str_short()})"
+    return f"Var(id={id(self)}):{_aval_str(self.aval).lstrip('~')}"
 
 
 class Literal:
@@ -403,15 +598,118 @@ class Literal:
     self.val = val
     self.aval = aval
 
-  def __repr__(self):
-    return f"Literal({self.val})"
+  def __repr__(self):   # as JAX prints them: Literal(1.0), Literal(TypedInt(1, dtype=int32))
+    v = self.val.item() if isinstance(self.val, (np.ndarray, np.generic)) else self.val
+    dt = self.aval.dtype
+    if dtypes.is_bool(dt):
+      v = bool(v)
+    elif dtypes.is_inexact(dt):
+      v = float(v) if not isinstance(v, complex) else v
+    elif isinstance(self.val, int) and self.aval.weak_type:
+      return f"Literal(TypedInt({int(v)}, dtype={dt.name}))"
+    return f"Literal({v})"
 
 
 class JaxprEqn:
-  __slots__ = ("invars", "outvars", "primitive", "params")
+  __slots__ = ("invars", "outvars", "primitive", "params", "source_info")
 
-  def __init__(self, invars, outvars, primitive, params):
+  def __init__(self, invars, outvars, primitive, params, source_info=None):
     self.invars, self.outvars, self.primitive, self.params = invars, outvars, primitive, params
+    self.source_info = source_info
+
+  def replace(self, **kw) -> "JaxprEqn":
+    d = {k: getattr(self, k) for k in self.__slots__}
+    d.update(kw)
+    return JaxprEqn(**d)
+
+  def __repr__(self):
+    return f"JaxprEqn({self.primitive.name})"
+
+
+# ---------------------------------------------------------------------------
+# Source info: where the user's code bound each equation (the first frame
+# outside rjax), and the name stack (named_scope / named_call). Recorded when
+# a jaxpr is built; the file/line/column text is computed only when asked
+# for (print_saved_residuals, error messages).
+
+_RJAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_internal_files: dict[str, bool] = {}
+
+
+class SourceInfo:
+  """A frame's code object and instruction (cheap to record) and the name
+  stack active then."""
+
+  __slots__ = ("code", "lasti", "name_stack")
+
+  def __init__(self, code, lasti: int, name_stack: tuple = ()):
+    self.code, self.lasti, self.name_stack = code, lasti, name_stack
+
+  def position(self) -> tuple[str, int, int, str]:
+    """``(file, line, column, function)``; the column is 0-based, as JAX prints it."""
+    line, col = self.code.co_firstlineno, 0
+    try:
+      pos = list(self.code.co_positions())[self.lasti // 2]
+      line = pos[0] if pos[0] is not None else line
+      col = pos[2] if pos[2] is not None else 0
+    except (AttributeError, IndexError):   # Python < 3.11: line only
+      for start, _, ln in self.code.co_lines():
+        if start <= self.lasti and ln is not None:
+          line = ln
+    return self.code.co_filename, line, col, getattr(self.code, "co_qualname", self.code.co_name)
+
+  def summarize(self) -> str:
+    """``file:line:col (function)``, JAX's ``source_info_util.summarize``."""
+    f, line, col, fn = self.position()
+    return f"{f}:{line}:{col} ({fn})"
+
+  def __repr__(self):
+    return f"SourceInfo({self.summarize()})"
+
+
+def current_source_info() -> SourceInfo | None:
+  """Where the user's code is now: the innermost frame outside rjax (or the
+  source info an interpreter re-binding an equation set)."""
+  ov = _tls.source_info
+  if ov is not None:
+    return ov
+  f = sys._getframe(2)
+  internal = _internal_files
+  while f is not None:
+    c = f.f_code
+    fn = c.co_filename
+    r = internal.get(fn)
+    if r is None:
+      r = internal[fn] = fn.startswith(_RJAX_DIR)
+    if not r:
+      return SourceInfo(c, f.f_lasti, _tls.name_stack)
+    f = f.f_back
+  return None
+
+
+@contextmanager
+def source_info_override(info: SourceInfo | None):
+  """Equations bound inside get ``info`` (an interpreter re-binding an
+  equation of an existing jaxpr keeps the equation's source info)."""
+  prev = _tls.source_info
+  _tls.source_info = info
+  try:
+    yield
+  finally:
+    _tls.source_info = prev
+
+
+@contextmanager
+def extend_name_stack(name: str):
+  """``named_scope``: equations traced inside carry ``name`` in their name stack."""
+  if not isinstance(name, str):
+    raise TypeError("named_scope name argument must be a string.")
+  prev = _tls.name_stack
+  _tls.name_stack = prev + (name,)
+  try:
+    yield
+  finally:
+    _tls.name_stack = prev
 
 
 class Jaxpr:
@@ -419,6 +717,11 @@ class Jaxpr:
 
   def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
     self.constvars, self.invars, self.outvars, self.eqns = constvars, invars, outvars, eqns
+
+  def replace(self, **kw) -> "Jaxpr":
+    d = dict(constvars=self.constvars, invars=self.invars, outvars=self.outvars, eqns=self.eqns)
+    d.update(kw)
+    return Jaxpr(d["constvars"], d["invars"], d["outvars"], d["eqns"])
 
   @property
   def in_avals(self):
@@ -433,15 +736,26 @@ class Jaxpr:
 
   __repr__ = __str__
 
-  def pretty_print(self, width: int = 80) -> str:
-    return pp_jaxpr(self, width)
+  def pretty_print(self, width: int = 80, *, name_stack: bool = False, **_) -> str:
+    """The text of the jaxpr; ``name_stack=True`` ends each equation's line
+    with its ``named_scope`` stack (``# [outer/inner]``), as JAX does."""
+    return pp_jaxpr(self, width, name_stack=name_stack)
 
 
 class ClosedJaxpr:
-  """A jaxpr together with the values of its constvars."""
+  """A jaxpr together with the values of its constvars (``.consts``, also
+  ``.literals`` as JAX names them)."""
 
   def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
     self.jaxpr, self.consts = jaxpr, list(consts)
+
+  @property
+  def literals(self) -> list:
+    return self.consts
+
+  def replace(self, *, jaxpr=None, consts=None) -> "ClosedJaxpr":
+    return ClosedJaxpr(self.jaxpr if jaxpr is None else jaxpr,
+                       self.consts if consts is None else consts)
 
   in_avals = property(lambda self: self.jaxpr.in_avals)
   out_avals = property(lambda self: self.jaxpr.out_avals)
@@ -452,8 +766,8 @@ class ClosedJaxpr:
 
   __repr__ = __str__
 
-  def pretty_print(self, width: int = 80) -> str:
-    return pp_jaxpr(self.jaxpr, width)
+  def pretty_print(self, width: int = 80, *, name_stack: bool = False, **_) -> str:
+    return pp_jaxpr(self.jaxpr, width, name_stack=name_stack)
 
 
 def _encode_name(n: int) -> str:
@@ -496,7 +810,8 @@ def _has_jaxpr(v) -> bool:
   return isinstance(v, (tuple, list)) and any(_has_jaxpr(x) for x in v)
 
 
-def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: int = 0) -> str:
+def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: int = 0,
+             name_stack: bool = False) -> str:
   """``jaxpr`` in JAX's textual form. Sub-jaxprs in params (control flow)
   print nested and indented, their variables named on from the outer ones',
   as JAX does."""
@@ -551,12 +866,22 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
     return f"{lhs}[{flat}] {args}".rstrip() if flat else f"{lhs} {args}".rstrip()
 
   pad = " " * indent
+  if name_stack and all(flat is not None for _, flat, _, _ in eqn_lines):
+    body = [f"{pad}    " + one(lhs, flat, args) for lhs, flat, _, args in eqn_lines]
+    w = max((len(b) for b in body), default=0)
+    stacks = ["/".join(e.source_info.name_stack) if e.source_info is not None else ""
+              for e in jaxpr.eqns]
+    lines = [_fill_head([binder(v) for v in jaxpr.constvars],
+                        [binder(v) for v in jaxpr.invars], width, indent)]
+    lines += [f"{b.ljust(w)} # [{st}]" for b, st in zip(body, stacks)]
+    return "\n".join(lines + [f"{pad}  " + tail])
   if all(flat is not None for _, flat, _, _ in eqn_lines):
     body = "; ".join(one(lhs, flat, args) for lhs, flat, _, args in eqn_lines)
     flat_all = f"{head} {body} {tail}"   # JAX prints "let  in" for no equations
     if len(flat_all) + indent <= width and "\n" not in flat_all:
       return flat_all
-  lines = [head]
+  lines = [_fill_head([binder(v) for v in jaxpr.constvars], [binder(v) for v in jaxpr.invars],
+                      width, indent)]
   for lhs, flat, params, args in eqn_lines:
     line = f"{pad}    " + one(lhs, flat, args) if flat is not None else None
     if line is None or (len(line) > width and params):
@@ -568,6 +893,32 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
       lines.append(line)
   lines.append(f"{pad}  " + tail)
   return "\n".join(lines)
+
+
+def _fill_head(consts: list[str], ins: list[str], width: int, indent: int) -> str:
+  """``{ lambda consts; ins. let`` with JAX's line filling: a binder goes on
+  a new line (indented 4) once the line has reached ``width``."""
+  parts, col = ["{ lambda "], indent + 9
+
+  def add(vs):
+    nonlocal col
+    for i, b in enumerate(vs):
+      if i:
+        if col + 1 > width:
+          parts.append("\n" + " " * (indent + 4))
+          col = indent + 4
+        else:
+          parts.append(" ")
+          col += 1
+      parts.append(b)
+      col += len(b)
+
+  add(consts)
+  parts.append("; " if consts else "; ")
+  col += 2
+  add(ins)
+  parts.append(". let")
+  return "".join(parts)
 
 
 #: Per-primitive parameter printers (JAX elides some parameters in its text,
@@ -588,13 +939,50 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list:
     raise TypeError(f"eval_jaxpr: expected {len(jaxpr.invars)} arguments, got {len(args)}")
   for v, x in zip(jaxpr.invars, args):
     env[id(v)] = x
-  for e in jaxpr.eqns:
-    out = e.primitive.bind(*[read(v) for v in e.invars], **e.params)
-    outs = out if e.primitive.multiple_results else [out]
-    for v, x in zip(e.outvars, outs):
-      if v is not None:
-        env[id(v)] = x
+  tls = _tls
+  prev = tls.source_info
+  try:
+    for e in jaxpr.eqns:
+      # equations re-bound into a new jaxpr keep their source info
+      tls.source_info = e.source_info or prev
+      out = e.primitive.bind(*[read(v) for v in e.invars], **e.params)
+      outs = out if e.primitive.multiple_results else [out]
+      for v, x in zip(e.outvars, outs):
+        if v is not None:
+          env[id(v)] = x
+  finally:
+    tls.source_info = prev
   return [read(v) for v in jaxpr.outvars]
+
+
+def jaxpr_as_fun(closed: ClosedJaxpr, *consts) -> Callable:
+  """``closed`` as a function of its inputs (binds each equation under the
+  current trace, so it can be transformed)."""
+  if isinstance(closed, Jaxpr):
+    return lambda *args: eval_jaxpr(closed, consts, *args)
+  return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def new_jaxpr_eqn(invars, outvars, primitive, params, effects=None, source_info=None,
+                  ctx=None) -> JaxprEqn:
+  """A jaxpr equation (``jax.extend.core.new_jaxpr_eqn``; effects are not
+  tracked by rjax)."""
+  return JaxprEqn(list(invars), list(outvars), primitive, dict(params), source_info)
+
+
+def primal_dtype_to_tangent_dtype(dtype):
+  """The dtype of tangents of a ``dtype`` value: itself for floats, float0
+  for ints and bools."""
+  return np.dtype(dtype) if dtypes.is_inexact(dtype) else dtypes.float0
+
+
+def valid_jaxtype(x) -> bool:
+  """Whether ``x`` is a value rjax can trace (an array or a scalar)."""
+  try:
+    get_aval(x)
+  except TypeError:
+    return False
+  return True
 
 
 def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
@@ -605,12 +993,13 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
   for i, e in enumerate(jaxpr.eqns):
     for v in e.invars:
       if not isinstance(v, Literal) and id(v) not in defined:
-        raise TypeError(f"typecheck: equation {i} ({e.primitive}) reads an undefined variable")
+        raise errors.JaxprTypeError(f"typecheck: equation {i} ({e.primitive}) reads an "
+                                  f"undefined variable")
     out = e.primitive.abstract_eval(*[v.aval for v in e.invars], **e.params)
     outs = list(out) if e.primitive.multiple_results else [out]
     got = [v.aval for v in e.outvars]
     if [(a.shape, a.dtype) for a in outs] != [(a.shape, a.dtype) for a in got]:
-      raise TypeError(f"typecheck: equation {i} ({e.primitive}) produces {outs}, "
+      raise errors.JaxprTypeError(f"typecheck: equation {i} ({e.primitive}) produces {outs}, "
                       f"the jaxpr says {got}")
     for v in e.params.values():
       for j in (v if isinstance(v, (tuple, list)) else (v,)):
@@ -619,4 +1008,4 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
     defined |= {id(v) for v in e.outvars}
   for v in jaxpr.outvars:
     if not isinstance(v, Literal) and id(v) not in defined:
-      raise TypeError("typecheck: an output variable is undefined")
+      raise errors.JaxprTypeError("typecheck: an output variable is undefined")

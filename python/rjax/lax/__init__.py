@@ -5,3 +5,17 @@ names in ``__all__``; this file only re-exports them.
 """
 from rjax._src.lax import *  # noqa: F401,F403
 from rjax._src.lax import __all__  # noqa: F401
+
+# The primitive objects, under JAX's names (``lax.exp_p``, ``lax.while_p``...):
+# every rjax primitive whose ``<name>_p`` JAX's ``jax.lax`` also exports.
+from rjax._src import core as _core  # noqa: E402
+from rjax._src.interpreters.remat import optimization_barrier  # noqa: E402,F401
+from rjax._src.lax import parallel as _parallel  # noqa: E402
+
+_JAX_INTERNAL = {"add_any", "custom_lin", "custom_vmap_call", "debug_callback", "linear_call",
+                 "pure_callback", "psum_scatter", "name", "remat2",
+                 "threefry2x32"}
+for _p in list(_core.primitives.values()) + list(_parallel.COLLECTIVES):
+  if _p.name not in _JAX_INTERNAL:
+    globals()[_p.name.replace("-", "_") + "_p"] = _p
+del _p

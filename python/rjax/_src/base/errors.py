@@ -1,26 +1,42 @@
-"""The exceptions rjax raises, with JAX's names and base classes. (The Rust
-core's ``RjaxError`` and ``InternalError`` come from the extension module;
+"""The exceptions rjax raises, with JAX's names and class hierarchy
+(jax/_src/errors.py): the tracer errors derive from ``JAXTypeError`` (a
+``TypeError``) or ``JAXIndexError`` (an ``IndexError``), and their messages
+end with a pointer to JAX's page that explains them. (The Rust core's
+``RjaxError`` and ``InternalError`` come from the extension module;
 ``rjax.errors`` re-exports them with these.)"""
 from __future__ import annotations
 
-
-class JAXTypeError(TypeError):
-  pass
+_ERROR_PAGE = "https://docs.jax.dev/en/latest/errors.html"
 
 
-class ConcretizationTypeError(TypeError):
+class _JAXErrorMixin:
+  """Appends ``See <JAX's error page>#jax.errors.<ClassName>`` to the message."""
+
+  def __init__(self, message: str):
+    super().__init__(f"{message}\nSee {_ERROR_PAGE}#jax.errors.{type(self).__name__}")
+
+
+class JAXTypeError(_JAXErrorMixin, TypeError):
+  """JAX-specific :class:`TypeError`."""
+
+
+class JAXIndexError(_JAXErrorMixin, IndexError):
+  """JAX-specific :class:`IndexError`."""
+
+
+class ConcretizationTypeError(JAXTypeError):
   """A traced value was used where a concrete value is required."""
 
 
-class NonConcreteBooleanIndexError(IndexError):
+class NonConcreteBooleanIndexError(JAXIndexError):
   """A boolean mask whose value is not known at trace time."""
 
 
-class TracerArrayConversionError(TypeError):
+class TracerArrayConversionError(JAXTypeError):
   """A traced value was converted to a NumPy array."""
 
 
-class TracerIntegerConversionError(TypeError):
+class TracerIntegerConversionError(JAXTypeError):
   """A traced value was converted to a Python int (e.g. used as an index)."""
 
 
@@ -28,5 +44,13 @@ class TracerBoolConversionError(ConcretizationTypeError):
   """A traced value was converted to a Python bool (e.g. in an ``if``)."""
 
 
-class UnexpectedTracerError(Exception):
+class UnexpectedTracerError(JAXTypeError):
   """A tracer escaped the transformation that created it."""
+
+
+class KeyReuseError(JAXTypeError):
+  """A PRNG key was used twice (``jax_debug_key_reuse``)."""
+
+
+class JaxprTypeError(TypeError):
+  """A jaxpr is ill-typed (``core.typecheck_jaxpr``)."""

@@ -38,12 +38,23 @@ class BatchTracer(core.Tracer):
   def _origin(self):
     return "a value being batched by vmap"
 
+  def to_concrete_value(self):
+    # An unbatched value's concrete value (JAX never wraps those in a tracer).
+    if self.batch_dim is not None or not self._trace.concrete_ok():
+      return None
+    return core.to_concrete_value(self.val)
+
+  def _short_repr(self):
+    return (f"VmapTracer(aval={core._aval_str(self.aval)}, "
+            f"batched={core._aval_str(core.get_aval(self.val))})")
+
 
 class BatchTrace(core.Trace):
   def __init__(self, parent_trace: core.Trace, axis_name: Any, axis_size: int):
     self.parent_trace = parent_trace
     self.axis_name = axis_name
     self.axis_size = axis_size
+    self.jit_level = core.jit_level()
 
   def to_batch_info(self, x):
     if isinstance(x, BatchTracer) and x._trace is self:
@@ -187,13 +198,15 @@ def vmap_flat(fun: Callable, args: Sequence[Any], in_dims: Sequence[Any], out_di
   with core.set_current_trace(trace), core.extend_axis_env(axis_name, axis_size):
     outs = fun(*tracers)
   out_dims = out_dims_fn(len(outs))
-  res = []
+  res, o = [], None
   for o, od in zip(outs, out_dims):
     v, d = trace.to_batch_info(o)
     if od is None and d is not None:
       raise ValueError("vmap has mapped output but out_axes is None")
     res.append(v if od is None and d is None else matchaxis(v, d, od % (core.get_aval(v).ndim +
                                                                            (d is None)), axis_size))
+  del tracers, outs, o
+  core.check_leaks(trace)
   return res
 
 
@@ -270,12 +283,12 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
       a, kw = tree_util.tree_unflatten(in_tree, xs)
       out = fun(*a, **kw)
       leaves, tree = tree_util.tree_flatten(out)
-      box.append((out, tree))
+      box.append((None, tree))
       return leaves
 
     def out_dims_fn(n):
-      out, _ = box[-1]
-      return broadcast_prefix(out_axes, out, "out_axes")
+      _, tree = box[-1]   # the structure only: holding the tracers would leak them
+      return broadcast_prefix(out_axes, tree_util.tree_unflatten(tree, [0] * n), "out_axes")
 
     outs = vmap_flat(flat_fun, flat, canon, out_dims_fn, axis_name, size,
                               core.debug_info("vmap", fun, args, kwargs))

@@ -4,9 +4,13 @@ executor that ``jit`` uses for whole programs."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.base.config import config
 from rjax._src.interpreters import lowering
 from rjax._src.runtime.array import Array, to_array
 
@@ -43,6 +47,8 @@ def apply_primitive(prim, *args, **params):
       with _cache_lock:
         _cache[key] = entry
   exe, outs, multi = entry
+  if config.checks_active and config.read("jax_no_execution"):
+    raise RuntimeError(f"JAX execution is disallowed (jax_no_execution is set): {prim.name}")
   try:
     bufs = exe.run([a._buf for a in arrs])
   except TypeError:
@@ -50,8 +56,29 @@ def apply_primitive(prim, *args, **params):
       raise RuntimeError("Array has been deleted (e.g. donated to a jitted function).") from None
     raise
   if multi:
-    return [_from_buffer(b, av) for b, av in zip(bufs, outs)]
-  return _from_buffer(bufs[0], outs[0])
+    res = [_from_buffer(b, av) for b, av in zip(bufs, outs)]
+  else:
+    res = _from_buffer(bufs[0], outs[0])
+  if config.checks_active:
+    check_special(prim.name, res if multi else [res])
+  return res
+
+
+def check_special(name: str, outs: Sequence[Any]) -> None:
+  """Raise FloatingPointError if a float output has a NaN (jax_debug_nans)
+  or an infinity (jax_debug_infs): ``invalid value (nan) encountered in
+  name``, JAX's message."""
+  nans, infs = config.read("jax_debug_nans"), config.read("jax_debug_infs")
+  if not (nans or infs):
+    return
+  for o in outs:
+    if not isinstance(o, Array) or not dtypes.is_inexact(o.dtype):
+      continue
+    v = np.asarray(o)
+    if nans and np.isnan(v).any():
+      raise FloatingPointError(f"invalid value (nan) encountered in {name}")
+    if infs and np.isinf(v).any():
+      raise FloatingPointError(f"invalid value (inf) encountered in {name}")
 
 
 def _concrete(x):

@@ -128,10 +128,63 @@ def lower_primitive(prim, avals_in, avals_out, params) -> Executable:
   return ctx.compile(outs)
 
 
+#: Call primitives lowered by inlining a sub-jaxpr (remat2, linear_call):
+#: ``rule(invars, **params) -> (eqns_before, inputs, body)`` gives the
+#: equations to put before the body (an optimization barrier), the atoms the
+#: body's inputs become, and the body (a Jaxpr without constvars).
+inline_calls: dict[Any, Callable] = {}
+
+
+def register_inline_call(prim, rule: Callable) -> None:
+  inline_calls[prim] = rule
+  lowerings[prim] = _inline_only(prim)
+
+
+def _inline_only(prim):
+  def rule(ctx, *ins, avals_in, avals_out, **params):
+    # Only whole jaxprs are lowered with inlining; eager calls run the impl.
+    raise NotImplementedError(f"{prim.name} is lowered by inlining its jaxpr (lower_jaxpr)")
+  return rule
+
+
+def inline_call_eqns(jaxpr):
+  """``jaxpr`` with every call primitive of ``inline_calls`` replaced by its
+  body's equations (fresh variables per copy), recursively."""
+  if not any(e.primitive in inline_calls for e in jaxpr.eqns):
+    return jaxpr
+  subst: dict[int, Any] = {}
+
+  def get(v):
+    return v if isinstance(v, core.Literal) else subst.get(id(v), v)
+
+  eqns = []
+  for e in jaxpr.eqns:
+    invars = [get(v) for v in e.invars]
+    rule = inline_calls.get(e.primitive)
+    if rule is None:
+      eqns.append(e if all(a is b for a, b in zip(invars, e.invars)) else e.replace(invars=invars))
+      continue
+    pre, ins, body = rule(invars, **e.params)
+    eqns.extend(pre)
+    body = inline_call_eqns(body)
+    env = {id(v): a for v, a in zip(body.invars, ins)}
+
+    def bget(v):
+      return v if isinstance(v, core.Literal) else env[id(v)]
+
+    for be in body.eqns:
+      outs = [core.Var(v.aval) for v in be.outvars]
+      env.update((id(v), o) for v, o in zip(be.outvars, outs))
+      eqns.append(be.replace(invars=[bget(v) for v in be.invars], outvars=outs))
+    for v, bv in zip(e.outvars, body.outvars):
+      subst[id(v)] = bget(bv)
+  return core.Jaxpr(jaxpr.constvars, jaxpr.invars, [get(v) for v in jaxpr.outvars], eqns)
+
+
 def lower_jaxpr(closed, in_avals: Sequence[Any]):
   """Lower a ClosedJaxpr to a Program (an unbuilt LoweringCtx and output ids).
   Constants (constvars and literals) become Program constants."""
-  jaxpr = closed.jaxpr
+  jaxpr = inline_call_eqns(closed.jaxpr)
   consts: list = []
   env: dict[int, int] = {}
   n_in = len(in_avals)

@@ -24,8 +24,15 @@ class DynamicJaxprTracer(core.Tracer):
   def _origin(self):
     return "an argument or intermediate value of a function being traced to a jaxpr"
 
+  def _short_repr(self):
+    return f"JitTracer({core._aval_str(self._aval)})"
+
 
 class DynamicJaxprTrace(core.Trace):
+  #: Record where the user's code bound each equation (print_saved_residuals
+  #: and errors read it; the linear jaxprs of linearize do not need it).
+  record_source_info = True
+
   def __init__(self):
     self.eqns: list[JaxprEqn] = []
     self.invars: list[Var] = []
@@ -63,7 +70,14 @@ class DynamicJaxprTrace(core.Trace):
       return Literal(x, core.get_aval(x))
     aval = core.get_aval(x)
     if not isinstance(x, core.Tracer) and aval.shape == ():
-      return Literal(np.asarray(x).reshape(()), aval)
+      val = np.asarray(x).reshape(())
+      if aval.weak_type:
+        # a weakly typed scalar stays a Python scalar, so binding the literal
+        # again (eval_jaxpr) gives a weakly typed value too
+        py = val.item()
+        if core.get_aval(py).dtype == aval.dtype:
+          val = py
+      return Literal(val, aval)
     # An array (or a tracer of an enclosing transformation): a constvar.
     v = self._const_ids.get(id(x))
     if v is None:
@@ -74,11 +88,17 @@ class DynamicJaxprTrace(core.Trace):
     return v
 
   def process_primitive(self, prim, args, params):
+    if config.checks_active and config.read("jax_eager_constant_folding") and \
+        not any(isinstance(a, core.Tracer) for a in args):
+      # ensure_compile_time_eval: an operation on concrete values runs now
+      with core.set_current_trace(core.eval_trace):
+        return prim.bind(*args, **params)
     invars = [self.getvar(a) for a in args]
     out = prim.abstract_eval(*[v.aval for v in invars], **params)
     outs = list(out) if prim.multiple_results else [out]
     outvars = [Var(a) for a in outs]
-    self.eqns.append(JaxprEqn(invars, outvars, prim, params))
+    src = core.current_source_info() if self.record_source_info else None
+    self.eqns.append(JaxprEqn(invars, outvars, prim, params, src))
     tracers = [DynamicJaxprTracer(self, a, v) for a, v in zip(outs, outvars)]
     return tracers if prim.multiple_results else tracers[0]
 
@@ -98,7 +118,10 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray],
   args = [trace.new_arg(a) for a in in_avals]
   with core.set_current_trace(trace):
     outs = fun(*args)
-  return trace.to_jaxpr(outs)
+  closed = trace.to_jaxpr(outs)
+  del args, outs
+  core.check_leaks(trace)
+  return closed
 
 
 #: Partial evaluation rules of higher-order primitives (control flow):
@@ -114,6 +137,8 @@ class PartialEvalTrace(DynamicJaxprTrace):
   operation on known values runs on the parent trace right away. With the
   tangents unknown and the primals known, a JVP becomes a linearization."""
 
+  record_source_info = False
+
   def __init__(self, parent_trace: core.Trace):
     super().__init__()
     self.parent_trace = parent_trace
@@ -126,6 +151,19 @@ class PartialEvalTrace(DynamicJaxprTrace):
     if rule is not None:
       return rule(self, list(args), **params)
     return super().process_primitive(prim, args, params)
+
+  def getvar(self, x: Any):
+    # A known array is a residual: a constvar (never a literal, which would
+    # wait for its value and lose its weak type).
+    if isinstance(x, (bool, int, float)) or isinstance(x, DynamicJaxprTracer) and x._trace is self:
+      return super().getvar(x)
+    v = self._const_ids.get(id(x))
+    if v is None:
+      v = Var(core.get_aval(x))
+      self._const_ids[id(x)] = v
+      self.constvars.append(v)
+      self.consts.append(x)
+    return v
 
   def is_known(self, x) -> bool:
     return not (isinstance(x, DynamicJaxprTracer) and x._trace is self)

@@ -5,12 +5,15 @@ their interpreters, since rules below this layer call them too; they are
 re-exported here."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from rjax._src import core
+from rjax._src.base import config as config_states
 from rjax._src.base import dtypes, tree_util
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import ad
@@ -169,7 +172,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     else:
       ans, f_vjp = vjp(f_partial, *diff_args, _debug=debug)
     _check_scalar_float(ans, "grad")
-    g = f_vjp(from_scalar(1.0, core.get_aval(ans).dtype))
+    a = core.get_aval(ans)
+    one = from_scalar(1.0, a.dtype)
+    g = f_vjp(one if not a.weak_type else Array._from_buffer(one._buf, a))
     g = g[0] if int_argnums else tuple(g)
     return ((ans, aux), g) if has_aux else (ans, g)
 
@@ -203,7 +208,8 @@ def _std_basis(flat_avals):
   for a, n in zip(flat_avals, sizes):
     eye = np.zeros((total, n), dtype=a.dtype)
     eye[np.arange(off, off + n), np.arange(n)] = 1
-    outs.append(from_numpy(eye.reshape((total,) + a.shape), a.dtype))
+    # weakly typed for a weakly typed value, as JAX's results are
+    outs.append(from_numpy(eye.reshape((total,) + a.shape), a.dtype, weak_type=a.weak_type))
     off += n
   return outs, total
 
@@ -295,6 +301,9 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
   return wrapped
 
 
+jacobian = jacrev
+
+
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False):
   """``jacfwd(jacrev(fun))``: the dense Hessian."""
@@ -349,3 +358,53 @@ def device_get(x):
     return leaf
 
   return tree_util.tree_map(get, x)
+
+
+# ---------------------------------------------------------------------------
+# Introspection, names and caches
+
+
+def typeof(x) -> ShapedArray:
+  """The abstract value (type) of ``x``: ``ShapedArray(float32[3])``
+  (``jax.typeof``); a Python scalar's is weakly typed."""
+  return core.get_aval(x) if not isinstance(x, ShapeDtypeStruct) else _abstractify(x)
+
+
+def default_backend() -> str:
+  """The platform name of the default backend (``jax.default_backend``)."""
+  return "cpu"
+
+
+def live_arrays(platform: str | None = None) -> list:
+  """Every live (not deleted) rjax Array (``jax.live_arrays``)."""
+  if platform not in (None, "cpu"):
+    raise RuntimeError(f"Unknown backend {platform}: rjax runs on the cpu backend")
+  return [o for o in gc.get_objects() if type(o) is Array and o._buf is not None]
+
+
+@contextlib.contextmanager
+def named_scope(name: str):
+  """Equations traced inside carry ``name`` on their name stack
+  (``jax.named_scope``; shown by ``jaxpr.pretty_print(name_stack=True)``)."""
+  with core.extend_name_stack(name):
+    yield
+
+
+def named_call(fun: Callable, *, name: str | None = None) -> Callable:
+  """``fun`` traced under the name ``name`` (default: its ``__name__``),
+  as ``jax.named_call`` does."""
+  scope = name if name is not None else getattr(fun, "__name__", type(fun).__name__)
+
+  @functools.wraps(fun, updated=())
+  def named(*args, **kwargs):
+    with core.extend_name_stack(scope):
+      return fun(*args, **kwargs)
+
+  return named
+
+
+def ensure_compile_time_eval():
+  """Inside, operations on concrete values run now even while a function is
+  traced (``jax.ensure_compile_time_eval``): their results are concrete, so
+  Python control flow may use them under jit."""
+  return config_states.eager_constant_folding(True)

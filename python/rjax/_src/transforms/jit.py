@@ -1,6 +1,15 @@
 """``rjax.jit``: trace once per abstract signature, lower the whole jaxpr to one
 Rust Program, compile it once and cache it.
 
+The cache belongs to the *function*, as in JAX: ``jit(f)(x)`` written inline
+(in a loop, in a helper) finds the trace and Program that an earlier
+``jit(f)`` made for the same signature, and so does every ``jit(f)`` wrapper
+with the same options. The cache is weakly keyed by ``f`` (it goes when
+``f`` does) and thread-safe. A signature is the pytree structure, the
+avals, the static arguments and the flags that change a trace (x64, rank
+promotion, debug_nans, ...). As JAX documents, a global that changes
+between calls is not seen by a cached trace.
+
 The Rust compiler optimizes the Program (DCE, CSE, constant folding), fuses
 elementwise chains and the reductions that consume them into tiled kernels,
 and frees every intermediate at its last use (the buffer pool hands the
@@ -8,6 +17,8 @@ memory to the next allocation). ``donate_argnums``/``donate_argnames``
 delete the donated arguments after the call, as JAX does. Under another
 transformation (grad, vmap, make_jaxpr) the function is traced
 inline, so every composition is correct; the outermost jit compiles it all.
+``jit(f).trace(x)``, ``.lower(x)`` and ``.compile()`` give the stages of
+``rjax.stages``.
 """
 from __future__ import annotations
 
@@ -15,14 +26,18 @@ import functools
 import inspect
 import logging
 import threading
+import weakref
 from typing import Any, Callable, Sequence
 
 from rjax._src import core
 from rjax._src.base import tree_util
+from rjax._src.base import config as _config_states
 from rjax._src.base.config import config
-from rjax._src.interpreters import lowering
+from rjax._src.interpreters import ad, dispatch, lowering, remat
+from rjax._src.interpreters.dispatch import check_special
 from rjax._src.interpreters import partial_eval as pe
 from rjax._src.runtime.array import Array, to_array
+from rjax._src.transforms import api
 
 logger = logging.getLogger("rjax")
 
@@ -36,20 +51,140 @@ def _as_tuple(x) -> tuple:
 
 
 class _Entry:
-  __slots__ = ("exe", "out_tree", "out_avals", "jaxpr", "ctx", "single")
+  __slots__ = ("exe", "out_tree", "out_avals", "jaxpr", "ctx", "single", "in_tree",
+               "in_avals")
 
-  def __init__(self, exe, out_tree, out_avals, jaxpr, ctx):
+  def __init__(self, exe, out_tree, out_avals, jaxpr, ctx, in_tree=None, in_avals=()):
     self.exe, self.out_tree, self.out_avals, self.jaxpr, self.ctx = exe, out_tree, out_avals, jaxpr, ctx
+    self.in_tree, self.in_avals = in_tree, tuple(in_avals)
     self.single = False
 
 
+# ---------------------------------------------------------------------------
+# The per-function cache
+
+
+class _FunCache:
+  """What jit keeps for one function and one set of jit options: its traced
+  and compiled signatures, the fast path's table, and the last signature
+  (to say why it compiled again)."""
+
+  __slots__ = ("entries", "fast", "lock", "last_sig", "sig", "__weakref__")
+
+  def __init__(self, fun):
+    self.entries: dict = {}
+    self.fast: dict = {}
+    self.lock = threading.Lock()
+    self.last_sig = None
+    try:
+      self.sig = inspect.signature(fun)
+    except (TypeError, ValueError):
+      self.sig = None
+
+
+#: function -> {jit options -> _FunCache}; weak in the function.
+_caches: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+#: every live _FunCache, for clear_caches()
+_all_caches: "weakref.WeakSet[_FunCache]" = weakref.WeakSet()
+
+
+def _fun_cache(fun, opts) -> _FunCache:
+  try:
+    per_fun = _caches.get(fun)
+  except TypeError:           # not hashable or not weakly referenceable:
+    c = _FunCache(fun)        # a cache for this wrapper only
+    _all_caches.add(c)
+    return c
+  if per_fun is not None:
+    c = per_fun.get(opts)
+    if c is not None:
+      return c
+  with _caches_lock:
+    try:
+      per_fun = _caches.setdefault(fun, {})
+    except TypeError:
+      c = _FunCache(fun)
+      _all_caches.add(c)
+      return c
+    c = per_fun.get(opts)
+    if c is None:
+      c = per_fun[opts] = _FunCache(fun)
+      _all_caches.add(c)
+    return c
+
+
+def clear_caches() -> None:
+  """Clear every cache of traces and compiled programs: jit's, the eager
+  op-by-op programs and the backward passes (``jax.clear_caches``)."""
+  dispatch.clear_cache()
+  ad.clear_caches()
+  remat.clear_cache()
+  with _caches_lock:
+    for c in list(_all_caches):
+      with c.lock:
+        c.entries.clear()
+        c.fast.clear()
+        c.last_sig = None
+
+
+# ---------------------------------------------------------------------------
+# debug_nans / debug_infs
+
+
+_NO_NAN_IN_DEOPTIMIZED = (
+    ". Because jax_config.debug_nans.value and/or config.jax_debug_infs is set, the "
+    "de-optimized function (i.e., the function as if the `jit` decorator were removed) "
+    "was called in an attempt to get a more precise error message. However, the "
+    "de-optimized function did not produce invalid values during its execution. This "
+    "behavior can result from `jit` optimizations causing the invalid value to be "
+    "produced. It may also arise from having nan/inf literals as inputs or outputs, like "
+    "`jax.jit(lambda ...: jax.numpy.nan)(...)`. \n\nIt may be possible to avoid the "
+    "invalid value by removing the `jit` decorator, at the cost of losing optimizations.")
+
+
+# ---------------------------------------------------------------------------
+# Stages: jit(f).trace(x) -> Traced; .lower() -> Lowered; .compile() -> Compiled
+
+
+class Traced:
+  """``jit(f).trace(*args)``: the jaxpr of ``f`` for these arguments
+  (``jax.stages.Traced``)."""
+
+  def __init__(self, wrapped: "JitWrapped", args, kwargs):
+    self._wrapped, self._args, self._kwargs = wrapped, args, kwargs
+    self._entry = wrapped._entry(args, kwargs)[0]
+
+  @property
+  def jaxpr(self):
+    return self._entry.jaxpr
+
+  @property
+  def out_info(self):
+    from_aval = lambda a: _shape_dtype(a)   # noqa: E731
+    return tree_util.tree_unflatten(self._entry.out_tree,
+                                    [from_aval(a) for a in self._entry.out_avals])
+
+  @property
+  def in_avals(self):
+    return tree_util.tree_unflatten(self._entry.in_tree, list(self._entry.in_avals))
+
+  def lower(self) -> "Lowered":
+    return Lowered(self._entry)
+
+
+def _shape_dtype(aval):
+  return api.ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type)
+
+
 class Lowered:
-  """What ``jit(f).lower(*args)`` returns: the jaxpr and the Program."""
+  """What ``jit(f).lower(*args)`` returns: the jaxpr and the Program
+  (``jax.stages.Lowered``)."""
 
   def __init__(self, entry: _Entry):
     self._entry = entry
 
-  def as_text(self) -> str:
+  def as_text(self, dialect: str | None = None, **_) -> str:
     """The jaxpr, the Program as lowered, then what the compiler's passes
     made of it (their counters and the Program that runs)."""
     return f"{self._entry.jaxpr}\n\n{self._entry.ctx.text()}\n\n{self._entry.exe.plan()}"
@@ -63,29 +198,69 @@ class Lowered:
   def jaxpr(self):
     return self._entry.jaxpr
 
-  def compile(self) -> "Lowered":
-    return self
+  @property
+  def in_tree(self):
+    return self._entry.in_tree
+
+  @property
+  def out_info(self):
+    return tree_util.tree_unflatten(self._entry.out_tree,
+                                    [_shape_dtype(a) for a in self._entry.out_avals])
+
+  def compile(self, compiler_options=None) -> "Compiled":
+    return Compiled(self._entry)
+
+  def cost_analysis(self):
+    return None
+
+
+class Compiled(Lowered):
+  """``jit(f).lower(*args).compile()``: callable on arguments of the
+  signature it was compiled for (``jax.stages.Compiled``)."""
+
+  def __call__(self, *args, **kwargs):
+    e = self._entry
+    leaves, in_tree = tree_util.tree_flatten((args, kwargs))
+    arrs = [x if type(x) is Array else to_array(x) for x in leaves]
+    avals = tuple(a.aval for a in arrs)
+    if in_tree != e.in_tree or avals != e.in_avals:
+      raise TypeError(f"Argument types differ from the types for which this computation was "
+                      f"compiled. The compiled function takes {e.in_avals} with structure "
+                      f"{e.in_tree}; it was called with {avals} with structure {in_tree}.")
+    outs = e.exe.run([a._buf for a in arrs])
+    outs = [Array._from_buffer(b, av) for b, av in zip(outs, e.out_avals)]
+    return tree_util.tree_unflatten(e.out_tree, outs)
+
+  def memory_analysis(self):
+    return None
+
+  def runtime_executable(self):
+    return self._entry.exe
+
+
+# ---------------------------------------------------------------------------
+# The wrapper
 
 
 class JitWrapped:
+  """``jit(f)`` (``jax.stages.Wrapped``)."""
+
   def __init__(self, fun: Callable, static_argnums, static_argnames, donate_argnums,
                donate_argnames, inline: bool, keep_unused: bool):
+    if not callable(fun):
+      raise TypeError(f"Expected a callable value, got {fun}")
     functools.update_wrapper(self, fun, updated=())  # never copy fun's __dict__
     self._fun = fun
-    try:
-      self._sig = inspect.signature(fun)
-    except (TypeError, ValueError):
-      self._sig = None
     self._static_argnums = _as_tuple(static_argnums)
     self._static_argnames = _as_tuple(static_argnames)
     self._donate_argnums = _as_tuple(donate_argnums)
     self._donate_argnames = _as_tuple(donate_argnames)
-    self._cache: dict = {}
-    self._fast: dict = {}
     self._plain = not (self._static_argnums or self._static_argnames or self._donate_argnums
                        or self._donate_argnames)
-    self._lock = threading.Lock()
-    self._last_sig = None
+    self._fc = _fun_cache(fun, (self._static_argnums, self._static_argnames,
+                                self._donate_argnums, self._donate_argnames,
+                                bool(inline), bool(keep_unused)))
+    self._sig = self._fc.sig
 
   def __get__(self, obj, objtype=None):
     if obj is None:
@@ -120,12 +295,13 @@ class JitWrapped:
     leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
     arrs = [x if type(x) is Array else to_array(x) for x in leaves]
     avals = tuple(a.aval for a in arrs)
-    key = (in_tree, avals, static, config.read("jax_enable_x64"))
-    entry = self._cache.get(key)
+    key = (in_tree, avals, static, config.trace_context())
+    fc = self._fc
+    entry = fc.entries.get(key)
     if entry is None:
       entry = self._compile(key, args, kwargs, static_nums, static_names, in_tree, avals)
-      with self._lock:
-        self._cache[key] = entry
+      with fc.lock:
+        entry = fc.entries.setdefault(key, entry)
     return entry, arrs
 
   def _compile(self, key, args, kwargs, static_nums, static_names, in_tree, avals):
@@ -141,9 +317,16 @@ class JitWrapped:
       box.append(out_tree)
       return out_leaves
 
+    name = getattr(self._fun, "__name__", "fun")
+    if config.read("jax_no_tracing"):
+      raise RuntimeError(f"re-tracing function {name} for `jit`, but 'no_tracing' is set")
+    why = self._why(key)
     if config.read("jax_log_compiles"):
-      logger.warning("Compiling %s for %s%s", getattr(self._fun, "__name__", "fun"),
-                     ", ".join(a.str_short() for a in avals), self._why(key))
+      logger.warning("Compiling %s for %s%s", name, ", ".join(a.str_short() for a in avals),
+                     why)
+    if config.read("jax_explain_cache_misses"):
+      logger.warning("TRACING CACHE MISS for jit(%s) defined at %s because:%s", name,
+                     _where(self._fun), why.replace(" (", "\n  ").rstrip(")"))
     debug = core.debug_info("jit", self._fun, [a for i, a in enumerate(args)
                                                if i not in static_nums],
                             {k: v for k, v in kwargs.items() if k not in static_names},
@@ -151,11 +334,11 @@ class JitWrapped:
     closed = pe.trace_to_jaxpr(flat_fun, list(avals), debug)
     ctx, out_ids = lowering.lower_jaxpr(closed, list(avals))
     exe = ctx.compile(out_ids)
-    self._last_sig = key
-    return _Entry(exe, box[-1], closed.out_avals, closed, ctx)
+    self._fc.last_sig = key
+    return _Entry(exe, box[-1], closed.out_avals, closed, ctx, in_tree, avals)
 
   def _why(self, key) -> str:
-    prev = self._last_sig
+    prev = self._fc.last_sig
     if prev is None:
       return " (first call)"
     if prev[0] != key[0]:
@@ -163,7 +346,9 @@ class JitWrapped:
     if prev[2] != key[2]:
       return f" (static arguments changed: {prev[2]} -> {key[2]})"
     if prev[3] != key[3]:
-      return f" (jax_enable_x64 changed to {key[3]})"
+      names = [n for n, s in config._states.items() if s.in_jit_key]
+      diff = [f"{n} changed to {b!r}" for n, a, b in zip(names, prev[3], key[3]) if a != b]
+      return f" ({'; '.join(diff)})"
     for i, (a, b) in enumerate(zip(prev[1], key[1])):
       if a != b:
         return f" (argument {i} changed from {a.str_short()}{' weak' if a.weak_type else ''} " \
@@ -172,14 +357,21 @@ class JitWrapped:
 
   def __call__(self, *args, **kwargs):
     if core.current_trace() is not core.eval_trace:
-      return self._fun(*args, **kwargs)   # traced inline under other transformations
+      if config.checks_active and config.read("jax_disable_jit"):
+        return self._fun(*args, **kwargs)
+      # Traced inline under other transformations; as in JAX, the values of
+      # the enclosing transformations are abstract inside.
+      with core.abstract_jit_region():
+        return self._fun(*args, **kwargs)
+    if config.checks_active:
+      return self._call_checked(args, kwargs)
     # Fast path: positional Array arguments only, nothing static or donated.
     # Keyed by the avals alone (the pytree is then just a tuple of leaves).
+    fast = self._fc.fast
     if self._plain and not kwargs:
       key = tuple([a.aval if type(a) is Array else None for a in args])
-      if config._values["jax_enable_x64"]:
-        key += (True,)   # Python scalars trace to 64-bit types
-      entry = self._fast.get(key)
+      ctx = config._global_ctx
+      entry = fast.get((key, ctx))
       if entry is not None:
         try:
           bufs = entry.exe.run([a._buf for a in args])
@@ -195,8 +387,10 @@ class JitWrapped:
     entry, arrs = self._entry(args, kwargs)
     if self._plain and not kwargs and all(type(a) is Array for a in args):
       entry.single = entry.out_tree == tree_util.tree_structure(0)
-      fkey = tuple(a.aval for a in args)
-      self._fast[fkey + (True,) if config._values["jax_enable_x64"] else fkey] = entry
+      fast[(tuple(a.aval for a in args), config._global_ctx)] = entry
+    return self._run(entry, arrs, args, kwargs)
+
+  def _run(self, entry, arrs, args, kwargs):
     bufs = [a._buf for a in arrs]
     if any(b is None for b in bufs):
       raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "
@@ -214,6 +408,27 @@ class JitWrapped:
     outs = [Array._from_buffer(b, av) for b, av in zip(outs, entry.out_avals)]
     return tree_util.tree_unflatten(entry.out_tree, outs)
 
+  def _call_checked(self, args, kwargs):
+    """The slow path while debugging flags are on: disable_jit runs the
+    Python function; debug_nans/infs check the outputs and, on a bad value,
+    re-run the function without jit to name the primitive (as JAX does)."""
+    if config.read("jax_disable_jit"):
+      return self._fun(*args, **kwargs)
+    if config.read("jax_no_execution"):
+      raise RuntimeError(f"JAX execution is disallowed (jax_no_execution is set): "
+                         f"jit({getattr(self._fun, '__name__', 'fun')})")
+    entry, arrs = self._entry(args, kwargs)
+    out = self._run(entry, arrs, args, kwargs)
+    try:
+      check_special(f"jit({getattr(self._fun, '__name__', 'fun')})",
+                    tree_util.tree_leaves(out))
+    except FloatingPointError as e:
+      print("Invalid nan value encountered in the output of a jax.jit function. Calling the "
+            "de-optimized version.")
+      self._fun(*args, **kwargs)   # raises, naming the primitive, if eager finds it
+      raise FloatingPointError(f"{e}{_NO_NAN_IN_DEOPTIMIZED}") from None
+    return out
+
   def _donated(self, args, kwargs) -> list:
     """The Arrays passed in donated positions (argnums and argnames)."""
     nums = {i % len(args) for i in self._donate_argnums if -len(args) <= i < len(args)}
@@ -226,25 +441,90 @@ class JitWrapped:
                                                 if k in self._donate_argnames]
     return [x for x in tree_util.tree_leaves(trees) if isinstance(x, Array)]
 
+  def trace(self, *args, **kwargs) -> Traced:
+    return Traced(self, args, kwargs)
+
   def lower(self, *args, **kwargs) -> Lowered:
     return Lowered(self._entry(args, kwargs)[0])
 
+  def eval_shape(self, *args, **kwargs):
+    return self.trace(*args, **kwargs).out_info
+
   def _cache_size(self) -> int:
-    return len(self._cache)
+    return len(self._fc.entries)
 
   def clear_cache(self) -> None:
-    with self._lock:
-      self._cache.clear()
-      self._fast.clear()
+    with self._fc.lock:
+      self._fc.entries.clear()
+      self._fc.fast.clear()
+
+  def __repr__(self):
+    return f"<rjax.jit of {self._fun!r}>"
+
+
+def _where(fun) -> str:
+  code = getattr(fun, "__code__", None)
+  return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else repr(fun)
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,
         static_argnames: str | Sequence[str] | None = None,
         donate_argnums: int | Sequence[int] | None = None,
         donate_argnames: str | Sequence[str] | None = None, inline: bool = False,
-        keep_unused: bool = False):
-  """Compile ``fun`` (``jax.jit``); usable as ``@jit`` or ``@jit(static_argnums=...)``."""
+        keep_unused: bool = False, device=None, backend=None, in_shardings=None,
+        out_shardings=None, compiler_options=None, abstracted_axes=None):
+  """Compile ``fun`` (``jax.jit``); usable as ``@jit`` or ``@jit(static_argnums=...)``.
+  ``device``/``backend``/shardings are accepted for compatibility (rjax runs
+  a jit on the default device)."""
   def wrap(f):
     return JitWrapped(f, static_argnums, static_argnames, donate_argnums, donate_argnames,
                       inline, keep_unused)
   return wrap if fun is None else wrap(fun)
+
+
+class disable_jit:
+  """``with rjax.disable_jit():`` (or ``rjax.disable_jit(False)``): jitted
+  functions run their Python eagerly in this thread (``jax.disable_jit``);
+  also usable as a decorator."""
+
+  def __init__(self, disable: bool = True):
+    self._cm = _config_states.disable_jit(disable)
+
+  def __enter__(self):
+    self._cm.__enter__()
+
+  def __exit__(self, *exc):
+    self._cm.__exit__(*exc)
+
+  def __call__(self, func):
+    return self._cm(func)
+
+
+def fwd_and_bwd(fun: Callable, argnums: int | Sequence[int], has_aux: bool = False,
+                jitted: bool = True) -> tuple[Callable, Callable]:
+  """``(fwd, bwd)``: ``fwd(*args)`` is ``vjp(fun, *args)`` with respect to
+  ``argnums`` (the pullback is a pytree of residuals), ``bwd(residuals, ct)``
+  applies it; both jitted by default, so the backward pass compiles once
+  (``jax.fwd_and_bwd``)."""
+  if not callable(fun):
+    raise TypeError(f"Expected a callable value, got {fun}")
+  nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+  def fwd(*args):
+    idx = [n % len(args) for n in nums]
+
+    def f_partial(*dyn):
+      full = list(args)
+      for i, a in zip(idx, dyn):
+        full[i] = a
+      return fun(*full)
+
+    return ad.vjp(f_partial, *[args[i] for i in idx], has_aux=has_aux)
+
+  def bwd(f_vjp, outgrad):
+    g = f_vjp(outgrad)
+    return g[0] if isinstance(argnums, int) else g
+
+  if jitted:
+    return jit(fwd), jit(bwd)
+  return fwd, bwd
