@@ -443,9 +443,12 @@ def clip(arr=None, /, min=None, max=None):  # noqa: A002
   return lax.asarray_lax(arr)
 
 
-def where(condition, x=None, y=None, /):
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
   if x is None and y is None:
-    return sorting.nonzero(condition)
+    return sorting.nonzero(condition, size=size, fill_value=fill_value)
+  if size is not None or fill_value is not None:
+    raise ValueError("size and fill_value arguments cannot be used in three-term where "
+                     "function.")
   if x is None or y is None:
     raise ValueError("Either both or neither of the x and y arguments should be provided to "
                      f"rjax.numpy.where, got {x} and {y}.")
