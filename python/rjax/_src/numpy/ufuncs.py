@@ -105,7 +105,23 @@ def multiply(x, y, /):
 def true_divide(x, y, /):
   if _same(x, y) and _is_float(x):
     return lax.div_p.bind(x, y)
-  return lax.div(*promote_args_inexact("true_divide", x, y))
+  x, y = promote_args_inexact("true_divide", x, y)
+  return _div_like_xla(x, y)
+
+
+_RECIP_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _div_like_xla(x, y):
+  """``x / y`` as JAX computes it on CPU: XLA rewrites a division by a
+  broadcast divisor (a scalar, or size-1 dims) into a product with the
+  divisor's reciprocal (``x * (1 / y)``, the reciprocal rounded to the dtype;
+  bfloat16 is left alone), which changes the last bit of many quotients."""
+  xs, ys = _aval(x).shape, _aval(y).shape
+  if ys != xs and _aval(y).dtype in _RECIP_DTYPES and \
+      lax.broadcasting_shape("true_divide", [xs, ys]) != ys:
+    return lax.mul(x, lax.div(_c(1, y), y))
+  return lax.div(x, y)
 
 
 divide = true_divide
@@ -290,8 +306,8 @@ exp2 = _inexact_unary("exp2", lax.exp2)
 expm1 = _inexact_unary("expm1", lax.expm1)
 log = _inexact_unary("log", lax.log)
 log1p = _inexact_unary("log1p", lax.log1p)
-log2 = _inexact_unary("log2", lambda x: lax.div(lax.log(x), lax.log(_c(2.0, x))))
-log10 = _inexact_unary("log10", lambda x: lax.div(lax.log(x), lax.log(_c(10.0, x))))
+log2 = _inexact_unary("log2", lambda x: _div_like_xla(lax.log(x), lax.log(_c(2.0, x))))
+log10 = _inexact_unary("log10", lambda x: lax.mul(lax.log(x), _c(0.4342944819032518, x)))
 sqrt = _inexact_unary("sqrt", lax.sqrt)
 cbrt = _inexact_unary("cbrt", lax.cbrt)
 sin = _inexact_unary("sin", lax.sin)
@@ -644,6 +660,14 @@ def conjugate(x, /):
 conj = conjugate
 
 
+def angle(z, deg: bool = False):
+  """Argument of ``z``: ``arctan2(imag(z), real(z))`` (0 or pi for real input, in degrees
+  if ``deg``)."""
+  z = _one_arg("angle", z, promote_args_inexact)
+  out = lax.atan2(shapes.full_like(z, 0), z)
+  return lax.mul(out, _c(180 / math.pi, out)) if deg else out
+
+
 def isreal(x, /):
   x = _one_arg("isreal", x)
   return shapes.full_like(x, True, dtype=dtypes.bool_)
@@ -694,5 +718,5 @@ __all__ = [
     "bitwise_invert", "invert", "left_shift", "right_shift", "bitwise_left_shift",
     "bitwise_right_shift", "bitwise_count", "equal", "not_equal", "less", "less_equal", "greater",
     "greater_equal", "modf", "ldexp", "frexp", "gcd", "lcm", "real", "imag", "conj", "conjugate",
-    "nan_to_num", "astype", "isreal", "iscomplex", "isrealobj", "iscomplexobj",
+    "nan_to_num", "astype", "angle", "isreal", "iscomplex", "isrealobj", "iscomplexobj",
 ]
