@@ -17,6 +17,12 @@ from rjax._src.numpy import indexing
 from rjax._src.runtime.array import Array
 
 
+def _lookup(name):
+  """The jnp function ``name`` (a ufunc object's plain function, for speed)."""
+  f = getattr(_jnp, name)
+  return getattr(f, "_call", f)
+
+
 def _binop(name):
   fn = []                              # the jnp function, looked up on first use
 
@@ -24,7 +30,7 @@ def _binop(name):
     if type(other) not in _OPERAND_TYPES and not _is_operand(other):
       return NotImplemented
     if not fn:
-      fn.append(getattr(_jnp, name))
+      fn.append(_lookup(name))
     return fn[0](self, other)
   op.__name__ = name
   return op
@@ -37,7 +43,7 @@ def _rbinop(name):
     if type(other) not in _OPERAND_TYPES and not _is_operand(other):
       return NotImplemented
     if not fn:
-      fn.append(getattr(_jnp, name))
+      fn.append(_lookup(name))
     return fn[0](other, self)
   op.__name__ = "r" + name
   return op
