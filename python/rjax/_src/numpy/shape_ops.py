@@ -1,9 +1,10 @@
 """Shape manipulation in ``rjax.numpy`` (reshape, transpose, stack, ...)."""
 from __future__ import annotations
 
-import numpy as np
-
 import builtins
+import operator
+
+import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
@@ -13,27 +14,54 @@ from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis,
                                   promote_dtypes)
 
 
-def reshape(a, shape=None, order: str = "C", *, newshape=None):
+def _new_shape(a, shape) -> tuple:
+  """``shape`` with its one ``-1`` resolved; a bad shape is a TypeError (as JAX)."""
+  orig = shape
+  shape = (shape,) if np.ndim(shape) == 0 and not isinstance(shape, (tuple, list)) else \
+      tuple(shape)
+  try:
+    shape = tuple(operator.index(d) for d in shape)
+  except TypeError:
+    raise TypeError(f"reshape: shape must be a sequence of integers, got {orig!r}") from None
+  size = core.get_aval(a).size
+  neg = [i for i, d in enumerate(shape) if d == -1]
+  if len(neg) > 1:
+    raise TypeError(f"reshape: can only specify one unknown axis size with a `-1` value, got "
+                    f"{orig}")
+  if any(d < -1 for d in shape):
+    raise TypeError(f"reshape: negative dimensions are not allowed, got {orig}")
+  if neg:
+    other = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    if other == 0 or size % other:
+      raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} (size "
+                      f"{size}) into shape {orig} because the product of specified axis sizes "
+                      f"({other}) does not evenly divide {size}")
+    return tuple(size // other if d == -1 else d for d in shape)
+  if int(np.prod(shape, dtype=np.int64)) != size:
+    raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} (size "
+                    f"{size}) into shape {orig} (size {int(np.prod(shape, dtype=np.int64))})")
+  return shape
+
+
+def reshape(a, shape=None, order: str = "C", *, newshape=None, copy=None):
+  """``a`` with a new shape; ``order='F'`` reads and writes in column-major order."""
   check_arraylike("reshape", a)
   if shape is None:
+    if newshape is None:
+      raise TypeError("reshape: missing the required argument 'shape'")
     shape = newshape
-  if order != "C":
-    raise NotImplementedError("reshape: only order='C' is supported")
   a = asarray(a)
-  size = core.get_aval(a).size
-  shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-  shape = tuple(int(d) for d in shape)
-  if shape.count(-1) > 1:
-    raise ValueError("reshape: can only specify one unknown dimension")
-  if -1 in shape:
-    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-    if known == 0 or size % known:
-      raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} "
-                      f"(size {size}) into shape {shape}")
-    shape = tuple(size // known if d == -1 else d for d in shape)
-  return shapes.reshape(a, shape)
-
-
+  shape = _new_shape(a, shape)
+  if order == "C":
+    return shapes.reshape(a, shape)
+  if order == "F":
+    nd = core.get_aval(a).ndim
+    t = shapes.transpose(a, tuple(range(nd))[::-1]) if nd > 1 else a
+    out = shapes.reshape(t, shape[::-1])
+    return shapes.transpose(out, tuple(range(len(shape)))[::-1]) if len(shape) > 1 else out
+  if order == "A":
+    raise NotImplementedError("np.reshape order=A is not implemented.")
+  raise ValueError(f"Unexpected value for 'order' argument: {order}.")
 
 
 def _shape(a):
@@ -41,8 +69,11 @@ def _shape(a):
 
 
 def ravel(a, order: str = "C"):
+  check_arraylike("ravel", a)
+  if order == "K":
+    raise NotImplementedError("Ravel not implemented for order='K'.")
   a = asarray(a)
-  return shapes.reshape(a, (core.get_aval(a).size,))
+  return reshape(a, (core.get_aval(a).size,), order)
 
 
 def ndim(a) -> int:
