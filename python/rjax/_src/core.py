@@ -343,6 +343,15 @@ def _tracer_int(self):
       "argument static (static_argnums).")))
 
 
+def _tracer_to_int(self):
+  # int(tracer) is a ConcretizationTypeError in JAX; only __index__ (a tracer
+  # used as an index) is a TracerIntegerConversionError.
+  return int(_raise(_tracer_error(
+      "ConcretizationTypeError", self, "Attempted integer conversion",
+      "Use rjax.lax.dynamic_slice / dynamic_index_in_dim for traced indices, or mark the "
+      "argument static (static_argnums).")))
+
+
 def _tracer_float(self):
   return float(_raise(_tracer_error(
       "ConcretizationTypeError", self, "Attempted float conversion",
@@ -361,7 +370,7 @@ def _raise(e):
 
 
 Tracer.__bool__ = _tracer_bool
-Tracer.__int__ = _tracer_int
+Tracer.__int__ = _tracer_to_int
 Tracer.__index__ = _tracer_int
 Tracer.__float__ = _tracer_float
 Tracer.__array__ = _tracer_array

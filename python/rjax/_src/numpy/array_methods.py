@@ -12,6 +12,7 @@ import numpy as np
 
 from rjax._src import numpy as _jnp  # this package's namespace is rjax.numpy's
 from rjax._src.base import dtypes
+from rjax._src.base.errors import ConcretizationTypeError
 from rjax._src.core import Tracer
 from rjax._src.lax import lax, shapes as lax_shapes, slicing
 from rjax._src.numpy import indexing
@@ -262,11 +263,23 @@ def set_array_methods(cls) -> None:
     _set_tracer_only_methods(cls)
 
 
+def _concrete_only(name):
+  def method(self, *args, **kwargs):
+    raise ConcretizationTypeError(
+        f"Abstract tracer value encountered where concrete value is expected: {name}() of a "
+        f"traced array {self.aval.str_short()}. The value is not known while the function is "
+        f"being traced; compute it outside the transformed function, or mark the argument "
+        f"static (static_argnums).")
+  method.__name__ = name
+  return method
+
+
 def _set_tracer_only_methods(cls) -> None:
   """What JAX's tracers have beyond the operators: the value-reading methods
   raise JAX's concretization errors (through ``__array__``)."""
-  cls.item = lambda self, *args: np.asarray(self).item(*args)
-  cls.tolist = lambda self: np.asarray(self).tolist()
+  cls.item = _concrete_only("item")
+  cls.tolist = _concrete_only("tolist")
+  cls.tobytes = _concrete_only("tobytes")
   cls.copy = lambda self: _jnp.copy(self)
   cls.__copy__ = lambda self: self
   cls.__deepcopy__ = lambda self, memo: self

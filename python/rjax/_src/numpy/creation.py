@@ -35,7 +35,7 @@ def _shape(shape, fun_name: str) -> tuple:
     raise TypeError(f"{fun_name}: shape must be an int or a sequence of ints, got {shape!r}") \
         from None
   if any(d < 0 for d in out):
-    raise ValueError(f"{fun_name}: negative dimensions are not allowed, got {out}")
+    raise TypeError(f"{fun_name}: negative dimensions are not allowed, got {out}")
   return out
 
 

@@ -90,12 +90,15 @@ def size(a, axis=None) -> int:
 
 
 def transpose(a, axes=None):
+  check_arraylike("transpose", a)
   a = asarray(a)
   nd = core.get_aval(a).ndim
+  if axes is not None and len(axes) != nd:
+    raise TypeError(f"transpose: axes {tuple(axes)} is not a permutation of {nd} dims")
   axes = tuple(range(nd))[::-1] if axes is None else \
       tuple(canonicalize_axis(i, nd, "transpose") for i in axes)
   if sorted(axes) != list(range(nd)):
-    raise ValueError(f"transpose: axes {axes} is not a permutation of {nd} dims")
+    raise TypeError(f"transpose: axes {axes} is not a permutation of {nd} dims")
   return shapes.transpose(a, axes)
 
 
@@ -168,7 +171,7 @@ def concatenate(arrays, axis=0, dtype=None):
   if nd == 0:
     raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
   if any(core.get_aval(a).ndim != nd for a in arrs):
-    raise ValueError("concatenate: all the input arrays must have same number of dimensions, got "
+    raise TypeError("concatenate: all the input arrays must have same number of dimensions, got "
                      + ", ".join(str(_shape(a)) for a in arrs))
   return shapes.concatenate(arrs, canonicalize_axis(axis, nd, "concatenate"))
 
@@ -198,11 +201,13 @@ def stack(arrays, axis=0, out=None, dtype=None):
 
 
 def atleast_1d(*arys):
+  check_arraylike("atleast_1d", *arys)
   out = [asarray(a) if ndim(a) >= 1 else shapes.reshape(asarray(a), (1,)) for a in arys]
   return out[0] if len(out) == 1 else out
 
 
 def atleast_2d(*arys):
+  check_arraylike("atleast_2d", *arys)
   out = []
   for a in arys:
     a = asarray(a)
@@ -212,6 +217,7 @@ def atleast_2d(*arys):
 
 
 def atleast_3d(*arys):
+  check_arraylike("atleast_3d", *arys)
   out = []
   for a in arys:
     a = asarray(a)
@@ -250,8 +256,9 @@ def column_stack(tup):
 def _split_points(n, indices_or_sections, name, strict):
   if isinstance(indices_or_sections, (int, np.integer)):
     k = int(indices_or_sections)
-    if k <= 0:
-      raise ValueError(f"{name}: number of sections must be larger than 0")
+    if k <= 0:  # JAX divides by the count: ZeroDivisionError (and ValueError below 0)
+      raise (ZeroDivisionError if k == 0 else ValueError)(
+          f"{name}: number of sections must be larger than 0, got {k}")
     if strict and n % k:
       raise ValueError(f"{name}: array split does not result in an equal division: "
                        f"{n} into {k} sections")
@@ -405,7 +412,7 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
   if isinstance(repeats, (int, np.integer)) and total_repeat_length is None:
     r = int(repeats)
     if r < 0:
-      raise ValueError("repeat: repeats may not contain negative values")
+      raise TypeError(f"repeat: repeats may not contain negative values, got {r}")
     sh = _shape(a)
     b = shapes.broadcast_in_dim(a, sh[:axis + 1] + (r,) + sh[axis + 1:],
                                 tuple(i if i <= axis else i + 1 for i in range(len(sh))))
@@ -447,7 +454,7 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     m = slicing.GatherScatterMode.from_any(mode)
   ind = indices if isinstance(indices, core.Tracer) else np.asarray(indices)
   if not isinstance(ind, core.Tracer) and ind.dtype.kind not in "iu":
-    raise TypeError(f"take: indices must be integers, got dtype {ind.dtype}")
+    raise ValueError(f"take: indices must have an integer type, got dtype {ind.dtype}")
   n = _shape(a)[axis]
   if isinstance(ind, np.ndarray):
     ind = np.where(ind < 0, ind + n, ind)

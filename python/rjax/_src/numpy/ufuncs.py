@@ -105,23 +105,12 @@ def multiply(x, y, /):
 def true_divide(x, y, /):
   if _same(x, y) and _is_float(x):
     return lax.div_p.bind(x, y)
-  x, y = promote_args_inexact("true_divide", x, y)
-  return _div_like_xla(x, y)
+  return lax.div(*promote_args_inexact("true_divide", x, y))
 
 
+# XLA (JAX's CPU compiler) turns a division by a broadcast constant into a
+# product with the reciprocal for these dtypes (not bfloat16); log2 does it.
 _RECIP_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _div_like_xla(x, y):
-  """``x / y`` as JAX computes it on CPU: XLA rewrites a division by a
-  broadcast divisor (a scalar, or size-1 dims) into a product with the
-  divisor's reciprocal (``x * (1 / y)``, the reciprocal rounded to the dtype;
-  bfloat16 is left alone), which changes the last bit of many quotients."""
-  xs, ys = _aval(x).shape, _aval(y).shape
-  if ys != xs and _aval(y).dtype in _RECIP_DTYPES and \
-      lax.broadcasting_shape("true_divide", [xs, ys]) != ys:
-    return lax.mul(x, lax.div(_c(1, y), y))
-  return lax.div(x, y)
 
 
 divide = true_divide
@@ -306,7 +295,9 @@ exp2 = _inexact_unary("exp2", lax.exp2)
 expm1 = _inexact_unary("expm1", lax.expm1)
 log = _inexact_unary("log", lax.log)
 log1p = _inexact_unary("log1p", lax.log1p)
-log2 = _inexact_unary("log2", lambda x: _div_like_xla(lax.log(x), lax.log(_c(2.0, x))))
+log2 = _inexact_unary("log2", lambda x: lax.mul(lax.log(x), lax.div(_c(1, x), lax.log(_c(2.0, x))))
+                      if _aval(x).dtype in _RECIP_DTYPES else
+                      lax.div(lax.log(x), lax.log(_c(2.0, x))))
 log10 = _inexact_unary("log10", lambda x: lax.mul(lax.log(x), _c(0.4342944819032518, x)))
 sqrt = _inexact_unary("sqrt", lax.sqrt)
 cbrt = _inexact_unary("cbrt", lax.cbrt)
@@ -466,15 +457,18 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     raise ValueError("size and fill_value arguments cannot be used in three-term where "
                      "function.")
   if x is None or y is None:
-    raise ValueError("Either both or neither of the x and y arguments should be provided to "
-                     f"rjax.numpy.where, got {x} and {y}.")
+    raise TypeError("Either both or neither of the x and y arguments should be provided to "
+                    f"rjax.numpy.where, got {x} and {y}.")
   check_arraylike("where", condition, x, y)
   c = lax.asarray_lax(condition if not isinstance(condition, (list, tuple))
                       else np.asarray(condition))
   if not _is_bool(c):
     c = lax.ne(c, _c(0, c))
   x, y = promote_dtypes(x, y)
-  c, x, y = promote_shapes("where", c, x, y)
+  try:
+    c, x, y = promote_shapes("where", c, x, y)
+  except TypeError as e:  # JAX: incompatible shapes in where are a ValueError
+    raise ValueError(str(e)) from None
   return _where(c, x, y)
 
 
