@@ -25,6 +25,12 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     return a if dtype is None else lax.convert_element_type(a, dtype)
   if isinstance(a, (bool, int, float)) and dtype is None:
     return from_scalar(a)
+  if dtype is not None and _is_python_data(a):
+    # Python scalars and (nested) lists of them convert as NumPy converts them
+    # (as in JAX): floats truncate toward zero, NaN is a ValueError, and a value
+    # out of the integer dtype's range an OverflowError.
+    dt = dtypes.canonicalize_dtype(dtype)
+    return from_numpy(np.asarray(a, dtype=dt), dt)
   if hasattr(a, "__jax_array__"):
     return asarray(a.__jax_array__(), dtype)
   if isinstance(a, (list, tuple)) and any(_contains_traced(e) for e in a):
@@ -46,6 +52,14 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     elif x.dtype.kind == "f":
       dtype = dtypes.default_float_dtype()
   return from_numpy(x, dtype)
+
+
+def _is_python_data(a) -> bool:
+  if isinstance(a, (bool, int, float)):
+    return True
+  if isinstance(a, (list, tuple)):
+    return all(_is_python_data(e) for e in a)
+  return False
 
 
 def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None = "K", ndmin: int = 0):

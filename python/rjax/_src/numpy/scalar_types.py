@@ -29,8 +29,10 @@ class _ScalarMeta(type):
     return not cls == other
 
   def __call__(cls, x=0):
+    """``np.asarray(x, dtype)``'s conversion, as JAX (``int32(2.7)`` is 2,
+    ``uint8(-1)`` an OverflowError, ``int32(nan)`` a ValueError)."""
     if isinstance(x, str):
-      x = np.asarray(x).astype(cls.dtype)
+      x = np.asarray(x).astype(dtypes.canonicalize_dtype(cls.dtype))
     return lax_numpy.asarray(x, dtype=cls.dtype)
 
   def __instancecheck__(cls, instance) -> bool:

@@ -98,14 +98,51 @@ def subtract(x, y, /):
 def multiply(x, y, /):
   if _same(x, y):
     return lax.mul_p.bind(x, y)
+  x0, y0 = x, y
   x, y = promote_args("multiply", x, y)
-  return lax.bitwise_and(x, y) if _is_bool(x) else lax.mul(x, y)
+  if _is_bool(x):
+    return lax.bitwise_and(x, y)
+  masked = _bool_mask_select(x0, y0, x, y, lambda v: v)
+  return masked if masked is not None else lax.mul(x, y)
 
 
 def true_divide(x, y, /):
   if _same(x, y) and _is_float(x):
     return lax.div_p.bind(x, y)
-  return lax.div(*promote_args_inexact("true_divide", x, y))
+  x0 = x
+  x, y = promote_args_inexact("true_divide", x, y)
+  shape = lax.broadcasting_shape("true_divide", [_aval(x).shape, _aval(y).shape])
+  if _aval(y).shape != shape:
+    # (x / broadcast y is x * (1 / y) on JAX's CPU compiler; only the masked
+    # case below is rewritten here, the general rewrite is the Program passes')
+    masked = _bool_mask_select(x0, None, x, y, lambda v: lax.div(_c(1, v), v))
+    if masked is not None:
+      return masked
+  return lax.div(x, y)
+
+
+def _is_bool_array(v) -> bool:
+  aval = getattr(v, "aval", None)
+  if aval is None and isinstance(v, np.ndarray):
+    return v.dtype == np.bool_
+  return aval is not None and aval.dtype == np.bool_
+
+
+def _bool_mask_select(x0, y0, x, y, other_fn):
+  """JAX's eager result of ``bool_array * v`` (and of ``bool_array / v`` with a
+  broadcast divisor): XLA turns a multiply by a converted bool into a select,
+  so the result is 0 where the mask is False even if ``v`` is NaN or inf.
+  This holds when the bool operand is not broadcast and the product is a
+  float16/32/64 (not bfloat16); otherwise None (an ordinary product)."""
+  if _aval(x).dtype not in _RECIP_DTYPES:
+    return None
+  shape = lax.broadcasting_shape("multiply", [_aval(x).shape, _aval(y).shape])
+  for b0, other in ((x0, y), (y0, x)):
+    if b0 is not None and _is_bool_array(b0) and np.shape(b0) == shape:
+      mask = lax.asarray_lax(b0)
+      v = _bcast(other_fn(other), shape)
+      return lax.select(mask, v, shapes.full(shape, 0, _aval(v).dtype))
+  return None
 
 
 # XLA (JAX's CPU compiler) turns a division by a broadcast constant into a
