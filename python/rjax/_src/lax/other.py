@@ -20,7 +20,9 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes, tree_util
 from rjax._src.base import errors as base_errors
+from rjax._src.interpreters import batching
 from rjax._src.lax import lax, reductions, shapes, slicing
+from rjax._src.lax.control_flow import loops
 from rjax._src.lax.utils import _scalar_like, asarray_lax, broadcasting_shape, export
 from rjax._src.runtime.array import Array
 
@@ -478,3 +480,190 @@ def shape_as_value(shape: Sequence[int]):
   if not shape:
     return shapes.full((0,), 0, dt)
   return np.asarray(shape, dtype=dt)
+
+
+# ---------------------------------------------------------------------------
+# The generic reduction: any monoid, any number of operands
+
+
+def _monoid_reducer(computation, inits):
+  """The reduce primitive for a known monoid whose (single, concrete, 0-d)
+  init value is its identity, as JAX recognises them; else None."""
+  if len(inits) != 1:
+    return None
+  x = inits[0]
+  if isinstance(x, core.Tracer) or np.shape(x) != ():
+    return None
+  val = np.asarray(x)
+  dt = _aval(asarray_lax(x)).dtype
+  intlike = dt == dtypes.bool_ or dtypes.is_int(dt)
+  if computation is lax.add:
+    return reductions.reduce_sum if val == 0 else None
+  if computation is lax.mul:
+    return reductions.reduce_prod if val == 1 else None
+  if intlike and computation in (lax.bitwise_or, lax.bitwise_xor):
+    ok = val == (False if dt == dtypes.bool_ else 0)
+    return (reductions.reduce_or if computation is lax.bitwise_or else reductions.reduce_xor) \
+        if ok else None
+  if intlike and computation is lax.bitwise_and:
+    ident = True if dt == dtypes.bool_ else np.array(-1).astype(dt)
+    return reductions.reduce_and if val == ident else None
+  if computation in (lax.max, lax.min):
+    if dt == dtypes.bool_:
+      ident = computation is lax.min
+    elif dtypes.is_float(dt):
+      ident = -np.inf if computation is lax.max else np.inf
+    else:
+      info = np.iinfo(dt)
+      ident = info.min if computation is lax.max else info.max
+    if val == ident:
+      return reductions.reduce_max if computation is lax.max else reductions.reduce_min
+  return None
+
+
+@export
+def reduce(operands, init_values, computation: Callable, dimensions: Sequence[int],
+           out_sharding=None):
+  """Reduce ``operands`` (a pytree of arrays of one shape) over
+  ``dimensions`` with the monoid ``computation`` and its ``init_values``
+  (XLA's Reduce). Known monoids (lax.add, mul, max, min, bitwise and/or/xor
+  with their identity) use the reduce primitives; any other computation is
+  applied in order, ``acc = computation(acc, x)`` from ``init_values``, as
+  XLA's CPU backend does."""
+  flat_ops, tree = tree_util.tree_flatten(operands)
+  flat_init, init_tree = tree_util.tree_flatten(init_values)
+  if tree != init_tree:
+    raise ValueError(f"reduce: operands must have the same tree structure as init_values: "
+                     f"{tree} vs. {init_tree}")
+  if not flat_ops:
+    raise ValueError("reduce: need at least one operand")
+  flat_ops = [asarray_lax(o) for o in flat_ops]
+  shape = _aval(flat_ops[0]).shape
+  if any(_aval(o).shape != shape for o in flat_ops):
+    raise ValueError(f"reduce: operands must have one shape, got "
+                     f"{[_aval(o).shape for o in flat_ops]}")
+  nd = len(shape)
+  dims = tuple(operator.index(d) for d in dimensions)
+  if any(not 0 <= d < nd for d in dims) or len(set(dims)) != len(dims):
+    raise ValueError(f"reduce: dimensions {dims} must be unique and within the operand rank "
+                     f"{nd}")
+  red = _monoid_reducer(computation, flat_init)
+  if red is not None:
+    init = asarray_lax(flat_init[0])
+    weak = _aval(flat_ops[0]).weak_type and _aval(init).weak_type
+    out = red(flat_ops[0], dims) if dims else flat_ops[0]
+    if _aval(out).dtype != _aval(init).dtype:
+      raise TypeError(f"reduce: operand dtype {_aval(out).dtype} does not match init value dtype "
+                      f"{_aval(init).dtype}")
+    return tree_util.tree_unflatten(tree, [lax.convert_element_type(out, _aval(out).dtype,
+                                                                    weak_type=weak)])
+  inits = []
+  for o, i in zip(flat_ops, flat_init):
+    i = asarray_lax(i) if not isinstance(i, (bool, int, float)) else _scalar_like(i, o)
+    if _aval(i).shape != ():
+      raise TypeError(f"reduce: init values must be scalars, got shape {_aval(i).shape}")
+    if _aval(i).dtype != _aval(o).dtype:
+      raise TypeError(f"reduce: operand dtype {_aval(o).dtype} does not match init value dtype "
+                      f"{_aval(i).dtype}")
+    inits.append(i)
+  keep = tuple(d for d in range(nd) if d not in dims)
+  rest = tuple(shape[d] for d in keep)
+  n = math.prod(shape[d] for d in dims)
+  r = math.prod(rest)
+
+  def moved(o):
+    o = shapes.transpose(o, dims + keep) if dims + keep != tuple(range(nd)) else o
+    return shapes.reshape(o, (n, r))
+
+  xs = [moved(o) for o in flat_ops]
+
+  def combine(acc, x):   # on scalars, vectorized over the kept elements
+    out = computation(tree_util.tree_unflatten(tree, list(acc)),
+                      tree_util.tree_unflatten(tree, list(x)))
+    leaves, out_tree = tree_util.tree_flatten(out)
+    if out_tree != tree:
+      raise TypeError(f"reduce: computation must return the operands' structure {tree}, got "
+                      f"{out_tree}")
+    return [lax.convert_element_type(asarray_lax(v), _aval(a).dtype) for v, a in zip(leaves, acc)]
+
+  vcombine = batching.vmap(lambda acc, x: combine(acc, x), in_axes=(0, 0))
+  acc0 = [shapes.broadcast_in_dim(i, (r,), ()) for i in inits]
+  if n:
+    acc, _ = loops.scan(lambda acc, x: (vcombine(acc, x), None), acc0, xs)
+  else:
+    acc = acc0
+  outs = [shapes.reshape(a, rest) for a in acc]
+  return tree_util.tree_unflatten(tree, outs)
+
+
+# ---------------------------------------------------------------------------
+# scatter_sub and scatter_apply
+
+
+@export
+def scatter_sub(operand, scatter_indices, updates, dimension_numbers, *,
+                indices_are_sorted: bool = False, unique_indices: bool = False, mode=None):
+  """``operand`` minus the ``updates`` scattered to ``scatter_indices``
+  (a scatter-add of the negated updates: the same IEEE results)."""
+  updates = asarray_lax(updates)
+  return slicing.scatter_add(operand, scatter_indices, lax.neg(updates), dimension_numbers,
+                             indices_are_sorted=indices_are_sorted,
+                             unique_indices=unique_indices, mode=mode)
+
+
+@export
+def scatter_apply(operand, scatter_indices, func: Callable, dimension_numbers, *,
+                  update_shape: Sequence[int] = (), indices_are_sorted: bool = False,
+                  unique_indices: bool = False, mode=None):
+  """``operand`` with ``func`` applied to each element at the scattered
+  locations (``update_shape`` is the shape the updates would have). A
+  location indexed twice gets ``func`` twice, as with XLA's scatter."""
+  operand = asarray_lax(operand)
+  idx = asarray_lax(scatter_indices)
+  dn = slicing.ScatterDimensionNumbers(*dimension_numbers)
+  update_shape = tuple(operator.index(d) for d in update_shape)
+  mode = slicing.GatherScatterMode.from_any(mode)
+  oa = _aval(operand)
+  fn = func
+
+  def elementwise(v):
+    flat = shapes.reshape(v, (_aval(v).size,))
+    out = batching.vmap(lambda s: lax.convert_element_type(asarray_lax(fn(s)), oa.dtype),
+                        in_axes=0)(flat) if _aval(v).size else flat
+    return shapes.reshape(out, _aval(v).shape)
+
+  gdn = slicing._scatter_to_gather_dn(dn)
+  sizes = slicing._scatter_slice_sizes(oa.shape, update_shape, dn)
+  if unique_indices:
+    cur = slicing.gather(operand, idx, gdn, sizes, mode=mode, fill_value=None)
+    if _aval(cur).shape != update_shape:
+      raise TypeError(f"scatter_apply: update_shape {update_shape} does not match the scattered "
+                      f"windows' shape {_aval(cur).shape}")
+    return slicing.scatter(operand, idx, elementwise(cur), dn, indices_are_sorted=True,
+                           unique_indices=True, mode=mode)
+  ishape = _aval(idx).shape
+  batch = ishape[:-1]
+  count = math.prod(batch)
+  flat_idx = shapes.reshape(idx, (count, ishape[-1]))
+  window = tuple(update_shape[d] for d in dn.update_window_dims)
+  one_shape = (1,) + window
+  one_dn = slicing.ScatterDimensionNumbers(
+      update_window_dims=tuple(range(1, 1 + len(window))),
+      inserted_window_dims=dn.inserted_window_dims,
+      scatter_dims_to_operand_dims=dn.scatter_dims_to_operand_dims)
+  one_gdn = slicing._scatter_to_gather_dn(one_dn)
+  if count == 0:
+    return operand
+
+  def step(x, i):
+    ind = shapes.reshape(slicing.dynamic_index_in_dim(flat_idx, i, 0, keepdims=False),
+                         (1, ishape[-1]))
+    cur = slicing.gather(x, ind, one_gdn, sizes, mode=mode, fill_value=None)
+    if _aval(cur).shape != one_shape:
+      raise TypeError(f"scatter_apply: update_shape {update_shape} does not match the "
+                      f"scattered windows' shape")
+    return slicing.scatter(x, ind, elementwise(cur), one_dn, indices_are_sorted=True,
+                           unique_indices=True, mode=mode), None
+
+  out, _ = loops.scan(step, operand, shapes.iota(dtypes.int32, count))
+  return out
