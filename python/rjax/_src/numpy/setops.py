@@ -268,8 +268,11 @@ def _filled(x, n_valid, fill_value, size):
   valid = lax.lt(_iota(size), n_valid)
   if fill_value is not None:
     return _where1(valid, x, fill_value)
-  x = _where1(valid, x, lr.reduce_max(x, (0,)) if size else _int(0))
-  return _where1(valid, x, lr.reduce_min(x, (0,)) if size else _int(0))
+  if not size:   # (JAX takes the max of the empty result)
+    raise ValueError("zero-size array to reduction operation max which has no identity: pass "
+                     "a fill_value with size=0")
+  x = _where1(valid, x, lr.reduce_max(x, (0,)))
+  return _where1(valid, x, lr.reduce_min(x, (0,)))
 
 
 def union1d(ar1, ar2, *, size=None, fill_value=None):
@@ -295,6 +298,9 @@ def setdiff1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
   n1 = _aval(a1).shape[0]
   if n1 == 0:
     return shapes.broadcast_in_dim(fill, (size or 0,), ())
+  if size == 0:   # (JAX indexes the empty unique() result here)
+    raise IndexError("setdiff1d: size=0 with a non-empty ar1: index is out of bounds for axis 0 "
+                     "with size 0")
   if not assume_unique:
     a1 = unique(a1, size=size and n1)
   mask = _in1d(a1, a2, invert=True, assume_unique=assume_unique)
@@ -461,11 +467,13 @@ def _intersect1d_size(a1, a2, fill_value, assume_unique, size, return_indices):
   vals = _filled(vals, num_results, fill_value, size)
   if not return_indices:
     return vals
+  if not n:   # (JAX: empty index arrays, whatever the size)
+    empty = shapes.full((0,), 0, _idt())
+    return vals, empty, empty
   valid = lax.lt(_iota(size), num_results)
-  i1 = _fill_gather(aux_idx, val_idx, size, s1) if n else shapes.full((size,), s1, _idt())
+  i1 = _fill_gather(aux_idx, val_idx, size, s1)
   i1 = _where1(valid, i1, s1)
-  i2 = lax.sub(_fill_gather(aux_idx, lax.add(val_idx, _int(1)), size, s2), n1) if n else \
-      shapes.full((size,), s2, _idt())
+  i2 = lax.sub(_fill_gather(aux_idx, lax.add(val_idx, _int(1)), size, s2), n1)
   i2 = _where1(valid, i2, s2)
   if not assume_unique:
     i1 = _fill_gather(ind1, i1, size, _aval(ind1).size)

@@ -344,6 +344,8 @@ def nonzero(a, *, size=None, fill_value=None):
     xv = concrete_or_error(x, "nonzero")
     return tuple(from_numpy(r, idt) for r in np.nonzero(xv))
   size = static_size(size, "nonzero")
+  if size == 0 or _aval(x).size == 0:   # as JAX: zeros, whatever the fill value
+    return tuple(shapes.full((size,), 0, idt) for _ in shape)
   fills = fill_value if isinstance(fill_value, tuple) else (fill_value,) * len(shape)
   if len(fills) != len(shape) or any(f is not None and np.shape(f) != () for f in fills):
     raise ValueError(f"nonzero: fill_value must be a scalar or a tuple of length {len(shape)}; "
@@ -354,7 +356,7 @@ def nonzero(a, *, size=None, fill_value=None):
   for k, (d, f) in enumerate(zip(shape, fills)):
     stride //= d if d else 1
     i = flat if stride == 1 else lax.div(flat, shapes.full((), stride, idt))
-    i = lax.rem(i, shapes.full((), d, idt)) if k and d else i
+    i = lax.rem(i, shapes.full((), d, idt)) if k else i
     out.append(i if f is None else _fill_tail(i, count, f, size))
   return tuple(out)
 
