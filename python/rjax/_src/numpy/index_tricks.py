@@ -311,8 +311,8 @@ def fill_diagonal(a, val, wrap: bool = False, *, inplace: bool = True):
   if _aval(val).ndim:
     flat = shape_ops.ravel(val)
     k = _aval(flat).shape[0]
-    if k == 0:
-      return a
+    if k == 0:   # (JAX divides by the size of val here)
+      raise ZeroDivisionError("fill_diagonal: val is empty, nothing to fill the diagonal with")
     val = slicing.slice_in_dim(shape_ops.tile(flat, -(-n // k)), 0, n) if k != n else flat
   return indexing._IndexUpdateRef(a, idx).set(val)
 
