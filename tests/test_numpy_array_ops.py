@@ -11,8 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 import rjax
 import rjax.numpy as jnp
-from rjax.test_util import check_grads
-from util_vs_jax import assert_same, same_outcome
+
+from util_vs_jax import assert_same, same_outcome, check_grads64
 
 X = (np.arange(12.).reshape(3, 4) * 1.5 - 4).astype(np.float32)
 R = np.random.RandomState(0)
@@ -65,7 +65,7 @@ def test_manipulation():
     same_outcome(lambda: bad(jnp), lambda: bad(jjnp))
   # jit and grad through the updates
   f = lambda v: jnp.put(v, np.array([0, 5]), v[1:3] * 2, inplace=False).sum()  # noqa: E731
-  check_grads(f, (X.astype(np.float64),), order=1)
+  check_grads64(f, (X.astype(np.float64),), order=1)
   assert_same(rjax.jit(lambda v: jnp.choose(np.array([1, 0, 1]), [v[0, :3], v[1, :3]],
                                             mode="clip"))(X),
               jjnp.choose(np.array([1, 0, 1]), [X[0, :3], X[1, :3]], mode="clip"))
@@ -77,7 +77,7 @@ def test_products_and_calculus():
   both(lambda m: m.cross(a[:, :2], b[:, :2]), exact=False)
   both(lambda m: m.cross(a[:, :2], b), exact=False)
   both(lambda m: m.cross(a.T, b.T, axisa=0, axisb=0, axisc=0), exact=False)
-  check_grads(jnp.cross, (a.astype(np.float64), b.astype(np.float64)), order=1)
+  check_grads64(jnp.cross, (a.astype(np.float64), b.astype(np.float64)), order=1)
   same_outcome(lambda: jnp.cross(np.ones(4), np.ones(4)), lambda: jjnp.cross(np.ones(4),
                                                                              np.ones(4)))
   both(lambda m: m.matvec(np.ones((2, 3, 4), np.float32), np.arange(4., dtype=np.float32)))
@@ -92,7 +92,7 @@ def test_products_and_calculus():
   both(lambda m: m.trapezoid(X, np.array([0., 1, 3, 7])), exact=False)
   both(lambda m: m.trapezoid(X, dx=0.5, axis=0), exact=False)
   both(lambda m: m.trapezoid(X, X + np.arange(4.)), exact=False)
-  check_grads(lambda y: jnp.trapezoid(y, dx=0.3), (X.astype(np.float64),), order=2)
+  check_grads64(lambda y: jnp.trapezoid(y, dx=0.3), (X.astype(np.float64),), order=2)
 
 
 @settings(max_examples=20, deadline=None)
@@ -113,7 +113,7 @@ def test_interp_and_spacing():
   both(lambda m: m.interp(x, xp, fp, left=-1, right="extrapolate"), exact=False)
   both(lambda m: m.interp(x, xp, fp, period=3), exact=False)
   both(lambda m: m.interp(x, np.array([0., 1, 1, 2]), fp), exact=False)   # repeated xp
-  check_grads(lambda v, f: jnp.interp(v, xp.astype(np.float64), f),
+  check_grads64(lambda v, f: jnp.interp(v, xp.astype(np.float64), f),
               (np.array([0.3, 1.7, 2.2]), fp.astype(np.float64)), order=1)
   for bad in (lambda m: m.interp(x, xp, fp[:3]), lambda m: m.interp(x, xp, fp, left="no"),
               lambda m: m.interp(x, xp, fp, period=np.ones(2))):
@@ -141,7 +141,7 @@ def test_convolve_errors_ints_and_grads():
               lambda m: m.correlate(np.ones(3), np.ones(2), mode="nope"),
               lambda m: m.convolve(np.ones(3), np.ones(2), precision="nope")):
     same_outcome(lambda: bad(jnp), lambda: bad(jjnp))
-  check_grads(lambda a, v: jnp.convolve(a, v, mode="same"), (R.randn(6), R.randn(3)), order=1)
+  check_grads64(lambda a, v: jnp.convolve(a, v, mode="same"), (R.randn(6), R.randn(3)), order=1)
 
 
 def test_statistics_and_histograms():
@@ -161,7 +161,7 @@ def test_statistics_and_histograms():
               lambda m: m.cov(r, fweights=np.array([1.5] * 6)),
               lambda m: m.cov(r, aweights=np.ones(5)), lambda m: m.cov(r, dtype=np.int32)):
     same_outcome(lambda: bad(jnp), lambda: bad(jjnp))
-  check_grads(lambda v: jnp.cov(v), (r.astype(np.float64),), order=1)
+  check_grads64(lambda v: jnp.cov(v), (r.astype(np.float64),), order=1)
   s = R.rand(20, 2).astype(np.float32)
   both(lambda m: m.histogram_bin_edges(s[:, 0]), exact=False)
   both(lambda m: m.histogram_bin_edges(s[:, 0], 4, range=(0, 2)), exact=False)
@@ -216,7 +216,7 @@ def test_polynomials():
   for bad in (lambda m: m.polyint(p, -1), lambda m: m.polyder(p, -1),
               lambda m: m.polyint(p, 2, k=np.ones(3))):
     same_outcome(lambda: bad(jnp), lambda: bad(jjnp))
-  check_grads(lambda c, v: jnp.polyval(c, v), (p.astype(np.float64), np.array([0.3, -1.2])),
+  check_grads64(lambda c, v: jnp.polyval(c, v), (p.astype(np.float64), np.array([0.3, -1.2])),
               order=2)
   assert_same(rjax.jit(jnp.polyval)(p, X), jjnp.polyval(p, X), exact=False)
   with pytest.raises(NotImplementedError, match="eigvals"):

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 import rjax
 import rjax.numpy as jnp
-from rjax.test_util import check_grads
-from util_vs_jax import assert_same, same_outcome
+
+from util_vs_jax import assert_same, same_outcome, check_grads64
 
 
 def test_grids_and_concatenators():
@@ -105,7 +105,7 @@ def test_vectorize():
               lambda m: m.vectorize(lambda a, b: a, signature="(n),(n)->(n)")(X, X[:, :2]),
               lambda m: m.vectorize(lambda a: a, excluded={-1})(X)):
     same_outcome(lambda: bad(jnp), lambda: bad(jjnp))
-  check_grads(jnp.vectorize(lambda a, b: jnp.sin(a) * b), (X[0].astype(np.float64),
+  check_grads64(jnp.vectorize(lambda a, b: jnp.sin(a) * b), (X[0].astype(np.float64),
                                                            np.float64(1.5)), order=1)
 
 
@@ -137,6 +137,6 @@ def test_piecewise():
   same_outcome(lambda: jnp.piecewise(x, [x > 0], [1, 2, 3]),
                lambda: jjnp.piecewise(x, [x > 0], [1, 2, 3]))
   f = lambda v: jnp.piecewise(v, [v < 0], [jnp.sin, jnp.exp])  # noqa: E731
-  check_grads(f, (np.array([-1.3, -0.2, 0.4, 2.1]),), order=2)
+  check_grads64(f, (np.array([-1.3, -0.2, 0.4, 2.1]),), order=2)
   got = rjax.jit(f)(x)
   assert_same(got, jjnp.piecewise(x, [x < 0], [jjnp.sin, jjnp.exp]), exact=False)

@@ -70,3 +70,12 @@ def same_outcome(fn_r, fn_j, **kw):
       return
     raise AssertionError(f"JAX raises {type(e).__name__}; rjax does not")
   assert_same(fn_r(), want, **kw)
+
+
+def check_grads64(f, args, order=1, **kw):
+  """rjax.test_util.check_grads in float64 (x64 on), on float64 copies of ``args``."""
+  from rjax.test_util import check_grads
+  from util import enable_x64
+  with enable_x64():
+    check_grads(f, [np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+                    for a in args], order=order, **kw)
