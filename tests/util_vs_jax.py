@@ -29,7 +29,7 @@ def assert_same(got, want, exact: bool = True, rtol: float = 1e-6, atol: float =
     assert a.shape == b.shape, f"shape {a.shape} != JAX's {b.shape}"
     if check_dtype:
       assert a.dtype == b.dtype, f"dtype {a.dtype} != JAX's {b.dtype}"
-    if exact or a.dtype.kind not in "fc":
+    if exact or (a.dtype.kind not in "fc" and a.dtype.name != "bfloat16"):
       np.testing.assert_array_equal(a, b)
     else:
       np.testing.assert_allclose(a.astype(np.float64), b.astype(np.float64), rtol=rtol,
