@@ -35,10 +35,10 @@ def _trace(fun, tree, avals, what):
 
 def _check_tree(func_name, expected_name, actual_tree, expected_tree, has_aux=False):
   if has_aux:
-    children = actual_tree.children() if hasattr(actual_tree, "children") else None
-    if not children or len(children) != 2:
+    skeleton = tree_util.tree_unflatten(actual_tree, [0] * actual_tree.num_leaves)
+    if not isinstance(skeleton, (tuple, list)) or len(skeleton) != 2:
       raise TypeError(f"{func_name}() with has_aux=True must return a pair (output, aux)")
-    actual_tree = children[0]
+    actual_tree = tree_util.tree_structure(skeleton[0])
   if actual_tree != expected_tree:
     raise TypeError(f"{func_name}() output pytree structure must match {expected_name}, got "
                     f"{actual_tree} and {expected_tree}.")
