@@ -222,7 +222,8 @@ def _dynamic_slice_indices(name, shape, start_indices, allow_negative_indices):
       v = int(i)
       out.append(i if v >= 0 else lax.convert_element_type(asarray_lax(v + d), aval.dtype))
       continue
-    out.append(lax.select(lax.lt(i, _scalar_like(0, i)), lax.add(i, _scalar_like(d, i)), i))
+    d_i = int(np.asarray(d).astype(aval.dtype))   # (the size in the index dtype, wrapped, as JAX)
+    out.append(lax.select(lax.lt(i, _scalar_like(0, i)), lax.add(i, _scalar_like(d_i, i)), i))
   return out
 
 
