@@ -59,13 +59,24 @@ def test_integer_array_indexing(dt, shape, data):
   assert_close(jnp.asarray(x)[idx], x[idx], dt)
 
 
+A = np.array
 CASES = [
-    (1,), (-1,), (Ellipsis, 0), (None, Ellipsis, None), ([0, 2, -1],), ([[0], [2]], [1, 3]),
-    (slice(None), [3, 0]), ([1, 2], slice(None), [0, 4]), (0, slice(None), [1, 2]),
-    (slice(None), 0, [1, 2]), (slice(None, None, -1), [1, 1]), (np.array([True, False, True]),),
-    (np.array([[True, False, True, False, True]] * 4),), (slice(None), [True, False, True, True]),
-    ([], ), (np.int64(2),), (jnp.asarray([2, 0]),), (slice(1, None), None, [[0, 1]]),
+    (1,), (-1,), (Ellipsis, 0), (None, Ellipsis, None), (A([0, 2, -1]),), (A([[0], [2]]), A([1, 3])),
+    (slice(None), A([3, 0])), (A([1, 2]), slice(None), A([0, 4])), (0, slice(None), A([1, 2])),
+    (slice(None), 0, A([1, 2])), (slice(None, None, -1), A([1, 1])),
+    (np.array([True, False, True]),), (np.array([[True, False, True, False, True]] * 4),),
+    (slice(None), A([True, False, True, True])), (A([], np.int32), ), (np.int64(2),),
+    (jnp.asarray([2, 0]),), (slice(1, None), None, A([[0, 1]])),
 ]
+
+
+def test_list_index_is_type_error():
+  """As in JAX, a Python list is not an index (use an array): TypeError."""
+  x = jnp.arange(5)
+  with pytest.raises(TypeError, match="non-tuple sequence"):
+    x[[0, 1]]
+  with pytest.raises(TypeError, match="non-tuple sequence"):
+    x.at[[0, 1]].set(1)
 
 
 @pytest.mark.parametrize("idx", CASES, ids=[str(i) for i in range(len(CASES))])
@@ -94,8 +105,10 @@ def test_out_of_bounds():
     jnp.asarray(x)[..., ...]
   with pytest.raises(IndexError, match="boolean index"):
     jnp.asarray(x)[np.array([True, False])]
-  with pytest.raises(IndexError, match="non-integer"):
+  with pytest.raises(TypeError, match="integer or boolean type"):   # as JAX
     jnp.asarray(x)[np.array([1.0])]
+  with pytest.raises(OverflowError, match="too large"):               # JAX converts to int32
+    jnp.asarray(x)[2 ** 40]
 
 
 def test_iteration_and_weak_type():

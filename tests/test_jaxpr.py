@@ -136,6 +136,8 @@ def test_errors_name_the_traced_argument():
   def g(params, n):
     return jnp.ones(int(params["w"])) * n
 
+  # int(tracer) is a ConcretizationTypeError, as in JAX (a tracer used as an
+  # index, through __index__, is a TracerIntegerConversionError)
   with pytest.raises(errors.ConcretizationTypeError,
                      match=r"function g for make_jaxpr\. This value depends on the traced "
                            r"argument params\['w'\]\..*static_argnums"):

@@ -653,6 +653,17 @@ def _scan(data, name):
               order=True)
 
 
+@case("custom_linear_solve")
+def _custom_linear_solve(data, name):
+  n = data.draw(st.integers(1, 4))
+  a = (np.eye(n) * 4 + _array(data, np.float32, (n, n), -1, 1)).astype(np.float32)
+  b = _array(data, np.float32, (n,), -3, 3)
+
+  def solve(matvec, rhs):   # Richardson iterations (a while loop inside the solve)
+    return lax.fori_loop(0, 60, lambda i, v: v + 0.2 * (rhs - matvec(v)), jnp.zeros_like(rhs))
+  return Case(lambda u, v: lax.custom_linear_solve(lambda x: u @ x, v, solve), (a, b))
+
+
 @case("threefry2x32")
 def _threefry(data, name):
   from rjax._src.random.prng import threefry2x32

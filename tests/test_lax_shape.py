@@ -99,7 +99,7 @@ def test_errors():
   x = np.zeros((2, 3), np.float32)
   with pytest.raises(TypeError, match="transpose: permutation"):
     lax.transpose(x, (0, 0))
-  with pytest.raises(ValueError, match="rev: dimensions"):
+  with pytest.raises(TypeError, match="rev: dimensions"):
     lax.rev(x, (2,))
   with pytest.raises(TypeError, match="concatenate: operand shapes"):
     lax.concatenate([x, np.zeros((3, 3), np.float32)], 1)

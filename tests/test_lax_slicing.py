@@ -1,9 +1,11 @@
 """lax slicing primitives against NumPy: slice, dynamic_slice,
 dynamic_update_slice, gather and the scatter family."""
+import jax
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+import rjax
 import rjax.numpy as jnp
 from rjax import lax
 from rjax._src.lax import slicing
@@ -50,12 +52,16 @@ def test_slice_in_dim_and_index_in_dim():
 def test_dynamic_slice_clamps(dt, idt, shape, data):
   x = data.draw(arrays(dt, shape))
   sizes = [data.draw(st.integers(0, n)) for n in shape]
-  starts = [data.draw(st.integers(-3 if np.dtype(idt).kind == "i" else 0, n + 3)) for n in shape]
+  starts = [data.draw(st.integers(-n - 3 if np.dtype(idt).kind == "i" else 0, n + 3))
+            for n in shape]
   idx = [np.asarray(s, idt) for s in starts]
   out = lax.dynamic_slice(noncontiguous(x), idx, sizes)
-  assert_close(out, ref(slicing.dynamic_slice_p, x, *idx, slice_sizes=tuple(sizes)), dt)
-  cl = [min(max(s, 0), n - k) for s, n, k in zip(starts, shape, sizes)]
+  # as JAX: a negative start counts from the end, then the start is clamped
+  wrapped = [s + n if s < 0 else s for s, n in zip(starts, shape)]
+  cl = [min(max(s, 0), n - k) for s, n, k in zip(wrapped, shape, sizes)]
   assert_close(out, x[tuple(slice(c, c + k) for c, k in zip(cl, sizes))], dt)
+  assert_close(out, jax.lax.dynamic_slice(x, idx, sizes), dt)
+  assert_close(rjax.jit(lambda a, *i: lax.dynamic_slice(a, i, sizes))(x, *idx), out, dt)
 
 
 @given(st.sampled_from(all_dtypes), hshapes(min_dims=1, max_dims=3), st.data())
@@ -63,9 +69,37 @@ def test_dynamic_update_slice(dt, shape, data):
   x = data.draw(arrays(dt, shape))
   ushape = tuple(data.draw(st.integers(0, n)) for n in shape)
   u = data.draw(arrays(dt, ushape))
-  starts = [data.draw(st.integers(-2, n + 2)) for n in shape]
+  starts = [data.draw(st.integers(-n - 2, n + 2)) for n in shape]
   out = check_unchanged(lambda a, b: lax.dynamic_update_slice(a, b, starts), x, u)
-  assert_close(out, ref(slicing.dynamic_update_slice_p, x, u, *[np.int32(s) for s in starts]), dt)
+  wrapped = [np.int32(s + n if s < 0 else s) for s, n in zip(starts, shape)]
+  assert_close(out, ref(slicing.dynamic_update_slice_p, x, u, *wrapped), dt)
+  assert_close(out, jax.lax.dynamic_update_slice(x, u, starts), dt)
+  traced = rjax.jit(lambda a, b, *i: lax.dynamic_update_slice(a, b, i))(
+      x, u, *[np.int32(s) for s in starts])
+  assert_close(traced, out, dt)
+
+
+def test_negative_starts_and_in_dim_helpers_match_jax():
+  x = np.arange(12, dtype=np.float32).reshape(3, 4)
+  for i in (-1, -3, -4, -9, 2, 7):
+    for axis in (0, 1, -1):
+      assert_close(lax.dynamic_index_in_dim(x, i, axis), jax.lax.dynamic_index_in_dim(x, i, axis),
+                   np.float32)
+      assert_close(lax.dynamic_slice_in_dim(x, i, 2, axis),
+                   jax.lax.dynamic_slice_in_dim(x, i, 2, axis), np.float32)
+      u = np.full((3, 4), -1, np.float32)[:1] if axis == 0 else np.full((3, 1), -1, np.float32)
+      assert_close(lax.dynamic_update_index_in_dim(x, u, i, axis),
+                   jax.lax.dynamic_update_index_in_dim(x, u, i, axis), np.float32)
+      assert_close(lax.dynamic_update_slice_in_dim(x, u, i, axis),
+                   jax.lax.dynamic_update_slice_in_dim(x, u, i, axis), np.float32)
+  # allow_negative_indices=False: the start is only clamped
+  assert_close(lax.dynamic_slice(x, (-1, 0), (1, 4), allow_negative_indices=False), x[:1],
+               np.float32)
+  with pytest.raises(IndexError):
+    lax.dynamic_index_in_dim(x, 0, axis=2)
+  # the jaxpr wraps a traced start as JAX does: lt, add, select_n
+  jx = str(rjax.make_jaxpr(lambda a, i: lax.dynamic_slice(a, (i, 0), (1, 4)))(x, np.int32(-1)))
+  assert "select_n" in jx and "lt" in jx
 
 
 def test_dynamic_in_dim_helpers():
@@ -201,7 +235,7 @@ def test_errors():
     lax.slice(x, (0, 0), (4, 4))
   with pytest.raises(TypeError, match="dynamic_slice: slice_sizes"):
     lax.dynamic_slice(x, (0, 0), (4, 4))
-  with pytest.raises(TypeError, match="dynamic_slice: expected 2 start indices"):
+  with pytest.raises(ValueError, match="dynamic_slice: length of slice indices"):   # as JAX
     lax.dynamic_slice(x, (0,), (1,))
   with pytest.raises(TypeError, match="dynamic_update_slice: update dtype"):
     lax.dynamic_update_slice(x, np.zeros((1, 1), np.int32), (0, 0))

@@ -316,7 +316,7 @@ def test_where():
   x = np.arange(6, dtype=np.float32).reshape(2, 3)
   np.testing.assert_array_equal(jnp.where(x > 2, x, np.float32([[-1], [-2]])),
                                 np.where(x > 2, x, np.float32([[-1], [-2]])))
-  with pytest.raises(ValueError, match="Either both or neither"):
+  with pytest.raises(TypeError, match="Either both or neither"):
     jnp.where(c, 1)
 
 

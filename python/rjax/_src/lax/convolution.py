@@ -22,7 +22,7 @@ from rjax._src.core import ShapedArray
 from rjax._src.interpreters import ad, batching, lowering, reference
 # The transposes and the batching rule reshape, flip and convert (shape and
 # elementwise ops): the lax modules import each other as modules.
-from rjax._src.lax import lax, shapes
+from rjax._src.lax import lax, matmul, shapes
 from rjax._src.lax.matmul import convert_operands, emit_in_dtype
 from rjax._src.lax.utils import asarray_lax, export, standard_primitive
 
@@ -566,7 +566,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
       lhs, rhs, window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
       rhs_dilation=rhs_dilation, dimension_numbers=dnums,
       feature_group_count=operator.index(feature_group_count),
-      batch_group_count=operator.index(batch_group_count), precision=None,
+      batch_group_count=operator.index(batch_group_count),
+      precision=matmul.canonicalize_precision(precision, "conv_general_dilated"),
       preferred_element_type=pet)
 
 
@@ -640,3 +641,103 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
     rhs = shapes.transpose(rhs, tuple(perm))
   return conv_general_dilated(lhs, rhs, one, pads, strides, rhs_dilation, dn,
                               precision=precision, preferred_element_type=preferred_element_type)
+
+
+#: ``dimension_numbers`` of the convolutions: three layout strings, a
+#: ConvDimensionNumbers, or None (``lax.ConvGeneralDilatedDimensionNumbers``).
+ConvGeneralDilatedDimensionNumbers = tuple | ConvDimensionNumbers | None
+__all__ += ["ConvGeneralDilatedDimensionNumbers"]  # noqa: F821  (a type alias)
+
+
+@export
+def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers):
+  """The output shape of ``conv_general_dilated`` (no dilation) in the output layout."""
+  lhs_perm, rhs_perm, out_perm = conv_general_permutations(dimension_numbers)
+  lhs_trans = np.take(lhs_shape, lhs_perm)
+  rhs_trans = np.take(rhs_shape, rhs_perm)
+  out_trans = conv_shape_tuple(lhs_trans, rhs_trans, window_strides, padding)
+  return tuple(int(d) for d in np.take(out_trans, np.argsort(out_perm)))
+
+
+@export
+def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers):
+  """The output shape of ``conv_transpose`` in the output layout."""
+  lhs_perm, rhs_perm, out_perm = conv_general_permutations(dimension_numbers)
+  lhs_trans = np.take(lhs_shape, lhs_perm)
+  rhs_trans = np.take(rhs_shape, rhs_perm)
+  if isinstance(padding, str):
+    padding = [_conv_transpose_padding(k, s, padding) for k, s in zip(rhs_trans[2:],
+                                                                      window_strides)]
+  padding = [int(np.sum(p)) for p in padding]
+  unpad = [(i - 1) * s - k + 2 for i, k, s in zip(lhs_trans[2:], rhs_trans[2:], window_strides)]
+  out_space = [int(u + p) for u, p in zip(unpad, padding)]
+  out_trans = (int(lhs_trans[0]), int(rhs_trans[0])) + tuple(out_space)
+  return tuple(int(d) for d in np.take(out_trans, np.argsort(out_perm)))
+
+
+def _moveaxes(x, src, dst):
+  nd = core.get_aval(x).ndim
+  src = [s % nd for s in src]
+  dst = [d % nd for d in dst]
+  perm = [i for i in range(nd) if i not in src]
+  for d, s_ in sorted(zip(dst, src)):
+    perm.insert(d, s_)
+  return shapes.transpose(x, tuple(perm))
+
+
+@export
+def conv_general_dilated_patches(lhs, filter_shape: Sequence[int], window_strides: Sequence[int],
+                                 padding, lhs_dilation=None, rhs_dilation=None,
+                                 dimension_numbers=None, precision=None,
+                                 preferred_element_type=None):
+  """The patches a convolution with a ``filter_shape`` filter sees, as
+  channels of the output: ``(channels * prod(filter_shape))`` features, in
+  channel-major order (JAX's identity-kernel grouped convolution)."""
+  lhs = asarray_lax(lhs)
+  la = core.get_aval(lhs)
+  filter_shape = tuple(operator.index(d) for d in filter_shape)
+  dn = conv_dimension_numbers(la.shape, (1, 1) + filter_shape, dimension_numbers)
+  lhs_spec, rhs_spec, _ = dn
+  size = int(np.prod(filter_shape))
+  n_channels = la.shape[lhs_spec[1]]
+  eye = lax.convert_element_type(
+      lax.eq(shapes.broadcasted_iota(dtypes.int32, (size, size), 0),
+             shapes.broadcasted_iota(dtypes.int32, (size, size), 1)), la.dtype)
+  rhs = shapes.broadcast_in_dim(eye, (n_channels, size, size), (1, 2))
+  rhs = shapes.reshape(rhs, (n_channels * size, 1) + filter_shape)
+  rhs = _moveaxes(rhs, (0, 1), (rhs_spec[0], rhs_spec[1]))
+  prec = None if precision is None else (precision, matmul.Precision.DEFAULT)
+  return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                              rhs_dilation=rhs_dilation, dimension_numbers=dn, precision=prec,
+                              feature_group_count=n_channels,
+                              preferred_element_type=preferred_element_type)
+
+
+@export
+def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding,
+                               filter_shape: Sequence[int], lhs_dilation=None, rhs_dilation=None,
+                               dimension_numbers=None, precision=None):
+  """A convolution whose filter is different at each output position (an
+  unshared, locally connected layer): the patches of ``lhs`` contracted with
+  ``rhs``, which has one filter per output location."""
+  lhs = asarray_lax(lhs)
+  c = matmul.canonicalize_precision(precision, "conv_general_dilated_local")
+  if c is None:
+    lhs_precision = None
+  elif isinstance(c, tuple) and len(c) == 2:
+    lhs_precision = c[0]
+  else:
+    raise ValueError(f"Unsupported precision for conv_general_dilated_local: {precision}")
+  patches = conv_general_dilated_patches(lhs, filter_shape, window_strides, padding,
+                                         lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+                                         dimension_numbers=dimension_numbers,
+                                         precision=lhs_precision)
+  _, rhs_spec, out_spec = conv_dimension_numbers(core.get_aval(lhs).shape,
+                                                 (1, 1) + tuple(filter_shape), dimension_numbers)
+  lhs_b = list(out_spec[2:])
+  rhs_b = list(rhs_spec[2:])
+  rhs_b = [rhs_b[i] for i in sorted(range(len(rhs_b)), key=lambda k: lhs_b[k])]
+  lhs_b = sorted(lhs_b)
+  dn = (([out_spec[1]], [rhs_spec[1]]), (lhs_b, rhs_b))
+  out = matmul.dot_general(patches, rhs, dn, precision=precision)
+  return _moveaxes(out, (-2, -1), (out_spec[0], out_spec[1]))

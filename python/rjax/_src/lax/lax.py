@@ -295,6 +295,8 @@ reference.register(integer_pow_p, lambda x, *, y: np.power(x, y, dtype=x.dtype)
 @export
 def integer_pow(x, y: int):
   """x ** y for a static Python int y (repeated squaring; integers wrap)."""
+  if isinstance(y, (bool, np.bool_)) or not isinstance(y, (int, np.integer)):
+    raise TypeError(f"integer_pow: the exponent y must be a Python int, got {y!r}")
   return integer_pow_p.bind(asarray_lax(x), y=int(y))
 
 

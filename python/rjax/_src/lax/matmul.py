@@ -2,6 +2,9 @@
 its rules: dot_general is bilinear."""
 from __future__ import annotations
 
+import enum
+from typing import Any, NamedTuple, Sequence, Union
+
 import numpy as np
 
 from rjax._src import core
@@ -12,6 +15,185 @@ from rjax._src.interpreters import ad, batching, lowering, reference
 # modules import each other as modules.
 from rjax._src.lax import lax, shapes
 from rjax._src.lax.utils import asarray_lax, export, standard_primitive
+
+
+# ---------------------------------------------------------------------------
+# Precision: JAX's Precision / DotAlgorithm / DotAlgorithmPreset, accepted and
+# validated as JAX does. The CPU products ignore them (as XLA's CPU backend
+# does): every float product is computed in its dtype's full precision.
+
+
+@export
+class Precision(enum.Enum):
+  """Precision of a product's operands (``lax.Precision``): DEFAULT, HIGH,
+  HIGHEST, or one of their string names ('default', 'bfloat16', 'fastest',
+  'high', 'bfloat16_3x', 'tensorfloat32', 'highest', 'float32')."""
+  DEFAULT = 0
+  HIGH = 1
+  HIGHEST = 2
+
+  @classmethod
+  def _missing_(cls, value: object):
+    return _PRECISION_STRINGS.get(value)
+
+  def __repr__(self) -> str:
+    return f"{self.__class__.__name__}.{self.name}"
+
+  def __str__(self) -> str:
+    return self.name
+
+
+_PRECISION_STRINGS: dict[Any, Precision] = {
+    "highest": Precision.HIGHEST, "float32": Precision.HIGHEST, "high": Precision.HIGH,
+    "bfloat16_3x": Precision.HIGH, "tensorfloat32": Precision.HIGH,
+    "default": Precision.DEFAULT, "bfloat16": Precision.DEFAULT, "fastest": Precision.DEFAULT,
+    None: Precision.DEFAULT}
+
+
+@export
+class DotAlgorithm(NamedTuple):
+  """An explicit dot algorithm: operand and accumulation types and the number
+  of primitive products (``lax.DotAlgorithm``)."""
+  lhs_precision_type: Any
+  rhs_precision_type: Any
+  accumulation_type: Any
+  lhs_component_count: int = 1
+  rhs_component_count: int = 1
+  num_primitive_operations: int = 1
+  allow_imprecise_accumulation: bool = False
+
+
+@export
+class DotAlgorithmPreset(enum.Enum):
+  """Named dot algorithms (``lax.DotAlgorithmPreset``)."""
+  DEFAULT = enum.auto()
+  ANY_F8_ANY_F8_F32 = enum.auto()
+  ANY_F8_ANY_F8_F32_FAST_ACCUM = enum.auto()
+  ANY_F8_ANY_F8_ANY = enum.auto()
+  ANY_F8_ANY_F8_ANY_FAST_ACCUM = enum.auto()
+  F16_F16_F16 = enum.auto()
+  F16_F16_F32 = enum.auto()
+  BF16_BF16_BF16 = enum.auto()
+  BF16_BF16_F32 = enum.auto()
+  BF16_BF16_F32_X3 = enum.auto()
+  BF16_BF16_F32_X6 = enum.auto()
+  BF16_BF16_F32_X9 = enum.auto()
+  TF32_TF32_F32 = enum.auto()
+  TF32_TF32_F32_X3 = enum.auto()
+  F32_F32_F32 = enum.auto()
+  F64_F64_F64 = enum.auto()
+
+  def __repr__(self) -> str:
+    return f"{self.__class__.__name__}.{self.name}"
+
+  def __str__(self) -> str:
+    return self.name
+
+  @property
+  def supported_lhs_types(self):
+    name = self.name
+    if name == "DEFAULT" or name.startswith("ANY_F8"):
+      return None
+    if name.startswith("F16_"):
+      return (np.dtype(np.float16),)
+    if name in ("BF16_BF16_BF16", "BF16_BF16_F32"):
+      return (dtypes.bfloat16, np.dtype(np.float32))
+    if name == "F64_F64_F64":
+      return (np.dtype(np.float64),)
+    return (np.dtype(np.float32),)
+
+  @property
+  def supported_rhs_types(self):
+    return self.supported_lhs_types
+
+  @property
+  def accumulation_type(self):
+    name = self.name
+    if name in ("DEFAULT", "ANY_F8_ANY_F8_ANY", "ANY_F8_ANY_F8_ANY_FAST_ACCUM"):
+      return None
+    return {"F16_F16_F16": np.dtype(np.float16), "BF16_BF16_BF16": dtypes.bfloat16,
+            "F64_F64_F64": np.dtype(np.float64)}.get(name, np.dtype(np.float32))
+
+
+@export
+class AccuracyMode(enum.Enum):
+  """Accuracy of a transcendental (``lax.AccuracyMode``)."""
+  HIGHEST = 1
+  DEFAULT = 2
+
+
+@export
+class Tolerance:
+  """Requested error bounds of a transcendental (``lax.Tolerance``)."""
+
+  def __init__(self, atol: float = 0.0, rtol: float = 0.0, ulps: int = 0):
+    if atol < 0.0 or rtol < 0.0 or ulps < 0.0:
+      raise ValueError("Tolerances must be non-negative.")
+    if atol == 0.0 and rtol == 0.0 and ulps == 0:
+      raise ValueError("At least one of atol, rtol, or ulps must be set.")
+    self.atol, self.rtol, self.ulps = atol, rtol, ulps
+
+  def __repr__(self) -> str:
+    return f"Tolerance(atol={self.atol}, rtol={self.rtol}, ulps={self.ulps})"
+
+
+PrecisionLike = Union[None, str, Precision, tuple, DotAlgorithm, DotAlgorithmPreset]
+DotDimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]],
+                            tuple[Sequence[int], Sequence[int]]]
+
+# The algorithms JAX's CPU backend runs (the others are a ValueError on CPU).
+_CPU_ALGORITHMS = frozenset({"DEFAULT", "F16_F16_F16", "F32_F32_F32", "F64_F64_F64",
+                             "BF16_BF16_F32", "BF16_BF16_F32_X3", "BF16_BF16_F32_X6"})
+
+
+def canonicalize_precision(precision, op: str = "dot_general"):
+  """``precision`` as None, a pair of :class:`Precision`, a
+  :class:`DotAlgorithm` or a :class:`DotAlgorithmPreset` (JAX's
+  ``canonicalize_precision``); anything else is a ValueError, and so are the
+  algorithms JAX's CPU backend does not run."""
+  if precision is None:
+    return None
+  if isinstance(precision, str):
+    if precision in _PRECISION_STRINGS:
+      p = Precision(precision)
+      return (p, p)
+    if precision in DotAlgorithmPreset.__members__:
+      return _check_cpu(DotAlgorithmPreset[precision], op)
+  elif isinstance(precision, Precision):
+    return (precision, precision)
+  elif isinstance(precision, DotAlgorithmPreset):
+    return _check_cpu(precision, op)
+  elif isinstance(precision, DotAlgorithm):
+    return _check_cpu(precision, op)
+  elif isinstance(precision, (list, tuple)) and len(precision) == 2:
+    if all(isinstance(p, Precision) for p in precision):
+      return tuple(precision)
+    if all(isinstance(p, str) and p in _PRECISION_STRINGS for p in precision):
+      return (Precision(precision[0]), Precision(precision[1]))
+  raise ValueError(f"{op}: Precision argument must be one of:\n- None,\n- a string in "
+                   f"{[k for k in _PRECISION_STRINGS if k is not None]},\n- a lax.Precision "
+                   f"value,\n- a tuple of two lax.Precision values or strings,\n- a "
+                   f"lax.DotAlgorithmPreset or the name of one of these presets, or\n- a "
+                   f"lax.DotAlgorithm value;\nbut got {precision!r}.")
+
+
+def _check_cpu(alg, op):
+  if op != "dot_general":   # (JAX checks the algorithm on CPU for dot_general only)
+    return alg
+  if not (isinstance(alg, DotAlgorithmPreset) and alg.name in _CPU_ALGORITHMS):
+    raise ValueError(f"The precision '{alg}' is not supported by {op} on CPU")
+  return alg
+
+
+def _algorithm_input(x, alg):
+  """An operand cast to the algorithm's operand type where it is not one of them."""
+  if not isinstance(alg, DotAlgorithmPreset):
+    return x
+  types = alg.supported_lhs_types
+  dt = core.get_aval(x).dtype
+  if types is None or dt in types:
+    return x
+  return lax.convert_element_type(x, types[0])
 
 
 def _bits(dt: np.dtype) -> int:
@@ -273,9 +455,14 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
   batch dims, then lhs free dims, then rhs free dims."""
   pet = None if preferred_element_type is None else dtypes.canonicalize_dtype(
       preferred_element_type)
-  return dot_general_p.bind(asarray_lax(lhs), asarray_lax(rhs),
-                            dimension_numbers=_canon_dn(dimension_numbers),
-                            precision=None, preferred_element_type=pet)
+  prec = canonicalize_precision(precision)
+  lhs, rhs = asarray_lax(lhs), asarray_lax(rhs)
+  if isinstance(prec, DotAlgorithmPreset) and prec.name != "DEFAULT":
+    lhs, rhs = _algorithm_input(lhs, prec), _algorithm_input(rhs, prec)
+    if pet is None and prec.accumulation_type is not None:
+      pet = dtypes.canonicalize_dtype(prec.accumulation_type)
+  return dot_general_p.bind(lhs, rhs, dimension_numbers=_canon_dn(dimension_numbers),
+                            precision=prec, preferred_element_type=pet)
 
 
 @export
@@ -302,3 +489,6 @@ def batch_matmul(lhs, rhs, precision=None):
   nb = len(ls) - 2
   return dot_general(lhs, rhs, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))),
                      precision)
+
+
+__all__ += ["PrecisionLike", "DotDimensionNumbers"]  # noqa: F821  (type aliases, not @export-able)

@@ -25,6 +25,7 @@ extremum (as reduce_max does among ties).
 from __future__ import annotations
 
 import math
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -459,3 +460,48 @@ def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_gr
     return shapes.reshape(m, s[:ca] + (s[ca] * s[ca + 1],) + s[ca + 2:])
 
   return tree_util.tree_map(one, x)
+
+
+# ---------------------------------------------------------------------------
+# pbroadcast, pswapaxes, pcast: built on the collectives above
+
+
+@export
+def pbroadcast(x, axis_name, source):
+  """Every member of the named axis gets member ``source``'s ``x``."""
+  size = axis_size(axis_name)
+  source = operator.index(source)
+  if not 0 <= source < size:
+    raise ValueError(f"pbroadcast: source {source} is out of range for an axis of size {size}")
+
+  def one(leaf):
+    gathered = all_gather(_arr(leaf), axis_name)
+    return slicing.index_in_dim(gathered, source, 0, keepdims=False)
+
+  return tree_util.tree_map(one, x)
+
+
+@export
+def pswapaxes(x, axis_name, axis, *, axis_index_groups=None):
+  """Swap the mapped axis ``axis_name`` with the array axis ``axis`` (an
+  ``all_to_all`` splitting and concatenating along ``axis``)."""
+  return all_to_all(x, axis_name, axis, axis, axis_index_groups=axis_index_groups)
+
+
+_PCAST_TO = ("unreduced", "reduced", "varying")
+
+
+@export
+def pcast(x, axis_name, *, to: str):
+  """Change how a value is typed along the named axes (``'varying'``,
+  ``'reduced'`` or ``'unreduced'``). rjax does not type values by their
+  variation across mapped axes, so the values are unchanged; the arguments
+  are checked as in JAX."""
+  if isinstance(axis_name, (set, frozenset)):
+    raise TypeError(f"axis_name={axis_name!r} must be a tuple or a str. Got {axis_name}")
+  if not axis_name:
+    return x
+  if to not in _PCAST_TO:
+    raise ValueError(f"Got unexpected `to` value. Allowed `to` values are: {set(_PCAST_TO)}")
+  axis_size(axis_name)   # the names must be bound
+  return tree_util.tree_map(_arr, x)

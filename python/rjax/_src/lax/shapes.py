@@ -23,6 +23,9 @@ from rjax._src.lax.utils import _scalar_like, asarray_lax, export, standard_prim
 
 
 def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
+  if any(d < 0 for d in shape):
+    raise TypeError(f"broadcast_in_dim: shape must have every element be nonnegative, got "
+                    f"{tuple(shape)}")
   if len(broadcast_dimensions) != x.ndim:
     raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must have "
                     f"one entry per operand dimension (operand shape {x.shape})")
@@ -120,8 +123,8 @@ def expand_dims(x, dimensions: Sequence[int]):
 
 
 def _reshape_abstract_eval(x, *, new_sizes, dimensions):
-  if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
-    raise TypeError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
+  if int(np.prod(new_sizes, dtype=np.int64)) != x.size or any(d < 0 for d in new_sizes):
+    raise ValueError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
                     f"into shape {tuple(new_sizes)} (size {int(np.prod(new_sizes))})")
   if dimensions is not None:
     raise NotImplementedError("reshape with dimensions: transpose first")
@@ -209,7 +212,7 @@ lax_hooks.register(transpose=transpose)
 
 def _rev_abstract_eval(x, *, dimensions):
   if any(not 0 <= d < x.ndim for d in dimensions) or len(set(dimensions)) != len(dimensions):
-    raise ValueError(f"rev: dimensions {dimensions} must be unique and within the operand rank "
+    raise TypeError(f"rev: dimensions {dimensions} must be unique and within the operand rank "
                      f"{x.ndim}")
   return x
 
@@ -470,7 +473,7 @@ def _iota_abstract_eval(*, dtype, shape, dimension, sharding=None):
   if not 0 <= dimension < max(len(shape), 1):
     raise ValueError(f"iota: dimension {dimension} out of range for shape {shape}")
   if any(d < 0 for d in shape):
-    raise ValueError(f"iota: negative dimension in shape {shape}")
+    raise TypeError(f"iota: negative dimension in shape {shape}")
   return ShapedArray(shape, dtype, False)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import enum
+import operator
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -22,7 +23,7 @@ from rjax._src.interpreters import ad, batching, lowering, reference
 # own rules slice: the lax modules import each other as modules.
 from rjax._src.lax import lax, shapes
 from rjax._src.lax.utils import _scalar_like, asarray_lax, export, standard_primitive
-from rjax._src.runtime.array import from_scalar
+from rjax._src.runtime.array import Array, from_scalar
 
 
 builtins_slice = builtins.slice  # (this module defines lax's ``slice``)
@@ -75,7 +76,7 @@ def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
   n = x.ndim
   if len(start_indices) != n or len(limit_indices) != n or (strides is not None
                                                             and len(strides) != n):
-    raise TypeError(f"slice: start_indices {start_indices}, limit_indices {limit_indices} and "
+    raise ValueError(f"slice: start_indices {start_indices}, limit_indices {limit_indices} and "
                     f"strides {strides} must have one entry per operand dimension "
                     f"(operand shape {x.shape})")
   st = strides or (1,) * n
@@ -172,7 +173,7 @@ def index_in_dim(operand, index: int, axis: int = 0, keepdims: bool = True):
 
 def _check_index_scalars(name, idx, rank):
   if len(idx) != rank:
-    raise TypeError(f"{name}: expected {rank} start indices (one per operand dimension), "
+    raise ValueError(f"{name}: expected {rank} start indices (one per operand dimension), "
                     f"got {len(idx)}")
   for i in idx:
     if i.shape != () or not dtypes.is_int(i.dtype):
@@ -192,6 +193,45 @@ def _index_scalars(start_indices, rank):
     else:
       out.append(asarray_lax(i))
   return out
+
+
+def _dynamic_slice_indices(name, shape, start_indices, allow_negative_indices):
+  """JAX's start indices: one per dimension; a negative one counts from the
+  end (``i + d``; traced ones through ``select``), then the op clamps it."""
+  if not isinstance(start_indices, (list, tuple)):
+    si = asarray_lax(start_indices)
+    if core.get_aval(si).ndim != 1:
+      raise ValueError(f"{name}: slice indices must be a 1D sequence, got "
+                       f"{core.get_aval(si).shape}")
+    start_indices = [index_in_dim(si, k, 0, keepdims=False)
+                     for k in range(core.get_aval(si).shape[0])]
+  if len(start_indices) != len(shape):
+    raise ValueError(f"{name}: length of slice indices must match number of operand dimensions "
+                     f"({len(start_indices)} vs {tuple(shape)})")
+  allow = [allow_negative_indices] * len(shape) if isinstance(allow_negative_indices, bool) \
+      else list(allow_negative_indices)
+  out = []
+  for i, d, neg_ok in zip(_index_scalars(start_indices, len(shape)), shape, allow):
+    aval = core.get_aval(i)
+    if aval.shape != () or not dtypes.is_int(aval.dtype):
+      raise TypeError(f"{name}: start indices must be integer scalars, got {aval.str_short()}")
+    if dtypes.is_unsigned(aval.dtype) or not neg_ok:
+      out.append(i)
+      continue
+    if isinstance(i, Array) and not isinstance(i, core.Tracer):
+      v = int(i)
+      out.append(i if v >= 0 else lax.convert_element_type(asarray_lax(v + d), aval.dtype))
+      continue
+    d_i = int(np.asarray(d).astype(aval.dtype))   # (the size in the index dtype, wrapped, as JAX)
+    out.append(lax.select(lax.lt(i, _scalar_like(0, i)), lax.add(i, _scalar_like(d_i, i)), i))
+  return out
+
+
+def _axis_index(axis, ndim, name):
+  axis = operator.index(axis)
+  if not -ndim <= axis < ndim:
+    raise IndexError(f"{name}: axis {axis} is out of range for an operand of rank {ndim}")
+  return axis % ndim
 
 
 def _index_zero(idx):
@@ -268,31 +308,36 @@ reference.register(dynamic_slice_p, _dynamic_slice_ref)
 
 
 @export
-def dynamic_slice(operand, start_indices: Sequence, slice_sizes: Sequence[int]):
-  """``operand[start:start+size]`` with traced starts, clamped so the slice fits."""
+def dynamic_slice(operand, start_indices: Sequence, slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool | Sequence[bool] = True):
+  """``operand[start:start+size]`` with traced starts: a negative start counts
+  from the end, then the start is clamped so the slice fits (as JAX)."""
   operand = asarray_lax(operand)
-  rank = core.get_aval(operand).ndim
-  idx = _index_scalars(start_indices, rank)
+  idx = _dynamic_slice_indices("dynamic_slice", core.get_aval(operand).shape, start_indices,
+                               allow_negative_indices)
   return dynamic_slice_p.bind(operand, *idx, slice_sizes=_ints(slice_sizes))
 
 
 @export
-def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0):
+def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0, *,
+                         allow_negative_indices: bool = True):
   operand = asarray_lax(operand)
   shape = core.get_aval(operand).shape
-  axis = int(axis) % len(shape)
+  axis = _axis_index(axis, len(shape), "dynamic_slice_in_dim")
   starts = [0] * len(shape)
   starts[axis] = start_index
   sizes = list(shape)
   sizes[axis] = int(slice_size)
-  return dynamic_slice(operand, starts, sizes)
+  return dynamic_slice(operand, starts, sizes, allow_negative_indices=allow_negative_indices)
 
 
 @export
-def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True):
+def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True, *,
+                         allow_negative_indices: bool = True):
   operand = asarray_lax(operand)
-  axis = int(axis) % core.get_aval(operand).ndim
-  out = dynamic_slice_in_dim(operand, index, 1, axis)
+  axis = _axis_index(axis, core.get_aval(operand).ndim, "dynamic_index_in_dim")
+  out = dynamic_slice_in_dim(operand, index, 1, axis,
+                             allow_negative_indices=allow_negative_indices)
   return out if keepdims else shapes.squeeze(out, (axis,))
 
 
@@ -371,31 +416,38 @@ reference.register(dynamic_update_slice_p, _dynamic_update_slice_ref)
 
 
 @export
-def dynamic_update_slice(operand, update, start_indices: Sequence):
-  """``operand`` with ``update`` written at ``start_indices`` (clamped to fit)."""
+def dynamic_update_slice(operand, update, start_indices: Sequence, *,
+                         allow_negative_indices: bool | Sequence[bool] = True):
+  """``operand`` with ``update`` written at ``start_indices`` (a negative start
+  counts from the end; then clamped so the update fits)."""
   operand = asarray_lax(operand)
   update = asarray_lax(update)
-  idx = _index_scalars(start_indices, core.get_aval(operand).ndim)
+  idx = _dynamic_slice_indices("dynamic_update_slice", core.get_aval(operand).shape,
+                               start_indices, allow_negative_indices)
   return dynamic_update_slice_p.bind(operand, update, *idx)
 
 
 @export
-def dynamic_update_slice_in_dim(operand, update, start_index, axis: int):
+def dynamic_update_slice_in_dim(operand, update, start_index, axis: int, *,
+                                allow_negative_indices: bool = True):
   operand = asarray_lax(operand)
-  axis = int(axis) % core.get_aval(operand).ndim
+  axis = _axis_index(axis, core.get_aval(operand).ndim, "dynamic_update_slice_in_dim")
   starts = [0] * core.get_aval(operand).ndim
   starts[axis] = start_index
-  return dynamic_update_slice(operand, update, starts)
+  return dynamic_update_slice(operand, update, starts,
+                              allow_negative_indices=allow_negative_indices)
 
 
 @export
-def dynamic_update_index_in_dim(operand, update, index, axis: int):
+def dynamic_update_index_in_dim(operand, update, index, axis: int, *,
+                                allow_negative_indices: bool = True):
   operand = asarray_lax(operand)
-  axis = int(axis) % core.get_aval(operand).ndim
+  axis = _axis_index(axis, core.get_aval(operand).ndim, "dynamic_update_index_in_dim")
   update = asarray_lax(update)
   if core.get_aval(update).ndim == core.get_aval(operand).ndim - 1:
     update = shapes.expand_dims(update, (axis,))
-  return dynamic_update_slice_in_dim(operand, update, index, axis)
+  return dynamic_update_slice_in_dim(operand, update, index, axis,
+                                     allow_negative_indices=allow_negative_indices)
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.base.errors import ConcretizationTypeError
 from rjax._src.lax import lax, matmul as dot_mod, shapes
-from rjax._src.numpy import linalg
+from rjax._src.numpy import linalg, ufuncs
 from rjax._src.numpy.util import asarray, canonicalize_axis, check_arraylike
 
 
@@ -35,7 +35,7 @@ def _shape(shape, fun_name: str) -> tuple:
     raise TypeError(f"{fun_name}: shape must be an int or a sequence of ints, got {shape!r}") \
         from None
   if any(d < 0 for d in out):
-    raise ValueError(f"{fun_name}: negative dimensions are not allowed, got {out}")
+    raise TypeError(f"{fun_name}: negative dimensions are not allowed, got {out}")
   return out
 
 
@@ -118,101 +118,133 @@ def _concrete(x, fun_name, what):
   return np.asarray(x).item() if hasattr(x, "shape") else x
 
 
+def _inexact(dt) -> np.dtype:
+  dt = np.dtype(dt)
+  return dt if dtypes.is_float(dt) else dtypes.default_float_dtype()
+
+
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
-  """JAX's arange: int32 for integer args, float32 for float args (x64 off)."""
+  """JAX's arange: the size from NumPy's formula, the values ``start + step *
+  iota`` computed in the output dtype (in float32 for 16-bit floats), so
+  float ranges have JAX's exact values; arguments must be concrete scalars."""
   args = [a for a in (start, stop, step) if a is not None]
   check_arraylike("arange", *args)
-  if dtype is None:
-    dt = dtypes.result_type(*args)
-  else:
-    dt = _dtype(dtype)
-  vals = [_concrete(a, "arange", "arguments") for a in (start, stop, step)]
-  if vals[1] is None and vals[2] is None:
-    n = max(int(math.ceil(vals[0])), 0)
-    return shapes.broadcasted_iota(dt, (n,), 0) if dt != dtypes.bool_ else \
-        asarray(np.arange(vals[0], dtype=dt))
-  return asarray(np.arange(*[v for v in vals], dtype=dt))
+  names = ("stop" if stop is None and step is None else "start", "stop", "step")
+  for name, v in zip(names, (start, stop, step)):
+    if v is not None and np.ndim(v) != 0:
+      raise ValueError(f"jax.numpy.arange: arguments must be scalars; got {name}={v}")
+  dt = dtypes.result_type(*args) if dtype is None else _dtype(dtype)
+  start, stop, step = (_concrete(v, "arange", f"the argument '{n}'")
+                       for n, v in zip(names, (start, stop, step)))
+  if stop is None:
+    start, stop = 0, start
+  if step is not None:
+    work = np.dtype(np.float32) if dtypes.is_float(dt) and dt.itemsize < 4 else dt
+    size = max(0, int(np.ceil((stop - start) / step)))
+    return lax.convert_element_type(
+        lax.add(lax.convert_element_type(asarray(start), work),
+                lax.mul(lax.convert_element_type(asarray(step), work),
+                        shapes.broadcasted_iota(work, (size,), 0))), dt)
+  if start == 0:
+    return shapes.broadcasted_iota(dt, (max(0, int(np.ceil(stop))),), 0)
+  size = max(0, int(np.ceil(stop - start)))
+  return lax.add(lax.convert_element_type(asarray(start), dt), shapes.broadcasted_iota(dt, (size,), 0))
 
 
 def _floor(x):
-  t = lax.convert_element_type(x, dtypes.int64 if dtypes.x64_enabled() else dtypes.int32)
-  back = lax.convert_element_type(t, core.get_aval(x).dtype)
-  return lax.sub(back, lax.convert_element_type(lax.gt(back, x), core.get_aval(x).dtype))
+  return lax.floor(x)
+
+
+def _recip(n: int, dt):
+  """``1 / n`` rounded to ``dt`` (XLA turns a division by a constant into this product)."""
+  return shapes.full((), 1, dt) if n == 1 else lax.div(shapes.full((), 1, dt),
+                                                        shapes.full((), n, dt))
 
 
 def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
              dtype=None, axis: int = 0, *, device=None):
-  """``num`` evenly spaced values from start to stop (inclusive if endpoint)."""
+  """``num`` evenly spaced values from start to stop, computed with JAX's
+  formula ``start * (1 - t) + stop * t`` with ``t = i * (1 / div)``, in the
+  form XLA compiles it (so the points are JAX's, e.g. the middle of
+  ``linspace(-0.9, 0.9, 7)`` is 2.98e-08, not 0)."""
   num = operator.index(_concrete(num, "linspace", "num"))
   if num < 0:
     raise ValueError(f"linspace: number of samples, {num}, must be non-negative.")
   check_arraylike("linspace", start, stop)
-  dt = _dtype(dtype, dtypes.result_type(start, stop, dtypes.default_float_dtype()))
-  ct = dt if dtypes.is_float(dt) else dtypes.default_float_dtype()
+  dt = _inexact(dtypes.result_type(start, stop)) if dtype is None else _dtype(dtype)
+  ct = _inexact(dt)
   start = lax.convert_element_type(asarray(start), ct)
   stop = lax.convert_element_type(asarray(stop), ct)
   bshape = np.broadcast_shapes(core.get_aval(start).shape, core.get_aval(stop).shape)
   start, stop = _broadcast_to(start, bshape, "linspace"), _broadcast_to(stop, bshape, "linspace")
   nd = len(bshape) + 1
   axis = canonicalize_axis(axis, nd, "linspace")
-  out_shape = bshape[:axis] + (num,) + bshape[axis:]
   other = tuple(d for d in range(nd) if d != axis)
-  bstart = shapes.broadcast_in_dim(start, out_shape, other)
-  bstop = shapes.broadcast_in_dim(stop, out_shape, other)
   div = (num - 1) if endpoint else num
-  diff = lax.sub(stop, start)
-  if div > 0:
-    delta = lax.div(diff, shapes.full(core.get_aval(diff).shape, div, ct))
-    it = shapes.broadcasted_iota(ct, out_shape, axis)
-    out = lax.add(bstart, lax.mul(it, shapes.broadcast_in_dim(delta, out_shape, other)))
+  if num > 1:
+    r = _recip(div, ct)
+    delta = lax.mul(lax.sub(stop, start), _bcast0(r, bshape))
+    shape = bshape[:axis] + (div,) + bshape[axis:]
+    it = shapes.broadcasted_iota(ct, shape, axis)
+    t = lax.mul(it, _bcast0(r, shape))
+    lo = lax.mul(shapes.broadcast_in_dim(start, shape, other),
+                 lax.sub(shapes.full(shape, 1, ct), t))
+    if bshape:
+      hi = lax.mul(shapes.broadcast_in_dim(stop, shape, other), t)
+    else:  # XLA reassociates stop * (i * r) into i * (stop * r) for scalar bounds
+      hi = lax.mul(it, shapes.broadcast_in_dim(lax.mul(stop, r), shape, ()))
+    out = lax.add(lo, hi)
+    if endpoint:
+      out = shapes.concatenate([out, shapes.expand_dims(stop, (axis,))], axis)
+  elif num == 1:
+    delta = shapes.full((), np.nan, ct) if endpoint else lax.sub(stop, start)
+    out = shapes.expand_dims(start, (axis,))
   else:
-    delta = lax.mul(diff, shapes.full(core.get_aval(diff).shape, np.nan, ct))
-    out = bstart
-  if endpoint and num > 1:
-    last = lax.eq(shapes.broadcasted_iota(dtypes.int32, out_shape, axis),
-                  shapes.full((), num - 1, dtypes.int32))
-    out = lax.select(last, bstop, out)
-  if dtypes.is_int(dt) or dtypes.is_bool(dt):
-    out = _floor(out) if dtypes.is_int(dt) else out
+    delta = shapes.full((), np.nan, ct)
+    out = shapes.full(bshape[:axis] + (0,) + bshape[axis:], 0, ct)
+  if dtypes.is_int(dt) and not dtypes.is_int(core.get_aval(out).dtype):
+    out = lax.floor(out)
   out = lax.convert_element_type(out, dt)
-  if retstep:
-    return out, delta
-  return out
+  return (out, delta) if retstep else out
+
+
+def _bcast0(x, shape):
+  return shapes.broadcast_in_dim(x, tuple(shape), ()) if tuple(shape) else x
 
 
 def logspace(start, stop, num: int = 50, endpoint: bool = True, base=10.0, dtype=None,
              axis: int = 0):
-  dt = _dtype(dtype, dtypes.result_type(start, stop, dtypes.default_float_dtype()))
-  ct = dt if dtypes.is_float(dt) else dtypes.default_float_dtype()
-  lin = linspace(start, stop, num, endpoint=endpoint, dtype=ct, axis=axis)
-  logb = lax.log(lax.convert_element_type(asarray(base), ct))
-  logb = shapes.broadcast_in_dim(logb, core.get_aval(lin).shape, ()) \
-      if core.get_aval(logb).ndim == 0 else logb
-  return lax.convert_element_type(lax.exp(lax.mul(lin, logb)), dt)
+  """``base ** linspace(start, stop)`` (JAX's formula)."""
+  num = operator.index(_concrete(num, "logspace", "num"))
+  axis = operator.index(axis)
+  check_arraylike("logspace", start, stop)
+  dt = _inexact(dtypes.result_type(start, stop)) if dtype is None else _dtype(dtype)
+  ct = _inexact(dt)
+  start = lax.convert_element_type(asarray(start), ct)
+  stop = lax.convert_element_type(asarray(stop), ct)
+  lin = linspace(start, stop, num, endpoint=endpoint, axis=axis)
+  return lax.convert_element_type(ufuncs.power(base, lin), dt)
 
 
 def geomspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0):
-  dt = _dtype(dtype, dtypes.result_type(start, stop, dtypes.default_float_dtype()))
-  ct = dt if dtypes.is_float(dt) else dtypes.default_float_dtype()
-  s = lax.convert_element_type(asarray(start), ct)
-  e = lax.convert_element_type(asarray(stop), ct)
-  sign = lax.select(lax.lt(s, shapes.full_like(s, 0)), shapes.full_like(s, -1), shapes.full_like(s, 1))
-  ls = lax.log(lax.mul(s, sign))
-  le = lax.log(lax.mul(e, sign))
-  out = lax.exp(linspace(ls, le, num, endpoint=endpoint, dtype=ct, axis=axis))
-  sign = shapes.broadcast_in_dim(sign, core.get_aval(out).shape, ()) \
-      if core.get_aval(sign).ndim == 0 else sign
-  out = lax.mul(out, sign)
-  if num > 0:  # exact endpoints, as NumPy
-    it = shapes.broadcasted_iota(dtypes.int32, core.get_aval(out).shape, axis)
-    first = lax.eq(it, shapes.full((), 0, dtypes.int32))
-    out = lax.select(first, shapes.full(core.get_aval(out).shape, s, None)
-                     if core.get_aval(s).ndim == 0 else out, out)
-    if endpoint:
-      lastm = lax.eq(it, shapes.full((), num - 1, dtypes.int32))
-      out = lax.select(lastm, shapes.full(core.get_aval(out).shape, e, None)
-                       if core.get_aval(e).ndim == 0 else out, out)
-  return lax.convert_element_type(out, dt)
+  """Geometric progression from start to stop (JAX's formula:
+  ``sign * logspace(log10(start / sign), log10(stop / sign))``)."""
+  num = operator.index(_concrete(num, "geomspace", "num"))
+  axis = operator.index(axis)
+  check_arraylike("geomspace", start, stop)
+  dt = _inexact(dtypes.result_type(start, stop)) if dtype is None else _dtype(dtype)
+  ct = _inexact(dt)
+  start = lax.convert_element_type(asarray(start), ct)
+  stop = lax.convert_element_type(asarray(stop), ct)
+  sign = ufuncs.sign(start)
+  res = ufuncs.multiply(sign, logspace(ufuncs.log10(ufuncs.true_divide(start, sign)),
+                                       ufuncs.log10(ufuncs.true_divide(stop, sign)), num,
+                                       endpoint=endpoint, base=10.0, dtype=ct, axis=0))
+  nd = core.get_aval(res).ndim
+  axis = canonicalize_axis(axis, nd, "geomspace")
+  if axis != 0:
+    res = shapes.transpose(res, tuple(range(1, axis + 1)) + (0,) + tuple(range(axis + 1, nd)))
+  return lax.convert_element_type(res, dt)
 
 
 def _index_diff_mask(n: int, m: int, k: int, cmp):

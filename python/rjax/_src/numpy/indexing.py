@@ -15,6 +15,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
+from rjax._src.base.errors import NonConcreteBooleanIndexError
 from rjax._src.lax import lax, shapes, slicing
 from rjax._src.lax.slicing import GatherDimensionNumbers, GatherScatterMode, \
     ScatterDimensionNumbers
@@ -30,15 +31,38 @@ def _is_int_scalar(i) -> bool:
 
 
 def _as_index_array(i):
-  """Lists, NumPy arrays and concrete rjax arrays -> NumPy arrays (tracers pass)."""
+  """NumPy arrays and concrete rjax arrays -> NumPy arrays (tracers pass)."""
   if _is_traced(i):
     return i
   a = np.asarray(i)
-  if a.dtype == object or (a.size and a.dtype.kind not in "biu"):
-    raise IndexError(f"Indexing with non-integer arrays is not supported, got dtype {a.dtype}")
+  if a.dtype == object:
+    raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and integer or "
+                     f"boolean arrays are valid indices, got {i!r}")
+  if a.size and a.dtype.kind not in "biu":
+    raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
+                    f"{a.dtype}")
   if a.size == 0 and a.dtype.kind not in "biu":
     a = a.astype(np.int32)
   return a
+
+
+def _check_python_int(i: int) -> None:
+  """A Python int index must fit the default index type (JAX converts it)."""
+  dt = dtypes.default_int_dtype()
+  info = np.iinfo(dt)
+  if not info.min <= i <= info.max:
+    raise OverflowError(f"Python int {i} too large to convert to {dt.name}")
+
+
+def _check_indexer(i) -> None:
+  """JAX's rules for what may index an array (TypeError otherwise)."""
+  if isinstance(i, (list,)):
+    raise TypeError("Using a non-tuple sequence for multidimensional indexing is not allowed; "
+                    "use `arr[array(seq)]` instead of `arr[seq]`.")
+  if isinstance(i, (str, bytes, float, complex)) or \
+      (isinstance(i, np.generic) and i.dtype.kind not in "biu"):
+    raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
+                    f"{type(i).__name__}")
 
 
 def _normalize(x_shape, idx):
@@ -49,6 +73,9 @@ def _normalize(x_shape, idx):
     idx = (idx,)
   items = []
   for i in idx:
+    _check_indexer(i)
+    if type(i) is int:
+      _check_python_int(i)
     if i is None or i is Ellipsis or isinstance(i, builtins.slice) or _is_int_scalar(i):
       items.append(i)
     elif isinstance(i, (bool, np.bool_)):
@@ -56,8 +83,13 @@ def _normalize(x_shape, idx):
     elif _is_traced(i):
       aval = core.get_aval(i)
       if dtypes.is_bool(aval.dtype):
-        raise IndexError("Array boolean indices must be concrete; got a traced boolean mask. "
-                         "Use rjax.numpy.where or a concrete mask instead.")
+        raise NonConcreteBooleanIndexError(
+            f"Array boolean indices must be concrete; got a traced boolean mask "
+            f"{aval.str_short()}. Use rjax.numpy.where (or a static size= argument to "
+            f"rjax.numpy.nonzero) instead.")
+      if not dtypes.is_int(aval.dtype):
+        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type "
+                        f"{aval.dtype.name}")
       items.append(i if aval.ndim else i)
     else:
       a = _as_index_array(i)

@@ -25,6 +25,12 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     return a if dtype is None else lax.convert_element_type(a, dtype)
   if isinstance(a, (bool, int, float)) and dtype is None:
     return from_scalar(a)
+  if dtype is not None and _is_python_data(a):
+    # Python scalars and (nested) lists of them convert as NumPy converts them
+    # (as in JAX): floats truncate toward zero, NaN is a ValueError, and a value
+    # out of the integer dtype's range an OverflowError.
+    dt = dtypes.canonicalize_dtype(dtype)
+    return from_numpy(np.asarray(a, dtype=dt), dt)
   if hasattr(a, "__jax_array__"):
     return asarray(a.__jax_array__(), dtype)
   if isinstance(a, (list, tuple)) and any(_contains_traced(e) for e in a):
@@ -46,6 +52,14 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     elif x.dtype.kind == "f":
       dtype = dtypes.default_float_dtype()
   return from_numpy(x, dtype)
+
+
+def _is_python_data(a) -> bool:
+  if isinstance(a, (bool, int, float)):
+    return True
+  if isinstance(a, (list, tuple)):
+    return all(_is_python_data(e) for e in a)
+  return False
 
 
 def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None = "K", ndmin: int = 0):
@@ -86,3 +100,65 @@ def _stack_nested(x, dtype):
 
 
 __all__ = ['asarray', 'array']
+
+
+# ---------------------------------------------------------------------------
+# Host I/O and printing: NumPy's functions on NumPy arrays, converted (as JAX
+# does); ``fromfile``/``fromiter`` are refused because they consume a file or
+# an iterator (impure), with JAX's advice.
+
+
+def frombuffer(buffer, dtype=float, count: int = -1, offset: int = 0):
+  """A 1-d array from the bytes of ``buffer`` (``np.frombuffer``, then converted)."""
+  return asarray(np.frombuffer(buffer=buffer, dtype=dtype, count=count, offset=offset))
+
+
+def fromstring(string: str, dtype=float, count: int = -1, *, sep: str):
+  """A 1-d array from text (``np.fromstring`` with a separator)."""
+  return asarray(np.fromstring(string, dtype=dtype, count=count, sep=sep))
+
+
+def _impure(name: str, np_name: str):
+  def f(*args, **kwargs):
+    raise NotImplementedError(
+        f"jnp.{name}() is not implemented because it may be non-pure and thus unsafe for use "
+        f"with jit and other transformations. Consider using jnp.asarray(np.{np_name}(...)) "
+        f"instead, taking care with np.{np_name} inside a transformed function because it "
+        f"consumes its argument.")
+  f.__name__ = f.__qualname__ = name
+  f.__doc__ = f"Not implemented (impure): use ``jnp.asarray(np.{np_name}(...))``."
+  return f
+
+
+fromfile = _impure("fromfile", "fromfile")
+fromiter = _impure("fromiter", "fromiter")
+
+
+def load(file, *args, **kwargs):
+  """``np.load``, with arrays converted to rjax arrays (bfloat16 saved as
+  raw 2-byte void is read back as bfloat16, as in JAX)."""
+  out = np.load(file, *args, **kwargs)
+  if isinstance(out, np.ndarray):
+    if out.dtype == "V2":
+      out = out.view(dtypes.bfloat16)
+    try:
+      out = asarray(out)
+    except (TypeError, ValueError):
+      pass
+  return out
+
+
+save = np.save
+savez = np.savez
+printoptions = np.printoptions
+get_printoptions = np.get_printoptions
+set_printoptions = np.set_printoptions
+array_repr = np.array_repr
+array_str = np.array_str
+iterable = np.iterable
+ComplexWarning = np.exceptions.ComplexWarning
+
+
+__all__ += ["frombuffer", "fromstring", "fromfile", "fromiter", "load", "save", "savez",
+            "printoptions", "get_printoptions", "set_printoptions", "array_repr", "array_str",
+            "iterable", "ComplexWarning"]

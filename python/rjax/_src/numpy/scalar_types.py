@@ -3,6 +3,7 @@ dtype queries (finfo, iinfo, result_type, promote_types, can_cast,
 issubdtype, isdtype, isscalar) and constants."""
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
@@ -28,8 +29,10 @@ class _ScalarMeta(type):
     return not cls == other
 
   def __call__(cls, x=0):
+    """``np.asarray(x, dtype)``'s conversion, as JAX (``int32(2.7)`` is 2,
+    ``uint8(-1)`` an OverflowError, ``int32(nan)`` a ValueError)."""
     if isinstance(x, str):
-      x = np.asarray(x).astype(cls.dtype)
+      x = np.asarray(x).astype(dtypes.canonicalize_dtype(cls.dtype))
     return lax_numpy.asarray(x, dtype=cls.dtype)
 
   def __instancecheck__(cls, instance) -> bool:
@@ -55,6 +58,7 @@ float16 = _make_scalar_type("float16", dtypes.float16)
 bfloat16 = _make_scalar_type("bfloat16", dtypes.bfloat16)
 float32 = _make_scalar_type("float32", dtypes.float32)
 float64 = _make_scalar_type("float64", dtypes.float64)
+bool = bool_  # noqa: A001  (JAX's ``jnp.bool``; builtins.bool below)
 int_ = int64
 uint = uint64
 float_ = float64
@@ -70,6 +74,10 @@ signedinteger = np.signedinteger
 unsignedinteger = np.unsignedinteger
 inexact = np.inexact
 floating = np.floating
+complexfloating = np.complexfloating
+character = np.character
+flexible = np.flexible
+object_ = np.object_
 dtype = np.dtype
 
 pi = math.pi
@@ -105,7 +113,7 @@ def promote_types(a, b):
 def can_cast(from_, to, casting: str = "safe") -> bool:
   src = from_.dtype if hasattr(from_, "aval") or hasattr(from_, "dtype") and not isinstance(
       from_, type) else np.dtype(_np_type(from_))
-  return bool(np.can_cast(np.dtype(src), np.dtype(_np_type(to)), casting=casting))
+  return builtins.bool(np.can_cast(np.dtype(src), np.dtype(_np_type(to)), casting=casting))
 
 
 def issubdtype(arg1, arg2) -> bool:
@@ -150,12 +158,12 @@ def isscalar(element) -> bool:
   if isinstance(element, (np.ndarray, core.Tracer)) or type(element).__name__ == "Array":
     return np.ndim(element) == 0 if not isinstance(element, core.Tracer) else \
         core.get_aval(element).ndim == 0
-  return bool(np.isscalar(element))
+  return builtins.bool(np.isscalar(element))
 
 
-__all__ = ["bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+__all__ = ["bool_", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
            "float16", "bfloat16", "float32", "float64", "int_", "uint", "float_", "double",
            "single", "half", "generic", "number", "integer", "signedinteger", "unsignedinteger",
-           "inexact", "floating", "dtype", "pi", "e", "inf", "nan", "euler_gamma", "newaxis",
+           "inexact", "floating", "complexfloating", "character", "flexible", "object_", "dtype", "pi", "e", "inf", "nan", "euler_gamma", "newaxis",
            "finfo", "iinfo", "result_type", "promote_types", "can_cast", "issubdtype", "isdtype",
            "isscalar"]

@@ -1,9 +1,10 @@
 """Shape manipulation in ``rjax.numpy`` (reshape, transpose, stack, ...)."""
 from __future__ import annotations
 
-import numpy as np
-
 import builtins
+import operator
+
+import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
@@ -13,27 +14,54 @@ from rjax._src.numpy.util import (asarray, canonicalize_axes, canonicalize_axis,
                                   promote_dtypes)
 
 
-def reshape(a, shape=None, order: str = "C", *, newshape=None):
+def _new_shape(a, shape) -> tuple:
+  """``shape`` with its one ``-1`` resolved; a bad shape is a TypeError (as JAX)."""
+  orig = shape
+  shape = (shape,) if np.ndim(shape) == 0 and not isinstance(shape, (tuple, list)) else \
+      tuple(shape)
+  try:
+    shape = tuple(operator.index(d) for d in shape)
+  except TypeError:
+    raise TypeError(f"reshape: shape must be a sequence of integers, got {orig!r}") from None
+  size = core.get_aval(a).size
+  neg = [i for i, d in enumerate(shape) if d == -1]
+  if len(neg) > 1:
+    raise TypeError(f"reshape: can only specify one unknown axis size with a `-1` value, got "
+                    f"{orig}")
+  if any(d < -1 for d in shape):
+    raise TypeError(f"reshape: negative dimensions are not allowed, got {orig}")
+  if neg:
+    other = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    if other == 0 or size % other:
+      raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} (size "
+                      f"{size}) into shape {orig} because the product of specified axis sizes "
+                      f"({other}) does not evenly divide {size}")
+    return tuple(size // other if d == -1 else d for d in shape)
+  if int(np.prod(shape, dtype=np.int64)) != size:
+    raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} (size "
+                    f"{size}) into shape {orig} (size {int(np.prod(shape, dtype=np.int64))})")
+  return shape
+
+
+def reshape(a, shape=None, order: str = "C", *, newshape=None, copy=None):
+  """``a`` with a new shape; ``order='F'`` reads and writes in column-major order."""
   check_arraylike("reshape", a)
   if shape is None:
+    if newshape is None:
+      raise TypeError("reshape: missing the required argument 'shape'")
     shape = newshape
-  if order != "C":
-    raise NotImplementedError("reshape: only order='C' is supported")
   a = asarray(a)
-  size = core.get_aval(a).size
-  shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-  shape = tuple(int(d) for d in shape)
-  if shape.count(-1) > 1:
-    raise ValueError("reshape: can only specify one unknown dimension")
-  if -1 in shape:
-    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-    if known == 0 or size % known:
-      raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} "
-                      f"(size {size}) into shape {shape}")
-    shape = tuple(size // known if d == -1 else d for d in shape)
-  return shapes.reshape(a, shape)
-
-
+  shape = _new_shape(a, shape)
+  if order == "C":
+    return shapes.reshape(a, shape)
+  if order == "F":
+    nd = core.get_aval(a).ndim
+    t = shapes.transpose(a, tuple(range(nd))[::-1]) if nd > 1 else a
+    out = shapes.reshape(t, shape[::-1])
+    return shapes.transpose(out, tuple(range(len(shape)))[::-1]) if len(shape) > 1 else out
+  if order == "A":
+    raise NotImplementedError("np.reshape order=A is not implemented.")
+  raise ValueError(f"Unexpected value for 'order' argument: {order}.")
 
 
 def _shape(a):
@@ -41,8 +69,11 @@ def _shape(a):
 
 
 def ravel(a, order: str = "C"):
+  check_arraylike("ravel", a)
+  if order == "K":
+    raise NotImplementedError("Ravel not implemented for order='K'.")
   a = asarray(a)
-  return shapes.reshape(a, (core.get_aval(a).size,))
+  return reshape(a, (core.get_aval(a).size,), order)
 
 
 def ndim(a) -> int:
@@ -59,12 +90,15 @@ def size(a, axis=None) -> int:
 
 
 def transpose(a, axes=None):
+  check_arraylike("transpose", a)
   a = asarray(a)
   nd = core.get_aval(a).ndim
+  if axes is not None and len(axes) != nd:
+    raise TypeError(f"transpose: axes {tuple(axes)} is not a permutation of {nd} dims")
   axes = tuple(range(nd))[::-1] if axes is None else \
       tuple(canonicalize_axis(i, nd, "transpose") for i in axes)
   if sorted(axes) != list(range(nd)):
-    raise ValueError(f"transpose: axes {axes} is not a permutation of {nd} dims")
+    raise TypeError(f"transpose: axes {axes} is not a permutation of {nd} dims")
   return shapes.transpose(a, axes)
 
 
@@ -137,7 +171,7 @@ def concatenate(arrays, axis=0, dtype=None):
   if nd == 0:
     raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
   if any(core.get_aval(a).ndim != nd for a in arrs):
-    raise ValueError("concatenate: all the input arrays must have same number of dimensions, got "
+    raise TypeError("concatenate: all the input arrays must have same number of dimensions, got "
                      + ", ".join(str(_shape(a)) for a in arrs))
   return shapes.concatenate(arrs, canonicalize_axis(axis, nd, "concatenate"))
 
@@ -167,11 +201,13 @@ def stack(arrays, axis=0, out=None, dtype=None):
 
 
 def atleast_1d(*arys):
+  check_arraylike("atleast_1d", *arys)
   out = [asarray(a) if ndim(a) >= 1 else shapes.reshape(asarray(a), (1,)) for a in arys]
   return out[0] if len(out) == 1 else out
 
 
 def atleast_2d(*arys):
+  check_arraylike("atleast_2d", *arys)
   out = []
   for a in arys:
     a = asarray(a)
@@ -181,6 +217,7 @@ def atleast_2d(*arys):
 
 
 def atleast_3d(*arys):
+  check_arraylike("atleast_3d", *arys)
   out = []
   for a in arys:
     a = asarray(a)
@@ -219,8 +256,9 @@ def column_stack(tup):
 def _split_points(n, indices_or_sections, name, strict):
   if isinstance(indices_or_sections, (int, np.integer)):
     k = int(indices_or_sections)
-    if k <= 0:
-      raise ValueError(f"{name}: number of sections must be larger than 0")
+    if k <= 0:  # JAX divides by the count: ZeroDivisionError (and ValueError below 0)
+      raise (ZeroDivisionError if k == 0 else ValueError)(
+          f"{name}: number of sections must be larger than 0, got {k}")
     if strict and n % k:
       raise ValueError(f"{name}: array split does not result in an equal division: "
                        f"{n} into {k} sections")
@@ -374,7 +412,7 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
   if isinstance(repeats, (int, np.integer)) and total_repeat_length is None:
     r = int(repeats)
     if r < 0:
-      raise ValueError("repeat: repeats may not contain negative values")
+      raise TypeError(f"repeat: repeats may not contain negative values, got {r}")
     sh = _shape(a)
     b = shapes.broadcast_in_dim(a, sh[:axis + 1] + (r,) + sh[axis + 1:],
                                 tuple(i if i <= axis else i + 1 for i in range(len(sh))))
@@ -416,7 +454,7 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     m = slicing.GatherScatterMode.from_any(mode)
   ind = indices if isinstance(indices, core.Tracer) else np.asarray(indices)
   if not isinstance(ind, core.Tracer) and ind.dtype.kind not in "iu":
-    raise TypeError(f"take: indices must be integers, got dtype {ind.dtype}")
+    raise ValueError(f"take: indices must have an integer type, got dtype {ind.dtype}")
   n = _shape(a)[axis]
   if isinstance(ind, np.ndarray):
     ind = np.where(ind < 0, ind + n, ind)

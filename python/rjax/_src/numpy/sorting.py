@@ -7,6 +7,8 @@ shape depends on the data (``unique``, ``nonzero``, ...) need concrete input
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from rjax._src import core
@@ -14,6 +16,7 @@ from rjax._src.base import dtypes
 from rjax._src.lax import lax, reductions as lr, shapes, slicing
 from rjax._src.numpy.util import asarray, canonicalize_axis, check_arraylike
 from rjax._src.runtime.array import from_numpy
+from rjax._src.base.errors import ConcretizationTypeError
 
 
 def _aval(x):
@@ -269,62 +272,93 @@ def _shift(edges, off):
 
 
 # ---------------------------------------------------------------------------
-# Data-dependent shapes: concrete input (or a static size)
+# Data-dependent shapes: concrete input, or a static ``size`` (then traceable,
+# as in JAX: the result is padded or truncated to ``size``).
 
 
-def _concrete(name, x):
+def concrete_or_error(x, name: str, hint: str = ""):
+  """``x`` as a NumPy array; a traced ``x`` raises ConcretizationTypeError."""
   if isinstance(x, core.Tracer):
-    raise TypeError(f"{name}: the input must be concrete (its output shape depends on its "
-                    f"values); pass a static `size=` argument to use it under a transformation")
+    hint = hint or "Pass a static `size=` argument to use it under jit or another transformation."
+    raise ConcretizationTypeError(
+        f"{name}: the input must be concrete (its output shape depends on its values), got "
+        f"a traced array {_aval(x).str_short()}. {hint}")
   return np.asarray(x)
 
 
-def _to_jnp(v, dt=None):
-  return from_numpy(np.asarray(v), dt)
+def static_size(size, name: str):
+  """A ``size=`` argument as a Python int (it fixes an output shape)."""
+  if isinstance(size, core.Tracer):
+    raise ConcretizationTypeError(f"{name}: the size argument must be a static int, got a "
+                                  f"traced value {_aval(size).str_short()}")
+  s = operator.index(size)
+  if s < 0:
+    raise ValueError(f"{name}: size must be non-negative, got {s}")
+  return s
 
 
-def _pad(v, size, fill):
-  v = np.asarray(v)
-  if size is None:
-    return v
-  if len(v) >= size:
-    return v[:size]
-  return np.concatenate([v, np.full((size - len(v),) + v.shape[1:], fill, v.dtype)])
-
-
-def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
-           equal_nan=True, size=None, fill_value=None, sorted=True):  # noqa: A002
-  """Sorted unique values (and optionally first indices, inverse, counts)."""
-  x = _arr("unique", ar)
-  if axis is not None:
-    raise NotImplementedError("unique: only axis=None is supported")
-  xv = _concrete("unique", x)
-  dt = _aval(x).dtype
-  vals, idx, inv, cnt = np.unique(xv.reshape(-1), return_index=True, return_inverse=True,
-                                  return_counts=True, equal_nan=equal_nan)
-  fill = (vals.min() if vals.size else 0) if fill_value is None else fill_value
-  out = [_to_jnp(_pad(vals, size, fill).astype(dt), dt)]
+def _flat_nonzero_static(mask, size: int):
+  """Flat positions of the True entries of the 1-d bool ``mask``, in order,
+  padded with 0 (or truncated) to ``size``; and how many there are."""
+  n = _aval(mask).shape[0]
   idt = dtypes.default_int_dtype()
-  if return_index:
-    out.append(_to_jnp(_pad(idx, size, 0), idt))
-  if return_inverse:
-    out.append(_to_jnp(inv.reshape(xv.shape), idt))
-  if return_counts:
-    out.append(_to_jnp(_pad(cnt, size, 0), idt))
-  return out[0] if len(out) == 1 else tuple(out)
+  count = lr.reduce_sum(lax.convert_element_type(mask, idt), (0,))
+  if size == 0 or n == 0:
+    return shapes.full((size,), 0, idt), count
+  rank = lax.sub(lr.cumsum(lax.convert_element_type(mask, idt), 0), shapes.full((), 1, idt))
+  dest = lax.select(mask, rank, shapes.full((n,), size, idt))   # size: dropped
+  dn = slicing.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
+                                       scatter_dims_to_operand_dims=(0,))
+  out = slicing.scatter(shapes.full((size,), 0, idt), shapes.reshape(dest, (n, 1)),
+                        shapes.iota(idt, n), dn, indices_are_sorted=True, unique_indices=True,
+                        mode=slicing.GatherScatterMode.FILL_OR_DROP)
+  return out, count
+
+
+def _fill_tail(x, count, fill, size):
+  """``x`` (leading dim ``size``) with entries at positions >= ``count`` set to ``fill``."""
+  xa = _aval(x)
+  tail = lax.ge(shapes.broadcasted_iota(dtypes.default_int_dtype(), xa.shape, 0),
+                shapes.broadcast_in_dim(count, xa.shape, ()))
+  f = lax.convert_element_type(asarray(fill), xa.dtype)
+  if _aval(f).shape != xa.shape:
+    f = shapes.broadcast_in_dim(f, xa.shape, tuple(range(xa.ndim - _aval(f).ndim, xa.ndim)))
+  return lax.select(tail, f, x)
+
+
+def _as_mask(x):
+  return x if dtypes.is_bool(_aval(x).dtype) else lax.ne(x, shapes.full((), 0, _aval(x).dtype))
 
 
 def nonzero(a, *, size=None, fill_value=None):
-  """Indices of the non-zero elements, one array per dimension."""
+  """Indices of the non-zero elements, one array per dimension. With a
+  static ``size`` it is traceable: padded with ``fill_value`` (default 0) or
+  truncated to ``size`` entries."""
   x = _arr("nonzero", a)
-  xv = _concrete("nonzero", x)
-  if xv.ndim == 0:
+  if _aval(x).ndim == 0:
     raise ValueError("Calling nonzero on 0d arrays is not allowed. Use jnp.atleast_1d(scalar)"
                      ".nonzero() instead.")
-  res = np.nonzero(xv)
-  fills = fill_value if isinstance(fill_value, (tuple, list)) else [fill_value] * xv.ndim
-  return tuple(_to_jnp(_pad(r, size, 0 if f is None else f), dtypes.default_int_dtype())
-               for r, f in zip(res, fills))
+  shape = _aval(x).shape
+  idt = dtypes.default_int_dtype()
+  if size is None:
+    xv = concrete_or_error(x, "nonzero")
+    return tuple(from_numpy(r, idt) for r in np.nonzero(xv))
+  size = static_size(size, "nonzero")
+  if size == 0 or _aval(x).size == 0:   # as JAX: zeros, whatever the fill value
+    return tuple(shapes.full((size,), 0, idt) for _ in shape)
+  fills = fill_value if isinstance(fill_value, tuple) else (fill_value,) * len(shape)
+  if len(fills) != len(shape) or any(f is not None and np.shape(f) != () for f in fills):
+    raise ValueError(f"nonzero: fill_value must be a scalar or a tuple of length {len(shape)}; "
+                     f"got {fill_value!r}")
+  flat, count = _flat_nonzero_static(_ravel(_as_mask(x)), size)
+  out = []
+  stride = int(np.prod(shape, dtype=np.int64))
+  for k, (d, f) in enumerate(zip(shape, fills)):
+    stride //= d if d else 1
+    i = flat if stride == 1 else lax.div(flat, shapes.full((), stride, idt))
+    i = lax.rem(i, shapes.full((), d, idt)) if k else i
+    out.append(i if f is None else _fill_tail(i, count, f, size))
+  return tuple(out)
 
 
 def flatnonzero(a, *, size=None, fill_value=None):
@@ -333,14 +367,15 @@ def flatnonzero(a, *, size=None, fill_value=None):
 
 
 def argwhere(a, *, size=None, fill_value=None):
-  """``(N, ndim)`` indices of the non-zero elements."""
+  """``(N, ndim)`` indices of the non-zero elements (``N = size`` if given)."""
   x = _arr("argwhere", a)
-  xv = _concrete("argwhere", x)
-  r = np.argwhere(xv)
-  if size is not None:
-    r = _pad(r, size, 0 if fill_value is None else fill_value)
-  return _to_jnp(r.reshape(-1, xv.ndim), dtypes.default_int_dtype())
+  nd = _aval(x).ndim
+  x1 = shapes.reshape(x, (1,)) if nd == 0 else x
+  cols = nonzero(x1, size=size, fill_value=fill_value)
+  n = _aval(cols[0]).shape[0]
+  out = shapes.concatenate([shapes.reshape(c, (n, 1)) for c in cols], 1)
+  return slicing.slice(out, (0, 0), (n, 0)) if nd == 0 else out
 
 
 __all__ = ["sort", "argsort", "lexsort", "partition", "argpartition", "searchsorted",
-           "digitize", "bincount", "histogram", "unique", "nonzero", "flatnonzero", "argwhere"]
+           "digitize", "bincount", "histogram", "nonzero", "flatnonzero", "argwhere"]

@@ -98,14 +98,56 @@ def subtract(x, y, /):
 def multiply(x, y, /):
   if _same(x, y):
     return lax.mul_p.bind(x, y)
+  x0, y0 = x, y
   x, y = promote_args("multiply", x, y)
-  return lax.bitwise_and(x, y) if _is_bool(x) else lax.mul(x, y)
+  if _is_bool(x):
+    return lax.bitwise_and(x, y)
+  masked = _bool_mask_select(x0, y0, x, y, lambda v: v)
+  return masked if masked is not None else lax.mul(x, y)
 
 
 def true_divide(x, y, /):
   if _same(x, y) and _is_float(x):
     return lax.div_p.bind(x, y)
-  return lax.div(*promote_args_inexact("true_divide", x, y))
+  x0 = x
+  x, y = promote_args_inexact("true_divide", x, y)
+  shape = lax.broadcasting_shape("true_divide", [_aval(x).shape, _aval(y).shape])
+  if _aval(y).shape != shape:
+    # (x / broadcast y is x * (1 / y) on JAX's CPU compiler; only the masked
+    # case below is rewritten here, the general rewrite is the Program passes')
+    masked = _bool_mask_select(x0, None, x, y, lambda v: lax.div(_c(1, v), v))
+    if masked is not None:
+      return masked
+  return lax.div(x, y)
+
+
+def _is_bool_array(v) -> bool:
+  aval = getattr(v, "aval", None)
+  if aval is None and isinstance(v, np.ndarray):
+    return v.dtype == np.bool_
+  return aval is not None and aval.dtype == np.bool_
+
+
+def _bool_mask_select(x0, y0, x, y, other_fn):
+  """JAX's eager result of ``bool_array * v`` (and of ``bool_array / v`` with a
+  broadcast divisor): XLA turns a multiply by a converted bool into a select,
+  so the result is 0 where the mask is False even if ``v`` is NaN or inf.
+  This holds when the bool operand is not broadcast and the product is a
+  float16/32/64 (not bfloat16); otherwise None (an ordinary product)."""
+  if _aval(x).dtype not in _RECIP_DTYPES:
+    return None
+  shape = lax.broadcasting_shape("multiply", [_aval(x).shape, _aval(y).shape])
+  for b0, other in ((x0, y), (y0, x)):
+    if b0 is not None and _is_bool_array(b0) and np.shape(b0) == shape:
+      mask = lax.asarray_lax(b0)
+      v = _bcast(other_fn(other), shape)
+      return lax.select(mask, v, shapes.full(shape, 0, _aval(v).dtype))
+  return None
+
+
+# XLA (JAX's CPU compiler) turns a division by a broadcast constant into a
+# product with the reciprocal for these dtypes (not bfloat16); log2 does it.
+_RECIP_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 divide = true_divide
@@ -290,8 +332,10 @@ exp2 = _inexact_unary("exp2", lax.exp2)
 expm1 = _inexact_unary("expm1", lax.expm1)
 log = _inexact_unary("log", lax.log)
 log1p = _inexact_unary("log1p", lax.log1p)
-log2 = _inexact_unary("log2", lambda x: lax.div(lax.log(x), lax.log(_c(2.0, x))))
-log10 = _inexact_unary("log10", lambda x: lax.div(lax.log(x), lax.log(_c(10.0, x))))
+log2 = _inexact_unary("log2", lambda x: lax.mul(lax.log(x), lax.div(_c(1, x), lax.log(_c(2.0, x))))
+                      if _aval(x).dtype in _RECIP_DTYPES else
+                      lax.div(lax.log(x), lax.log(_c(2.0, x))))
+log10 = _inexact_unary("log10", lambda x: lax.mul(lax.log(x), _c(0.4342944819032518, x)))
 sqrt = _inexact_unary("sqrt", lax.sqrt)
 cbrt = _inexact_unary("cbrt", lax.cbrt)
 sin = _inexact_unary("sin", lax.sin)
@@ -443,19 +487,25 @@ def clip(arr=None, /, min=None, max=None):  # noqa: A002
   return lax.asarray_lax(arr)
 
 
-def where(condition, x=None, y=None, /):
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
   if x is None and y is None:
-    return sorting.nonzero(condition)
+    return sorting.nonzero(condition, size=size, fill_value=fill_value)
+  if size is not None or fill_value is not None:
+    raise ValueError("size and fill_value arguments cannot be used in three-term where "
+                     "function.")
   if x is None or y is None:
-    raise ValueError("Either both or neither of the x and y arguments should be provided to "
-                     f"rjax.numpy.where, got {x} and {y}.")
+    raise TypeError("Either both or neither of the x and y arguments should be provided to "
+                    f"rjax.numpy.where, got {x} and {y}.")
   check_arraylike("where", condition, x, y)
   c = lax.asarray_lax(condition if not isinstance(condition, (list, tuple))
                       else np.asarray(condition))
   if not _is_bool(c):
     c = lax.ne(c, _c(0, c))
   x, y = promote_dtypes(x, y)
-  c, x, y = promote_shapes("where", c, x, y)
+  try:
+    c, x, y = promote_shapes("where", c, x, y)
+  except TypeError as e:  # JAX: incompatible shapes in where are a ValueError
+    raise ValueError(str(e)) from None
   return _where(c, x, y)
 
 
@@ -641,6 +691,14 @@ def conjugate(x, /):
 conj = conjugate
 
 
+def angle(z, deg: bool = False):
+  """Argument of ``z``: ``arctan2(imag(z), real(z))`` (0 or pi for real input, in degrees
+  if ``deg``)."""
+  z = _one_arg("angle", z, promote_args_inexact)
+  out = lax.atan2(shapes.full_like(z, 0), z)
+  return lax.mul(out, _c(180 / math.pi, out)) if deg else out
+
+
 def isreal(x, /):
   x = _one_arg("isreal", x)
   return shapes.full_like(x, True, dtype=dtypes.bool_)
@@ -691,5 +749,5 @@ __all__ = [
     "bitwise_invert", "invert", "left_shift", "right_shift", "bitwise_left_shift",
     "bitwise_right_shift", "bitwise_count", "equal", "not_equal", "less", "less_equal", "greater",
     "greater_equal", "modf", "ldexp", "frexp", "gcd", "lcm", "real", "imag", "conj", "conjugate",
-    "nan_to_num", "astype", "isreal", "iscomplex", "isrealobj", "iscomplexobj",
+    "nan_to_num", "astype", "angle", "isreal", "iscomplex", "isrealobj", "iscomplexobj",
 ]

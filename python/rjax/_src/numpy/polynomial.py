@@ -1,0 +1,166 @@
+"""Polynomials in coefficient arrays (highest power first): poly, polyval,
+polyadd, polysub, polymul, polydiv, polyder, polyint, with JAX's
+algorithms (``polyval`` is Horner's rule in a ``scan``).
+
+``roots`` (eigenvalues of the companion matrix), ``polyfit`` (least
+squares) and ``poly`` of a square matrix (its eigenvalues) need the
+eigenvalue and least-squares solvers of ``jnp.linalg``; they come with it.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from rjax._src import core
+from rjax._src.base import dtypes
+from rjax._src.base.errors import ConcretizationTypeError
+from rjax._src.lax import lax, shapes, slicing
+from rjax._src.lax.control_flow import loops
+from rjax._src.numpy import indexing, reductions, shape_ops, signal, ufuncs
+from rjax._src.numpy.util import (asarray, check_arraylike, promote_dtypes,
+                                  promote_dtypes_inexact)
+
+
+def _aval(x):
+  return core.get_aval(x)
+
+
+def _static(v, what):
+  if isinstance(v, core.Tracer):
+    raise ConcretizationTypeError(f"{what} must be a concrete integer")
+  return operator.index(v)
+
+
+def poly(seq_of_zeros):
+  """Coefficients of the monic polynomial with the given roots."""
+  check_arraylike("poly", seq_of_zeros)
+  (z,) = promote_dtypes_inexact(seq_of_zeros)
+  z = shape_ops.atleast_1d(asarray(z))
+  sh = _aval(z).shape
+  if len(sh) == 2 and sh[0] == sh[1] and sh[0] != 0:
+    raise NotImplementedError("poly of a square matrix needs its eigenvalues "
+                              "(jnp.linalg.eigvals), which rjax does not have yet")
+  if _aval(z).ndim != 1:
+    raise ValueError("input must be 1d or non-empty square 2d array.")
+  dt = _aval(z).dtype
+  if sh[0] == 0:
+    return shapes.full((), 1, dt)
+  a = shapes.full((1,), 1, dt)
+  for k in range(sh[0]):
+    zk = slicing.slice_in_dim(z, k, k + 1)
+    a = signal.convolve(a, shapes.concatenate([shapes.full((1,), 1, dt), lax.neg(zk)], 0),
+                        mode="full")
+  return a
+
+
+def polyval(p, x, *, unroll: int = 16):
+  """Evaluate the polynomial ``p`` at ``x`` (Horner's rule)."""
+  check_arraylike("polyval", p, x)
+  p, x = (asarray(v) for v in promote_dtypes(p, x))
+  shape = shape_ops.broadcast_shapes(_aval(p).shape[1:], _aval(x).shape)
+  y = shapes.full(shape, 0, _aval(x).dtype)
+
+  def step(y, c):
+    return ufuncs.add(ufuncs.multiply(y, x), c), None
+
+  y, _ = loops.scan(step, y, p, unroll=unroll)
+  return y
+
+
+def polyadd(a1, a2):
+  """Sum of two polynomials."""
+  check_arraylike("polyadd", a1, a2)
+  a1, a2 = (asarray(v) for v in promote_dtypes(a1, a2))
+  if _aval(a2).shape[0] > _aval(a1).shape[0]:
+    a1, a2 = a2, a1
+  n1, n2 = _aval(a1).shape[0], _aval(a2).shape[0]
+  return indexing._IndexUpdateRef(a1, slice(n1 - n2, n1)).add(a2)
+
+
+def polysub(a1, a2):
+  """Difference of two polynomials."""
+  check_arraylike("polysub", a1, a2)
+  a1, a2 = promote_dtypes(a1, a2)
+  return polyadd(a1, ufuncs.negative(a2))
+
+
+def polymul(a1, a2, *, trim_leading_zeros: bool = False):
+  """Product of two polynomials (a full convolution)."""
+  check_arraylike("polymul", a1, a2)
+  a1, a2 = (asarray(v) for v in promote_dtypes_inexact(a1, a2))
+  if trim_leading_zeros and (_aval(a1).shape[0] > 1 or _aval(a2).shape[0] > 1):
+    a1, a2 = shape_ops.trim_zeros(a1, trim="f"), shape_ops.trim_zeros(a2, trim="f")
+  if _aval(a1).shape[0] == 0:
+    a1 = shapes.full((1,), 0, _aval(a2).dtype)
+  if _aval(a2).shape[0] == 0:
+    a2 = shapes.full((1,), 0, _aval(a1).dtype)
+  return signal.convolve(a1, a2, mode="full")
+
+
+def _trim_zeros_tol(a, tol):
+  v = np.asarray(a)
+  nz = np.nonzero(np.abs(v) >= tol)[0]
+  start = nz[0] if nz.size else v.shape[0]
+  return slicing.slice_in_dim(a, int(start), v.shape[0])
+
+
+def polydiv(u, v, *, trim_leading_zeros: bool = False):
+  """Quotient and remainder of polynomial division."""
+  check_arraylike("polydiv", u, v)
+  u, v = (asarray(w) for w in promote_dtypes_inexact(u, v))
+  m, n = _aval(u).shape[0] - 1, _aval(v).shape[0] - 1
+  scale = ufuncs.true_divide(1.0, slicing.index_in_dim(v, 0, keepdims=False))
+  q = shapes.full((max(m - n + 1, 1),), 0, _aval(u).dtype)
+  for k in range(0, m - n + 1):
+    d = ufuncs.multiply(scale, slicing.index_in_dim(u, k, keepdims=False))
+    q = indexing._IndexUpdateRef(q, k).set(d)
+    u = indexing._IndexUpdateRef(u, slice(k, k + n + 1)).add(
+        ufuncs.multiply(ufuncs.negative(d), v))
+  if trim_leading_zeros:
+    u = _trim_zeros_tol(u, float(np.sqrt(dtypes.finfo(_aval(u).dtype).eps)))
+  return q, u
+
+
+def polyint(p, m: int = 1, k=None):
+  """The ``m``-th antiderivative, with integration constants ``k``."""
+  m = _static(m, "'m' argument of jnp.polyint")
+  k = 0 if k is None else k
+  check_arraylike("polyint", p, k)
+  p, k = (asarray(v) for v in promote_dtypes_inexact(p, k))
+  if m < 0:
+    raise ValueError("Order of integral must be positive (see polyder)")
+  k = shape_ops.atleast_1d(k)
+  if _aval(k).shape[0] == 1:
+    k = shapes.broadcast_in_dim(shapes.reshape(k, ()), (m,), ())
+  if _aval(k).shape != (m,):
+    raise ValueError("k must be a scalar or a rank-1 array of length 1 or m.")
+  if m == 0:
+    return p
+  n = _aval(p).shape[0]
+  dt = _aval(p).dtype
+  grid = lax.sub(shapes.broadcasted_iota(dt, (m, n + m), 1), shapes.broadcasted_iota(dt, (m, n + m), 0))
+  coeff = shapes.rev(reductions.prod(ufuncs.maximum(1, grid), axis=0), (0,))
+  return ufuncs.true_divide(shapes.concatenate([p, k], 0), coeff)
+
+
+def polyder(p, m: int = 1):
+  """The ``m``-th derivative of the polynomial ``p``."""
+  check_arraylike("polyder", p)
+  m = _static(m, "'m' argument of jnp.polyder")
+  (p,) = promote_dtypes_inexact(p)
+  p = asarray(p)
+  if m < 0:
+    raise ValueError("Order of derivative must be positive")
+  if m == 0:
+    return p
+  n = _aval(p).shape[0]
+  dt = _aval(p).dtype
+  cnt = max(n - m, 0)
+  grid = lax.add(lax.sub(shapes.broadcasted_iota(dt, (m, cnt), 1),
+                         shapes.broadcasted_iota(dt, (m, cnt), 0)), lax._scalar_like(m, p))
+  coeff = reductions.prod(grid, axis=0)
+  return ufuncs.multiply(slicing.slice_in_dim(p, 0, cnt), shapes.rev(coeff, (0,)))
+
+
+__all__ = ["poly", "polyval", "polyadd", "polysub", "polymul", "polydiv", "polyint", "polyder"]
