@@ -15,7 +15,9 @@ from rjax._src.lax import parallel as _parallel  # noqa: E402
 _JAX_INTERNAL = {"add_any", "custom_lin", "custom_vmap_call", "debug_callback", "linear_call",
                  "pure_callback", "psum_scatter", "name", "remat2",
                  "threefry2x32"}
+# where JAX's exported name is not ``<primitive name>_p``
+_JAX_NAMES = {"custom_linear_solve": "linear_solve_p"}
 for _p in list(_core.primitives.values()) + list(_parallel.COLLECTIVES):
   if _p.name not in _JAX_INTERNAL:
-    globals()[_p.name.replace("-", "_") + "_p"] = _p
+    globals()[_JAX_NAMES.get(_p.name, _p.name.replace("-", "_") + "_p")] = _p
 del _p

@@ -12,7 +12,6 @@ import numpy as np
 
 from rjax._src import numpy as _jnp  # this package's namespace is rjax.numpy's
 from rjax._src.base import dtypes
-from rjax._src.base.errors import ConcretizationTypeError
 from rjax._src.core import Tracer
 from rjax._src.lax import lax, shapes as lax_shapes, slicing
 from rjax._src.numpy import indexing
@@ -244,7 +243,6 @@ def set_array_methods(cls) -> None:
   cls.__array_module__ = _array_module
   cls.__numpy_dtype__ = property(lambda self: self.dtype)
   cls.flat = property(_flat)
-  cls.tobytes = _tobytes
   cls.clone = lambda self: _jnp.copy(self)
   cls.nbytes = property(lambda self: self.size * self.dtype.itemsize)
   cls.itemsize = property(lambda self: self.dtype.itemsize)
@@ -255,6 +253,7 @@ def set_array_methods(cls) -> None:
   cls.real = property(lambda self: _jnp.real(self))
   cls.imag = property(lambda self: _jnp.imag(self))
   if issubclass(cls, Array):
+    cls.tobytes = _tobytes
     cls.__iter__ = _array_iter
     cls.copy_to_host_async = lambda self: None   # host arrays: nothing to copy
     cls.on_device_size_in_bytes = lambda self: self.nbytes
@@ -263,28 +262,14 @@ def set_array_methods(cls) -> None:
     _set_tracer_only_methods(cls)
 
 
-def _concrete_only(name):
-  def method(self, *args, **kwargs):
-    raise ConcretizationTypeError(
-        f"Abstract tracer value encountered where concrete value is expected: {name}() of a "
-        f"traced array {self.aval.str_short()}. The value is not known while the function is "
-        f"being traced; compute it outside the transformed function, or mark the argument "
-        f"static (static_argnums).")
-  method.__name__ = name
-  return method
-
-
 def _set_tracer_only_methods(cls) -> None:
-  """What JAX's tracers have beyond the operators: the value-reading methods
-  raise JAX's concretization errors (through ``__array__``)."""
-  cls.item = _concrete_only("item")
-  cls.tolist = _concrete_only("tolist")
-  cls.tobytes = _concrete_only("tobytes")
+  """What JAX's tracers have beyond the operators. The value-reading methods
+  (``item``, ``tolist``, ``tobytes``, ``__complex__``) are core's: ``item``
+  concretizes a tracer whose value is known (under grad), as in JAX."""
   cls.copy = lambda self: _jnp.copy(self)
   cls.__copy__ = lambda self: self
   cls.__deepcopy__ = lambda self, memo: self
   cls.__reversed__ = lambda self: iter([self[i] for i in reversed(range(len(self)))])
-  cls.__complex__ = lambda self: complex(np.asarray(self))
 
   def setitem(self, idx, value):
     raise TypeError(f"JAX arrays are immutable and do not support in-place item assignment. "
