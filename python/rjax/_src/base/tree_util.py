@@ -190,8 +190,18 @@ class FlattenedIndexKey:
     return f"[<flat index {self.key}>]"
 
 
-def keystr(keys: Sequence[Any]) -> str:
-  return "".join(str(k) for k in keys)
+def _simple_entrystr(key) -> str:
+  for attr in ("idx", "key", "name"):
+    if isinstance(key, (SequenceKey, DictKey, GetAttrKey, FlattenedIndexKey)) and \
+        hasattr(key, attr):
+      return str(getattr(key, attr))
+  return str(key)
+
+
+def keystr(keys: Sequence[Any], *, simple: bool = False, separator: str = "") -> str:
+  """A key path as a string: ``"['a'][0].x"``; with ``simple``, the bare
+  keys (``"a/0/x"`` with ``separator='/'``)."""
+  return separator.join((_simple_entrystr if simple else str)(k) for k in keys)
 
 
 # ---------------------------------------------------------------------------
@@ -487,6 +497,8 @@ def flatten_one_level(tree: Any) -> tuple[Iterable[Any], Hashable]:
   if entry is None:
     raise ValueError(f"can't tree-flatten type: {type(tree)}")
   children, aux = entry.to_iter(tree)
+  if _is_namedtuple_type(type(tree)):
+    aux = type(tree)   # JAX's metadata for a namedtuple node is its type
   return tuple(children), aux
 
 
@@ -497,7 +509,8 @@ def flatten_one_level_with_keys(tree: Any) -> tuple[Iterable[KeyLeafPair], Hasha
     raise ValueError(f"can't tree-flatten type: {type(tree)}")
   children, aux = entry.to_iter(tree)
   children = list(children)
-  return tuple(zip(_child_keys(entry, tree, aux, len(children)), children)), aux
+  keyed = tuple(zip(_child_keys(entry, tree, aux, len(children)), children))
+  return keyed, (type(tree) if _is_namedtuple_type(type(tree)) else aux)
 
 
 def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
