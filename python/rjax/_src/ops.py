@@ -11,8 +11,9 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src import numpy as jnp
-from rjax._src.base import dtypes
-from rjax._src.lax.slicing import GatherScatterMode
+from rjax._src.base import dtypes, errors
+from rjax._src.lax import slicing
+from rjax._src.lax.slicing import GatherScatterMode, ScatterDimensionNumbers
 
 __all__ = ["segment_sum", "segment_prod", "segment_max", "segment_min"]
 
@@ -47,14 +48,21 @@ def _segment_update(name: str, data, segment_ids, op: str, num_segments, indices
   data = jnp.asarray(data)
   segment_ids = jnp.asarray(segment_ids)
   dtype = data.dtype
+  if dtype == np.bool_:
+    if op in ("add", "multiply"):
+      raise TypeError(f"{name} does not accept dtype bool: use an integer or float dtype")
+    # max/min of booleans (any/all per segment) in uint8, exactly
+    out = _segment_update(name, data.astype(np.uint8), segment_ids, op, num_segments,
+                          indices_are_sorted, unique_indices, bucket_size, reducer, mode)
+    return out.astype(np.bool_)
   if num_segments is None:
     if isinstance(segment_ids, core.Tracer):
-      raise core.ConcretizationTypeError(
+      raise errors.ConcretizationTypeError(
           f"{name}: num_segments must be given when segment_ids is traced (under jit); "
           f"the error occurred for the {name}() `num_segments` argument.")
     num_segments = int(np.max(np.asarray(segment_ids))) + 1
   if isinstance(num_segments, core.Tracer):
-    raise core.ConcretizationTypeError(
+    raise errors.ConcretizationTypeError(
         f"{name}: num_segments must be a concrete int, got a traced value. The error occurred "
         f"for the {name}() `num_segments` argument.")
   num_segments = operator.index(num_segments) if not isinstance(num_segments, (np.ndarray,)) \
@@ -69,16 +77,34 @@ def _segment_update(name: str, data, segment_ids, op: str, num_segments, indices
     ids = jnp.where(segment_ids < 0, num_segments, segment_ids)
     mode = GatherScatterMode.FILL_OR_DROP
   ident = _identity(op, dtype)
+  scatter = _SCATTERS[op]
+  n = segment_ids.shape[0] if segment_ids.ndim else 1
+  ids = jnp.reshape(ids, (n,)).astype(np.int32)
+  data = jnp.broadcast_to(data, (n,) + data.shape[1:]) if data.ndim else \
+      jnp.broadcast_to(data, (n,))
+  window = tuple(range(1, data.ndim))
   if bucket_size is None:
     out = jnp.full((num_segments,) + data.shape[1:], ident, dtype=dtype)
-    return getattr(out.at[ids], op)(data, indices_are_sorted=indices_are_sorted,
-                                    unique_indices=unique_indices, mode=mode)
-  num_buckets = math.ceil(segment_ids.size / bucket_size)
+    if out.size == 0 or n == 0:
+      return out
+    dn = ScatterDimensionNumbers(update_window_dims=window, inserted_window_dims=(0,),
+                                 scatter_dims_to_operand_dims=(0,))
+    return scatter(out, ids[:, None], data, dn, indices_are_sorted=indices_are_sorted,
+                   unique_indices=unique_indices, mode=mode)
+  num_buckets = math.ceil(n / bucket_size)
   out = jnp.full((num_buckets, num_segments) + data.shape[1:], ident, dtype=dtype)
-  buckets = jnp.arange(segment_ids.shape[0]) // bucket_size
-  out = getattr(out.at[buckets, ids[None, :]], op)(
-      data, indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode)
+  if out.size and n:
+    buckets = (jnp.arange(n) // bucket_size).astype(np.int32)
+    dn = ScatterDimensionNumbers(update_window_dims=window, inserted_window_dims=(0, 1),
+                                 scatter_dims_to_operand_dims=(0, 1))
+    out = scatter(out, jnp.stack([buckets, ids], axis=-1), data, dn,
+                  indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                  mode=mode)
   return reducer(out, axis=0).astype(dtype)
+
+
+_SCATTERS = {"add": slicing.scatter_add, "multiply": slicing.scatter_mul,
+             "max": slicing.scatter_max, "min": slicing.scatter_min}
 
 
 def segment_sum(data, segment_ids, num_segments=None, indices_are_sorted=False,

@@ -15,7 +15,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src import numpy as jnp
-from rjax._src.base import dtypes
+from rjax._src.base import dtypes, errors
 from rjax._src.lax import lax
 from rjax._src.lax.control_flow import scan, while_loop
 from rjax._src.lax.utils import asarray_lax
@@ -241,7 +241,7 @@ def ball(key, d, p=2, shape=(), dtype=None):
   k, _ = _check_prng_key("ball", key)
   dt = _float_dtype("ball", dtype)
   if isinstance(d, core.Tracer):
-    raise core.ConcretizationTypeError(
+    raise errors.ConcretizationTypeError(
         "ball: the dimension d must be a concrete int, got a traced value. "
         "The error occurred in rjax.random.ball()")
   d = operator.index(d)
