@@ -34,7 +34,8 @@ LAYERS = [
     ("numpy", ["numpy"]),
     ("transforms", ["transforms"]),
     ("libraries", ["random", "nn", "optim", "checkpoints", "distributed", "demo_train",
-                   "example_libraries", "flatten_util", "ops", "typing", "array_api"]),
+                   "example_libraries", "flatten_util", "ops", "typing", "array_api", "debugging",
+                   "experimental"]),
 ]
 RANK = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
 

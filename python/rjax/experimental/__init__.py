@@ -1,0 +1,3 @@
+"""``rjax.experimental``: ``io_callback``, and the submodules ``checkify``
+and ``ode`` (``jax.experimental``)."""
+from rjax._src.experimental.callback import io_callback  # noqa: F401
