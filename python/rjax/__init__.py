@@ -24,7 +24,7 @@ from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random 
 from rjax import distributed, optim, checkpoints  # noqa: E402,F401
 from rjax import nn, debug  # noqa: E402,F401
 from rjax import (  # noqa: E402,F401
-    dlpack, example_libraries, experimental, flatten_util, ops, sharding, typing)
+    dlpack, example_libraries, experimental, flatten_util, image, ops, sharding, typing)
 from rjax._src.array_api import (  # noqa: E402,F401
     copy_to_host_async, host_count, host_id, host_ids, make_array_from_callback,
     make_array_from_process_local_data, make_array_from_single_device_arrays,
