@@ -31,5 +31,6 @@ from rjax._src.array_api import (  # noqa: E402,F401
     print_environment_info, process_indices)
 from rjax._src.base.dtypes import float0  # noqa: E402,F401
 from rjax._src.runtime.sharding import PartitionSpec as P  # noqa: E402,F401
+from rjax._src.runtime.array import Shard  # noqa: E402,F401
 
 __version__ = "0.1.0"
