@@ -15,7 +15,10 @@ from util import enable_x64
 
 special = st.sampled_from([0.0, -0.0, 1e-8, 0.5, np.log(2), 1.0, 20.0, 100.0, -1.0, -1.5,
                            1.5, np.inf, -np.inf, np.nan])
-values = st.lists(st.one_of(special, st.floats(-30, 30)), min_size=1, max_size=8)
+# (no subnormal inputs: XLA flushes them to zero, so JAX's log1mexp(1e-40)
+# is -inf where ours is the true -92)
+values = st.lists(st.one_of(special, st.floats(-30, 30, allow_subnormal=False, width=32)),
+                  min_size=1, max_size=8)
 
 
 @pytest.mark.parametrize("name", ["log1mexp", "sparse_plus", "sparse_sigmoid"])
