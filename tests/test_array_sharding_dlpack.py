@@ -155,3 +155,15 @@ def test_top_level_runtime_names():
   assert "numpy:" in info and "device info: cpu-" in info
   x = {"a": jnp.ones(2)}
   assert rjax.copy_to_host_async(x) is x
+
+
+def test_typing_names():
+  import typing as _t
+  import rjax.typing as rt
+  assert rjax.Array in _t.get_args(rt.ArrayLike) and np.ndarray in _t.get_args(rt.ArrayLike)
+  assert int in _t.get_args(rt.ArrayLike) and list not in _t.get_args(rt.ArrayLike)
+  assert str in _t.get_args(rt.DTypeLike) and np.dtype in _t.get_args(rt.DTypeLike)
+
+  def f(x: rt.ArrayLike, dtype: rt.DTypeLike = None) -> rjax.Array:
+    return jnp.asarray(x, dtype)
+  assert _t.get_type_hints(f)["x"] == rt.ArrayLike

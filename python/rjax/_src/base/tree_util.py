@@ -243,10 +243,18 @@ _LEAF_NODE = _Node(None, None, None, 0, 1, 1)
 class PyTreeDef:
   """The structure of a pytree: its nodes' types, aux data and arities."""
 
-  __slots__ = ("_nodes",)
+  __slots__ = ("_nodes", "_k")
 
   def __init__(self, nodes: Sequence[_Node]):
     self._nodes = tuple(nodes)
+    self._k = None
+
+  def _key(self) -> tuple:
+    """The structure as one flat tuple (compared and hashed in C)."""
+    k = self._k
+    if k is None:
+      k = self._k = tuple((n.pytype, n.arity, n.aux) for n in self._nodes)
+    return k
 
   @property
   def num_leaves(self) -> int:
@@ -346,22 +354,23 @@ class PyTreeDef:
     return PyTreeDef(nodes)
 
   def __eq__(self, other):
+    if self is other:
+      return True
     if not isinstance(other, PyTreeDef) or len(self._nodes) != len(other._nodes):
       return False
-    return all(a.same(b) for a, b in zip(self._nodes, other._nodes))
+    try:
+      return bool(self._key() == other._key())
+    except Exception:  # aux data that does not compare (arrays): node by node
+      return all(a.same(b) for a, b in zip(self._nodes, other._nodes))
 
   def __ne__(self, other):
     return not self == other
 
   def __hash__(self):
-    parts = []
-    for n in self._nodes:
-      try:
-        h = hash(n.aux)
-      except TypeError:
-        h = 0
-      parts.append((n.pytype, n.arity, h))
-    return hash(tuple(parts))
+    try:
+      return hash(self._key())
+    except TypeError:   # unhashable aux data: hash the rest
+      return hash(tuple((n.pytype, n.arity) for n in self._nodes))
 
   def __repr__(self):
     return f"PyTreeDef({self._str()})"
