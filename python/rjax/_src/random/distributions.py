@@ -366,9 +366,13 @@ def _binomial(k, count, prob, shape, dtype):
   q = lax.select(q_is_nan | q_l_0, jnp.full_like(q, 0.01), q)
   use_inversion = count_nan_or_neg | (count * q <= 10.0)
   count = jnp.floor(count)
-  count_inv = lax.select(use_inversion, count, jnp.full_like(count, 0.0))
-  count_btrs = lax.select(use_inversion, jnp.full_like(count, 10000.0), count)
-  q_btrs = lax.select(use_inversion, jnp.full_like(q, 0.5), q)
+  # An infinite count's sample is replaced by inf (or NaN) below, whatever the
+  # loops make of it; keep it out of both loops, where with q == 0 it never
+  # stops (JAX 0.10.2 hangs on binomial(inf, 0.)): no value changes.
+  count_inv = lax.select(use_inversion & ~count_inf, count, jnp.full_like(count, 0.0))
+  to_dummy = use_inversion | count_inf
+  count_btrs = lax.select(to_dummy, jnp.full_like(count, 10000.0), count)
+  q_btrs = lax.select(to_dummy, jnp.full_like(q, 0.5), q)
   max_iters = np.dtype(dtype).type(dtypes.finfo(dtype).max)
   samples = lax.select(use_inversion,
                        _binomial_inversion(k, count_inv, q, shape, dtype, max_iters),
