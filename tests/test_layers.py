@@ -33,7 +33,9 @@ LAYERS = [
     ("lax", ["lax"]),
     ("numpy", ["numpy"]),
     ("transforms", ["transforms"]),
-    ("libraries", ["random", "nn", "optim", "checkpoints", "distributed", "demo_train"]),
+    ("libraries", ["random", "nn", "optim", "checkpoints", "distributed", "demo_train",
+                   "example_libraries", "flatten_util", "ops", "typing", "array_api", "debugging",
+                   "experimental", "image"]),
 ]
 RANK = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
 

@@ -321,7 +321,7 @@ def test_dot_product_attention_matches_numpy(b, lq, lk, h, d, seed, masked):
              for s in ((b, lq, h, d), (b, lk, h, d), (b, lk, h, d + 1)))
   mask = r.random((b, 1, lq, lk)) > 0.3 if masked else None
   bias = r.standard_normal((b, h, lq, lk)).astype(np.float32)
-  got = nn.dot_product_attention(q, k, v, bias=bias, mask=mask)
+  got = nn.attention.dot_product_attention(q, k, v, bias=bias, mask=mask)
   np.testing.assert_allclose(got, _np_attention(q, k, v, mask, bias), rtol=1e-4, atol=1e-5)
 
 

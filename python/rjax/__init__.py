@@ -23,6 +23,15 @@ _set_array_methods(_Tracer)
 from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random  # noqa: E402,F401
 from rjax import distributed, optim, checkpoints  # noqa: E402,F401
 from rjax import nn, debug  # noqa: E402,F401
+from rjax import (  # noqa: E402,F401
+    dlpack, example_libraries, experimental, flatten_util, image, ops, sharding, typing)
+from rjax._src.array_api import (  # noqa: E402,F401
+    copy_to_host_async, host_count, host_id, host_ids, make_array_from_callback,
+    make_array_from_process_local_data, make_array_from_single_device_arrays,
+    print_environment_info, process_indices)
+from rjax._src.base.dtypes import float0  # noqa: E402,F401
+from rjax._src.runtime.sharding import PartitionSpec as P  # noqa: E402,F401
+from rjax._src.runtime.array import Shard  # noqa: E402,F401
 
 # --- transformations, their control and configuration (issue #14) ---------
 from rjax._src.base.config import (  # noqa: E402,F401

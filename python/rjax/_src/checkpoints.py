@@ -93,10 +93,10 @@ def _is_namedtuple_type(t) -> bool:
 
 def _encode_node(treedef, leaf_specs, it) -> dict:
   """``treedef`` as JSON-able dicts; leaves take the next spec from ``it``."""
-  if treedef.node_type is None:
+  if treedef.node_data() is None:
     return next(it)
   pytype, aux = treedef.node_data()
-  children = [_encode_node(c, leaf_specs, it) for c in treedef.children]
+  children = [_encode_node(c, leaf_specs, it) for c in treedef.children()]
   if pytype is type(None):
     return {"node": "none"}
   if pytype is dict:

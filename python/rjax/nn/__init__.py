@@ -6,4 +6,4 @@ modules (``nn.Module``, ``@nn.compact``, ``init``/``apply``), layers
 activations (``nn.relu``, ``nn.softmax``, ...) and ``nn.initializers``.
 """
 from rjax._src.nn import *  # noqa: F401,F403
-from rjax.nn import initializers  # noqa: F401
+from rjax.nn import attention, initializers  # noqa: F401

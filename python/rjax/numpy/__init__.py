@@ -5,6 +5,7 @@ public names in ``__all__``; this file only re-exports them.
 """
 from rjax._src.numpy import *  # noqa: F401,F403
 from rjax._src.runtime.array import Array as ndarray  # noqa: F401
+from rjax._src.runtime.dlpack import from_dlpack  # noqa: F401
 from rjax._src.base import dtypes as _dtypes
 
 if "float32" not in globals():  # until scalar_types defines the scalar constructors

@@ -11,7 +11,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+import operator
+from typing import Any, Callable, Hashable, Iterable, NamedTuple, Sequence, Tuple, TypeVar
 
 
 class _NodeType(NamedTuple):
@@ -45,7 +46,25 @@ def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatt
 
 def register_pytree_node_class(cls: type) -> type:
   """Class decorator: ``cls.tree_flatten()`` and ``cls.tree_unflatten(aux, children)``."""
-  register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
+  register_pytree_node(cls, operator.methodcaller("tree_flatten"), cls.tree_unflatten)
+  return cls
+
+
+def register_pytree_with_keys_class(cls: type) -> type:
+  """Class decorator: ``cls.tree_flatten_with_keys()`` (pairs of key and
+  child, and aux data), ``cls.tree_unflatten(aux, children)`` and optionally
+  ``cls.tree_flatten()``."""
+  flatten = operator.methodcaller("tree_flatten") if hasattr(cls, "tree_flatten") else None
+  register_pytree_with_keys(cls, operator.methodcaller("tree_flatten_with_keys"),
+                            cls.tree_unflatten, flatten)
+  return cls
+
+
+def register_static(cls: type) -> type:
+  """Registers ``cls`` as a pytree node with no children whose aux data is
+  the instance itself: transformations treat its instances as static (they
+  must be hashable)."""
+  register_pytree_with_keys(cls, lambda obj: ((), obj), lambda obj, _: obj)
   return cls
 
 
@@ -80,14 +99,17 @@ def register_dataclass(nodetype: type, data_fields: Sequence[str] | None = None,
   return nodetype
 
 
+def _sorted_keys(d) -> tuple:
+  try:
+    return tuple(sorted(d))
+  except TypeError as e:
+    raise ValueError(f"Comparator raised exception while sorting pytree dictionary keys: "
+                     f"{e}; the keys {list(d)!r} cannot be ordered against each other") from e
+
+
 def _dict_flatten(d):
-  keys = sorted(d.keys(), key=_sort_key)
-  return [d[k] for k in keys], tuple(keys)
-
-
-def _sort_key(k):
-  return (type(k).__name__, k) if not isinstance(k, (int, float, str)) else \
-      (0 if isinstance(k, (int, float)) else 1, k)
+  keys = _sorted_keys(d)
+  return [d[k] for k in keys], keys
 
 
 register_pytree_node(tuple, lambda t: (list(t), None), lambda _, c: tuple(c),
@@ -110,19 +132,26 @@ register_pytree_node(
                (d.default_factory, _dict_flatten(d)[1])))
 
 
-def _is_namedtuple(x) -> bool:
-  return isinstance(x, tuple) and hasattr(type(x), "_fields") and type(x) is not tuple
+def _is_namedtuple_type(t) -> bool:
+  return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields") \
+      and t is not tuple
+
+
+_namedtuple_entries: dict[type, _NodeType] = {}
 
 
 def _node_of(x) -> _NodeType | None:
+  """The registry entry of ``x``'s type; None for a leaf."""
   t = type(x)
   nt = _registry.get(t)
   if nt is not None:
     return nt
-  if _is_namedtuple(x):
-    return _NodeType(lambda n: (list(n), None), lambda _, c, t=t: t(*c),
-                     lambda n, aux: [GetAttrKey(f) for f in type(n)._fields])
-  return None
+  nt = _namedtuple_entries.get(t)
+  if nt is None and _is_namedtuple_type(t):
+    nt = _NodeType(lambda n: (list(n), None), lambda _, c, t=t: t(*c),
+                   lambda n, aux: [GetAttrKey(f) for f in type(n)._fields])
+    _namedtuple_entries[t] = nt
+  return nt
 
 
 # ---------------------------------------------------------------------------
@@ -161,26 +190,105 @@ class FlattenedIndexKey:
     return f"[<flat index {self.key}>]"
 
 
-def keystr(keys: Sequence[Any]) -> str:
-  return "".join(str(k) for k in keys)
+def _simple_entrystr(key) -> str:
+  for attr in ("idx", "key", "name"):
+    if isinstance(key, (SequenceKey, DictKey, GetAttrKey, FlattenedIndexKey)) and \
+        hasattr(key, attr):
+      return str(getattr(key, attr))
+  return str(key)
+
+
+def keystr(keys: Sequence[Any], *, simple: bool = False, separator: str = "") -> str:
+  """A key path as a string: ``"['a'][0].x"``; with ``simple``, the bare
+  keys (``"a/0/x"`` with ``separator='/'``)."""
+  return separator.join((_simple_entrystr if simple else str)(k) for k in keys)
 
 
 # ---------------------------------------------------------------------------
-# PyTreeDef
+# PyTreeDef: the nodes in post-order (as JAX's C++ PyTreeDef keeps them), so
+# that flattening, unflattening, comparing and printing never recurse and a
+# tree nested thousands deep works.
+
+KeyEntry = TypeVar("KeyEntry", bound=Any)
+KeyLeafPair = Tuple[KeyEntry, Any]
+KeyPath = Tuple[KeyEntry, ...]
+
+
+class _Node:
+  """One node of a treedef: ``entry`` is None for a leaf."""
+
+  __slots__ = ("entry", "pytype", "aux", "arity", "num_leaves", "num_nodes")
+
+  def __init__(self, entry, pytype, aux, arity, num_leaves, num_nodes):
+    self.entry, self.pytype, self.aux = entry, pytype, aux
+    self.arity, self.num_leaves, self.num_nodes = arity, num_leaves, num_nodes
+
+  def same(self, other) -> bool:
+    return (self.pytype is other.pytype and self.arity == other.arity
+            and _aux_equal(self.aux, other.aux))
+
+
+def _aux_equal(a, b) -> bool:
+  if a is b:
+    return True
+  try:
+    return bool(a == b)
+  except Exception:  # e.g. an array in aux data: compare by identity only
+    return False
+
+
+_LEAF_NODE = _Node(None, None, None, 0, 1, 1)
 
 
 class PyTreeDef:
-  """The structure of a pytree: node type, aux data and child structures."""
+  """The structure of a pytree: its nodes' types, aux data and arities."""
 
-  __slots__ = ("node_type", "pytype", "aux", "children", "num_leaves", "num_nodes")
+  __slots__ = ("_nodes", "_k")
 
-  def __init__(self, node_type, pytype, aux, children: tuple):
-    self.node_type = node_type      # _NodeType, or None for a leaf
-    self.pytype = pytype
-    self.aux = aux
-    self.children = children
-    self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-    self.num_nodes = 1 + sum(c.num_nodes for c in children)
+  def __init__(self, nodes: Sequence[_Node]):
+    self._nodes = tuple(nodes)
+    self._k = None
+
+  def _key(self) -> tuple:
+    """The structure as one flat tuple (compared and hashed in C)."""
+    k = self._k
+    if k is None:
+      k = self._k = tuple((n.pytype, n.arity, n.aux) for n in self._nodes)
+    return k
+
+  @property
+  def num_leaves(self) -> int:
+    return self._nodes[-1].num_leaves if self._nodes else 0
+
+  @property
+  def num_nodes(self) -> int:
+    return len(self._nodes)
+
+  def _child_ranges(self, end: int) -> list[tuple[int, int]]:
+    """The ``[start, stop)`` node ranges of node ``end``'s children, in order."""
+    out = []
+    j = end - 1
+    for _ in range(self._nodes[end].arity):
+      m = self._nodes[j].num_nodes
+      out.append((j - m + 1, j + 1))
+      j -= m
+    out.reverse()
+    return out
+
+  def children(self) -> list["PyTreeDef"]:
+    """The treedefs of the root's children (``[]`` for a leaf)."""
+    if not self._nodes:
+      return []
+    return [PyTreeDef(self._nodes[a:b]) for a, b in self._child_ranges(len(self._nodes) - 1)]
+
+  @property
+  def num_children(self) -> int:
+    return self._nodes[-1].arity if self._nodes else 0
+
+  def node_data(self):
+    """``(type, aux_data)`` of the root node; None for a leaf."""
+    root = self._nodes[-1]
+    return None if root.entry is None else (root.pytype, root.aux)
 
   def unflatten(self, leaves: Iterable[Any]) -> Any:
     leaves = list(leaves)
@@ -188,73 +296,108 @@ class PyTreeDef:
       raise ValueError(f"Too {'few' if len(leaves) < self.num_leaves else 'many'} leaves for "
                        f"PyTreeDef; expected {self.num_leaves}, got {len(leaves)}.")
     it = iter(leaves)
-    return self._build(it)
-
-  def _build(self, it):
-    if self.node_type is None:
-      return next(it)
-    return self.node_type.from_iter(self.aux, [c._build(it) for c in self.children])
+    vals: list = []
+    for n in self._nodes:
+      if n.entry is None:
+        vals.append(next(it))
+      elif n.arity == 0:
+        vals.append(n.entry.from_iter(n.aux, []))
+      else:
+        children = vals[-n.arity:]
+        del vals[-n.arity:]
+        vals.append(n.entry.from_iter(n.aux, children))
+    return vals[0]
 
   def flatten_up_to(self, tree: Any) -> list:
-    """The subtrees of ``tree`` at this structure's leaves."""
+    """The subtrees of ``tree`` at this structure's leaves (``ValueError``
+    where ``tree`` does not have this structure above them)."""
     out: list = []
-    self._flatten_up_to(tree, out, ())
+    stack = [(len(self._nodes) - 1, tree, ())]
+    while stack:
+      i, sub, path = stack.pop()
+      n = self._nodes[i]
+      if n.entry is None:
+        out.append(sub)
+        continue
+      where = keystr(path) or "the root"
+      if type(sub) is not n.pytype:
+        raise ValueError(f"pytree structure mismatch at {where}: expected a "
+                         f"{n.pytype.__name__} node, got {type(sub).__name__}: {_short(sub)}")
+      entry = _node_of(sub)
+      children, aux = entry.to_iter(sub)
+      children = list(children)
+      if len(children) != n.arity:
+        raise ValueError(f"pytree structure mismatch at {where}: {n.pytype.__name__} arity "
+                         f"mismatch: {len(children)} != {n.arity}; {_short(sub)}")
+      if not _aux_equal(aux, n.aux):
+        raise ValueError(f"pytree structure mismatch at {where}: {n.pytype.__name__} node "
+                         f"data mismatch: expected {n.aux!r}, got {aux!r}")
+      keys = _child_keys(entry, sub, aux, len(children))
+      for (a, b), c, k in reversed(list(zip(self._child_ranges(i), children, keys))):
+        stack.append((b - 1, c, path + (k,)))
     return out
 
-  def _flatten_up_to(self, tree, out, path):
-    if self.node_type is None:
-      out.append(tree)
-      return
-    nt = _node_of(tree)
-    if nt is None or type(tree) is not self.pytype and not (
-        _is_namedtuple(tree) and type(tree) is self.pytype):
-      raise ValueError(
-          f"pytree structure mismatch at {keystr(path) or 'the root'}: expected a "
-          f"{self.pytype.__name__} node, got {type(tree).__name__}: {_short(tree)}")
-    children, aux = nt.to_iter(tree)
-    children = list(children)
-    if len(children) != len(self.children) or aux != self.aux:
-      raise ValueError(
-          f"pytree structure mismatch at {keystr(path) or 'the root'}: "
-          f"{self.pytype.__name__} with {len(children)} children (aux {aux!r}) where the "
-          f"structure has {len(self.children)} children (aux {self.aux!r})")
-    keys = _child_keys(nt, tree, aux, len(children))
-    for c, sub, k in zip(self.children, children, keys):
-      c._flatten_up_to(sub, out, path + (k,))
-
-  @property
-  def num_children(self) -> int:
-    return len(self.children)
-
-  def node_data(self):
-    return (self.pytype, self.aux) if self.node_type is not None else None
+  def compose(self, inner: "PyTreeDef") -> "PyTreeDef":
+    """This structure with ``inner`` at each of its leaves."""
+    nodes: list = []
+    counts: list = []   # (leaves, nodes) of finished subtrees, as a stack
+    for n in self._nodes:
+      if n.entry is None:
+        nodes.extend(inner._nodes)
+        counts.append((inner.num_leaves, inner.num_nodes))
+        continue
+      kids = counts[len(counts) - n.arity:] if n.arity else []
+      del counts[len(counts) - n.arity:]
+      nl, nn = sum(k[0] for k in kids), 1 + sum(k[1] for k in kids)
+      nodes.append(_Node(n.entry, n.pytype, n.aux, n.arity, nl, nn))
+      counts.append((nl, nn))
+    return PyTreeDef(nodes)
 
   def __eq__(self, other):
-    return (isinstance(other, PyTreeDef) and self.pytype == other.pytype
-            and self.aux == other.aux and self.children == other.children)
+    if self is other:
+      return True
+    if not isinstance(other, PyTreeDef) or len(self._nodes) != len(other._nodes):
+      return False
+    try:
+      return bool(self._key() == other._key())
+    except Exception:  # aux data that does not compare (arrays): node by node
+      return all(a.same(b) for a, b in zip(self._nodes, other._nodes))
+
+  def __ne__(self, other):
+    return not self == other
 
   def __hash__(self):
     try:
-      return hash((self.pytype, self.aux, self.children))
-    except TypeError:
-      return hash((self.pytype, self.children))
+      return hash(self._key())
+    except TypeError:   # unhashable aux data: hash the rest
+      return hash(tuple((n.pytype, n.arity) for n in self._nodes))
 
   def __repr__(self):
     return f"PyTreeDef({self._str()})"
 
   def _str(self) -> str:
-    if self.node_type is None:
-      return "*"
-    ch = [c._str() for c in self.children]
-    if self.pytype is tuple:
-      return "(" + ", ".join(ch) + ("," if len(ch) == 1 else "") + ")"
-    if self.pytype is list:
-      return "[" + ", ".join(ch) + "]"
-    if self.pytype is dict:
-      return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.aux, ch)) + "}"
-    if self.pytype is type(None):
-      return "None"
-    return f"CustomNode({self.pytype.__name__}[{self.aux!r}], [{', '.join(ch)}])"
+    strs: list = []
+    for n in self._nodes:
+      if n.entry is None:
+        strs.append("*")
+        continue
+      ch = strs[len(strs) - n.arity:] if n.arity else []
+      del strs[len(strs) - n.arity:]
+      t = n.pytype
+      if t is tuple:
+        s = "(" + ", ".join(ch) + ("," if len(ch) == 1 else "") + ")"
+      elif t is list:
+        s = "[" + ", ".join(ch) + "]"
+      elif t is dict:
+        s = "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(n.aux, ch)) + "}"
+      elif t is type(None):
+        s = "None"
+      elif _is_namedtuple_type(t):
+        s = f"CustomNode(namedtuple[{t.__name__}], [{', '.join(ch)}])"
+      else:
+        s = f"CustomNode({t.__name__}[{n.aux!r}], [{', '.join(ch)}])"
+      strs.append(s)
+    return strs[0] if strs else "*"
 
 
 def _short(x) -> str:
@@ -264,37 +407,49 @@ def _short(x) -> str:
 
 def _child_keys(nt: _NodeType, node, aux, n: int) -> list:
   if nt.keys is not None:
-    try:
-      return list(nt.keys(node, aux))
-    except Exception:
-      pass
+    return list(nt.keys(node, aux))
   return [FlattenedIndexKey(i) for i in range(n)]
 
 
-_LEAF = PyTreeDef(None, None, None, ())
+_LEAF = PyTreeDef([_LEAF_NODE])
 
 
-def _flatten(tree, is_leaf, leaves, path=None, paths=None) -> PyTreeDef:
-  if is_leaf is not None and is_leaf(tree):
-    leaves.append(tree)
+def _flatten(tree, is_leaf, leaves, paths=None, is_leaf_takes_path=False) -> PyTreeDef:
+  """Post-order nodes of ``tree``, appending its leaves (and their key paths
+  when ``paths`` is a list) in order, with an explicit stack."""
+  nodes: list = []
+  close = object()
+  stack: list = [(tree, ())]
+  while stack:
+    item = stack.pop()
+    if item[0] is close:
+      _, entry, pytype, aux, arity, l0, n0 = item
+      nodes.append(_Node(entry, pytype, aux, arity, len(leaves) - l0, len(nodes) - n0 + 1))
+      continue
+    x, path = item
+    stop = False
+    if is_leaf is not None:
+      stop = is_leaf(path, x) if is_leaf_takes_path else is_leaf(x)
+    entry = None if stop else _node_of(x)
+    if entry is None:
+      leaves.append(x)
+      if paths is not None:
+        paths.append(path)
+      nodes.append(_LEAF_NODE)
+      continue
+    children, aux = entry.to_iter(x)
+    children = list(children)
+    stack.append((close, entry, type(x), aux, len(children), len(leaves), len(nodes)))
     if paths is not None:
-      paths.append(path)
-    return _LEAF
-  nt = _node_of(tree)
-  if nt is None:
-    leaves.append(tree)
-    if paths is not None:
-      paths.append(path)
-    return _LEAF
-  children, aux = nt.to_iter(tree)
-  children = list(children)
-  keys = _child_keys(nt, tree, aux, len(children)) if paths is not None else [None] * len(children)
-  defs = tuple(_flatten(c, is_leaf, leaves, (path + (k,)) if paths is not None else None, paths)
-               for c, k in zip(children, keys))
-  return PyTreeDef(nt, type(tree), aux, defs)
+      keys = _child_keys(entry, x, aux, len(children))
+      stack.extend((c, path + (k,)) for c, k in zip(reversed(children), reversed(keys)))
+    else:
+      stack.extend((c, ()) for c in reversed(children))
+  return PyTreeDef(nodes)
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
+  """Alias of :func:`rjax.tree.flatten`: the leaves (left to right) and the structure."""
   leaves: list = []
   treedef = _flatten(tree, is_leaf, leaves)
   return leaves, treedef
@@ -313,11 +468,58 @@ def tree_structure(tree: Any, is_leaf=None) -> PyTreeDef:
 
 
 def treedef_is_leaf(treedef: PyTreeDef) -> bool:
-  return treedef.node_type is None
+  """True for a treedef of one node (a leaf, or an empty node such as None)."""
+  return treedef.num_nodes == 1
+
+
+def treedef_tuple(treedefs: Iterable[PyTreeDef]) -> PyTreeDef:
+  """The treedef of a tuple whose children have ``treedefs``."""
+  treedefs = list(treedefs)
+  nodes = [n for t in treedefs for n in t._nodes]
+  nodes.append(_Node(_registry[tuple], tuple, None, len(treedefs),
+                     sum(t.num_leaves for t in treedefs), 1 + len(nodes)))
+  return PyTreeDef(nodes)
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+  """The treedefs of ``treedef``'s immediate children."""
+  return treedef.children()
 
 
 def all_leaves(iterable: Iterable[Any], is_leaf=None) -> bool:
-  return all(treedef_is_leaf(tree_structure(x, is_leaf)) for x in iterable)
+  """True when every element of ``iterable`` is a leaf."""
+  items = list(iterable)
+  if is_leaf is None:
+    return all(_node_of(x) is None for x in items)
+  leaves = tree_leaves(items, is_leaf)
+  return len(leaves) == len(items) and all(a is b for a, b in zip(items, leaves))
+
+
+def is_tree_node(typ: type) -> bool:
+  """True for a registered pytree node type (built in or custom) or a namedtuple type."""
+  return typ in _registry or _is_namedtuple_type(typ)
+
+
+def flatten_one_level(tree: Any) -> tuple[Iterable[Any], Hashable]:
+  """The children and aux data of a pytree node (``ValueError`` for a leaf)."""
+  entry = _node_of(tree)
+  if entry is None:
+    raise ValueError(f"can't tree-flatten type: {type(tree)}")
+  children, aux = entry.to_iter(tree)
+  if _is_namedtuple_type(type(tree)):
+    aux = type(tree)   # JAX's metadata for a namedtuple node is its type
+  return tuple(children), aux
+
+
+def flatten_one_level_with_keys(tree: Any) -> tuple[Iterable[KeyLeafPair], Hashable]:
+  """Like :func:`flatten_one_level`, with each child paired with its key."""
+  entry = _node_of(tree)
+  if entry is None:
+    raise ValueError(f"can't tree-flatten type: {type(tree)}")
+  children, aux = entry.to_iter(tree)
+  children = list(children)
+  keyed = tuple(zip(_child_keys(entry, tree, aux, len(children)), children))
+  return keyed, (type(tree) if _is_namedtuple_type(type(tree)) else aux)
 
 
 def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
@@ -327,36 +529,70 @@ def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
   return treedef.unflatten(f(*xs) for xs in zip(*all_leaves_))
 
 
-def tree_flatten_with_path(tree: Any, is_leaf=None) -> tuple[list, PyTreeDef]:
+def tree_flatten_with_path(tree: Any, is_leaf=None, is_leaf_takes_path: bool = False
+                           ) -> tuple[list, PyTreeDef]:
+  """Like :func:`tree_flatten`, with each leaf paired with its key path."""
   leaves: list = []
   paths: list = []
-  treedef = _flatten(tree, is_leaf, leaves, (), paths)
+  treedef = _flatten(tree, is_leaf, leaves, paths, is_leaf_takes_path)
   return list(zip(paths, leaves)), treedef
 
 
-def tree_leaves_with_path(tree: Any, is_leaf=None) -> list:
-  return tree_flatten_with_path(tree, is_leaf)[0]
+def tree_leaves_with_path(tree: Any, is_leaf=None, is_leaf_takes_path: bool = False) -> list:
+  return tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)[0]
 
 
-def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
+def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf=None,
+                       is_leaf_takes_path: bool = False) -> Any:
   """Like :func:`tree_map`, but ``f(key_path, leaf, *others)``."""
-  kls, treedef = tree_flatten_with_path(tree, is_leaf)
+  kls, treedef = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
   rests = [treedef.flatten_up_to(r) for r in rest]
   return treedef.unflatten(f(kp, x, *xs) for (kp, x), *xs in zip(kls, *rests))
 
 
-_NO_INIT = object()
+class Unspecified:
+  """The default of an optional reduction argument."""
 
 
-def tree_reduce(function: Callable, tree: Any, initializer: Any = _NO_INIT, is_leaf=None) -> Any:
+def tree_reduce(function: Callable, tree: Any, initializer: Any = Unspecified(),
+                is_leaf=None) -> Any:
   leaves = tree_leaves(tree, is_leaf)
-  if initializer is _NO_INIT:
+  if isinstance(initializer, Unspecified):
     return functools.reduce(function, leaves)
   return functools.reduce(function, leaves, initializer)
 
 
-def tree_all(tree: Any, is_leaf=None) -> bool:
+def tree_reduce_associative(operation: Callable, tree: Any, *, identity: Any = Unspecified(),
+                            is_leaf=None) -> Any:
+  """Reduces the leaves with an associative ``operation`` as a balanced tree
+  (halves, recursively: ``op(reduce(left half), reduce(right half))``)."""
+  seq = tree_leaves(tree, is_leaf)
+  if not seq:
+    if isinstance(identity, Unspecified):
+      raise TypeError("Must specify identity for parallel reduction of empty sequence.")
+    return identity
+
+  def reduce(lo, hi):
+    if hi - lo == 1:
+      return seq[lo]
+    mid = lo + (hi - lo) // 2
+    return operation(reduce(lo, mid), reduce(mid, hi))
+  return reduce(0, len(seq))
+
+
+def tree_all(tree: Any, *, is_leaf=None) -> bool:
   return all(tree_leaves(tree, is_leaf))
+
+
+def tree_broadcast(prefix_tree: Any, full_tree: Any, is_leaf=None) -> Any:
+  """``full_tree``'s structure with each leaf of ``prefix_tree`` (a prefix of
+  it) repeated over the matching subtree."""
+  prefix_leaves, prefix_def = tree_flatten(prefix_tree, is_leaf)
+  subtrees = prefix_def.flatten_up_to(full_tree)
+  out = []
+  for x, sub in zip(prefix_leaves, subtrees):
+    out.extend([x] * tree_structure(sub).num_leaves)
+  return tree_structure(full_tree).unflatten(out)
 
 
 def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
@@ -367,12 +603,40 @@ def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
     inner_treedef = tree_structure(outer_treedef.flatten_up_to(pytree_to_transpose)[0])
   inner_size, outer_size = inner_treedef.num_leaves, outer_treedef.num_leaves
   if treedef.num_leaves != inner_size * outer_size:
-    raise TypeError(f"tree_transpose: mismatch between {treedef} and outer {outer_treedef} / "
-                    f"inner {inner_treedef} structures")
-  subtrees = [inner_treedef.flatten_up_to(s) for s in outer_treedef.flatten_up_to(pytree_to_transpose)]
+    raise TypeError(f"Mismatch\n{treedef}\n != \n{outer_treedef.compose(inner_treedef)}")
+  subtrees = [inner_treedef.flatten_up_to(s)
+              for s in outer_treedef.flatten_up_to(pytree_to_transpose)]
   transposed = [outer_treedef.unflatten([subtrees[o][i] for o in range(outer_size)])
                 for i in range(inner_size)]
   return inner_treedef.unflatten(transposed)
+
+
+class PyTreeRegistry:
+  """The registry of pytree node types (``jax.tree_util.default_registry``)."""
+
+  def flatten(self, tree, leaf_predicate=None):
+    return tree_flatten(tree, leaf_predicate)
+
+  def flatten_one_level(self, tree):
+    return None if _node_of(tree) is None else flatten_one_level(tree)
+
+  def flatten_one_level_with_keys(self, tree):
+    return None if _node_of(tree) is None else flatten_one_level_with_keys(tree)
+
+  def flatten_with_path(self, tree, leaf_predicate=None):
+    leaves: list = []
+    paths: list = []
+    treedef = _flatten(tree, leaf_predicate, leaves, paths, True)
+    return list(zip(paths, leaves)), treedef
+
+  def is_node(self, typ) -> bool:
+    return is_tree_node(typ)
+
+  def register_node(self, type_, to_iterable, from_iterable, to_iterable_with_keys=None):
+    register_pytree_node(type_, to_iterable, from_iterable, to_iterable_with_keys)
+
+
+default_registry = PyTreeRegistry()
 
 
 class Partial(functools.partial):
@@ -392,3 +656,10 @@ class Partial(functools.partial):
 register_pytree_node(
     Partial, lambda p: ((p.args, p.keywords), p.func),
     lambda func, xs: Partial(func, *xs[0], **xs[1]))
+
+
+def static(**kwargs):
+  """A ``dataclasses.field`` marked static (``metadata={'static': True}``),
+  for :func:`register_dataclass`."""
+  metadata = {"static": True, **(kwargs.pop("metadata", None) or {})}
+  return dataclasses.field(metadata=metadata, **kwargs)

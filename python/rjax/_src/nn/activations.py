@@ -16,7 +16,8 @@ from rjax._src.nn.module import Module, compact
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
            "hard_silu", "hard_swish", "glu", "mish", "squareplus", "tanh", "identity",
-           "softmax", "log_softmax", "logsumexp", "standardize", "one_hot", "PReLU"]
+           "softmax", "log_softmax", "logsumexp", "standardize", "one_hot", "PReLU",
+           "log1mexp", "logmeanexp", "sparse_plus", "sparse_sigmoid"]
 
 
 def _inexact(name: str, x):
@@ -279,3 +280,45 @@ class PReLU(Module):
                        lambda _key: jnp.asarray(self.negative_slope_init, self.param_dtype))
     inputs = jnp.asarray(inputs)
     return jnp.where(inputs >= 0, inputs, jnp.asarray(slope, inputs.dtype) * inputs)
+
+
+def sparse_plus(x):
+  """0 for x <= -1, x for x >= 1, (x + 1)**2 / 4 between (a smooth relu)."""
+  x = jnp.asarray(x)
+  return jnp.where(x <= -1.0, 0.0, jnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4))
+
+
+def sparse_sigmoid(x):
+  """clip((x + 1) / 2, 0, 1): the derivative of :func:`sparse_plus`."""
+  return 0.5 * jnp.clip(x + 1.0, 0.0, 2.0)
+
+
+@custom_jvp
+def log1mexp(x):
+  """log(1 - exp(-x)) for x > 0, accurate at both ends (Machler's switch at log 2)."""
+  x = jnp.asarray(x)
+  c = jnp.log(2.0)
+  return jnp.where(x < c, jnp.log(-jnp.expm1(-x)), jnp.log1p(-jnp.exp(-x)))
+
+
+log1mexp.defjvps(lambda g, ans, x: g / jnp.expm1(x))
+
+
+def _axis_count(x, axis):
+  shape = jnp.shape(x)
+  if axis is None:
+    return int(np.prod(shape, dtype=np.int64))
+  axes = (axis,) if isinstance(axis, int) else tuple(axis)
+  return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def logmeanexp(x, axis=None, where=None, keepdims: bool = False):
+  """log(mean(exp(x))) over ``axis``: logsumexp minus log of the count
+  (of the elements selected by ``where``, when given)."""
+  lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
+  if where is None:
+    count = jnp.asarray(_axis_count(x, axis)).astype(lse.dtype)
+  else:
+    count = jnp.sum(jnp.broadcast_to(where, jnp.shape(x)), axis=axis, dtype=lse.dtype,
+                    keepdims=keepdims)
+  return lse - jnp.log(count)

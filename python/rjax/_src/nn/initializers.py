@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -19,7 +19,16 @@ from rjax._src.base import dtypes
 __all__ = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal",
            "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform",
            "xavier_normal", "lecun_uniform", "lecun_normal", "he_uniform", "he_normal",
-           "kaiming_uniform", "kaiming_normal", "orthogonal", "zeros_init", "ones_init"]
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "zeros_init", "ones_init",
+           "delta_orthogonal", "Initializer"]
+
+
+class Initializer(Protocol):
+  """What the initializers of this module return: ``init(key, shape,
+  dtype=None) -> Array``."""
+
+  def __call__(self, key, shape, dtype=None):
+    raise NotImplementedError
 
 
 def _shape(name: str, shape) -> tuple:
@@ -175,4 +184,20 @@ def orthogonal(scale=1.0, column_axis: int = -1, dtype=None):
     q = jnp.reshape(q, tuple(np.delete(shape, column_axis)) + (shape[column_axis],))
     q = jnp.moveaxis(q, -1, column_axis)
     return jnp.asarray(scale, dt) * q
+  return init
+
+
+def delta_orthogonal(scale=1.0, column_axis: int = -1, dtype=None):
+  """For 3-D, 4-D or 5-D conv kernels: zeros except an orthogonal matrix
+  (of the last two axes) at the spatial centre (Xiao et al., 2018)."""
+  def init(key, shape, dtype=dtype):
+    shape = _shape("delta_orthogonal", shape)
+    dt = _dtype(dtype)
+    if len(shape) not in (3, 4, 5):
+      raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
+    if shape[-1] < shape[-2]:
+      raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
+    ortho = orthogonal(scale=scale, column_axis=column_axis, dtype=dt)(key, shape[-2:])
+    centre = tuple((k - 1) // 2 for k in shape[:-2])
+    return jnp.zeros(shape, dtype=dt).at[centre].set(ortho)
   return init

@@ -349,6 +349,12 @@ def _check_impl(impl):
                      f'"threefry2x32"')
 
 
+def key_dtype(impl=None) -> KeyTy:
+  """The dtype of typed keys of ``impl`` (only threefry2x32: ``key<fry>``)."""
+  _check_impl(impl)
+  return key_dtype_fry
+
+
 def key_data(keys):
   """The uint32 data of a key array (the raw key itself for raw keys)."""
   data, _ = _check_prng_key("key_data", keys, allow_batched=True)
@@ -1078,7 +1084,7 @@ def _orthogonal_jit(k, n, m, shape, dtype):
   return jnp.swapaxes(x, -1, -2) if n < m else x
 
 
-__all__ = ["PRNGKey", "PRNGKeyArray", "key", "key_data", "wrap_key_data", "key_impl", "clone",
+__all__ = ["PRNGKey", "PRNGKeyArray", "key", "key_data", "key_dtype", "wrap_key_data", "key_impl", "clone",
            "split", "fold_in", "bits", "uniform", "normal", "randint", "bernoulli",
            "categorical", "choice", "permutation", "truncated_normal", "exponential", "laplace",
            "logistic", "gumbel", "multivariate_normal", "orthogonal", "rademacher", "cauchy"]

@@ -15,6 +15,7 @@ from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.runtime import devices
+from rjax._src.runtime.sharding import SingleDeviceSharding
 
 
 class Array:
@@ -75,8 +76,44 @@ class Array:
     return {self.device}
 
   @property
+  def sharding(self):
+    """Where the array lives: a ``SingleDeviceSharding`` (a pmap result's is
+    a ``PmapSharding``)."""
+    return SingleDeviceSharding(self.device)
+
+  @property
+  def committed(self) -> bool:
+    """Whether the array was placed on its device explicitly (``device_put``
+    with a device, a pmap); an uncommitted array may move to where it is used."""
+    return self._dev is not None
+
+  @property
+  def is_fully_replicated(self) -> bool:
+    return self.sharding.is_fully_replicated
+
+  @property
+  def is_fully_addressable(self) -> bool:
+    return self.sharding.is_fully_addressable
+
+  @property
   def addressable_shards(self) -> list:
     return [Shard(self.device, tuple(slice(None) for _ in self.shape), self)]
+
+  @property
+  def global_shards(self) -> list:
+    """Every device's shard (one process: the addressable ones)."""
+    return self.addressable_shards
+
+  def addressable_data(self, index: int) -> "Array":
+    """The data of addressable shard ``index``."""
+    return self.addressable_shards[index].data
+
+  def copy_to_host_async(self) -> None:
+    """Start copying the value to host memory without waiting. rjax's devices
+    compute in host memory, so there is nothing to copy: this returns at once,
+    and ``np.asarray`` waits only for the computation."""
+    if self._buf is None:
+      raise RuntimeError("Array has been deleted (e.g. donated to a jitted function).")
 
   def block_until_ready(self) -> "Array":
     """Wait until the value is computed (work runs asynchronously on the
@@ -218,11 +255,12 @@ class Array:
 class Shard:
   """One device's piece of an array (``jax.Shard``)."""
 
-  def __init__(self, device, index, data):
-    self.device, self.index, self.data = device, index, data
+  def __init__(self, device, index, data, replica_id: int = 0):
+    self.device, self.index, self.data, self.replica_id = device, index, data, replica_id
 
   def __repr__(self) -> str:
-    return f"Shard(device={self.device!r}, index={self.index}, data={self.data!r})"
+    return (f"Shard(device={self.device!r}, index={self.index}, replica_id={self.replica_id}, "
+            f"data={self.data})")
 
 
 def _immutable_root(x: np.ndarray):

@@ -22,6 +22,7 @@ from rjax._src.interpreters.ad import jvp, linearize, vjp  # noqa: F401  (re-exp
 from rjax._src.interpreters.batching import vmap  # noqa: F401  (re-exported)
 from rjax._src.lax import shapes, slicing
 from rjax._src.runtime.array import Array, from_numpy, from_scalar
+from rjax._src.runtime.sharding import PartitionSpec, Sharding
 
 
 def _static_split(args: tuple, static_argnums: Sequence[int]):
@@ -85,34 +86,96 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
 
 
 class ShapeDtypeStruct:
-  """A shape and dtype, standing in for an array (``jax.ShapeDtypeStruct``)."""
+  """A shape, a dtype and the other static attributes of an array, standing
+  in for one (``jax.ShapeDtypeStruct``): for ``eval_shape``, ``jit(...).lower``
+  and the result types of callbacks. Immutable, hashable, compared by value."""
 
-  __slots__ = ("shape", "dtype", "weak_type", "sharding")
+  __slots__ = ("shape", "dtype", "_sharding", "weak_type", "manual_axis_type", "is_ref")
 
-  def __init__(self, shape, dtype, weak_type: bool = False, sharding=None):
-    self.shape = tuple(shape)
-    self.dtype = np.dtype(dtype)
-    self.weak_type = weak_type
-    self.sharding = sharding
+  def __init__(self, shape, dtype, *, sharding=None, weak_type: bool = False,
+               manual_axis_type=None, is_ref: bool = False):
+    object.__setattr__(self, "shape", tuple(shape))
+    if dtype is None:
+      raise ValueError("ShapeDtypeStruct: dtype must be specified.")
+    object.__setattr__(self, "dtype", np.dtype(dtype))
+    if sharding is not None and not isinstance(sharding, (Sharding, PartitionSpec)):
+      raise ValueError("sharding should be an instance of `jax.sharding.Sharding`, "
+                       f"`jax.sharding.PartitionSpec`. Got {sharding} of type {type(sharding)}.")
+    object.__setattr__(self, "_sharding", sharding)
+    object.__setattr__(self, "weak_type", bool(weak_type))
+    if manual_axis_type is not None:
+      raise TypeError("ShapeDtypeStruct: manual_axis_type needs shard_map, which rjax does "
+                      "not have yet")
+    object.__setattr__(self, "manual_axis_type", None)
+    if is_ref:
+      raise NotImplementedError("ShapeDtypeStruct: rjax has no mutable array refs yet")
+    object.__setattr__(self, "is_ref", False)
+
+  def __setattr__(self, name, value):
+    if getattr(self, name) == value:
+      return
+    raise RuntimeError(f"Cannot reassign attributes ({name}) of immutable ShapeDtypeStruct "
+                       "objects")
 
   @property
-  def ndim(self):
+  def size(self) -> int:
+    return int(np.prod(self.shape, dtype=np.int64))
+
+  @property
+  def ndim(self) -> int:
     return len(self.shape)
 
   @property
-  def size(self):
-    return int(np.prod(self.shape, dtype=np.int64))
+  def sharding(self):
+    if isinstance(self._sharding, PartitionSpec):
+      raise TypeError("When specifying PartitionSpec to `ShapeDtypeStruct`, the context mesh "
+                      "cannot be empty (rjax has no meshes yet).")
+    return self._sharding
 
-  def __eq__(self, other):
-    return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
-            and self.dtype == other.dtype and self.weak_type == other.weak_type)
+  @classmethod
+  def like(cls, x) -> "ShapeDtypeStruct":
+    """The ShapeDtypeStruct of ``x`` (an array, a NumPy array, a scalar, a
+    tracer or another ShapeDtypeStruct); a committed array's sharding too."""
+    if isinstance(x, ShapeDtypeStruct):
+      return cls(x.shape, x.dtype, sharding=x._sharding, weak_type=x.weak_type)
+    aval = core.get_aval(x)
+    sharding = x.sharding if isinstance(x, Array) and x.committed else None
+    return cls(aval.shape, aval.dtype, sharding=sharding, weak_type=aval.weak_type)
 
-  def __hash__(self):
-    return hash((self.shape, self.dtype, self.weak_type))
+  def __len__(self):
+    try:
+      return self.shape[0]
+    except IndexError as e:
+      raise TypeError("len() of unsized object") from e
 
   def __repr__(self):
-    w = ", weak_type=True" if self.weak_type else ""
-    return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{w})"
+    sh = f", sharding={self._sharding}" if self._sharding is not None else ""
+    wt = f", weak_type={self.weak_type}" if self.weak_type else ""
+    return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{sh}{wt})"
+
+  __str__ = __repr__
+
+  def _key(self):
+    return (self.shape, self.dtype, self._sharding, self.weak_type, self.manual_axis_type,
+            self.is_ref)
+
+  def __eq__(self, other):
+    return isinstance(other, ShapeDtypeStruct) and self._key() == other._key()
+
+  def __hash__(self):
+    return hash(self._key())
+
+  def update(self, **kwargs) -> "ShapeDtypeStruct":
+    """A copy with the given attributes replaced."""
+    out = ShapeDtypeStruct(
+        kwargs.pop("shape", self.shape), kwargs.pop("dtype", self.dtype),
+        sharding=kwargs.pop("sharding", self._sharding),
+        weak_type=kwargs.pop("weak_type", self.weak_type),
+        manual_axis_type=kwargs.pop("manual_axis_type", self.manual_axis_type),
+        is_ref=kwargs.pop("is_ref", self.is_ref))
+    if kwargs:
+      raise TypeError(f"ShapeDtypeStruct.update: unexpected arguments {sorted(kwargs)}")
+    return out
 
 
 def eval_shape(fun: Callable, *args, **kwargs):

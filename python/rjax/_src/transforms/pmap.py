@@ -31,6 +31,7 @@ from rjax._src.interpreters import partial_eval as pe
 from rjax._src.lax import shapes, slicing
 from rjax._src.runtime import devices as _devices
 from rjax._src.runtime.array import Array, Shard, to_array
+from rjax._src.runtime.sharding import PmapSharding
 from rjax._src.transforms.jit import Lowered
 
 
@@ -76,6 +77,16 @@ class ShardedArray(Array):
   def devices(self) -> set:
     self._check_live()
     return {s.device for s in self._shards}
+
+  @property
+  def sharding(self):
+    """One shard per device along ``axis`` (a ``PmapSharding``)."""
+    self._check_live()
+    return PmapSharding([s.device for s in self._shards], self._axis)
+
+  @property
+  def committed(self) -> bool:
+    return True
 
   @property
   def addressable_shards(self) -> list:

@@ -1,0 +1,2 @@
+"""``jax.experimental``'s pieces rjax has (a library layer): ``io_callback``
+(callback.py), ``checkify`` (checkify.py) and ``ode.odeint`` (ode.py)."""
