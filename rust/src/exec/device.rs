@@ -6,8 +6,8 @@
 //! slot failed fails its outputs with the same error (errors flow along the
 //! data, as in JAX), and a failing or panicking job never stops the worker: the
 //! device keeps running the jobs behind it.
-use crate::buffer::Buffer;
-use crate::error::{panic_message, Error, Result};
+use crate::base::buffer::Buffer;
+use crate::base::error::{panic_message, Error, Result};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -4,10 +4,10 @@
 use super::scalar::{Bits, Int, Num};
 use super::unary::{Math, Real};
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, GRAIN};
 
 /// Strides (in elements) with which an operand of shape `s` is read for an
 /// output of shape `out`: rank-0 operands broadcast everywhere; otherwise the
@@ -215,7 +215,7 @@ fn build_pow(spec: &OpSpec) -> Result<Kernel> {
                 }) as Kernel)
             }, int)
         } else {
-            crate::ensure!(ydt == spec.ins[0].dtype, crate::error::dtype_err("pow", ydt));
+            crate::ensure!(ydt == spec.ins[0].dtype, crate::base::error::dtype_err("pow", ydt));
             Ok(Box::new(move |ins: &[&Buffer]| {
                 Ok(vec![map2::<T, T, T>("pow", ins[0], ins[1], &shape,
                     |a: T, b: T| T::down(a.up().powf(b.up())))?])
@@ -253,8 +253,8 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::params::Params;
     use crate::ops::{build, Aval};
-    use crate::params::Params;
 
     fn run2<A: Element, B: Element, U: Element>(op: &str, a: &[A], b: &[B], out: DType) -> Vec<U> {
         let p = Params::new(op);

@@ -6,11 +6,69 @@
 //! replicas first and then one partial result per process.
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::Result;
-use crate::exec::comm;
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::Error;
+use crate::base::error::Result;
+use crate::loops::parallel::{par_fill, GRAIN};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// The rendezvous of the replicas of one pmap call, as the collective ops
+/// see it. Owned here, implemented above (`exec::comm::Comm`), so that ops
+/// never depend on the executor.
+pub trait Communicator: Send + Sync {
+    /// Every replica's `buf` (in all processes), in global rank order.
+    fn exchange(&self, rank: usize, buf: Buffer) -> Result<Arc<Vec<Buffer>>>;
+    /// `combine` of every replica's `buf`, the same on every replica.
+    fn exchange_reduced(
+        &self,
+        rank: usize,
+        buf: Buffer,
+        combine: &dyn Fn(&[Buffer]) -> Result<Buffer>,
+    ) -> Result<Buffer>;
+    /// The global rank of local replica `rank`.
+    fn global_rank(&self, rank: usize) -> usize;
+    /// Wake every waiting replica with an error (a replica failed).
+    fn poison(&self, why: &str);
+}
+
+thread_local! {
+    static REPLICA: RefCell<Option<(Arc<dyn Communicator>, usize)>> = const { RefCell::new(None) };
+}
+
+/// Run `f` as replica `rank` of `comm` (collective kernels find it here). A
+/// failure or panic poisons the communicator, so the other replicas stop
+/// waiting.
+pub fn as_replica<T>(
+    comm: Arc<dyn Communicator>,
+    rank: usize,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let prev = REPLICA.with(|r| r.borrow_mut().replace((Arc::clone(&comm), rank)));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    REPLICA.with(|r| *r.borrow_mut() = prev);
+    let out = match out {
+        Ok(r) => r,
+        Err(p) => {
+            comm.poison("a device panicked");
+            std::panic::resume_unwind(p)
+        }
+    };
+    if let Err(e) = &out {
+        comm.poison(&e.to_string());
+    }
+    out
+}
+
+/// The communicator and rank of the replica running on this thread.
+fn current(op: &str) -> Result<(Arc<dyn Communicator>, usize)> {
+    REPLICA.with(|r| r.borrow().clone()).ok_or_else(|| {
+        Error::Internal(format!(
+            "{op}: a collective ran outside pmap (no replica on this thread)"
+        ))
+    })
+}
 
 #[derive(Clone, Copy)]
 enum Red {
@@ -45,8 +103,8 @@ fn build_reduce(spec: &OpSpec, red: Red) -> Result<Kernel> {
     let shape = spec.outs[0].shape.clone();
     crate::dispatch_dtype!(dtype, &name, T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
-            let (c, rank) = comm::current(&name)?;
-            Ok(vec![c.exchange_reduced(rank, ins[0].clone(), |all| combine::<T>(all, red, &shape))?])
+            let (c, rank) = current(&name)?;
+            Ok(vec![c.exchange_reduced(rank, ins[0].clone(), &|all| combine::<T>(all, red, &shape))?])
         }) as Kernel)
     }, numeric)
 }
@@ -70,7 +128,7 @@ fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
     let out_shape = spec.outs[0].shape.clone();
     let (outer, inner) = blocks(&in_shape, axis, spec.outs[0].dtype.itemsize());
     Ok(Box::new(move |ins: &[&Buffer]| {
-        let (c, rank) = comm::current("all_gather")?;
+        let (c, rank) = current("all_gather")?;
         let all = c.exchange(rank, ins[0].clone())?;
         let n = all.len();
         // Stacked or tiled along `axis`: for each outer row, replica r's row
@@ -101,7 +159,7 @@ fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
     );
     crate::dispatch_dtype!(out.dtype, "psum_scatter", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
-            let (c, rank) = comm::current("psum_scatter")?;
+            let (c, rank) = current("psum_scatter")?;
             let all = c.exchange(rank, ins[0].clone())?;
             let rank = c.global_rank(rank);
             let n = all.len();
@@ -137,7 +195,7 @@ fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
         .collect();
     let out = spec.outs[0].clone();
     Ok(Box::new(move |ins: &[&Buffer]| {
-        let (c, rank) = comm::current("ppermute")?;
+        let (c, rank) = current("ppermute")?;
         let all = c.exchange(rank, ins[0].clone())?;
         let rank = c.global_rank(rank);
         match perm.iter().find(|&&(_, dst)| dst == rank) {
@@ -158,7 +216,7 @@ fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
         "axis_index: the result is int32"
     );
     Ok(Box::new(|_: &[&Buffer]| {
-        let (c, rank) = comm::current("axis_index")?;
+        let (c, rank) = current("axis_index")?;
         Ok(vec![Buffer::from_vec::<i32>(
             vec![],
             &[c.global_rank(rank) as i32],

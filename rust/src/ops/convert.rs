@@ -1,9 +1,9 @@
 //! convert_element_type: every dtype to every dtype with `CastTo`'s semantics.
 use super::unary::map1;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::Result;
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::Result;
 
 fn build_convert(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
@@ -14,7 +14,7 @@ fn build_convert(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(src, "convert_element_type", S => {
         crate::dispatch_dtype!(dst, "convert_element_type", D => {
             Ok(Box::new(|ins: &[&Buffer]| {
-                Ok(vec![map1::<S, D>(ins[0], crate::dtype::CastTo::<D>::cast)?])
+                Ok(vec![map1::<S, D>(ins[0], crate::base::dtype::CastTo::<D>::cast)?])
             }) as Kernel)
         }, all)
     }, all)
@@ -29,7 +29,7 @@ fn build_bitcast(spec: &OpSpec) -> Result<Kernel> {
     let (src, out) = (spec.ins[0].clone(), spec.outs[0].clone());
     crate::ensure!(
         src.numel() * src.dtype.itemsize() == out.numel() * out.dtype.itemsize(),
-        crate::error::shape_err(
+        crate::base::error::shape_err(
             "bitcast_convert_type",
             format!(
                 "cannot reinterpret {}{:?} as {}{:?}",
@@ -63,8 +63,8 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::params::Params;
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::Params;
 
     #[test]
     fn bitcast_f32_to_i16_pairs() {

@@ -5,10 +5,10 @@
 use super::reduce::Accum;
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{num_threads, par_fill, GRAIN};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{num_threads, par_fill, GRAIN};
 use rayon::prelude::*;
 
 /// Scan `x` viewed as `(outer, n, inner)` into `out` with the monoid `(id, f)`.
@@ -216,10 +216,10 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     fn run(op: &str, x: &Buffer, axis: i64, reverse: bool) -> Buffer {
         let p = Params::new(op)

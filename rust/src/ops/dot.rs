@@ -16,10 +16,10 @@
 //! the output dtype and inserted any input conversions, so both inputs and the
 //! output have one dtype here.
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{num_threads, GRAIN};
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{num_threads, GRAIN};
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
@@ -176,8 +176,8 @@ struct Plan {
     out_shape: Vec<usize>,
 }
 
-fn parse_pair(spec: &OpSpec, v: &crate::params::Param) -> Result<(Vec<usize>, Vec<usize>)> {
-    use crate::params::Param;
+fn parse_pair(spec: &OpSpec, v: &crate::base::params::Param) -> Result<(Vec<usize>, Vec<usize>)> {
+    use crate::base::params::Param;
     let bad = || shape_err(spec.name(), "bad dimension_numbers".to_string());
     let ints = |p: &Param| -> Result<Vec<usize>> {
         match p {
@@ -336,10 +336,10 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::{DType, Element};
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::{DType, Element};
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     fn l(v: &[i64]) -> Param {
         Param::List(v.iter().map(|&i| Param::Int(i)).collect())

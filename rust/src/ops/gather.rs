@@ -3,10 +3,10 @@
 //! is always the last dimension of the indices (as JAX builds them).
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::strided::{istrides, par_rows, strided_buffer, Walk};
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::strided::{istrides, par_rows, strided_buffer, Walk};
 
 /// Exact conversion of an index to i64 (u64 beyond i64::MAX saturates: it is
 /// out of bounds either way).
@@ -456,8 +456,8 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::params::{Param, Params};
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
 
     use crate::ops::testing::{ints, run_op};
 

@@ -1,9 +1,9 @@
 //! iota: `out[idx] = idx[dimension]`, for any numeric dtype.
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{strides, Buffer};
-use crate::dtype::Element;
-use crate::error::Result;
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::base::buffer::{strides, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::Result;
+use crate::loops::parallel::{par_fill, GRAIN};
 
 fn build_iota(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(0, 1)?;
@@ -55,9 +55,9 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::dtype::DType;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     #[test]
     fn iota_2d_dim1() {

@@ -2,10 +2,9 @@
 //! a builder validates the op's avals and params once, at compile time, and
 //! returns a `Kernel` closure that the executor calls with the input buffers.
 //! One string links all layers: the Python primitive name is the op name here.
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::params::Params;
+use crate::base::buffer::Buffer;
+use crate::base::error::{Error, Result};
+use crate::base::params::Params;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -28,21 +27,7 @@ pub mod threefry;
 pub mod unary;
 pub mod window;
 
-/// Abstract value: what Python's ShapedArray says about a buffer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Aval {
-    pub dtype: DType,
-    pub shape: Vec<usize>,
-}
-
-impl Aval {
-    pub fn new(dtype: DType, shape: Vec<usize>) -> Aval {
-        Aval { dtype, shape }
-    }
-    pub fn numel(&self) -> usize {
-        self.shape.iter().product()
-    }
-}
+pub use crate::base::aval::Aval;
 
 /// Everything a builder may look at. `params.op` is the op name.
 pub struct OpSpec<'a> {
@@ -143,9 +128,9 @@ pub fn supported_ops() -> Vec<&'static str> {
 #[cfg(test)]
 pub mod testing {
     use super::{build, Aval, OpSpec};
-    use crate::buffer::Buffer;
-    use crate::dtype::Element;
-    use crate::params::{Param, Params};
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::Element;
+    use crate::base::params::{Param, Params};
 
     /// A list-of-ints param.
     pub fn ints(v: &[i64]) -> Param {

@@ -16,11 +16,11 @@
 //! combine the partial results in order.
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{num_threads, par_fill, GRAIN};
-use crate::exec::strided::strided_buffer;
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{num_threads, par_fill, GRAIN};
+use crate::loops::strided::strided_buffer;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
@@ -422,13 +422,13 @@ fn build_prod(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, prod::<T>), numeric)
 }
 fn build_max(spec: &OpSpec) -> Result<Kernel> {
-    if spec.ins.first().map(|a| a.dtype) == Some(crate::dtype::DType::Bool) {
+    if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {
         return reduce_kernel::<bool>(spec, or::<bool>);
     }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, max::<T>), numeric)
 }
 fn build_min(spec: &OpSpec) -> Result<Kernel> {
-    if spec.ins.first().map(|a| a.dtype) == Some(crate::dtype::DType::Bool) {
+    if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {
         return reduce_kernel::<bool>(spec, and::<bool>);
     }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, min::<T>), numeric)
@@ -546,10 +546,10 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     fn run(op: &str, x: &Buffer, axes: &[i64], out: Aval) -> Buffer {
         let p = Params::new(op).with(

@@ -1,7 +1,7 @@
 //! Scalar arithmetic with XLA's semantics, written once per kind of number.
 //! Integers wrap; integer division truncates, x/0 gives -1 (all ones), and
 //! MIN/-1 gives MIN, as XLA's CPU backend does. Floats follow IEEE.
-use crate::dtype::Element;
+use crate::base::dtype::Element;
 use half::{bf16, f16};
 
 pub trait Num: Element {

@@ -1,10 +1,10 @@
 //! select_n and clamp: elementwise ops with more than two operands.
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, GRAIN};
 
 /// Element `i` of a full-size or one-element operand.
 #[inline(always)]
@@ -51,7 +51,7 @@ fn select_kernel<T: Element>(ins: &[&Buffer], shape: &[usize]) -> Result<Buffer>
             let last = cases.len() - 1;
             Box::new(move |i| (Ord::max(at(p, i), 0) as usize).min(last))
         }
-        other => return Err(crate::error::dtype_err("select_n", other)),
+        other => return Err(crate::base::error::dtype_err("select_n", other)),
     };
     Ok(Buffer::build::<T>(shape.to_vec(), |out| {
         par_fill(out, GRAIN, |off, chunk| {

@@ -1,11 +1,11 @@
 //! Shape ops: reshape and squeeze (free), broadcast_in_dim, transpose, rev,
 //! slice (strided copies), concatenate and pad.
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{strides, Buffer};
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
-use crate::exec::strided::{istrides, par_rows, strided_buffer, Walk};
+use crate::base::buffer::{strides, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, GRAIN};
+use crate::loops::strided::{istrides, par_rows, strided_buffer, Walk};
 
 fn build_reshape(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
@@ -254,8 +254,8 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::params::{Param, Params};
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
 
     use crate::ops::testing::{ints, run_op};
 

@@ -9,10 +9,10 @@
 //! `dimension`), then gathers every operand through it by item size, so the
 //! payload operands need no dtype dispatch.
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, GRAIN};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 
@@ -156,7 +156,7 @@ fn build_sort(spec: &OpSpec) -> Result<Kernel> {
         if num_keys == 1 {
             crate::dispatch_dtype!(key0, "sort", T => {
                 perm_one_key::<T>(ins[0].slice::<T>()?, n, inner, &mut perm);
-                Ok::<(), crate::error::Error>(())
+                Ok::<(), crate::base::error::Error>(())
             }, all)?;
         } else {
             let keys: Vec<KeyCmp> = ins[..num_keys]
@@ -255,10 +255,10 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     #[test]
     fn sort_two_keys_with_payload() {

@@ -8,10 +8,10 @@
 //! compiler vectorises each round across the block.
 use super::binary::broadcast_strides;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::DType;
-use crate::error::{dtype_err, Result};
-use crate::exec::parallel::{num_threads, GRAIN};
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::DType;
+use crate::base::error::{dtype_err, Result};
+use crate::loops::parallel::{num_threads, GRAIN};
 use rayon::prelude::*;
 
 const ROTATIONS: [[u32; 4]; 2] = [[13, 15, 26, 6], [17, 29, 16, 24]];
@@ -169,7 +169,7 @@ fn threefry_kernel(ins: &[&Buffer], shape: &[usize]) -> Result<Vec<Buffer>> {
     });
     match o0 {
         Some(o0) => Ok(vec![o0, o1]),
-        None => Err(crate::error::Error::Internal(
+        None => Err(crate::base::error::Error::Internal(
             "threefry2x32: no output".into(),
         )),
     }
@@ -195,8 +195,8 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::params::Params;
     use crate::ops::{build, Aval};
-    use crate::params::Params;
 
     fn run(ins: &[(Vec<usize>, Vec<u32>)], out: Vec<usize>) -> (Vec<u32>, Vec<u32>) {
         let p = Params::new("threefry2x32");

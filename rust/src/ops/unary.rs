@@ -3,10 +3,10 @@
 //! type its math runs in, so f16/bf16 compute in f32 and round once.
 use super::scalar::{Bits, Int, Num};
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::Element;
-use crate::error::Result;
-use crate::exec::parallel::{par_fill, GRAIN};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::Element;
+use crate::base::error::Result;
+use crate::loops::parallel::{par_fill, GRAIN};
 use half::{bf16, f16};
 use num_traits::Float;
 
@@ -268,7 +268,7 @@ fn build_round(spec: &OpSpec) -> Result<Kernel> {
     let even = match spec.params.int("rounding_method")? {
         0 => false,
         1 => true,
-        m => crate::bail!(crate::error::Error::BadParam {
+        m => crate::bail!(crate::base::error::Error::BadParam {
             op: "round".into(),
             param: "rounding_method".into(),
             msg: format!("expected 0 or 1, got {m}"),
@@ -347,9 +347,9 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dtype::DType;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval};
-    use crate::params::{Param, Params};
 
     fn run1<T: Element, U: Element>(op: &str, p: Params, x: &[T], out: DType) -> Vec<U> {
         let p = Params { op: op.into(), ..p };

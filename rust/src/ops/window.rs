@@ -11,10 +11,10 @@
 use super::reduce::Accum;
 use super::scalar::Num;
 use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::DType;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, par_fill_rows, GRAIN};
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::DType;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, par_fill_rows, GRAIN};
 use rayon::prelude::*;
 
 /// The geometry of one windowed op, with per-dim lookup tables: `table[d]`
@@ -461,9 +461,9 @@ pub fn register(r: &mut Registry) {
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
     use crate::ops::testing::{ints, run_op};
-    use crate::params::{Param, Params};
 
     fn win(op: &str, dims: &[i64], strides: &[i64], pads: &[[i64; 2]]) -> Params {
         Params::new(op)

@@ -58,18 +58,6 @@ pub fn par_for(n: usize, cost_per_item: usize, f: impl Fn(usize) + Sync + Send) 
     }
 }
 
-/// Parallel memcpy.
-pub fn par_copy(dst: &mut [u8], src: &[u8]) {
-    let grain = 1 << 20;
-    if src.len() <= grain || num_threads() <= 1 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    dst.par_chunks_mut(grain)
-        .zip(src.par_chunks(grain))
-        .for_each(|(d, s)| d.copy_from_slice(s));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

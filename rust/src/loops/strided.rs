@@ -3,9 +3,9 @@
 //! `src[offset + sum(idx[d] * strides[d])]`, with strides in elements (zero for
 //! broadcast dims, negative for reversed dims).
 use super::parallel::{num_threads, GRAIN};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::Element;
-use crate::error::Result;
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::Result;
 use rayon::prelude::*;
 
 /// Collapse adjacent output dims that are contiguous in the source too.
@@ -217,7 +217,7 @@ impl Walk {
 
 /// Row-major strides of `shape` as `isize`.
 pub fn istrides(shape: &[usize]) -> Vec<isize> {
-    crate::buffer::strides(shape)
+    crate::base::buffer::strides(shape)
         .into_iter()
         .map(|s| s as isize)
         .collect()

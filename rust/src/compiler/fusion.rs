@@ -19,14 +19,14 @@
 //! Tiles compute with the same scalar functions as the one-op kernels, so a
 //! fused elementwise result equals the unfused one bit for bit; fused float32
 //! sums accumulate in float64 (at least as accurate as the unfused sum).
-use crate::buffer::{numel, strides, Buffer, RawBuf};
-use crate::dtype::{CastTo, DType, Element};
-use crate::error::{Error, Result};
-use crate::exec::parallel::{num_threads, GRAIN};
+use crate::base::buffer::{numel, strides, Buffer, RawBuf};
+use crate::base::dtype::{CastTo, DType, Element};
+use crate::base::error::{Error, Result};
+use crate::base::params::Params;
+use crate::loops::parallel::{num_threads, GRAIN};
 use crate::ops::scalar::{Bits, Num};
 use crate::ops::unary::Math;
 use crate::ops::{Aval, Kernel};
-use crate::params::Params;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -1977,12 +1977,12 @@ impl Acc {
 #[cfg(test)]
 mod tests {
     use super::MAX_ROW;
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
-    use crate::exec::program::{Executable, InstrSpec};
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
+    use crate::exec::executable::{Executable, InstrSpec};
     use crate::ops::testing::ints;
     use crate::ops::Aval;
-    use crate::params::{Param, Params};
 
     fn f32s(shape: &[usize]) -> Aval {
         Aval::new(DType::F32, shape.to_vec())

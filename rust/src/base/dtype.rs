@@ -269,8 +269,8 @@ macro_rules! dispatch_dtype {
     (@arms $dt:expr, $op:expr, $T:ident => $body:expr; $($v:ident => $t:ty),*) => {{
         #[allow(unreachable_patterns)]
         match $dt {
-            $( $crate::dtype::DType::$v => { #[allow(dead_code)] type $T = $t; $body } )*
-            other => Err($crate::error::dtype_err($op, other)),
+            $( $crate::base::dtype::DType::$v => { #[allow(dead_code)] type $T = $t; $body } )*
+            other => Err($crate::base::error::dtype_err($op, other)),
         }
     }};
 }

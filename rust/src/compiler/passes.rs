@@ -18,12 +18,12 @@
 //! an effect (a debug callback, or control flow whose body has one) is live
 //! whatever reads it and is never merged with an equal one; no host call is
 //! ever folded (it would run Python at compile time).
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::exec::program::InstrSpec;
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::{Error, Result};
+use crate::base::params::Params;
+use crate::compiler::program::InstrSpec;
 use crate::ops::{self, Aval, OpSpec};
-use crate::params::Params;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -407,8 +407,8 @@ pub fn optimize_with_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::program::Executable;
-    use crate::params::Param;
+    use crate::base::params::Param;
+    use crate::exec::executable::Executable;
 
     fn f32v(shape: &[usize]) -> Aval {
         Aval::new(DType::F32, shape.to_vec())
@@ -930,7 +930,7 @@ mod tests {
 
     fn debug_callback(ins: Vec<usize>) -> InstrSpec {
         // The callable is only looked at when the op runs, never by the passes.
-        let f = crate::params::HostObject(std::sync::Arc::new(0u8));
+        let f = crate::base::params::HostObject(std::sync::Arc::new(0u8));
         InstrSpec {
             params: Params::new("debug_callback").with("callback", Param::Object(f)),
             ins,
@@ -978,8 +978,8 @@ mod tests {
         let cond = Executable::new(vec![], vec![], vec![iota(1)], vec![0]).unwrap();
         assert!(!cond.has_effects());
         let branches = Param::List(vec![
-            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(body))),
-            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(cond))),
+            crate::ops::control::program_param(std::sync::Arc::new(body)),
+            crate::ops::control::program_param(std::sync::Arc::new(cond)),
         ]);
         let o = optimize_with_stats(
             &[a.clone()],

@@ -1,22 +1,13 @@
-//! A Program is a straight-line list of instructions over numbered values:
-//! inputs take ids `0..n_in`, constants the next ids, then each instruction's
-//! outputs get fresh ids in order. `Executable` builds every kernel once and
-//! frees each intermediate buffer right after its last use; before that, the
-//! Program goes through the passes of `passes.rs` (DCE, CSE, folding).
-use crate::buffer::Buffer;
-use crate::error::{Error, Result};
-use crate::exec::fusion::{self, Step};
-use crate::exec::passes::{self, PassStats};
+//! `Executable` runs a Program (`compiler::program`): it builds every kernel
+//! once and frees each intermediate buffer right after its last use; before
+//! that, the Program goes through the compiler's passes (DCE, CSE, folding)
+//! and fusion planning.
+use crate::base::buffer::Buffer;
+use crate::base::error::{Error, Result};
+use crate::compiler::fusion::{self, Step};
+use crate::compiler::passes::{self, PassStats};
+pub use crate::compiler::program::InstrSpec;
 use crate::ops::{self, Aval, Kernel, OpSpec};
-use crate::params::Params;
-
-/// One instruction as it comes from Python: op params (incl. name), input
-/// value ids and output avals.
-pub struct InstrSpec {
-    pub params: Params,
-    pub ins: Vec<usize>,
-    pub outs: Vec<Aval>,
-}
 
 struct Instr {
     name: String,
@@ -99,7 +90,7 @@ impl Executable {
             }
         }
         let ins_of: Vec<Vec<usize>> = specs.iter().map(|s| s.ins.clone()).collect();
-        let params: Vec<&crate::params::Params> = specs.iter().map(|s| &s.params).collect();
+        let params: Vec<&crate::base::params::Params> = specs.iter().map(|s| &s.params).collect();
         let steps = if fuse && specs.len() > 1 {
             fusion::plan(&params, &ins_of, &outs_of, &avals, &outputs)
         } else {
@@ -348,10 +339,29 @@ impl Executable {
     }
 }
 
+impl crate::ops::control::SubProgram for Executable {
+    fn in_avals(&self) -> &[Aval] {
+        &self.in_avals
+    }
+    fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+        Executable::run(self, inputs)
+    }
+    fn run_trusted(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+        Executable::run_trusted(self, inputs)
+    }
+    fn has_effects(&self) -> bool {
+        self.effects
+    }
+    fn has_host_calls(&self) -> bool {
+        self.host_calls
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dtype::DType;
+    use crate::base::dtype::DType;
+    use crate::base::params::Params;
 
     fn instr(op: &str, ins: Vec<usize>, out: Aval) -> InstrSpec {
         InstrSpec {
