@@ -15,7 +15,6 @@ pub mod loops;
 pub mod ops;
 pub mod py;
 
-
 use pyo3::prelude::*;
 
 #[pymodule]

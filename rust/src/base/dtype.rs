@@ -98,6 +98,48 @@ impl DType {
     }
 }
 
+/// A set of dtypes (what an op accepts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DTypes(u16);
+
+impl DTypes {
+    pub const NONE: DTypes = DTypes(0);
+    pub const ALL: DTypes = DTypes((1 << 13) - 1);
+    pub const FLOAT: DTypes = DTypes::of(&[DType::F16, DType::BF16, DType::F32, DType::F64]);
+    pub const INT: DTypes = DTypes::of(&[
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+    ]);
+    pub const NUMERIC: DTypes = DTypes(DTypes::INT.0 | DTypes::FLOAT.0);
+    pub const INTBOOL: DTypes = DTypes(DTypes::INT.0 | 1 << DType::Bool as u16);
+
+    pub const fn of(ds: &[DType]) -> DTypes {
+        let mut m = 0u16;
+        let mut i = 0;
+        while i < ds.len() {
+            m |= 1 << ds[i] as u16;
+            i += 1;
+        }
+        DTypes(m)
+    }
+    pub const fn contains(self, d: DType) -> bool {
+        self.0 & (1 << d as u16) != 0
+    }
+    pub const fn union(self, o: DTypes) -> DTypes {
+        DTypes(self.0 | o.0)
+    }
+    /// The dtypes of the set, in `DType::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = DType> {
+        DType::ALL.into_iter().filter(move |&d| self.contains(d))
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

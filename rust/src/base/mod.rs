@@ -4,3 +4,4 @@ pub mod buffer;
 pub mod dtype;
 pub mod error;
 pub mod params;
+pub mod slice;

@@ -167,7 +167,7 @@ impl Builder {
     fn try_fold(&self, node: &Node, in_avals: &[Aval]) -> Result<Option<Vec<Buffer>>> {
         // Control flow (an op carrying sub-programs) never folds: a loop may
         // run long, and its cost is not bounded by its output size.
-        if node.params.holds_program() || ops::callback::is_host_op(&node.params) {
+        if node.params.holds_program() || ops::is_host_op(&node.params) {
             return Ok(None);
         }
         let mut args = Vec::with_capacity(node.ins.len());
@@ -218,9 +218,7 @@ fn live_instrs(
     }
     let mut keep = vec![false; specs.len()];
     for (k, s) in specs.iter().enumerate().rev() {
-        if ops::callback::has_effect(&s.params)
-            || (first[k]..first[k] + s.outs.len()).any(|v| live[v])
-        {
+        if ops::has_effect(&s.params) || (first[k]..first[k] + s.outs.len()).any(|v| live[v]) {
             keep[k] = true;
             for &i in &s.ins {
                 live[i] = true;
@@ -305,7 +303,7 @@ pub fn optimize_with_stats(
             ins,
             outs: s.outs,
         };
-        let effect = ops::callback::has_effect(&node.params);
+        let effect = ops::has_effect(&node.params);
         if let Some(vals) = b.seen.get(&node).filter(|_| !effect) {
             stats.cse += 1;
             map.extend(vals.iter().map(|&v| Some(v)));
@@ -347,7 +345,7 @@ pub fn optimize_with_stats(
         mark(v, &mut used_const, &mut used_node);
     }
     for (j, n) in b.nodes.iter().enumerate() {
-        if ops::callback::has_effect(&n.params) {
+        if ops::has_effect(&n.params) {
             used_node[j] = true;
         }
     }

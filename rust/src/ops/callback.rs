@@ -39,24 +39,3 @@ pub fn build(spec: &OpSpec) -> Result<Kernel> {
         ))),
     }))
 }
-
-pub fn register(r: &mut super::Registry) {
-    r.add("pure_callback", build);
-    r.add("debug_callback", build);
-}
-
-/// Whether the op (or a sub-program it carries) calls back into the host.
-pub fn is_host_op(p: &crate::base::params::Params) -> bool {
-    ["pure_callback", "debug_callback"].contains(&p.op.as_str())
-        || super::control::sub_programs(p)
-            .iter()
-            .any(|e| e.has_host_calls())
-}
-
-/// Whether the op (or a sub-program it carries) has an effect.
-pub fn has_effect(p: &crate::base::params::Params) -> bool {
-    p.op == "debug_callback"
-        || super::control::sub_programs(p)
-            .iter()
-            .any(|e| e.has_effects())
-}

@@ -5,9 +5,10 @@
 //! Across processes the ranks are global; reductions combine this process's
 //! replicas first and then one partial result per process.
 use super::scalar::Num;
-use super::{Kernel, OpSpec, Registry};
+use super::{Kernel, OpSpec};
 use crate::base::buffer::Buffer;
 use crate::base::dtype::DType;
+use crate::base::dtype::Element;
 use crate::base::error::Error;
 use crate::base::error::Result;
 use crate::loops::parallel::{par_fill, GRAIN};
@@ -77,7 +78,7 @@ enum Red {
     Min,
 }
 
-fn combine<T: Num>(bufs: &[Buffer], red: Red, shape: &[usize]) -> Result<Buffer> {
+fn combine<T: Num + Element>(bufs: &[Buffer], red: Red, shape: &[usize]) -> Result<Buffer> {
     let parts: Vec<&[T]> = bufs.iter().map(|b| b.slice::<T>()).collect::<Result<_>>()?;
     Ok(Buffer::build::<T>(shape.to_vec(), |out| {
         par_fill(out, GRAIN, |off, chunk| {
@@ -116,7 +117,18 @@ fn blocks(shape: &[usize], axis: usize, itemsize: usize) -> (usize, usize) {
     (outer, inner)
 }
 
-fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
+/// psum / pmax / pmin over the replicas.
+pub fn build_psum(spec: &OpSpec) -> Result<Kernel> {
+    build_reduce(spec, Red::Sum)
+}
+pub fn build_pmax(spec: &OpSpec) -> Result<Kernel> {
+    build_reduce(spec, Red::Max)
+}
+pub fn build_pmin(spec: &OpSpec) -> Result<Kernel> {
+    build_reduce(spec, Red::Min)
+}
+
+pub fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let axis = spec.params.usize("axis")?;
     let in_shape = spec.ins[0].shape.clone();
@@ -146,7 +158,7 @@ fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let d = spec.params.usize("scatter_dimension")?;
     let tiled = spec.params.bool("tiled")?;
@@ -185,7 +197,7 @@ fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
     }, numeric)
 }
 
-fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let perm: Vec<(usize, usize)> = spec
         .params
@@ -209,7 +221,7 @@ fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(0, 1)?;
     crate::ensure!(
         spec.outs[0].dtype == DType::I32,
@@ -222,14 +234,4 @@ fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
             &[c.global_rank(rank) as i32],
         )?])
     }))
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("psum", |s| build_reduce(s, Red::Sum));
-    r.add("pmax", |s| build_reduce(s, Red::Max));
-    r.add("pmin", |s| build_reduce(s, Red::Min));
-    r.add("all_gather", build_all_gather);
-    r.add("psum_scatter", build_psum_scatter);
-    r.add("ppermute", build_ppermute);
-    r.add("axis_index", build_axis_index);
 }

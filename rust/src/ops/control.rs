@@ -11,7 +11,7 @@
 //!   `*consts, *carry, *xs` (each x with a leading axis of `length`); outputs
 //!   `*carry, *ys`, the ys stacked along a new leading axis into buffers
 //!   allocated once.
-use super::{Aval, Kernel, OpSpec, Registry};
+use super::{Aval, Kernel, OpSpec};
 use crate::base::buffer::{numel, Buffer, RawBuf};
 use crate::base::dtype::DType;
 use crate::base::error::{Error, Result};
@@ -110,7 +110,7 @@ fn owned(ins: &[&Buffer]) -> Vec<Buffer> {
     ins.iter().map(|&b| b.clone()).collect()
 }
 
-fn build_cond(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_cond(spec: &OpSpec) -> Result<Kernel> {
     let branches = spec
         .params
         .programs("branches")?
@@ -131,7 +131,7 @@ fn build_cond(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_while(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
     let cond = sub_program(&spec.params.program("cond_program")?)?;
     let body = sub_program(&spec.params.program("body_program")?)?;
     let cn = spec.params.usize("cond_nconsts")?;
@@ -184,7 +184,7 @@ fn row_bytes(a: &Aval) -> usize {
     numel(a.shape.get(1..).unwrap_or(&[])) * a.dtype.itemsize()
 }
 
-fn build_scan(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
     let body = sub_program(&spec.params.program("body")?)?;
     let nconsts = spec.params.usize("num_consts")?;
     let ncarry = spec.params.usize("num_carry")?;
@@ -242,12 +242,6 @@ fn build_scan(spec: &OpSpec) -> Result<Kernel> {
         }
         Ok(res)
     }))
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("cond", build_cond);
-    r.add("while", build_while);
-    r.add("scan", build_scan);
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::dot::gemm_float::{gemm_native, gemm_via_f32};
 use super::dot::gemm_loop::gemm_generic;
 use super::dot::{Dims, MatView};
 use super::window::{axis_table, par_outputs};
-use super::{Kernel, OpSpec, Registry};
+use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, strides, Buffer, RawBuf};
 use crate::base::dtype::{DType, Element};
 use crate::base::error::{shape_err, Result};
@@ -381,7 +381,7 @@ impl Plan {
     }
 }
 
-fn build_conv(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_conv(spec: &OpSpec) -> Result<Kernel> {
     let p = plan(spec)?;
     let dt = spec.outs[0].dtype;
     debug_assert_eq!(numel(&p.out_shape), spec.outs[0].numel());
@@ -404,10 +404,6 @@ fn build_conv(spec: &OpSpec) -> Result<Kernel> {
             }) as Kernel)
         }, int),
     }
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("conv_general_dilated", build_conv);
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! or-of-ands for bool. Python (abstract eval + lowering) has already decided
 //! the output dtype and inserted any input conversions, so both inputs and the
 //! output have one dtype here.
-use super::{Kernel, OpSpec, Registry};
+use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, strides, Buffer};
 use crate::base::dtype::{DType, Element};
 use crate::base::error::{shape_err, Result};
@@ -296,7 +296,7 @@ fn run<T: Element>(
     })
 }
 
-fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
     let p = plan(spec)?;
     let dt = spec.outs[0].dtype;
     match dt {
@@ -328,10 +328,6 @@ fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
             }) as Kernel)
         }, intbool),
     }
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("dot_general", build_dot_general);
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! iota: `out[idx] = idx[dimension]`, for any numeric dtype.
-use super::{Kernel, OpSpec, Registry};
+use super::{Kernel, OpSpec};
 use crate::base::buffer::{strides, Buffer};
 use crate::base::dtype::Element;
 use crate::base::error::Result;
 use crate::loops::parallel::{par_fill, GRAIN};
 
-fn build_iota(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_iota(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(0, 1)?;
     let shape = spec.outs[0].shape.clone();
     let dim = spec.params.usize("dimension")?;
@@ -47,10 +47,6 @@ fn build_iota(spec: &OpSpec) -> Result<Kernel> {
             })])
         }) as Kernel)
     }, numeric)
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("iota", build_iota);
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! `sort` computes one permutation per lane (a lane is a 1-d slice along
 //! `dimension`), then gathers every operand through it by item size, so the
 //! payload operands need no dtype dispatch.
-use super::{Kernel, OpSpec, Registry};
+use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, Buffer};
 use crate::base::dtype::{DType, Element};
 use crate::base::error::{shape_err, Result};
@@ -115,7 +115,7 @@ fn gather(b: &Buffer, perm: &[u32], n: usize, inner: usize) -> Result<Buffer> {
     })
 }
 
-fn build_sort(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_sort(spec: &OpSpec) -> Result<Kernel> {
     crate::ensure!(
         !spec.ins.is_empty() && spec.ins.len() == spec.outs.len(),
         shape_err("sort", "needs as many outputs as operands")
@@ -207,7 +207,7 @@ fn top_k_typed<T: Element, I: Element>(
     }
 }
 
-fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 2)?;
     let shape = spec.ins[0].shape.clone();
     let k = spec.params.usize("k")?;
@@ -246,11 +246,6 @@ fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
             ])
         }) as Kernel)
     }, all)
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("sort", build_sort);
-    r.add("top_k", build_top_k);
 }
 
 #[cfg(test)]
