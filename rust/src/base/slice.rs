@@ -112,6 +112,20 @@ impl<'a> SliceMut<'a> {
         }
     }
 
+    /// `len` elements of `dtype` at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` live, aligned elements of `dtype` that
+    /// nothing else reads or writes while the result lives.
+    pub unsafe fn from_raw(dtype: DType, ptr: *mut u8, len: usize) -> SliceMut<'a> {
+        SliceMut {
+            dtype,
+            ptr,
+            len,
+            _life: PhantomData,
+        }
+    }
+
     pub fn dtype(&self) -> DType {
         self.dtype
     }

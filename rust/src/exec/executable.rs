@@ -5,13 +5,10 @@
 use crate::base::buffer::Buffer;
 use crate::base::error::{Error, Result};
 
+use crate::compiler::fusion::{self, Step};
 use crate::compiler::passes::{self, PassStats};
 pub use crate::compiler::program::InstrSpec;
 use crate::ops::{self, Aval, Kernel, OpSpec};
-
-enum Step {
-    Single(usize),
-}
 
 struct Instr {
     name: String,
@@ -95,8 +92,11 @@ impl Executable {
         }
         let ins_of: Vec<Vec<usize>> = specs.iter().map(|s| s.ins.clone()).collect();
         let params: Vec<&crate::base::params::Params> = specs.iter().map(|s| &s.params).collect();
-        let _ = fuse;
-        let steps: Vec<Step> = (0..specs.len()).map(Step::Single).collect();
+        let steps = if fuse && specs.len() > 1 {
+            fusion::plan(&params, &ins_of, &outs_of, &avals, &outputs)
+        } else {
+            (0..specs.len()).map(Step::Single).collect()
+        };
         let mut instrs = Vec::with_capacity(steps.len());
         for step in steps {
             match step {
@@ -116,7 +116,6 @@ impl Executable {
                         frees: vec![],
                     });
                 }
-                #[cfg(any())]
                 Step::Group { members } => {
                     let inside: std::collections::HashSet<usize> =
                         members.iter().copied().collect();
@@ -134,7 +133,7 @@ impl Executable {
                     let out_avals: Vec<Aval> = outs.iter().map(|&v| avals[v].clone()).collect();
                     instrs.push(Instr {
                         name: fused.describe(),
-                        kernel: fused.into_kernel(out_avals),
+                        kernel: super::fused::kernel(fused, out_avals),
                         ins,
                         outs,
                         frees: vec![],
