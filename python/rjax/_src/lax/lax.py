@@ -241,6 +241,7 @@ _UNOPS = [
     ("erf", _float, lambda x: _sp().erf(x)), ("erfc", _float, lambda x: _sp().erfc(x)),
     ("erf_inv", _float, lambda x: _sp().erfinv(x)), ("lgamma", _float, lambda x: _sp().gammaln(x)),
     ("digamma", _float, lambda x: _sp().psi(x)), ("not", _intbool, np.invert),
+    ("bessel_i0e", _float, lambda x: _sp().i0e(x)), ("bessel_i1e", _float, lambda x: _sp().i1e(x)),
     ("population_count", _int,
      lambda x: np.bitwise_count(x.view(f"u{x.dtype.itemsize}")).astype(x.dtype)),
     ("clz", _int, _clz_ref),
@@ -352,6 +353,8 @@ erfc = _unary(erfc_p, "Elementwise complementary error function.")
 erf_inv = _unary(erf_inv_p, "Elementwise inverse error function.")
 lgamma = _unary(lgamma_p, "Elementwise log of the absolute value of the gamma function.")
 digamma = _unary(digamma_p, "Elementwise digamma function (derivative of lgamma).")
+bessel_i0e = _unary(bessel_i0e_p, "Elementwise exp(-|x|) I0(x) (modified Bessel, order 0).")
+bessel_i1e = _unary(bessel_i1e_p, "Elementwise exp(-|x|) I1(x) (modified Bessel, order 1).")
 bitwise_not = _unary(not_p, "Elementwise bitwise (integers) or logical (bool) NOT.")
 not_ = bitwise_not
 population_count = _unary(population_count_p, "Elementwise count of set bits.")
@@ -551,7 +554,7 @@ __all__ = [
     "neg", "sign", "floor", "ceil", "round", "RoundingMethod", "is_finite", "exp", "exp2", "log",
     "log1p", "expm1", "tanh", "logistic", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "sqrt", "rsqrt", "cbrt", "abs", "square", "erf", "erfc",
-    "erf_inv", "lgamma", "digamma", "bitwise_not", "not_", "population_count", "clz",
+    "erf_inv", "lgamma", "digamma", "bessel_i0e", "bessel_i1e", "bitwise_not", "not_", "population_count", "clz",
     "integer_pow", "add", "sub", "mul", "div", "rem", "pow", "max", "min", "atan2", "nextafter",
     "bitwise_and", "bitwise_or", "bitwise_xor", "shift_left", "shift_right_logical",
     "shift_right_arithmetic", "eq", "ne", "lt", "le", "gt", "ge", "convert_element_type",
@@ -821,6 +824,21 @@ _ad.defjvp(erfc_p, lambda g, x: mul_p.bind(
 _ad.defjvp2(erf_inv_p, lambda g, ans, x: mul_p.bind(
     _c(np.sqrt(np.pi) / 2.0, x), mul_p.bind(g, exp_p.bind(square_p.bind(ans)))))
 _ad.defjvp(lgamma_p, lambda g, x: mul_p.bind(g, digamma_p.bind(x)))
+# JAX's rules: i0e' = i1e - sign(x) i0e; i1e' = i0e - i1e (sign(x) + 1/x), 1/2 at 0
+_ad.defjvp2(bessel_i0e_p, lambda g, ans, x: mul_p.bind(
+    g, sub_p.bind(bessel_i1e_p.bind(x), mul_p.bind(sign_p.bind(x), ans))))
+
+
+def _bessel_i1e_jvp(g, ans, x):
+  zero = eq_p.bind(x, _c(0.0, x))
+  one, half = (_full_of(_c(v, x), x, x) for v in (1.0, 0.5))
+  safe = select_n_p.bind(zero, x, one)
+  d = sub_p.bind(bessel_i0e_p.bind(safe), mul_p.bind(
+      ans, add_p.bind(sign_p.bind(safe), div_p.bind(one, safe))))
+  return mul_p.bind(g, select_n_p.bind(zero, d, half))
+
+
+_ad.defjvp2(bessel_i1e_p, _bessel_i1e_jvp)
 
 
 # Trigamma. JAX differentiates digamma with ``polygamma(1, x)`` (a primitive
@@ -948,8 +966,8 @@ for _p in (nextafter_p, not_p, and_p, or_p, xor_p, population_count_p, clz_p, sh
 # -- batching ----------------------------------------------------------------
 
 for _p in (exp2_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p, asinh_p, acosh_p, atanh_p,
-           rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p, not_p,
-           population_count_p, clz_p):
+           rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p, bessel_i0e_p,
+           bessel_i1e_p, not_p, population_count_p, clz_p):
   _batching.defvectorized(_p)
 for _p in (rem_p, atan2_p, nextafter_p, and_p, or_p, xor_p, shift_left_p, shift_right_logical_p,
            shift_right_arithmetic_p, pow_p):
