@@ -1,7 +1,8 @@
 //! rjax's core. This file only declares the modules, one per layer, and
 //! exports the Python module; see DESIGN.md for the data flow.
 //!
-//! The layers, lowest first (a layer uses only the layers below it;):
+//! The layers, lowest first (a layer uses only the layers below it; the
+//! test in `layers.rs` enforces it):
 //! - `base`: buffers, dtypes, errors, params, avals (plain data);
 //! - `loops`: parallel and strided loops;
 //! - `ops`: the op table, the scalar layer, the kernels;
@@ -14,6 +15,9 @@ pub mod exec;
 pub mod loops;
 pub mod ops;
 pub mod py;
+
+#[cfg(test)]
+mod layers;
 
 use pyo3::prelude::*;
 

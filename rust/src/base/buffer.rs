@@ -302,6 +302,19 @@ impl Buffer {
     }
 }
 
+/// Parallel memcpy (rayon; the loop helpers live a layer up, in `loops`).
+fn par_copy(dst: &mut [u8], src: &[u8]) {
+    use rayon::prelude::*;
+    let grain = 1 << 20;
+    if src.len() <= grain || rayon::current_num_threads() <= 1 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    dst.par_chunks_mut(grain)
+        .zip(src.par_chunks(grain))
+        .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,17 +347,4 @@ mod tests {
         assert!(size_class(POOL_MIN + 1) >= POOL_MIN + 1);
         assert!(size_class(100_000) < 125_000);
     }
-}
-
-/// Parallel memcpy (rayon; the loop helpers live a layer up, in `loops`).
-fn par_copy(dst: &mut [u8], src: &[u8]) {
-    use rayon::prelude::*;
-    let grain = 1 << 20;
-    if src.len() <= grain || rayon::current_num_threads() <= 1 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    dst.par_chunks_mut(grain)
-        .zip(src.par_chunks(grain))
-        .for_each(|(d, s)| d.copy_from_slice(s));
 }

@@ -212,18 +212,30 @@ pub trait CastTo<U> {
 }
 
 macro_rules! impl_cast_prim_to {
-    ($src:ty; $($dst:ty),*) => {$(
+    ($src:ident; $($dst:ty),*) => {$(
         impl CastTo<$dst> for $src { #[inline(always)] fn cast(self) -> $dst { self as $dst } }
     )*
         impl CastTo<bool> for $src { #[inline(always)] fn cast(self) -> bool { self != (0 as $src) } }
-        impl CastTo<f16> for $src { #[inline(always)] fn cast(self) -> f16 { f16::from_f64(self as f64) } }
-        impl CastTo<bf16> for $src { #[inline(always)] fn cast(self) -> bf16 { bf16::from_f64(self as f64) } }
+        impl CastTo<f16> for $src { #[inline(always)] fn cast(self) -> f16 { to_half!($src, f16, self) } }
+        impl CastTo<bf16> for $src { #[inline(always)] fn cast(self) -> bf16 { to_half!($src, bf16, self) } }
+    };
+}
+
+/// f32 rounds to f16/bf16 directly (`from_f32`, round to nearest even);
+/// other types go through f64 (`from_f64`).
+macro_rules! to_half {
+    (f32, $h:ty, $v:expr) => {
+        <$h>::from_f32($v)
+    };
+    ($src:ty, $h:ty, $v:expr) => {
+        <$h>::from_f64($v as f64)
     };
 }
 macro_rules! impl_cast_prims {
-    ($($src:ty),*) => {$( impl_cast_prim_to!($src; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64); )*};
+    ($($src:ident),*) => {$( impl_cast_prim_to!($src; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64); )*};
 }
-impl_cast_prims!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl_cast_prims!(i8, i16, i32, i64, u8, u16, u32, u64, f64);
+impl_cast_prim_to!(f32; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 
 macro_rules! impl_cast_from_special {
     ($src:ty, $via:ty, $conv:expr; $($dst:ty),*) => {$(

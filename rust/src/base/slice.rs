@@ -22,6 +22,7 @@ unsafe impl Send for Slice<'_> {}
 unsafe impl Sync for Slice<'_> {}
 
 impl<'a> Slice<'a> {
+    #[inline]
     pub fn new<T: Element>(v: &'a [T]) -> Slice<'a> {
         Slice {
             dtype: T::DTYPE,
@@ -32,6 +33,7 @@ impl<'a> Slice<'a> {
     }
 
     /// The elements `[start, start + len)` of a buffer.
+    #[inline]
     pub fn of_buffer(b: &'a Buffer, start: usize, len: usize) -> Result<Slice<'a>> {
         if start + len > b.len() {
             return Err(Error::Internal(format!(
@@ -50,17 +52,21 @@ impl<'a> Slice<'a> {
         })
     }
 
+    #[inline]
     pub fn dtype(&self) -> DType {
         self.dtype
     }
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The elements as `T`s, if they are `T`s.
+    #[inline]
     pub fn get<T: Element>(&self) -> Option<&'a [T]> {
         // SAFETY: the dtype says the elements are Ts.
         (self.dtype == T::DTYPE)
@@ -68,6 +74,7 @@ impl<'a> Slice<'a> {
     }
 
     /// Elements `[start, start + len)`; out of range is an error.
+    #[inline]
     pub fn sub(&self, start: usize, len: usize) -> Result<Slice<'a>> {
         if start + len > self.len {
             return Err(Error::Internal(format!(
@@ -85,6 +92,7 @@ impl<'a> Slice<'a> {
     }
 
     /// (dtype, pointer to the first element, length).
+    #[inline]
     pub fn raw_parts(&self) -> (DType, *const u8, usize) {
         (self.dtype, self.ptr, self.len)
     }
@@ -103,6 +111,7 @@ pub struct SliceMut<'a> {
 unsafe impl Send for SliceMut<'_> {}
 
 impl<'a> SliceMut<'a> {
+    #[inline]
     pub fn new<T: Element>(v: &'a mut [T]) -> SliceMut<'a> {
         SliceMut {
             dtype: T::DTYPE,
@@ -117,6 +126,7 @@ impl<'a> SliceMut<'a> {
     /// # Safety
     /// `ptr` must point to `len` live, aligned elements of `dtype` that
     /// nothing else reads or writes while the result lives.
+    #[inline]
     pub unsafe fn from_raw(dtype: DType, ptr: *mut u8, len: usize) -> SliceMut<'a> {
         SliceMut {
             dtype,
@@ -126,17 +136,21 @@ impl<'a> SliceMut<'a> {
         }
     }
 
+    #[inline]
     pub fn dtype(&self) -> DType {
         self.dtype
     }
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The elements as `T`s, if they are `T`s.
+    #[inline]
     pub fn get<T: Element>(self) -> Option<&'a mut [T]> {
         // SAFETY: the dtype says the elements are Ts; `self` is consumed.
         (self.dtype == T::DTYPE)
@@ -144,6 +158,7 @@ impl<'a> SliceMut<'a> {
     }
 
     /// A shorter borrow of the same elements.
+    #[inline]
     pub fn reborrow(&mut self) -> SliceMut<'_> {
         SliceMut {
             dtype: self.dtype,
@@ -154,6 +169,7 @@ impl<'a> SliceMut<'a> {
     }
 
     /// Elements `[start, start + len)`; out of range is an error.
+    #[inline]
     pub fn sub(self, start: usize, len: usize) -> Result<SliceMut<'a>> {
         if start + len > self.len {
             return Err(Error::Internal(format!(
@@ -171,6 +187,7 @@ impl<'a> SliceMut<'a> {
     }
 
     /// A read-only view of the same elements.
+    #[inline]
     pub fn as_slice(&self) -> Slice<'_> {
         Slice {
             dtype: self.dtype,
@@ -181,6 +198,7 @@ impl<'a> SliceMut<'a> {
     }
 
     /// Copy `src` (same dtype and length) into these elements.
+    #[inline]
     pub fn copy_from(self, src: Slice<'_>) -> Result<()> {
         if src.dtype != self.dtype || src.len != self.len {
             return Err(Error::Internal(format!(
@@ -196,6 +214,7 @@ impl<'a> SliceMut<'a> {
     }
 
     /// (dtype, pointer to the first element, length).
+    #[inline]
     pub fn raw_parts(&self) -> (DType, *mut u8, usize) {
         (self.dtype, self.ptr, self.len)
     }
@@ -319,6 +338,7 @@ macro_rules! with_col {
 
 impl Col {
     /// An empty column of `dtype` with room for `cap` elements.
+    #[inline]
     pub fn new(dtype: DType, cap: usize) -> Col {
         match dtype {
             DType::Bool => Col::Bool(Vec::with_capacity(cap)),
@@ -337,6 +357,7 @@ impl Col {
         }
     }
 
+    #[inline]
     pub fn dtype(&self) -> DType {
         match self {
             Col::Bool(_) => DType::Bool,
@@ -355,34 +376,41 @@ impl Col {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         with_col!(self, v => v.len())
     }
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Resize to `len` elements (new ones are zero).
+    #[inline]
     pub fn set_len(&mut self, len: usize) {
         with_col!(self, v => v.resize(len, Default::default()))
     }
 
     /// Broadcast a one-element column to `len` elements.
+    #[inline]
     pub fn expand(&mut self, len: usize) {
         if self.len() == 1 && len > 1 {
             with_col!(self, v => { let x = v[0]; v.resize(len, x) })
         }
     }
 
+    #[inline]
     pub fn as_slice(&self) -> Slice<'_> {
         with_col!(self, v => Slice::new(v))
     }
 
+    #[inline]
     pub fn as_mut(&mut self) -> SliceMut<'_> {
         with_col!(self, v => SliceMut::new(v))
     }
 
     /// The typed vector, if the column holds `T`s.
+    #[inline]
     pub fn vec_mut<T: Element>(&mut self) -> Option<&mut Vec<T>> {
         fn cast<T: Element, U: Element>(v: &mut Vec<U>) -> Option<&mut Vec<T>> {
             // SAFETY: T and U are the same type when their dtypes agree

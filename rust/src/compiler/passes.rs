@@ -286,7 +286,7 @@ pub fn optimize_with_stats(
         let n_out = s.outs.len();
         if !keep[k] {
             stats.dce += 1;
-            map.extend(std::iter::repeat(None).take(n_out));
+            map.extend(std::iter::repeat_n(None, n_out));
             continue;
         }
         let ins = s

@@ -299,8 +299,11 @@ fn run_job(job: Job) {
 pub struct Replica {
     pub device: Arc<Device>,
     pub inputs: Vec<Input>,
-    pub work: Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>,
+    pub work: ReplicaWork,
 }
+
+/// A replica's run: its inputs in, its outputs out.
+pub type ReplicaWork = Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>;
 
 /// Queue one job per replica, each on its own device and in its own pool;
 /// returns each replica's pending outputs. Jobs of different calls reach

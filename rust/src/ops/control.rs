@@ -167,7 +167,7 @@ pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
                 break;
             }
             body_args.truncate(bn);
-            body_args.extend(carry.drain(..));
+            body_args.append(&mut carry);
             carry = body.run_trusted(&body_args)?;
             if first {
                 // The body is a fixed program: its outputs' types never change.
@@ -219,7 +219,7 @@ pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
         for t in 0..length {
             let i = if reverse { length - 1 - t } else { t };
             args.truncate(nconsts);
-            args.extend(carry.drain(..));
+            args.append(&mut carry);
             for (x, a) in xs.iter().zip(&xs_avals) {
                 let rb = row_bytes(a);
                 let bytes = &x.data.bytes()[i * rb..(i + 1) * rb];

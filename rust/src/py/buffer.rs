@@ -137,7 +137,7 @@ impl PyBuffer {
             .as_slice()
             .map_err(|e| PyTypeError::new_err(e.to_string()))?;
         let (ptr, len) = (bytes.as_ptr(), bytes.len());
-        if (ptr as usize) % dt.itemsize() != 0 {
+        if !(ptr as usize).is_multiple_of(dt.itemsize()) {
             return Err(PyTypeError::new_err(
                 "borrow: memory is not aligned for its dtype",
             ));

@@ -318,8 +318,8 @@ pub fn plan(
     }
     // Emit in program order: a group at its root.
     let mut steps = Vec::new();
-    for k in 0..n {
-        match group_of[k] {
+    for (k, &g) in group_of.iter().enumerate() {
+        match g {
             None => steps.push(Step::Single(k)),
             Some(g) if groups[g].root == k => {
                 let mut m = groups[g].members.clone();

@@ -1,5 +1,6 @@
 //! The two makers: slice kernels (concrete) and DAGs (symbolic).
 use super::Maker;
+use crate::base::dtype::DType;
 use crate::base::error::{Error, Result};
 use crate::base::slice::{Slice, SliceMut};
 use crate::ops::scalar::concrete::{values, values_mut};
@@ -28,6 +29,7 @@ impl<T: Copy> Operand<'_, T> {
     }
 }
 
+#[inline]
 fn operand<'a, T: Value<Fam = Concrete>>(
     args: &[Slice<'a>],
     k: usize,
@@ -52,6 +54,7 @@ fn operand<'a, T: Value<Fam = Concrete>>(
     }
 }
 
+#[inline]
 fn output<T: Value<Fam = Concrete>>(out: SliceMut<'_>) -> Result<&mut [T]> {
     let d = out.dtype();
     values_mut::<T>(out).ok_or_else(|| {
@@ -65,8 +68,153 @@ fn output<T: Value<Fam = Concrete>>(out: SliceMut<'_>) -> Result<&mut [T]> {
 /// Makes slice kernels from concrete scalar functions.
 pub struct SliceMaker;
 
+/// Elements converted per step in the kernels that widen (f16/bf16).
+const STAGE: usize = 256;
+
+/// `dst[i] = src[i]` cast (the `cast` primitive); f16/bf16 <-> f32 use
+/// `half`'s slice conversions (SIMD where the CPU has it, the same bits).
+#[inline(always)]
+fn convert<A: Value<Fam = Concrete>, B: Value<Fam = Concrete>>(src: &[A], dst: &mut [B]) {
+    use half::f16;
+    use half::slice::HalfFloatSliceExt;
+    let n = src.len().min(dst.len());
+    let (src, dst) = (&src[..n], &mut dst[..n]);
+    // SAFETY (all casts below): the concrete family is sealed, so a value
+    // type with a given DTYPE is that dtype's storage type.
+    match (A::DTYPE, B::DTYPE) {
+        (DType::F16, DType::F32) => unsafe {
+            std::slice::from_raw_parts(src.as_ptr() as *const f16, n).convert_to_f32_slice(
+                std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, n),
+            )
+        },
+        (DType::BF16, DType::F32) => unsafe {
+            // half's `bf16::to_f32`, without branches: NaNs become quiet
+            let (s, d) = (
+                std::slice::from_raw_parts(src.as_ptr() as *const u16, n),
+                std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut u32, n),
+            );
+            for (d, &b) in d.iter_mut().zip(s) {
+                let nan = (b & 0x7fff) > 0x7f80;
+                *d = ((b as u32) | ((nan as u32) << 6)) << 16;
+            }
+        },
+        (DType::F32, DType::F16) => unsafe {
+            std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f16, n)
+                .convert_from_f32_slice(std::slice::from_raw_parts(src.as_ptr() as *const f32, n))
+        },
+        (DType::F32, DType::BF16) => unsafe {
+            // half's `bf16::from_f32` (round to nearest even; NaNs quiet),
+            // without branches
+            let (s, d) = (
+                std::slice::from_raw_parts(src.as_ptr() as *const u32, n),
+                std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut u16, n),
+            );
+            for (d, &x) in d.iter_mut().zip(s) {
+                let nan = (x & 0x7fff_ffff) > 0x7f80_0000;
+                let up = (x & 0x8000) != 0 && (x & 0x1_7fff) != 0;
+                let r = (x >> 16) + up as u32;
+                *d = if nan { (x >> 16) | 0x40 } else { r } as u16;
+            }
+        },
+        _ => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s.cast();
+            }
+        }
+    }
+}
+
+/// Operand `x`, widened to `C`, for elements `[i, i + m)` into `buf`.
+#[inline(always)]
+fn widen<S: Value<Fam = Concrete>, C: Value<Fam = Concrete>>(
+    x: &Operand<'_, S>,
+    i: usize,
+    m: usize,
+    buf: &mut [C; STAGE],
+) {
+    if let Operand::Slice(v) = x {
+        convert(&v[i..i + m], &mut buf[..m]);
+    }
+}
+
 impl Maker<Concrete> for SliceMaker {
     type Out = SliceKernel;
+
+    fn lift1<
+        S: Value<Fam = Concrete>,
+        C: Value<Fam = Concrete>,
+        R: Value<Fam = Concrete>,
+        O: Value<Fam = Concrete>,
+    >(
+        self,
+        f: impl Fn(C) -> R + Copy + Send + Sync + 'static,
+    ) -> SliceKernel {
+        if S::DTYPE == C::DTYPE && R::DTYPE == O::DTYPE {
+            return self.un(move |x: S| f(x.cast::<C>()).cast::<O>());
+        }
+        // Widen a stage of operands, compute, round a stage of results: each
+        // loop stays a plain (vectorised) loop.
+        Arc::new(move |args: &[Slice<'_>], out: SliceMut<'_>| {
+            let o = output::<O>(out)?;
+            let n = o.len();
+            let x = operand::<S>(args, 0, n)?;
+            if let Operand::Splat(a) = x {
+                o.fill(f(a.cast()).cast());
+                return Ok(());
+            }
+            let mut xb = [false.cast::<C>(); STAGE];
+            let mut rb = [false.cast::<R>(); STAGE];
+            let mut i = 0;
+            while i < n {
+                let m = STAGE.min(n - i);
+                widen(&x, i, m, &mut xb);
+                for (r, &a) in rb[..m].iter_mut().zip(&xb[..m]) {
+                    *r = f(a);
+                }
+                convert(&rb[..m], &mut o[i..i + m]);
+                i += m;
+            }
+            Ok(())
+        })
+    }
+
+    fn lift2<
+        S: Value<Fam = Concrete>,
+        C: Value<Fam = Concrete>,
+        R: Value<Fam = Concrete>,
+        O: Value<Fam = Concrete>,
+    >(
+        self,
+        f: impl Fn(C, C) -> R + Copy + Send + Sync + 'static,
+    ) -> SliceKernel {
+        if S::DTYPE == C::DTYPE && R::DTYPE == O::DTYPE {
+            return self.bin(move |x: S, y: S| f(x.cast::<C>(), y.cast::<C>()).cast::<O>());
+        }
+        Arc::new(move |args: &[Slice<'_>], out: SliceMut<'_>| {
+            let o = output::<O>(out)?;
+            let n = o.len();
+            let (x, y) = (operand::<S>(args, 0, n)?, operand::<S>(args, 1, n)?);
+            if n == 0 {
+                return Ok(());
+            }
+            // splat operands are widened once
+            let mut xb = [x.at(0).cast::<C>(); STAGE];
+            let mut yb = [y.at(0).cast::<C>(); STAGE];
+            let mut rb = [false.cast::<R>(); STAGE];
+            let mut i = 0;
+            while i < n {
+                let m = STAGE.min(n - i);
+                widen(&x, i, m, &mut xb);
+                widen(&y, i, m, &mut yb);
+                for ((r, &a), &b) in rb[..m].iter_mut().zip(&xb[..m]).zip(&yb[..m]) {
+                    *r = f(a, b);
+                }
+                convert(&rb[..m], &mut o[i..i + m]);
+                i += m;
+            }
+            Ok(())
+        })
+    }
 
     fn un<A: Value<Fam = Concrete>, R: Value<Fam = Concrete>>(
         self,
@@ -163,7 +311,22 @@ impl Maker<Concrete> for SliceMaker {
             let o = output::<A>(out)?;
             let len = o.len();
             let p = operand::<P>(args, 0, len)?;
-            match operand::<A>(args, 1, len)? {
+            let c0 = operand::<A>(args, 1, len)?;
+            if n == 2 {
+                // one pass: `step(p, 1, c1, c0)`
+                let c1 = operand::<A>(args, 2, len)?;
+                if let (Operand::Slice(p), Operand::Slice(c1), Operand::Slice(c0)) = (p, c1, c0) {
+                    for (((o, &p), &a), &b) in o.iter_mut().zip(p).zip(c1).zip(c0) {
+                        *o = step(p, 1, a, b);
+                    }
+                } else {
+                    for (i, o) in o.iter_mut().enumerate() {
+                        *o = step(p.at(i), 1, c1.at(i), c0.at(i));
+                    }
+                }
+                return Ok(());
+            }
+            match c0 {
                 Operand::Slice(c0) => o.copy_from_slice(c0),
                 Operand::Splat(c0) => o.fill(c0),
             }
@@ -243,5 +406,29 @@ impl Maker<Symbolic> for SymMaker {
             }
             acc
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::convert;
+    use half::bf16;
+
+    #[test]
+    fn bf16_conversions_are_halfs() {
+        let all: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        let mut wide = vec![0f32; all.len()];
+        convert(&all, &mut wide);
+        for (h, w) in all.iter().zip(&wide) {
+            assert_eq!(h.to_f32().to_bits(), w.to_bits(), "{h:?}");
+        }
+        let xs: Vec<f32> = (0..=u32::MAX >> 7)
+            .map(|i| f32::from_bits(i << 7 | (i & 0x7f)))
+            .collect();
+        let mut narrow = vec![bf16::ZERO; xs.len()];
+        convert(&xs, &mut narrow);
+        for (x, h) in xs.iter().zip(&narrow) {
+            assert_eq!(bf16::from_f32(*x).to_bits(), h.to_bits(), "{x:e}");
+        }
     }
 }

@@ -56,6 +56,28 @@ pub trait Maker<E: Family> {
         self,
         f: impl Fn(A, B, C) -> R + Copy + Send + Sync + 'static,
     ) -> Self::Out;
+    /// `un` over storage values: the operand (`S`) is cast to the compute
+    /// type `C`, `f` gives `R`, which is cast to the result type `O` (f16 ops
+    /// compute in f32 and round back; without conversions `S == C`, `R == O`).
+    fn lift1<S: Value<Fam = E>, C: Value<Fam = E>, R: Value<Fam = E>, O: Value<Fam = E>>(
+        self,
+        f: impl Fn(C) -> R + Copy + Send + Sync + 'static,
+    ) -> Self::Out
+    where
+        Self: Sized,
+    {
+        self.un(move |x: S| f(x.cast::<C>()).cast::<O>())
+    }
+    /// `lift1` with two operands of `S`.
+    fn lift2<S: Value<Fam = E>, C: Value<Fam = E>, R: Value<Fam = E>, O: Value<Fam = E>>(
+        self,
+        f: impl Fn(C, C) -> R + Copy + Send + Sync + 'static,
+    ) -> Self::Out
+    where
+        Self: Sized,
+    {
+        self.bin(move |x: S, y: S| f(x.cast::<C>(), y.cast::<C>()).cast::<O>())
+    }
     /// `select_n`: operands `p, c0, .., c(n-1)`; the result starts as `c0`
     /// and `step(p, k, ck, acc)` folds in case `k` for `k = 1..n`.
     fn select_n<P: Value<Fam = E>, A: Value<Fam = E>>(
@@ -147,26 +169,18 @@ macro_rules! for_class {
 /// `f` on the compute values, rounded back to the storage type.
 macro_rules! un_lift {
     ($s:ident, $c:ident; ($k:expr, $E:ident, $f:path)) => {
-        Ok($k.un(move |x: $E::$s| {
-            let r: $E::$c = $f(x.cast::<$E::$c>());
-            r.cast::<$E::$s>()
-        }))
+        Ok($k.lift1::<$E::$s, $E::$c, $E::$c, $E::$s>(move |x: $E::$c| $f(x)))
     };
 }
 macro_rules! bin_lift {
     ($s:ident, $c:ident; ($k:expr, $E:ident, $f:path)) => {
-        Ok($k.bin(move |x: $E::$s, y: $E::$s| {
-            let r: $E::$c = $f(x.cast::<$E::$c>(), y.cast::<$E::$c>());
-            r.cast::<$E::$s>()
-        }))
+        Ok($k.lift2::<$E::$s, $E::$c, $E::$c, $E::$s>(move |x: $E::$c, y: $E::$c| $f(x, y)))
     };
 }
 /// A comparison: compute values in, a mask out.
 macro_rules! cmp_lift {
     ($s:ident, $c:ident; ($k:expr, $E:ident, $f:path)) => {
-        Ok($k.bin(move |x: $E::$s, y: $E::$s| -> $E::Bool {
-            $f(x.cast::<$E::$c>(), y.cast::<$E::$c>())
-        }))
+        Ok($k.lift2::<$E::$s, $E::$c, $E::Bool, $E::Bool>(move |x: $E::$c, y: $E::$c| $f(x, y)))
     };
 }
 
@@ -315,7 +329,11 @@ impl Elem for IsFinite {
         check(p, ins, 1, d, DType::Bool, out)?;
         macro_rules! arm {
             ($s:ident, $c:ident; ($k:expr, $E:ident)) => {
-                Ok($k.un(move |x: $E::$s| -> $E::Bool { arith::is_finite(x.cast::<$E::$c>()) }))
+                Ok(
+                    $k.lift1::<$E::$s, $E::$c, $E::Bool, $E::Bool>(move |x: $E::$c| {
+                        arith::is_finite(x)
+                    }),
+                )
             };
         }
         for_class!(float, d, &p.op, arm!(k, E))
@@ -332,9 +350,11 @@ impl Elem for IntegerPow {
         let y = p.int("y")?;
         macro_rules! arm {
             ($s:ident, $c:ident; ($k:expr, $E:ident)) => {
-                Ok($k.un(move |x: $E::$s| {
-                    arith::integer_pow(x.cast::<$E::$c>(), y).cast::<$E::$s>()
-                }))
+                Ok(
+                    $k.lift1::<$E::$s, $E::$c, $E::$c, $E::$s>(move |x: $E::$c| {
+                        arith::integer_pow(x, y)
+                    }),
+                )
             };
         }
         for_class!(numeric, d, &p.op, arm!(k, E))
@@ -454,11 +474,11 @@ pub struct Pow;
 impl Elem for Pow {
     fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
         let d = first(p, ins)?;
-        let y = ins.get(1).copied().unwrap_or(d);
-        check(p, &ins[..1], ins.len().min(1), d, d, out)?;
-        if ins.len() != 2 {
-            return Err(Error::Internal("pow: expected two operands".into()));
-        }
+        let y = match ins {
+            [_, y] => *y,
+            _ => return Err(Error::Internal("pow: expected two operands".into())),
+        };
+        check(p, &ins[..1], 1, d, d, out)?;
         fn powf<F: Float>(x: F, y: F) -> F {
             x.ext2(crate::ops::scalar::Ext2::Pow, y)
         }

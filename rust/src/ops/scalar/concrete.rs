@@ -83,8 +83,11 @@ fn cast_to<S: CastAll, T: Value<Fam = Concrete>>(s: S) -> T {
 }
 
 /// `Value` for a plain type with a total `PartialOrd` on non-NaN values.
+/// `select` blends the bits with a mask: both operands are used, so a loop
+/// over slices becomes a vector blend (written as `if m { a } else { b }`
+/// over loaded values, LLVM may select the address and gather instead).
 macro_rules! value_impl {
-    ($($t:ty => $d:ident),*) => {$(
+    ($($t:ty => $d:ident, $u:ty, $to:expr, $from:expr);*) => {$(
         impl sealed::Sealed for $t {}
         impl Value for $t {
             type Fam = Concrete;
@@ -106,8 +109,21 @@ macro_rules! value_impl {
         }
     )*};
 }
-value_impl!(bool => Bool, i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16,
-            u32 => U32, u64 => U64, f16 => F16, bf16 => BF16, f32 => F32, f64 => F64);
+value_impl!(
+    bool => Bool, u8, |v: bool| v as u8, |v: u8| v != 0;
+    i8 => I8, u8, |v: i8| v as u8, |v: u8| v as i8;
+    i16 => I16, u16, |v: i16| v as u16, |v: u16| v as i16;
+    i32 => I32, u32, |v: i32| v as u32, |v: u32| v as i32;
+    i64 => I64, u64, |v: i64| v as u64, |v: u64| v as i64;
+    u8 => U8, u8, |v: u8| v, |v: u8| v;
+    u16 => U16, u16, |v: u16| v, |v: u16| v;
+    u32 => U32, u32, |v: u32| v, |v: u32| v;
+    u64 => U64, u64, |v: u64| v, |v: u64| v;
+    f16 => F16, u16, f16::to_bits, f16::from_bits;
+    bf16 => BF16, u16, bf16::to_bits, bf16::from_bits;
+    f32 => F32, u32, f32::to_bits, f32::from_bits;
+    f64 => F64, u64, f64::to_bits, f64::from_bits
+);
 
 impl Bits for bool {
     #[inline(always)]

@@ -14,6 +14,10 @@
 //! the largest error those sweeps (and tests/test_fastmath_accuracy.py's)
 //! measured. No multiply-add is contracted into an FMA, so the results are
 //! the same on every CPU.
+// The coefficients are written as published (more digits than an f32
+// holds; each literal is the f32 nearest to it).
+#![allow(clippy::excessive_precision)]
+
 use super::{Bits, Family, Float, FloatBits, Int, Num, Value};
 
 /// An f32 constant of the family.
@@ -104,9 +108,9 @@ fn pow2_split<E: Family>(n: E::I32) -> (E::F32, E::F32) {
 /// -103.97208; NaN stays NaN.
 #[inline(always)]
 pub fn exp<E: Family>(x: E::F32) -> E::F32 {
-    let (ni, y) = exp_reduced::<E>(clamp::<E>(x, EXP_LO, EXP_HI), |_| {
-        (k::<E>(1.0), k::<E>(0.0))
-    });
+    // (no clamp into [EXP_LO, EXP_HI] first: the lanes outside it, NaN
+    // included, are replaced below, and LLVM then drops their arithmetic)
+    let (ni, y) = exp_reduced::<E>(x, |_| (k::<E>(1.0), k::<E>(0.0)));
     let (s1, s2) = pow2_split::<E>(ni);
     let v = y * s1 * s2;
     let r = E::F32::select(x.is_nan(), x, v);
@@ -121,7 +125,8 @@ pub fn exp<E: Family>(x: E::F32) -> E::F32 {
 pub fn expm1<E: Family>(x: E::F32) -> E::F32 {
     // e^x - 1 = 2^n ((1 - 2^-n) + e^r - 1); 1 - 2^-n is exact for n <= 24
     // (0 for n = 0, |x| < ln2 / 2); above, it is 1 and -2^-n.
-    let (ni, y) = exp_reduced::<E>(clamp::<E>(x, -20.0, EXP_HI), |n| {
+    // (no clamp into [-20, EXP_HI]: the lanes outside it are replaced below)
+    let (ni, y) = exp_reduced::<E>(x, |n| {
         let e = i::<E>(127).sub(n.min(i::<E>(126)));
         let p = E::F32::from_bits(e.cast::<E::U32>().shl(u::<E>(23))); // 2^-n
         let small = n.le(i::<E>(24));
@@ -427,7 +432,7 @@ pub fn sin<E: Family>(x: E::F32) -> E::F32 {
         .and(u::<E>(2))
         .shl(u::<E>(30))
         .xor(x.to_bits().and(u::<E>(0x8000_0000)));
-    E::F32::select(finite::<E>(x), flip_sign::<E>(v, flip), x - x)
+    E::F32::select(finite::<E>(x), flip_sign::<E>(v, flip), nan_of::<E>(x))
 }
 
 /// cos(x) for f32, exactly range-reduced for every finite x. Max error
@@ -440,7 +445,14 @@ pub fn cos<E: Family>(x: E::F32) -> E::F32 {
     let v = E::F32::select(odd, s, c);
     // cos(r + n pi/2) is cos r, -sin r, -cos r, sin r for n = 0..3.
     let flip = n.add(u::<E>(1)).and(u::<E>(2)).shl(u::<E>(30));
-    E::F32::select(finite::<E>(x), flip_sign::<E>(v, flip), x - x)
+    E::F32::select(finite::<E>(x), flip_sign::<E>(v, flip), nan_of::<E>(x))
+}
+
+/// `x - x`: NaN for ±inf and NaN (the hardware's default NaN, or x's).
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn nan_of<E: Family>(x: E::F32) -> E::F32 {
+    x - x
 }
 
 #[cfg(test)]
