@@ -58,6 +58,8 @@ UNARY = [
     ("lgamma_neg", lax.lgamma, _negative_non_integer),
     ("digamma", lax.digamma, _uniform(0.5, 6)),
     ("digamma_neg", lax.digamma, _negative_non_integer),
+    ("bessel_i0e", lax.bessel_i0e, _away_from_zero(0.3, 12)),
+    ("bessel_i1e", lax.bessel_i1e, _away_from_zero(0.3, 12)),
 ]
 
 SHAPES = st.sampled_from([(), (3,), (2, 3)])
@@ -339,6 +341,7 @@ VMAP_UNARY = {
     "square_int": (lax.square, [_i()]), "erf": (lax.erf, [_f()]), "erfc": (lax.erfc, [_f()]),
     "erf_inv": (lax.erf_inv, [_f(-0.9, 0.9)]), "lgamma": (lax.lgamma, [_f(0.1, 5)]),
     "digamma": (lax.digamma, [_f(0.1, 5)]), "not_bool": (lax.bitwise_not, [_B]),
+    "bessel_i0e": (lax.bessel_i0e, [_f()]), "bessel_i1e": (lax.bessel_i1e, [_f()]),
     "not_int": (lax.bitwise_not, [_i()]), "not_uint": (lax.bitwise_not, [_i(np.uint8, 0, 255)]),
     "population_count": (lax.population_count, [_i(np.int32, -1000, 1000)]),
     "population_count_u8": (lax.population_count, [_i(np.uint8, 0, 255)]),

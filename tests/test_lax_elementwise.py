@@ -40,6 +40,8 @@ UNARY = [
     R("erf_inv", 1, lax.erf_inv, sp.erfinv, F, -0.984375, 0.984375, 4),
     R("lgamma", 1, lax.lgamma, sp.gammaln, F, 0.125, 20, 4),
     R("digamma", 1, lax.digamma, sp.psi, F, 0.125, 20, 4),
+    R("bessel_i0e", 1, lax.bessel_i0e, sp.i0e, F, -20, 20),
+    R("bessel_i1e", 1, lax.bessel_i1e, sp.i1e, F, -20, 20),
     R("not", 1, lax.bitwise_not, np.invert, IB),
     R("population_count", 1, lax.population_count,
       lambda x: np.bitwise_count(x.view(f"u{x.dtype.itemsize}")).astype(x.dtype), I),
@@ -203,7 +205,7 @@ def test_special_values(rec):
     exp[_SPECIAL == 0.0] = np.nan
   if rec.name == "lgamma":
     exp[_SPECIAL == -np.inf] = np.inf
-  if rec.name == "erf_inv":
+  if rec.name in ("erf_inv", "bessel_i1e"):
     exp[4] = -0.0
   out = np.asarray(rec.fn(_SPECIAL))
   np.testing.assert_allclose(out, exp, rtol=1e-5, equal_nan=True)

@@ -1,12 +1,23 @@
-//! rjax's core: buffers, kernels, the program executor. This file only declares
-//! modules and exports the Python module; see DESIGN.md for the data flow.
-pub mod buffer;
-pub mod dtype;
-pub mod error;
+//! rjax's core. This file only declares the modules, one per layer, and
+//! exports the Python module; see DESIGN.md for the data flow.
+//!
+//! The layers, lowest first (a layer uses only the layers below it; the
+//! test in `layers.rs` enforces it):
+//! - `base`: buffers, dtypes, errors, params, avals (plain data);
+//! - `loops`: parallel and strided loops;
+//! - `ops`: the op table, the scalar layer, the kernels;
+//! - `compiler`: programs, passes, fusion planning;
+//! - `exec`: the executable, the fused tile runner, devices, communicators;
+//! - `py`: the PyO3 bindings.
+pub mod base;
+pub mod compiler;
 pub mod exec;
+pub mod loops;
 pub mod ops;
-pub mod params;
 pub mod py;
+
+#[cfg(test)]
+mod layers;
 
 use pyo3::prelude::*;
 

@@ -14,9 +14,9 @@
 //! equal-sized byte blocks in process order), so every process sees the same
 //! data in the same order. Reductions combine the local replicas first and
 //! exchange one partial result per process (`exchange_reduced`).
-use crate::buffer::Buffer;
-use crate::error::{Error, Result};
-use std::cell::RefCell;
+use crate::base::buffer::Buffer;
+use crate::base::error::{Error, Result};
+use crate::ops::collective::Communicator;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// How the processes of a multi-process job meet: every process calls
@@ -230,35 +230,29 @@ impl Comm {
     }
 }
 
-thread_local! {
-    static REPLICA: RefCell<Option<(Arc<Comm>, usize)>> = const { RefCell::new(None) };
-}
-
-/// Run `f` as replica `rank` of `comm` (collective kernels find it here).
-pub fn as_replica<T>(comm: &Arc<Comm>, rank: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let prev = REPLICA.with(|r| r.borrow_mut().replace((Arc::clone(comm), rank)));
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    REPLICA.with(|r| *r.borrow_mut() = prev);
-    let out = match out {
-        Ok(r) => r,
-        Err(p) => {
-            comm.poison("a device panicked");
-            std::panic::resume_unwind(p)
-        }
-    };
-    if let Err(e) = &out {
-        comm.poison(&e.to_string());
+impl Communicator for Comm {
+    fn exchange(&self, rank: usize, buf: Buffer) -> Result<Arc<Vec<Buffer>>> {
+        Comm::exchange(self, rank, buf)
     }
-    out
+    fn exchange_reduced(
+        &self,
+        rank: usize,
+        buf: Buffer,
+        combine: &dyn Fn(&[Buffer]) -> Result<Buffer>,
+    ) -> Result<Buffer> {
+        Comm::exchange_reduced(self, rank, buf, combine)
+    }
+    fn global_rank(&self, rank: usize) -> usize {
+        Comm::global_rank(self, rank)
+    }
+    fn poison(&self, why: &str) {
+        Comm::poison(self, why)
+    }
 }
 
-/// The communicator and rank of the replica running on this thread.
-pub fn current(op: &str) -> Result<(Arc<Comm>, usize)> {
-    REPLICA.with(|r| r.borrow().clone()).ok_or_else(|| {
-        Error::Internal(format!(
-            "{op}: a collective ran outside pmap (no replica on this thread)"
-        ))
-    })
+/// Run `f` as replica `rank` of `comm` (the collective ops find it).
+pub fn as_replica<T>(comm: &Arc<Comm>, rank: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    crate::ops::collective::as_replica(Arc::clone(comm) as Arc<dyn Communicator>, rank, f)
 }
 
 #[cfg(test)]

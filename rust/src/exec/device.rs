@@ -6,8 +6,8 @@
 //! slot failed fails its outputs with the same error (errors flow along the
 //! data, as in JAX), and a failing or panicking job never stops the worker: the
 //! device keeps running the jobs behind it.
-use crate::buffer::Buffer;
-use crate::error::{panic_message, Error, Result};
+use crate::base::buffer::Buffer;
+use crate::base::error::{panic_message, Error, Result};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -299,8 +299,11 @@ fn run_job(job: Job) {
 pub struct Replica {
     pub device: Arc<Device>,
     pub inputs: Vec<Input>,
-    pub work: Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>,
+    pub work: ReplicaWork,
 }
+
+/// A replica's run: its inputs in, its outputs out.
+pub type ReplicaWork = Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>;
 
 /// Queue one job per replica, each on its own device and in its own pool;
 /// returns each replica's pending outputs. Jobs of different calls reach

@@ -1,8 +1,6 @@
-//! Execution: parallel loop helpers and the `Executable` that runs a Program.
+//! Execution: the `Executable` that runs a compiled Program, the fused tile
+//! runner, devices (thread pools with in-order queues) and communicators.
 pub mod comm;
 pub mod device;
-pub mod fusion;
-pub mod parallel;
-pub mod passes;
-pub mod program;
-pub mod strided;
+pub mod executable;
+pub mod fused;

@@ -5,12 +5,71 @@
 //! Across processes the ranks are global; reductions combine this process's
 //! replicas first and then one partial result per process.
 use super::scalar::Num;
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::Result;
-use crate::exec::comm;
-use crate::exec::parallel::{par_fill, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::dtype::Element;
+use crate::base::error::Error;
+use crate::base::error::Result;
+use crate::loops::parallel::{par_fill, GRAIN};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// The rendezvous of the replicas of one pmap call, as the collective ops
+/// see it. Owned here, implemented above (`exec::comm::Comm`), so that ops
+/// never depend on the executor.
+pub trait Communicator: Send + Sync {
+    /// Every replica's `buf` (in all processes), in global rank order.
+    fn exchange(&self, rank: usize, buf: Buffer) -> Result<Arc<Vec<Buffer>>>;
+    /// `combine` of every replica's `buf`, the same on every replica.
+    fn exchange_reduced(
+        &self,
+        rank: usize,
+        buf: Buffer,
+        combine: &dyn Fn(&[Buffer]) -> Result<Buffer>,
+    ) -> Result<Buffer>;
+    /// The global rank of local replica `rank`.
+    fn global_rank(&self, rank: usize) -> usize;
+    /// Wake every waiting replica with an error (a replica failed).
+    fn poison(&self, why: &str);
+}
+
+thread_local! {
+    static REPLICA: RefCell<Option<(Arc<dyn Communicator>, usize)>> = const { RefCell::new(None) };
+}
+
+/// Run `f` as replica `rank` of `comm` (collective kernels find it here). A
+/// failure or panic poisons the communicator, so the other replicas stop
+/// waiting.
+pub fn as_replica<T>(
+    comm: Arc<dyn Communicator>,
+    rank: usize,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let prev = REPLICA.with(|r| r.borrow_mut().replace((Arc::clone(&comm), rank)));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    REPLICA.with(|r| *r.borrow_mut() = prev);
+    let out = match out {
+        Ok(r) => r,
+        Err(p) => {
+            comm.poison("a device panicked");
+            std::panic::resume_unwind(p)
+        }
+    };
+    if let Err(e) = &out {
+        comm.poison(&e.to_string());
+    }
+    out
+}
+
+/// The communicator and rank of the replica running on this thread.
+fn current(op: &str) -> Result<(Arc<dyn Communicator>, usize)> {
+    REPLICA.with(|r| r.borrow().clone()).ok_or_else(|| {
+        Error::Internal(format!(
+            "{op}: a collective ran outside pmap (no replica on this thread)"
+        ))
+    })
+}
 
 #[derive(Clone, Copy)]
 enum Red {
@@ -19,7 +78,7 @@ enum Red {
     Min,
 }
 
-fn combine<T: Num>(bufs: &[Buffer], red: Red, shape: &[usize]) -> Result<Buffer> {
+fn combine<T: Num + Element>(bufs: &[Buffer], red: Red, shape: &[usize]) -> Result<Buffer> {
     let parts: Vec<&[T]> = bufs.iter().map(|b| b.slice::<T>()).collect::<Result<_>>()?;
     Ok(Buffer::build::<T>(shape.to_vec(), |out| {
         par_fill(out, GRAIN, |off, chunk| {
@@ -45,8 +104,8 @@ fn build_reduce(spec: &OpSpec, red: Red) -> Result<Kernel> {
     let shape = spec.outs[0].shape.clone();
     crate::dispatch_dtype!(dtype, &name, T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
-            let (c, rank) = comm::current(&name)?;
-            Ok(vec![c.exchange_reduced(rank, ins[0].clone(), |all| combine::<T>(all, red, &shape))?])
+            let (c, rank) = current(&name)?;
+            Ok(vec![c.exchange_reduced(rank, ins[0].clone(), &|all| combine::<T>(all, red, &shape))?])
         }) as Kernel)
     }, numeric)
 }
@@ -58,7 +117,18 @@ fn blocks(shape: &[usize], axis: usize, itemsize: usize) -> (usize, usize) {
     (outer, inner)
 }
 
-fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
+/// psum / pmax / pmin over the replicas.
+pub fn build_psum(spec: &OpSpec) -> Result<Kernel> {
+    build_reduce(spec, Red::Sum)
+}
+pub fn build_pmax(spec: &OpSpec) -> Result<Kernel> {
+    build_reduce(spec, Red::Max)
+}
+pub fn build_pmin(spec: &OpSpec) -> Result<Kernel> {
+    build_reduce(spec, Red::Min)
+}
+
+pub fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let axis = spec.params.usize("axis")?;
     let in_shape = spec.ins[0].shape.clone();
@@ -70,7 +140,7 @@ fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
     let out_shape = spec.outs[0].shape.clone();
     let (outer, inner) = blocks(&in_shape, axis, spec.outs[0].dtype.itemsize());
     Ok(Box::new(move |ins: &[&Buffer]| {
-        let (c, rank) = comm::current("all_gather")?;
+        let (c, rank) = current("all_gather")?;
         let all = c.exchange(rank, ins[0].clone())?;
         let n = all.len();
         // Stacked or tiled along `axis`: for each outer row, replica r's row
@@ -88,7 +158,7 @@ fn build_all_gather(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let d = spec.params.usize("scatter_dimension")?;
     let tiled = spec.params.bool("tiled")?;
@@ -101,7 +171,7 @@ fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
     );
     crate::dispatch_dtype!(out.dtype, "psum_scatter", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
-            let (c, rank) = comm::current("psum_scatter")?;
+            let (c, rank) = current("psum_scatter")?;
             let all = c.exchange(rank, ins[0].clone())?;
             let rank = c.global_rank(rank);
             let n = all.len();
@@ -127,7 +197,7 @@ fn build_psum_scatter(spec: &OpSpec) -> Result<Kernel> {
     }, numeric)
 }
 
-fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let perm: Vec<(usize, usize)> = spec
         .params
@@ -137,7 +207,7 @@ fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
         .collect();
     let out = spec.outs[0].clone();
     Ok(Box::new(move |ins: &[&Buffer]| {
-        let (c, rank) = comm::current("ppermute")?;
+        let (c, rank) = current("ppermute")?;
         let all = c.exchange(rank, ins[0].clone())?;
         let rank = c.global_rank(rank);
         match perm.iter().find(|&&(_, dst)| dst == rank) {
@@ -151,27 +221,17 @@ fn build_ppermute(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_axis_index(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(0, 1)?;
     crate::ensure!(
         spec.outs[0].dtype == DType::I32,
         "axis_index: the result is int32"
     );
     Ok(Box::new(|_: &[&Buffer]| {
-        let (c, rank) = comm::current("axis_index")?;
+        let (c, rank) = current("axis_index")?;
         Ok(vec![Buffer::from_vec::<i32>(
             vec![],
             &[c.global_rank(rank) as i32],
         )?])
     }))
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("psum", |s| build_reduce(s, Red::Sum));
-    r.add("pmax", |s| build_reduce(s, Red::Max));
-    r.add("pmin", |s| build_reduce(s, Red::Min));
-    r.add("all_gather", build_all_gather);
-    r.add("psum_scatter", build_psum_scatter);
-    r.add("ppermute", build_ppermute);
-    r.add("axis_index", build_axis_index);
 }

@@ -11,14 +11,54 @@
 //!   `*consts, *carry, *xs` (each x with a leading axis of `length`); outputs
 //!   `*carry, *ys`, the ys stacked along a new leading axis into buffers
 //!   allocated once.
-use super::{Aval, Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer, RawBuf};
-use crate::dtype::DType;
+use super::{Aval, Kernel, OpSpec};
+use crate::base::buffer::{numel, Buffer, RawBuf};
+use crate::base::dtype::DType;
+use crate::base::error::{Error, Result};
+use crate::base::params::{Opaque, Param, Params, ProgramRef};
 use crate::ensure;
-use crate::error::Result;
-use crate::exec::program::Executable;
+use std::sync::Arc;
 
-fn check_ins(op: &str, prog: &Executable, want: &[Aval]) -> Result<()> {
+/// A compiled sub-program as the control-flow ops see it. The table is owned
+/// here and filled above: `exec::executable::Executable` implements it, and
+/// the Python bindings wrap each compiled sub-jaxpr with `program_param`.
+pub trait SubProgram: Send + Sync {
+    /// The avals of the inputs a run takes.
+    fn in_avals(&self) -> &[Aval];
+    /// Run, checking the inputs' dtypes and shapes.
+    fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>>;
+    /// Run without re-checking the inputs (a loop feeding a body its own
+    /// outputs, checked on the first iteration).
+    fn run_trusted(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>>;
+    /// Whether a run has an effect (see `ops::table::has_effect`).
+    fn has_effects(&self) -> bool;
+    /// Whether a run calls back into the host.
+    fn has_host_calls(&self) -> bool;
+}
+
+/// What a `Param::Program` holds (`base::params` keeps it opaque).
+struct Handle(Arc<dyn SubProgram>);
+
+/// The param that carries sub-program `p`.
+pub fn program_param(p: Arc<dyn SubProgram>) -> Param {
+    Param::Program(ProgramRef(Arc::new(Handle(p))))
+}
+
+fn sub_program(o: &Opaque) -> Result<Arc<dyn SubProgram>> {
+    o.downcast_ref::<Handle>()
+        .map(|h| h.0.clone())
+        .ok_or_else(|| Error::Internal("a program param holds no sub-program".into()))
+}
+
+/// Every sub-program an op carries, at any list depth.
+pub fn sub_programs(p: &Params) -> Vec<Arc<dyn SubProgram>> {
+    p.sub_programs()
+        .iter()
+        .filter_map(|o| sub_program(o).ok())
+        .collect()
+}
+
+fn check_ins(op: &str, prog: &Arc<dyn SubProgram>, want: &[Aval]) -> Result<()> {
     let have = prog.in_avals();
     ensure!(
         have == want,
@@ -62,7 +102,7 @@ fn scalar_index(op: &str, b: &Buffer) -> Result<i64> {
         DType::I64 => b.slice::<i64>()?[0],
         DType::U32 => b.slice::<u32>()?[0] as i64,
         DType::U8 => b.slice::<u8>()?[0] as i64,
-        other => return Err(crate::error::dtype_err(op, other)),
+        other => return Err(crate::base::error::dtype_err(op, other)),
     })
 }
 
@@ -70,8 +110,13 @@ fn owned(ins: &[&Buffer]) -> Vec<Buffer> {
     ins.iter().map(|&b| b.clone()).collect()
 }
 
-fn build_cond(spec: &OpSpec) -> Result<Kernel> {
-    let branches = spec.params.programs("branches")?;
+pub fn build_cond(spec: &OpSpec) -> Result<Kernel> {
+    let branches = spec
+        .params
+        .programs("branches")?
+        .iter()
+        .map(sub_program)
+        .collect::<Result<Vec<_>>>()?;
     ensure!(!branches.is_empty(), "cond: needs at least one branch");
     ensure!(!spec.ins.is_empty(), "cond: needs an index operand");
     for b in &branches {
@@ -86,9 +131,9 @@ fn build_cond(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_while(spec: &OpSpec) -> Result<Kernel> {
-    let cond = spec.params.program("cond_program")?;
-    let body = spec.params.program("body_program")?;
+pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
+    let cond = sub_program(&spec.params.program("cond_program")?)?;
+    let body = sub_program(&spec.params.program("body_program")?)?;
     let cn = spec.params.usize("cond_nconsts")?;
     let bn = spec.params.usize("body_nconsts")?;
     ensure!(
@@ -122,7 +167,7 @@ fn build_while(spec: &OpSpec) -> Result<Kernel> {
                 break;
             }
             body_args.truncate(bn);
-            body_args.extend(carry.drain(..));
+            body_args.append(&mut carry);
             carry = body.run_trusted(&body_args)?;
             if first {
                 // The body is a fixed program: its outputs' types never change.
@@ -139,8 +184,8 @@ fn row_bytes(a: &Aval) -> usize {
     numel(a.shape.get(1..).unwrap_or(&[])) * a.dtype.itemsize()
 }
 
-fn build_scan(spec: &OpSpec) -> Result<Kernel> {
-    let body = spec.params.program("body")?;
+pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
+    let body = sub_program(&spec.params.program("body")?)?;
     let nconsts = spec.params.usize("num_consts")?;
     let ncarry = spec.params.usize("num_carry")?;
     let length = spec.params.usize("length")?;
@@ -174,7 +219,7 @@ fn build_scan(spec: &OpSpec) -> Result<Kernel> {
         for t in 0..length {
             let i = if reverse { length - 1 - t } else { t };
             args.truncate(nconsts);
-            args.extend(carry.drain(..));
+            args.append(&mut carry);
             for (x, a) in xs.iter().zip(&xs_avals) {
                 let rb = row_bytes(a);
                 let bytes = &x.data.bytes()[i * rb..(i + 1) * rb];
@@ -199,43 +244,75 @@ fn build_scan(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("cond", build_cond);
-    r.add("while", build_while);
-    r.add("scan", build_scan);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::program::InstrSpec;
-    use crate::params::{Param, Params, ProgramRef};
-    use std::sync::Arc;
+
+    /// A sub-program made of one op (built with `ops::build`) that reads
+    /// inputs `ins` of a program taking `in_avals`, and returns its output
+    /// at positions `outs` (so a scan body can return `c + x` twice).
+    struct OneOp {
+        in_avals: Vec<Aval>,
+        kernel: super::super::Kernel,
+        ins: Vec<usize>,
+        outs: usize,
+    }
+
+    impl SubProgram for OneOp {
+        fn in_avals(&self) -> &[Aval] {
+            &self.in_avals
+        }
+        fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+            let args: Vec<&Buffer> = self.ins.iter().map(|&i| &inputs[i]).collect();
+            let r = (self.kernel)(&args)?;
+            Ok(vec![r[0].clone(); self.outs])
+        }
+        fn run_trusted(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+            self.run(inputs)
+        }
+        fn has_effects(&self) -> bool {
+            false
+        }
+        fn has_host_calls(&self) -> bool {
+            false
+        }
+    }
+
+    fn one_op(
+        op: &str,
+        in_avals: Vec<Aval>,
+        ins: Vec<usize>,
+        out: Aval,
+        outs: usize,
+    ) -> Arc<dyn SubProgram> {
+        let op_ins: Vec<Aval> = ins.iter().map(|&i| in_avals[i].clone()).collect();
+        let p = Params::new(op);
+        let kernel = super::super::build(&OpSpec {
+            params: &p,
+            ins: &op_ins,
+            outs: &[out],
+        })
+        .unwrap();
+        Arc::new(OneOp {
+            in_avals,
+            kernel,
+            ins,
+            outs,
+        })
+    }
 
     fn f32s(shape: &[usize]) -> Aval {
         Aval::new(DType::F32, shape.to_vec())
     }
 
     /// A program computing `op(x, y)` elementwise on two f32 inputs.
-    fn binop(op: &str, shape: &[usize]) -> Arc<Executable> {
+    fn binop(op: &str, shape: &[usize]) -> Arc<dyn SubProgram> {
         let a = f32s(shape);
-        Arc::new(
-            Executable::new(
-                vec![a.clone(), a.clone()],
-                vec![],
-                vec![InstrSpec {
-                    params: Params::new(op),
-                    ins: vec![0, 1],
-                    outs: vec![a],
-                }],
-                vec![2],
-            )
-            .unwrap(),
-        )
+        one_op(op, vec![a.clone(), a.clone()], vec![0, 1], a, 1)
     }
 
-    fn prog(p: Arc<Executable>) -> Param {
-        Param::Program(ProgramRef(p))
+    fn prog(p: Arc<dyn SubProgram>) -> Param {
+        program_param(p)
     }
 
     fn run(p: Params, ins: &[Buffer], outs: Vec<Aval>) -> Vec<Buffer> {
@@ -271,19 +348,7 @@ mod tests {
     fn scan_stacks_outputs_in_either_direction() {
         // body(c, x) = (c + x, c + x): a cumulative sum.
         let a = f32s(&[]);
-        let body = Arc::new(
-            Executable::new(
-                vec![a.clone(), a.clone()],
-                vec![],
-                vec![InstrSpec {
-                    params: Params::new("add"),
-                    ins: vec![0, 1],
-                    outs: vec![a.clone()],
-                }],
-                vec![2, 2],
-            )
-            .unwrap(),
-        );
+        let body = one_op("add", vec![a.clone(), a.clone()], vec![0, 1], a.clone(), 2);
         for (reverse, want) in [(false, [1., 3., 6.]), (true, [6., 5., 3.])] {
             let p = Params::new("scan")
                 .with("body", prog(body.clone()))
@@ -303,18 +368,12 @@ mod tests {
     fn while_runs_until_the_predicate_is_false() {
         // cond(limit, c) = c < limit; body(step, c) = c + step.
         let a = f32s(&[]);
-        let lt = Arc::new(
-            Executable::new(
-                vec![a.clone(), a.clone()],
-                vec![],
-                vec![InstrSpec {
-                    params: Params::new("lt"),
-                    ins: vec![1, 0],
-                    outs: vec![Aval::new(DType::Bool, vec![])],
-                }],
-                vec![2],
-            )
-            .unwrap(),
+        let lt = one_op(
+            "lt",
+            vec![a.clone(), a.clone()],
+            vec![1, 0],
+            Aval::new(DType::Bool, vec![]),
+            1,
         );
         let p = Params::new("while")
             .with("cond_program", prog(lt))

@@ -19,12 +19,12 @@ use super::dot::gemm_float::{gemm_native, gemm_via_f32};
 use super::dot::gemm_loop::gemm_generic;
 use super::dot::{Dims, MatView};
 use super::window::{axis_table, par_outputs};
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer, RawBuf};
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::par_fill_rows;
-use crate::exec::strided::strided_copy;
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, strides, Buffer, RawBuf};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::par_fill_rows;
+use crate::loops::strided::strided_copy;
 
 /// Scratch memory for `n` elements from the buffer pool (fresh pages cost
 /// more than the work on them); every caller writes all of it before reading.
@@ -381,7 +381,7 @@ impl Plan {
     }
 }
 
-fn build_conv(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_conv(spec: &OpSpec) -> Result<Kernel> {
     let p = plan(spec)?;
     let dt = spec.outs[0].dtype;
     debug_assert_eq!(numel(&p.out_shape), spec.outs[0].numel());
@@ -406,15 +406,11 @@ fn build_conv(spec: &OpSpec) -> Result<Kernel> {
     }
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("conv_general_dilated", build_conv);
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
     use crate::ops::testing::{ints, run_op};
-    use crate::params::{Param, Params};
 
     fn conv(specs: [&[i64]; 3], strides: &[i64], pads: &[[i64; 2]], fgc: i64) -> Params {
         let n = strides.len();

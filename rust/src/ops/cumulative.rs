@@ -4,11 +4,11 @@
 //! `n` rows (f16/bf16 accumulate in f32). Work is split over `outer` blocks.
 use super::reduce::Accum;
 use super::scalar::Num;
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::Buffer;
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{num_threads, par_fill, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{num_threads, par_fill, GRAIN};
 use rayon::prelude::*;
 
 /// Scan `x` viewed as `(outer, n, inner)` into `out` with the monoid `(id, f)`.
@@ -95,7 +95,7 @@ fn cumsum<T: Accum + Send + Sync>(x: &[T], n: usize, inner: usize, rev: bool, ou
         inner,
         rev,
         out,
-        T::A::ZERO,
+        T::A::zero(),
         T::up,
         |a, b| a.add(b),
         T::down,
@@ -108,13 +108,13 @@ fn cumprod<T: Accum + Send + Sync>(x: &[T], n: usize, inner: usize, rev: bool, o
         inner,
         rev,
         out,
-        T::A::ONE,
+        T::A::one(),
         T::up,
         |a, b| a.mul(b),
         T::down,
     )
 }
-fn cummax<T: Num>(x: &[T], n: usize, inner: usize, rev: bool, out: &mut [T]) {
+fn cummax<T: Num + Element>(x: &[T], n: usize, inner: usize, rev: bool, out: &mut [T]) {
     scan_into(
         x,
         n,
@@ -127,7 +127,7 @@ fn cummax<T: Num>(x: &[T], n: usize, inner: usize, rev: bool, out: &mut [T]) {
         |a| a,
     )
 }
-fn cummin<T: Num>(x: &[T], n: usize, inner: usize, rev: bool, out: &mut [T]) {
+fn cummin<T: Num + Element>(x: &[T], n: usize, inner: usize, rev: bool, out: &mut [T]) {
     scan_into(
         x,
         n,
@@ -190,36 +190,28 @@ fn scan_kernel<T: Element>(spec: &OpSpec, run: ScanFn<T>) -> Result<Kernel> {
     }))
 }
 
-fn build_cumsum(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_cumsum(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumsum::<T>), numeric)
 }
-fn build_cumprod(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_cumprod(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumprod::<T>), numeric)
 }
-fn build_cummax(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_cummax(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cummax::<T>), numeric)
 }
-fn build_cummin(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_cummin(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cummin::<T>), numeric)
 }
-fn build_cumlogsumexp(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_cumlogsumexp(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumlogsumexp::<T>), float)
-}
-
-pub fn register(r: &mut Registry) {
-    r.add("cumsum", build_cumsum);
-    r.add("cumprod", build_cumprod);
-    r.add("cummax", build_cummax);
-    r.add("cummin", build_cummin);
-    r.add("cumlogsumexp", build_cumlogsumexp);
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     fn run(op: &str, x: &Buffer, axis: i64, reverse: bool) -> Buffer {
         let p = Params::new(op)

@@ -15,11 +15,11 @@
 //! or-of-ands for bool. Python (abstract eval + lowering) has already decided
 //! the output dtype and inserted any input conversions, so both inputs and the
 //! output have one dtype here.
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{num_threads, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{num_threads, GRAIN};
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
@@ -176,8 +176,8 @@ struct Plan {
     out_shape: Vec<usize>,
 }
 
-fn parse_pair(spec: &OpSpec, v: &crate::params::Param) -> Result<(Vec<usize>, Vec<usize>)> {
-    use crate::params::Param;
+fn parse_pair(spec: &OpSpec, v: &crate::base::params::Param) -> Result<(Vec<usize>, Vec<usize>)> {
+    use crate::base::params::Param;
     let bad = || shape_err(spec.name(), "bad dimension_numbers".to_string());
     let ints = |p: &Param| -> Result<Vec<usize>> {
         match p {
@@ -296,7 +296,7 @@ fn run<T: Element>(
     })
 }
 
-fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
     let p = plan(spec)?;
     let dt = spec.outs[0].dtype;
     match dt {
@@ -330,16 +330,12 @@ fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
     }
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("dot_general", build_dot_general);
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::{DType, Element};
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::{DType, Element};
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     fn l(v: &[i64]) -> Param {
         Param::List(v.iter().map(|&i| Param::Int(i)).collect())

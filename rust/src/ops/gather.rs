@@ -2,11 +2,11 @@
 //! the scatter family, with XLA's general dimension numbers. The index vector
 //! is always the last dimension of the indices (as JAX builds them).
 use super::scalar::Num;
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::strided::{istrides, par_rows, strided_buffer, Walk};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::strided::{istrides, par_rows, strided_buffer, Walk};
 
 /// Exact conversion of an index to i64 (u64 beyond i64::MAX saturates: it is
 /// out of bounds either way).
@@ -45,7 +45,7 @@ fn dyn_starts(op: &str, idx: &[&Buffer], shape: &[usize], sizes: &[usize]) -> Re
     Ok(off)
 }
 
-fn build_dynamic_slice(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_dynamic_slice(spec: &OpSpec) -> Result<Kernel> {
     let shape = spec.ins[0].shape.clone();
     let sizes = spec.params.usizes("slice_sizes")?;
     crate::ensure!(
@@ -67,7 +67,7 @@ fn build_dynamic_slice(spec: &OpSpec) -> Result<Kernel> {
     }, all)
 }
 
-fn build_dynamic_update_slice(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_dynamic_update_slice(spec: &OpSpec) -> Result<Kernel> {
     let shape = spec.ins[0].shape.clone();
     crate::ensure!(
         spec.ins.len() == shape.len() + 2 && spec.outs.len() == 1,
@@ -262,7 +262,7 @@ fn gather_kernel<T: Element>(plan: &GatherPlan, ins: &[&Buffer]) -> Result<Buffe
     }
 }
 
-fn build_gather(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_gather(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(2, 1)?;
     let p = spec.params;
     let sizes = p.usizes("slice_sizes")?;
@@ -364,7 +364,7 @@ fn scatter_kernel<T: Element>(
     }))
 }
 
-fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(3, 1)?;
     let p = spec.params;
     let uwd = p.usizes("update_window_dims")?;
@@ -439,25 +439,10 @@ fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
     }
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("dynamic_slice", build_dynamic_slice);
-    r.add("dynamic_update_slice", build_dynamic_update_slice);
-    r.add("gather", build_gather);
-    for name in [
-        "scatter",
-        "scatter-add",
-        "scatter-mul",
-        "scatter-min",
-        "scatter-max",
-    ] {
-        r.add(name, build_scatter);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::params::{Param, Params};
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
 
     use crate::ops::testing::{ints, run_op};
 

@@ -1,11 +1,11 @@
 //! iota: `out[idx] = idx[dimension]`, for any numeric dtype.
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{strides, Buffer};
-use crate::dtype::Element;
-use crate::error::Result;
-use crate::exec::parallel::{par_fill, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{strides, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::Result;
+use crate::loops::parallel::{par_fill, GRAIN};
 
-fn build_iota(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_iota(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(0, 1)?;
     let shape = spec.outs[0].shape.clone();
     let dim = spec.params.usize("dimension")?;
@@ -49,15 +49,11 @@ fn build_iota(spec: &OpSpec) -> Result<Kernel> {
     }, numeric)
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("iota", build_iota);
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::dtype::DType;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     #[test]
     fn iota_2d_dim1() {

@@ -1,48 +1,32 @@
-//! The op registry. Each family file registers its op names with a builder;
-//! a builder validates the op's avals and params once, at compile time, and
-//! returns a `Kernel` closure that the executor calls with the input buffers.
-//! One string links all layers: the Python primitive name is the op name here.
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::params::Params;
-use std::collections::HashMap;
-use std::sync::OnceLock;
+//! Ops: the op table (`table.rs`: one entry per op with its kind, dtypes,
+//! effects and builder), the scalar layer every elementwise op is defined in
+//! (`scalar/`), and the kernels, one family per file. A builder validates
+//! the op's avals and params once, at compile time, and returns a `Kernel`
+//! closure that the executor calls with the input buffers. One string links
+//! all layers: the Python primitive name is the op name here.
+use crate::base::buffer::Buffer;
+use crate::base::error::{Error, Result};
+use crate::base::params::Params;
 
-pub mod binary;
 pub mod callback;
 pub mod collective;
 pub mod control;
 pub mod conv;
-pub mod convert;
 pub mod cumulative;
 pub mod dot;
+pub mod elementwise;
 pub mod gather;
 pub mod iota;
 pub mod reduce;
 pub mod scalar;
-pub mod select;
 pub mod shape;
 pub mod sort;
+pub mod table;
 pub mod threefry;
-pub mod unary;
 pub mod window;
 
-/// Abstract value: what Python's ShapedArray says about a buffer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Aval {
-    pub dtype: DType,
-    pub shape: Vec<usize>,
-}
-
-impl Aval {
-    pub fn new(dtype: DType, shape: Vec<usize>) -> Aval {
-        Aval { dtype, shape }
-    }
-    pub fn numel(&self) -> usize {
-        self.shape.iter().product()
-    }
-}
+pub use crate::base::aval::Aval;
+pub use table::{build, has_effect, is_host_op, supported_ops};
 
 /// Everything a builder may look at. `params.op` is the op name.
 pub struct OpSpec<'a> {
@@ -89,63 +73,13 @@ impl OpSpec<'_> {
 pub type Kernel = Box<dyn Fn(&[&Buffer]) -> Result<Vec<Buffer>> + Send + Sync>;
 pub type Builder = fn(&OpSpec) -> Result<Kernel>;
 
-#[derive(Default)]
-pub struct Registry {
-    map: HashMap<&'static str, Builder>,
-}
-
-impl Registry {
-    pub fn add(&mut self, name: &'static str, builder: Builder) {
-        self.map.insert(name, builder);
-    }
-}
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let mut r = Registry::default();
-        unary::register(&mut r);
-        binary::register(&mut r);
-        convert::register(&mut r);
-        select::register(&mut r);
-        reduce::register(&mut r);
-        cumulative::register(&mut r);
-        sort::register(&mut r);
-        shape::register(&mut r);
-        gather::register(&mut r);
-        dot::register(&mut r);
-        iota::register(&mut r);
-        collective::register(&mut r);
-        threefry::register(&mut r);
-        control::register(&mut r);
-        conv::register(&mut r);
-        window::register(&mut r);
-        callback::register(&mut r);
-        r
-    })
-}
-
-/// Build the kernel for one instruction.
-pub fn build(spec: &OpSpec) -> Result<Kernel> {
-    match registry().map.get(spec.name()) {
-        Some(b) => b(spec),
-        None => Err(Error::UnknownOp(spec.name().to_string())),
-    }
-}
-
-pub fn supported_ops() -> Vec<&'static str> {
-    let mut v: Vec<_> = registry().map.keys().copied().collect();
-    v.sort();
-    v
-}
-
 /// Helpers for the kernels' unit tests: build an op from params and run it.
 #[cfg(test)]
 pub mod testing {
     use super::{build, Aval, OpSpec};
-    use crate::buffer::Buffer;
-    use crate::dtype::Element;
-    use crate::params::{Param, Params};
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::Element;
+    use crate::base::params::{Param, Params};
 
     /// A list-of-ints param.
     pub fn ints(v: &[i64]) -> Param {

@@ -14,18 +14,18 @@
 //! Large outputs are split over threads by output position; small outputs with
 //! long reductions (e.g. a full reduction) split the reduced range instead and
 //! combine the partial results in order.
-use super::scalar::Num;
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{num_threads, par_fill, GRAIN};
-use crate::exec::strided::strided_buffer;
+use super::scalar::{Bits, Num};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{num_threads, par_fill, GRAIN};
+use crate::loops::strided::strided_buffer;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
 /// Accumulator type of a number: f16/bf16 accumulate in f32.
-pub trait Accum: Num {
+pub trait Accum: Num + Element {
     type A: Num;
     fn up(self) -> Self::A;
     fn down(a: Self::A) -> Self;
@@ -53,43 +53,12 @@ macro_rules! accum_half {
 }
 accum_half!(f16, bf16);
 
-/// Bitwise monoids of integers and bools (logical for bool).
-pub trait Bits: Element {
-    const ONES: Self;
-    const NONE: Self;
-    fn and(self, o: Self) -> Self;
-    fn or(self, o: Self) -> Self;
-    fn xor(self, o: Self) -> Self;
-}
-
-macro_rules! bits_int {
-    ($($t:ty),*) => {$(
-        impl Bits for $t {
-            const ONES: Self = !0;
-            const NONE: Self = 0;
-            #[inline(always)] fn and(self, o: Self) -> Self { self & o }
-            #[inline(always)] fn or(self, o: Self) -> Self { self | o }
-            #[inline(always)] fn xor(self, o: Self) -> Self { self ^ o }
-        }
-    )*};
-}
-bits_int!(i8, i16, i32, i64, u8, u16, u32, u64);
-
-impl Bits for bool {
-    const ONES: Self = true;
-    const NONE: Self = false;
-    #[inline(always)]
-    fn and(self, o: Self) -> Self {
-        self & o
-    }
-    #[inline(always)]
-    fn or(self, o: Self) -> Self {
-        self | o
-    }
-    #[inline(always)]
-    fn xor(self, o: Self) -> Self {
-        self ^ o
-    }
+/// The reductions that fused code can run (`compiler::fusion`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Monoid {
+    Sum,
+    Max,
+    Min,
 }
 
 /// Rows reduced together before their partial is folded into the result.
@@ -363,7 +332,7 @@ fn sum<T: Accum + Send + Sync>(x: &[T], red: usize, inner: usize, out: &mut [T])
         red,
         inner,
         out,
-        T::A::ZERO,
+        T::A::zero(),
         T::up,
         |a, b| a.add(b),
         T::down,
@@ -375,13 +344,13 @@ fn prod<T: Accum + Send + Sync>(x: &[T], red: usize, inner: usize, out: &mut [T]
         red,
         inner,
         out,
-        T::A::ONE,
+        T::A::one(),
         T::up,
         |a, b| a.mul(b),
         T::down,
     )
 }
-fn max<T: Num>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
+fn max<T: Num + Element>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
     reduce_into(
         x,
         red,
@@ -393,7 +362,7 @@ fn max<T: Num>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
         |a| a,
     )
 }
-fn min<T: Num>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
+fn min<T: Num + Element>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
     reduce_into(
         x,
         red,
@@ -405,41 +374,50 @@ fn min<T: Num>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
         |a| a,
     )
 }
-fn and<T: Bits>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
-    reduce_into(x, red, inner, out, T::ONES, |v| v, |a, b| a.and(b), |a| a)
+fn and<T: Bits + Element>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
+    reduce_into(x, red, inner, out, T::ones(), |v| v, |a, b| a.and(b), |a| a)
 }
-fn or<T: Bits>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
-    reduce_into(x, red, inner, out, T::NONE, |v| v, |a, b| a.or(b), |a| a)
+fn or<T: Bits + Element>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
+    reduce_into(x, red, inner, out, T::zeros(), |v| v, |a, b| a.or(b), |a| a)
 }
-fn xor<T: Bits>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
-    reduce_into(x, red, inner, out, T::NONE, |v| v, |a, b| a.xor(b), |a| a)
+fn xor<T: Bits + Element>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
+    reduce_into(
+        x,
+        red,
+        inner,
+        out,
+        T::zeros(),
+        |v| v,
+        |a, b| a.xor(b),
+        |a| a,
+    )
 }
 
-fn build_sum(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_sum(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, sum::<T>), numeric)
 }
-fn build_prod(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_prod(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, prod::<T>), numeric)
 }
-fn build_max(spec: &OpSpec) -> Result<Kernel> {
-    if spec.ins.first().map(|a| a.dtype) == Some(crate::dtype::DType::Bool) {
+pub fn build_max(spec: &OpSpec) -> Result<Kernel> {
+    if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {
         return reduce_kernel::<bool>(spec, or::<bool>);
     }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, max::<T>), numeric)
 }
-fn build_min(spec: &OpSpec) -> Result<Kernel> {
-    if spec.ins.first().map(|a| a.dtype) == Some(crate::dtype::DType::Bool) {
+pub fn build_min(spec: &OpSpec) -> Result<Kernel> {
+    if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {
         return reduce_kernel::<bool>(spec, and::<bool>);
     }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, min::<T>), numeric)
 }
-fn build_and(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_and(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, and::<T>), intbool)
 }
-fn build_or(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_or(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, or::<T>), intbool)
 }
-fn build_xor(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_xor(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, xor::<T>), intbool)
 }
 
@@ -498,7 +476,7 @@ fn lt_nan<T: Element>(v: T, best: T) -> bool {
     !is_nan(best) && (v < best || is_nan(v))
 }
 
-fn build_arg(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_arg(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let op = spec.name().to_string();
     let shape = spec.ins[0].shape.clone();
@@ -532,24 +510,12 @@ fn build_arg(spec: &OpSpec) -> Result<Kernel> {
     }, all)
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("reduce_sum", build_sum);
-    r.add("reduce_prod", build_prod);
-    r.add("reduce_max", build_max);
-    r.add("reduce_min", build_min);
-    r.add("reduce_and", build_and);
-    r.add("reduce_or", build_or);
-    r.add("reduce_xor", build_xor);
-    r.add("argmax", build_arg);
-    r.add("argmin", build_arg);
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     fn run(op: &str, x: &Buffer, axes: &[i64], out: Aval) -> Buffer {
         let p = Params::new(op).with(

@@ -1,13 +1,13 @@
 //! Shape ops: reshape and squeeze (free), broadcast_in_dim, transpose, rev,
 //! slice (strided copies), concatenate and pad.
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{strides, Buffer};
-use crate::dtype::Element;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
-use crate::exec::strided::{istrides, par_rows, strided_buffer, Walk};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{strides, Buffer};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, GRAIN};
+use crate::loops::strided::{istrides, par_rows, strided_buffer, Walk};
 
-fn build_reshape(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_reshape(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let shape = spec.outs[0].shape.clone();
     crate::ensure!(
@@ -31,7 +31,7 @@ fn strided_kernel(spec: &OpSpec, offset: isize, st: Vec<isize>) -> Result<Kernel
     }, all)
 }
 
-fn build_broadcast_in_dim(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_broadcast_in_dim(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let out_shape = &spec.outs[0].shape;
     let in_shape = &spec.ins[0].shape;
@@ -53,7 +53,7 @@ fn build_broadcast_in_dim(spec: &OpSpec) -> Result<Kernel> {
     strided_kernel(spec, 0, st)
 }
 
-fn build_transpose(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_transpose(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let perm = spec.params.usizes("permutation")?;
     let in_shape = &spec.ins[0].shape;
@@ -74,7 +74,7 @@ fn build_transpose(spec: &OpSpec) -> Result<Kernel> {
     strided_kernel(spec, 0, st)
 }
 
-fn build_rev(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_rev(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let dims = spec.params.usizes("dimensions")?;
     let shape = &spec.ins[0].shape;
@@ -93,7 +93,7 @@ fn build_rev(spec: &OpSpec) -> Result<Kernel> {
     strided_kernel(spec, offset, st)
 }
 
-fn build_slice(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_slice(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 1)?;
     let shape = &spec.ins[0].shape;
     let out = &spec.outs[0].shape;
@@ -145,7 +145,7 @@ fn concat_kernel<T: Element>(ins: &[&Buffer], out_shape: &[usize], dim: usize) -
     }))
 }
 
-fn build_concatenate(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_concatenate(spec: &OpSpec) -> Result<Kernel> {
     crate::ensure!(
         !spec.ins.is_empty() && spec.outs.len() == 1,
         shape_err("concatenate", "needs at least one operand")
@@ -187,7 +187,7 @@ pub fn fill<T: Element>(out: &mut [T], v: T) {
     par_fill(out, GRAIN, |_, c| c.iter_mut().for_each(|o| *o = v));
 }
 
-fn build_pad(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_pad(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(2, 1)?;
     let cfg = spec.params.int_lists("padding_config")?;
     let shape = spec.ins[0].shape.clone();
@@ -241,21 +241,45 @@ fn build_pad(spec: &OpSpec) -> Result<Kernel> {
     }, all)
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("reshape", build_reshape);
-    r.add("squeeze", build_reshape);
-    r.add("broadcast_in_dim", build_broadcast_in_dim);
-    r.add("transpose", build_transpose);
-    r.add("rev", build_rev);
-    r.add("slice", build_slice);
-    r.add("concatenate", build_concatenate);
-    r.add("pad", build_pad);
+/// bitcast_convert_type[new_dtype]: reinterpret the bytes. Row-major data
+/// makes every case free: equal itemsizes keep the shape; a smaller target
+/// adds a trailing dim, a larger one removes it (Python's abstract eval
+/// decides the output shape). Bool targets are normalised to 0/1.
+pub fn build_bitcast(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let (src, out) = (spec.ins[0].clone(), spec.outs[0].clone());
+    crate::ensure!(
+        src.numel() * src.dtype.itemsize() == out.numel() * out.dtype.itemsize(),
+        crate::base::error::shape_err(
+            "bitcast_convert_type",
+            format!(
+                "cannot reinterpret {}{:?} as {}{:?}",
+                src.dtype, src.shape, out.dtype, out.shape
+            )
+        )
+    );
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let b = ins[0];
+        if out.dtype == DType::Bool {
+            let bytes = b.data.bytes();
+            return Ok(vec![Buffer::build::<bool>(out.shape.clone(), |o| {
+                for (o, &v) in o.iter_mut().zip(bytes) {
+                    *o = v != 0;
+                }
+            })]);
+        }
+        Ok(vec![Buffer {
+            dtype: out.dtype,
+            shape: out.shape.clone(),
+            data: b.data.clone(),
+        }])
+    }))
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::params::{Param, Params};
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
 
     use crate::ops::testing::{ints, run_op};
 

@@ -8,11 +8,11 @@
 //! `sort` computes one permutation per lane (a lane is a 1-d slice along
 //! `dimension`), then gathers every operand through it by item size, so the
 //! payload operands need no dtype dispatch.
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::{DType, Element};
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, GRAIN};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 
@@ -115,7 +115,7 @@ fn gather(b: &Buffer, perm: &[u32], n: usize, inner: usize) -> Result<Buffer> {
     })
 }
 
-fn build_sort(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_sort(spec: &OpSpec) -> Result<Kernel> {
     crate::ensure!(
         !spec.ins.is_empty() && spec.ins.len() == spec.outs.len(),
         shape_err("sort", "needs as many outputs as operands")
@@ -156,7 +156,7 @@ fn build_sort(spec: &OpSpec) -> Result<Kernel> {
         if num_keys == 1 {
             crate::dispatch_dtype!(key0, "sort", T => {
                 perm_one_key::<T>(ins[0].slice::<T>()?, n, inner, &mut perm);
-                Ok::<(), crate::error::Error>(())
+                Ok::<(), crate::base::error::Error>(())
             }, all)?;
         } else {
             let keys: Vec<KeyCmp> = ins[..num_keys]
@@ -207,7 +207,7 @@ fn top_k_typed<T: Element, I: Element>(
     }
 }
 
-fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 2)?;
     let shape = spec.ins[0].shape.clone();
     let k = spec.params.usize("k")?;
@@ -248,17 +248,12 @@ fn build_top_k(spec: &OpSpec) -> Result<Kernel> {
     }, all)
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("sort", build_sort);
-    r.add("top_k", build_top_k);
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
-    use crate::dtype::DType;
+    use crate::base::buffer::Buffer;
+    use crate::base::dtype::DType;
+    use crate::base::params::{Param, Params};
     use crate::ops::{build, Aval, OpSpec};
-    use crate::params::{Param, Params};
 
     #[test]
     fn sort_two_keys_with_payload() {

@@ -6,12 +6,13 @@
 //! The common case (rank-0 keys, counters either full or rank 0) runs on
 //! blocks of `LANES` counters at a time, written lane-wise so that the
 //! compiler vectorises each round across the block.
-use super::binary::broadcast_strides;
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::DType;
-use crate::error::{dtype_err, Result};
-use crate::exec::parallel::{num_threads, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::strides;
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::DType;
+use crate::base::error::shape_err;
+use crate::base::error::{dtype_err, Result};
+use crate::loops::parallel::{num_threads, GRAIN};
 use rayon::prelude::*;
 
 const ROTATIONS: [[u32; 4]; 2] = [[13, 15, 26, 6], [17, 29, 16, 24]];
@@ -169,13 +170,45 @@ fn threefry_kernel(ins: &[&Buffer], shape: &[usize]) -> Result<Vec<Buffer>> {
     });
     match o0 {
         Some(o0) => Ok(vec![o0, o1]),
-        None => Err(crate::error::Error::Internal(
+        None => Err(crate::base::error::Error::Internal(
             "threefry2x32: no output".into(),
         )),
     }
 }
 
-fn build_threefry(spec: &OpSpec) -> Result<Kernel> {
+/// Strides (in elements) with which an operand of shape `s` is read for an
+/// output of shape `out`: rank-0 operands broadcast everywhere; otherwise the
+/// ranks are equal and size-1 dims broadcast (lax's rule).
+pub fn broadcast_strides(op: &str, s: &[usize], out: &[usize]) -> Result<Vec<isize>> {
+    if s.is_empty() {
+        return Ok(vec![0; out.len()]);
+    }
+    if s.len() != out.len() {
+        return Err(shape_err(
+            op,
+            format!("operand shape {:?} does not broadcast to {:?}", s, out),
+        ));
+    }
+    let st = strides(s);
+    s.iter()
+        .zip(out)
+        .zip(st)
+        .map(|((&a, &o), st)| {
+            if a == o {
+                Ok(if a == 1 { 0 } else { st as isize })
+            } else if a == 1 {
+                Ok(0)
+            } else {
+                Err(shape_err(
+                    op,
+                    format!("operand shape {:?} does not broadcast to {:?}", s, out),
+                ))
+            }
+        })
+        .collect()
+}
+
+pub fn build_threefry(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(4, 2)?;
     for a in spec.ins.iter().chain(spec.outs) {
         if a.dtype != DType::U32 {
@@ -188,15 +221,11 @@ fn build_threefry(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("threefry2x32", build_threefry);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::params::Params;
     use crate::ops::{build, Aval};
-    use crate::params::Params;
 
     fn run(ins: &[(Vec<usize>, Vec<u32>)], out: Vec<usize>) -> (Vec<u32>, Vec<u32>) {
         let p = Params::new("threefry2x32");

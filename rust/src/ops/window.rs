@@ -10,11 +10,12 @@
 //! shape; the builders only re-derive the output shape and compare.
 use super::reduce::Accum;
 use super::scalar::Num;
-use super::{Kernel, OpSpec, Registry};
-use crate::buffer::{numel, strides, Buffer};
-use crate::dtype::DType;
-use crate::error::{shape_err, Result};
-use crate::exec::parallel::{par_fill, par_fill_rows, GRAIN};
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, strides, Buffer};
+use crate::base::dtype::DType;
+use crate::base::dtype::Element;
+use crate::base::error::{shape_err, Result};
+use crate::loops::parallel::{par_fill, par_fill_rows, GRAIN};
 use rayon::prelude::*;
 
 /// The geometry of one windowed op, with per-dim lookup tables: `table[d]`
@@ -246,11 +247,11 @@ fn reduce_rows<T: Accum>(w: &Window, m: Monoid, x: &[T], out: &mut [T], outer: u
             idx[d] = rem % shape[d];
             rem /= shape[d];
         }
-        let mut acc = vec![<T::A as Num>::ZERO; if matches!(m, Monoid::Sum) { row } else { 0 }];
+        let mut acc = vec![<T::A as Num>::zero(); if matches!(m, Monoid::Sum) { row } else { 0 }];
         for orow in chunk.chunks_mut(row) {
             match m {
                 Monoid::Sum => {
-                    acc.fill(<T::A as Num>::ZERO);
+                    acc.fill(<T::A as Num>::zero());
                     w.rec(0, outer, &idx, 0, true, &mut |i| {
                         if let Some(i) = i {
                             for (a, &v) in acc.iter_mut().zip(&x[i..i + row]) {
@@ -308,7 +309,7 @@ fn reduce_kernel<T: Accum>(spec: &OpSpec, m: Monoid) -> Result<Kernel> {
         }
         let out = Buffer::build::<T>(w.out_shape.clone(), |out| match m {
             Monoid::Sum => par_outputs(&w.out_shape, cost, out, |o| {
-                let mut acc = <T::A as Num>::ZERO;
+                let mut acc = <T::A as Num>::zero();
                 w.visit(o, &mut |i| {
                     if let Some(i) = i {
                         acc = acc.add(x[i].up());
@@ -339,13 +340,13 @@ fn reduce_kernel<T: Accum>(spec: &OpSpec, m: Monoid) -> Result<Kernel> {
     }))
 }
 
-fn build_sum(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_sum(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, Monoid::Sum), numeric)
 }
-fn build_max(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_max(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, Monoid::Max), numeric)
 }
-fn build_min(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_min(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, Monoid::Min), numeric)
 }
 
@@ -369,7 +370,13 @@ fn select_is_ge(spec: &OpSpec) -> Result<bool> {
 /// init, as `select_and_gather_add`); otherwise from the first element (as
 /// XLA's select_and_scatter).
 #[inline]
-fn select<T: Num>(w: &Window, x: &[T], o: &[usize], ge: bool, from_init: bool) -> Option<usize> {
+fn select<T: Num + Element>(
+    w: &Window,
+    x: &[T],
+    o: &[usize],
+    ge: bool,
+    from_init: bool,
+) -> Option<usize> {
     let ident = if ge { T::lowest() } else { T::highest() };
     let mut cur: Option<(T, Option<usize>)> = if from_init { Some((ident, None)) } else { None };
     w.visit(o, &mut |i| {
@@ -389,7 +396,7 @@ fn select<T: Num>(w: &Window, x: &[T], o: &[usize], ge: bool, from_init: bool) -
     cur.and_then(|(_, i)| i)
 }
 
-fn gather_kernel<T: Num>(spec: &OpSpec) -> Result<Kernel> {
+fn gather_kernel<T: Num + Element>(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(2, 1)?;
     let ge = select_is_ge(spec)?;
     crate::ensure!(
@@ -403,14 +410,14 @@ fn gather_kernel<T: Num>(spec: &OpSpec) -> Result<Kernel> {
         let cost = w.window_size();
         let out = Buffer::build::<T>(w.out_shape.clone(), |out| {
             par_outputs(&w.out_shape, cost, out, |o| {
-                select(&w, x, o, ge, true).map_or(T::ZERO, |i| t[i])
+                select(&w, x, o, ge, true).map_or(T::zero(), |i| t[i])
             })
         });
         Ok(vec![out])
     }))
 }
 
-fn scatter_kernel<T: Num>(spec: &OpSpec) -> Result<Kernel> {
+fn scatter_kernel<T: Num + Element>(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(2, 1)?;
     let ge = select_is_ge(spec)?;
     let w = Window::from_spec(spec, &spec.ins[1].shape)?;
@@ -431,7 +438,7 @@ fn scatter_kernel<T: Num>(spec: &OpSpec) -> Result<Kernel> {
             select(&w, x, o, ge, false).unwrap_or(usize::MAX)
         });
         let out = Buffer::build::<T>(w.in_shape.clone(), |out| {
-            out.par_iter_mut().for_each(|o| *o = T::ZERO);
+            out.par_iter_mut().for_each(|o| *o = T::zero());
             for (&i, &s) in sel.iter().zip(src) {
                 if i != usize::MAX {
                     out[i] = out[i].add(s);
@@ -442,28 +449,20 @@ fn scatter_kernel<T: Num>(spec: &OpSpec) -> Result<Kernel> {
     }))
 }
 
-fn build_gather(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_gather(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins.first().map_or(DType::F32, |a| a.dtype);
     crate::dispatch_dtype!(dt, spec.name(), T => gather_kernel::<T>(spec), numeric)
 }
-fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
+pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins.first().map_or(DType::F32, |a| a.dtype);
     crate::dispatch_dtype!(dt, spec.name(), T => scatter_kernel::<T>(spec), numeric)
 }
 
-pub fn register(r: &mut Registry) {
-    r.add("reduce_window_sum", build_sum);
-    r.add("reduce_window_max", build_max);
-    r.add("reduce_window_min", build_min);
-    r.add("select_and_gather_add", build_gather);
-    r.add("select_and_scatter_add", build_scatter);
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::buffer::Buffer;
+    use crate::base::buffer::Buffer;
+    use crate::base::params::{Param, Params};
     use crate::ops::testing::{ints, run_op};
-    use crate::params::{Param, Params};
 
     fn win(op: &str, dims: &[i64], strides: &[i64], pads: &[[i64; 2]]) -> Params {
         Params::new(op)

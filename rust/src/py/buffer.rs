@@ -2,9 +2,9 @@
 //! still be being computed by its device (asynchronous dispatch): reading its
 //! bytes waits for it, with the GIL released.
 use super::errors::guard_gil;
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::Error;
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::Error;
 use crate::exec::device::{Input, Slot};
 use numpy::ndarray::ArrayView1;
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -137,14 +137,14 @@ impl PyBuffer {
             .as_slice()
             .map_err(|e| PyTypeError::new_err(e.to_string()))?;
         let (ptr, len) = (bytes.as_ptr(), bytes.len());
-        if (ptr as usize) % dt.itemsize() != 0 {
+        if !(ptr as usize).is_multiple_of(dt.itemsize()) {
             return Err(PyTypeError::new_err(
                 "borrow: memory is not aligned for its dtype",
             ));
         }
         let owner: Py<PyAny> = data.as_any().clone().unbind();
         // SAFETY: see the doc comment; `owner` keeps the memory alive.
-        let raw = unsafe { crate::buffer::RawBuf::borrowed(ptr, len, Box::new(owner)) };
+        let raw = unsafe { crate::base::buffer::RawBuf::borrowed(ptr, len, Box::new(owner)) };
         let inner = guard_gil(|| Buffer::new(dt, shape, raw))?;
         Ok(PyBuffer::ready(inner))
     }
@@ -221,8 +221,8 @@ impl PyBuffer {
     }
 }
 
-fn scalar_buffer(dt: DType, f: f64, i: i128) -> crate::error::Result<Buffer> {
-    use crate::dtype::Element;
+fn scalar_buffer(dt: DType, f: f64, i: i128) -> crate::base::error::Result<Buffer> {
+    use crate::base::dtype::Element;
     macro_rules! mk {
         ($t:ty, $v:expr) => {
             Buffer::from_vec::<$t>(vec![], &[$v])

@@ -1,6 +1,6 @@
 //! The one place where core errors become Python exceptions, and where panics
 //! are caught before they can cross into Python.
-use crate::error::{panic_message, Error};
+use crate::base::error::{panic_message, Error};
 use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -41,7 +41,7 @@ impl From<Error> for PyErr {
 /// Run `f` with the GIL released and any panic turned into `InternalError`.
 pub fn guard<T: Send>(
     py: Python<'_>,
-    f: impl FnOnce() -> crate::error::Result<T> + Send,
+    f: impl FnOnce() -> crate::base::error::Result<T> + Send,
 ) -> PyResult<T> {
     py.detach(|| match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(PyErr::from),
@@ -53,7 +53,7 @@ pub fn guard<T: Send>(
 }
 
 /// Like `guard`, but keeps the GIL (for work too small to be worth releasing it).
-pub fn guard_gil<T>(f: impl FnOnce() -> crate::error::Result<T>) -> PyResult<T> {
+pub fn guard_gil<T>(f: impl FnOnce() -> crate::base::error::Result<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(PyErr::from),
         Err(p) => Err(InternalError::new_err(format!(

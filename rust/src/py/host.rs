@@ -10,9 +10,9 @@
 //! for a device (`PyBuffer::get`, `synchronize`, a full queue in
 //! `PyExecutable::run`, `run_replicas`) releases the GIL first, so a worker
 //! that needs the GIL for a callback can always get it.
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::{Error, HostError, Result};
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::{Error, HostError, Result};
 use crate::ops::Aval;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;

@@ -15,7 +15,7 @@ fn supported_ops() -> Vec<&'static str> {
 /// Panics inside the core on purpose, to test that panics become exceptions.
 #[pyfunction]
 fn _panic_for_test(py: Python<'_>) -> PyResult<()> {
-    errors::guard(py, || -> crate::error::Result<()> {
+    errors::guard(py, || -> crate::base::error::Result<()> {
         panic!("deliberate test panic")
     })
 }
@@ -36,7 +36,7 @@ fn _queue_failure_for_test(
         if panic {
             panic!("{message}");
         }
-        Err(crate::error::Error::Internal(message))
+        Err(crate::base::error::Error::Internal(message))
     });
     buffer::PyBuffer::pending(slots[0].clone(), dtype, shape)
 }
@@ -67,6 +67,7 @@ fn init_threads() {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     init_threads();
+    crate::ops::callback::install_host_hook(host::call_host);
     m.add_class::<buffer::PyBuffer>()?;
     m.add_class::<program::PyExecutable>()?;
     m.add_function(wrap_pyfunction!(supported_ops, m)?)?;

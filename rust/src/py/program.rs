@@ -1,11 +1,11 @@
 //! `_rjax.Executable`: a compiled Program, built from plain Python data.
 use super::buffer::{parse_dtype, PyBuffer};
 use super::errors::{guard, guard_gil};
-use crate::buffer::Buffer;
+use crate::base::buffer::Buffer;
+use crate::base::params::{HostObject, Param, Params};
 use crate::exec::device::Device;
-use crate::exec::program::{Executable, InstrSpec};
+use crate::exec::executable::{Executable, InstrSpec};
 use crate::ops::Aval;
-use crate::params::{HostObject, Param, Params, ProgramRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -54,7 +54,7 @@ pub fn set_async_mode(mode: &str) -> PyResult<&'static str> {
 /// The tokens of queued runs that have an effect and no outputs: their
 /// errors have nowhere else to go.
 mod effect_tokens {
-    use crate::error::Error;
+    use crate::base::error::Error;
     use crate::exec::device::Slot;
     use std::sync::{Arc, Mutex};
 
@@ -135,7 +135,7 @@ fn param_from_py(v: &Bound<'_, PyAny>) -> PyResult<Param> {
         Ok(Param::Str(v.extract()?))
     } else if let Ok(e) = v.cast::<PyExecutable>() {
         // A compiled sub-program (a control-flow op's branch or body).
-        Ok(Param::Program(ProgramRef(e.get().inner.clone())))
+        Ok(crate::ops::control::program_param(e.get().inner.clone()))
     } else if v.is_instance_of::<PyTuple>() || v.is_instance_of::<PyList>() {
         let mut out = Vec::new();
         for item in v.try_iter()? {

@@ -3,9 +3,9 @@
 //! runtime calls from a device thread through `host::call_host`, taking the
 //! GIL only for that call.
 use super::host::call_host;
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::Result;
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::Result;
 use crate::exec::comm::{set_transport as install, Transport};
 use crate::ops::Aval;
 use pyo3::prelude::*;

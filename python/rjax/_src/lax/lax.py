@@ -641,6 +641,44 @@ def digamma(x):
   return digamma_p.bind(asarray_lax(x))
 
 
+# exp(-|x|) I0(x) and exp(-|x|) I1(x): JAX's rules (jax/_src/lax/special.py):
+# i0e' = i1e - sign(x) i0e; i1e' = i0e - i1e (sign(x) + 1/x), 1/2 at 0.
+bessel_i0e_p = standard_unop("bessel_i0e", _float)
+batching.defvectorized(bessel_i0e_p)
+ad.defjvp2(bessel_i0e_p, lambda g, ans, x: mul_p.bind(
+    g, sub_p.bind(bessel_i1e_p.bind(x), mul_p.bind(sign_p.bind(x), ans))))
+reference.register(bessel_i0e_p, lambda x: _sp().i0e(x))
+
+
+@export
+def bessel_i0e(x):
+  """Elementwise exponentially scaled modified Bessel function of order 0."""
+  return bessel_i0e_p.bind(asarray_lax(x))
+
+
+bessel_i1e_p = standard_unop("bessel_i1e", _float)
+batching.defvectorized(bessel_i1e_p)
+
+
+def _bessel_i1e_jvp(g, ans, x):
+  zero = eq_p.bind(x, _c(0.0, x))
+  one, half = (_full_of(_c(v, x), x, x) for v in (1.0, 0.5))
+  safe = select_n_p.bind(zero, x, one)
+  d = sub_p.bind(bessel_i0e_p.bind(safe), mul_p.bind(
+      ans, add_p.bind(sign_p.bind(safe), div_p.bind(one, safe))))
+  return mul_p.bind(g, select_n_p.bind(zero, d, half))
+
+
+ad.defjvp2(bessel_i1e_p, _bessel_i1e_jvp)
+reference.register(bessel_i1e_p, lambda x: _sp().i1e(x))
+
+
+@export
+def bessel_i1e(x):
+  """Elementwise exponentially scaled modified Bessel function of order 1."""
+  return bessel_i1e_p.bind(asarray_lax(x))
+
+
 # -- bitwise -------------------------------------------------------------------
 
 not_p = standard_unop("not", _intbool)

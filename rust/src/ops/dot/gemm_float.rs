@@ -4,9 +4,9 @@
 #[cfg(target_arch = "x86_64")]
 use super::gemm_avx512;
 use super::{Dims, MatView};
-use crate::dtype::Element;
-use crate::error::Result;
-use crate::exec::parallel::num_threads;
+use crate::base::dtype::Element;
+use crate::base::error::Result;
+use crate::loops::parallel::num_threads;
 use gemm::Parallelism;
 use rayon::prelude::*;
 

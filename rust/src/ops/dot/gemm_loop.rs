@@ -1,9 +1,9 @@
 //! Integer and bool products: a row kernel with wrapping multiply-add (bool:
 //! or-of-ands), parallel over output rows when the work is large.
 use super::{Dims, MatView};
-use crate::dtype::Element;
-use crate::error::Result;
-use crate::exec::parallel::{num_threads, GRAIN};
+use crate::base::dtype::Element;
+use crate::base::error::Result;
+use crate::loops::parallel::{num_threads, GRAIN};
 use rayon::prelude::*;
 
 /// `acc + a * b` with XLA's integer semantics (wrapping), or `acc | (a & b)`.

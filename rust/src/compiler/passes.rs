@@ -18,12 +18,12 @@
 //! an effect (a debug callback, or control flow whose body has one) is live
 //! whatever reads it and is never merged with an equal one; no host call is
 //! ever folded (it would run Python at compile time).
-use crate::buffer::Buffer;
-use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::exec::program::InstrSpec;
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::error::{Error, Result};
+use crate::base::params::Params;
+use crate::compiler::program::InstrSpec;
 use crate::ops::{self, Aval, OpSpec};
-use crate::params::Params;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -167,7 +167,7 @@ impl Builder {
     fn try_fold(&self, node: &Node, in_avals: &[Aval]) -> Result<Option<Vec<Buffer>>> {
         // Control flow (an op carrying sub-programs) never folds: a loop may
         // run long, and its cost is not bounded by its output size.
-        if node.params.holds_program() || ops::callback::is_host_op(&node.params) {
+        if node.params.holds_program() || ops::is_host_op(&node.params) {
             return Ok(None);
         }
         let mut args = Vec::with_capacity(node.ins.len());
@@ -218,9 +218,7 @@ fn live_instrs(
     }
     let mut keep = vec![false; specs.len()];
     for (k, s) in specs.iter().enumerate().rev() {
-        if ops::callback::has_effect(&s.params)
-            || (first[k]..first[k] + s.outs.len()).any(|v| live[v])
-        {
+        if ops::has_effect(&s.params) || (first[k]..first[k] + s.outs.len()).any(|v| live[v]) {
             keep[k] = true;
             for &i in &s.ins {
                 live[i] = true;
@@ -288,7 +286,7 @@ pub fn optimize_with_stats(
         let n_out = s.outs.len();
         if !keep[k] {
             stats.dce += 1;
-            map.extend(std::iter::repeat(None).take(n_out));
+            map.extend(std::iter::repeat_n(None, n_out));
             continue;
         }
         let ins = s
@@ -305,7 +303,7 @@ pub fn optimize_with_stats(
             ins,
             outs: s.outs,
         };
-        let effect = ops::callback::has_effect(&node.params);
+        let effect = ops::has_effect(&node.params);
         if let Some(vals) = b.seen.get(&node).filter(|_| !effect) {
             stats.cse += 1;
             map.extend(vals.iter().map(|&v| Some(v)));
@@ -347,7 +345,7 @@ pub fn optimize_with_stats(
         mark(v, &mut used_const, &mut used_node);
     }
     for (j, n) in b.nodes.iter().enumerate() {
-        if ops::callback::has_effect(&n.params) {
+        if ops::has_effect(&n.params) {
             used_node[j] = true;
         }
     }
@@ -407,8 +405,8 @@ pub fn optimize_with_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::program::Executable;
-    use crate::params::Param;
+    use crate::base::params::Param;
+    use crate::exec::executable::Executable;
 
     fn f32v(shape: &[usize]) -> Aval {
         Aval::new(DType::F32, shape.to_vec())
@@ -930,7 +928,7 @@ mod tests {
 
     fn debug_callback(ins: Vec<usize>) -> InstrSpec {
         // The callable is only looked at when the op runs, never by the passes.
-        let f = crate::params::HostObject(std::sync::Arc::new(0u8));
+        let f = crate::base::params::HostObject(std::sync::Arc::new(0u8));
         InstrSpec {
             params: Params::new("debug_callback").with("callback", Param::Object(f)),
             ins,
@@ -978,8 +976,8 @@ mod tests {
         let cond = Executable::new(vec![], vec![], vec![iota(1)], vec![0]).unwrap();
         assert!(!cond.has_effects());
         let branches = Param::List(vec![
-            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(body))),
-            Param::Program(crate::params::ProgramRef(std::sync::Arc::new(cond))),
+            crate::ops::control::program_param(std::sync::Arc::new(body)),
+            crate::ops::control::program_param(std::sync::Arc::new(cond)),
         ]);
         let o = optimize_with_stats(
             &[a.clone()],

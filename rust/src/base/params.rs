@@ -1,30 +1,35 @@
 //! Op parameters: plain data that crossed from Python once (ints, floats,
 //! bools, strings, nested lists, None). Accessors name the op and the param in
 //! their errors.
-use crate::dtype::DType;
-use crate::error::{Error, Result};
-use crate::exec::program::Executable;
+use crate::base::dtype::DType;
+use crate::base::error::{Error, Result};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+/// An object this layer does not look into: a compiled sub-program (its
+/// trait, `ops::control::SubProgram`, is defined where it is used) or a host
+/// object. Two are equal only if they are the same object.
+pub type Opaque = Arc<dyn std::any::Any + Send + Sync>;
+
 /// A compiled sub-program carried by a control-flow op (`cond`'s branches,
-/// `while`'s cond and body, `scan`'s body). Two are equal only if they are
-/// the same compiled object (pointer equality), which is what the compiler's
-/// common-subexpression elimination needs: equal params, same computation.
+/// `while`'s cond and body, `scan`'s body), made and read by
+/// `ops::control`. Two are equal only if they are the same compiled object
+/// (pointer equality), which is what the compiler's common-subexpression
+/// elimination needs: equal params, same computation.
 #[derive(Clone)]
-pub struct ProgramRef(pub Arc<Executable>);
+pub struct ProgramRef(pub Opaque);
 
 impl std::fmt::Debug for ProgramRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Program@{:p}", Arc::as_ptr(&self.0))
+        write!(f, "Program@{:p}", Arc::as_ptr(&self.0) as *const ())
     }
 }
 
 /// An opaque host object carried by an op (a host callback's Python
 /// callable). Two are equal only if they are the same object.
 #[derive(Clone)]
-pub struct HostObject(pub Arc<dyn std::any::Any + Send + Sync>);
+pub struct HostObject(pub Opaque);
 
 impl std::fmt::Debug for HostObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,7 +97,7 @@ impl Hash for Param {
             Param::Float(f) => f.to_bits().hash(h),
             Param::Str(s) => s.hash(h),
             Param::List(v) => v.hash(h),
-            Param::Program(p) => (Arc::as_ptr(&p.0) as usize).hash(h),
+            Param::Program(p) => (Arc::as_ptr(&p.0) as *const () as usize).hash(h),
             Param::Object(o) => o.addr().hash(h),
         }
     }
@@ -207,22 +212,23 @@ impl Params {
     pub fn holds_program(&self) -> bool {
         self.map.values().any(Param::holds_program)
     }
-    pub fn program(&self, name: &str) -> Result<Arc<Executable>> {
+    /// A compiled sub-program, opaque here (`ops::control` reads it).
+    pub fn program(&self, name: &str) -> Result<Opaque> {
         match self.get(name)? {
             Param::Program(p) => Ok(p.0.clone()),
             _ => Err(self.bad(name, "expected a compiled program")),
         }
     }
     /// A host object (e.g. a callback's Python callable).
-    pub fn object(&self, name: &str) -> Result<Arc<dyn std::any::Any + Send + Sync>> {
+    pub fn object(&self, name: &str) -> Result<Opaque> {
         match self.get(name)? {
             Param::Object(o) => Ok(o.0.clone()),
             _ => Err(self.bad(name, "expected a host object")),
         }
     }
     /// Every compiled sub-program this op carries, at any list depth.
-    pub fn sub_programs(&self) -> Vec<Arc<Executable>> {
-        fn walk(p: &Param, out: &mut Vec<Arc<Executable>>) {
+    pub fn sub_programs(&self) -> Vec<Opaque> {
+        fn walk(p: &Param, out: &mut Vec<Opaque>) {
             match p {
                 Param::Program(p) => out.push(p.0.clone()),
                 Param::List(v) => v.iter().for_each(|q| walk(q, out)),
@@ -233,7 +239,7 @@ impl Params {
         self.map.values().for_each(|p| walk(p, &mut out));
         out
     }
-    pub fn programs(&self, name: &str) -> Result<Vec<Arc<Executable>>> {
+    pub fn programs(&self, name: &str) -> Result<Vec<Opaque>> {
         self.list(name)?
             .iter()
             .map(|p| match p {

@@ -3,9 +3,9 @@
 //! `src[offset + sum(idx[d] * strides[d])]`, with strides in elements (zero for
 //! broadcast dims, negative for reversed dims).
 use super::parallel::{num_threads, GRAIN};
-use crate::buffer::{numel, Buffer};
-use crate::dtype::Element;
-use crate::error::Result;
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::Element;
+use crate::base::error::Result;
 use rayon::prelude::*;
 
 /// Collapse adjacent output dims that are contiguous in the source too.
@@ -215,9 +215,71 @@ impl Walk {
     }
 }
 
+/// How a tile of a row-major iteration space over `shape` reads an operand:
+/// in the same layout, one element everywhere, or with general strides in
+/// elements (0 on broadcast dims).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LoadMap {
+    Contig,
+    Scalar,
+    Strided(Vec<isize>),
+}
+
+/// Fill `dst` (elements `[t0, t0 + dst.len())` of the iteration space over
+/// `shape`) from `src` read through `map`.
+pub fn load_tile<T: Copy>(src: &[T], map: &LoadMap, shape: &[usize], t0: usize, dst: &mut [T]) {
+    let len = dst.len();
+    match map {
+        LoadMap::Contig => dst.copy_from_slice(&src[t0..t0 + len]),
+        LoadMap::Scalar => dst.fill(src[0]),
+        LoadMap::Strided(st) => {
+            // Odometer over the iteration shape from flat index t0.
+            let r = shape.len();
+            if r == 0 {
+                dst.fill(src[0]);
+                return;
+            }
+            let mut idx = vec![0usize; r];
+            let mut rem = t0;
+            for d in (0..r).rev() {
+                idx[d] = rem % shape[d];
+                rem /= shape[d];
+            }
+            let mut off: isize = (0..r).map(|d| idx[d] as isize * st[d]).sum();
+            let (inner, ist) = (shape[r - 1], st[r - 1]);
+            let mut i = 0;
+            while i < len {
+                let m = (inner - idx[r - 1]).min(len - i);
+                if ist == 0 {
+                    dst[i..i + m].fill(src[off as usize]);
+                } else if ist == 1 {
+                    let base = off as usize;
+                    dst[i..i + m].copy_from_slice(&src[base..base + m]);
+                } else {
+                    for (j, v) in dst[i..i + m].iter_mut().enumerate() {
+                        *v = src[(off + j as isize * ist) as usize];
+                    }
+                }
+                i += m;
+                off += m as isize * ist;
+                idx[r - 1] += m;
+                // carry
+                let mut d = r - 1;
+                while idx[d] == shape[d] && d > 0 {
+                    off -= idx[d] as isize * st[d];
+                    idx[d] = 0;
+                    d -= 1;
+                    idx[d] += 1;
+                    off += st[d];
+                }
+            }
+        }
+    }
+}
+
 /// Row-major strides of `shape` as `isize`.
 pub fn istrides(shape: &[usize]) -> Vec<isize> {
-    crate::buffer::strides(shape)
+    crate::base::buffer::strides(shape)
         .into_iter()
         .map(|s| s as isize)
         .collect()

@@ -28,6 +28,28 @@ pub fn par_fill<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]
         .for_each(|(i, c)| f(i * chunk, c));
 }
 
+/// `par_fill` for a fallible `f`: the first error (in chunk order) is
+/// returned once every chunk has run.
+pub fn try_par_fill<T: Send>(
+    out: &mut [T],
+    grain: usize,
+    f: impl Fn(usize, &mut [T]) -> crate::base::error::Result<()> + Sync + Send,
+) -> crate::base::error::Result<()> {
+    let n = out.len();
+    let grain = grain.max(1);
+    if n <= grain || num_threads() <= 1 {
+        return f(0, out);
+    }
+    let chunks = (n / grain).min(num_threads() * 4).max(1);
+    let chunk = n.div_ceil(chunks).next_multiple_of(grain);
+    let results: Vec<crate::base::error::Result<()>> = out
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .map(|(i, c)| f(i * chunk, c))
+        .collect();
+    results.into_iter().collect()
+}
+
 /// Like `par_fill`, but every chunk holds whole rows of `row` elements (for
 /// loops that walk an output row by row). `f(first_row, chunk)`.
 pub fn par_fill_rows<T: Send>(
@@ -56,18 +78,6 @@ pub fn par_for(n: usize, cost_per_item: usize, f: impl Fn(usize) + Sync + Send) 
     } else {
         (0..n).into_par_iter().for_each(f);
     }
-}
-
-/// Parallel memcpy.
-pub fn par_copy(dst: &mut [u8], src: &[u8]) {
-    let grain = 1 << 20;
-    if src.len() <= grain || num_threads() <= 1 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    dst.par_chunks_mut(grain)
-        .zip(src.par_chunks(grain))
-        .for_each(|(d, s)| d.copy_from_slice(s));
 }
 
 #[cfg(test)]

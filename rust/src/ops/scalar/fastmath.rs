@@ -1,7 +1,8 @@
-//! Branch-free f32 transcendentals that the compiler vectorises (the scalar
-//! libm calls cannot reach memory bandwidth): every function computes its
-//! candidate results with plain arithmetic and picks one with selects, so a
-//! loop over a slice becomes SIMD code. No calls and no lookups in memory (the
+//! Branch-free f32 transcendentals, defined once over the primitives of the
+//! scalar layer (`E` is the evaluator's family: `E::F32`, `E::U32`, ...).
+//! Every function computes its candidate results with plain arithmetic and
+//! picks one with selects, so, monomorphised for the concrete family, a loop
+//! over a slice becomes SIMD code; no calls and no lookups in memory (the
 //! bits of 2/pi that sin and cos need are picked from constants with masks).
 //!
 //! Polynomials: Cephes' for exp, log, tanh, sin and cos; erf's are fitted for
@@ -11,7 +12,45 @@
 //! count in units of 2^-149): the bound, which the tests below assert over
 //! every 2^8-th bit pattern and dense sweeps of the interesting ranges, and
 //! the largest error those sweeps (and tests/test_fastmath_accuracy.py's)
-//! measured.
+//! measured. No multiply-add is contracted into an FMA, so the results are
+//! the same on every CPU.
+// The coefficients are written as published (more digits than an f32
+// holds; each literal is the f32 nearest to it).
+#![allow(clippy::excessive_precision)]
+
+use super::{Bits, Family, Float, FloatBits, Int, Num, Value};
+
+/// An f32 constant of the family.
+#[inline(always)]
+fn k<E: Family>(v: f32) -> E::F32 {
+    E::F32::c(v as f64)
+}
+
+/// A u32 constant of the family.
+#[inline(always)]
+fn u<E: Family>(v: u32) -> E::U32 {
+    E::U32::c(v as i128)
+}
+
+/// An i32 constant of the family.
+#[inline(always)]
+fn i<E: Family>(v: i32) -> E::I32 {
+    E::I32::c(v as i128)
+}
+
+/// A u64 constant of the family.
+#[inline(always)]
+fn w<E: Family>(v: u64) -> E::U64 {
+    E::U64::c(v as i128)
+}
+
+/// `x` clamped to `[lo, hi]` (f32::clamp: NaN stays NaN).
+#[inline(always)]
+fn clamp<E: Family>(x: E::F32, lo: f32, hi: f32) -> E::F32 {
+    let (lo, hi) = (k::<E>(lo), k::<E>(hi));
+    let x = E::F32::select(x.lt(lo), lo, x);
+    E::F32::select(x.gt(hi), hi, x)
+}
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693_359_4;
@@ -27,37 +66,40 @@ const EXP_LO: f32 = -103.972_08;
 /// `a(n)` = (a, a_lo) with |a| >= 1/2 or a = 0, and a_lo small. The sum is
 /// compensated (Fast2Sum of a and x - n LN2_HI), so it is rounded about once.
 #[inline(always)]
-fn exp_reduced(x: f32, a: impl Fn(i32) -> (f32, f32)) -> (i32, f32) {
-    let t = x * LOG2E + ROUND;
-    let nf = t - ROUND;
-    let ni = t.to_bits() as i32 - ROUND.to_bits() as i32;
-    let r_hi = x - nf * LN2_HI;
-    let r_lo = nf * LN2_LO;
+fn exp_reduced<E: Family>(x: E::F32, a: impl Fn(E::I32) -> (E::F32, E::F32)) -> (E::I32, E::F32) {
+    let t = x * k::<E>(LOG2E) + k::<E>(ROUND);
+    let nf = t - k::<E>(ROUND);
+    let ni = t
+        .to_bits()
+        .cast::<E::I32>()
+        .sub(i::<E>(ROUND.to_bits() as i32));
+    let r_hi = x - nf * k::<E>(LN2_HI);
+    let r_lo = nf * k::<E>(LN2_LO);
     let r = r_hi - r_lo;
     let (a, a_lo) = a(ni);
     let s = a + r_hi;
     let err = (a - s) + r_hi;
-    (ni, s + ((err + a_lo) + (exp_poly(r) * (r * r) - r_lo)))
+    (ni, s + ((err + a_lo) + (exp_poly::<E>(r) * (r * r) - r_lo)))
 }
 
 /// (e^r - 1 - r) / r^2 on |r| <= ln2 / 2 (Cephes' expf polynomial).
 #[inline(always)]
-fn exp_poly(r: f32) -> f32 {
-    ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
+fn exp_poly<E: Family>(r: E::F32) -> E::F32 {
+    ((((k::<E>(1.987_569_1e-4) * r + k::<E>(1.398_199_9e-3)) * r + k::<E>(8.333_452e-3)) * r
+        + k::<E>(4.166_579_6e-2))
         * r
-        + 5.000_000_1e-1
+        + k::<E>(1.666_666_5e-1))
+        * r
+        + k::<E>(5.000_000_1e-1)
 }
 
 /// 2^n for n in [-252, 254], as two normal factors (2^h, 2^(n-h)):
 /// multiplying by both scales into and out of f32's range with one rounding.
 #[inline(always)]
-fn pow2_split(n: i32) -> (f32, f32) {
-    let h = n >> 1;
-    (
-        f32::from_bits(((h + 127) as u32) << 23),
-        f32::from_bits(((n - h + 127) as u32) << 23),
-    )
+fn pow2_split<E: Family>(n: E::I32) -> (E::F32, E::F32) {
+    let h = n.shr_arith(i::<E>(1));
+    let pow2 = |e: E::I32| E::F32::from_bits(e.add(i::<E>(127)).cast::<E::U32>().shl(u::<E>(23)));
+    (pow2(h), pow2(n.sub(h)))
 }
 
 /// e^x for f32. Max error 1 ulp (measured 0.79);
@@ -65,74 +107,64 @@ fn pow2_split(n: i32) -> (f32, f32) {
 /// +inf above 88.72283 (the last f32 with a finite e^x) and 0 below
 /// -103.97208; NaN stays NaN.
 #[inline(always)]
-pub fn exp_f32(x: f32) -> f32 {
-    let (ni, y) = exp_reduced(x.clamp(EXP_LO, EXP_HI), |_| (1.0, 0.0));
-    let (s1, s2) = pow2_split(ni);
+pub fn exp<E: Family>(x: E::F32) -> E::F32 {
+    // (no clamp into [EXP_LO, EXP_HI] first: the lanes outside it, NaN
+    // included, are replaced below, and LLVM then drops their arithmetic)
+    let (ni, y) = exp_reduced::<E>(x, |_| (k::<E>(1.0), k::<E>(0.0)));
+    let (s1, s2) = pow2_split::<E>(ni);
     let v = y * s1 * s2;
-    if x > EXP_HI {
-        f32::INFINITY
-    } else if x < EXP_LO {
-        0.0
-    } else if x.is_nan() {
-        x
-    } else {
-        v
-    }
+    let r = E::F32::select(x.is_nan(), x, v);
+    let r = E::F32::select(x.lt(k::<E>(EXP_LO)), k::<E>(0.0), r);
+    E::F32::select(x.gt(k::<E>(EXP_HI)), E::F32::highest(), r)
 }
 
 /// e^x - 1 for f32. Max error 1 ulp (measured 0.92); exact for |x| < 2^-24
 /// (keeps the sign of zero), +inf above 88.72283, -1 below -17.33 (where it
 /// rounds to -1), NaN stays NaN.
 #[inline(always)]
-pub fn expm1_f32(x: f32) -> f32 {
+pub fn expm1<E: Family>(x: E::F32) -> E::F32 {
     // e^x - 1 = 2^n ((1 - 2^-n) + e^r - 1); 1 - 2^-n is exact for n <= 24
     // (0 for n = 0, |x| < ln2 / 2); above, it is 1 and -2^-n.
-    let (ni, y) = exp_reduced(x.clamp(-20.0, EXP_HI), |n| {
-        let p = f32::from_bits(((127 - n.min(126)) as u32) << 23); // 2^-n
-        if n <= 24 {
-            (1.0 - p, 0.0)
-        } else {
-            (1.0, -p)
-        }
+    // (no clamp into [-20, EXP_HI]: the lanes outside it are replaced below)
+    let (ni, y) = exp_reduced::<E>(x, |n| {
+        let e = i::<E>(127).sub(n.min(i::<E>(126)));
+        let p = E::F32::from_bits(e.cast::<E::U32>().shl(u::<E>(23))); // 2^-n
+        let small = n.le(i::<E>(24));
+        (
+            E::F32::select(small, k::<E>(1.0) - p, k::<E>(1.0)),
+            E::F32::select(small, k::<E>(0.0), -p),
+        )
     });
-    let (s1, s2) = pow2_split(ni);
+    let (s1, s2) = pow2_split::<E>(ni);
     let v = y * s1 * s2;
-    if x > EXP_HI {
-        f32::INFINITY
-    } else if x < -20.0 {
-        -1.0
-    } else if x.is_nan() || x == 0.0 {
-        x
-    } else {
-        v
-    }
+    let r = E::F32::select(x.is_nan().or(x.eq(k::<E>(0.0))), x, v);
+    let r = E::F32::select(x.lt(k::<E>(-20.0)), k::<E>(-1.0), r);
+    E::F32::select(x.gt(k::<E>(EXP_HI)), E::F32::highest(), r)
 }
 
 /// tanh for f32. Max error 2 ulp (measured 1.32): an odd polynomial for
 /// |x| < 0.625, else 1 - 2 / (e^{2|x|} + 1) with the sign of x; keeps the
 /// sign of zero; ±1 at ±inf; NaN stays NaN.
 #[inline(always)]
-pub fn tanh_f32(x: f32) -> f32 {
+pub fn tanh<E: Family>(x: E::F32) -> E::F32 {
     let a = x.abs();
     let z = x * x;
-    let small =
-        ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
-            - 3.333_328_2e-1)
-            * z
-            * x
-            + x;
-    let s = exp_f32(2.0 * a.min(20.0));
-    let big = 1.0 - 2.0 / (s + 1.0);
-    let big = if x < 0.0 { -big } else { big };
-    if a == 0.0 {
-        x // keeps the sign of zero
-    } else if a < 0.625 {
-        small
-    } else if x.is_nan() {
-        x
-    } else {
-        big
-    }
+    let small = ((((k::<E>(-5.704_988_7e-3) * z + k::<E>(2.063_908_9e-2)) * z
+        - k::<E>(5.373_971_6e-2))
+        * z
+        + k::<E>(1.333_144_2e-1))
+        * z
+        - k::<E>(3.333_328_2e-1))
+        * z
+        * x
+        + x;
+    let s = exp::<E>(k::<E>(2.0) * a.min(k::<E>(20.0)));
+    let big = k::<E>(1.0) - k::<E>(2.0) / (s + k::<E>(1.0));
+    let big = E::F32::select(x.lt(k::<E>(0.0)), -big, big);
+    let r = E::F32::select(x.is_nan(), x, big);
+    let r = E::F32::select(a.lt(k::<E>(0.625)), small, r);
+    // keeps the sign of zero
+    E::F32::select(a.eq(k::<E>(0.0)), x, r)
 }
 
 /// logistic(x) = 1 / (1 + e^-x) for f32, computed as 1 / (1 + e^-|x|) for
@@ -140,15 +172,16 @@ pub fn tanh_f32(x: f32) -> f32 {
 /// the left tail keeps its relative accuracy down to the subnormals. Max
 /// error 2 ulp (measured 1.88); 1 at +inf, 0 at -inf; NaN stays NaN.
 #[inline(always)]
-pub fn logistic_f32(x: f32) -> f32 {
-    let e = exp_f32(-x.abs());
+pub fn logistic<E: Family>(x: E::F32) -> E::F32 {
+    let one = k::<E>(1.0);
+    let e = exp::<E>(-x.abs());
     // 1 + e = d + d_lo exactly (Fast2Sum); q = num / d, then the first-order
     // correction for d_lo, with 1 / d = q (x >= 0) or 1 - q (x < 0).
-    let d = 1.0 + e;
-    let d_lo = (1.0 - d) + e;
-    let neg = x < 0.0;
-    let q = if neg { e } else { 1.0 } / d;
-    let inv = if neg { 1.0 - q } else { q };
+    let d = one + e;
+    let d_lo = (one - d) + e;
+    let neg = x.lt(k::<E>(0.0));
+    let q = E::F32::select(neg, e, one) / d;
+    let inv = E::F32::select(neg, one - q, q);
     q - q * (d_lo * inv)
 }
 
@@ -159,122 +192,117 @@ const SQRTH: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// Cephes' logf polynomial on f = m - 1 or 2m - 1, in
 /// [sqrt(1/2) - 1, sqrt(2) - 1); d joins the small terms before f.
 #[inline(always)]
-fn log_core(m: f32, e: f32, d: f32) -> f32 {
-    let lo = m < SQRTH;
-    let e = if lo { e - 1.0 } else { e };
-    let f = if lo { m + m - 1.0 } else { m - 1.0 };
+fn log_core<E: Family>(m: E::F32, e: E::F32, d: E::F32) -> E::F32 {
+    let one = k::<E>(1.0);
+    let lo = m.lt(k::<E>(SQRTH));
+    let e = E::F32::select(lo, e - one, e);
+    let f = E::F32::select(lo, m + m - one, m - one);
     let z = f * f;
-    let p = ((((((((7.037_683_6e-2 * f - 1.151_461e-1) * f + 1.167_699_9e-1) * f
-        - 1.242_014_1e-1)
+    let p = ((((((((k::<E>(7.037_683_6e-2) * f - k::<E>(1.151_461e-1)) * f
+        + k::<E>(1.167_699_9e-1))
         * f
-        + 1.424_932_3e-1)
+        - k::<E>(1.242_014_1e-1))
         * f
-        - 1.666_805_8e-1)
+        + k::<E>(1.424_932_3e-1))
         * f
-        + 2.000_071_5e-1)
+        - k::<E>(1.666_805_8e-1))
         * f
-        - 2.499_999_4e-1)
+        + k::<E>(2.000_071_5e-1))
         * f
-        + 3.333_333e-1)
+        - k::<E>(2.499_999_4e-1))
+        * f
+        + k::<E>(3.333_333e-1))
         * f
         * z;
-    let y = p + LN2_LO * e - 0.5 * z + d;
-    f + y + LN2_HI * e
+    let y = p + k::<E>(LN2_LO) * e - k::<E>(0.5) * z + d;
+    f + y + k::<E>(LN2_HI) * e
 }
 
 /// Split a positive normal f32 into (m in [0.5, 1), exponent as f32).
 #[inline(always)]
-fn frexp(x: f32) -> (f32, f32) {
+fn frexp<E: Family>(x: E::F32) -> (E::F32, E::F32) {
     let b = x.to_bits();
-    let m = f32::from_bits((b & 0x007f_ffff) | 0x3f00_0000);
-    (m, ((b >> 23) as i32 - 126) as f32)
+    let m = E::F32::from_bits(b.and(u::<E>(0x007f_ffff)).or(u::<E>(0x3f00_0000)));
+    let e = b.shr_logical(u::<E>(23)).cast::<E::I32>().sub(i::<E>(126));
+    (m, e.cast())
+}
+
+/// The canonical NaN (`f32::NAN`).
+#[inline(always)]
+fn nan<E: Family>() -> E::F32 {
+    E::F32::from_bits(u::<E>(0x7fc0_0000))
 }
 
 /// ln(x) for f32. Max error 1 ulp (measured 0.83), subnormal inputs
 /// included; -inf at ±0, NaN below 0, +inf at +inf; NaN stays NaN.
 #[inline(always)]
-pub fn log_f32(x: f32) -> f32 {
+pub fn log<E: Family>(x: E::F32) -> E::F32 {
     // Subnormals: scale by 2^23 into the normal range first.
-    let sub = x < f32::MIN_POSITIVE;
-    let xs = if sub { x * 8_388_608.0 } else { x };
-    let (m, e) = frexp(xs);
-    let e = if sub { e - 23.0 } else { e };
-    let v = log_core(m, e, 0.0);
-    if x == 0.0 {
-        f32::NEG_INFINITY
-    } else if x.is_nan() || x < 0.0 {
-        f32::NAN
-    } else if x == f32::INFINITY {
-        x
-    } else {
-        v
-    }
+    let sub = x.lt(k::<E>(f32::MIN_POSITIVE));
+    let xs = E::F32::select(sub, x * k::<E>(8_388_608.0), x);
+    let (m, e) = frexp::<E>(xs);
+    let e = E::F32::select(sub, e - k::<E>(23.0), e);
+    let v = log_core::<E>(m, e, k::<E>(0.0));
+    let r = E::F32::select(x.eq(E::F32::highest()), x, v);
+    let r = E::F32::select(x.is_nan().or(x.lt(k::<E>(0.0))), nan::<E>(), r);
+    E::F32::select(x.eq(k::<E>(0.0)), E::F32::lowest(), r)
 }
 
 /// ln(1 + x) for f32. Max error 1 ulp (measured 0.87); exact for
 /// |x| < 2^-24 (keeps the sign of zero); -inf at -1, NaN below -1, +inf at
 /// +inf; NaN stays NaN.
 #[inline(always)]
-pub fn log1p_f32(x: f32) -> f32 {
+pub fn log1p<E: Family>(x: E::F32) -> E::F32 {
     // u = fl(1 + x) loses the low bits of x; c = (1 + x) - u exactly, and
     // ln(1 + x) = ln(u) + ln(1 + c/u) = ln(u) + c/u to well under an ulp.
-    let u = 1.0 + x;
-    let c = if u < 2.0 {
-        x - (u - 1.0)
-    } else {
-        1.0 - (u - x)
-    };
+    let one = k::<E>(1.0);
+    let u = one + x;
+    let c = E::F32::select(u.lt(k::<E>(2.0)), x - (u - one), one - (u - x));
     // u >= 2^-24 for x > -1, so u is normal.
-    let (m, e) = frexp(u.max(f32::MIN_POSITIVE));
-    let v = log_core(m, e, c / u);
-    if x == 0.0 {
-        x
-    } else if x == -1.0 {
-        f32::NEG_INFINITY
-    } else if x.is_nan() || x < -1.0 {
-        f32::NAN
-    } else if x == f32::INFINITY {
-        x
-    } else {
-        v
-    }
+    let (m, e) = frexp::<E>(u.max(k::<E>(f32::MIN_POSITIVE)));
+    let v = log_core::<E>(m, e, c / u);
+    let r = E::F32::select(x.eq(E::F32::highest()), x, v);
+    let r = E::F32::select(x.is_nan().or(x.lt(-one)), nan::<E>(), r);
+    let r = E::F32::select(x.eq(-one), E::F32::lowest(), r);
+    E::F32::select(x.eq(k::<E>(0.0)), x, r)
 }
 
 /// erf(x) for f32. Max error 2 ulp (measured 1.58): x + x q(x^2) for
 /// |x| < 0.875, 1 - e^{-x^2} R(1/|x|) with the sign of x above (±1 beyond
 /// |x| = 4, where erfc(x) < 2^-25); keeps the sign of zero; NaN stays NaN.
 #[inline(always)]
-pub fn erf_f32(x: f32) -> f32 {
+pub fn erf<E: Family>(x: E::F32) -> E::F32 {
     let a = x.abs();
     let z = x * x;
-    let q = (((((8.689_902_5e-5 * z - 8.215_184e-4) * z + 5.207_182e-3) * z - 2.686_18e-2) * z
-        + 1.128_373_8e-1)
+    let q = (((((k::<E>(8.689_902_5e-5) * z - k::<E>(8.215_184e-4)) * z + k::<E>(5.207_182e-3))
         * z
-        - 3.761_263_8e-1)
+        - k::<E>(2.686_18e-2))
         * z
-        + 1.283_791_7e-1;
+        + k::<E>(1.128_373_8e-1))
+        * z
+        - k::<E>(3.761_263_8e-1))
+        * z
+        + k::<E>(1.283_791_7e-1);
     let small = x + x * q;
-    let ac = a.clamp(0.875, 4.0);
-    let t = 1.0 / ac;
-    let r = (((((((6.977_603_3e-3 * t - 5.930_640_5e-2) * t + 2.257_542_2e-1) * t
-        - 5.024_227_5e-1)
+    let ac = clamp::<E>(a, 0.875, 4.0);
+    let t = k::<E>(1.0) / ac;
+    let r = (((((((k::<E>(6.977_603_3e-3) * t - k::<E>(5.930_640_5e-2)) * t
+        + k::<E>(2.257_542_2e-1))
         * t
-        + 7.028_753e-1)
+        - k::<E>(5.024_227_5e-1))
         * t
-        - 5.736_837_4e-1)
+        + k::<E>(7.028_753e-1))
         * t
-        + 7.293_469_5e-2)
+        - k::<E>(5.736_837_4e-1))
         * t
-        + 5.538_05e-1)
+        + k::<E>(7.293_469_5e-2))
         * t
-        + 6.496_572_8e-4;
-    let big = 1.0 - exp_f32(-(ac * ac)) * r;
-    let big = if x < 0.0 { -big } else { big };
-    if a < 0.875 || x.is_nan() {
-        small
-    } else {
-        big
-    }
+        + k::<E>(5.538_05e-1))
+        * t
+        + k::<E>(6.496_572_8e-4);
+    let big = k::<E>(1.0) - exp::<E>(-(ac * ac)) * r;
+    let big = E::F32::select(x.lt(k::<E>(0.0)), -big, big);
+    E::F32::select(a.lt(k::<E>(0.875)).or(x.is_nan()), small, big)
 }
 
 /// 2/pi in binary, after 32 zero bits, as 64-bit words (most significant
@@ -295,35 +323,51 @@ const TWO_OVER_PI: [u64; 5] = [
 /// constants, so it vectorises; cheap enough to use for every |x| >= 0.5,
 /// which spares sin and cos a second (Cody-Waite) reduction.
 #[inline(always)]
-fn reduce_pio2(b: u32) -> (u32, f64) {
-    let m = ((b & 0x007f_ffff) | 0x0080_0000) as u64;
+fn reduce_pio2<E: Family>(b: E::U32) -> (E::U32, E::F64) {
+    let m: E::U64 = b.and(u::<E>(0x007f_ffff)).or(u::<E>(0x0080_0000)).cast();
     // |x| = m 2^(E - 150): only 2/pi's bits from 2^-(E - 151) on matter (the
     // earlier ones add multiples of 4). With TWO_OVER_PI's 32 zeros in front,
     // that is bit s = E - 120 from its top (E >= 126: s in [6, 134]; E = 255
     // for inf/NaN, and E < 126, whose results are not used, are clamped).
-    let s = (b >> 23).wrapping_sub(120).min(135);
-    let (q, sh) = (s >> 6, (s & 63) as u64);
+    let s = b.shr_logical(u::<E>(23)).sub(u::<E>(120)).min(u::<E>(135));
+    let q = s.shr_logical(u::<E>(6));
+    let sh: E::U64 = s.and(u::<E>(63)).cast();
     // Words q, q + 1, q + 2 (q in 0..=2), picked with masks: written as an
     // index or as selects, LLVM turns it into a gather from memory.
-    let mask = |k: u32| 0u64.wrapping_sub((q == k) as u64);
+    let mask = |j: u32| E::U64::select(q.eq(u::<E>(j)), E::U64::ones(), E::U64::zeros());
     let (m0, m1, m2) = (mask(0), mask(1), mask(2));
-    let w =
-        |i: usize| (TWO_OVER_PI[i] & m0) | (TWO_OVER_PI[i + 1] & m1) | (TWO_OVER_PI[i + 2] & m2);
-    let (w0, w1, w2) = (w(0), w(1), w(2));
+    let word = |j: usize| {
+        w::<E>(TWO_OVER_PI[j])
+            .and(m0)
+            .or(w::<E>(TWO_OVER_PI[j + 1]).and(m1))
+            .or(w::<E>(TWO_OVER_PI[j + 2]).and(m2))
+    };
+    let (w0, w1, w2) = (word(0), word(1), word(2));
     // Bits [sh, sh + 96) of w0:w1:w2 (`>> 1 >> (63 - sh)` is `>> (64 - sh)`
     // without a shift by 64 when sh = 0).
-    let top = (w0 << sh) | ((w1 >> 1) >> (63 - sh));
-    let next = (w1 << sh) | ((w2 >> 1) >> (63 - sh));
-    let (hi, mid, lo) = (top >> 32, top & 0xffff_ffff, next >> 32);
+    let one = w::<E>(1);
+    let back = w::<E>(63).sub(sh);
+    let top = w0.shl(sh).or(w1.shr_logical(one).shr_logical(back));
+    let next = w1.shl(sh).or(w2.shr_logical(one).shr_logical(back));
+    let (hi, mid, lo) = (
+        top.shr_logical(w::<E>(32)),
+        top.and(w::<E>(0xffff_ffff)),
+        next.shr_logical(w::<E>(32)),
+    );
     // m * window / 2^32, mod 2^64: |x| 2/pi mod 4 with 62 fraction bits.
     // (Written with 32-bit products instead, it runs 12% slower on AVX-512.)
-    let y = ((m * hi) << 32)
-        .wrapping_add(m * mid)
-        .wrapping_add((m * lo) >> 32);
-    let n = y.wrapping_add(1 << 61) >> 62;
-    let f = y.wrapping_sub(n << 62) as i64;
+    let y = m
+        .mul(hi)
+        .shl(w::<E>(32))
+        .add(m.mul(mid))
+        .add(m.mul(lo).shr_logical(w::<E>(32)));
+    let n = y.add(w::<E>(1 << 61)).shr_logical(w::<E>(62));
+    let f = y.sub(n.shl(w::<E>(62))).cast::<E::I64>();
     // pi/2 * 2^-62
-    (n as u32, f as f64 * 3.406_121_580_086_094e-19)
+    (
+        n.cast(),
+        f.cast::<E::F64>() * E::F64::c(3.406_121_580_086_094e-19),
+    )
 }
 
 /// (sin, cos) of r + lo, |r| <= pi/4, |lo| <= ulp(r) / 2: Cephes'
@@ -331,69 +375,118 @@ fn reduce_pio2(b: u32) -> (u32, f64) {
 /// w + ((1 - w) - r^2/2 + ...) with w = 1 - r^2/2, which saves the rounding
 /// of w. The leading term is added last, so each result is rounded about once.
 #[inline(always)]
-fn sincos_poly(r: f32, lo: f32) -> (f32, f32) {
+fn sincos_poly<E: Family>(r: E::F32, lo: E::F32) -> (E::F32, E::F32) {
     let z = r * r;
-    let sp = ((-1.951_529_6e-4 * z + 8.332_161e-3) * z - 1.666_665_5e-1) * z * r;
-    let s = r + (sp + (lo - 0.5 * z * lo));
-    let hz = 0.5 * z;
-    let w = 1.0 - hz;
-    let cp = ((2.443_315_7e-5 * z - 1.388_731_6e-3) * z + 4.166_664_6e-2) * z * z;
-    let c = w + (((1.0 - w) - hz) + (cp - r * lo));
+    let sp =
+        ((k::<E>(-1.951_529_6e-4) * z + k::<E>(8.332_161e-3)) * z - k::<E>(1.666_665_5e-1)) * z * r;
+    let half = k::<E>(0.5);
+    let s = r + (sp + (lo - half * z * lo));
+    let hz = half * z;
+    let one = k::<E>(1.0);
+    let w = one - hz;
+    let cp = ((k::<E>(2.443_315_7e-5) * z - k::<E>(1.388_731_6e-3)) * z + k::<E>(4.166_664_6e-2))
+        * z
+        * z;
+    let c = w + (((one - w) - hz) + (cp - r * lo));
     (s, c)
 }
 
 /// The quadrant n and reduced argument r + lo of |x| (n = 0, r = |x| below
 /// 0.5).
 #[inline(always)]
-fn quadrant(x: f32) -> (u32, f32, f32) {
-    let b = x.to_bits() & 0x7fff_ffff;
-    let (n, r) = reduce_pio2(b);
-    let hi = r as f32;
-    let lo = (r - hi as f64) as f32;
-    if b < 0x3f00_0000 {
-        (0, f32::from_bits(b), 0.0)
-    } else {
-        (n, hi, lo)
-    }
+fn quadrant<E: Family>(x: E::F32) -> (E::U32, E::F32, E::F32) {
+    let b = x.to_bits().and(u::<E>(0x7fff_ffff));
+    let (n, r) = reduce_pio2::<E>(b);
+    let hi: E::F32 = r.cast();
+    let lo: E::F32 = (r - hi.cast::<E::F64>()).cast();
+    let small = b.lt(u::<E>(0x3f00_0000));
+    (
+        E::U32::select(small, u::<E>(0), n),
+        E::F32::select(small, E::F32::from_bits(b), hi),
+        E::F32::select(small, k::<E>(0.0), lo),
+    )
+}
+
+/// `v` with the sign bit flipped where `flip` has it set.
+#[inline(always)]
+fn flip_sign<E: Family>(v: E::F32, flip: E::U32) -> E::F32 {
+    E::F32::from_bits(v.to_bits().xor(flip))
+}
+
+/// Whether x is finite (neither NaN nor infinite).
+#[inline(always)]
+fn finite<E: Family>(x: E::F32) -> <E as Family>::Bool {
+    x.abs().lt(E::F32::highest())
 }
 
 /// sin(x) for f32, exactly range-reduced for every finite x. Max error
 /// 1 ulp (measured 0.83); keeps the sign of zero; NaN at ±inf and NaN.
 #[inline(always)]
-pub fn sin_f32(x: f32) -> f32 {
-    let (n, r, lo) = quadrant(x);
-    let (s, c) = sincos_poly(r, lo);
-    let v = if n & 1 == 0 { s } else { c };
+pub fn sin<E: Family>(x: E::F32) -> E::F32 {
+    let (n, r, lo) = quadrant::<E>(x);
+    let (s, c) = sincos_poly::<E>(r, lo);
+    let odd = n.and(u::<E>(1)).ne(u::<E>(0));
+    let v = E::F32::select(odd, c, s);
     // sin is odd: flip for quadrants 2, 3 and for x < 0.
-    let flip = ((n & 2) << 30) ^ (x.to_bits() & 0x8000_0000);
-    let v = f32::from_bits(v.to_bits() ^ flip);
-    if x.is_finite() {
-        v
-    } else {
-        x - x
-    }
+    let flip = n
+        .and(u::<E>(2))
+        .shl(u::<E>(30))
+        .xor(x.to_bits().and(u::<E>(0x8000_0000)));
+    E::F32::select(finite::<E>(x), flip_sign::<E>(v, flip), nan_of::<E>(x))
 }
 
 /// cos(x) for f32, exactly range-reduced for every finite x. Max error
 /// 1 ulp (measured 0.83); NaN at ±inf and NaN.
 #[inline(always)]
-pub fn cos_f32(x: f32) -> f32 {
-    let (n, r, lo) = quadrant(x);
-    let (s, c) = sincos_poly(r, lo);
-    let v = if n & 1 == 0 { c } else { s };
+pub fn cos<E: Family>(x: E::F32) -> E::F32 {
+    let (n, r, lo) = quadrant::<E>(x);
+    let (s, c) = sincos_poly::<E>(r, lo);
+    let odd = n.and(u::<E>(1)).ne(u::<E>(0));
+    let v = E::F32::select(odd, s, c);
     // cos(r + n pi/2) is cos r, -sin r, -cos r, sin r for n = 0..3.
-    let flip = ((n.wrapping_add(1)) & 2) << 30;
-    let v = f32::from_bits(v.to_bits() ^ flip);
-    if x.is_finite() {
-        v
-    } else {
-        x - x
-    }
+    let flip = n.add(u::<E>(1)).and(u::<E>(2)).shl(u::<E>(30));
+    E::F32::select(finite::<E>(x), flip_sign::<E>(v, flip), nan_of::<E>(x))
+}
+
+/// `x - x`: NaN for ±inf and NaN (the hardware's default NaN, or x's).
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn nan_of<E: Family>(x: E::F32) -> E::F32 {
+    x - x
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::Concrete;
     use super::*;
+
+    fn exp_f32(x: f32) -> f32 {
+        exp::<Concrete>(x)
+    }
+    fn expm1_f32(x: f32) -> f32 {
+        expm1::<Concrete>(x)
+    }
+    fn tanh_f32(x: f32) -> f32 {
+        tanh::<Concrete>(x)
+    }
+    fn logistic_f32(x: f32) -> f32 {
+        logistic::<Concrete>(x)
+    }
+    fn log_f32(x: f32) -> f32 {
+        log::<Concrete>(x)
+    }
+    fn log1p_f32(x: f32) -> f32 {
+        log1p::<Concrete>(x)
+    }
+    fn erf_f32(x: f32) -> f32 {
+        erf::<Concrete>(x)
+    }
+    fn sin_f32(x: f32) -> f32 {
+        sin::<Concrete>(x)
+    }
+    fn cos_f32(x: f32) -> f32 {
+        cos::<Concrete>(x)
+    }
 
     /// |got - want| in ulp of the binade of `want` rounded to f32 (2^-149 for
     /// subnormals); infinities and NaNs must match exactly (0 or +inf).

@@ -98,6 +98,48 @@ impl DType {
     }
 }
 
+/// A set of dtypes (what an op accepts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DTypes(u16);
+
+impl DTypes {
+    pub const NONE: DTypes = DTypes(0);
+    pub const ALL: DTypes = DTypes((1 << 13) - 1);
+    pub const FLOAT: DTypes = DTypes::of(&[DType::F16, DType::BF16, DType::F32, DType::F64]);
+    pub const INT: DTypes = DTypes::of(&[
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+    ]);
+    pub const NUMERIC: DTypes = DTypes(DTypes::INT.0 | DTypes::FLOAT.0);
+    pub const INTBOOL: DTypes = DTypes(DTypes::INT.0 | 1 << DType::Bool as u16);
+
+    pub const fn of(ds: &[DType]) -> DTypes {
+        let mut m = 0u16;
+        let mut i = 0;
+        while i < ds.len() {
+            m |= 1 << ds[i] as u16;
+            i += 1;
+        }
+        DTypes(m)
+    }
+    pub const fn contains(self, d: DType) -> bool {
+        self.0 & (1 << d as u16) != 0
+    }
+    pub const fn union(self, o: DTypes) -> DTypes {
+        DTypes(self.0 | o.0)
+    }
+    /// The dtypes of the set, in `DType::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = DType> {
+        DType::ALL.into_iter().filter(move |&d| self.contains(d))
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -170,18 +212,30 @@ pub trait CastTo<U> {
 }
 
 macro_rules! impl_cast_prim_to {
-    ($src:ty; $($dst:ty),*) => {$(
+    ($src:ident; $($dst:ty),*) => {$(
         impl CastTo<$dst> for $src { #[inline(always)] fn cast(self) -> $dst { self as $dst } }
     )*
         impl CastTo<bool> for $src { #[inline(always)] fn cast(self) -> bool { self != (0 as $src) } }
-        impl CastTo<f16> for $src { #[inline(always)] fn cast(self) -> f16 { f16::from_f64(self as f64) } }
-        impl CastTo<bf16> for $src { #[inline(always)] fn cast(self) -> bf16 { bf16::from_f64(self as f64) } }
+        impl CastTo<f16> for $src { #[inline(always)] fn cast(self) -> f16 { to_half!($src, f16, self) } }
+        impl CastTo<bf16> for $src { #[inline(always)] fn cast(self) -> bf16 { to_half!($src, bf16, self) } }
+    };
+}
+
+/// f32 rounds to f16/bf16 directly (`from_f32`, round to nearest even);
+/// other types go through f64 (`from_f64`).
+macro_rules! to_half {
+    (f32, $h:ty, $v:expr) => {
+        <$h>::from_f32($v)
+    };
+    ($src:ty, $h:ty, $v:expr) => {
+        <$h>::from_f64($v as f64)
     };
 }
 macro_rules! impl_cast_prims {
-    ($($src:ty),*) => {$( impl_cast_prim_to!($src; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64); )*};
+    ($($src:ident),*) => {$( impl_cast_prim_to!($src; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64); )*};
 }
-impl_cast_prims!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl_cast_prims!(i8, i16, i32, i64, u8, u16, u32, u64, f64);
+impl_cast_prim_to!(f32; i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 
 macro_rules! impl_cast_from_special {
     ($src:ty, $via:ty, $conv:expr; $($dst:ty),*) => {$(
@@ -269,8 +323,8 @@ macro_rules! dispatch_dtype {
     (@arms $dt:expr, $op:expr, $T:ident => $body:expr; $($v:ident => $t:ty),*) => {{
         #[allow(unreachable_patterns)]
         match $dt {
-            $( $crate::dtype::DType::$v => { #[allow(dead_code)] type $T = $t; $body } )*
-            other => Err($crate::error::dtype_err($op, other)),
+            $( $crate::base::dtype::DType::$v => { #[allow(dead_code)] type $T = $t; $body } )*
+            other => Err($crate::base::error::dtype_err($op, other)),
         }
     }};
 }

@@ -1,6 +1,6 @@
 //! One error type for the core. Every fallible path returns `Result<T>`;
 //! `py/errors.rs` maps it to Python exceptions in one place.
-use crate::dtype::DType;
+use crate::base::dtype::DType;
 
 #[derive(thiserror::Error, Debug, Clone)]
 pub enum Error {
@@ -62,10 +62,10 @@ pub fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 #[macro_export]
 macro_rules! bail {
     ($e:expr) => {
-        return Err($crate::error::IntoError::into_error($e))
+        return Err($crate::base::error::IntoError::into_error($e))
     };
     ($fmt:literal, $($arg:tt)*) => {
-        return Err($crate::error::Error::Internal(format!($fmt, $($arg)*)))
+        return Err($crate::base::error::Error::Internal(format!($fmt, $($arg)*)))
     };
 }
 

@@ -1,22 +1,14 @@
-//! A Program is a straight-line list of instructions over numbered values:
-//! inputs take ids `0..n_in`, constants the next ids, then each instruction's
-//! outputs get fresh ids in order. `Executable` builds every kernel once and
-//! frees each intermediate buffer right after its last use; before that, the
-//! Program goes through the passes of `passes.rs` (DCE, CSE, folding).
-use crate::buffer::Buffer;
-use crate::error::{Error, Result};
-use crate::exec::fusion::{self, Step};
-use crate::exec::passes::{self, PassStats};
-use crate::ops::{self, Aval, Kernel, OpSpec};
-use crate::params::Params;
+//! `Executable` runs a Program (`compiler::program`): it builds every kernel
+//! once and frees each intermediate buffer right after its last use; before
+//! that, the Program goes through the compiler's passes (DCE, CSE, folding)
+//! and fusion planning.
+use crate::base::buffer::Buffer;
+use crate::base::error::{Error, Result};
 
-/// One instruction as it comes from Python: op params (incl. name), input
-/// value ids and output avals.
-pub struct InstrSpec {
-    pub params: Params,
-    pub ins: Vec<usize>,
-    pub outs: Vec<Aval>,
-}
+use crate::compiler::fusion::{self, Step};
+use crate::compiler::passes::{self, PassStats};
+pub use crate::compiler::program::InstrSpec;
+use crate::ops::{self, Aval, Kernel, OpSpec};
 
 struct Instr {
     name: String,
@@ -72,8 +64,8 @@ impl Executable {
             outputs,
             stats,
         } = passes::optimize_with_stats(&in_avals, consts, specs, outputs)?;
-        let host_calls = specs.iter().any(|s| ops::callback::is_host_op(&s.params));
-        let effects = specs.iter().any(|s| ops::callback::has_effect(&s.params));
+        let host_calls = specs.iter().any(|s| ops::is_host_op(&s.params));
+        let effects = specs.iter().any(|s| ops::has_effect(&s.params));
         let mut avals: Vec<Aval> = in_avals.clone();
         avals.extend(consts.iter().map(|c| Aval::new(c.dtype, c.shape.clone())));
         // Number every value first: instruction k's outputs get fresh ids.
@@ -99,7 +91,7 @@ impl Executable {
             }
         }
         let ins_of: Vec<Vec<usize>> = specs.iter().map(|s| s.ins.clone()).collect();
-        let params: Vec<&crate::params::Params> = specs.iter().map(|s| &s.params).collect();
+        let params: Vec<&crate::base::params::Params> = specs.iter().map(|s| &s.params).collect();
         let steps = if fuse && specs.len() > 1 {
             fusion::plan(&params, &ins_of, &outs_of, &avals, &outputs)
         } else {
@@ -141,7 +133,7 @@ impl Executable {
                     let out_avals: Vec<Aval> = outs.iter().map(|&v| avals[v].clone()).collect();
                     instrs.push(Instr {
                         name: fused.describe(),
-                        kernel: fused.into_kernel(out_avals),
+                        kernel: super::fused::kernel(fused, out_avals),
                         ins,
                         outs,
                         frees: vec![],
@@ -348,10 +340,29 @@ impl Executable {
     }
 }
 
+impl crate::ops::control::SubProgram for Executable {
+    fn in_avals(&self) -> &[Aval] {
+        &self.in_avals
+    }
+    fn run(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+        Executable::run(self, inputs)
+    }
+    fn run_trusted(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
+        Executable::run_trusted(self, inputs)
+    }
+    fn has_effects(&self) -> bool {
+        self.effects
+    }
+    fn has_host_calls(&self) -> bool {
+        self.host_calls
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dtype::DType;
+    use crate::base::dtype::DType;
+    use crate::base::params::Params;
 
     fn instr(op: &str, ins: Vec<usize>, out: Aval) -> InstrSpec {
         InstrSpec {

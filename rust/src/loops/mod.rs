@@ -1,0 +1,3 @@
+//! Loop helpers over slices: parallel chunks (rayon) and strided copies.
+pub mod parallel;
+pub mod strided;

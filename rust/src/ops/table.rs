@@ -1,0 +1,488 @@
+//! The op table: one entry per Rust op, with its name, its kind, the dtypes
+//! of its (first) operand, its effects and its builder. Everything else
+//! reads it: `supported_ops()`, kernel building, fusion (an op fuses by its
+//! kind), the passes' questions (does it call the host? does it have an
+//! effect?).
+//!
+//! An elementwise entry is its scalar function, written here once over the
+//! scalar layer's primitives (`ops::scalar`); the eager kernel, the fused
+//! tile runner and the recorded DAG all derive from it. Adding an
+//! elementwise op is one line below (and its scalar function in
+//! `ops::scalar::defs` if it is more than an expression).
+use super::elementwise::{
+    self, eager, Bin, BitsClass, BitsFn, BitsFn2, CmpClass, CmpFn, Elem, FloatClass, FloatFn,
+    FloatFn2, IntClass, IntFn, IntFn2, NumClass, NumFn, NumFn2, Sig, SliceKernel, Un,
+};
+use super::reduce::Monoid;
+use super::scalar::sym::Graph;
+use super::scalar::{arith, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
+use super::{
+    callback, collective, control, conv, cumulative, dot, gather, iota, reduce, shape, sort,
+    threefry, window, Aval, Builder, Kernel, OpSpec,
+};
+use crate::base::buffer::{numel, strides};
+use crate::base::dtype::{DType, DTypes};
+use crate::base::error::{Error, Result};
+use crate::base::params::Params;
+use crate::loops::strided::LoadMap;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// What an op is, to the compiler.
+#[derive(Clone, Copy)]
+pub enum OpKind {
+    /// One result element from the operand elements at the same position
+    /// (lax broadcasting of rank-0 operands and size-1 dims).
+    Elementwise(Elementwise),
+    /// A reduction over `axes`; `Some(monoid)` if fused code can run it.
+    Reduction(Option<Monoid>),
+    /// Each output element is one input element; `Some(map)` gives the
+    /// load map fused code reads it with.
+    View(Option<ViewFn>),
+    /// Control flow: runs sub-programs (`ops::control`).
+    Control,
+    /// Calls the host (`ops::callback`).
+    Host,
+    /// A collective across the replicas of a pmap.
+    Collective,
+    Other,
+}
+
+/// How fused code reads a view's input: `(params, input, output)`.
+pub type ViewFn = fn(&Params, &Aval, &Aval) -> Option<LoadMap>;
+
+/// An elementwise op: its operands' dtypes, and its scalar function as a
+/// slice kernel (`resolve`) or as a DAG of primitives (`record`), for given
+/// params, operand dtypes and result dtype.
+#[derive(Clone, Copy)]
+pub struct Elementwise {
+    pub sig: Sig,
+    pub resolve: fn(&Params, &[DType], DType) -> Result<SliceKernel>,
+    pub record: fn(&Params, &[DType], DType) -> Result<Graph>,
+}
+
+/// What an op does besides computing its outputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Calls back into the host (Python): never evaluated at compile time.
+    pub host: bool,
+    /// Must run exactly once per run, in program order, even though nothing
+    /// reads its (absent) outputs: never removed as dead code, never merged
+    /// with an equal instruction.
+    pub effect: bool,
+}
+
+/// One op.
+#[derive(Clone, Copy)]
+pub struct OpDef {
+    pub name: &'static str,
+    pub kind: OpKind,
+    /// The dtypes of its first operand (its cases', for `select_n`).
+    pub dtypes: DTypes,
+    pub effects: Effects,
+    pub build: Builder,
+}
+
+impl OpDef {
+    const fn new(name: &'static str, kind: OpKind, dtypes: DTypes, build: Builder) -> OpDef {
+        OpDef {
+            name,
+            kind,
+            dtypes,
+            effects: Effects {
+                host: false,
+                effect: false,
+            },
+            build,
+        }
+    }
+
+    /// The entry of elementwise op `Op`.
+    fn elementwise<Op: Elem>(name: &'static str, sig: Sig, dtypes: DTypes) -> OpDef {
+        let e = Elementwise {
+            sig,
+            resolve: elementwise::resolve::<Op>,
+            record: elementwise::record::<Op>,
+        };
+        OpDef::new(
+            name,
+            OpKind::Elementwise(e),
+            dtypes,
+            build_elementwise::<Op>,
+        )
+    }
+
+    const fn other(name: &'static str, dtypes: DTypes, build: Builder) -> OpDef {
+        OpDef::new(name, OpKind::Other, dtypes, build)
+    }
+
+    /// The elementwise part of the entry, if it is one.
+    pub fn elementwise_kind(&self) -> Option<&Elementwise> {
+        match &self.kind {
+            OpKind::Elementwise(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn build_elementwise<Op: Elem>(spec: &OpSpec) -> Result<Kernel> {
+    let ins: Vec<DType> = spec.ins.iter().map(|a| a.dtype).collect();
+    let out = spec
+        .outs
+        .first()
+        .ok_or_else(|| Error::Internal(format!("{}: no output", spec.name())))?
+        .dtype;
+    let kernel = elementwise::resolve::<Op>(spec.params, &ins, out)?;
+    eager::build(spec, kernel)
+}
+
+/// `un!(class, "name", |x| body)`: an elementwise op of one operand whose
+/// scalar function is `body`, generic over the class's trait (float:
+/// `Float`; num: `Num`; int: `Int`; bits: `Bits`, bool included).
+macro_rules! un {
+    (@ $tr:ident, $v:ident, $class:ident, $dt:expr, $name:literal, |$x:ident| $body:expr) => {{
+        struct Op;
+        impl $tr for Op {
+            #[inline(always)]
+            fn f<V: $v>($x: V) -> V {
+                $body
+            }
+        }
+        OpDef::elementwise::<Un<(Op, $class)>>($name, Sig::Same(1), $dt)
+    }};
+    (float, $($t:tt)*) => { un!(@ FloatFn, Float, FloatClass, DTypes::FLOAT, $($t)*) };
+    (num, $($t:tt)*) => { un!(@ NumFn, Num, NumClass, DTypes::NUMERIC, $($t)*) };
+    (int, $($t:tt)*) => { un!(@ IntFn, Int, IntClass, DTypes::INT, $($t)*) };
+    (bits, $($t:tt)*) => { un!(@ BitsFn, Bits, BitsClass, DTypes::INTBOOL, $($t)*) };
+}
+
+/// `bin!(class, "name", |x, y| body)`: as `un!`, with two operands.
+macro_rules! bin {
+    (@ $tr:ident, $v:ident, $class:ident, $dt:expr, $name:literal, |$x:ident, $y:ident| $body:expr) => {{
+        struct Op;
+        impl $tr for Op {
+            #[inline(always)]
+            fn f<V: $v>($x: V, $y: V) -> V {
+                $body
+            }
+        }
+        OpDef::elementwise::<Bin<(Op, $class)>>($name, Sig::Same(2), $dt)
+    }};
+    (float, $($t:tt)*) => { bin!(@ FloatFn2, Float, FloatClass, DTypes::FLOAT, $($t)*) };
+    (num, $($t:tt)*) => { bin!(@ NumFn2, Num, NumClass, DTypes::NUMERIC, $($t)*) };
+    (int, $($t:tt)*) => { bin!(@ IntFn2, Int, IntClass, DTypes::INT, $($t)*) };
+    (bits, $($t:tt)*) => { bin!(@ BitsFn2, Bits, BitsClass, DTypes::INTBOOL, $($t)*) };
+}
+
+/// `cmp!("name", |x, y| mask)`: a comparison of two values of any dtype.
+macro_rules! cmp {
+    ($name:literal, |$x:ident, $y:ident| $body:expr) => {{
+        struct Op;
+        impl CmpFn for Op {
+            #[inline(always)]
+            fn f<V: Value>($x: V, $y: V) -> Mask<V> {
+                $body
+            }
+        }
+        OpDef::elementwise::<Bin<(Op, CmpClass)>>($name, Sig::Pred(2), DTypes::ALL)
+    }};
+}
+
+fn reshape_view(_: &Params, i: &Aval, o: &Aval) -> Option<LoadMap> {
+    (i.numel() == o.numel()).then_some(LoadMap::Contig)
+}
+
+fn broadcast_view(p: &Params, i: &Aval, o: &Aval) -> Option<LoadMap> {
+    let dims = p.usizes("broadcast_dimensions").ok()?;
+    let (src, dst) = (&i.shape, &o.shape);
+    if dims.len() != src.len() || dims.iter().any(|&d| d >= dst.len()) {
+        return None;
+    }
+    if numel(src) == 1 {
+        return Some(LoadMap::Scalar);
+    }
+    let st = strides(src);
+    let mut map = vec![0isize; dst.len()];
+    for (k, &d) in dims.iter().enumerate() {
+        if src[k] != 1 {
+            map[d] = st[k] as isize;
+        }
+    }
+    Some(LoadMap::Strided(map))
+}
+
+/// Every op.
+fn entries() -> Vec<OpDef> {
+    use OpKind::{Collective, Control, Reduction, View};
+    let (all, num, intbool) = (DTypes::ALL, DTypes::NUMERIC, DTypes::INTBOOL);
+    let with_bool = |d: DTypes| d.union(DTypes::of(&[DType::Bool]));
+    vec![
+        // -- elementwise, one operand
+        un!(num, "neg", |x| x.neg()),
+        un!(num, "sign", |x| arith::sign(x)),
+        un!(num, "abs", |x| x.abs()),
+        un!(num, "square", |x| x.mul(x)),
+        un!(bits, "not", |x| x.not()),
+        un!(int, "population_count", |x| x.popcount()),
+        un!(int, "clz", |x| x.clz()),
+        un!(float, "floor", |x| x.floor()),
+        un!(float, "ceil", |x| x.ceil()),
+        un!(float, "exp", |x| defs::exp(x)),
+        un!(float, "exp2", |x| x.ext1(Ext1::Exp2)),
+        un!(float, "log", |x| defs::log(x)),
+        un!(float, "log1p", |x| defs::log1p(x)),
+        un!(float, "expm1", |x| defs::expm1(x)),
+        un!(float, "tanh", |x| defs::tanh(x)),
+        un!(float, "logistic", |x| defs::logistic(x)),
+        un!(float, "sin", |x| defs::sin(x)),
+        un!(float, "cos", |x| defs::cos(x)),
+        un!(float, "tan", |x| x.ext1(Ext1::Tan)),
+        un!(float, "asin", |x| x.ext1(Ext1::Asin)),
+        un!(float, "acos", |x| x.ext1(Ext1::Acos)),
+        un!(float, "atan", |x| x.ext1(Ext1::Atan)),
+        un!(float, "sinh", |x| x.ext1(Ext1::Sinh)),
+        un!(float, "cosh", |x| x.ext1(Ext1::Cosh)),
+        un!(float, "asinh", |x| x.ext1(Ext1::Asinh)),
+        un!(float, "acosh", |x| x.ext1(Ext1::Acosh)),
+        un!(float, "atanh", |x| x.ext1(Ext1::Atanh)),
+        un!(float, "sqrt", |x| x.sqrt()),
+        un!(float, "rsqrt", |x| defs::rsqrt(x)),
+        un!(float, "cbrt", |x| x.ext1(Ext1::Cbrt)),
+        un!(float, "erf", |x| defs::erf(x)),
+        un!(float, "erfc", |x| x.ext1(Ext1::Erfc)),
+        un!(float, "erf_inv", |x| x.ext1(Ext1::ErfInv)),
+        un!(float, "lgamma", |x| x.ext1(Ext1::Lgamma)),
+        un!(float, "digamma", |x| x.ext1(Ext1::Digamma)),
+        un!(float, "bessel_i0e", |x| defs::bessel_i0e(x)),
+        un!(float, "bessel_i1e", |x| defs::bessel_i1e(x)),
+        OpDef::elementwise::<elementwise::Round>("round", Sig::Same(1), DTypes::FLOAT),
+        OpDef::elementwise::<elementwise::IsFinite>("is_finite", Sig::Pred(1), DTypes::FLOAT),
+        OpDef::elementwise::<elementwise::IntegerPow>("integer_pow", Sig::Same(1), num),
+        OpDef::elementwise::<elementwise::Convert>("convert_element_type", Sig::Convert, all),
+        // -- elementwise, two or more operands
+        bin!(num, "add", |x, y| x.add(y)),
+        bin!(num, "sub", |x, y| x.sub(y)),
+        bin!(num, "mul", |x, y| x.mul(y)),
+        bin!(num, "div", |x, y| x.div(y)),
+        bin!(num, "rem", |x, y| x.rem(y)),
+        OpDef::elementwise::<elementwise::MaxMin<true>>("max", Sig::Same(2), all),
+        OpDef::elementwise::<elementwise::MaxMin<false>>("min", Sig::Same(2), all),
+        bin!(bits, "and", |x, y| x.and(y)),
+        bin!(bits, "or", |x, y| x.or(y)),
+        bin!(bits, "xor", |x, y| x.xor(y)),
+        bin!(int, "shift_left", |x, y| arith::shift_left(x, y)),
+        bin!(int, "shift_right_logical", |x, y| {
+            arith::shift_right_logical(x, y)
+        }),
+        bin!(int, "shift_right_arithmetic", |x, y| {
+            arith::shift_right_arithmetic(x, y)
+        }),
+        bin!(float, "atan2", |x, y| x.ext2(Ext2::Atan2, y)),
+        OpDef::elementwise::<elementwise::NextAfter>("nextafter", Sig::Same(2), DTypes::FLOAT),
+        OpDef::elementwise::<elementwise::Pow>("pow", Sig::Pow, DTypes::FLOAT),
+        cmp!("eq", |x, y| x.eq(y)),
+        cmp!("ne", |x, y| x.ne(y)),
+        cmp!("lt", |x, y| x.lt(y)),
+        cmp!("le", |x, y| x.le(y)),
+        cmp!("gt", |x, y| x.gt(y)),
+        cmp!("ge", |x, y| x.ge(y)),
+        OpDef::elementwise::<elementwise::SelectN>("select_n", Sig::Select, all),
+        OpDef::elementwise::<elementwise::Clamp>("clamp", Sig::Same(3), num),
+        // -- reductions
+        OpDef::new(
+            "reduce_sum",
+            Reduction(Some(Monoid::Sum)),
+            num,
+            reduce::build_sum,
+        ),
+        OpDef::new(
+            "reduce_max",
+            Reduction(Some(Monoid::Max)),
+            with_bool(num),
+            reduce::build_max,
+        ),
+        OpDef::new(
+            "reduce_min",
+            Reduction(Some(Monoid::Min)),
+            with_bool(num),
+            reduce::build_min,
+        ),
+        OpDef::new("reduce_prod", Reduction(None), num, reduce::build_prod),
+        OpDef::new("reduce_and", Reduction(None), intbool, reduce::build_and),
+        OpDef::new("reduce_or", Reduction(None), intbool, reduce::build_or),
+        OpDef::new("reduce_xor", Reduction(None), intbool, reduce::build_xor),
+        OpDef::new("argmax", Reduction(None), all, reduce::build_arg),
+        OpDef::new("argmin", Reduction(None), all, reduce::build_arg),
+        OpDef::other("cumsum", num, cumulative::build_cumsum),
+        OpDef::other("cumprod", num, cumulative::build_cumprod),
+        OpDef::other("cummax", num, cumulative::build_cummax),
+        OpDef::other("cummin", num, cumulative::build_cummin),
+        OpDef::other(
+            "cumlogsumexp",
+            DTypes::FLOAT,
+            cumulative::build_cumlogsumexp,
+        ),
+        OpDef::other("reduce_window_sum", num, window::build_sum),
+        OpDef::other("reduce_window_max", num, window::build_max),
+        OpDef::other("reduce_window_min", num, window::build_min),
+        OpDef::other("select_and_gather_add", num, window::build_gather),
+        OpDef::other("select_and_scatter_add", num, window::build_scatter),
+        // -- views and other shape ops
+        OpDef::new(
+            "reshape",
+            View(Some(reshape_view)),
+            all,
+            shape::build_reshape,
+        ),
+        OpDef::new("squeeze", View(None), all, shape::build_reshape),
+        OpDef::new(
+            "broadcast_in_dim",
+            View(Some(broadcast_view)),
+            all,
+            shape::build_broadcast_in_dim,
+        ),
+        OpDef::new("transpose", View(None), all, shape::build_transpose),
+        OpDef::new("rev", View(None), all, shape::build_rev),
+        OpDef::new("slice", View(None), all, shape::build_slice),
+        OpDef::new(
+            "bitcast_convert_type",
+            View(None),
+            all,
+            shape::build_bitcast,
+        ),
+        OpDef::other("concatenate", all, shape::build_concatenate),
+        OpDef::other("pad", all, shape::build_pad),
+        OpDef::other("iota", num, iota::build_iota),
+        OpDef::other("dynamic_slice", all, gather::build_dynamic_slice),
+        OpDef::other(
+            "dynamic_update_slice",
+            all,
+            gather::build_dynamic_update_slice,
+        ),
+        OpDef::other("gather", all, gather::build_gather),
+        OpDef::other("scatter", all, gather::build_scatter),
+        OpDef::other("scatter-add", num, gather::build_scatter),
+        OpDef::other("scatter-mul", num, gather::build_scatter),
+        OpDef::other("scatter-min", num, gather::build_scatter),
+        OpDef::other("scatter-max", num, gather::build_scatter),
+        OpDef::other("sort", all, sort::build_sort),
+        OpDef::other("top_k", num, sort::build_top_k),
+        // -- linear algebra, random numbers
+        OpDef::other("dot_general", num, dot::build_dot_general),
+        OpDef::other("conv_general_dilated", num, conv::build_conv),
+        OpDef::other(
+            "threefry2x32",
+            DTypes::of(&[DType::U32]),
+            threefry::build_threefry,
+        ),
+        // -- control flow, collectives, host callbacks
+        OpDef::new("cond", Control, all, control::build_cond),
+        OpDef::new("while", Control, all, control::build_while),
+        OpDef::new("scan", Control, all, control::build_scan),
+        OpDef::new("psum", Collective, num, collective::build_psum),
+        OpDef::new("pmax", Collective, num, collective::build_pmax),
+        OpDef::new("pmin", Collective, num, collective::build_pmin),
+        OpDef::new("all_gather", Collective, all, collective::build_all_gather),
+        OpDef::new(
+            "psum_scatter",
+            Collective,
+            num,
+            collective::build_psum_scatter,
+        ),
+        OpDef::new("ppermute", Collective, all, collective::build_ppermute),
+        OpDef::new(
+            "axis_index",
+            Collective,
+            DTypes::NONE,
+            collective::build_axis_index,
+        ),
+        OpDef {
+            effects: Effects {
+                host: true,
+                effect: false,
+            },
+            ..OpDef::new("pure_callback", OpKind::Host, all, callback::build)
+        },
+        OpDef {
+            effects: Effects {
+                host: true,
+                effect: true,
+            },
+            ..OpDef::new("debug_callback", OpKind::Host, all, callback::build)
+        },
+    ]
+}
+
+struct Table {
+    ops: Vec<OpDef>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let ops = entries();
+        let by_name = ops.iter().enumerate().map(|(i, d)| (d.name, i)).collect();
+        Table { ops, by_name }
+    })
+}
+
+/// Every entry, in table order.
+pub fn ops() -> &'static [OpDef] {
+    &table().ops
+}
+
+/// The entry of op `name`.
+pub fn lookup(name: &str) -> Option<&'static OpDef> {
+    let t = table();
+    t.by_name.get(name).map(|&i| &t.ops[i])
+}
+
+/// Build the kernel for one instruction.
+pub fn build(spec: &OpSpec) -> Result<Kernel> {
+    match lookup(spec.name()) {
+        Some(d) => (d.build)(spec),
+        None => Err(Error::UnknownOp(spec.name().to_string())),
+    }
+}
+
+/// The names of all ops, sorted.
+pub fn supported_ops() -> Vec<&'static str> {
+    let mut v: Vec<_> = ops().iter().map(|d| d.name).collect();
+    v.sort();
+    v
+}
+
+/// Whether the op (or a sub-program it carries) calls back into the host.
+pub fn is_host_op(p: &Params) -> bool {
+    lookup(&p.op).is_some_and(|d| d.effects.host)
+        || control::sub_programs(p).iter().any(|e| e.has_host_calls())
+}
+
+/// Whether the op (or a sub-program it carries) has an effect.
+pub fn has_effect(p: &Params) -> bool {
+    lookup(&p.op).is_some_and(|d| d.effects.effect)
+        || control::sub_programs(p).iter().any(|e| e.has_effects())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = ops().iter().map(|d| d.name).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+
+    #[test]
+    fn effects_are_named() {
+        assert!(has_effect(&Params::new("debug_callback")));
+        assert!(!has_effect(&Params::new("pure_callback")));
+        assert!(is_host_op(&Params::new("pure_callback")));
+        assert!(!is_host_op(&Params::new("add")));
+    }
+}
