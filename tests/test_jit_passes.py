@@ -81,7 +81,7 @@ def _inputs(seed):
 
 
 def _check_stats(stats):
-  assert stats["instrs_before"] == (stats["instrs_after"] + stats["folded"] + stats["cse"]
+  assert stats["instrs_before"] + stats["added"] == (stats["instrs_after"] + stats["folded"] + stats["cse"]
                                     + stats["dce"])
   assert stats["consts_after"] <= stats["consts_before"] + stats["folded"]
 
@@ -226,7 +226,7 @@ def test_stats_keys_and_plan_text():
   x = jnp.asarray(np.ones(3, np.float32))
   low = jf.lower(x)
   assert set(low.compile_stats()) == {"instrs_before", "instrs_after", "folded", "cse", "dce",
-                                      "consts_before", "consts_after", "consts_deduped"}
+                                      "consts_before", "consts_after", "consts_deduped", "added"}
   plan = _plan(low)
   assert "plan(inputs: %0:float32[3]" in plan and "return %" in plan
   assert "= fused[2 ops: tanh, mul]" in plan

@@ -14,6 +14,19 @@
 //! sweep. A last liveness sweep drops the constants (and anything else) no
 //! longer read, and the survivors are renumbered.
 //!
+//! Two of XLA's algebraic simplifications change numbers, so the forward
+//! sweep does them too, for rjax to give JAX's results (`xla_rewrite`):
+//! `x / d` of dtype f16/f32/f64 (not bf16), where `d` is a constant or is
+//! broadcast (an operand with fewer elements than the result, or an
+//! explicit broadcast of one),
+//! becomes `x * (1 / d)`, the reciprocal rounded to the dtype (about a third
+//! of f32 quotients by 3 differ from the true quotient by one ulp, in JAX as
+//! here; eager calls are one-op Programs and get it too, as JAX's eager ops,
+//! which XLA compiles, do); and `convert(p) * x` with a boolean `p` becomes
+//! `select_n(p, 0, x)` (not for bf16 either), so a mask gives 0 where it is
+//! false even where `x` is NaN or inf (under `jit`; an eager multiply sees
+//! no convert).
+//!
 //! Host callbacks (`ops::callback`) are the exception to purity: an op with
 //! an effect (a debug callback, or control flow whose body has one) is live
 //! whatever reads it and is never merged with an equal one; no host call is
@@ -49,6 +62,8 @@ pub struct PassStats {
     pub cse: usize,
     /// Instructions dropped because no output reads them.
     pub dce: usize,
+    /// Instructions added by XLA's rewrites (a reciprocal `1/d`).
+    pub added: usize,
     pub consts_before: usize,
     /// Constants in the result, folded ones included.
     pub consts_after: usize,
@@ -70,7 +85,11 @@ impl fmt::Display for PassStats {
             self.consts_before,
             self.consts_after,
             self.consts_deduped
-        )
+        )?;
+        if self.added > 0 {
+            write!(f, "; {} added by rewrites", self.added)?;
+        }
+        Ok(())
     }
 }
 
@@ -128,6 +147,8 @@ struct Builder {
     /// A seen instruction -> its output values (kept or folded).
     seen: HashMap<Node, Vec<Val>>,
     deduped: usize,
+    /// Instructions the rewrites added.
+    added: usize,
 }
 
 impl Builder {
@@ -159,6 +180,123 @@ impl Builder {
             Val::Const(c) => Aval::new(self.consts[c].dtype, self.consts[c].shape.clone()),
             Val::Out(j, k) => self.nodes[j].outs[k].clone(),
         }
+    }
+
+    /// Run one op on constants (a folding helper for the rewrites).
+    fn run_now(&self, params: Params, args: &[&Buffer], out: Aval) -> Result<Option<Buffer>> {
+        let avals: Vec<Aval> = args.iter().map(|a| Aval::new(a.dtype, a.shape.clone())).collect();
+        let outs = [out];
+        let kernel = ops::build(&OpSpec {
+            params: &params,
+            ins: &avals,
+            outs: &outs,
+        })?;
+        Ok(match catch_unwind(AssertUnwindSafe(|| kernel(args))) {
+            Ok(Ok(mut bufs)) if bufs.len() == 1 => bufs.pop(),
+            _ => None,
+        })
+    }
+
+    /// True if `v` reaches an output of `n` elements by a broadcast that
+    /// repeats elements (lax broadcasting of a smaller operand, or an
+    /// explicit broadcast): XLA sees a broadcast there. A broadcast that
+    /// only adds size-1 dims is a reshape to XLA, and is not one here.
+    fn is_broadcast(&self, v: Val, n: usize, in_avals: &[Aval]) -> bool {
+        if self.aval(v, in_avals).numel() < n {
+            return true;
+        }
+        match v {
+            Val::Out(j, 0) if self.nodes[j].params.op == "broadcast_in_dim" => {
+                self.nodes[j].ins.len() == 1 && self.aval(self.nodes[j].ins[0], in_avals).numel() < n
+            }
+            _ => false,
+        }
+    }
+
+    /// XLA's number-changing simplifications (see the module docs):
+    /// `div(x, d)` -> `mul(x, 1/d)` for f16/f32/f64 when `d` is a constant
+    /// or is broadcast (then `1/d` is computed at `d`'s own shape), then
+    /// `mul(convert(bool p), x)` (either order) -> `select_n(p, 0, x)`.
+    fn xla_rewrite(&mut self, mut node: Node, in_avals: &[Aval]) -> Result<Node> {
+        let Some(out) = node.outs.first().cloned() else {
+            return Ok(node);
+        };
+        if node.outs.len() != 1 || node.ins.len() != 2 || !out.dtype.is_float() {
+            return Ok(node);
+        }
+        if node.params.op == "div"
+            && matches!(out.dtype, DType::F16 | DType::F32 | DType::F64)
+            && !matches!(node.ins[0], Val::Const(_))
+        {
+            let (a, d) = (node.ins[0], node.ins[1]);
+            let d_aval = self.aval(d, in_avals);
+            let one64 = Buffer::from_vec::<f64>(vec![], &[1.0])?;
+            let scalar = Aval::new(out.dtype, vec![]);
+            let Some(one) = self.run_now(Params::new("convert_element_type"), &[&one64], scalar)?
+            else {
+                return Ok(node);
+            };
+            let recip = match d {
+                // a constant divisor: its reciprocal, folded now
+                Val::Const(c) => {
+                    let c = self.consts[c].clone();
+                    self.run_now(Params::new("div"), &[&one, &c], d_aval)?
+                        .map(|r| self.add_const(r))
+                }
+                // a broadcast divisor (lax broadcasting of a smaller
+                // operand, or an explicit broadcast): 1/d at run time
+                _ if self.is_broadcast(d, out.numel(), in_avals) => {
+                    let one = self.add_const(one);
+                    let r = Node {
+                        params: Params::new("div"),
+                        ins: vec![one, d],
+                        outs: vec![d_aval],
+                    };
+                    match self.seen.get(&r) {
+                        Some(vals) => Some(vals[0]),
+                        None => {
+                            let v = Val::Out(self.nodes.len(), 0);
+                            self.nodes.push(r.clone());
+                            self.seen.insert(r, vec![v]);
+                            self.added += 1;
+                            Some(v)
+                        }
+                    }
+                }
+                _ => None,
+            };
+            if let Some(r) = recip {
+                node = Node {
+                    params: Params::new("mul"),
+                    ins: vec![a, r],
+                    outs: node.outs,
+                };
+            }
+        }
+        // (bfloat16 arithmetic is widened to f32 before XLA's simplifier
+        // runs, so neither rewrite happens there)
+        if node.params.op == "mul" && out.dtype != DType::BF16 {
+            for k in 0..2 {
+                let Val::Out(j, 0) = node.ins[k] else { continue };
+                let conv = &self.nodes[j];
+                let is_mask = conv.params.op == "convert_element_type"
+                    && conv.ins.len() == 1
+                    && conv.outs[0].shape == out.shape
+                    && self.aval(conv.ins[0], in_avals).dtype == DType::Bool;
+                if !is_mask {
+                    continue;
+                }
+                let (pred, other) = (conv.ins[0], node.ins[1 - k]);
+                let zero = Buffer::from_bytes(out.dtype, vec![], &vec![0u8; out.dtype.itemsize()])?;
+                let zero = self.add_const(zero);
+                return Ok(Node {
+                    params: Params::new("select_n"),
+                    ins: vec![pred, zero, other],
+                    outs: node.outs,
+                });
+            }
+        }
+        Ok(node)
     }
 
     /// Run `node` now if its inputs are all constants and its outputs small.
@@ -303,6 +441,7 @@ pub fn optimize_with_stats(
             ins,
             outs: s.outs,
         };
+        let node = b.xla_rewrite(node, in_avals)?;
         let effect = ops::has_effect(&node.params);
         if let Some(vals) = b.seen.get(&node).filter(|_| !effect) {
             stats.cse += 1;
@@ -358,6 +497,7 @@ pub fn optimize_with_stats(
     }
     stats.dce += used_node.iter().filter(|&&u| !u).count();
     stats.consts_deduped = b.deduped;
+    stats.added = b.added;
 
     let mut const_id = vec![usize::MAX; b.consts.len()];
     let mut new_consts = Vec::new();
@@ -499,7 +639,7 @@ mod tests {
         let want = reference(in_avals, &consts, &specs, &outputs, inputs);
         let o = optimize_with_stats(in_avals, consts, specs, outputs).unwrap();
         let s = o.stats;
-        assert_eq!(s.instrs_before, s.instrs_after + s.folded + s.cse + s.dce);
+        assert_eq!(s.instrs_before + s.added, s.instrs_after + s.folded + s.cse + s.dce);
         assert_eq!(o.specs.len(), s.instrs_after);
         assert_eq!(o.consts.len(), s.consts_after);
         same(
@@ -538,6 +678,93 @@ mod tests {
         }
         same(&again.consts, &o.consts);
         o
+    }
+
+    /// XLA's rewrites: `x / c` -> `x * (1/c)` (f16/f32/f64, not bf16) and
+    /// `convert(bool p) * x` -> `select_n(p, 0, x)`, as JAX's jit computes.
+    #[test]
+    fn division_by_constants_and_bool_masks_as_xla() {
+        let a = f32v(&[5]);
+        let pa = Aval::new(DType::Bool, vec![5]);
+        let x = buf(&[5], &[1.0, f32::NAN, f32::INFINITY, 7.0, -0.0]);
+        let p = Buffer::from_vec::<bool>(vec![5], &[true, false, false, true, false]).unwrap();
+        let three = buf(&[], &[3.0]);
+        let specs = vec![
+            op("div", vec![0, 2], a.clone()),                   // 3: x / 3
+            op("convert_element_type", vec![1], a.clone()),     // 4: f32(p)
+            op("mul", vec![4, 0], a.clone()),                   // 5: f32(p) * x
+            op("mul", vec![0, 4], a.clone()),                   // 6: x * f32(p)
+            op("div", vec![4, 2], a.clone()),                   // 7: f32(p) / 3
+        ];
+        let o = optimize_with_stats(
+            &[a.clone(), pa.clone()],
+            vec![three],
+            copy(&specs),
+            vec![3, 5, 6, 7],
+        )
+        .unwrap();
+        let names: Vec<&str> = o.specs.iter().map(|s| s.params.op.as_str()).collect();
+        assert!(!names.contains(&"div") && !names.contains(&"convert_element_type"), "{names:?}");
+        let exe = Executable::new(vec![a, pa], o.consts, o.specs, o.outputs).unwrap();
+        let got = exe.run(&[x.clone(), p]).unwrap();
+        let xs = x.slice::<f32>().unwrap();
+        let r = 1.0f32 / 3.0;
+        let want_div: Vec<f32> = xs.iter().map(|v| v * r).collect();
+        let mask = [true, false, false, true, false];
+        let want_mask: Vec<f32> = xs.iter().zip(mask).map(|(&v, m)| if m { v } else { 0.0 }).collect();
+        let want_pdiv: Vec<f32> = mask.iter().map(|&m| if m { r } else { 0.0 }).collect();
+        for (g, w) in got.iter().zip([&want_div, &want_mask, &want_mask, &want_pdiv]) {
+            let g: Vec<u32> = g.slice::<f32>().unwrap().iter().map(|v| v.to_bits()).collect();
+            let w: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(g, w);
+        }
+        // 7/3 in f32 is not 7 * (1/3): the rewrite is visible, as in XLA
+        assert_ne!((7.0f32 / 3.0).to_bits(), (7.0f32 * r).to_bits());
+        // a broadcast divisor (rank 0, an input): x * (1/d) at run time
+        let d = Aval::new(DType::F32, vec![]);
+        let o = optimize_with_stats(
+            &[f32v(&[5]), d.clone()],
+            vec![],
+            vec![op("div", vec![0, 1], f32v(&[5])), op("div", vec![0, 1], f32v(&[5]))],
+            vec![2, 3],
+        )
+        .unwrap();
+        assert_eq!(o.stats.added, 1);
+        let names: Vec<&str> = o.specs.iter().map(|s| s.params.op.as_str()).collect();
+        assert_eq!(names, ["div", "mul"]);
+        let exe = Executable::new(vec![f32v(&[5]), d], o.consts, o.specs, o.outputs).unwrap();
+        let got = exe.run(&[x.clone(), buf(&[], &[3.0])]).unwrap();
+        let g: Vec<u32> = got[0].slice::<f32>().unwrap().iter().map(|v| v.to_bits()).collect();
+        let w: Vec<u32> = want_div.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(g, w);
+        // a divisor of the output's shape stays an exact division
+        let o = optimize_with_stats(
+            &[f32v(&[5]), f32v(&[5])],
+            vec![],
+            vec![op("div", vec![0, 1], f32v(&[5]))],
+            vec![2],
+        )
+        .unwrap();
+        assert_eq!(o.specs[0].params.op, "div");
+        // bf16 division and a quotient of constants stay exact divisions
+        let b = Aval::new(DType::BF16, vec![2]);
+        let c = Buffer::from_vec::<half::bf16>(vec![], &[half::bf16::from_f32(3.0)]).unwrap();
+        let o = optimize_with_stats(
+            &[b.clone()],
+            vec![c],
+            vec![op("div", vec![0, 1], b.clone())],
+            vec![2],
+        )
+        .unwrap();
+        assert_eq!(o.specs[0].params.op, "div");
+        let o = optimize_with_stats(
+            &[],
+            vec![buf(&[], &[7.0]), buf(&[], &[3.0])],
+            vec![op("div", vec![0, 1], f32v(&[]))],
+            vec![2],
+        )
+        .unwrap();
+        assert_eq!(o.consts[0].slice::<f32>().unwrap()[0], 7.0f32 / 3.0);
     }
 
     fn x3() -> Buffer {

@@ -361,7 +361,7 @@ impl PyExecutable {
 
     /// What the compiler's passes did: a dict of counters (`instrs_before`,
     /// `instrs_after`, `folded`, `cse`, `dce`, `consts_before`,
-    /// `consts_after`, `consts_deduped`).
+    /// `consts_after`, `consts_deduped`, `added`: made by XLA's rewrites).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.stats();
         let d = PyDict::new(py);
@@ -373,6 +373,7 @@ impl PyExecutable {
         d.set_item("consts_before", s.consts_before)?;
         d.set_item("consts_after", s.consts_after)?;
         d.set_item("consts_deduped", s.consts_deduped)?;
+        d.set_item("added", s.added)?;
         Ok(d)
     }
 
