@@ -1,5 +1,5 @@
 //! rjax's core. This file only declares the modules, one per layer, and
-//! exports the Python module; see DESIGN.md for the data flow.
+//! exports the Python module; see docs/ARCHITECTURE.md for the data flow.
 //!
 //! The layers, lowest first (a layer uses only the layers below it; the
 //! test in `layers.rs` enforces it):
