@@ -13,10 +13,12 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.base.errors import ConcretizationTypeError
+from rjax._src.interpreters import ad
+from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.lax import convolution, lax, matmul as dot_mod, shapes, slicing
 from rjax._src.numpy import (creation, index_tricks, reductions, shape_ops, sorting, ufuncs)
-from rjax._src.numpy.util import (asarray, check_arraylike, promote_dtypes,
-                                  promote_dtypes_inexact)
+from rjax._src.numpy.util import (asarray, check_arraylike, promote_args_inexact,
+                                  promote_dtypes, promote_dtypes_inexact)
 
 
 def _aval(x):
@@ -260,6 +262,9 @@ def _window(M, name):
   if isinstance(M, core.Tracer):
     raise ConcretizationTypeError(f"M argument of jnp.{name} must be concrete")
   M = int(M)
+  if M < 0:
+    # JAX fails building the negative-length array: a TypeError
+    raise TypeError(f"jnp.{name}: the number of points M must be nonnegative, got {M}")
   dt = dtypes.default_float_dtype()
   if M <= 1:
     return M, None, shapes.full((max(M, 0),), 1, dt)
@@ -306,6 +311,41 @@ def hanning(M):
     return small
   t = ufuncs.true_divide(ufuncs.multiply(2 * np.pi, n), M - 1)
   return ufuncs.multiply(0.5, ufuncs.subtract(1, _cos(t)))
+
+
+def kaiser(M, beta):
+  """The Kaiser window of ``M`` points with shape parameter ``beta``."""
+  M, n, small = _window(M, "kaiser")
+  if small is not None:
+    return small
+  alpha = 0.5 * (M - 1)
+  r = ufuncs.true_divide(ufuncs.subtract(n, alpha), alpha)
+  return ufuncs.true_divide(
+      i0(ufuncs.multiply(beta, ufuncs.sqrt(ufuncs.subtract(1, ufuncs.multiply(r, r))))),
+      i0(beta))
+
+
+def i0(x):
+  """The modified Bessel function of the first kind, order 0 (JAX's
+  ``exp(|x|) * bessel_i0e(|x|)``, with a derivative of 0 at 0)."""
+  x_arr, = promote_args_inexact("i0", x)
+  if not dtypes.issubdtype(_aval(x_arr).dtype, np.floating):
+    raise ValueError(f"Unsupported input type to jax.numpy.i0: {_aval(x_arr).dtype}")
+  return _i0(x_arr)
+
+
+@custom_jvp
+def _i0(x):
+  abs_x = lax.abs(x)
+  return lax.mul(lax.exp(abs_x), lax.bessel_i0e(abs_x))
+
+
+@_i0.defjvp
+def _i0_jvp(primals, tangents):
+  primal_out, tangent_out = ad.jvp(_i0.fun, primals, tangents)
+  x, = primals
+  zero = lax.eq(x, lax._scalar_like(0, x))
+  return primal_out, lax.select(zero, shapes.full_like(tangent_out, 0), tangent_out)
 
 
 # ---------------------------------------------------------------------------
@@ -392,5 +432,5 @@ def unpackbits(a, axis=None, count=None, bitorder: str = "big"):
 
 
 __all__ = ["convolve", "correlate", "cov", "corrcoef", "histogram_bin_edges", "histogramdd",
-           "histogram2d", "blackman", "bartlett", "hamming", "hanning", "vander", "packbits",
+           "histogram2d", "blackman", "bartlett", "hamming", "hanning", "kaiser", "i0", "vander", "packbits",
            "unpackbits"]
