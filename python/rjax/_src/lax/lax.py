@@ -279,8 +279,8 @@ def _integer_pow_abstract_eval(x, *, y):
 
 
 def _integer_pow_jvp(g, x, *, y):
-  if y == 0:
-    return mul_p.bind(g, _scalar_like(0, x))
+  if y == 0:   # zeros that do not depend on g (a NaN tangent stays out), as JAX
+    return ad.Zero.from_value(x)
   return mul_p.bind(g, mul_p.bind(_scalar_like(float(y), x),
                                   x if y == 2 else integer_pow_p.bind(x, y=y - 1)))
 
@@ -453,8 +453,10 @@ def atan(x):
 
 tanh_p = standard_unop("tanh", _float)
 batching.defvectorized(tanh_p)
+# JAX's formula (g + g*ans) * (1 - ans): the same inf/NaN propagation (an
+# infinite g at tanh(x) = 0 gives NaN, as in JAX, not inf).
 ad.defjvp2(tanh_p, lambda g, ans, x: mul_p.bind(
-    g, sub_p.bind(_scalar_like(1.0, ans), mul_p.bind(ans, ans))))
+    add_p.bind(g, mul_p.bind(g, ans)), sub_p.bind(_scalar_like(1.0, ans), ans)))
 reference.register(tanh_p, np.tanh)
 
 
@@ -848,14 +850,17 @@ def rem(x, y):
 
 
 def _minmax_jvp(prim, pick_x):
-  """Ties split the gradient evenly, as in JAX."""
+  """Ties split the gradient evenly, as in JAX; where the output is NaN
+  neither side gets any (JAX's _balanced_eq: x's weight is
+  (x == out) / (2 if y == out else 1))."""
+  del pick_x
   def rule(primals, tangents):
     x, y = primals
     out = prim.bind(x, y)
     one, half, zero = (_full_of(_scalar_like(v, out), x, y) for v in (1.0, 0.5, 0.0))
-    # the weight of x's tangent: 1 where x wins, 1/2 on ties, 0 where y wins
-    gx = select_n_p.bind(pick_x(x, y), select_n_p.bind(eq_p.bind(x, y), zero, half), one)
-    gy = sub_p.bind(one, gx)
+    x_is, y_is = eq_p.bind(x, out), eq_p.bind(y, out)
+    gx = select_n_p.bind(x_is, zero, select_n_p.bind(y_is, one, half))
+    gy = select_n_p.bind(y_is, zero, select_n_p.bind(x_is, one, half))
     t = ad.Zero(core.get_aval(out).update(weak_type=False))
     if not isinstance(tangents[0], ad.Zero):
       t = ad.add_tangents(t, mul_p.bind(_bcast_to(tangents[0], out), gx))

@@ -488,6 +488,9 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
       offset_dims=(), collapsed_slice_dims=(dimension,), start_index_map=(dimension,),
       operand_batching_dims=batch_dims, start_indices_batching_dims=batch_dims)
   idx = shapes.expand_dims(outs[-1], (len(shape),))
+  if 0 in shape:   # nothing to permute (and no size-1 slice to gather)
+    return outs[:-1], [_zero_like_out(o) if isinstance(t, ad.Zero) else t
+                       for o, t in zip(outs[:-1], tangents)]
   t_out = [_zero_like_out(o) if isinstance(t, ad.Zero) else
            slicing.gather(t, idx, dnums, (1,) * len(shape),
                           mode=slicing.GatherScatterMode.PROMISE_IN_BOUNDS)

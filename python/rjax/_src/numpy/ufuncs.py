@@ -11,6 +11,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
+from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.lax import lax, shapes
 from rjax._src.numpy import sorting
 from rjax._src.numpy.util import (asarray, check_arraylike, promote_args, promote_args_inexact,
@@ -389,18 +390,55 @@ def hypot(x0, y0, /):
 
 def logaddexp(x, y, /):
   x, y = promote_args_inexact("logaddexp", x, y)
+  return _logaddexp(x, y)
+
+
+def _replace_inf(x):
+  return _where(lax.eq(x, _c(float("inf"), x)), _c(0, x), x)
+
+
+# JAX's derivative rule (lax.other.logaddexp): the max/abs formula
+# differentiated op by op is wrong at ties (d/dx logaddexp(x, x) would be 0
+# and 1 instead of 1/2 each; softplus'(0) would be 0).
+@custom_jvp
+def _logaddexp(x, y):
   amax = lax.max(x, y)
   delta = lax.sub(x, y)
   out = lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
   return _where(lax.ne(delta, delta), lax.add(x, y), out)
 
 
+@_logaddexp.defjvp
+def _logaddexp_jvp(primals, tangents):
+  (x, y), (tx, ty) = primals, tangents
+  out = _logaddexp(x, y)
+  ro = _replace_inf(out)
+  t = lax.add(lax.mul(tx, lax.exp(lax.sub(_replace_inf(x), ro))),
+              lax.mul(ty, lax.exp(lax.sub(_replace_inf(y), ro))))
+  return out, t
+
+
 def logaddexp2(x0, y0, /):
   x, y = promote_args_inexact("logaddexp2", x0, y0)
+  return _strong_unless_weak_inputs(_logaddexp2(x, y), x0, y0)
+
+
+@custom_jvp
+def _logaddexp2(x, y):
   amax = lax.max(x, y)
   delta = lax.sub(x, y)
   out = lax.add(amax, lax.div(lax.log1p(lax.exp2(lax.neg(lax.abs(delta)))), _c(math.log(2), x)))
-  return _strong_unless_weak_inputs(_where(lax.ne(delta, delta), lax.add(x, y), out), x0, y0)
+  return _where(lax.ne(delta, delta), lax.add(x, y), out)
+
+
+@_logaddexp2.defjvp
+def _logaddexp2_jvp(primals, tangents):
+  (x, y), (tx, ty) = primals, tangents
+  out = _logaddexp2(x, y)
+  ro = _replace_inf(out)
+  t = lax.add(lax.mul(tx, lax.exp2(lax.sub(_replace_inf(x), ro))),
+              lax.mul(ty, lax.exp2(lax.sub(_replace_inf(y), ro))))
+  return out, t
 
 
 def ldexp(x, e, /):
