@@ -74,7 +74,11 @@ impl RawBuf {
         let layout = Layout::from_size_align(cap, ALIGN).expect("layout");
         // SAFETY: cap > 0.
         let p = unsafe { alloc_zeroed(layout) };
-        let ptr = NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        // Out of memory: a panic (which every entry point turns into a Python
+        // exception), not `handle_alloc_error`, which aborts the process.
+        let ptr = NonNull::new(p).unwrap_or_else(|| {
+            panic!("out of memory: cannot allocate a buffer of {cap} bytes")
+        });
         RawBuf {
             ptr,
             len,

@@ -18,6 +18,9 @@ pub enum Error {
     UnknownOp(String),
     #[error("{0}")]
     Internal(String),
+    /// An allocation failed (raised as Python's `MemoryError`).
+    #[error("{0}")]
+    OutOfMemory(String),
     /// An error raised by host code the core called back into (a Python
     /// callback): its message, and the host's own error object, so that the
     /// Python side can raise the original exception again.
@@ -55,6 +58,18 @@ pub fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+/// The error for a caught panic: `OutOfMemory` for a failed allocation
+/// (`base::buffer` panics with a message starting "out of memory"), otherwise
+/// `Internal` (a bug).
+pub fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
+    let msg = panic_message(p);
+    if msg.starts_with("out of memory") {
+        Error::OutOfMemory(msg)
+    } else {
+        Error::Internal(format!("rjax core panicked: {msg}"))
     }
 }
 

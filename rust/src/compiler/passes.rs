@@ -244,13 +244,16 @@ impl Builder {
                         .map(|r| self.add_const(r))
                 }
                 // a broadcast divisor (lax broadcasting of a smaller
-                // operand, or an explicit broadcast): 1/d at run time
+                // operand, or an explicit broadcast): 1/d at run time, at
+                // the result's shape (the same numbers as at d's own shape,
+                // and it fuses where the division did: a softmax's sum and
+                // its normalisation stay one pass)
                 _ if self.is_broadcast(d, out.numel(), in_avals) => {
                     let one = self.add_const(one);
                     let r = Node {
                         params: Params::new("div"),
                         ins: vec![one, d],
-                        outs: vec![d_aval],
+                        outs: vec![out.clone()],
                     };
                     match self.seen.get(&r) {
                         Some(vals) => Some(vals[0]),

@@ -7,7 +7,7 @@
 //! data, as in JAX), and a failing or panicking job never stops the worker: the
 //! device keeps running the jobs behind it.
 use crate::base::buffer::Buffer;
-use crate::base::error::{panic_message, Error, Result};
+use crate::base::error::{panic_error, Error, Result};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -271,10 +271,7 @@ fn run_job(job: Job) {
     }));
     let result = match result {
         Ok(r) => r,
-        Err(p) => Err(Error::Internal(format!(
-            "rjax core panicked: {}",
-            panic_message(p)
-        ))),
+        Err(p) => Err(panic_error(p)),
     };
     match result {
         Ok(bufs) if bufs.len() == outputs.len() => {

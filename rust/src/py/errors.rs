@@ -1,7 +1,9 @@
 //! The one place where core errors become Python exceptions, and where panics
 //! are caught before they can cross into Python.
-use crate::base::error::{panic_message, Error};
-use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
+use crate::base::error::{panic_error, Error};
+use pyo3::exceptions::{
+    PyException, PyMemoryError, PyNotImplementedError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -26,6 +28,7 @@ impl From<Error> for PyErr {
             }
             Error::UnsupportedDType { .. } => PyTypeError::new_err(e.to_string()),
             Error::UnknownOp(_) => PyNotImplementedError::new_err(e.to_string()),
+            Error::OutOfMemory(m) => PyMemoryError::new_err(m),
             Error::Internal(m) => InternalError::new_err(format!(
                 "{m} (this is a bug in rjax; please report it with the code that triggered it)"
             )),
@@ -38,17 +41,15 @@ impl From<Error> for PyErr {
     }
 }
 
-/// Run `f` with the GIL released and any panic turned into `InternalError`.
+/// Run `f` with the GIL released and any panic turned into `InternalError`
+/// (`MemoryError` for a failed allocation).
 pub fn guard<T: Send>(
     py: Python<'_>,
     f: impl FnOnce() -> crate::base::error::Result<T> + Send,
 ) -> PyResult<T> {
     py.detach(|| match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(PyErr::from),
-        Err(p) => Err(InternalError::new_err(format!(
-            "rjax core panicked: {} (this is a bug in rjax; please report it)",
-            panic_message(p)
-        ))),
+        Err(p) => Err(PyErr::from(panic_error(p))),
     })
 }
 
@@ -56,9 +57,6 @@ pub fn guard<T: Send>(
 pub fn guard_gil<T>(f: impl FnOnce() -> crate::base::error::Result<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(PyErr::from),
-        Err(p) => Err(InternalError::new_err(format!(
-            "rjax core panicked: {} (this is a bug in rjax; please report it)",
-            panic_message(p)
-        ))),
+        Err(p) => Err(PyErr::from(panic_error(p))),
     }
 }

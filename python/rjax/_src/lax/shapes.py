@@ -4,6 +4,7 @@ expand_dims, full ...), each one block with all its rules. All but iota are
 linear; batching rules keep the batch dim where it is whenever they can."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -22,10 +23,21 @@ from rjax._src.lax.utils import _scalar_like, asarray_lax, export, standard_prim
 # broadcast_in_dim
 
 
+def _check_size(name, shape):
+  # (JAX fails building such a shape with a TypeError; a size that fits but
+  # exceeds memory is an out-of-memory error when the array is allocated)
+  if any(d > _INT64_MAX for d in shape) or math.prod(shape) > _INT64_MAX:
+    raise TypeError(f"{name}: shape {tuple(shape)} has more elements than fit in an int64")
+
+
+_INT64_MAX = 2**63 - 1
+
+
 def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
   if any(d < 0 for d in shape):
     raise TypeError(f"broadcast_in_dim: shape must have every element be nonnegative, got "
                     f"{tuple(shape)}")
+  _check_size("broadcast_in_dim", shape)
   if len(broadcast_dimensions) != x.ndim:
     raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must have "
                     f"one entry per operand dimension (operand shape {x.shape})")
@@ -474,6 +486,7 @@ def _iota_abstract_eval(*, dtype, shape, dimension, sharding=None):
     raise ValueError(f"iota: dimension {dimension} out of range for shape {shape}")
   if any(d < 0 for d in shape):
     raise TypeError(f"iota: negative dimension in shape {shape}")
+  _check_size("iota", shape)
   return ShapedArray(shape, dtype, False)
 
 
