@@ -44,9 +44,13 @@ def test_unary_grads(name, fn, domain, shape, seed):
 def test_binary_grads_with_lax_broadcasting(name, fn, shapes, seed):
   rng = np.random.default_rng(seed)
   with enable_x64():
-    x = jnp.asarray(_draw(rng, shapes[0]))
-    y = jnp.asarray(_draw(rng, shapes[1], "pos" if name == "div" else None) + 0.3)
-    check_grads(fn, (x, y), order=2, modes=("fwd", "rev"))
+    while True:
+      x = _draw(rng, shapes[0])
+      y = _draw(rng, shapes[1], "pos" if name == "div" else None) + 0.3
+      # max/min have a kink at x == y: numerical differences must not cross it
+      if name not in ("max", "min") or np.min(np.abs(np.subtract(x, y)), initial=1) > 1e-2:
+        break
+    check_grads(fn, (jnp.asarray(x), jnp.asarray(y)), order=2, modes=("fwd", "rev"))
 
 
 def test_shape_and_reduce_rules():

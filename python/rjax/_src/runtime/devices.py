@@ -34,7 +34,8 @@ class Device:
     return self.local_id
 
   def __repr__(self) -> str:
-    return f"CpuDevice(id={self.id}, threads={self.threads})"
+    # JAX's repr (programs print devices); the thread count is `.threads`
+    return f"CpuDevice(id={self.id})"
 
   def __eq__(self, other) -> bool:
     return isinstance(other, Device) and other.id == self.id
