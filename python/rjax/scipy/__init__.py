@@ -1,0 +1,2 @@
+"""``rjax.scipy`` (``jax.scipy``): special, stats and signal."""
+from rjax.scipy import signal, special, stats  # noqa: F401

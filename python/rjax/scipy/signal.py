@@ -1,0 +1,2 @@
+"""``rjax.scipy.signal`` (``jax.scipy.signal``)."""
+from rjax._src.scipy.signal import *  # noqa: F401,F403
