@@ -31,3 +31,16 @@ def test_larger_than_memory_is_a_memory_error(make):
     make().block_until_ready()
   # the runtime is intact
   np.testing.assert_array_equal(jnp.arange(3) + 1, [1, 2, 3])
+
+
+def test_a_byte_count_beyond_the_address_space_is_a_value_error():
+  # 2**62 float32 elements fit an int64 count but not a byte count: this
+  # used to wrap to a zero-byte buffer (a segfault under jit, zeros eager)
+  f = rjax.jit(lambda a: jnp.broadcast_to(a, (2**31, 2**31)) * 2.0 + 1.0)
+  with pytest.raises(ValueError, match="more bytes"):
+    f(jnp.ones(())).block_until_ready()
+  with pytest.raises(ValueError, match="more bytes"):
+    jnp.zeros((2**31, 2**31)).block_until_ready()
+  with pytest.raises(ValueError, match="more bytes"):
+    rjax.jit(lambda a: jnp.broadcast_to(a, (2**31, 2**31)).sum())(jnp.ones(())).block_until_ready()
+  np.testing.assert_array_equal(jnp.arange(3) * 2, [0, 2, 4])

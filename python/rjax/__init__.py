@@ -22,7 +22,7 @@ _set_array_methods(_Tracer)
 
 from rjax import numpy, lax, tree, tree_util, errors, test_util, dtypes, random  # noqa: E402,F401
 from rjax import distributed, optim, checkpoints  # noqa: E402,F401
-from rjax import nn, debug  # noqa: E402,F401
+from rjax import nn, debug, scipy  # noqa: E402,F401
 from rjax import (  # noqa: E402,F401
     dlpack, example_libraries, experimental, flatten_util, image, ops, sharding, typing)
 from rjax._src.array_api import (  # noqa: E402,F401

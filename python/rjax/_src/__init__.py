@@ -4,7 +4,7 @@ tests/test_layers.py):
 
     libraries      random/, nn/, optim/, checkpoints, distributed, demo_train,
                    example_libraries/, flatten_util, ops, typing, array_api,
-                   debugging, experimental/, image
+                   debugging, experimental/, image, scipy/
     transforms     transforms/: the user-facing api, jit, pmap, callbacks
     numpy          numpy/: rjax.numpy in terms of lax; all dtype promotion
     lax            lax/: the primitives, each with all its rules in one block

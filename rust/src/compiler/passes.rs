@@ -383,6 +383,29 @@ pub fn optimize_with_stats(
         ..PassStats::default()
     };
 
+    // Every value must fit in memory's address range: a shape whose byte
+    // count overflows would otherwise wrap to a tiny allocation.
+    for (a, op) in in_avals
+        .iter()
+        .map(|a| (a, "input"))
+        .chain(specs.iter().flat_map(|s| s.outs.iter().map(|a| (a, s.params.op.as_str()))))
+    {
+        let bytes = a
+            .shape
+            .iter()
+            .try_fold(a.dtype.itemsize(), |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= isize::MAX as usize);
+        if bytes.is_none() {
+            return Err(Error::ShapeMismatch {
+                op: op.to_string(),
+                msg: format!(
+                    "an array of shape {:?} and dtype {} needs more bytes than this machine can address",
+                    a.shape, a.dtype
+                ),
+            });
+        }
+    }
+
     // Check the numbering and find each instruction's first output id.
     let mut n_values = n_in + consts.len();
     let mut first = Vec::with_capacity(specs.len());

@@ -68,8 +68,13 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
   try:
     out_shape = np.broadcast_shapes(*arg_shapes)
   except ValueError:
-    raise TypeError(f"{fun_name}: incompatible shapes for broadcasting: "
-                    + " and ".join(str(tuple(s)) for s in arg_shapes)) from None
+    if len({len(s) for s in arg_shapes}) == 1:
+      # equal ranks: lax's check, a TypeError (as in JAX)
+      raise TypeError(f"{fun_name}: incompatible shapes for broadcasting: "
+                      + " and ".join(str(tuple(s)) for s in arg_shapes)) from None
+    # rank promotion fails first in JAX: its ValueError, with its message
+    raise ValueError("Incompatible shapes for broadcasting: shapes="
+                     f"{[tuple(s) for s in arg_shapes]}") from None
   nd = len(out_shape)
   res = []
   for a, s in zip(args, arg_shapes):

@@ -223,12 +223,18 @@ class Array:
     dtype_str = f"dtype={self.dtype.name}"
     if self.weak_type:
       dtype_str += ", weak_type=True"
-    if self.size == 0 and self.shape != (0,):
+    # JAX's repr, to the character (programs print arrays): a dtype that
+    # does not fit the last line is set off by spaces, not a new line
+    line_width = np.get_printoptions()["linewidth"]
+    if self.size == 0:
       s = f"[], shape={self.shape}"
     else:
-      s = np.array2string(self._value(), prefix=prefix, suffix=",", separator=", ")
-    last = len(s) - s.rfind("\n") + 1
-    sep = " " if last + len(dtype_str) + 1 <= 75 else "\n" + " " * len(prefix)
+      s = np.array2string(self._value(), prefix=prefix, suffix=",", separator=", ",
+                          max_line_width=line_width)
+    last_line_len = len(s) - s.rfind("\n") + 1
+    sep = " "
+    if last_line_len + len(dtype_str) + 2 > line_width:
+      sep = " " * len(prefix)
     return f"{prefix}{s},{sep}{dtype_str})"
 
   def __str__(self) -> str:
