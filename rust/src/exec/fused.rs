@@ -336,10 +336,22 @@ impl Runner<'_> {
                 map: LoadMap::Contig,
                 ..
             } => Ok(()),
+            Node::Load {
+                input,
+                map: LoadMap::Scalar,
+            } => {
+                // one element, the same for every tile: loaded once per
+                // chunk (ops broadcast it)
+                // (a stored or reduced one is expanded to full tiles: reload)
+                if !(s.scalar_loaded[i] && s.cols[i].len() == 1) {
+                    let map = &LoadMap::Scalar;
+                    load_col(&mut s.cols[i], self.args[*input], map, &self.f.shape, 0, 1)?;
+                    s.scalar_loaded[i] = true;
+                }
+                Ok(())
+            }
             Node::Load { input, map } => {
-                // one element for a scalar load: ops broadcast it
-                let n = if *map == LoadMap::Scalar { 1 } else { len };
-                load_col(&mut s.cols[i], self.args[*input], map, &self.f.shape, t0, n)
+                load_col(&mut s.cols[i], self.args[*input], map, &self.f.shape, t0, len)
             }
             Node::RowRed(r) => {
                 let rc = rows.ok_or_else(|| {
@@ -416,9 +428,11 @@ impl OutPtrs<'_> {
     }
 }
 
-/// Per-thread tiles, one per node.
+/// Per-thread tiles, one per node, for one chunk.
 struct Scratch {
     cols: Vec<Col>,
+    /// Scalar loads already in their column.
+    scalar_loaded: Vec<bool>,
 }
 
 thread_local! {
@@ -447,7 +461,10 @@ impl Scratch {
                     None => Col::new(n.dtype, TILE),
                 })
                 .collect();
-            Scratch { cols }
+            Scratch {
+                cols,
+                scalar_loaded: vec![false; f.nodes.len()],
+            }
         })
     }
 }
