@@ -195,7 +195,8 @@ def run(d: str, args: list[str], timeout: float) -> tuple[int, str, str]:
 def _norm(line: str) -> tuple[str, list[float]]:
   line = _ADDR.sub("0x?", line.replace("rjax", "jax"))
   nums = [float(x) for x in _NUM.findall(line)]
-  return _NUM.sub("#", line), nums
+  # whitespace is left out: NumPy pads printed arrays to their longest number
+  return re.sub(r"\s+", "", _NUM.sub("#", line)), nums
 
 
 def compare(a: str, b: str, rtol: float, atol: float) -> list[str]:

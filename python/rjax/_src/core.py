@@ -786,11 +786,19 @@ def _pp_value(v) -> str:
   if isinstance(v, (ClosedJaxpr, Jaxpr)):
     return str(v)
   if isinstance(v, tuple):
-    inner = ", ".join(_pp_value(x) for x in v)
+    inner = ", ".join(_pp_item(x) for x in v)
     return f"({inner},)" if len(v) == 1 else f"({inner})"
   if isinstance(v, list):
-    return "[" + ", ".join(_pp_value(x) for x in v) + "]"
+    return "[" + ", ".join(_pp_item(x) for x in v) + "]"
   return str(v)
+
+
+def _pp_item(x) -> str:
+  # inside a tuple or list, a plain value prints as Python's str(tuple)
+  # does, by its repr (JAX prints `precision=(Precision.HIGH, Precision.HIGH)`)
+  if isinstance(x, (np.dtype, type, ClosedJaxpr, Jaxpr, tuple, list)):
+    return _pp_value(x)
+  return repr(x)
 
 
 def _pp_literal(lit: Literal) -> str:

@@ -68,8 +68,8 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
   try:
     out_shape = np.broadcast_shapes(*arg_shapes)
   except ValueError:
-    if len({len(s) for s in arg_shapes}) == 1:
-      # equal ranks: lax's check, a TypeError (as in JAX)
+    if len({len(s) for s in arg_shapes if s}) < 2:
+      # equal ranks (rank 0 aside): lax's check, a TypeError (as in JAX)
       raise TypeError(f"{fun_name}: incompatible shapes for broadcasting: "
                       + " and ".join(str(tuple(s)) for s in arg_shapes)) from None
     # rank promotion fails first in JAX: its ValueError, with its message
