@@ -21,8 +21,11 @@ import rjax
 # Every jaxpr the tests build (make_jaxpr, jit, linearize) is type-checked.
 rjax.config.update("jax_enable_checks", True)
 
+# CI draws a fixed set of examples (derandomized): a run is reproducible, and
+# an input on which the JAX oracle itself aborts (XLA check-fails on some
+# reduce_window shapes) cannot appear in one run and not the next.
 settings.register_profile(
-    "ci", max_examples=30, deadline=None,
+    "ci", max_examples=30, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile(
     "dev", max_examples=15, deadline=None,

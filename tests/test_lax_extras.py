@@ -152,7 +152,7 @@ def test_precision_arguments():
     rl.Tolerance()
   assert [m.name for m in rl.AccuracyMode] == [m.name for m in jl.AccuracyMode]
   jx = str(rjax.make_jaxpr(lambda a: rl.dot(a, a, precision="highest"))(x))
-  assert "precision=(HIGHEST, HIGHEST)" in jx
+  assert "precision=(Precision.HIGHEST, Precision.HIGHEST)" in jx   # as JAX prints it
 
 
 def test_ragged_and_scaled_dot():
