@@ -76,9 +76,8 @@ impl RawBuf {
         let p = unsafe { alloc_zeroed(layout) };
         // Out of memory: a panic (which every entry point turns into a Python
         // exception), not `handle_alloc_error`, which aborts the process.
-        let ptr = NonNull::new(p).unwrap_or_else(|| {
-            panic!("out of memory: cannot allocate a buffer of {cap} bytes")
-        });
+        let ptr = NonNull::new(p)
+            .unwrap_or_else(|| panic!("out of memory: cannot allocate a buffer of {cap} bytes"));
         RawBuf {
             ptr,
             len,

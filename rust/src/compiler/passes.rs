@@ -184,7 +184,10 @@ impl Builder {
 
     /// Run one op on constants (a folding helper for the rewrites).
     fn run_now(&self, params: Params, args: &[&Buffer], out: Aval) -> Result<Option<Buffer>> {
-        let avals: Vec<Aval> = args.iter().map(|a| Aval::new(a.dtype, a.shape.clone())).collect();
+        let avals: Vec<Aval> = args
+            .iter()
+            .map(|a| Aval::new(a.dtype, a.shape.clone()))
+            .collect();
         let outs = [out];
         let kernel = ops::build(&OpSpec {
             params: &params,
@@ -207,7 +210,8 @@ impl Builder {
         }
         match v {
             Val::Out(j, 0) if self.nodes[j].params.op == "broadcast_in_dim" => {
-                self.nodes[j].ins.len() == 1 && self.aval(self.nodes[j].ins[0], in_avals).numel() < n
+                self.nodes[j].ins.len() == 1
+                    && self.aval(self.nodes[j].ins[0], in_avals).numel() < n
             }
             _ => false,
         }
@@ -280,7 +284,9 @@ impl Builder {
         // runs, so neither rewrite happens there)
         if node.params.op == "mul" && out.dtype != DType::BF16 {
             for k in 0..2 {
-                let Val::Out(j, 0) = node.ins[k] else { continue };
+                let Val::Out(j, 0) = node.ins[k] else {
+                    continue;
+                };
                 let conv = &self.nodes[j];
                 let is_mask = conv.params.op == "convert_element_type"
                     && conv.ins.len() == 1
@@ -385,11 +391,11 @@ pub fn optimize_with_stats(
 
     // Every value must fit in memory's address range: a shape whose byte
     // count overflows would otherwise wrap to a tiny allocation.
-    for (a, op) in in_avals
-        .iter()
-        .map(|a| (a, "input"))
-        .chain(specs.iter().flat_map(|s| s.outs.iter().map(|a| (a, s.params.op.as_str()))))
-    {
+    for (a, op) in in_avals.iter().map(|a| (a, "input")).chain(
+        specs
+            .iter()
+            .flat_map(|s| s.outs.iter().map(|a| (a, s.params.op.as_str()))),
+    ) {
         let bytes = a
             .shape
             .iter()
@@ -665,7 +671,10 @@ mod tests {
         let want = reference(in_avals, &consts, &specs, &outputs, inputs);
         let o = optimize_with_stats(in_avals, consts, specs, outputs).unwrap();
         let s = o.stats;
-        assert_eq!(s.instrs_before + s.added, s.instrs_after + s.folded + s.cse + s.dce);
+        assert_eq!(
+            s.instrs_before + s.added,
+            s.instrs_after + s.folded + s.cse + s.dce
+        );
         assert_eq!(o.specs.len(), s.instrs_after);
         assert_eq!(o.consts.len(), s.consts_after);
         same(
@@ -716,11 +725,11 @@ mod tests {
         let p = Buffer::from_vec::<bool>(vec![5], &[true, false, false, true, false]).unwrap();
         let three = buf(&[], &[3.0]);
         let specs = vec![
-            op("div", vec![0, 2], a.clone()),                   // 3: x / 3
-            op("convert_element_type", vec![1], a.clone()),     // 4: f32(p)
-            op("mul", vec![4, 0], a.clone()),                   // 5: f32(p) * x
-            op("mul", vec![0, 4], a.clone()),                   // 6: x * f32(p)
-            op("div", vec![4, 2], a.clone()),                   // 7: f32(p) / 3
+            op("div", vec![0, 2], a.clone()),               // 3: x / 3
+            op("convert_element_type", vec![1], a.clone()), // 4: f32(p)
+            op("mul", vec![4, 0], a.clone()),               // 5: f32(p) * x
+            op("mul", vec![0, 4], a.clone()),               // 6: x * f32(p)
+            op("div", vec![4, 2], a.clone()),               // 7: f32(p) / 3
         ];
         let o = optimize_with_stats(
             &[a.clone(), pa.clone()],
@@ -730,17 +739,32 @@ mod tests {
         )
         .unwrap();
         let names: Vec<&str> = o.specs.iter().map(|s| s.params.op.as_str()).collect();
-        assert!(!names.contains(&"div") && !names.contains(&"convert_element_type"), "{names:?}");
+        assert!(
+            !names.contains(&"div") && !names.contains(&"convert_element_type"),
+            "{names:?}"
+        );
         let exe = Executable::new(vec![a, pa], o.consts, o.specs, o.outputs).unwrap();
         let got = exe.run(&[x.clone(), p]).unwrap();
         let xs = x.slice::<f32>().unwrap();
         let r = 1.0f32 / 3.0;
         let want_div: Vec<f32> = xs.iter().map(|v| v * r).collect();
         let mask = [true, false, false, true, false];
-        let want_mask: Vec<f32> = xs.iter().zip(mask).map(|(&v, m)| if m { v } else { 0.0 }).collect();
+        let want_mask: Vec<f32> = xs
+            .iter()
+            .zip(mask)
+            .map(|(&v, m)| if m { v } else { 0.0 })
+            .collect();
         let want_pdiv: Vec<f32> = mask.iter().map(|&m| if m { r } else { 0.0 }).collect();
-        for (g, w) in got.iter().zip([&want_div, &want_mask, &want_mask, &want_pdiv]) {
-            let g: Vec<u32> = g.slice::<f32>().unwrap().iter().map(|v| v.to_bits()).collect();
+        for (g, w) in got
+            .iter()
+            .zip([&want_div, &want_mask, &want_mask, &want_pdiv])
+        {
+            let g: Vec<u32> = g
+                .slice::<f32>()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
             let w: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
             assert_eq!(g, w);
         }
@@ -751,7 +775,10 @@ mod tests {
         let o = optimize_with_stats(
             &[f32v(&[5]), d.clone()],
             vec![],
-            vec![op("div", vec![0, 1], f32v(&[5])), op("div", vec![0, 1], f32v(&[5]))],
+            vec![
+                op("div", vec![0, 1], f32v(&[5])),
+                op("div", vec![0, 1], f32v(&[5])),
+            ],
             vec![2, 3],
         )
         .unwrap();
@@ -760,7 +787,12 @@ mod tests {
         assert_eq!(names, ["div", "mul"]);
         let exe = Executable::new(vec![f32v(&[5]), d], o.consts, o.specs, o.outputs).unwrap();
         let got = exe.run(&[x.clone(), buf(&[], &[3.0])]).unwrap();
-        let g: Vec<u32> = got[0].slice::<f32>().unwrap().iter().map(|v| v.to_bits()).collect();
+        let g: Vec<u32> = got[0]
+            .slice::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
         let w: Vec<u32> = want_div.iter().map(|v| v.to_bits()).collect();
         assert_eq!(g, w);
         // a divisor of the output's shape stays an exact division

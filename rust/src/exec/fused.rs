@@ -350,9 +350,14 @@ impl Runner<'_> {
                 }
                 Ok(())
             }
-            Node::Load { input, map } => {
-                load_col(&mut s.cols[i], self.args[*input], map, &self.f.shape, t0, len)
-            }
+            Node::Load { input, map } => load_col(
+                &mut s.cols[i],
+                self.args[*input],
+                map,
+                &self.f.shape,
+                t0,
+                len,
+            ),
             Node::RowRed(r) => {
                 let rc = rows.ok_or_else(|| {
                     Error::Internal("fusion: a row value outside a row group".into())
