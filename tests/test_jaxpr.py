@@ -160,8 +160,8 @@ def test_traced_shape_is_a_concretization_error():
 
 
 def test_golden_transformations_match_jax():
-  """The text JAX 0.10.2 prints for the same functions (its broadcast_in_dim
-  dims print as np.int64(1) there; ours as 1)."""
+  """The text JAX 0.10.2 prints for the same functions (its batching rules
+  make NumPy-int broadcast_in_dim dims, printed as np.int64(1); ours too)."""
   f = lambda x: x ** 3 + 2 * x
   assert _check(rjax.make_jaxpr(rjax.grad(f))(2.0)) == (
       "{ lambda ; a:f32[]. let\n"
@@ -184,7 +184,7 @@ def test_golden_transformations_match_jax():
   assert _check(rjax.make_jaxpr(vm)(jnp.ones((3, 2)), jnp.ones(2))) == (
       "{ lambda ; a:f32[3,2] b:f32[2]. let\n"
       "    c:f32[3,2] = tanh a\n"
-      "    d:f32[1,2] = broadcast_in_dim[broadcast_dimensions=(1,)] b\n"
+      "    d:f32[1,2] = broadcast_in_dim[broadcast_dimensions=(np.int64(1),)] b\n"
       "    e:f32[3,2] = mul c d\n"
       "  in (e,) }")
   assert _check(rjax.make_jaxpr(rjax.grad(lambda x: jnp.sum(jnp.exp(x) * x)))(jnp.ones(3))) == (

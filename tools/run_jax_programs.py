@@ -63,7 +63,7 @@ SCRIPT_ARGS = {
 
 _TIMING = re.compile(r"\b(sec|secs|seconds|time|took|ms|µs|us|it/s|examples/s)\b", re.I)
 _NUM = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-_ADDR = re.compile(r"0x[0-9a-fA-F]+")
+_ADDR = re.compile(r"0x[0-9a-fA-F]+|(?<=\bid=)\d+")  # addresses and id()s
 
 
 # ---------------------------------------------------------------------------

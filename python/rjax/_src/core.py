@@ -871,7 +871,8 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
   tail = f"in ({outs},) }}" if len(jaxpr.outvars) == 1 else f"in ({outs}) }}"
 
   def one(lhs, flat, args):
-    return f"{lhs}[{flat}] {args}".rstrip() if flat else f"{lhs} {args}".rstrip()
+    # (JAX keeps the space before the arguments even when there are none)
+    return f"{lhs}[{flat}] {args}" if flat else f"{lhs} {args}"
 
   pad = " " * indent
   if name_stack and all(flat is not None for _, flat, _, _ in eqn_lines):
@@ -896,7 +897,7 @@ def pp_jaxpr(jaxpr: Jaxpr, width: int = 80, names: dict | None = None, indent: i
       lines.append(f"{pad}    {lhs}[")
       for k, v in params:
         lines.append(f"{pad}      {k}={sub(v, indent + 6)}")
-      lines.append(f"{pad}    ] {args}".rstrip())
+      lines.append(f"{pad}    ] {args}")
     else:
       lines.append(line)
   lines.append(f"{pad}  " + tail)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from rjax._src import core
 from rjax._src.base import tree_util
 from rjax._src.interpreters import lax_hooks
@@ -101,9 +103,16 @@ def moveaxis(x, src: int, dst: int):
 def bdim_at_front(x, bdim, size: int):
   """``x`` with its batch dim first (broadcast along a new axis if unbatched)."""
   if bdim is None:
-    aval = core.get_aval(x)
-    return lax_hooks.broadcast_in_dim(x, (size,) + aval.shape, tuple(range(1, aval.ndim + 1)))
+    return broadcast(x, size, 0)
   return moveaxis(x, bdim, 0)
+
+
+def broadcast(x, size: int, axis: int):
+  """``x`` broadcast along a new axis ``axis`` of ``size`` (JAX's helper: its
+  broadcast_dimensions are NumPy ints, as JAX's jaxprs print them)."""
+  shape = list(core.get_aval(x).shape)
+  shape.insert(axis, size)
+  return lax_hooks.broadcast_in_dim(x, tuple(shape), tuple(np.delete(np.arange(len(shape)), axis)))
 
 
 def matchaxis(x, src, dst, size: int):
@@ -111,11 +120,7 @@ def matchaxis(x, src, dst, size: int):
   if src == dst:
     return x
   if src is None:
-    aval = core.get_aval(x)
-    shape = list(aval.shape)
-    shape.insert(dst, size)
-    dims = tuple(i for i in range(len(shape)) if i != dst)
-    return lax_hooks.broadcast_in_dim(x, tuple(shape), dims)
+    return broadcast(x, size, dst)
   if dst is None:
     raise ValueError("vmap: cannot unbatch a batched value (out_axes=None for a value that "
                      "depends on a mapped input)")
@@ -137,34 +142,24 @@ def defvectorized(prim) -> None:
 
 def defbroadcasting(prim) -> None:
   """Elementwise n-ary primitive with lax's broadcasting (rank-0 operands and
-  size-1 dims). Operands batched at the same dim with equal rank, and rank-0
-  unbatched operands, need no data movement at all."""
+  size-1 dims). Operands batched at the same dim with equal rank, next to
+  unbatched rank-0 operands, bind as they are (JAX does so only for equal
+  shapes: otherwise it moves the batch dims to the front, a copy unless they
+  are there already). Otherwise JAX's rule: batch dims to the front, a leading
+  size-1 axis for unbatched operands, trailing size-1 axes for a batched
+  value that was rank 0."""
 
   def rule(vals, dims, **params):
     avals = [core.get_aval(v) for v in vals]
-    batched = [(v, d, a) for v, d, a in zip(vals, dims, avals) if d is not None]
-    d0 = batched[0][1]
-    nd = batched[0][2].ndim
-    same = all(d == d0 and a.ndim == nd for _, d, a in batched)
-    unb_ok = all(a.ndim == 0 for v, d, a in zip(vals, dims, avals) if d is None)
-    if same and unb_ok:
-      return prim.bind(*vals, **params), d0
-    out_nd = max(a.ndim - (d is not None) for a, d in zip(avals, dims)) + 1
-    new = []
-    for v, d, a in zip(vals, dims, avals):
-      if d is None:
-        if a.ndim == 0:
-          new.append(v)
-          continue
-        k = out_nd - a.ndim
-        v = lax_hooks.broadcast_in_dim(v, (1,) * k + a.shape, tuple(range(k, out_nd)))
-      else:
-        v = moveaxis(v, d, 0)
-        rank = a.ndim
-        if rank < out_nd:
-          s = core.get_aval(v).shape
-          v = lax_hooks.reshape(v, (s[0],) + (1,) * (out_nd - rank) + s[1:])
-      new.append(v)
+    dim, nd = next((d, a.ndim) for a, d in zip(avals, dims) if d is not None)
+    if all((a.ndim == 0) if d is None else (d == dim and a.ndim == nd)
+           for a, d in zip(avals, dims)):
+      return prim.bind(*vals, **params), dim
+    new = [bdim_at_front(v, d, 1) if a.ndim else v for v, d, a in zip(vals, dims, avals)]
+    nd = max(core.get_aval(v).ndim for v in new)
+    new = [v if d is None or core.get_aval(v).ndim == nd else
+           lax_hooks.expand_dims(v, tuple(range(core.get_aval(v).ndim, nd)))
+           for v, d in zip(new, dims)]
     return prim.bind(*new, **params), 0
 
   primitive_batchers[prim] = rule
@@ -176,9 +171,11 @@ def defreducer(prim, axes_param: str = "axes") -> None:
 
   def rule(vals, dims, **params):
     (x,), (d,) = vals, dims
-    axes = tuple(a + (a >= d) for a in params[axes_param])
+    # (NumPy ints, as JAX's rule makes them and its jaxprs print them)
+    axes = tuple(np.where(np.less(params[axes_param], d), params[axes_param],
+                          np.add(params[axes_param], 1)))
     out = prim.bind(x, **{**params, axes_param: axes})
-    return out, d - sum(a < d for a in axes)
+    return out, d - sum(int(a) < d for a in axes)
 
   primitive_batchers[prim] = rule
 

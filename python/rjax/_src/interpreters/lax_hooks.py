@@ -1,6 +1,6 @@
 """The few lax operations that the interpreters themselves emit: moving a
 batch dimension (``transpose``), making or unbroadcasting one
-(``broadcast_in_dim``, ``reshape``), summing a batched cotangent
+(``broadcast_in_dim``, ``expand_dims``, ``reshape``), summing a batched cotangent
 (``reduce_sum``) and building zeros (``full``).
 
 They are lax functions, and lax sits above the interpreters: lax registers
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-NAMES = ("transpose", "broadcast_in_dim", "reshape", "reduce_sum", "full")
+NAMES = ("transpose", "broadcast_in_dim", "expand_dims", "reshape", "reduce_sum", "full")
 
 
 def _unregistered(name: str) -> Callable:
@@ -24,6 +24,7 @@ def _unregistered(name: str) -> Callable:
 
 transpose: Callable = _unregistered("transpose")
 broadcast_in_dim: Callable = _unregistered("broadcast_in_dim")
+expand_dims: Callable = _unregistered("expand_dims")
 reshape: Callable = _unregistered("reshape")
 reduce_sum: Callable = _unregistered("reduce_sum")
 full: Callable = _unregistered("full")

@@ -39,7 +39,7 @@ from rjax._src.lax.utils import (_any, _bool_dtype, _float, _float_or_signed, _i
                                  _lax_binary_args, _num, _scalar_like, asarray_lax,
                                  broadcasting_shape, check_dtype, export, standard_binop,
                                  standard_primitive, standard_unop)
-from rjax._src.runtime.array import from_scalar
+from rjax._src.runtime.array import from_numpy, from_scalar
 
 
 def _sp():
@@ -1182,12 +1182,31 @@ reference.register(convert_element_type_p, lambda x, *, new_dtype, weak_type: x.
 @export
 def convert_element_type(x, new_dtype, weak_type: bool = False):
   """Cast ``x`` to ``new_dtype`` (canonicalized). No-op if already that type."""
-  x = asarray_lax(x)
   dt = dtypes.canonicalize_dtype(new_dtype)
+  if isinstance(x, (bool, int, float, np.generic)) and not weak_type:
+    host = _convert_scalar_on_host(x, dt)
+    if host is not None:
+      return host
+  x = asarray_lax(x)
   aval = core.get_aval(x)
   if aval.dtype == dt and aval.weak_type == weak_type:
     return x
   return convert_element_type_p.bind(x, new_dtype=dt, weak_type=bool(weak_type))
+
+
+def _convert_scalar_on_host(x, dt):
+  """A Python or NumPy scalar cast to a strong type is converted on the host,
+  as JAX does, so a jaxpr holds it as a literal of the new dtype rather than
+  a convert_element_type equation. NaN/inf to an integer type and values NumPy
+  will not convert (out of an integer type's range) are left to the
+  primitive, which wraps and saturates as XLA does."""
+  if dtypes.is_int(dt) and isinstance(x, (float, np.inexact)) and not np.isfinite(x):
+    return None
+  try:
+    v = np.asarray(x).astype(dt) if type(x) is int else np.asarray(x, dtype=dt)
+  except OverflowError:
+    return None
+  return from_numpy(v, dt)
 
 
 def _bitcast_abstract_eval(x, *, new_dtype):

@@ -267,7 +267,7 @@ def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers, precision=None,
                                preferred_element_type=None, out_sharding=None):
   shape = _dot_general_shape(lhs.shape, rhs.shape, dimension_numbers)
   dt = _dot_result_dtype(lhs.dtype, rhs.dtype, preferred_element_type)
-  return ShapedArray(shape, dt, lhs.weak_type and rhs.weak_type and preferred_element_type is None)
+  return ShapedArray(shape, dt, lhs.weak_type and rhs.weak_type)  # JAX: weak iff both are
 
 
 def _remaining(n: int, *taken) -> list:
@@ -298,7 +298,7 @@ def _dot_general_transpose_lhs(g, x, y, *, dimension_numbers, precision=None,
   x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract)]
   out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
   out = dot_general_p.bind(g, y, dimension_numbers=dims, precision=precision,
-                           preferred_element_type=preferred_element_type)
+                           preferred_element_type=preferred_element_type, out_sharding=None)
   x_bar = shapes.transpose(out, tuple(int(a) for a in out_axes))
   if core.get_aval(x_bar).dtype != x_aval.dtype:
     x_bar = lax.convert_element_type(x_bar, x_aval.dtype, x_aval.weak_type)
@@ -437,6 +437,18 @@ lowering.lowerings[dot_general_p] = _dot_general_lowering
 reference.register(dot_general_p, _dot_general_ref)
 
 
+def _dot_general_pp(e):
+  # JAX's text: no None-valued params, dimension numbers as lists, and no
+  # out_sharding (the output type shows it)
+  out = {k: v for k, v in e.params.items() if v is not None and k != "out_sharding"}
+  (lc, rc), (lb, rb) = e.params["dimension_numbers"]
+  out["dimension_numbers"] = ((list(lc), list(rc)), (list(lb), list(rb)))
+  return out
+
+
+core.pp_params[dot_general_p] = _dot_general_pp
+
+
 def _canon_dn(dimension_numbers) -> tuple:
   try:
     (lc, rc), (lb, rb) = dimension_numbers
@@ -462,7 +474,7 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     if pet is None and prec.accumulation_type is not None:
       pet = dtypes.canonicalize_dtype(prec.accumulation_type)
   return dot_general_p.bind(lhs, rhs, dimension_numbers=_canon_dn(dimension_numbers),
-                            precision=prec, preferred_element_type=pet)
+                            precision=prec, preferred_element_type=pet, out_sharding=None)
 
 
 @export

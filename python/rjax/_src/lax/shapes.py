@@ -5,6 +5,7 @@ linear; batching rules keep the batch dim where it is whenever they can."""
 from __future__ import annotations
 
 import math
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -33,7 +34,7 @@ def _check_size(name, shape):
 _INT64_MAX = 2**63 - 1
 
 
-def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
+def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions, sharding=None):
   if any(d < 0 for d in shape):
     raise TypeError(f"broadcast_in_dim: shape must have every element be nonnegative, got "
                     f"{tuple(shape)}")
@@ -52,29 +53,38 @@ def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
   return ShapedArray(shape, x.dtype, x.weak_type)
 
 
-def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions, sharding=None):
+  """JAX's rule: sum the cotangent over every output dim that is not an
+  operand dim of size > 1, then put the operand's size-1 dims back."""
   in_shape = x.aval.shape
-  summed = tuple(d for d in range(len(shape)) if d not in broadcast_dimensions)
-  expanded = tuple(d for i, d in enumerate(broadcast_dimensions)
-                   if in_shape[i] == 1 and shape[d] != 1)
-  out = reductions.reduce_sum(ct, summed + expanded) if summed + expanded else ct
-  return [reshape(out, in_shape)]
+  unit_dims = [i for i, d in enumerate(in_shape) if d == 1]
+  bdims = tuple(d for i, d in enumerate(broadcast_dimensions) if i not in unit_dims)
+  axes = tuple(d for d in range(len(shape)) if d not in bdims)
+  return [expand_dims(reductions.reduce_sum(ct, axes), unit_dims)]
 
 
-def _broadcast_in_dim_batch(vals, dims, *, shape, broadcast_dimensions):
-  """The batch dim goes to the output right after the dim that the operand's
-  previous dim maps to, so broadcast_dimensions stay increasing and the
-  operand needs no transpose (JAX moves it to the front first)."""
+def _broadcast_in_dim_batch(vals, dims, *, shape, broadcast_dimensions, sharding=None):
+  """A batch dim in front stays in front, as in JAX's rule (whose shifted
+  dims are NumPy ints, as JAX's jaxprs print them). Elsewhere, the batch dim
+  goes to the output right after the dim that the operand's previous dim maps
+  to, so broadcast_dimensions stay increasing and the operand needs no
+  transpose (JAX moves it to the front first: a copy each way)."""
   (x,), (d,) = vals, dims
-  out_d = broadcast_dimensions[d - 1] + 1 if d > 0 else 0
+  size = core.get_aval(x).shape[d]
+  if d == 0:
+    bd = (0,) + tuple(np.add(1, broadcast_dimensions))
+    return broadcast_in_dim_p.bind(x, shape=(size,) + tuple(shape), broadcast_dimensions=bd,
+                                   sharding=None), 0
+  out_d = broadcast_dimensions[d - 1] + 1
   new_shape = list(shape)
-  new_shape.insert(out_d, core.get_aval(x).shape[d])
+  new_shape.insert(out_d, size)
   bd = [b + (b >= out_d) for b in broadcast_dimensions]
   bd.insert(d, out_d)
-  return broadcast_in_dim_p.bind(x, shape=tuple(new_shape), broadcast_dimensions=tuple(bd)), out_d
+  return broadcast_in_dim_p.bind(x, shape=tuple(new_shape), broadcast_dimensions=tuple(bd),
+                                 sharding=None), out_d
 
 
-def _broadcast_in_dim_ref(x, *, shape, broadcast_dimensions):
+def _broadcast_in_dim_ref(x, *, shape, broadcast_dimensions, sharding=None):
   expanded = [1] * len(shape)
   for i, d in enumerate(broadcast_dimensions):
     expanded[d] = x.shape[i]
@@ -95,11 +105,14 @@ core.pp_params[broadcast_in_dim_p] = lambda e: (
 def broadcast_in_dim(x, shape: Sequence[int], broadcast_dimensions: Sequence[int]):
   x = asarray_lax(x)
   shape = tuple(int(d) for d in shape)
-  bd = tuple(int(d) for d in broadcast_dimensions)
+  # the dims keep their type (JAX's batching rules pass NumPy ints, and its
+  # jaxprs print them so)
+  bd = tuple(d if isinstance(d, (int, np.integer)) else operator.index(d)
+             for d in broadcast_dimensions)
   aval = core.get_aval(x)
   if aval.shape == shape and bd == tuple(range(len(shape))):
     return x
-  return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
+  return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd, sharding=None)
 
 
 lax_hooks.register(broadcast_in_dim=broadcast_in_dim)
@@ -128,6 +141,9 @@ def expand_dims(x, dimensions: Sequence[int]):
     shape.insert(d, 1)
   bdims = tuple(i for i in range(nd) if i not in dims)
   return broadcast_in_dim(x, shape, bdims)
+
+
+lax_hooks.register(expand_dims=expand_dims)
 
 
 # ---------------------------------------------------------------------------
@@ -525,7 +541,7 @@ def full(shape: Sequence[int], fill_value, dtype=None):
     dt = dtypes.canonicalize_dtype(dt)
   else:
     dt, weak = dtypes.canonicalize_dtype(dtype), False
-  v = lax.convert_element_type(asarray_lax(fill_value), dt, weak_type=weak)
+  v = lax.convert_element_type(fill_value, dt, weak_type=weak)
   if core.get_aval(v).shape != ():
     raise TypeError(f"full: fill_value must be a scalar, got shape {core.get_aval(v).shape}")
   return broadcast_in_dim(v, shape, ())

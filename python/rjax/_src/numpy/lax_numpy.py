@@ -9,7 +9,6 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.lax import lax, shapes, slicing
-from rjax._src.numpy import shape_ops
 from rjax._src.runtime.array import Array, from_numpy, from_scalar
 
 
@@ -34,7 +33,11 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
   if hasattr(a, "__jax_array__"):
     return asarray(a.__jax_array__(), dtype)
   if isinstance(a, (list, tuple)) and any(_contains_traced(e) for e in a):
-    return _stack_nested(a, dtype)
+    # As JAX: each leaf is cast to the common (strong) dtype, given a leading
+    # axis and concatenated, in a tree of at most 16-way concatenations.
+    dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else \
+        dtypes.result_type(*_leaves(a))
+    return _stack_nested(a, dt)
   if isinstance(a, (list, tuple)) and any(_contains_array(e) for e in a):
     a = _to_numpy_nested(a)
   if isinstance(a, (bool, int, float)):
@@ -93,10 +96,23 @@ def _to_numpy_nested(x):
   return x
 
 
-def _stack_nested(x, dtype):
+def _leaves(x) -> list:
   if isinstance(x, (list, tuple)):
-    return shape_ops.stack([_stack_nested(e, dtype) for e in x])
-  return asarray(x, dtype)
+    return [leaf for e in x for leaf in _leaves(e)]
+  if x is None:
+    raise ValueError("None is not a valid value for jnp.array")
+  return [x]
+
+
+def _stack_nested(x, dtype):
+  if not isinstance(x, (list, tuple)):
+    return lax.convert_element_type(x if _is_array(x) else asarray(x, dtype), dtype)
+  if not x:
+    return from_numpy(np.zeros((0,), dtype), dtype)
+  parts = [shapes.expand_dims(_stack_nested(e, dtype), [0]) for e in x]
+  while len(parts) > 16:
+    parts = [shapes.concatenate(parts[i:i + 16], 0) for i in range(0, len(parts), 16)]
+  return shapes.concatenate(parts, 0)
 
 
 __all__ = ['asarray', 'array']

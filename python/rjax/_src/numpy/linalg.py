@@ -103,16 +103,29 @@ def _pet(preferred_element_type):
       preferred_element_type)
 
 
+def _out_type(preferred_element_type, *operands):
+  """JAX's products ask dot_general for the result dtype itself (so a jaxpr
+  shows ``preferred_element_type=float32``) and give the result the operands'
+  weak type only when no dtype was asked for."""
+  if preferred_element_type is None:
+    return dtypes.result_type_and_weak(*operands)
+  return _pet(preferred_element_type), False
+
+
+def _finish(out, pet, weak):
+  return lax.convert_element_type(out, pet, weak)
+
+
 def dot(a, b, *, precision=None, preferred_element_type=None):
   check_arraylike("dot", a, b)
-  a, b = promote_dtypes(a, b)
+  a, b = asarray(a), asarray(b)
+  pet, weak = _out_type(preferred_element_type, a, b)
   an, bn = len(_shape(a)), len(_shape(b))
   if an == 0 or bn == 0:
-    out = ufuncs.multiply(a, b)
-    return out if preferred_element_type is None else lax.convert_element_type(
-        out, _pet(preferred_element_type))
-  contract = ((an - 1,), (0 if bn == 1 else bn - 2,))
-  return dot_mod.dot_general(a, b, (contract, ((), ())), precision, _pet(preferred_element_type))
+    contract = ((), ())
+  else:
+    contract = ((an - 1,), (0 if bn == 1 else bn - 2,))
+  return _finish(dot_mod.dot_general(a, b, (contract, ((), ())), precision, pet), pet, weak)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
@@ -131,37 +144,67 @@ def _broadcast_to(x, shape):
 
 
 def matmul(a, b, *, precision=None, preferred_element_type=None):
-  """NumPy's matmul: 1-d operands gain (and lose) a dim; leading dims broadcast."""
+  """NumPy's matmul, as JAX builds it: one dot_general whose batch dims are
+  the leading dims both operands have with equal sizes; a leading dim of size
+  1 on one side is squeezed and the other side's dim becomes a free dim; the
+  result is transposed into NumPy's order."""
   check_arraylike("matmul", a, b)
-  a, b = promote_dtypes(a, b)
+  a, b = asarray(a), asarray(b)
   for i, x in enumerate((a, b)):
     if len(_shape(x)) == 0:
       raise ValueError(f"matmul input operand {i} must have ndim at least 1, but it has ndim 0")
-  a_vec, b_vec = len(_shape(a)) == 1, len(_shape(b)) == 1
-  if a_vec:
-    a = shapes.reshape(a, (1,) + _shape(a))
-  if b_vec:
-    b = shapes.reshape(b, _shape(b) + (1,))
+  pet, weak = _out_type(preferred_element_type, a, b)
   sa, sb = _shape(a), _shape(b)
-  try:
-    batch = np.broadcast_shapes(sa[:-2], sb[:-2])
-  except ValueError:
-    raise ValueError(f"matmul: incompatible batch shapes {sa[:-2]} and {sb[:-2]} "
-                     f"(operand shapes {sa} and {sb})") from None
-  if sa[-1] != sb[-2]:
+  a_mat, b_mat = len(sa) > 1, len(sb) > 1
+  ab = sa[:-2] if a_mat else ()
+  bb = sb[:-2] if b_mat else ()
+  nb = max(len(ab), len(bb))
+  ab = (None,) * (nb - len(ab)) + tuple(ab)
+  bb = (None,) * (nb - len(bb)) + tuple(bb)
+  a_squeeze, b_squeeze, both_squeeze = [], [], []
+  a_batch, b_batch = [], []
+  idx_batch, idx_a, idx_b = [], [], []
+  for i, (x, y) in enumerate(zip(ab, bb)):
+    if x is None:
+      idx_b.append(i)
+    elif y is None:
+      idx_a.append(i)
+    elif x == 1 and y == 1:
+      a_squeeze.append(len(idx_batch) + len(idx_a) + len(a_squeeze))
+      b_squeeze.append(len(idx_batch) + len(idx_b) + len(b_squeeze))
+      both_squeeze.append(i)
+    elif x == 1:
+      idx_b.append(i)
+      a_squeeze.append(len(idx_batch) + len(idx_a) + len(a_squeeze))
+    elif y == 1:
+      idx_a.append(i)
+      b_squeeze.append(len(idx_batch) + len(idx_b) + len(b_squeeze))
+    elif x == y:
+      a_batch.append(len(idx_batch) + len(idx_a))
+      b_batch.append(len(idx_batch) + len(idx_b))
+      idx_batch.append(i)
+    else:
+      raise ValueError(f"Incompatible types for matmul arguments: {core.get_aval(a)} and "
+                       f"{core.get_aval(b)}")
+  if a_mat:
+    idx_a.append(nb)
+  if b_mat:
+    idx_b.append(nb + a_mat)
+  perm = tuple(int(p) for p in np.argsort(np.array(idx_batch + idx_a + idx_b, dtype=np.int64)))
+  if a_squeeze:
+    a = shapes.squeeze(a, tuple(a_squeeze))
+  if b_squeeze:
+    b = shapes.squeeze(b, tuple(b_squeeze))
+  na, nbd = len(_shape(a)), len(_shape(b))
+  if _shape(a)[-1] != _shape(b)[nbd - 1 - b_mat]:
     raise TypeError(f"dot_general requires contracting dimensions to have the same shape, got "
-                    f"{(sa[-1],)} and {(sb[-2],)}.")
-  a = _broadcast_to(a, batch + sa[-2:])
-  b = _broadcast_to(b, batch + sb[-2:])
-  nb = len(batch)
-  bd = tuple(range(nb))
-  out = dot_mod.dot_general(a, b, (((nb + 1,), (nb,)), (bd, bd)), precision,
-                            _pet(preferred_element_type))
-  s = _shape(out)
-  if a_vec or b_vec:
-    s = s[:nb] + (() if a_vec else (s[nb],)) + (() if b_vec else (s[-1],))
-    out = shapes.reshape(out, s)
-  return out
+                    f"{(_shape(a)[-1],)} and {(_shape(b)[nbd - 1 - b_mat],)}.")
+  out = dot_mod.dot_general(a, b, (((na - 1,), (nbd - 1 - b_mat,)),
+                                   (tuple(a_batch), tuple(b_batch))), precision, pet)
+  out = shapes.transpose(out, perm)
+  if both_squeeze:
+    out = shapes.expand_dims(out, tuple(both_squeeze))
+  return _finish(out, pet, weak)
 
 
 def vecdot(x1, x2, /, *, axis: int = -1, precision=None, preferred_element_type=None):
@@ -195,7 +238,8 @@ def outer(a, b, out=None):
 
 def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
   check_arraylike("tensordot", a, b)
-  a, b = promote_dtypes(a, b)
+  a, b = asarray(a), asarray(b)
+  pet, weak = _out_type(preferred_element_type, a, b)
   an, bn = len(_shape(a)), len(_shape(b))
   if isinstance(axes, (int, np.integer)):
     n = operator.index(axes)
@@ -215,7 +259,7 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
       raise TypeError(f"tensordot: axes lists must have equal length, got {xa} and {xb}")
     ca = tuple(canonicalize_axis(x, an, "tensordot") for x in xa)
     cb = tuple(canonicalize_axis(x, bn, "tensordot") for x in xb)
-  return dot_mod.dot_general(a, b, ((ca, cb), ((), ())), precision, _pet(preferred_element_type))
+  return _finish(dot_mod.dot_general(a, b, ((ca, cb), ((), ())), precision, pet), pet, weak)
 
 
 def kron(a, b):
