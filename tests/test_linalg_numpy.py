@@ -23,7 +23,7 @@ L, JL = jnp.linalg, jjnp.linalg
 def test_solve_inv_det_slogdet(shape, dt, seed, vec):
   batch, n, _ = shape
   a = well_conditioned(seed, batch, n, dt)
-  b = rand(seed + 1, batch + ((n,) if vec else (n, 2)), dt)
+  b = rand(seed + 1, (n,) if vec else batch + (n, 2), dt)   # a vector b broadcasts
   a64 = a.astype(np.float64)
   with x64_for(dt):
     x = np.asarray(L.solve(a, b))
@@ -31,10 +31,7 @@ def test_solve_inv_det_slogdet(shape, dt, seed, vec):
     det = np.asarray(L.det(a))
     sign, logdet = (np.asarray(t) for t in L.slogdet(a))
   assert x.dtype == dt and inv.dtype == dt and det.dtype == dt
-  if vec and batch:
-    want = np.linalg.solve(a64, b[..., None])[..., 0] if a.size else b
-  else:
-    want = np.linalg.solve(a64, b) if a.size else b
+  want = np.linalg.solve(a64, b) if a.size else np.zeros(x.shape)
   close(x, want, dt, scale=10)
   close(inv, np.linalg.inv(a64) if a.size else a, dt, scale=10)
   s_np, l_np = np.linalg.slogdet(a64)
@@ -64,7 +61,7 @@ def test_pinv_lstsq_rank_svdvals_norms(shape, dt, seed):
   with x64_for(dt):
     close(L.pinv(a), np.linalg.pinv(a64) if a.size else np.zeros(batch + (n, m)), dt, scale=100)
     close(L.svdvals(a), np.linalg.svd(a64, compute_uv=False) if a.size else
-          np.zeros(batch + (0,)), dt, scale=10)
+          np.zeros(batch + (min(m, n),)), dt, scale=10)
     if a.size:
       np.testing.assert_array_equal(L.matrix_rank(a), np.linalg.matrix_rank(a64))
       for ordr in (2, -2, "nuc"):
@@ -161,10 +158,11 @@ def test_jit_and_vmap():
   a = well_conditioned(0, (3,), 4, np.float32)
   b = rand(1, (3, 4), np.float32)
   for f in (L.solve, lambda x, y: L.inv(x) @ y, lambda x, y: L.det(x) * y,
-            lambda x, y: L.slogdet(x)[1] * y, lambda x, y: L.pinv(x) @ y):
-    eager = np.asarray(f(a, b))
-    np.testing.assert_allclose(np.asarray(rjax.jit(f)(a, b)), eager, rtol=1e-5, atol=1e-5)
+            lambda x, y: L.slogdet(x)[1] * y, lambda x, y: L.pinv(x) @ y,
+            lambda x, y: L.eigh(x + x.T)[0] * y, lambda x, y: L.svd(x)[1] * y):
     loop = np.stack([np.asarray(f(a[i], b[i])) for i in range(3)])
+    jitted = np.stack([np.asarray(rjax.jit(f)(a[i], b[i])) for i in range(3)])
+    np.testing.assert_allclose(jitted, loop, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(rjax.vmap(f)(a, b)), loop, rtol=1e-4, atol=1e-5)
 
 

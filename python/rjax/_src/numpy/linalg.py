@@ -438,8 +438,7 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
     s = _sum_axes(_abs(x), (inner_ax,))
     r = _reduce(s, (outer_ax - (outer_ax > inner_ax),), which)
   elif ord in (2, -2, "nuc"):
-    # the SVD lives in linalg_decomp, which imports this module (same layer)
-    from rjax._src.numpy import linalg_decomp
+    from rjax._src.numpy import linalg_decomp  # cycle: linalg_decomp imports this module
     return linalg_decomp.matrix_norm_svd(x, ord, axes, keepdims)
   else:
     raise ValueError(f"Invalid order '{ord}' for matrix norm.")

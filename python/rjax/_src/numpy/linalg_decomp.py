@@ -94,7 +94,7 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
       s, idxs, sign = lax.sort((s, idxs, sign), dimension=-1, num_keys=1)
       last = len(_shape(s)) - 1
       s, idxs, sign = (lax.rev(t, (last,)) for t in (s, idxs, sign))
-      u = shape_ops.take_along_axis(v, idxs[..., None, :], axis=-1) if n else v
+      u = shape_ops.take_along_axis(v, idxs[..., None, :], axis=-1) if v.size else v
       vh = _H(u * sign[..., None, :].astype(u.dtype))
       return SVDResult(u, s, vh)
     return lax.rev(lax.sort(s, dimension=-1), (len(_shape(s)) - 1,))
