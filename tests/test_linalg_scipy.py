@@ -110,7 +110,31 @@ def test_block_diag_toeplitz_polar():
     np.testing.assert_allclose(p, pw, rtol=1e-4, atol=1e-5)
 
 
+def test_expm_frechet_and_special_matrices_match_jax():
+  a, e = rand(0, (3, 3), np.float32), rand(1, (3, 3), np.float32)
+  for g, w in zip(rsl.expm_frechet(a, e), jsl.expm_frechet(a, e)):
+    np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(rsl.expm_frechet(a, e, compute_expm=False),
+                             sl.expm_frechet(a.astype(np.float64), e.astype(np.float64),
+                                             compute_expm=False), rtol=1e-3, atol=1e-4)
+  np.testing.assert_allclose(rsl.hilbert(4), jsl.hilbert(4), rtol=1e-7)
+  for n in (1, 2, 8):
+    np.testing.assert_array_equal(rsl.hadamard(n), jsl.hadamard(n))
+  for full in (False, True):
+    np.testing.assert_allclose(rsl.helmert(5, full=full), sl.helmert(5, full=full), rtol=1e-6)
+  a = rand(2, (2, 3, 4), np.float32)
+  c = rand(3, (2, 3, 3), np.float32)
+  from rjax.lax import linalg as rl
+  np.testing.assert_allclose(rl.symmetric_product(a, c, alpha=2., beta=.5, symmetrize_output=True),
+                             jax.lax.linalg.symmetric_product(a, c, alpha=2., beta=.5,
+                                                              symmetrize_output=True),
+                             rtol=1e-5, atol=1e-5)
+
+
 BAD = [
+    lambda m: m.hadamard(3),
+    lambda m: m.helmert(0),
+    lambda m: m.expm_frechet(np.eye(2), np.eye(3)),
     lambda m: m.block_diag(np.ones((1, 1, 1))),
     lambda m: m.solve(np.eye(2), np.ones(2), assume_a="bad"),
     lambda m: m.solve_triangular(np.eye(2), np.ones(2), trans=5),

@@ -17,8 +17,8 @@ use super::reduce::Monoid;
 use super::scalar::sym::Graph;
 use super::scalar::{arith, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
 use super::{
-    callback, collective, control, conv, cumulative, dot, gather, iota, linalg, reduce, shape, sort,
-    threefry, window, Aval, Builder, Kernel, OpSpec,
+    callback, collective, control, conv, cumulative, dot, gather, iota, linalg, reduce, shape,
+    sort, threefry, window, Aval, Builder, Kernel, OpSpec,
 };
 use crate::base::buffer::{numel, strides};
 use crate::base::dtype::{DType, DTypes};

@@ -959,3 +959,20 @@ def cholesky_update(r_matrix, w_vector):
     r = slicing.dynamic_update_slice(r, shapes.reshape(new_row, (1, n)),
                                      (np.int32(k), np.int32(0)))
   return r
+
+
+@export
+def symmetric_product(a_matrix, c_matrix, *, alpha: float = 1., beta: float = 0.,
+                      symmetrize_output: bool = False):
+  """``alpha * a @ a^T + beta * c`` for a [..., m, n] and symmetric c
+  [..., m, m] (the whole result is computed, so it is symmetric already)."""
+  a, c = asarray_lax(a_matrix), asarray_lax(c_matrix)
+  aa, ca = _aval(a), _aval(c)
+  if aa.ndim < 2 or ca.ndim < 2 or ca.shape[-1] != ca.shape[-2] or \
+     aa.shape[-2] != ca.shape[-1] or aa.shape[:-2] != ca.shape[:-2]:
+    raise ValueError("symmetric_product requires a [..., m, n] and c [..., m, m] with the same "
+                     f"batch dims; got shapes {aa.shape} and {ca.shape}")
+  out = lax.add(lax.mul(_scalar(a, alpha), _mm(a, _T(a))), lax.mul(_scalar(c, beta), c))
+  if symmetrize_output:
+    out = lax.add(_tril(out), _T(_tril(out, -1)))
+  return out

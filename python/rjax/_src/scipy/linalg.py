@@ -5,10 +5,13 @@ approximants, differentiable through its matrix products and solve).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rjax._src import lax
 from rjax._src import numpy as jnp
+from rjax._src.interpreters import ad
 from rjax._src.lax import linalg as lax_linalg
 from rjax._src.numpy import linalg as np_linalg
 from rjax._src.numpy import linalg_decomp as jla
@@ -341,6 +344,52 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = 16):
   return _expm_2d(A, upper_triangular, max_squarings)
 
 
-__all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "inv",
+def expm_frechet(A, E, *, method=None, compute_expm: bool = True):
+  """The Frechet derivative of expm at A in the direction E (its JVP, as JAX)."""
+  del method
+  A_arr, E_arr = jnp.asarray(A), jnp.asarray(E)
+  if A_arr.ndim < 2 or A_arr.shape[-2] != A_arr.shape[-1]:
+    raise ValueError(f"expected A to be a (batched) square matrix, got A.shape={A_arr.shape}")
+  if E_arr.ndim < 2 or E_arr.shape[-2] != E_arr.shape[-1]:
+    raise ValueError(f"expected E to be a (batched) square matrix, got E.shape={E_arr.shape}")
+  if A_arr.shape != E_arr.shape:
+    raise ValueError(f"expected A and E to be the same shape, got A.shape={A_arr.shape} "
+                     f"E.shape={E_arr.shape}")
+  expm_A, frechet = ad.jvp(lambda a: expm(a), (A_arr,), (E_arr,))
+  return (expm_A, frechet) if compute_expm else frechet
+
+
+def hilbert(n: int):
+  """The n x n Hilbert matrix 1 / (i + j + 1)."""
+  a = jnp.arange(n, dtype=float)[:, None]
+  return 1 / (a + a.T + 1)
+
+
+def hadamard(n: int, dtype=int):
+  """The n x n Hadamard matrix (n a power of 2), Sylvester's construction."""
+  if n < 1 or not math.log2(n).is_integer():
+    raise ValueError(f"n must be a positive power of 2; got {n}.")
+  H = jnp.ones((1, 1), dtype=dtype)
+  for _ in range(int(math.log2(n))):
+    H = jnp.concatenate([jnp.concatenate([H, H], axis=1), jnp.concatenate([H, -H], axis=1)],
+                        axis=0)
+  return H
+
+
+def helmert(n: int, full: bool = False):
+  """The (n-1) x n (or n x n with ``full``) Helmert matrix."""
+  if n < 1:
+    raise ValueError(f"n must be a positive integer; got {n}.")
+  i = jnp.arange(n - 1)[:, None]
+  j = jnp.arange(n)[None, :]
+  k_f = (i + 1).astype(jnp.zeros(()).dtype)
+  denom = jnp.sqrt(k_f * (k_f + 1))
+  H = jnp.where(j <= i, 1.0 / denom, jnp.where(j == i + 1, -k_f / denom, jnp.zeros_like(denom)))
+  if full:
+    H = jnp.concatenate([jnp.full((1, n), 1.0 / np.sqrt(n), dtype=H.dtype), H], axis=0)
+  return H
+
+
+__all__ = ["expm_frechet", "hilbert", "hadamard", "helmert", "block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "inv",
            "lu", "lu_factor", "lu_solve", "polar", "qr", "solve", "solve_triangular", "svd",
            "toeplitz"]

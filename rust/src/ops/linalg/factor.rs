@@ -4,8 +4,8 @@ use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::solve_unit_lower_triangular_in_place;
-use faer::traits::math_utils::{abs1, conj, is_finite, nan, one, recip, zero};
 use faer::prelude::{Reborrow, ReborrowMut};
+use faer::traits::math_utils::{abs1, conj, is_finite, nan, one, recip, zero};
 use faer::{Accum, MatMut, Par, Side};
 
 /// Faer's parallelism for one matrix of `n` columns in a batch of `batch`.
@@ -46,7 +46,9 @@ pub fn build_cholesky(spec: &OpSpec) -> Result<Kernel> {
             let a = ins[0].slice::<T>()?;
             let out = Out::<T>::new(&shape, 2);
             for_batch(batch, |b| {
-                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, unsafe { out.block(b) })
+                // SAFETY: `for_batch` visits each batch item once.
+                let o = unsafe { out.block(b) };
+                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, o)
             });
             Ok(vec![out.finish()?])
         }) as Kernel)
@@ -138,6 +140,7 @@ pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
                 let mut mat = load(&a[b * m * n..(b + 1) * m * n], m, n);
                 let mut piv = vec![0usize; k];
                 lu_rec(mat.as_mut(), &mut piv, par);
+                // SAFETY: `for_batch` visits each batch item once.
                 let (o, pv, pm) = unsafe { (out.block(b), pivs.block(b), perms.block(b)) };
                 store(mat.as_ref(), o);
                 for (i, p) in pm.iter_mut().enumerate() {
@@ -172,6 +175,7 @@ pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
             let qs = Out::<T>::new(&q_shape, 2);
             let rs = Out::<T>::new(&r_shape, 2);
             for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
                 let (qo, ro) = unsafe { (qs.block(b), rs.block(b)) };
                 let kq = q_shape[q_shape.len() - 1];
                 if m == 0 || n == 0 {
@@ -215,6 +219,7 @@ pub fn build_eigh(spec: &OpSpec) -> Result<Kernel> {
             let vs = Out::<T>::new(&shape, 2);
             let ws = Out::<<T as Scalar>::Re>::new(&w_shape, 1);
             for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
                 let (vo, wo) = unsafe { (vs.block(b), ws.block(b)) };
                 let blk = &a[b * n * n..(b + 1) * n * n];
                 // only the triangle that is read counts
@@ -264,9 +269,11 @@ pub fn build_svd(spec: &OpSpec) -> Result<Kernel> {
             let us = uv.then(|| Out::<T>::new(&outs[1], 2));
             let vs = uv.then(|| Out::<T>::new(&outs[2], 2));
             for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
                 let so = unsafe { ss.block(b) };
                 let blk = &a[b * m * n..(b + 1) * m * n];
                 let (uo, vo) = match (&us, &vs) {
+                    // SAFETY: `for_batch` visits each batch item once.
                     (Some(u), Some(v)) => unsafe { (Some(u.block(b)), Some(v.block(b))) },
                     _ => (None, None),
                 };

@@ -87,8 +87,10 @@ pub(crate) struct Out<T: Element> {
     ptr: *mut T,
 }
 
-// SAFETY: each task writes only its own block (`block(b)` for its own `b`).
+// SAFETY: the pointer is into `raw`, which `Out` owns; each task writes only
+// its own block (`block(b)` for its own `b`).
 unsafe impl<T: Element> Send for Out<T> {}
+// SAFETY: as for `Send`: shared use only hands out disjoint blocks.
 unsafe impl<T: Element> Sync for Out<T> {}
 
 impl<T: Element> Out<T> {
@@ -113,7 +115,9 @@ impl<T: Element> Out<T> {
     /// No two live blocks may have the same `b`.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn block(&self, b: usize) -> &mut [T] {
-        std::slice::from_raw_parts_mut(self.ptr.add(b * self.stride), self.stride)
+        // SAFETY: block `b` lies inside the allocation (b < batch, checked by
+        // the callers' loops) and the caller guarantees it is not aliased.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(b * self.stride), self.stride) }
     }
 
     pub fn finish(self) -> Result<Buffer> {

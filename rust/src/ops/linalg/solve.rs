@@ -87,6 +87,7 @@ pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
             let out = Out::<T>::new(&b_shape, 2);
             let nb = rows * cols;
             for_batch(batch, |i| {
+                // SAFETY: `for_batch` visits each batch item once.
                 let o = unsafe { out.block(i) };
                 o.copy_from_slice(&b[i * nb..(i + 1) * nb]);
                 if nb > 0 && m > 0 {
@@ -176,6 +177,7 @@ pub fn build_tridiagonal_solve(spec: &OpSpec) -> Result<Kernel> {
             );
             let out = Out::<T>::new(&b_shape, 2);
             for_batch(batch, |i| {
+                // SAFETY: `for_batch` visits each batch item once.
                 let o = unsafe { out.block(i) };
                 o.copy_from_slice(&b[i * n * k..(i + 1) * n * k]);
                 let s = i * n..(i + 1) * n;
@@ -207,6 +209,7 @@ pub fn build_lu_pivots_to_permutation(spec: &OpSpec) -> Result<Kernel> {
         let piv = ins[0].slice::<i32>()?;
         let out = Out::<i32>::new(&out_shape, 1);
         for_batch(batch, |b| {
+            // SAFETY: `for_batch` visits each batch item once.
             let o = unsafe { out.block(b) };
             for (i, x) in o.iter_mut().enumerate() {
                 *x = i as i32;

@@ -34,7 +34,11 @@ fn close(a: &[f64], b: &[f64]) {
 #[test]
 fn cholesky_of_a_batch_and_of_an_indefinite_matrix() {
     let a = Buffer::from_vec(vec![2, 2, 2], &[4.0, 99.0, 2.0, 5.0, 1.0, 2.0, 2.0, 1.0]).unwrap();
-    let out = run(Params::new("cholesky"), &[a], &[(DType::F64, vec![2, 2, 2])]);
+    let out = run(
+        Params::new("cholesky"),
+        &[a],
+        &[(DType::F64, vec![2, 2, 2])],
+    );
     let v = f64s(&out[0]);
     close(&v[..4], &[2.0, 0.0, 1.0, 2.0]); // the upper triangle is not read
     assert!(v[4..].iter().all(|x| x.is_nan()));
@@ -129,10 +133,6 @@ fn svd_and_eigh_of_empty_and_nan_matrices() {
     let p = Params::new("eigh")
         .with("lower", Param::Bool(true))
         .with("sort_eigenvalues", Param::Bool(true));
-    let out = run(
-        p,
-        &[a],
-        &[(DType::F64, vec![2, 2]), (DType::F64, vec![2])],
-    );
+    let out = run(p, &[a], &[(DType::F64, vec![2, 2]), (DType::F64, vec![2])]);
     assert!(f64s(&out[1]).iter().all(|x| x.is_nan()));
 }
