@@ -125,6 +125,14 @@ def _pad_trailing(x, config):
   return shapes.pad(x, _scalar(x, 0), full)
 
 
+def _int_to_float(x):
+  """JAX's ``symmetrize`` divides by 2 with ``/``, which makes integers float."""
+  dt = _aval(x).dtype
+  if dtypes.is_float(dt) or _is_complex(dt):
+    return x
+  return lax.convert_element_type(x, dtypes.default_float_dtype())
+
+
 def symmetrize(x):
   """``(x + x^H) / 2``."""
   return lax.div(lax.add(x, _H(x)), _scalar(x, 2))
@@ -270,11 +278,8 @@ def cholesky(x, *, symmetrize_input: bool = True):
   not positive definite. ``symmetrize_input`` uses (A + A^H)/2, otherwise
   only the lower triangle is read."""
   x = asarray_lax(x)
-  if not dtypes.is_float(_aval(x).dtype) and not _is_complex(_aval(x).dtype) \
-     and symmetrize_input:
-    x = lax.convert_element_type(x, dtypes.default_float_dtype())  # JAX's x / 2 promotes
   if symmetrize_input:
-    x = symmetrize(x)
+    x = symmetrize(_int_to_float(x))
   return _tril(cholesky_p.bind(x))
 
 
@@ -693,7 +698,7 @@ def eigh(x, *, lower: bool = True, symmetrize_input: bool = True,
   ``w[..., i]``."""
   x = asarray_lax(x)
   if symmetrize_input:
-    x = symmetrize(x)
+    x = symmetrize(_int_to_float(x))
   v, w = eigh_p.bind(x, lower=bool(lower), sort_eigenvalues=bool(sort_eigenvalues),
                      subset_by_index=None if subset_by_index is None else tuple(subset_by_index),
                      algorithm=implementation)

@@ -15,6 +15,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
+from rjax._src.interpreters import batching
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src import lax
 from rjax._src.lax import linalg as lax_linalg
@@ -162,9 +163,11 @@ def _broadcasted_matvec(a, x):
                                 precision=lax.Precision.HIGHEST)
 
 
-def _solve_vec(a, b):
-  """``a`` [..., m, m], ``b`` [..., m] with equal batch: a custom linear
-  solve that reuses one LU for the primal and its transpose."""
+def _solve(a, b):
+  """``a`` [..., m, m] and ``b`` [..., m] or [..., m, k] with a's batch dims:
+  one LU of ``a`` (outside the differentiated solve) serves the primal and
+  its transpose (JAX's custom linear solve); k right-hand sides are a vmap
+  of the vector solve, which the triangular solves fold into one matrix."""
   lu_, _, perm = lax_linalg.lu(lax.stop_gradient(a))
 
   def solve(_, x):
@@ -173,8 +176,13 @@ def _solve_vec(a, b):
   def transpose_solve(_, x):
     return lax_linalg.lu_solve(lu_, perm, x[..., None], 1)[..., 0]
 
-  return lax.custom_linear_solve(lambda x: _broadcasted_matvec(a, x), b, solve=solve,
-                                          transpose_solve=transpose_solve)
+  def custom_solve(x):
+    return lax.custom_linear_solve(lambda v: _broadcasted_matvec(a, v), x, solve=solve,
+                                   transpose_solve=transpose_solve)
+
+  if a.ndim == b.ndim + 1:
+    return custom_solve(b)
+  return batching.vmap(custom_solve, b.ndim - 1, b.ndim - 1)(b)
 
 
 def solve(a, b):
@@ -195,20 +203,14 @@ def solve(a, b):
     if sb[0] != m:
       raise ValueError(f"inconsistent size for core dimension 'm': {sb[0]} vs {m} on vectorized "
                        "function with excluded=frozenset() and signature='(m,m),(m)->(m)'")
-    batch = sa[:-2]
-    bb = shape_ops.broadcast_to(b, batch + (m,))
-    return _solve_vec(a, bb)
+    return _solve(a, shape_ops.broadcast_to(b, sa[:-2] + (m,)))
   if sb[-2] != m:
     raise ValueError(f"inconsistent size for core dimension 'm': {sb[-2]} vs {m} on vectorized "
                      "function with excluded=frozenset() and signature='(m,m),(m,n)->(m,n)'")
   batch = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
   a = shape_ops.broadcast_to(a, batch + sa[-2:])
   b = shape_ops.broadcast_to(b, batch + sb[-2:])
-  # the n right-hand sides as a batch dim of vectors
-  bt = shape_ops.moveaxis(b, -1, 0)
-  n = sb[-1]
-  a_n = shape_ops.broadcast_to(a, (n,) + batch + sa[-2:])
-  return shape_ops.moveaxis(_solve_vec(a_n, bt), 0, -1)
+  return _solve(a, b)
 
 
 def inv(a):
