@@ -3,6 +3,7 @@
 
     python benches/bench_linalg.py            # float32 and float64, 64/256/1024 and 1000x8x8
     python benches/bench_linalg.py --quick    # fewer repeats, no 1024
+    python benches/bench_linalg.py --sizes 256,batched --dtypes float64
 
 cholesky, solve (one right-hand side column), qr, svd, eigh and inv of
 n x n matrices (well conditioned: a a^T + n I), for n = 64, 256, 1024 and
@@ -48,13 +49,18 @@ def make(shape, dt, seed=0):
 def main():
   ap = argparse.ArgumentParser()
   ap.add_argument("--quick", action="store_true")
+  ap.add_argument("--sizes", default="64,256,1024,batched",
+                  help="comma-separated: n for n x n, 'batched' for 1000 x 8 x 8")
+  ap.add_argument("--dtypes", default="float32,float64")
   args = ap.parse_args()
   rjax.config.update("jax_enable_x64", True)
   if jax is not None:
     jax.config.update("jax_enable_x64", True)
-  sizes = [(64, 64), (256, 256)] + ([] if args.quick else [(1024, 1024)]) + [(1000, 8, 8)]
+  sizes = [(1000, 8, 8) if w == "batched" else (int(w), int(w)) for w in args.sizes.split(",")]
+  if args.quick:
+    sizes = [s for s in sizes if s[-1] < 1024]
   rows = []
-  for dt in (np.float32, np.float64):
+  for dt in [np.dtype(d) for d in args.dtypes.split(",")]:
     for shape in sizes:
       a, b = make(shape, dt)
       for name, (fn, nargs) in OPS.items():
