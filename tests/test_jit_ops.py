@@ -735,6 +735,42 @@ def _linear_call(data, name):
   return Case(lambda v: linear_call(lambda r, t: t * r, lambda r, c: c * r, 2.0, v), (x,))
 
 
+@case("cholesky", "lu", "lu_pivots_to_permutation", "qr", "eigh", "svd", "triangular_solve",
+      "tridiagonal_solve")
+def _linalg(data, name):
+  from rjax.lax import linalg as rl
+  dt = data.draw(st.sampled_from([F32, F64]))
+  batch = tuple(data.draw(st.lists(st.integers(0, 2), max_size=2)))
+  m, n = data.draw(st.integers(0, 5)), data.draw(st.integers(0, 5))
+  r = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
+  sq = r.standard_normal(batch + (m, m))
+  spd = (sq @ np.swapaxes(sq, -1, -2) + m * np.eye(m)).astype(dt)
+  rect = r.standard_normal(batch + (m, n)).astype(dt)
+  x64 = dt == F64
+  if name == "cholesky":
+    return Case(lambda v: rl.cholesky(v, symmetrize_input=False), (spd,), x64=x64)
+  if name == "lu":
+    return Case(rl.lu, (rect,), x64=x64)
+  if name == "lu_pivots_to_permutation":
+    piv = r.integers(0, m + 1, batch + (m,)).astype(np.int32)
+    return Case(lambda p: rl.lu_pivots_to_permutation(p, m + 1), (piv,))
+  if name == "qr":
+    full = data.draw(st.booleans())
+    return Case(lambda v: rl.qr(v, full_matrices=full), (rect,), x64=x64)
+  if name == "eigh":
+    return Case(lambda v: rl.eigh(v, symmetrize_input=False), (spd,), x64=x64)
+  if name == "svd":
+    full, uv = data.draw(st.booleans()), data.draw(st.booleans())
+    return Case(lambda v: rl.svd(v, full_matrices=full, compute_uv=uv), (rect,), x64=x64)
+  if name == "triangular_solve":
+    left, lower = data.draw(st.booleans()), data.draw(st.booleans())
+    b = rect if left else np.swapaxes(rect, -1, -2).copy()
+    return Case(lambda a, y: rl.triangular_solve(a, y, left_side=left, lower=lower), (spd, b),
+                x64=x64)
+  diags = [r.standard_normal(batch + (m,)).astype(dt) for _ in range(3)]
+  return Case(rl.tridiagonal_solve, (*diags, rect), x64=x64)
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 def test_every_primitive_and_rust_op_has_a_jit_case():

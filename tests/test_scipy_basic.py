@@ -70,11 +70,8 @@ def test_the_public_modules_import_like_jaxs():
     assert callable(getattr(rspec, name)) and callable(getattr(jspec, name))
   for name in ["logsumexp", "softmax", "log_softmax", "xlogy", "xlog1py", "betaln"]:
     assert callable(getattr(rspec, name))
-  # only special, stats and signal so far: the rest is not there (yet)
-  with pytest.raises(AttributeError):
-    rsp.linalg  # noqa: B018
-  with pytest.raises(ModuleNotFoundError):
-    importlib.import_module("rjax.scipy.linalg")
+  linalg = importlib.import_module("rjax.scipy.linalg")
+  assert rsp.linalg is linalg and callable(linalg.expm)
 
 
 # --- unary special functions ------------------------------------------------------------------

@@ -1,5 +1,10 @@
 """``rjax.numpy.linalg``: norms and the array-API linear algebra functions."""
 from rjax._src.numpy import linalg as _l
+from rjax._src.numpy.linalg_decomp import (EighResult, QRResult, SlogdetResult,  # noqa: F401
+                                           SVDResult, cholesky, cond, cross, det, eigh, eigvalsh,
+                                           inv, lstsq, matrix_power, matrix_rank, multi_dot, pinv,
+                                           qr, slogdet, solve, svd, svdvals, tensorinv,
+                                           tensorsolve)
 from rjax._src.numpy.linalg import (matmul, matrix_norm, matrix_transpose, norm, tensordot,  # noqa: F401
                                     vecdot, vector_norm)
 
@@ -24,4 +29,6 @@ def diagonal(x, /, *, offset: int = 0):
 
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matrix_transpose", "outer", "vecdot", "matmul",
-           "tensordot", "trace", "diagonal"]
+           "tensordot", "trace", "diagonal", "cholesky", "cond", "cross", "det", "eigh", "eigvalsh",
+           "inv", "lstsq", "matrix_power", "matrix_rank", "multi_dot", "pinv", "qr", "slogdet",
+           "solve", "svd", "svdvals", "tensorinv", "tensorsolve"]

@@ -1,2 +1,2 @@
 """``rjax.scipy`` (``jax.scipy``): special, stats and signal."""
-from rjax.scipy import signal, special, stats  # noqa: F401
+from rjax.scipy import linalg, signal, special, stats  # noqa: F401

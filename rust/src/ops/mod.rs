@@ -17,6 +17,7 @@ pub mod dot;
 pub mod elementwise;
 pub mod gather;
 pub mod iota;
+pub mod linalg;
 pub mod reduce;
 pub mod scalar;
 pub mod shape;

@@ -17,8 +17,8 @@ use super::reduce::Monoid;
 use super::scalar::sym::Graph;
 use super::scalar::{arith, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
 use super::{
-    callback, collective, control, conv, cumulative, dot, gather, iota, reduce, shape, sort,
-    threefry, window, Aval, Builder, Kernel, OpSpec,
+    callback, collective, control, conv, cumulative, dot, gather, iota, linalg, reduce, shape,
+    sort, threefry, window, Aval, Builder, Kernel, OpSpec,
 };
 use crate::base::buffer::{numel, strides};
 use crate::base::dtype::{DType, DTypes};
@@ -215,6 +215,7 @@ fn broadcast_view(p: &Params, i: &Aval, o: &Aval) -> Option<LoadMap> {
 fn entries() -> Vec<OpDef> {
     use OpKind::{Collective, Control, Reduction, View};
     let (all, num, intbool) = (DTypes::ALL, DTypes::NUMERIC, DTypes::INTBOOL);
+    let lin = DTypes::of(&[DType::F32, DType::F64]);
     let with_bool = |d: DTypes| d.union(DTypes::of(&[DType::Bool]));
     vec![
         // -- elementwise, one operand
@@ -370,6 +371,18 @@ fn entries() -> Vec<OpDef> {
         // -- linear algebra, random numbers
         OpDef::other("dot_general", num, dot::build_dot_general),
         OpDef::other("conv_general_dilated", num, conv::build_conv),
+        OpDef::other("cholesky", lin, linalg::build_cholesky),
+        OpDef::other("lu", lin, linalg::build_lu),
+        OpDef::other(
+            "lu_pivots_to_permutation",
+            DTypes::of(&[DType::I32]),
+            linalg::build_lu_pivots_to_permutation,
+        ),
+        OpDef::other("qr", lin, linalg::build_qr),
+        OpDef::other("eigh", lin, linalg::build_eigh),
+        OpDef::other("svd", lin, linalg::build_svd),
+        OpDef::other("triangular_solve", lin, linalg::build_triangular_solve),
+        OpDef::other("tridiagonal_solve", lin, linalg::build_tridiagonal_solve),
         OpDef::other(
             "threefry2x32",
             DTypes::of(&[DType::U32]),

@@ -9,6 +9,8 @@ layers above use it as ``from rjax._src import lax``.
 from rjax._src.interpreters.custom_derivatives import stop_gradient
 from rjax._src.lax import (control_flow, convolution, lax, matmul, other, parallel, ragged,
                            random_bits, reductions, shapes, slicing, windowed_reductions)
+# ``lax.linalg`` is a namespace of its own (``rjax.lax.linalg``), as in JAX
+from rjax._src.lax import linalg  # noqa: F401
 
 __all__: list[str] = []
 for _module in (lax, shapes, slicing, reductions, matmul, convolution, windowed_reductions,

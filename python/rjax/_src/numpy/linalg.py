@@ -481,9 +481,11 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
     inner_ax, outer_ax = (r0, c0) if ord in (1, -1) else (c0, r0)
     s = _sum_axes(_abs(x), (inner_ax,))
     r = _reduce(s, (outer_ax - (outer_ax > inner_ax),), which)
+  elif ord in (2, -2, "nuc"):
+    from rjax._src.numpy import linalg_decomp  # cycle: linalg_decomp imports this module
+    return linalg_decomp.matrix_norm_svd(x, ord, axes, keepdims)
   else:
-    raise NotImplementedError(f"norm: matrix norm ord={ord!r} is not supported yet "
-                              "(needs an SVD)")
+    raise ValueError(f"Invalid order '{ord}' for matrix norm.")
   return _keep(r, tuple(sorted(axes)), keepdims)
 
 

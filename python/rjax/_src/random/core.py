@@ -36,6 +36,7 @@ from rjax._src.base import dtypes, tree_util
 from rjax._src.interpreters.custom_derivatives import stop_gradient
 from rjax._src.lax import lax, reductions, shapes, slicing  # noqa: F401
 from rjax._src.lax.utils import asarray_lax
+from rjax._src.numpy import linalg_decomp as jla
 from rjax._src.random.prng import threefry2x32
 from rjax._src.transforms.jit import jit
 
@@ -996,48 +997,15 @@ def _rademacher_jit(k, shape, dtype):
   return (2 * b - 1).astype(dtype)
 
 
-# -- samplers that need a matrix factorisation ------------------------------
-# rjax.numpy.linalg has no cholesky/qr yet; these small unrolled versions are
-# written with lax ops (so they jit, vmap and differentiate). JAX calls LAPACK,
-# so results agree to rounding, not bit for bit.
-
-
-def _cholesky(a):
-  """Lower Cholesky factor of a (batched) symmetric positive definite matrix
-  (the column-by-column algorithm, unrolled)."""
-  n = a.shape[-1]
-  cols = []
-  for j in range(n):
-    # l[:, j] = (a[:, j] - L[:, :j] @ L[j, :j]) / l[j, j]
-    c = a[..., :, j]
-    for k in range(j):
-      c = c - cols[k] * cols[k][..., j:j + 1]
-    d = jnp.sqrt(c[..., j:j + 1])
-    mask = (np.arange(n) >= j).astype(a.dtype)
-    cols.append(jnp.where(mask > 0, c / d, jnp.zeros_like(c)))
-  return jnp.stack(cols, axis=-1)
-
-
-def _qr_positive(z):
-  """Thin QR of ``z`` (..., rows >= cols) with a positive R diagonal; returns
-  Q (Gram-Schmidt applied twice, which is as accurate as Householder here)."""
-  cols = []
-  for j in range(z.shape[-1]):
-    v = z[..., :, j]
-    for _ in range(2):
-      for q in cols:
-        v = v - jnp.sum(q * v, axis=-1, keepdims=True) * q
-    cols.append(v / jnp.sqrt(jnp.sum(v * v, axis=-1, keepdims=True)))
-  return jnp.stack(cols, axis=-1)
+# -- samplers that need a matrix factorisation (rjax.numpy.linalg's, as JAX)
 
 
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "cholesky"):
-  """Multivariate normal samples ``mean + L @ z`` with ``L`` the Cholesky
-  factor of ``cov`` (only method='cholesky')."""
+  """Multivariate normal samples ``mean + F @ z`` with ``F`` a factor of
+  ``cov`` (F F^T = cov): its Cholesky factor, or from its 'eigh' or 'svd'."""
   k, _ = _check_prng_key("multivariate_normal", key)
-  if method != "cholesky":
-    raise NotImplementedError(f"multivariate_normal: method={method!r}; rjax has only "
-                              f"'cholesky' (no svd/eigh yet)")
+  if method not in {"svd", "eigh", "cholesky"}:
+    raise ValueError("method must be one of {'svd', 'eigh', 'cholesky'}")
   mean, cov = jnp.asarray(mean), jnp.asarray(cov)
   dt = jnp.result_type(mean.dtype, cov.dtype)
   if not dtypes.is_float(dt):
@@ -1057,12 +1025,19 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
   else:
     shape = _canonical_shape("multivariate_normal", shape)
     _check_shape("normal", shape, mean.shape[:-1], cov.shape[:-2])
-  return _mvn_jit(k, mean.astype(dt), cov.astype(dt), shape=tuple(shape), dtype=dt)
+  return _mvn_jit(k, mean.astype(dt), cov.astype(dt), shape=tuple(shape), dtype=dt, method=method)
 
 
-@_jit(["shape", "dtype"])
-def _mvn_jit(k, mean, cov, shape, dtype):
-  factor = _cholesky(cov)
+@_jit(["shape", "dtype", "method"])
+def _mvn_jit(k, mean, cov, shape, dtype, method):
+  if method == "svd":
+    u, s, _ = jla.svd(cov)
+    factor = u * jnp.sqrt(s[..., None, :])
+  elif method == "eigh":
+    w, v = jla.eigh(cov)
+    factor = v * jnp.sqrt(w[..., None, :])
+  else:
+    factor = jla.cholesky(cov)
   z = _normal(k, shape + mean.shape[-1:], dtype)
   return mean + jnp.einsum("...ij,...j->...i", factor, z)
 
@@ -1080,7 +1055,9 @@ def orthogonal(key, n: int, shape=(), dtype=None, m: int | None = None):
 @_jit(["n", "m", "shape", "dtype"])
 def _orthogonal_jit(k, n, m, shape, dtype):
   z = _normal(k, (*shape, max(n, m), min(n, m)), dtype)
-  x = _qr_positive(z)   # JAX: q * sign(diag(r)), the same matrix
+  q, r = jla.qr(z)
+  d = jnp.diagonal(r, axis1=-2, axis2=-1)
+  x = q * jnp.expand_dims(jnp.sign(d), -2)
   return jnp.swapaxes(x, -1, -2) if n < m else x
 
 

@@ -1,0 +1,341 @@
+//! The factorizations: `cholesky`, `lu`, `qr`, `eigh`, `svd`.
+use super::{all_finite, batch_of, for_batch, load, store, Out, Scalar};
+use crate::base::error::Result;
+use crate::ops::{Kernel, OpSpec};
+use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve::solve_unit_lower_triangular_in_place;
+use faer::prelude::{Reborrow, ReborrowMut};
+use faer::traits::math_utils::{abs1, conj, is_finite, nan, one, recip, zero};
+use faer::{Accum, MatMut, Par, Side};
+
+/// Faer's parallelism for one matrix of `n` columns in a batch of `batch`.
+fn par_for(batch: usize, n: usize) -> Par {
+    if batch > 1 || n < 128 {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// cholesky: the lower factor (the upper triangle zero); NaNs where the
+// matrix is not positive definite. Reads the lower triangle only.
+
+fn cholesky_one<T: Scalar>(a: &[T], n: usize, out: &mut [T]) {
+    let mut m = faer::Mat::<T>::zeros(n, n);
+    for i in 0..n {
+        for j in 0..=i {
+            m[(i, j)] = a[i * n + j];
+        }
+    }
+    match m.llt(Side::Lower) {
+        Ok(llt) => store(llt.L(), out),
+        Err(_) => out.fill(nan()),
+    }
+}
+
+pub fn build_cholesky(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    spec.same_dtypes()?;
+    let shape = spec.ins[0].shape.clone();
+    let n = shape[shape.len() - 1];
+    let batch = batch_of(&shape, 2);
+    let dt = spec.ins[0].dtype;
+    crate::linalg_dtype!(dt, "cholesky", T => {
+        Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
+            let a = ins[0].slice::<T>()?;
+            let out = Out::<T>::new(&shape, 2);
+            for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
+                let o = unsafe { out.block(b) };
+                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, o)
+            });
+            Ok(vec![out.finish()?])
+        }) as Kernel)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// lu: LAPACK's recursive getrf2 over faer's matmul and triangular solve.
+// Pivots are 0-based row swaps (row i <-> piv[i]); a zero pivot leaves its
+// column unscaled, as getrf does.
+
+fn swap_rows<T: Scalar>(a: &mut MatMut<'_, T>, i: usize, k: usize) {
+    if i != k {
+        for j in 0..a.ncols() {
+            let t = a[(i, j)];
+            a[(i, j)] = a[(k, j)];
+            a[(k, j)] = t;
+        }
+    }
+}
+
+fn lu_rec<T: Scalar>(mut a: MatMut<'_, T>, piv: &mut [usize], par: Par) {
+    let (m, n) = (a.nrows(), a.ncols());
+    let k = m.min(n);
+    if k == 0 {
+        return;
+    }
+    if m == 1 {
+        piv[0] = 0;
+        return;
+    }
+    if n == 1 {
+        let mut imax = 0;
+        let mut best = abs1(&a[(0, 0)]);
+        for i in 1..m {
+            let v = abs1(&a[(i, 0)]);
+            if v > best {
+                best = v;
+                imax = i;
+            }
+        }
+        piv[0] = imax;
+        if a[(imax, 0)] != zero() {
+            swap_rows(&mut a, 0, imax);
+            let inv = recip(&a[(0, 0)]);
+            for i in 1..m {
+                a[(i, 0)] = a[(i, 0)] * inv;
+            }
+        }
+        return;
+    }
+    let n1 = k / 2;
+    let (mut left, mut right) = a.rb_mut().split_at_col_mut(n1);
+    lu_rec(left.rb_mut(), &mut piv[..n1], par);
+    for (i, &p) in piv[..n1].iter().enumerate() {
+        swap_rows(&mut right, i, p);
+    }
+    {
+        let (a11, a21) = left.rb().split_at_row(n1);
+        let (mut a12, a22) = right.rb_mut().split_at_row_mut(n1);
+        solve_unit_lower_triangular_in_place(a11, a12.rb_mut(), par);
+        matmul(a22, Accum::Add, a21, a12.rb(), -one::<T>(), par);
+    }
+    let (_, a22) = right.rb_mut().split_at_row_mut(n1);
+    lu_rec(a22, &mut piv[n1..k], par);
+    for i in n1..k {
+        piv[i] += n1;
+        swap_rows(&mut left, i, piv[i]);
+    }
+}
+
+pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 3)?;
+    let shape = spec.ins[0].shape.clone();
+    let r = shape.len();
+    let (m, n) = (shape[r - 2], shape[r - 1]);
+    let k = m.min(n);
+    let batch = batch_of(&shape, 2);
+    let (piv_shape, perm_shape) = (spec.outs[1].shape.clone(), spec.outs[2].shape.clone());
+    let dt = spec.ins[0].dtype;
+    crate::linalg_dtype!(dt, "lu", T => {
+        Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
+            let a = ins[0].slice::<T>()?;
+            let out = Out::<T>::new(&shape, 2);
+            let pivs = Out::<i32>::new(&piv_shape, 1);
+            let perms = Out::<i32>::new(&perm_shape, 1);
+            let par = par_for(batch, n);
+            for_batch(batch, |b| {
+                let mut mat = load(&a[b * m * n..(b + 1) * m * n], m, n);
+                let mut piv = vec![0usize; k];
+                lu_rec(mat.as_mut(), &mut piv, par);
+                // SAFETY: `for_batch` visits each batch item once.
+                let (o, pv, pm) = unsafe { (out.block(b), pivs.block(b), perms.block(b)) };
+                store(mat.as_ref(), o);
+                for (i, p) in pm.iter_mut().enumerate() {
+                    *p = i as i32;
+                }
+                for (i, &p) in piv.iter().enumerate() {
+                    pv[i] = p as i32;
+                    pm.swap(i, p);
+                }
+            });
+            Ok(vec![out.finish()?, pivs.finish()?, perms.finish()?])
+        }) as Kernel)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// qr (Householder): q is m x m and r m x n with `full_matrices`, else
+// m x k and k x n (k = min(m, n)).
+
+pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 2)?;
+    let full = spec.params.bool("full_matrices")?;
+    let shape = spec.ins[0].shape.clone();
+    let r = shape.len();
+    let (m, n) = (shape[r - 2], shape[r - 1]);
+    let batch = batch_of(&shape, 2);
+    let (q_shape, r_shape) = (spec.outs[0].shape.clone(), spec.outs[1].shape.clone());
+    let dt = spec.ins[0].dtype;
+    crate::linalg_dtype!(dt, "qr", T => {
+        Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
+            let a = ins[0].slice::<T>()?;
+            let qs = Out::<T>::new(&q_shape, 2);
+            let rs = Out::<T>::new(&r_shape, 2);
+            for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
+                let (qo, ro) = unsafe { (qs.block(b), rs.block(b)) };
+                let kq = q_shape[q_shape.len() - 1];
+                if m == 0 || n == 0 {
+                    // JAX: q = eye(m, k), r = zeros(k, n)
+                    qo.fill(zero());
+                    for i in 0..m.min(kq) {
+                        qo[i * kq + i] = one();
+                    }
+                    ro.fill(zero());
+                    return;
+                }
+                let qr = load(&a[b * m * n..(b + 1) * m * n], m, n).qr();
+                if full {
+                    store(qr.compute_Q().as_ref(), qo);
+                    store(qr.R(), ro);
+                } else {
+                    store(qr.compute_thin_Q().as_ref(), qo);
+                    store(qr.thin_R(), ro);
+                }
+            });
+            Ok(vec![qs.finish()?, rs.finish()?])
+        }) as Kernel)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// eigh: (v, w) with w ascending and v[:, i] the eigenvector of w[i]; reads
+// the `lower` (or upper) triangle only. NaNs for a non-finite input.
+
+pub fn build_eigh(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 2)?;
+    let lower = spec.params.bool("lower")?;
+    let shape = spec.ins[0].shape.clone();
+    let n = shape[shape.len() - 1];
+    let batch = batch_of(&shape, 2);
+    let w_shape = spec.outs[1].shape.clone();
+    let dt = spec.ins[0].dtype;
+    crate::linalg_dtype!(dt, "eigh", T => {
+        Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
+            let a = ins[0].slice::<T>()?;
+            let vs = Out::<T>::new(&shape, 2);
+            let ws = Out::<<T as Scalar>::Re>::new(&w_shape, 1);
+            for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
+                let (vo, wo) = unsafe { (vs.block(b), ws.block(b)) };
+                let blk = &a[b * n * n..(b + 1) * n * n];
+                // only the triangle that is read counts
+                let m = faer::Mat::<T>::from_fn(n, n, |i, j| {
+                    if (i >= j) == lower || i == j { blk[i * n + j] } else { zero() }
+                });
+                let ok = (0..n).all(|j| (0..n).all(|i| is_finite(&m[(i, j)])));
+                let side = if lower { Side::Lower } else { Side::Upper };
+                match (ok, m.self_adjoint_eigen(side)) {
+                    (true, Ok(e)) => {
+                        store(e.U(), vo);
+                        let s = e.S().column_vector();
+                        for (i, w) in wo.iter_mut().enumerate() {
+                            *w = T::re(&s[i]);
+                        }
+                    }
+                    _ => {
+                        vo.fill(nan());
+                        wo.fill(nan());
+                    }
+                }
+            });
+            Ok(vec![vs.finish()?, ws.finish()?])
+        }) as Kernel)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// svd: outputs (s,) or (s, u, vh), s descending; NaNs for a non-finite
+// input or no convergence. Empty matrices give JAX's identities.
+
+pub fn build_svd(spec: &OpSpec) -> Result<Kernel> {
+    let full = spec.params.bool("full_matrices")?;
+    let uv = spec.params.bool("compute_uv")?;
+    spec.arity(1, if uv { 3 } else { 1 })?;
+    let shape = spec.ins[0].shape.clone();
+    let r = shape.len();
+    let (m, n) = (shape[r - 2], shape[r - 1]);
+    let k = m.min(n);
+    let batch = batch_of(&shape, 2);
+    let outs: Vec<Vec<usize>> = spec.outs.iter().map(|a| a.shape.clone()).collect();
+    let dt = spec.ins[0].dtype;
+    crate::linalg_dtype!(dt, "svd", T => {
+        Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
+            let a = ins[0].slice::<T>()?;
+            let ss = Out::<<T as Scalar>::Re>::new(&outs[0], 1);
+            let us = uv.then(|| Out::<T>::new(&outs[1], 2));
+            let vs = uv.then(|| Out::<T>::new(&outs[2], 2));
+            for_batch(batch, |b| {
+                // SAFETY: `for_batch` visits each batch item once.
+                let so = unsafe { ss.block(b) };
+                let blk = &a[b * m * n..(b + 1) * m * n];
+                let (uo, vo) = match (&us, &vs) {
+                    // SAFETY: `for_batch` visits each batch item once.
+                    (Some(u), Some(v)) => unsafe { (Some(u.block(b)), Some(v.block(b))) },
+                    _ => (None, None),
+                };
+                let eye = |o: &mut [T], d: usize| {
+                    o.fill(zero());
+                    if o.len() == d * d {
+                        for i in 0..d {
+                            o[i * d + i] = one();
+                        }
+                    }
+                };
+                if k == 0 {
+                    if let (Some(uo), Some(vo)) = (uo, vo) {
+                        eye(uo, m);
+                        eye(vo, n);
+                    }
+                    return;
+                }
+                let fail = |so: &mut [<T as Scalar>::Re], uo: Option<&mut [T]>,
+                            vo: Option<&mut [T]>| {
+                    so.fill(nan());
+                    if let (Some(uo), Some(vo)) = (uo, vo) {
+                        uo.fill(nan());
+                        vo.fill(nan());
+                    }
+                };
+                if !all_finite(blk) {
+                    return fail(so, uo, vo);
+                }
+                let mat = load(blk, m, n);
+                let (Some(uo), Some(vo)) = (uo, vo) else {
+                    match mat.singular_values() {
+                        Ok(s) => so.copy_from_slice(&s),
+                        Err(_) => so.fill(nan()),
+                    }
+                    return;
+                };
+                match if full { mat.svd() } else { mat.thin_svd() } {
+                    Ok(svd) => {
+                        let s = svd.S().column_vector();
+                        for (i, x) in so.iter_mut().enumerate() {
+                            *x = T::re(&s[i]);
+                        }
+                        store(svd.U(), uo);
+                        // vh = V^H
+                        let v = svd.V();
+                        let kk = v.ncols();
+                        for i in 0..kk {
+                            for j in 0..n {
+                                vo[i * n + j] = conj(&v[(j, i)]);
+                            }
+                        }
+                    }
+                    Err(_) => fail(so, Some(uo), Some(vo)),
+                }
+            });
+            let mut res = vec![ss.finish()?];
+            if let (Some(u), Some(v)) = (us, vs) {
+                res.push(u.finish()?);
+                res.push(v.finish()?);
+            }
+            Ok(res)
+        }) as Kernel)
+    })
+}

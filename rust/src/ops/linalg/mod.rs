@@ -1,0 +1,163 @@
+//! Dense linear algebra through `faer`: `cholesky`, `lu`,
+//! `lu_pivots_to_permutation`, `qr`, `eigh`, `svd`, `triangular_solve` and
+//! `tridiagonal_solve`, with the semantics of `jax.lax.linalg`'s primitives.
+//!
+//! Every op is batched over the leading dims of its operands (the Python
+//! rules checked the shapes at trace time): one matrix runs with faer's own
+//! parallelism, a batch runs one matrix per rayon task (faer does not split
+//! small matrices, so the nesting costs nothing there).
+//!
+//! Buffers are row-major (C order); faer's matrices are views with strides,
+//! so a row-major `m x n` block is `MatRef::from_row_major_slice`. Kernels
+//! are generic over [`Scalar`] (faer's `ComplexField` plus our `Element`), so
+//! complex dtypes need one `impl Scalar` line and a dispatch arm each; every
+//! adjoint is written with `conj` (the identity for real dtypes).
+//!
+//! Failure is data, as in JAX: a matrix that is not positive definite gives a
+//! Cholesky factor of NaNs, a decomposition that does not converge (or a
+//! non-finite input to `eigh`/`svd`) gives NaNs, a zero pivot in LU leaves
+//! its column as LAPACK's `getrf` does (no division).
+mod factor;
+mod solve;
+
+pub use factor::{build_cholesky, build_eigh, build_lu, build_qr, build_svd};
+pub use solve::{build_lu_pivots_to_permutation, build_triangular_solve, build_tridiagonal_solve};
+
+use crate::base::buffer::{numel, Buffer, RawBuf};
+use crate::base::dtype::{DType, Element};
+use crate::base::error::Result;
+use faer::traits::{ComplexField, RealField};
+use rayon::prelude::*;
+
+/// An element type the linear-algebra kernels run on.
+pub trait Scalar:
+    Element
+    + ComplexField
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+{
+    /// The real type of eigenvalues and singular values (itself for reals).
+    type Re: Element + RealField;
+    fn re(x: &Self) -> Self::Re;
+}
+
+impl Scalar for f32 {
+    type Re = f32;
+    fn re(x: &f32) -> f32 {
+        *x
+    }
+}
+
+impl Scalar for f64 {
+    type Re = f64;
+    fn re(x: &f64) -> f64 {
+        *x
+    }
+}
+
+/// `linalg_dtype!(dt, op, T => body)`: run `body` with `T` the element type
+/// of `dt` (float32/float64; the Python side upcasts float16/bfloat16).
+#[macro_export]
+macro_rules! linalg_dtype {
+    ($dt:expr, $op:expr, $T:ident => $body:expr) => {{
+        match $dt {
+            $crate::base::dtype::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::base::dtype::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            other => Err($crate::base::error::dtype_err($op, other)),
+        }
+    }};
+}
+
+/// An output being filled, one disjoint `stride`-long block per batch item,
+/// from several rayon tasks at once.
+pub(crate) struct Out<T: Element> {
+    raw: RawBuf,
+    dtype: DType,
+    shape: Vec<usize>,
+    stride: usize,
+    ptr: *mut T,
+}
+
+// SAFETY: the pointer is into `raw`, which `Out` owns; each task writes only
+// its own block (`block(b)` for its own `b`).
+unsafe impl<T: Element> Send for Out<T> {}
+// SAFETY: as for `Send`: shared use only hands out disjoint blocks.
+unsafe impl<T: Element> Sync for Out<T> {}
+
+impl<T: Element> Out<T> {
+    /// An output of `shape`, whose last `core` dims form one batch item.
+    pub fn new(shape: &[usize], core: usize) -> Out<T> {
+        let n = numel(shape);
+        let stride = numel(&shape[shape.len() - core..]);
+        let mut raw = RawBuf::alloc(n * std::mem::size_of::<T>());
+        let ptr = raw.as_mut_slice::<T>().as_mut_ptr();
+        Out {
+            raw,
+            dtype: T::DTYPE,
+            shape: shape.to_vec(),
+            stride,
+            ptr,
+        }
+    }
+
+    /// Batch item `b`'s block.
+    ///
+    /// # Safety
+    /// No two live blocks may have the same `b`.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn block(&self, b: usize) -> &mut [T] {
+        // SAFETY: block `b` lies inside the allocation (b < batch, checked by
+        // the callers' loops) and the caller guarantees it is not aliased.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(b * self.stride), self.stride) }
+    }
+
+    pub fn finish(self) -> Result<Buffer> {
+        Buffer::new(self.dtype, self.shape, self.raw)
+    }
+}
+
+/// Run `f(b)` for every batch item, in parallel when there are several.
+pub(crate) fn for_batch(batch: usize, f: impl Fn(usize) + Sync + Send) {
+    if batch <= 1 {
+        (0..batch).for_each(f);
+    } else {
+        (0..batch).into_par_iter().for_each(f);
+    }
+}
+
+/// The batch size of an operand with `core` trailing core dims.
+pub(crate) fn batch_of(shape: &[usize], core: usize) -> usize {
+    numel(&shape[..shape.len().saturating_sub(core)])
+}
+
+/// A column-major copy of the row-major `m x n` block `a`.
+pub(crate) fn load<T: Scalar>(a: &[T], m: usize, n: usize) -> faer::Mat<T> {
+    faer::Mat::from_fn(m, n, |i, j| a[i * n + j])
+}
+
+/// Write `src` (any strides) into the row-major block `out`.
+pub(crate) fn store<T: Scalar>(src: faer::MatRef<'_, T>, out: &mut [T]) {
+    let n = src.ncols();
+    for i in 0..src.nrows() {
+        for j in 0..n {
+            out[i * n + j] = src[(i, j)];
+        }
+    }
+}
+
+/// Whether every element of the block is finite.
+pub(crate) fn all_finite<T: Scalar>(a: &[T]) -> bool {
+    a.iter().all(faer::traits::math_utils::is_finite)
+}
+
+#[cfg(test)]
+mod tests;

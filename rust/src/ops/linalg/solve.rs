@@ -1,0 +1,232 @@
+//! The solvers: `triangular_solve`, `tridiagonal_solve`, and
+//! `lu_pivots_to_permutation`.
+use super::{batch_of, for_batch, Out, Scalar};
+use crate::base::buffer::Buffer;
+use crate::base::error::Result;
+use crate::ops::{Kernel, OpSpec};
+use faer::linalg::triangular_solve as ts;
+use faer::traits::math_utils::{abs1, nan, zero};
+use faer::{Conj, MatMut, MatRef, Par};
+
+// ---------------------------------------------------------------------------
+// triangular_solve(a, b): op(a) x = b (left_side) or x op(a) = b, op(a) one
+// of a, a^T, conj(a), a^H; only the `lower` (or upper) triangle of a is read,
+// and not its diagonal with `unit_diagonal`.
+
+#[allow(clippy::too_many_arguments)]
+fn tri_solve_one<T: Scalar>(
+    a: &[T],
+    m: usize,
+    out: &mut [T],
+    rows: usize,
+    cols: usize,
+    flags: [bool; 5],
+    par: Par,
+) {
+    let [left, lower, transpose, conjugate, unit] = flags;
+    let a = MatRef::from_row_major_slice(a, m, m);
+    // Left: op(a) x = b with b row-major (m x cols). Right: x op(a) = b is
+    // op(a)^T x^T = b^T, and b^T is the row-major b read column-major.
+    let (eff, rhs, lower_eff): (MatRef<'_, T>, MatMut<'_, T>, bool) = if left {
+        let rhs = MatMut::from_row_major_slice_mut(out, rows, cols);
+        if transpose {
+            (a.transpose(), rhs, !lower)
+        } else {
+            (a, rhs, lower)
+        }
+    } else {
+        let rhs = MatMut::from_column_major_slice_mut(out, cols, rows);
+        if transpose {
+            (a, rhs, lower)
+        } else {
+            (a.transpose(), rhs, !lower)
+        }
+    };
+    let c = if conjugate { Conj::Yes } else { Conj::No };
+    match (lower_eff, unit) {
+        (true, false) => ts::solve_lower_triangular_in_place_with_conj(eff, c, rhs, par),
+        (true, true) => ts::solve_unit_lower_triangular_in_place_with_conj(eff, c, rhs, par),
+        (false, false) => ts::solve_upper_triangular_in_place_with_conj(eff, c, rhs, par),
+        (false, true) => ts::solve_unit_upper_triangular_in_place_with_conj(eff, c, rhs, par),
+    }
+}
+
+pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(2, 1)?;
+    spec.same_dtypes()?;
+    let p = spec.params;
+    let flags = [
+        p.bool("left_side")?,
+        p.bool("lower")?,
+        p.bool("transpose_a")?,
+        p.bool("conjugate_a")?,
+        p.bool("unit_diagonal")?,
+    ];
+    let a_shape = spec.ins[0].shape.clone();
+    let b_shape = spec.ins[1].shape.clone();
+    let m = a_shape[a_shape.len() - 1];
+    let r = b_shape.len();
+    let (rows, cols) = (b_shape[r - 2], b_shape[r - 1]);
+    let batch = batch_of(&b_shape, 2);
+    let a_batch = batch_of(&a_shape, 2);
+    crate::ensure!(
+        a_batch == batch,
+        "triangular_solve: batch sizes {} and {} differ",
+        a_batch,
+        batch
+    );
+    let par = if batch > 1 || m < 128 {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    };
+    let dt = spec.ins[0].dtype;
+    crate::linalg_dtype!(dt, "triangular_solve", T => {
+        Ok(Box::new(move |ins: &[&Buffer]| {
+            let (a, b) = (ins[0].slice::<T>()?, ins[1].slice::<T>()?);
+            let out = Out::<T>::new(&b_shape, 2);
+            let nb = rows * cols;
+            for_batch(batch, |i| {
+                // SAFETY: `for_batch` visits each batch item once.
+                let o = unsafe { out.block(i) };
+                o.copy_from_slice(&b[i * nb..(i + 1) * nb]);
+                if nb > 0 && m > 0 {
+                    tri_solve_one(&a[i * m * m..(i + 1) * m * m], m, o, rows, cols, flags, par);
+                }
+            });
+            Ok(vec![out.finish()?])
+        }) as Kernel)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// tridiagonal_solve(dl, d, du, b): LAPACK's gtsv (Gaussian elimination with
+// partial pivoting); dl[0] and du[m-1] are not read. A singular matrix gives
+// NaNs, as JAX does.
+
+/// Solve in place for the row-major `b` (n x k); false if singular.
+fn gtsv<T: Scalar>(dl: &[T], d: &[T], du: &[T], b: &mut [T], n: usize, k: usize) -> bool {
+    if n == 0 {
+        return true;
+    }
+    // LAPACK's arrays: dl[i] = A[i+1, i], du[i] = A[i, i+1]
+    let mut dl: Vec<T> = dl[1..].to_vec();
+    let mut d: Vec<T> = d.to_vec();
+    let mut du: Vec<T> = du[..n - 1].to_vec();
+    let z = zero::<T>();
+    for i in 0..n - 1 {
+        let last = i == n - 2;
+        if abs1(&d[i]) >= abs1(&dl[i]) {
+            if d[i] == z {
+                return false;
+            }
+            let fact = dl[i] / d[i];
+            d[i + 1] = d[i + 1] - fact * du[i];
+            for j in 0..k {
+                b[(i + 1) * k + j] = b[(i + 1) * k + j] - fact * b[i * k + j];
+            }
+            dl[i] = z;
+        } else {
+            let fact = d[i] / dl[i];
+            d[i] = dl[i];
+            let temp = d[i + 1];
+            d[i + 1] = du[i] - fact * temp;
+            if !last {
+                dl[i] = du[i + 1];
+                du[i + 1] = -(fact * dl[i]);
+            }
+            du[i] = temp;
+            for j in 0..k {
+                let t = b[i * k + j];
+                b[i * k + j] = b[(i + 1) * k + j];
+                b[(i + 1) * k + j] = t - fact * b[(i + 1) * k + j];
+            }
+        }
+    }
+    if d[n - 1] == z {
+        return false;
+    }
+    for j in 0..k {
+        b[(n - 1) * k + j] = b[(n - 1) * k + j] / d[n - 1];
+        if n > 1 {
+            b[(n - 2) * k + j] = (b[(n - 2) * k + j] - du[n - 2] * b[(n - 1) * k + j]) / d[n - 2];
+        }
+        for i in (0..n.saturating_sub(2)).rev() {
+            b[i * k + j] =
+                (b[i * k + j] - du[i] * b[(i + 1) * k + j] - dl[i] * b[(i + 2) * k + j]) / d[i];
+        }
+    }
+    true
+}
+
+pub fn build_tridiagonal_solve(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(4, 1)?;
+    spec.same_dtypes()?;
+    let b_shape = spec.ins[3].shape.clone();
+    let r = b_shape.len();
+    let (n, k) = (b_shape[r - 2], b_shape[r - 1]);
+    let batch = batch_of(&b_shape, 2);
+    let dt = spec.ins[3].dtype;
+    crate::linalg_dtype!(dt, "tridiagonal_solve", T => {
+        Ok(Box::new(move |ins: &[&Buffer]| {
+            let (dl, d, du, b) = (
+                ins[0].slice::<T>()?,
+                ins[1].slice::<T>()?,
+                ins[2].slice::<T>()?,
+                ins[3].slice::<T>()?,
+            );
+            let out = Out::<T>::new(&b_shape, 2);
+            for_batch(batch, |i| {
+                // SAFETY: `for_batch` visits each batch item once.
+                let o = unsafe { out.block(i) };
+                o.copy_from_slice(&b[i * n * k..(i + 1) * n * k]);
+                let s = i * n..(i + 1) * n;
+                if !gtsv(&dl[s.clone()], &d[s.clone()], &du[s], o, n, k) {
+                    o.fill(nan());
+                }
+            });
+            Ok(vec![out.finish()?])
+        }) as Kernel)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// lu_pivots_to_permutation(pivots): apply the row swaps i <-> pivots[i] to
+// iota(permutation_size), with JAX's indexing of pivots out of range.
+
+pub fn build_lu_pivots_to_permutation(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let piv_shape = spec.ins[0].shape.clone();
+    let out_shape = spec.outs[0].shape.clone();
+    let k = piv_shape[piv_shape.len() - 1];
+    let m = out_shape[out_shape.len() - 1];
+    let batch = batch_of(&out_shape, 1);
+    crate::ensure!(
+        spec.ins[0].dtype == crate::base::dtype::DType::I32,
+        "lu_pivots_to_permutation: pivots must be int32"
+    );
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let piv = ins[0].slice::<i32>()?;
+        let out = Out::<i32>::new(&out_shape, 1);
+        for_batch(batch, |b| {
+            // SAFETY: `for_batch` visits each batch item once.
+            let o = unsafe { out.block(b) };
+            for (i, x) in o.iter_mut().enumerate() {
+                *x = i as i32;
+            }
+            // JAX's loop of `perm.at[i].set(perm[j])`, `perm.at[j].set(perm[i])`:
+            // a negative j counts from the end, the read clamps, the write
+            // out of range is dropped.
+            for (i, &p) in piv[b * k..(b + 1) * k].iter().enumerate() {
+                let j = if p < 0 { p as i64 + m as i64 } else { p as i64 };
+                let y = o[j.clamp(0, m as i64 - 1) as usize];
+                let x = o[i];
+                o[i] = y;
+                if (0..m as i64).contains(&j) {
+                    o[j as usize] = x;
+                }
+            }
+        });
+        Ok(vec![out.finish()?])
+    }))
+}

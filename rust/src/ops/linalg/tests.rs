@@ -1,0 +1,138 @@
+use crate::base::aval::Aval;
+use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
+use crate::base::params::{Param, Params};
+use crate::ops::{build, OpSpec};
+
+fn run(p: Params, ins: &[Buffer], outs: &[(DType, Vec<usize>)]) -> Vec<Buffer> {
+    let avals: Vec<Aval> = ins
+        .iter()
+        .map(|b| Aval::new(b.dtype, b.shape.clone()))
+        .collect();
+    let outs: Vec<Aval> = outs.iter().map(|(d, s)| Aval::new(*d, s.clone())).collect();
+    let k = build(&OpSpec {
+        params: &p,
+        ins: &avals,
+        outs: &outs,
+    })
+    .unwrap();
+    let refs: Vec<&Buffer> = ins.iter().collect();
+    k(&refs).unwrap()
+}
+
+fn f64s(b: &Buffer) -> Vec<f64> {
+    b.slice::<f64>().unwrap().to_vec()
+}
+
+fn close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() < 1e-12, "{a:?} != {b:?}");
+    }
+}
+
+#[test]
+fn cholesky_of_a_batch_and_of_an_indefinite_matrix() {
+    let a = Buffer::from_vec(vec![2, 2, 2], &[4.0, 99.0, 2.0, 5.0, 1.0, 2.0, 2.0, 1.0]).unwrap();
+    let out = run(
+        Params::new("cholesky"),
+        &[a],
+        &[(DType::F64, vec![2, 2, 2])],
+    );
+    let v = f64s(&out[0]);
+    close(&v[..4], &[2.0, 0.0, 1.0, 2.0]); // the upper triangle is not read
+    assert!(v[4..].iter().all(|x| x.is_nan()));
+}
+
+#[test]
+fn lu_pivots_like_getrf_and_leaves_a_zero_column() {
+    let a = Buffer::from_vec(vec![3, 3], &[0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 3.0]).unwrap();
+    let out = run(
+        Params::new("lu"),
+        &[a],
+        &[
+            (DType::F64, vec![3, 3]),
+            (DType::I32, vec![3]),
+            (DType::I32, vec![3]),
+        ],
+    );
+    assert!(f64s(&out[0]).iter().all(|x| x.is_finite()));
+    let a = Buffer::from_vec(vec![2, 2], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let out = run(
+        Params::new("lu"),
+        &[a],
+        &[
+            (DType::F64, vec![2, 2]),
+            (DType::I32, vec![2]),
+            (DType::I32, vec![2]),
+        ],
+    );
+    close(&f64s(&out[0]), &[3.0, 4.0, 1.0 / 3.0, 2.0 - 4.0 / 3.0]);
+    assert_eq!(out[1].slice::<i32>().unwrap(), &[1, 1]);
+    assert_eq!(out[2].slice::<i32>().unwrap(), &[1, 0]);
+}
+
+#[test]
+fn triangular_solve_left_and_right() {
+    let a = Buffer::from_vec(vec![2, 2], &[2.0, 0.0, 1.0, 4.0]).unwrap();
+    let b = Buffer::from_vec(vec![2, 1], &[2.0, 9.0]).unwrap();
+    let p = |left: bool, tr: bool| {
+        Params::new("triangular_solve")
+            .with("left_side", Param::Bool(left))
+            .with("lower", Param::Bool(true))
+            .with("transpose_a", Param::Bool(tr))
+            .with("conjugate_a", Param::Bool(false))
+            .with("unit_diagonal", Param::Bool(false))
+    };
+    let out = run(p(true, false), &[a.clone(), b], &[(DType::F64, vec![2, 1])]);
+    close(&f64s(&out[0]), &[1.0, 2.0]); // [[2,0],[1,4]] x = [2, 9]
+    let b = Buffer::from_vec(vec![1, 2], &[2.0, 4.0]).unwrap();
+    let out = run(p(false, false), &[a, b], &[(DType::F64, vec![1, 2])]);
+    close(&f64s(&out[0]), &[0.5, 1.0]); // x [[2,0],[1,4]] = [2, 4]
+}
+
+#[test]
+fn tridiagonal_solve_pivots_and_flags_singular_systems() {
+    // [[0, 1], [1, 0]] x = [1, 2] needs a row interchange
+    let dl = Buffer::from_vec(vec![2], &[0.0, 1.0]).unwrap();
+    let d = Buffer::from_vec(vec![2], &[0.0, 0.0]).unwrap();
+    let du = Buffer::from_vec(vec![2], &[1.0, 0.0]).unwrap();
+    let b = Buffer::from_vec(vec![2, 1], &[1.0, 2.0]).unwrap();
+    let out = run(
+        Params::new("tridiagonal_solve"),
+        &[dl, d.clone(), du, b.clone()],
+        &[(DType::F64, vec![2, 1])],
+    );
+    close(&f64s(&out[0]), &[2.0, 1.0]);
+    let z = Buffer::from_vec(vec![2], &[0.0, 0.0]).unwrap();
+    let out = run(
+        Params::new("tridiagonal_solve"),
+        &[z.clone(), d, z, b],
+        &[(DType::F64, vec![2, 1])],
+    );
+    assert!(f64s(&out[0]).iter().all(|x| x.is_nan()));
+}
+
+#[test]
+fn svd_and_eigh_of_empty_and_nan_matrices() {
+    let a = Buffer::from_vec(vec![2, 0], &[] as &[f64]).unwrap();
+    let p = Params::new("svd")
+        .with("full_matrices", Param::Bool(true))
+        .with("compute_uv", Param::Bool(true));
+    let out = run(
+        p,
+        &[a],
+        &[
+            (DType::F64, vec![0]),
+            (DType::F64, vec![2, 2]),
+            (DType::F64, vec![0, 0]),
+        ],
+    );
+    close(&f64s(&out[1]), &[1.0, 0.0, 0.0, 1.0]);
+    let a = Buffer::from_vec(vec![2, 2], &[1.0, f64::NAN, f64::NAN, 1.0]).unwrap();
+    let p = Params::new("eigh")
+        .with("lower", Param::Bool(true))
+        .with("sort_eigenvalues", Param::Bool(true));
+    let out = run(p, &[a], &[(DType::F64, vec![2, 2]), (DType::F64, vec![2])]);
+    assert!(f64s(&out[1]).iter().all(|x| x.is_nan()));
+}
