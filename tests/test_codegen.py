@@ -381,3 +381,23 @@ def test_reductions_over_random_shapes_and_special_values(data):
   assume(x.size > 0 or red == "sum")   # an empty max is an error at trace time
   fn, args = (lambda v: _REDUCERS[red](v, ax)), (jnp.asarray(x),)
   both_tiers(fn, args, f"{red} {ax} {shape}", expect_native=_has_groups(fn, args))
+
+
+def test_disk_cache_lets_a_second_process_skip_llvm(tmp_path):
+  """``RJAX_CACHE_DIR``: the first process writes object code keyed by the
+  group's IR, versions and CPU; the second loads it (no LLVM compile) and
+  gives the same bits."""
+  code = ("import numpy as np, rjax, rjax.numpy as jnp\n"
+          "from rjax._src.runtime import codegen\n"
+          "x = jnp.asarray(np.linspace(-3, 3, 5000, dtype=np.float32).reshape(50, 100))\n"
+          "a = rjax.jit(lambda v: jnp.tanh(v) * 2.0 + jnp.sum(jnp.exp(v), -1, keepdims=True))(x)\n"
+          "print(codegen.stats()['compiled'], codegen.stats()['disk_hits'],\n"
+          "      np.asarray(a).view(np.uint32).sum(dtype=np.uint64))\n")
+  env = {"RJAX_CODEGEN": "sync", "RJAX_CACHE_DIR": str(tmp_path)}
+  first = _subprocess(code, env).split()
+  files = list(tmp_path.iterdir())
+  assert files and all(f.name.startswith("rjax-native-") for f in files)
+  second = _subprocess(code, env).split()
+  assert first[0] == second[0] != "0"
+  assert first[1] == "0" and second[1] == first[0]   # every group from the disk
+  assert first[2] == second[2]

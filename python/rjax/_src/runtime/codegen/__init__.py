@@ -18,7 +18,8 @@ on the tier.
 
 If llvmlite is missing or a compile fails, the group keeps the interpreter
 and the reason is logged once. With ``jax_log_compiles`` each tier change is
-logged with its compile time.
+logged with its compile time. ``RJAX_CACHE_DIR`` keeps the object code on
+disk (``llvm.py``), keyed by the group's IR, versions and CPU.
 """
 from __future__ import annotations
 
@@ -63,8 +64,12 @@ def set_mode(m: str) -> str:
 
 
 def stats() -> dict:
-  """Groups compiled so far in this process and the seconds spent."""
+  """Groups given native code so far in this process, the seconds spent,
+  how many came from the on-disk cache, and why native code is unavailable
+  (None if it is)."""
+  comp = _state["compiler"]
   return {"compiled": _state["compiled"], "seconds": _state["seconds"],
+          "disk_hits": comp.disk_hits if comp is not None else 0,
           "unavailable": _state["unavailable"]}
 
 
