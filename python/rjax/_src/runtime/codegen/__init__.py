@@ -30,12 +30,15 @@ import time
 
 from rjax._rjax import codegen_set_mode, native_fail, native_install, native_wait
 from rjax._src.base.config import config
+from rjax._src.runtime.codegen import llvm
 
 logger = logging.getLogger("rjax")
 
 MODES = ("auto", "sync", "off")
 
 _lock = threading.Lock()
+#: held while the compiler is made (importing llvmlite): never with `_lock`
+_make_lock = threading.Lock()
 _state = {"mode": "off", "compiler": None, "unavailable": None, "thread": None,
           "failures": set(), "compiled": 0, "seconds": 0.0}
 
@@ -76,11 +79,10 @@ def stats() -> dict:
 def _compiler():
   """The LLVM compiler, created on first use; None (logged once) if
   llvmlite cannot be used."""
-  with _lock:
+  with _make_lock:
     if _state["compiler"] is None and _state["unavailable"] is None:
       try:
-        from rjax._src.runtime.codegen import llvm   # llvmlite only when on
-        _state["compiler"] = llvm.Compiler()
+        _state["compiler"] = llvm.Compiler()   # imports llvmlite
       except Exception as e:   # ImportError, or LLVM failing to start
         _state["unavailable"] = f"{type(e).__name__}: {e}"
         logger.warning("rjax: native code is unavailable (%s); fused groups run in the "

@@ -12,8 +12,8 @@ rjax and llvmlite versions and the host CPU's name and features: in memory
 (two groups of the same structure share their code) and, when
 ``RJAX_CACHE_DIR`` is set, on disk as object files, so that a second
 process skips LLVM (JAX's persistent compilation cache, for native code).
-Imported only when native code is on (``RJAX_CODEGEN=off`` never imports
-llvmlite).
+llvmlite itself is imported when the first ``Compiler`` is made, so
+``RJAX_CODEGEN=off`` never imports it.
 """
 from __future__ import annotations
 
@@ -23,12 +23,7 @@ import tempfile
 import threading
 from importlib import metadata
 
-import llvmlite
-import llvmlite.binding as llvm
-
 from rjax._rjax import native_symbols
-
-VERSION = llvmlite.__version__
 
 
 def _rjax_version() -> str:
@@ -42,6 +37,9 @@ class Compiler:
   """Compiles IR modules into one engine; ``compile`` is thread-safe."""
 
   def __init__(self):
+    import llvmlite   # here, not at the top: RJAX_CODEGEN=off never imports llvmlite
+    import llvmlite.binding as llvm
+    self._llvm = llvm
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     for name, addr in native_symbols():
@@ -54,7 +52,7 @@ class Compiler:
     self.triple = target.triple
     self.data_layout = str(self.machine.target_data)
     self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.machine)
-    self._salt = f"rjax {_rjax_version()}|llvmlite {VERSION}|{self.triple}|{self.cpu}|" \
+    self._salt = f"rjax {_rjax_version()}|llvmlite {llvmlite.__version__}|{self.triple}|{self.cpu}|" \
                  f"{self.features}\n"
     self._addrs: dict[str, int] = {}
     self._lock = threading.Lock()
@@ -62,6 +60,7 @@ class Compiler:
 
   def optimize(self, ir: str):
     """The module of ``ir``, verified and optimized for the host."""
+    llvm = self._llvm
     mod = llvm.parse_assembly(ir)
     mod.triple = self.triple
     mod.data_layout = self.data_layout
@@ -85,7 +84,7 @@ class Compiler:
         if obj is None:
           obj = self.machine.emit_object(self.optimize(ir.replace(f"@{name}(", f"@{sym}(")))
           self._store(key, obj)
-        self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self.engine.add_object_file(self._llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()
         addr = self.engine.get_function_address(sym)
         if not addr:
