@@ -31,6 +31,8 @@ pub struct Executable {
     /// (see `ops::callback`), here or in a sub-program.
     host_calls: bool,
     effects: bool,
+    /// The fused groups' slots for native code (`exec::native`).
+    native: Vec<std::sync::Arc<super::native::Slot>>,
 }
 
 /// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
@@ -98,6 +100,7 @@ impl Executable {
             (0..specs.len()).map(Step::Single).collect()
         };
         let mut instrs = Vec::with_capacity(steps.len());
+        let mut native = Vec::new();
         for step in steps {
             match step {
                 Step::Single(k) => {
@@ -131,9 +134,12 @@ impl Executable {
                             used_outside.contains(&v)
                         })?;
                     let out_avals: Vec<Aval> = outs.iter().map(|&v| avals[v].clone()).collect();
+                    let name = fused.describe();
+                    let slot = super::native::Slot::new(fused, out_avals);
+                    native.push(slot.clone());
                     instrs.push(Instr {
-                        name: fused.describe(),
-                        kernel: super::fused::kernel(fused, out_avals),
+                        name,
+                        kernel: super::native::kernel(slot),
                         ins,
                         outs,
                         frees: vec![],
@@ -167,7 +173,13 @@ impl Executable {
             stats,
             host_calls,
             effects,
+            native,
         })
+    }
+
+    /// The slots of the fused groups (native code for them, `exec::native`).
+    pub fn native_slots(&self) -> &[std::sync::Arc<super::native::Slot>] {
+        &self.native
     }
 
     /// Whether a run calls back into the host (Python).

@@ -15,16 +15,36 @@ use crate::loops::strided::LoadMap;
 use crate::ops::elementwise::eager::load_col;
 use crate::ops::reduce::Monoid;
 use crate::ops::scalar::Num;
-use crate::ops::Kernel;
 use rayon::prelude::*;
 
-/// The kernel that runs `f`, writing outputs of `out_avals`.
-pub fn kernel(f: Fused, out_avals: Vec<Aval>) -> Kernel {
-    Box::new(move |args: &[&Buffer]| run(&f, args, &out_avals))
-}
+/// A group's compiled chunk function (the native tier, `exec::native`):
+/// `(a, b, outs, accs, r0, tile)` does what the interpreter does for one
+/// chunk: elements `[a, b)` (rows `[a, b)` of a multi-phase row group),
+/// writing the outputs at `outs` and folding into the accumulators at
+/// `accs` (slot 0 is row `r0`), in tiles of `tile` elements.
+pub type ChunkFn<'a> = &'a (dyn Fn(usize, usize, &[usize], &[usize], usize, usize) -> Result<()>
+         + Sync);
 
 /// Run `f` over its iteration space; `args` are its external inputs.
 pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer>> {
+    run_with(f, args, out_avals, None)
+}
+
+/// The accumulators' element pointers.
+fn acc_ptrs(acc: &mut [Acc]) -> Vec<usize> {
+    acc.iter_mut()
+        .map(|a| a.vals.as_mut().raw_parts().1 as usize)
+        .collect()
+}
+
+/// `run`, each chunk computed by `native` if given (the same chunks and
+/// the same accumulators, merged and written the same way).
+pub fn run_with(
+    f: &Fused,
+    args: &[&Buffer],
+    out_avals: &[Aval],
+    native: Option<ChunkFn>,
+) -> Result<Vec<Buffer>> {
     if args.len() != f.n_inputs {
         return Err(Error::Internal(format!(
             "fused kernel expects {} inputs, got {}",
@@ -56,6 +76,9 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
             let nch = total.div_ceil(GRAIN);
             par_chunks(nch, |c| {
                 let (a, b) = (c * GRAIN, ((c + 1) * GRAIN).min(total));
+                if let Some(nf) = native {
+                    return nf(a, b, &ptrs, &[], 0, r.tile);
+                }
                 let mut s = Scratch::new(f);
                 r.tiles(a, b, &mut s, &outs, |_, _, _| Ok(()))
             })?;
@@ -64,8 +87,12 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
             let nch = total.div_ceil(GRAIN).max(1);
             let parts = par_chunks(nch, |c| {
                 let (a, b) = (c * GRAIN, ((c + 1) * GRAIN).min(total));
-                let mut s = Scratch::new(f);
                 let mut acc = r.new_accs(1);
+                if let Some(nf) = native {
+                    nf(a, b, &ptrs, &acc_ptrs(&mut acc), 0, r.tile)?;
+                    return Ok(acc);
+                }
+                let mut s = Scratch::new(f);
                 r.tiles(a, b, &mut s, &outs, |vs, _, len| {
                     for ((red, ac), v) in f.reds.iter().zip(acc.iter_mut()).zip(vs) {
                         ac.fold_seg(red.op, *v, 0, len, 0)?;
@@ -82,8 +109,13 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
             let nch = rows.div_ceil(rows_per).max(1);
             let parts = par_chunks(nch, |c| {
                 let (r0, r1) = (c * rows_per, ((c + 1) * rows_per).min(rows));
-                let mut s = Scratch::new(f);
                 let mut acc = r.new_accs(width);
+                if let Some(nf) = native {
+                    let p = acc_ptrs(&mut acc);
+                    nf(r0 * width, r1 * width, &ptrs, &p, 0, r.tile)?;
+                    return Ok(acc);
+                }
+                let mut s = Scratch::new(f);
                 r.tiles(r0 * width, r1 * width, &mut s, &outs, |vs, t0, len| {
                     let mut i = 0;
                     while i < len {
@@ -107,8 +139,12 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
             let nch = rows.div_ceil(per_chunk);
             par_chunks(nch, |c| {
                 let (r0, r1) = (c * per_chunk, ((c + 1) * per_chunk).min(rows));
-                let mut s = Scratch::new(f);
                 let mut acc = r.new_accs(r1 - r0);
+                if let Some(nf) = native {
+                    nf(r0, r1, &ptrs, &acc_ptrs(&mut acc), r0, r.tile)?;
+                    return r.write_accs(&acc, &outs, r0);
+                }
+                let mut s = Scratch::new(f);
                 let mut q0 = r0;
                 while q0 < r1 {
                     let q1 = (q0 + per_tile).min(r1);
@@ -124,8 +160,13 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
             let nch = rows.div_ceil(rows_per);
             par_chunks(nch, |c| {
                 let (r0, r1) = (c * rows_per, ((c + 1) * rows_per).min(rows));
-                let mut s = Scratch::new(f);
                 let mut acc = r.new_accs(r1 - r0);
+                if let Some(nf) = native {
+                    let p = acc_ptrs(&mut acc);
+                    nf(r0 * rlen, r1 * rlen, &ptrs, &p, r0, r.tile)?;
+                    return r.write_accs(&acc, &outs, r0);
+                }
+                let mut s = Scratch::new(f);
                 r.tiles(r0 * rlen, r1 * rlen, &mut s, &outs, |vs, t0, len| {
                     let mut i = 0;
                     while i < len {
@@ -149,7 +190,7 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
 }
 
 /// Run `f(chunk)` for chunks `0..n`, in parallel when there are several.
-fn par_chunks<R: Send>(n: usize, f: impl Fn(usize) -> Result<R> + Sync + Send) -> Result<Vec<R>> {
+pub(crate) fn par_chunks<R: Send>(n: usize, f: impl Fn(usize) -> Result<R> + Sync + Send) -> Result<Vec<R>> {
     if n <= 1 || num_threads() <= 1 {
         (0..n).map(f).collect()
     } else {
@@ -368,7 +409,7 @@ impl Runner<'_> {
                 out.set_len(n);
                 rc.acc[*r].fill_rows(rc.slot0, rc.rlen, out)
             }
-            Node::Op { kernel, args } => {
+            Node::Op { kernel, args, .. } => {
                 let (done, rest) = s.cols.split_at_mut(i);
                 let done: &[Col] = done;
                 // the operands' tiles, on the stack for up to four

@@ -516,6 +516,14 @@ fn every_elementwise_op_fuses_in_every_dtype() {
                         "{} {:?} -> {} with operands {:?}",
                         def.name, case.ins, case.out, shapes
                     );
+                    // the native tier renders every such group (exec::native)
+                    let e = Executable::new(in_avals.clone(), vec![], specs(), vec![out_id])
+                        .unwrap();
+                    for s in e.native_slots() {
+                        if let Err(w) = s.render("f") {
+                            panic!("{what}: no native code: {w}");
+                        }
+                    }
                     let (f, u, kernels) = both(in_avals, vec![], specs, vec![out_id], &args);
                     assert_eq!(kernels, 1, "{what}: {kernels} kernels");
                     assert_eq!(f[0].dtype, case.out, "{what}");

@@ -4,3 +4,4 @@ pub mod comm;
 pub mod device;
 pub mod executable;
 pub mod fused;
+pub mod native;

@@ -2,6 +2,7 @@
 pub mod buffer;
 pub mod errors;
 pub mod host;
+pub mod native;
 pub mod program;
 pub mod transport;
 
@@ -79,6 +80,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(program::init_devices, m)?)?;
     m.add_function(wrap_pyfunction!(program::device_threads, m)?)?;
     m.add_function(wrap_pyfunction!(transport::set_transport, m)?)?;
+    m.add_function(wrap_pyfunction!(native::codegen_set_mode, m)?)?;
+    m.add_function(wrap_pyfunction!(native::native_symbols, m)?)?;
+    m.add_function(wrap_pyfunction!(native::native_wait, m)?)?;
+    m.add_function(wrap_pyfunction!(native::native_install, m)?)?;
+    m.add_function(wrap_pyfunction!(native::native_fail, m)?)?;
     m.add("RjaxError", m.py().get_type::<errors::RjaxError>())?;
     m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
     Ok(())

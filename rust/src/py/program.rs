@@ -381,4 +381,15 @@ impl PyExecutable {
     fn plan(&self) -> String {
         self.inner.describe()
     }
+
+    /// The fused groups not yet compiled to native code, claimed for
+    /// compilation: `[(id, description, ir or None, why not)]`.
+    fn native_requests(&self, py: Python<'_>) -> Vec<(u64, String, Option<String>, String)> {
+        super::native::requests(self, py)
+    }
+
+    /// `(fused groups, groups running native code)`.
+    fn native_tiers(&self) -> (usize, usize) {
+        super::native::tiers(self)
+    }
 }

@@ -15,7 +15,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.runtime.array import Array, from_numpy, to_array
-from rjax._src.runtime.executable import Executable
+from rjax._src.runtime.executable import Executable, build
 
 #: primitive -> lowering rule
 lowerings: dict[Any, Callable] = {}
@@ -75,8 +75,8 @@ class LoweringCtx:
     return self.producers.get(value_id)
 
   def compile(self, out_ids: Sequence[int]) -> Executable:
-    return Executable([aval_plain(a) for a in self.in_avals], self.consts, self.instrs,
-                      list(out_ids))
+    return build([aval_plain(a) for a in self.in_avals], self.consts, self.instrs,
+                 list(out_ids))
 
   def text(self) -> str:
     """The Program, one instruction a line (for ``jit(f).lower(x).as_text()``)."""

@@ -3,7 +3,7 @@
 //! table, per-row reads of earlier reductions), the reductions, the
 //! outputs, and the phases of a multi-phase row group.
 use super::classify::{kind_of, Kind};
-use super::{FNode, Fused, Node, Out, Pattern, Red, MAX_ROW};
+use super::{FNode, Fused, Node, Out, Pattern, Red, SymOp, MAX_ROW};
 use crate::base::buffer::{numel, strides};
 use crate::base::dtype::DType;
 use crate::base::error::{Error, Result};
@@ -102,7 +102,12 @@ pub fn build_group(
                     })?;
                 let dtypes: Vec<DType> = ia.iter().map(|a| a.dtype).collect();
                 let kernel = (e.resolve)(p, &dtypes, oty)?;
-                let node = Node::Op { kernel, args };
+                let sym = SymOp {
+                    record: e.record,
+                    params: p.clone(),
+                    ins: dtypes,
+                };
+                let node = Node::Op { kernel, args, sym };
                 b.nodes.push(FNode { node, dtype: oty });
                 b.nodes.len() - 1
             }

@@ -20,9 +20,12 @@
 //! sums accumulate in float64 (at least as accurate); float64 sums may differ
 //! in the last bits; f16/bf16 sums are not fused (see `classify.rs`).
 use crate::base::dtype::DType;
+use crate::base::error::Result;
+use crate::base::params::Params;
 use crate::loops::strided::LoadMap;
 use crate::ops::elementwise::SliceKernel;
 use crate::ops::reduce::Monoid;
+use crate::ops::scalar::sym::Graph;
 
 pub mod classify;
 pub mod group;
@@ -58,6 +61,7 @@ pub enum Node {
     Op {
         kernel: SliceKernel,
         args: Vec<usize>,
+        sym: SymOp,
     },
     /// Reduction `k`'s value for the element's row (a row group's earlier
     /// phase).
@@ -72,6 +76,16 @@ impl std::fmt::Debug for Node {
             Node::RowRed(k) => write!(f, "RowRed({k})"),
         }
     }
+}
+
+/// How to record an elementwise node's scalar function as a DAG of
+/// primitives (the op table entry's `record`, with the node's params and
+/// operand dtypes): what the native tier (`exec::native`) renders.
+#[derive(Clone)]
+pub struct SymOp {
+    pub record: fn(&Params, &[DType], DType) -> Result<Graph>,
+    pub params: Params,
+    pub ins: Vec<DType>,
 }
 
 /// A node and the dtype of its values.
