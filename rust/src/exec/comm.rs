@@ -310,9 +310,12 @@ mod tests {
 
     /// Two "processes" in one test: each a communicator of 2 replicas whose
     /// transport meets the other's through a shared table.
+    /// (each process's posted bytes, round, arrivals) and its condvar.
+    type Table = Arc<(Mutex<(Vec<Option<Vec<u8>>>, u64, usize)>, Condvar)>;
+
     struct Pair {
         index: usize,
-        shared: Arc<(Mutex<(Vec<Option<Vec<u8>>>, u64, usize)>, Condvar)>,
+        shared: Table,
     }
 
     impl Transport for Pair {
