@@ -396,20 +396,7 @@ pub fn optimize_with_stats(
             .iter()
             .flat_map(|s| s.outs.iter().map(|a| (a, s.params.op.as_str()))),
     ) {
-        let bytes = a
-            .shape
-            .iter()
-            .try_fold(a.dtype.itemsize(), |n, &d| n.checked_mul(d))
-            .filter(|&n| n <= isize::MAX as usize);
-        if bytes.is_none() {
-            return Err(Error::ShapeMismatch {
-                op: op.to_string(),
-                msg: format!(
-                    "an array of shape {:?} and dtype {} needs more bytes than this machine can address",
-                    a.shape, a.dtype
-                ),
-            });
-        }
+        crate::base::buffer::checked_byte_size(op, a.dtype, &a.shape)?;
     }
 
     // Check the numbering and find each instruction's first output id.

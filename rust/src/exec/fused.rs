@@ -36,7 +36,7 @@ pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer
     // Output storage, written in disjoint ranges by the chunks.
     let mut raws: Vec<RawBuf> = out_avals
         .iter()
-        .map(|a| RawBuf::alloc(a.numel() * a.dtype.itemsize()))
+        .map(|a| RawBuf::alloc_array(a.dtype, &a.shape))
         .collect();
     let ptrs: Vec<usize> = raws
         .iter_mut()
