@@ -4,3 +4,6 @@ pub mod comm;
 pub mod device;
 pub mod executable;
 pub mod fused;
+
+#[cfg(test)]
+mod fuzz_tests;
