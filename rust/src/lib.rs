@@ -9,6 +9,12 @@
 //! - `compiler`: programs, passes, fusion planning;
 //! - `exec`: the executable, the fused tile runner, devices, communicators;
 //! - `py`: the PyO3 bindings.
+//!
+//! Every `unsafe` block states its invariant in a `// SAFETY:` comment, and
+//! an `unsafe fn` spells out each unsafe operation in its own block
+//! (`cargo clippy --lib --all-targets -- -D warnings` checks both).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 pub mod base;
 pub mod compiler;
 pub mod exec;

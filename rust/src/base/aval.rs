@@ -13,6 +13,6 @@ impl Aval {
         Aval { dtype, shape }
     }
     pub fn numel(&self) -> usize {
-        self.shape.iter().product()
+        crate::base::buffer::numel(&self.shape)
     }
 }

@@ -6,7 +6,7 @@
 //! Large allocations come from a size-class pool (fresh pages cost ~3 µs each on
 //! our VMs), so a freed buffer's pages are reused by the next allocation.
 use crate::base::dtype::{DType, Element};
-use crate::base::error::{Error, Result};
+use crate::base::error::{Error, Result, OOM_PREFIX};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,11 @@ pub struct RawBuf {
     owner: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
+// SAFETY: a `RawBuf` owns its allocation (or borrows immutable memory kept
+// alive by `owner`, itself Send + Sync); `&RawBuf` only reads it and writes
+// need `&mut RawBuf`, so it follows the rules of `Box<[u8]>`.
 unsafe impl Send for RawBuf {}
+// SAFETY: as for `Send`: shared references only read.
 unsafe impl Sync for RawBuf {}
 
 struct Pool {
@@ -35,6 +39,8 @@ struct Pool {
     free: Vec<(usize, Vec<NonNull<u8>>)>,
     idle: usize,
 }
+// SAFETY: the pool's pointers are idle allocations that no `RawBuf` refers
+// to; they are only touched under `POOL`'s mutex.
 unsafe impl Send for Pool {}
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
@@ -53,37 +59,55 @@ fn size_class(n: usize) -> usize {
 }
 
 impl RawBuf {
-    /// `len` zero (or recycled, hence initialised) bytes.
+    /// `len` zero (or recycled, hence initialised) bytes. A failed
+    /// allocation panics (see `alloc_array`, which names the array).
     pub fn alloc(len: usize) -> RawBuf {
+        RawBuf::try_alloc(len).unwrap_or_else(|| panic!("{}", oom_message(len, None)))
+    }
+
+    /// Memory for an array of `dtype` and `shape`. A byte count beyond the
+    /// address space or a failed allocation panics with an `OutOfMemory`
+    /// message that names the shape, the dtype and the bytes asked for
+    /// (every entry point turns it into a Python exception; the process
+    /// never aborts in `handle_alloc_error`).
+    pub fn alloc_array(dtype: DType, shape: &[usize]) -> RawBuf {
+        let len = byte_size(dtype, shape)
+            .unwrap_or_else(|| panic!("{}", oom_message(usize::MAX, Some((dtype, shape)))));
+        RawBuf::try_alloc(len)
+            .unwrap_or_else(|| panic!("{}", oom_message(len, Some((dtype, shape)))))
+    }
+
+    /// `len` zero (or recycled) bytes, or None if the allocation fails.
+    pub fn try_alloc(len: usize) -> Option<RawBuf> {
+        if len > isize::MAX as usize - ALIGN {
+            return None;
+        }
         let cap = size_class(len);
         if cap >= POOL_MIN {
             if let Ok(mut pool) = POOL.lock() {
                 if let Some((_, v)) = pool.free.iter_mut().find(|(c, _)| *c == cap) {
                     if let Some(ptr) = v.pop() {
                         pool.idle -= cap;
-                        return RawBuf {
+                        return Some(RawBuf {
                             ptr,
                             len,
                             cap,
                             owner: None,
-                        };
+                        });
                     }
                 }
             }
         }
-        let layout = Layout::from_size_align(cap, ALIGN).expect("layout");
-        // SAFETY: cap > 0.
+        let layout = Layout::from_size_align(cap, ALIGN).ok()?;
+        // SAFETY: cap > 0 (size_class rounds up to at least ALIGN) and the
+        // layout is valid (checked just above).
         let p = unsafe { alloc_zeroed(layout) };
-        // Out of memory: a panic (which every entry point turns into a Python
-        // exception), not `handle_alloc_error`, which aborts the process.
-        let ptr = NonNull::new(p)
-            .unwrap_or_else(|| panic!("out of memory: cannot allocate a buffer of {cap} bytes"));
-        RawBuf {
-            ptr,
+        Some(RawBuf {
+            ptr: NonNull::new(p)?,
             len,
             cap,
             owner: None,
-        }
+        })
     }
 
     /// Borrow `len` bytes at `ptr`, kept alive (and never written) by `owner`.
@@ -123,17 +147,28 @@ impl RawBuf {
     }
 
     pub fn bytes_mut(&mut self) -> &mut [u8] {
+        assert!(self.owner.is_none(), "borrowed memory is never written");
+        // SAFETY: ptr is valid for `len` initialised bytes of our own
+        // (checked just above: not borrowed), and `&mut self` makes this the
+        // only reference.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
     /// View as `&[T]`. The caller guarantees the bytes hold `T`s (checked by `Buffer`).
     pub fn as_slice<T: Element>(&self) -> &[T] {
         let n = self.len / std::mem::size_of::<T>();
+        // SAFETY: `n * size_of::<T>() <= len` initialised bytes, aligned to
+        // 64 (ours) or to the dtype (`borrowed`'s contract); `Element` makes
+        // every byte pattern the core stores a valid `T` (bools are
+        // normalised to 0/1 where bytes enter).
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const T, n) }
     }
 
     pub fn as_mut_slice<T: Element>(&mut self) -> &mut [T] {
+        assert!(self.owner.is_none(), "borrowed memory is never written");
         let n = self.len / std::mem::size_of::<T>();
+        // SAFETY: as `as_slice`, on memory of our own (checked above), and
+        // `&mut self` makes it the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr() as *mut T, n) }
     }
 }
@@ -157,20 +192,83 @@ impl Drop for RawBuf {
             }
         }
         let layout = Layout::from_size_align(self.cap, ALIGN).expect("layout");
+        // SAFETY: `ptr` came from `alloc_zeroed` with this same layout (cap,
+        // ALIGN) and is not borrowed (checked above) nor in the pool.
         unsafe { dealloc(self.ptr.as_ptr(), layout) }
     }
 }
 
-/// Number of elements of a shape.
+/// Number of elements of a shape. Never wraps: a count beyond `usize` is
+/// `usize::MAX` (the passes reject such shapes before any kernel sees them,
+/// and an allocation of that many elements fails cleanly).
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    if shape.contains(&0) {
+        return 0;
+    }
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
 }
 
-/// Row-major strides (in elements) of a shape.
+/// The byte count of an array of `dtype` and `shape`, if it fits the
+/// address space (at most `isize::MAX` bytes, Rust's limit for one object).
+pub fn byte_size(dtype: DType, shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape
+        .iter()
+        .try_fold(dtype.itemsize(), |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= isize::MAX as usize)
+}
+
+/// `byte_size`, or the `ValueError` (`ShapeMismatch`) that names the shape.
+pub fn checked_byte_size(op: &str, dtype: DType, shape: &[usize]) -> Result<usize> {
+    byte_size(dtype, shape).ok_or_else(|| Error::ShapeMismatch {
+        op: op.to_string(),
+        msg: format!(
+            "an array of shape {} and dtype {dtype} needs more bytes than this machine can address",
+            fmt_shape(shape)
+        ),
+    })
+}
+
+/// A shape as Python prints a tuple: `(3,)`, `(2, 4)`.
+pub fn fmt_shape(shape: &[usize]) -> String {
+    match shape {
+        [d] => format!("({d},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The message of a failed allocation (it starts with `OOM_PREFIX`, which is
+/// how `error::panic_error` recognises it).
+fn oom_message(bytes: usize, array: Option<(DType, &[usize])>) -> String {
+    let what = match array {
+        Some((dtype, shape)) => format!(
+            " for an array of shape {} and dtype {dtype}",
+            fmt_shape(shape)
+        ),
+        None => String::new(),
+    };
+    if bytes == usize::MAX {
+        format!("{OOM_PREFIX} more bytes than this machine can address{what}")
+    } else {
+        format!("{OOM_PREFIX} while trying to allocate {bytes} bytes{what}")
+    }
+}
+
+/// Row-major strides (in elements) of a shape. Never wraps (a stride past a
+/// zero-extent dimension is never used to address an element).
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
+        s[i] = s[i + 1].saturating_mul(shape[i + 1]);
     }
     s
 }
@@ -189,8 +287,11 @@ impl std::fmt::Debug for Buffer {
 }
 
 impl Buffer {
-    pub fn new(dtype: DType, shape: Vec<usize>, raw: RawBuf) -> Result<Buffer> {
-        let want = numel(&shape) * dtype.itemsize();
+    /// A buffer over `raw`, which must hold exactly the array's bytes. Bool
+    /// bytes are normalised (every nonzero byte becomes 1, as NumPy reads
+    /// them): in place in memory of our own, into a copy for borrowed memory.
+    pub fn new(dtype: DType, shape: Vec<usize>, mut raw: RawBuf) -> Result<Buffer> {
+        let want = checked_byte_size("array", dtype, &shape)?;
         if raw.len() != want {
             return Err(Error::Internal(format!(
                 "buffer of {} bytes does not hold {}{:?}",
@@ -198,6 +299,18 @@ impl Buffer {
                 dtype,
                 shape
             )));
+        }
+        if dtype == DType::Bool && !bools_are_normal(raw.bytes()) {
+            if raw.is_borrowed() {
+                let mut own = RawBuf::alloc_array(dtype, &shape);
+                normalize_bools(own.bytes_mut(), raw.bytes());
+                raw = own;
+            } else {
+                let b = raw.bytes_mut();
+                for x in b.iter_mut() {
+                    *x = (*x != 0) as u8;
+                }
+            }
         }
         Ok(Buffer {
             dtype,
@@ -208,8 +321,7 @@ impl Buffer {
 
     /// A buffer of `T`s built by `fill`, which receives the whole output slice.
     pub fn build<T: Element>(shape: Vec<usize>, fill: impl FnOnce(&mut [T])) -> Buffer {
-        let n = numel(&shape);
-        let mut raw = RawBuf::alloc(n * std::mem::size_of::<T>());
+        let mut raw = RawBuf::alloc_array(T::DTYPE, &shape);
         fill(raw.as_mut_slice::<T>());
         Buffer {
             dtype: T::DTYPE,
@@ -223,8 +335,8 @@ impl Buffer {
         shape: Vec<usize>,
         fill: impl FnOnce(&mut [T]) -> Result<()>,
     ) -> Result<Buffer> {
-        let n = numel(&shape);
-        let mut raw = RawBuf::alloc(n * std::mem::size_of::<T>());
+        checked_byte_size("array", T::DTYPE, &shape)?;
+        let mut raw = RawBuf::alloc_array(T::DTYPE, &shape);
         fill(raw.as_mut_slice::<T>())?;
         Ok(Buffer {
             dtype: T::DTYPE,
@@ -244,9 +356,23 @@ impl Buffer {
         Ok(Buffer::build::<T>(shape, |o| o.copy_from_slice(v)))
     }
 
+    /// A copy of `bytes` as an array of `dtype` and `shape` (bools
+    /// normalised to 0/1).
     pub fn from_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<Buffer> {
-        let mut raw = RawBuf::alloc(bytes.len());
-        par_copy(raw.bytes_mut(), bytes);
+        let want = checked_byte_size("array", dtype, &shape)?;
+        if want != bytes.len() {
+            return Err(Error::Internal(format!(
+                "{} bytes do not hold an array of shape {} and dtype {dtype}",
+                bytes.len(),
+                fmt_shape(&shape)
+            )));
+        }
+        let mut raw = RawBuf::alloc_array(dtype, &shape);
+        if dtype == DType::Bool {
+            normalize_bools(raw.bytes_mut(), bytes);
+        } else {
+            par_copy(raw.bytes_mut(), bytes);
+        }
         Buffer::new(dtype, shape, raw)
     }
 
@@ -273,14 +399,19 @@ impl Buffer {
     }
 
     /// The same bytes read as another dtype and shape of the same byte size (free).
+    /// Bytes read as bool are normalised (a copy, only if some byte is not 0/1).
     pub fn reinterpret(&self, dtype: DType, shape: Vec<usize>) -> Result<Buffer> {
-        if numel(&shape) * dtype.itemsize() != self.data.len() {
+        if byte_size(dtype, &shape) != Some(self.data.len()) {
             return Err(Error::Internal(format!(
                 "cannot view {} bytes as {}{:?}",
                 self.data.len(),
                 dtype,
                 shape
             )));
+        }
+        if dtype == DType::Bool && self.dtype != DType::Bool && !bools_are_normal(self.data.bytes())
+        {
+            return Buffer::from_bytes(dtype, shape, self.data.bytes());
         }
         Ok(Buffer {
             dtype,
@@ -302,6 +433,18 @@ impl Buffer {
             shape,
             data: self.data.clone(),
         })
+    }
+}
+
+/// Whether every byte is a valid bool (0 or 1).
+fn bools_are_normal(b: &[u8]) -> bool {
+    b.iter().fold(0u8, |acc, &x| acc | (x & !1)) == 0
+}
+
+/// `dst[i] = (src[i] != 0)`: bytes from outside read as NumPy reads bools.
+fn normalize_bools(dst: &mut [u8], src: &[u8]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = (s != 0) as u8;
     }
 }
 
@@ -347,7 +490,7 @@ mod tests {
     #[test]
     fn classes() {
         assert_eq!(size_class(1), 64);
-        assert!(size_class(POOL_MIN + 1) >= POOL_MIN + 1);
+        assert!(size_class(POOL_MIN + 1) > POOL_MIN);
         assert!(size_class(100_000) < 125_000);
     }
 }

@@ -161,6 +161,7 @@ pub unsafe trait Element:
 
 macro_rules! impl_element_prim {
     ($($t:ty => $d:ident),*) => {$(
+        // SAFETY: a primitive integer or float: every bit pattern is valid.
         unsafe impl Element for $t {
             const DTYPE: DType = DType::$d;
             #[inline(always)] fn to_f64(self) -> f64 { self as f64 }
@@ -171,6 +172,9 @@ macro_rules! impl_element_prim {
 impl_element_prim!(i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16,
                    u32 => U32, u64 => U64, f32 => F32, f64 => F64);
 
+// SAFETY: only 0 and 1 are valid bools; every byte that enters a bool buffer
+// (NumPy, DLPack, checkpoints, callbacks, reinterpreting views) is normalised
+// to 0/1, and every kernel writes `bool` values.
 unsafe impl Element for bool {
     const DTYPE: DType = DType::Bool;
     #[inline(always)]
@@ -182,6 +186,7 @@ unsafe impl Element for bool {
         v != 0.0
     }
 }
+// SAFETY: `f16` is a `u16` newtype: every bit pattern is a valid value.
 unsafe impl Element for f16 {
     const DTYPE: DType = DType::F16;
     #[inline(always)]
@@ -193,6 +198,7 @@ unsafe impl Element for f16 {
         f16::from_f64(v)
     }
 }
+// SAFETY: `bf16` is a `u16` newtype: every bit pattern is a valid value.
 unsafe impl Element for bf16 {
     const DTYPE: DType = DType::BF16;
     #[inline(always)]

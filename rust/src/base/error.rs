@@ -18,7 +18,8 @@ pub enum Error {
     UnknownOp(String),
     #[error("{0}")]
     Internal(String),
-    /// An allocation failed (raised as Python's `MemoryError`).
+    /// An allocation failed (raised as `rjax.errors.OutOfMemoryError`, a
+    /// `MemoryError` and a `JaxRuntimeError`).
     #[error("{0}")]
     OutOfMemory(String),
     /// An error raised by host code the core called back into (a Python
@@ -61,12 +62,16 @@ pub fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// How the message of a failed allocation starts (JAX's status code, then
+/// the words that `MemoryError` handlers look for).
+pub const OOM_PREFIX: &str = "RESOURCE_EXHAUSTED: out of memory";
+
 /// The error for a caught panic: `OutOfMemory` for a failed allocation
-/// (`base::buffer` panics with a message starting "out of memory"), otherwise
-/// `Internal` (a bug).
+/// (`base::buffer` panics with a message starting with `OOM_PREFIX`),
+/// otherwise `Internal` (a bug).
 pub fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
     let msg = panic_message(p);
-    if msg.starts_with("out of memory") {
+    if msg.starts_with(OOM_PREFIX) {
         Error::OutOfMemory(msg)
     } else {
         Error::Internal(format!("rjax core panicked: {msg}"))

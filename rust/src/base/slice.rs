@@ -17,8 +17,10 @@ pub struct Slice<'a> {
     _life: PhantomData<&'a [u8]>,
 }
 
-// SAFETY: a `Slice` is a shared borrow of plain data (like `&[T]`).
+// SAFETY: a `Slice` is a shared borrow of plain data (like `&[T]` with
+// `T: Element`, which is Sync), so it may cross and be shared by threads.
 unsafe impl Send for Slice<'_> {}
+// SAFETY: as for `Send`.
 unsafe impl Sync for Slice<'_> {}
 
 impl<'a> Slice<'a> {

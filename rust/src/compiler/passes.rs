@@ -396,20 +396,7 @@ pub fn optimize_with_stats(
             .iter()
             .flat_map(|s| s.outs.iter().map(|a| (a, s.params.op.as_str()))),
     ) {
-        let bytes = a
-            .shape
-            .iter()
-            .try_fold(a.dtype.itemsize(), |n, &d| n.checked_mul(d))
-            .filter(|&n| n <= isize::MAX as usize);
-        if bytes.is_none() {
-            return Err(Error::ShapeMismatch {
-                op: op.to_string(),
-                msg: format!(
-                    "an array of shape {:?} and dtype {} needs more bytes than this machine can address",
-                    a.shape, a.dtype
-                ),
-            });
-        }
+        crate::base::buffer::checked_byte_size(op, a.dtype, &a.shape)?;
     }
 
     // Check the numbering and find each instruction's first output id.
@@ -808,7 +795,7 @@ mod tests {
         let b = Aval::new(DType::BF16, vec![2]);
         let c = Buffer::from_vec::<half::bf16>(vec![], &[half::bf16::from_f32(3.0)]).unwrap();
         let o = optimize_with_stats(
-            &[b.clone()],
+            std::slice::from_ref(&b),
             vec![c],
             vec![op("div", vec![0, 1], b.clone())],
             vec![2],
@@ -833,7 +820,7 @@ mod tests {
     fn dce_removes_dead_work() {
         let a = f32v(&[3]);
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![],
             vec![
                 op("exp", vec![0], a.clone()),    // 1: dead
@@ -854,7 +841,7 @@ mod tests {
     fn dce_drops_unused_consts_and_renumbers() {
         let a = f32v(&[3]);
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![buf(&[3], &[9., 9., 9.]), buf(&[3], &[1., 2., 3.])],
             vec![op("add", vec![0, 2], a.clone())],
             vec![3],
@@ -916,7 +903,7 @@ mod tests {
         let p =
             |d: &str| Params::new("convert_element_type").with("new_dtype", Param::Str(d.into()));
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![],
             vec![
                 ins(p("float64"), vec![0], vec![Aval::new(DType::F64, vec![3])]),
@@ -965,7 +952,7 @@ mod tests {
         let a = f32v(&[]);
         let two = || buf(&[], &[2.0]);
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![
                 two(),
                 two(),
@@ -995,7 +982,7 @@ mod tests {
         let big = || buf(&[n], &vec![1.0; n]);
         let shared = big();
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![big(), big(), shared.clone(), shared],
             vec![
                 op("add", vec![0, 1], a.clone()),
@@ -1015,7 +1002,7 @@ mod tests {
     fn folding_evaluates_constant_subgraphs() {
         let a = f32v(&[3]);
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![buf(&[3], &[1., 2., 3.]), buf(&[3], &[4., 5., 6.])],
             vec![
                 op("add", vec![1, 2], a.clone()), // 3: folded
@@ -1040,7 +1027,7 @@ mod tests {
     fn folding_reaches_a_fixpoint_from_iota() {
         let a = f32v(&[5]);
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![buf(&[5], &[2.; 5])],
             vec![
                 iota(5),                          // 2
@@ -1113,14 +1100,14 @@ mod tests {
         assert_eq!(o.outputs, vec![1, 2, 0, 3, 1, 2]);
         // No instructions at all.
         let o = check(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![buf(&[3], &[7., 8., 9.])],
             vec![],
             vec![1, 0],
             &[x3()],
         );
         assert_eq!(o.outputs, vec![1, 0]);
-        let o = check(&[a.clone()], vec![], vec![], vec![], &[x3()]);
+        let o = check(std::slice::from_ref(&a), vec![], vec![], vec![], &[x3()]);
         assert!(o.outputs.is_empty());
     }
 
@@ -1128,13 +1115,18 @@ mod tests {
     fn undefined_values_are_errors() {
         let a = f32v(&[3]);
         let r = optimize(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![],
             vec![op("neg", vec![1], a.clone())],
             vec![1],
         );
         assert!(matches!(r, Err(Error::Internal(m)) if m.contains("before it is defined")));
-        let r = optimize(&[a.clone()], vec![], vec![op("neg", vec![0], a)], vec![2]);
+        let r = optimize(
+            std::slice::from_ref(&a),
+            vec![],
+            vec![op("neg", vec![0], a.clone())],
+            vec![2],
+        );
         assert!(matches!(r, Err(Error::Internal(m)) if m.contains("not defined")));
     }
 
@@ -1225,7 +1217,7 @@ mod tests {
     fn effects_survive_dce_and_are_never_merged() {
         let a = f32v(&[3]);
         let o = optimize_with_stats(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![buf(&[3], &[1., 2., 3.])],
             vec![
                 op("exp", vec![0], a.clone()), // 2: read only by the callbacks
@@ -1265,7 +1257,7 @@ mod tests {
             crate::ops::control::program_param(std::sync::Arc::new(cond)),
         ]);
         let o = optimize_with_stats(
-            &[a.clone()],
+            std::slice::from_ref(&a),
             vec![],
             vec![ins(
                 Params::new("cond").with("branches", branches),

@@ -57,7 +57,9 @@ struct State {
     readers: usize,
     round: u64,
     result: Arc<Vec<Buffer>>,
-    poisoned: Option<String>,
+    /// The first failure of any replica: every replica of this
+    /// communicator fails with it from then on.
+    poisoned: Option<Error>,
 }
 
 impl Comm {
@@ -102,9 +104,7 @@ impl Comm {
 
     fn check(s: &State) -> Result<()> {
         match &s.poisoned {
-            Some(m) => Err(Error::Internal(format!(
-                "a collective was abandoned because another device failed: {m}"
-            ))),
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
@@ -194,7 +194,7 @@ impl Comm {
                 Ok(r) => r,
                 Err(e) => {
                     s.arrived = 0;
-                    s.poisoned = Some(e.to_string());
+                    s.poisoned = Some(e.clone());
                     self.cv.notify_all();
                     return Err(e);
                 }
@@ -220,11 +220,12 @@ impl Comm {
         Ok(out)
     }
 
-    /// Wake every waiting replica with an error (a replica failed).
-    pub fn poison(&self, why: &str) {
+    /// A replica failed: wake every waiting replica with `why` (the first
+    /// failure wins), and fail every later arrival with it too.
+    pub fn poison(&self, why: &Error) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.poisoned.is_none() {
-            s.poisoned = Some(why.to_string());
+            s.poisoned = Some(why.clone());
         }
         self.cv.notify_all();
     }
@@ -245,9 +246,15 @@ impl Communicator for Comm {
     fn global_rank(&self, rank: usize) -> usize {
         Comm::global_rank(self, rank)
     }
-    fn poison(&self, why: &str) {
+    fn poison(&self, why: &Error) {
         Comm::poison(self, why)
     }
+}
+
+/// Poison `comm` with `why`: what a replica whose inputs failed (so that
+/// it never runs) does instead of joining the collectives.
+pub fn abandon(comm: &Comm, why: &Error) {
+    comm.poison(why)
 }
 
 /// Run `f` as replica `rank` of `comm` (the collective ops find it).
@@ -310,9 +317,12 @@ mod tests {
 
     /// Two "processes" in one test: each a communicator of 2 replicas whose
     /// transport meets the other's through a shared table.
+    /// (each process's posted bytes, round, arrivals) and its condvar.
+    type Table = Arc<(Mutex<(Vec<Option<Vec<u8>>>, u64, usize)>, Condvar)>;
+
     struct Pair {
         index: usize,
-        shared: Arc<(Mutex<(Vec<Option<Vec<u8>>>, u64, usize)>, Condvar)>,
+        shared: Table,
     }
 
     impl Transport for Pair {

@@ -96,9 +96,14 @@ impl Input {
 
 type Work = Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>;
 
+/// What a job does instead of its work when an input failed (a pmap
+/// replica poisons its communicator, so the other replicas stop waiting).
+pub type OnInputError = Box<dyn FnOnce(&Error) + Send>;
+
 struct Job {
     inputs: Vec<Input>,
     work: Work,
+    on_input_error: Option<OnInputError>,
     outputs: Vec<Arc<Slot>>,
     /// Run inside the device's own thread pool (a pmap replica) rather than
     /// the process-wide one (ordinary work, which may use every core).
@@ -190,6 +195,7 @@ impl Device {
         self.push(Job {
             inputs,
             work: Box::new(work),
+            on_input_error: None,
             outputs: outputs.clone(),
             own_pool: false,
         });
@@ -258,14 +264,26 @@ fn run_job(job: Job) {
     let Job {
         inputs,
         work,
+        on_input_error,
         outputs,
         ..
     } = job;
     let result = catch_unwind(AssertUnwindSafe(move || -> Result<Vec<Buffer>> {
-        let bufs = inputs
+        let bufs = match inputs
             .iter()
             .map(Input::resolve)
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()
+        {
+            Ok(b) => b,
+            Err(e) => {
+                // The work never runs (it is cancelled), and the job's
+                // outputs carry the input's error to the next wait.
+                if let Some(f) = on_input_error {
+                    f(&e);
+                }
+                return Err(e);
+            }
+        };
         drop(inputs);
         work(&bufs)
     }));
@@ -297,6 +315,9 @@ pub struct Replica {
     pub device: Arc<Device>,
     pub inputs: Vec<Input>,
     pub work: ReplicaWork,
+    /// Called instead of `work` when an input failed (poisons the
+    /// communicator: the other replicas must not wait for this one).
+    pub on_input_error: OnInputError,
 }
 
 /// A replica's run: its inputs in, its outputs out.
@@ -316,6 +337,7 @@ pub fn enqueue_replicas(replicas: Vec<Replica>, n_out: usize) -> Vec<Vec<Arc<Slo
             r.device.push(Job {
                 inputs: r.inputs,
                 work: r.work,
+                on_input_error: Some(r.on_input_error),
                 outputs: outputs.clone(),
                 own_pool: true,
             });

@@ -56,7 +56,7 @@ pub fn run_with(
     // Output storage, written in disjoint ranges by the chunks.
     let mut raws: Vec<RawBuf> = out_avals
         .iter()
-        .map(|a| RawBuf::alloc(a.numel() * a.dtype.itemsize()))
+        .map(|a| RawBuf::alloc_array(a.dtype, &a.shape))
         .collect();
     let ptrs: Vec<usize> = raws
         .iter_mut()

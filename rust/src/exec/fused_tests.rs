@@ -249,7 +249,13 @@ fn every_fused_unary_op_equals_its_kernel() {
                 ins(op("mul"), vec![1, 0], a.clone()),
             ]
         };
-        let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![2], &[xb.clone()]);
+        let (f, u, k) = both(
+            vec![a.clone()],
+            vec![],
+            specs,
+            vec![2],
+            std::slice::from_ref(&xb),
+        );
         assert_eq!(k, 1, "{name}");
         let (p, q) = (f[0].slice::<f32>().unwrap(), u[0].slice::<f32>().unwrap());
         for i in 0..n {
@@ -296,7 +302,13 @@ fn softmax_and_logsumexp_rows_are_one_kernel() {
                 ins(op("div"), vec![4, 6], a.clone()),             // 7
             ]
         };
-        let (f, u, k) = both(vec![a.clone()], vec![], specs, vec![7], &[x.clone()]);
+        let (f, u, k) = both(
+            vec![a.clone()],
+            vec![],
+            specs,
+            vec![7],
+            std::slice::from_ref(&x),
+        );
         // (a 1-element row's keepdims value has the group's shape: fused
         // differently; rows over MAX_ROW: max, reshape, the exp-sum, reshape, div)
         let long = n > MAX_ROW;

@@ -5,3 +5,6 @@ pub mod device;
 pub mod executable;
 pub mod fused;
 pub mod native;
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -30,8 +30,10 @@ pub trait Communicator: Send + Sync {
     ) -> Result<Buffer>;
     /// The global rank of local replica `rank`.
     fn global_rank(&self, rank: usize) -> usize;
-    /// Wake every waiting replica with an error (a replica failed).
-    fn poison(&self, why: &str);
+    /// A replica failed with `why`: every replica waiting in (or later
+    /// reaching) a collective of this communicator fails with the same error,
+    /// so the original exception surfaces everywhere and nobody waits forever.
+    fn poison(&self, why: &Error);
 }
 
 thread_local! {
@@ -52,12 +54,14 @@ pub fn as_replica<T>(
     let out = match out {
         Ok(r) => r,
         Err(p) => {
-            comm.poison("a device panicked");
+            comm.poison(&Error::Internal(
+                "a device panicked inside a collective computation".into(),
+            ));
             std::panic::resume_unwind(p)
         }
     };
     if let Err(e) = &out {
-        comm.poison(&e.to_string());
+        comm.poison(e);
     }
     out
 }

@@ -214,7 +214,7 @@ pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
         let xs = &ins[nconsts + ncarry..];
         let mut ys: Vec<RawBuf> = ys_avals
             .iter()
-            .map(|a| RawBuf::alloc(numel(&a.shape) * a.dtype.itemsize()))
+            .map(|a| RawBuf::alloc_array(a.dtype, &a.shape))
             .collect();
         for t in 0..length {
             let i = if reverse { length - 1 - t } else { t };

@@ -29,7 +29,7 @@ use crate::loops::strided::strided_copy;
 /// Scratch memory for `n` elements from the buffer pool (fresh pages cost
 /// more than the work on them); every caller writes all of it before reading.
 fn scratch<T: Element>(n: usize) -> RawBuf {
-    RawBuf::alloc(n * std::mem::size_of::<T>())
+    RawBuf::alloc_array(T::DTYPE, &[n])
 }
 
 /// Elements of the im2col block gathered before each GEMM call.

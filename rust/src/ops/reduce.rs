@@ -119,7 +119,9 @@ fn geometry(shape: &[usize], axes: &[usize]) -> Geometry {
         }
         let r = axes.contains(&d);
         match segs.last_mut() {
-            Some((m, lr)) if *lr == r => *m *= n,
+            // (saturating: with a zero extent elsewhere the array is empty
+            // and this product of the other extents may exceed usize)
+            Some((m, lr)) if *lr == r => *m = m.saturating_mul(n),
             _ => segs.push((n, r)),
         }
     }

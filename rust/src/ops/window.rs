@@ -481,7 +481,7 @@ mod tests {
         let x = Buffer::from_vec(vec![5], &[1.0f32, 2.0, 3.0, 4.0, 5.0]).unwrap();
         let s: Vec<f32> = run_op(
             win("reduce_window_sum", &[2], &[2], &[[1, 0]]),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             vec![3],
         );
         assert_eq!(s, vec![1.0, 5.0, 9.0]);

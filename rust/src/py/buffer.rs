@@ -108,18 +108,11 @@ impl PyBuffer {
         let bytes = data
             .as_slice()
             .map_err(|e| PyTypeError::new_err(e.to_string()))?;
-        let inner = if bytes.len() > (1 << 20) {
-            // Large copies run in parallel without the GIL; the array is kept
-            // alive (and read-only to us) by `data`.
-            let ptr = bytes.as_ptr() as usize;
-            let len = bytes.len();
-            super::errors::guard(py, move || {
-                let b = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
-                Buffer::from_bytes(dt, shape, b)
-            })?
-        } else {
-            guard_gil(|| Buffer::from_bytes(dt, shape, bytes))?
-        };
+        // The copy keeps the GIL: the array may be writable (or a view of a
+        // writable one), so another Python thread could change it while it
+        // is read. Holding the GIL, nothing but the copy can touch it.
+        let _ = py;
+        let inner = guard_gil(|| Buffer::from_bytes(dt, shape, bytes))?;
         Ok(PyBuffer::ready(inner))
     }
 
@@ -199,6 +192,9 @@ impl PyBuffer {
         // alive: its state holds the same Arc'd data (a pending slot keeps
         // its value once filled).
         let view = unsafe { ArrayView1::from_shape_ptr(bytes.len(), bytes.as_ptr()) };
+        // SAFETY: `view` points into that same immutable buffer, which the
+        // container `slf` keeps alive as the new array's base; the array is
+        // created read-only (`borrow_from_array` of a view).
         let arr = unsafe { PyArray1::borrow_from_array(&view, slf.clone().into_any()) };
         Ok(arr)
     }

@@ -2,16 +2,24 @@
 //! are caught before they can cross into Python.
 use crate::base::error::{panic_error, Error};
 use pyo3::exceptions::{
-    PyException, PyMemoryError, PyNotImplementedError, PyTypeError, PyValueError,
+    PyMemoryError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pyo3::create_exception!(
     _rjax,
+    JaxRuntimeError,
+    PyRuntimeError,
+    "An error while running a computation (JAX's `jax.errors.JaxRuntimeError`)."
+);
+pyo3::create_exception!(
+    _rjax,
     RjaxError,
-    PyException,
-    "Base class of rjax's runtime errors."
+    JaxRuntimeError,
+    "Base class of rjax's own runtime errors."
 );
 pyo3::create_exception!(
     _rjax,
@@ -28,7 +36,10 @@ impl From<Error> for PyErr {
             }
             Error::UnsupportedDType { .. } => PyTypeError::new_err(e.to_string()),
             Error::UnknownOp(_) => PyNotImplementedError::new_err(e.to_string()),
-            Error::OutOfMemory(m) => PyMemoryError::new_err(m),
+            Error::OutOfMemory(m) => Python::attach(|py| match out_of_memory_type(py) {
+                Ok(t) => PyErr::from_type(t, m),
+                Err(e) => e,
+            }),
             Error::Internal(m) => InternalError::new_err(format!(
                 "{m} (this is a bug in rjax; please report it with the code that triggered it)"
             )),
@@ -39,6 +50,35 @@ impl From<Error> for PyErr {
             },
         }
     }
+}
+
+static OUT_OF_MEMORY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `OutOfMemoryError(MemoryError, JaxRuntimeError)`: what a failed
+/// allocation raises. It has two bases, so it is made by calling `type`.
+pub fn out_of_memory_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    OUT_OF_MEMORY
+        .get_or_try_init(py, || {
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<PyMemoryError>(),
+                    py.get_type::<JaxRuntimeError>(),
+                ],
+            )?;
+            let ns = PyDict::new(py);
+            ns.set_item("__module__", "rjax.errors")?;
+            ns.set_item(
+                "__doc__",
+                "An allocation failed (RESOURCE_EXHAUSTED): a MemoryError and a JaxRuntimeError.",
+            )?;
+            let t = py
+                .get_type::<PyType>()
+                .call1(("OutOfMemoryError", bases, ns))?
+                .cast_into::<PyType>()?;
+            Ok::<_, PyErr>(t.unbind())
+        })
+        .map(|t| t.bind(py).clone())
 }
 
 /// Run `f` with the GIL released and any panic turned into `InternalError`

@@ -85,6 +85,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native::native_wait, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_install, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_fail, m)?)?;
+    m.add(
+        "JaxRuntimeError",
+        m.py().get_type::<errors::JaxRuntimeError>(),
+    )?;
+    m.add("OutOfMemoryError", errors::out_of_memory_type(m.py())?)?;
     m.add("RjaxError", m.py().get_type::<errors::RjaxError>())?;
     m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
     Ok(())

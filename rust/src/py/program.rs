@@ -314,7 +314,7 @@ impl PyExecutable {
         devices: Vec<usize>,
         spanning: bool,
     ) -> PyResult<Vec<Vec<PyBuffer>>> {
-        use crate::exec::comm::{as_replica, Comm};
+        use crate::exec::comm::{abandon, as_replica, Comm};
         use crate::exec::device::{devices as all_devices, enqueue_replicas, Replica};
         let devs = all_devices();
         if inputs.len() != devices.len() {
@@ -337,11 +337,12 @@ impl PyExecutable {
                 .cloned()
                 .ok_or_else(|| PyValueError::new_err(format!("run_replicas: no device {d}")))?;
             let exe = std::sync::Arc::clone(&self.inner);
-            let comm = std::sync::Arc::clone(&comm);
+            let (comm, comm2) = (std::sync::Arc::clone(&comm), std::sync::Arc::clone(&comm));
             replicas.push(Replica {
                 device,
                 inputs: ins.iter().map(|b| b.input()).collect(),
                 work: Box::new(move |bufs: &[Buffer]| as_replica(&comm, rank, || exe.run(bufs))),
+                on_input_error: Box::new(move |e| abandon(&comm2, e)),
             });
         }
         let n_out = self.inner.out_avals().len();

@@ -2,8 +2,11 @@
 (jax/_src/errors.py): the tracer errors derive from ``JAXTypeError`` (a
 ``TypeError``) or ``JAXIndexError`` (an ``IndexError``), and their messages
 end with a pointer to JAX's page that explains them. (The Rust core's
-``RjaxError`` and ``InternalError`` come from the extension module;
-``rjax.errors`` re-exports them with these.)"""
+runtime errors come from the extension module and ``rjax.errors`` re-exports
+them with these: ``JaxRuntimeError``, a ``RuntimeError`` as in JAX;
+``OutOfMemoryError``, both a ``MemoryError`` and a ``JaxRuntimeError``, for a
+failed allocation (RESOURCE_EXHAUSTED); ``RjaxError`` and its
+``InternalError``.)"""
 from __future__ import annotations
 
 _ERROR_PAGE = "https://docs.jax.dev/en/latest/errors.html"

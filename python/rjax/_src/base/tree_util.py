@@ -414,19 +414,25 @@ def _child_keys(nt: _NodeType, node, aux, n: int) -> list:
 _LEAF = PyTreeDef([_LEAF_NODE])
 
 
+_MAX_DEPTH = 200_000
+
+
 def _flatten(tree, is_leaf, leaves, paths=None, is_leaf_takes_path=False) -> PyTreeDef:
   """Post-order nodes of ``tree``, appending its leaves (and their key paths
   when ``paths`` is a list) in order, with an explicit stack."""
   nodes: list = []
   close = object()
-  stack: list = [(tree, ())]
+  stack: list = [(tree, (), 0)]
   while stack:
     item = stack.pop()
     if item[0] is close:
       _, entry, pytype, aux, arity, l0, n0 = item
       nodes.append(_Node(entry, pytype, aux, arity, len(leaves) - l0, len(nodes) - n0 + 1))
       continue
-    x, path = item
+    x, path, depth = item
+    if depth > _MAX_DEPTH:
+      # (a container that holds itself would otherwise be walked forever)
+      raise RecursionError(f"pytree deeper than {_MAX_DEPTH} levels (does it contain itself?)")
     stop = False
     if is_leaf is not None:
       stop = is_leaf(path, x) if is_leaf_takes_path else is_leaf(x)
@@ -442,9 +448,10 @@ def _flatten(tree, is_leaf, leaves, paths=None, is_leaf_takes_path=False) -> PyT
     stack.append((close, entry, type(x), aux, len(children), len(leaves), len(nodes)))
     if paths is not None:
       keys = _child_keys(entry, x, aux, len(children))
-      stack.extend((c, path + (k,)) for c, k in zip(reversed(children), reversed(keys)))
+      stack.extend((c, path + (k,), depth + 1)
+                   for c, k in zip(reversed(children), reversed(keys)))
     else:
-      stack.extend((c, ()) for c in reversed(children))
+      stack.extend((c, (), depth + 1) for c in reversed(children))
   return PyTreeDef(nodes)
 
 

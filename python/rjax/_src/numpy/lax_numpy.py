@@ -24,6 +24,8 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     return a if dtype is None else lax.convert_element_type(a, dtype)
   if isinstance(a, (bool, int, float)) and dtype is None:
     return from_scalar(a)
+  if a is None or (isinstance(a, (list, tuple)) and _contains_none(a)):
+    raise ValueError("None is not a valid value for jnp.array")
   if dtype is not None and _is_python_data(a):
     # Python scalars and (nested) lists of them convert as NumPy converts them
     # (as in JAX): floats truncate toward zero, NaN is a ValueError, and a value
@@ -43,6 +45,9 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
   if isinstance(a, (bool, int, float)):
     return from_scalar(a, dtype)
   x = np.asarray(a)
+  if x.dtype == object and _is_python_data(a):
+    # (a Python int beyond every NumPy integer type)
+    raise OverflowError("Python int too large to convert to an array")
   if x.dtype == np.float64 and dtype is None and not isinstance(a, np.ndarray) \
       and not isinstance(a, np.generic):
     pass  # Python floats in a list: float64 -> canonical float
@@ -70,6 +75,14 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None =
   if ndmin > out.ndim:
     out = shapes.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
   return out
+
+
+def _contains_none(x) -> bool:
+  if x is None:
+    return True
+  if isinstance(x, (list, tuple)):
+    return any(_contains_none(e) for e in x)
+  return False
 
 
 def _contains_traced(x) -> bool:

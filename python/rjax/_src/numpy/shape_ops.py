@@ -32,7 +32,11 @@ def _new_shape(a, shape) -> tuple:
     raise TypeError(f"reshape: negative dimensions are not allowed, got {orig}")
   if neg:
     other = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-    if other == 0 or size % other:
+    if other == 0:
+      # (JAX: NumPy's ValueError, the unknown size being undetermined)
+      raise ValueError(f"reshape: cannot reshape array of size {size} into shape {orig}: the "
+                       f"size of the `-1` axis is undetermined")
+    if size % other:
       raise TypeError(f"reshape: cannot reshape array of shape {core.get_aval(a).shape} (size "
                       f"{size}) into shape {orig} because the product of specified axis sizes "
                       f"({other}) does not evenly divide {size}")

@@ -29,7 +29,18 @@ def asarray(x: Any):
   return lax.asarray_lax(x) if not isinstance(x, (list, tuple)) else lax.asarray_lax(np.asarray(x))
 
 
+def check_python_int(x: int) -> None:
+  """A Python int operand must fit the default int dtype (int32, or int64
+  with x64), whatever the other operand's dtype: JAX's OverflowError."""
+  dt = dtypes.default_int_dtype()
+  info = np.iinfo(dt)
+  if not info.min <= x <= info.max:
+    raise OverflowError(f"Python int {x} too large to convert to {np.dtype(dt).name}")
+
+
 def _to_dtype(x: Any, dt: np.dtype, weak: bool):
+  if isinstance(x, int) and not isinstance(x, bool):
+    check_python_int(x)
   if isinstance(x, (bool, int, float)):
     s = from_scalar(x, dt)
     return Array._from_buffer(s._buf, s.aval.update(weak_type=weak)) if weak else s
@@ -130,6 +141,8 @@ def _fast_scalar(args):
   k = av.dtype.kind
   if not (k == "f" or av.dtype == dtypes.bfloat16 or (k in "iu" and type(sc) is int)):
     return None
+  if type(sc) is int:
+    check_python_int(sc)
   if type(sc) is int and k in "iu":
     info = np.iinfo(av.dtype)
     if not info.min <= sc <= info.max:

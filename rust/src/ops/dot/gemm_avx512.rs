@@ -22,6 +22,11 @@ use std::cell::RefCell;
 pub const MR: usize = 14;
 
 /// Element types with an AVX-512 micro-kernel. `NR = 2 * LANES`.
+///
+/// # Safety (every method)
+/// The CPU supports AVX-512F (`available()` returned true). `load`/`store`
+/// need `p` valid for `LANES` elements, `splat` for one, `load_n`/`store_n`
+/// for `n < LANES` elements; `tile` needs what `kernel` documents.
 pub trait Kern: Copy + Send + Sync + Default + 'static {
     const LANES: usize;
     const NR: usize = 2 * Self::LANES;
@@ -54,35 +59,51 @@ impl Kern for f32 {
     type V = __m512;
     #[inline(always)]
     unsafe fn zero() -> __m512 {
-        _mm512_setzero_ps()
+        // SAFETY: AVX-512F is present (the trait's contract); the intrinsic only
+        // combines registers, with no memory access.
+        unsafe { _mm512_setzero_ps() }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> __m512 {
-        _mm512_loadu_ps(p)
+        // SAFETY: AVX-512F is present and `p` is valid for `LANES` unaligned
+        // elements (the trait's contract).
+        unsafe { _mm512_loadu_ps(p) }
     }
     #[inline(always)]
     unsafe fn splat(p: *const f32) -> __m512 {
-        _mm512_set1_ps(*p)
+        // SAFETY: AVX-512F is present and `p` is valid for one read (the trait's
+        // contract).
+        unsafe { _mm512_set1_ps(*p) }
     }
     #[inline(always)]
     unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
-        _mm512_fmadd_ps(a, b, c)
+        // SAFETY: AVX-512F is present (the trait's contract); the intrinsic only
+        // combines registers, with no memory access.
+        unsafe { _mm512_fmadd_ps(a, b, c) }
     }
     #[inline(always)]
     unsafe fn add(a: __m512, b: __m512) -> __m512 {
-        _mm512_add_ps(a, b)
+        // SAFETY: AVX-512F is present (the trait's contract); the intrinsic only
+        // combines registers, with no memory access.
+        unsafe { _mm512_add_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: __m512) {
-        _mm512_storeu_ps(p, v)
+        // SAFETY: AVX-512F is present and `p` is valid for `LANES` unaligned
+        // elements (the trait's contract).
+        unsafe { _mm512_storeu_ps(p, v) }
     }
     #[inline(always)]
     unsafe fn load_n(p: *const f32, n: usize) -> __m512 {
-        _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p)
+        // SAFETY: AVX-512F is present and `p` is valid for `n < LANES` elements
+        // (the trait's contract); the mask `(1 << n) - 1` touches only those lanes.
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p) }
     }
     #[inline(always)]
     unsafe fn store_n(p: *mut f32, v: __m512, n: usize) {
-        _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v)
+        // SAFETY: AVX-512F is present and `p` is valid for `n < LANES` elements
+        // (the trait's contract); the mask `(1 << n) - 1` touches only those lanes.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v) }
     }
     unsafe fn tile(
         kc: usize,
@@ -94,7 +115,9 @@ impl Kern for f32 {
         nr: usize,
         acc: bool,
     ) {
-        dispatch::<f32>(kc, a, b, c, ldc, mr, nr, acc)
+        // SAFETY: forwarded contract: `kernel`'s requirements hold for `mr`
+        // rows and `nr` columns.
+        unsafe { dispatch::<f32>(kc, a, b, c, ldc, mr, nr, acc) }
     }
 }
 
@@ -103,35 +126,51 @@ impl Kern for f64 {
     type V = __m512d;
     #[inline(always)]
     unsafe fn zero() -> __m512d {
-        _mm512_setzero_pd()
+        // SAFETY: AVX-512F is present (the trait's contract); the intrinsic only
+        // combines registers, with no memory access.
+        unsafe { _mm512_setzero_pd() }
     }
     #[inline(always)]
     unsafe fn load(p: *const f64) -> __m512d {
-        _mm512_loadu_pd(p)
+        // SAFETY: AVX-512F is present and `p` is valid for `LANES` unaligned
+        // elements (the trait's contract).
+        unsafe { _mm512_loadu_pd(p) }
     }
     #[inline(always)]
     unsafe fn splat(p: *const f64) -> __m512d {
-        _mm512_set1_pd(*p)
+        // SAFETY: AVX-512F is present and `p` is valid for one read (the trait's
+        // contract).
+        unsafe { _mm512_set1_pd(*p) }
     }
     #[inline(always)]
     unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
-        _mm512_fmadd_pd(a, b, c)
+        // SAFETY: AVX-512F is present (the trait's contract); the intrinsic only
+        // combines registers, with no memory access.
+        unsafe { _mm512_fmadd_pd(a, b, c) }
     }
     #[inline(always)]
     unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
-        _mm512_add_pd(a, b)
+        // SAFETY: AVX-512F is present (the trait's contract); the intrinsic only
+        // combines registers, with no memory access.
+        unsafe { _mm512_add_pd(a, b) }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f64, v: __m512d) {
-        _mm512_storeu_pd(p, v)
+        // SAFETY: AVX-512F is present and `p` is valid for `LANES` unaligned
+        // elements (the trait's contract).
+        unsafe { _mm512_storeu_pd(p, v) }
     }
     #[inline(always)]
     unsafe fn load_n(p: *const f64, n: usize) -> __m512d {
-        _mm512_maskz_loadu_pd(((1u32 << n) - 1) as u8, p)
+        // SAFETY: AVX-512F is present and `p` is valid for `n < LANES` elements
+        // (the trait's contract); the mask `(1 << n) - 1` touches only those lanes.
+        unsafe { _mm512_maskz_loadu_pd(((1u32 << n) - 1) as u8, p) }
     }
     #[inline(always)]
     unsafe fn store_n(p: *mut f64, v: __m512d, n: usize) {
-        _mm512_mask_storeu_pd(p, ((1u32 << n) - 1) as u8, v)
+        // SAFETY: AVX-512F is present and `p` is valid for `n < LANES` elements
+        // (the trait's contract); the mask `(1 << n) - 1` touches only those lanes.
+        unsafe { _mm512_mask_storeu_pd(p, ((1u32 << n) - 1) as u8, v) }
     }
     unsafe fn tile(
         kc: usize,
@@ -143,7 +182,9 @@ impl Kern for f64 {
         nr: usize,
         acc: bool,
     ) {
-        dispatch::<f64>(kc, a, b, c, ldc, mr, nr, acc)
+        // SAFETY: forwarded contract: `kernel`'s requirements hold for `mr`
+        // rows and `nr` columns.
+        unsafe { dispatch::<f64>(kc, a, b, c, ldc, mr, nr, acc) }
     }
 }
 
@@ -155,6 +196,9 @@ pub fn available() -> bool {
 }
 
 /// Pick the instantiation for `mr` rows and one or two vectors of columns.
+///
+/// # Safety
+/// As `kernel`, with `R = mr` (1..=MR) and `nr <= NR`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn dispatch<T: Kern>(
@@ -169,21 +213,25 @@ unsafe fn dispatch<T: Kern>(
 ) {
     macro_rules! rows {
         ($nv:literal) => {
-            match mr {
-                14 => kernel::<T, 14, $nv>(kc, a, b, c, ldc, nr, acc),
-                13 => kernel::<T, 13, $nv>(kc, a, b, c, ldc, nr, acc),
-                12 => kernel::<T, 12, $nv>(kc, a, b, c, ldc, nr, acc),
-                11 => kernel::<T, 11, $nv>(kc, a, b, c, ldc, nr, acc),
-                10 => kernel::<T, 10, $nv>(kc, a, b, c, ldc, nr, acc),
-                9 => kernel::<T, 9, $nv>(kc, a, b, c, ldc, nr, acc),
-                8 => kernel::<T, 8, $nv>(kc, a, b, c, ldc, nr, acc),
-                7 => kernel::<T, 7, $nv>(kc, a, b, c, ldc, nr, acc),
-                6 => kernel::<T, 6, $nv>(kc, a, b, c, ldc, nr, acc),
-                5 => kernel::<T, 5, $nv>(kc, a, b, c, ldc, nr, acc),
-                4 => kernel::<T, 4, $nv>(kc, a, b, c, ldc, nr, acc),
-                3 => kernel::<T, 3, $nv>(kc, a, b, c, ldc, nr, acc),
-                2 => kernel::<T, 2, $nv>(kc, a, b, c, ldc, nr, acc),
-                _ => kernel::<T, 1, $nv>(kc, a, b, c, ldc, nr, acc),
+            // SAFETY: the caller guarantees `kernel`'s contract for `mr` rows
+            // and `nr <= NR` columns; every arm passes exactly that `R`.
+            unsafe {
+                match mr {
+                    14 => kernel::<T, 14, $nv>(kc, a, b, c, ldc, nr, acc),
+                    13 => kernel::<T, 13, $nv>(kc, a, b, c, ldc, nr, acc),
+                    12 => kernel::<T, 12, $nv>(kc, a, b, c, ldc, nr, acc),
+                    11 => kernel::<T, 11, $nv>(kc, a, b, c, ldc, nr, acc),
+                    10 => kernel::<T, 10, $nv>(kc, a, b, c, ldc, nr, acc),
+                    9 => kernel::<T, 9, $nv>(kc, a, b, c, ldc, nr, acc),
+                    8 => kernel::<T, 8, $nv>(kc, a, b, c, ldc, nr, acc),
+                    7 => kernel::<T, 7, $nv>(kc, a, b, c, ldc, nr, acc),
+                    6 => kernel::<T, 6, $nv>(kc, a, b, c, ldc, nr, acc),
+                    5 => kernel::<T, 5, $nv>(kc, a, b, c, ldc, nr, acc),
+                    4 => kernel::<T, 4, $nv>(kc, a, b, c, ldc, nr, acc),
+                    3 => kernel::<T, 3, $nv>(kc, a, b, c, ldc, nr, acc),
+                    2 => kernel::<T, 2, $nv>(kc, a, b, c, ldc, nr, acc),
+                    _ => kernel::<T, 1, $nv>(kc, a, b, c, ldc, nr, acc),
+                }
             }
         };
     }
@@ -196,6 +244,11 @@ unsafe fn dispatch<T: Kern>(
 
 /// `C[0..R, 0..nr] (+)= Apanel (R x kc, stride MR per k) * Bpanel (kc x NR)`.
 /// `NV` vectors of columns are computed (NV * LANES >= nr).
+///
+/// # Safety
+/// AVX-512F is present; `a` is valid for `kc * MR` reads, `b` for `kc * NR`
+/// reads, and `c` for reads and writes of rows `0..R` (stride `ldc`),
+/// columns `0..nr`, with no other thread touching them.
 #[target_feature(enable = "avx512f")]
 unsafe fn kernel<T: Kern, const R: usize, const NV: usize>(
     kc: usize,
@@ -206,37 +259,42 @@ unsafe fn kernel<T: Kern, const R: usize, const NV: usize>(
     nr: usize,
     acc: bool,
 ) {
-    let l = T::LANES;
-    for i in 0..R {
-        let p = c.add(i * ldc) as *const i8;
-        _mm_prefetch::<_MM_HINT_T0>(p);
-        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * NV - 1));
-    }
-    let mut s = [[T::zero(); NV]; R];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..kc {
-        let mut bv = [T::zero(); NV];
-        for (v, x) in bv.iter_mut().enumerate() {
-            *x = T::load(b.add(v * l));
+    // SAFETY: the caller's contract (above): the panels hold `kc` steps of
+    // `MR` and `NR` elements, and C's `R` rows of `nr` columns at stride `ldc`
+    // are writable; prefetches never fault.
+    unsafe {
+        let l = T::LANES;
+        for i in 0..R {
+            let p = c.add(i * ldc) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * NV - 1));
         }
-        for (i, row) in s.iter_mut().enumerate() {
-            let ai = T::splat(a.add(i));
-            for v in 0..NV {
-                row[v] = T::fma(ai, bv[v], row[v]);
+        let mut s = [[T::zero(); NV]; R];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..kc {
+            let mut bv = [T::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = T::load(b.add(v * l));
             }
+            for (i, row) in s.iter_mut().enumerate() {
+                let ai = T::splat(a.add(i));
+                for v in 0..NV {
+                    row[v] = T::fma(ai, bv[v], row[v]);
+                }
+            }
+            a = a.add(MR);
+            b = b.add(T::NR);
         }
-        a = a.add(MR);
-        b = b.add(T::NR);
-    }
-    for (i, row) in s.iter().enumerate() {
-        let cp = c.add(i * ldc);
-        for (v, &x) in row.iter().enumerate() {
-            let p = cp.add(v * l);
-            let n = nr.saturating_sub(v * l).min(l);
-            if n == l {
-                T::store(p, if acc { T::add(T::load(p), x) } else { x });
-            } else if n > 0 {
-                T::store_n(p, if acc { T::add(T::load_n(p, n), x) } else { x }, n);
+        for (i, row) in s.iter().enumerate() {
+            let cp = c.add(i * ldc);
+            for (v, &x) in row.iter().enumerate() {
+                let p = cp.add(v * l);
+                let n = nr.saturating_sub(v * l).min(l);
+                if n == l {
+                    T::store(p, if acc { T::add(T::load(p), x) } else { x });
+                } else if n > 0 {
+                    T::store_n(p, if acc { T::add(T::load_n(p, n), x) } else { x }, n);
+                }
             }
         }
     }
@@ -249,13 +307,19 @@ pub struct Strided<T> {
     pub rs: isize,
     pub cs: isize,
 }
+// SAFETY: a `Strided` is a read-only view; `gemm`'s caller guarantees the
+// data it reaches is not written while the product runs, so reading it from
+// several threads is sound.
 unsafe impl<T> Send for Strided<T> {}
+// SAFETY: as for `Send`: shared access only ever reads.
 unsafe impl<T> Sync for Strided<T> {}
 
 impl<T: Copy> Strided<T> {
     #[inline(always)]
     unsafe fn at(&self, i: usize, j: usize) -> T {
-        *self.ptr.offset(i as isize * self.rs + j as isize * self.cs)
+        // SAFETY: AVX-512F is present and `p` is valid for `LANES` unaligned
+        // elements (the trait's contract).
+        unsafe { *self.ptr.offset(i as isize * self.rs + j as isize * self.cs) }
     }
     fn shift(&self, i: usize, j: usize) -> Self {
         Strided {
@@ -270,21 +334,30 @@ impl<T: Copy> Strided<T> {
 /// Pack the `mc x kc` block of `a` into MR-row panels: panel `ip` holds rows
 /// `ip*MR..`, laid out k-major (`MR` elements per step of k). Short panels
 /// leave their tail rows unwritten (their kernel never reads them).
+///
+/// # Safety
+/// `a`'s `mc x kc` block is readable; `out` is valid for
+/// `mc.div_ceil(MR) * MR * kc` writes.
 unsafe fn pack_a<T: Kern>(mc: usize, kc: usize, a: Strided<T>, out: *mut T) {
-    for ip in 0..mc.div_ceil(MR) {
-        let r = MR.min(mc - ip * MR);
-        let dst = out.add(ip * MR * kc);
-        if a.cs == 1 {
-            for i in 0..r {
-                let src = a.ptr.offset((ip * MR + i) as isize * a.rs);
-                for p in 0..kc {
-                    *dst.add(p * MR + i) = *src.add(p);
-                }
-            }
-        } else {
-            for p in 0..kc {
+    // SAFETY: every read is at (row < mc, col < kc) of `a`'s block, which the
+    // caller vouches for, and every write lands below
+    // `mc.div_ceil(MR) * MR * kc`, `out`'s length.
+    unsafe {
+        for ip in 0..mc.div_ceil(MR) {
+            let r = MR.min(mc - ip * MR);
+            let dst = out.add(ip * MR * kc);
+            if a.cs == 1 {
                 for i in 0..r {
-                    *dst.add(p * MR + i) = a.at(ip * MR + i, p);
+                    let src = a.ptr.offset((ip * MR + i) as isize * a.rs);
+                    for p in 0..kc {
+                        *dst.add(p * MR + i) = *src.add(p);
+                    }
+                }
+            } else {
+                for p in 0..kc {
+                    for i in 0..r {
+                        *dst.add(p * MR + i) = a.at(ip * MR + i, p);
+                    }
                 }
             }
         }
@@ -292,26 +365,34 @@ unsafe fn pack_a<T: Kern>(mc: usize, kc: usize, a: Strided<T>, out: *mut T) {
 }
 
 /// Pack one `kc x NR` panel of `b` (its first `nr` columns), zero-padded.
+///
+/// # Safety
+/// `b`'s `kc x nr` block is readable; `dst` is valid for `kc * NR` writes and
+/// does not overlap `b`.
 unsafe fn pack_b_panel<T: Kern>(kc: usize, nr: usize, b: Strided<T>, dst: *mut T) {
-    let w = T::NR;
-    if b.cs == 1 {
-        for p in 0..kc {
-            let src = b.ptr.offset(p as isize * b.rs);
-            let d = dst.add(p * w);
-            std::ptr::copy_nonoverlapping(src, d, nr);
-            for j in nr..w {
-                *d.add(j) = T::default();
-            }
-        }
-    } else {
-        for j in 0..nr {
+    // SAFETY: reads stay in `b`'s `kc x nr` block and writes below `kc * NR`
+    // (the contract); `dst` is scratch, disjoint from `b`.
+    unsafe {
+        let w = T::NR;
+        if b.cs == 1 {
             for p in 0..kc {
-                *dst.add(p * w + j) = b.at(p, j);
+                let src = b.ptr.offset(p as isize * b.rs);
+                let d = dst.add(p * w);
+                std::ptr::copy_nonoverlapping(src, d, nr);
+                for j in nr..w {
+                    *d.add(j) = T::default();
+                }
             }
-        }
-        for p in 0..kc {
-            for j in nr..w {
-                *dst.add(p * w + j) = T::default();
+        } else {
+            for j in 0..nr {
+                for p in 0..kc {
+                    *dst.add(p * w + j) = b.at(p, j);
+                }
+            }
+            for p in 0..kc {
+                for j in nr..w {
+                    *dst.add(p * w + j) = T::default();
+                }
             }
         }
     }
@@ -364,7 +445,11 @@ fn even_block(n: usize, max: usize, unit: usize) -> usize {
 
 #[derive(Clone, Copy)]
 struct OutPtr<T>(*mut T);
+// SAFETY: the tasks that share an `OutPtr` write disjoint parts of C (each
+// owns an M block and a range of N panels) or only read the packed B block
+// after it is complete, so sending the pointer across threads races nothing.
 unsafe impl<T> Send for OutPtr<T> {}
+// SAFETY: as for `Send`.
 unsafe impl<T> Sync for OutPtr<T> {}
 impl<T> OutPtr<T> {
     /// A method, so closures capture the whole (Sync) wrapper.
@@ -395,7 +480,9 @@ pub unsafe fn gemm<T: Kern>(
     }
     if k == 0 {
         for i in 0..m {
-            std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(T::default());
+            // SAFETY: row `i < m` of C, `n` elements, is writable and
+            // unaliased (the contract).
+            unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc), n) }.fill(T::default());
         }
         return;
     }
@@ -428,7 +515,10 @@ pub unsafe fn gemm<T: Kern>(
             with_buf::<T, _>(&BPACK, panels * kc * nr, |bpack| {
                 let pack = |(jp, dst): (usize, &mut [T])| {
                     let w = nr.min(nc - jp * nr);
-                    pack_b_panel(kc, w, b.shift(pc, jc + jp * nr), dst.as_mut_ptr());
+                    // SAFETY: `dst` is this panel's `kc * NR` chunk of the
+                    // scratch; B's block (pc.., jc + jp * NR..) has `kc x w`
+                    // elements inside the `k x n` operand.
+                    unsafe { pack_b_panel(kc, w, b.shift(pc, jc + jp * nr), dst.as_mut_ptr()) };
                 };
                 let used = &mut bpack[..panels * kc * nr];
                 if threads > 1 && panels > 1 {
@@ -447,14 +537,36 @@ pub unsafe fn gemm<T: Kern>(
                     }
                     with_buf::<T, _>(&APACK, mcb.div_ceil(MR) * MR * kc, |apack| {
                         let ap = apack.as_mut_ptr();
-                        pack_a(mcb, kc, a.shift(i0, pc), ap);
+                        // SAFETY: `apack` holds `mcb.div_ceil(MR) * MR * kc`
+                        // elements; A's block (i0.., pc..) is `mcb x kc`
+                        // inside the `m x k` operand.
+                        unsafe { pack_a(mcb, kc, a.shift(i0, pc), ap) };
                         for jp in p0..p1 {
                             let w = nr.min(nc - jp * nr);
-                            let bpanel = bp.get().add(jp * kc * nr) as *const T;
+                            // SAFETY: panel `jp < panels` starts inside the
+                            // packed block of `panels * kc * NR` elements.
+                            let bpanel = unsafe { bp.get().add(jp * kc * nr) } as *const T;
                             for ip in 0..mcb.div_ceil(MR) {
                                 let r = MR.min(mcb - ip * MR);
-                                let cp = out.get().add((i0 + ip * MR) * ldc + jc + jp * nr);
-                                T::tile(kc, ap.add(ip * MR * kc), bpanel, cp, ldc, r, w, pc > 0);
+                                // SAFETY: AVX-512F is present (the contract);
+                                // the A panel `ip` and B panel `jp` are packed
+                                // above; C's tile (rows i0 + ip*MR.. + r, cols
+                                // jc + jp*NR.. + w) is inside `m x n` and is
+                                // written by this task alone (M block `mb`,
+                                // panels p0..p1).
+                                unsafe {
+                                    let cp = out.get().add((i0 + ip * MR) * ldc + jc + jp * nr);
+                                    T::tile(
+                                        kc,
+                                        ap.add(ip * MR * kc),
+                                        bpanel,
+                                        cp,
+                                        ldc,
+                                        r,
+                                        w,
+                                        pc > 0,
+                                    );
+                                }
                             }
                         }
                     })

@@ -96,7 +96,9 @@ macro_rules! gemm_float {
                         rs: bv.rs,
                         cs: bv.cs,
                     };
-                    gemm_avx512::gemm(d.m, d.k, d.n, a, b, c, d.n, parallel)
+                    // SAFETY: forwarded contract: AVX-512F is present, the
+                    // views stay in bounds and C is `m x n`, row stride `n`.
+                    unsafe { gemm_avx512::gemm(d.m, d.k, d.n, a, b, c, d.n, parallel) }
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {
@@ -123,10 +125,10 @@ fn one<T: GemmFloat>(
     out: &mut [T],
     par: Parallelism,
 ) {
-    // SAFETY: `run` checked that every offset the views reach is inside `l`
-    // and `r` (max_offset), and `out` holds exactly m * n elements; `path`
-    // is Avx512 only where `avx512_available()` (checked in `gemm_with`).
     if path == Path::Avx512 {
+        // SAFETY: `run` checked that every offset the views reach is inside
+        // `l` and `r` (max_offset), and `out` holds exactly m * n elements;
+        // `path` is Avx512 only where `avx512_available()` (`gemm_with`).
         unsafe {
             T::avx512(
                 d,
@@ -140,6 +142,8 @@ fn one<T: GemmFloat>(
         }
         return;
     }
+    // SAFETY: as above, the views and `out` are in bounds; `gemm` writes C
+    // (row stride n, column stride 1) and only reads A and B.
     unsafe {
         gemm::gemm(
             d.m,

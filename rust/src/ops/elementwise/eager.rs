@@ -98,8 +98,7 @@ pub fn build(spec: &OpSpec, kernel: SliceKernel) -> Result<Kernel> {
 }
 
 fn run(kernel: &SliceKernel, ins: &[&Buffer], maps: &[LoadMap], out: &Aval) -> Result<Buffer> {
-    let n = numel(&out.shape);
-    let mut raw = RawBuf::alloc(n * out.dtype.itemsize());
+    let mut raw = RawBuf::alloc_array(out.dtype, &out.shape);
     let direct = !maps.iter().any(|m| matches!(m, LoadMap::Strided(_)));
     crate::with_dtype!(out.dtype, T => {
         try_par_fill(raw.as_mut_slice::<T>(), GRAIN, |off, chunk| {

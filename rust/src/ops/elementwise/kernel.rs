@@ -82,11 +82,14 @@ fn convert<A: Value<Fam = Concrete>, B: Value<Fam = Concrete>>(src: &[A], dst: &
     // SAFETY (all casts below): the concrete family is sealed, so a value
     // type with a given DTYPE is that dtype's storage type.
     match (A::DTYPE, B::DTYPE) {
+        // SAFETY: the value types are f16 and f32 (sealed family), `n`
+        // elements each, and `dst` is a distinct `&mut`.
         (DType::F16, DType::F32) => unsafe {
             std::slice::from_raw_parts(src.as_ptr() as *const f16, n).convert_to_f32_slice(
                 std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, n),
             )
         },
+        // SAFETY: bf16/f32 are u16/u32 newtypes of the same size, `n` each.
         (DType::BF16, DType::F32) => unsafe {
             // half's `bf16::to_f32`, without branches: NaNs become quiet
             let (s, d) = (
@@ -98,10 +101,12 @@ fn convert<A: Value<Fam = Concrete>, B: Value<Fam = Concrete>>(src: &[A], dst: &
                 *d = ((b as u32) | ((nan as u32) << 6)) << 16;
             }
         },
+        // SAFETY: the value types are f32 and f16, `n` elements each.
         (DType::F32, DType::F16) => unsafe {
             std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f16, n)
                 .convert_from_f32_slice(std::slice::from_raw_parts(src.as_ptr() as *const f32, n))
         },
+        // SAFETY: f32/bf16 are u32/u16 of the same size, `n` each.
         (DType::F32, DType::BF16) => unsafe {
             // half's `bf16::from_f32` (round to nearest even; NaNs quiet),
             // without branches

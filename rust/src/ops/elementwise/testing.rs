@@ -77,7 +77,7 @@ impl Rng {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -86,7 +86,7 @@ impl Rng {
     }
     /// Uniform in [-r, r).
     pub fn f64(&mut self, r: f64) -> f64 {
-        (self.next() as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * r
+        (self.next_u64() as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * r
     }
 }
 
@@ -125,7 +125,7 @@ fn special_floats() -> Vec<f64> {
         -103.97208,
         -20.5,
         1e5 + 0.37,
-        3.141592653589793,
+        std::f64::consts::PI,
         65504.0,
         6e-8,
         1e10,
@@ -174,22 +174,22 @@ pub fn sample(d: DType, n: usize, seed: u64) -> Col {
                     (0 as $t).wrapping_sub(2),
                     (0 as $t).wrapping_sub(7),
                 ],
-                |r: &mut Rng| match r.next() % 3 {
-                    0 => r.next() as $t,
-                    1 => (r.next() % 17) as $t,
-                    _ => (0 as $t).wrapping_sub((r.next() % 17) as $t),
+                |r: &mut Rng| match r.next_u64() % 3 {
+                    0 => r.next_u64() as $t,
+                    1 => (r.next_u64() % 17) as $t,
+                    _ => (0 as $t).wrapping_sub((r.next_u64() % 17) as $t),
                 }
             )
         };
     }
-    let float = |r: &mut Rng| match r.next() % 4 {
+    let float = |r: &mut Rng| match r.next_u64() % 4 {
         0 => r.f64(10.0),
         1 => r.f64(200.0),
         2 => r.f64(1.0) * 1e-3,
-        _ => f64::from_bits(r.next() << 11 | r.next() & 0x7ff),
+        _ => f64::from_bits(r.next_u64() << 11 | r.next_u64() & 0x7ff),
     };
     match &mut col {
-        Col::Bool(v) => fill!(v, [false, true], |r: &mut Rng| r.next() % 2 == 1),
+        Col::Bool(v) => fill!(v, [false, true], |r: &mut Rng| r.next_u64() % 2 == 1),
         Col::I8(v) => ints!(i8, v),
         Col::I16(v) => ints!(i16, v),
         Col::I32(v) => ints!(i32, v),
@@ -201,24 +201,24 @@ pub fn sample(d: DType, n: usize, seed: u64) -> Col {
         Col::F16(v) => fill!(
             v,
             special_floats().into_iter().map(f16::from_f64),
-            |r: &mut Rng| match r.next() % 2 {
-                0 => f16::from_bits(r.next() as u16),
+            |r: &mut Rng| match r.next_u64() % 2 {
+                0 => f16::from_bits(r.next_u64() as u16),
                 _ => f16::from_f64(float(r)),
             }
         ),
         Col::BF16(v) => fill!(
             v,
             special_floats().into_iter().map(bf16::from_f64),
-            |r: &mut Rng| match r.next() % 2 {
-                0 => bf16::from_bits(r.next() as u16),
+            |r: &mut Rng| match r.next_u64() % 2 {
+                0 => bf16::from_bits(r.next_u64() as u16),
                 _ => bf16::from_f64(float(r)),
             }
         ),
         Col::F32(v) => fill!(
             v,
             special_floats().into_iter().map(|x| x as f32),
-            |r: &mut Rng| match r.next() % 2 {
-                0 => f32::from_bits(r.next() as u32),
+            |r: &mut Rng| match r.next_u64() % 2 {
+                0 => f32::from_bits(r.next_u64() as u32),
                 _ => float(r) as f32,
             }
         ),
