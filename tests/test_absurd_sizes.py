@@ -44,3 +44,16 @@ def test_a_byte_count_beyond_the_address_space_is_a_value_error():
   with pytest.raises(ValueError, match="more bytes"):
     rjax.jit(lambda a: jnp.broadcast_to(a, (2**31, 2**31)).sum())(jnp.ones(())).block_until_ready()
   np.testing.assert_array_equal(jnp.arange(3) * 2, [0, 2, 4])
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.float32])
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3), (0, 0)])
+def test_fused_row_group_over_empty_rows(dt, shape):
+  # found by the fuzzer: a fused row reduction broadcast back over rows of
+  # length 0 copied one value into an empty tile (an InternalError)
+  x = np.zeros(shape, dt)
+  f = lambda v: jnp.broadcast_to(v.sum(1, dtype=v.dtype)[:, None], v.shape) + v
+  got = rjax.jit(f)(x)
+  want = f(jnp.asarray(x))
+  assert got.shape == want.shape == shape and got.dtype == want.dtype
+  np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -207,3 +207,23 @@ def test_leaked_tracer_is_an_unexpected_tracer_error_like_jax():
   jax.jit(lambda x: jleak.append(x) or x)(1.0)
   with pytest.raises(jax.errors.UnexpectedTracerError):
     jleak[0] + 1
+
+
+def test_config_with_absl_takes_flags_from_the_command_line(tmp_path):
+  # JAX's examples call jax.config.config_with_absl() and then app.run(main)
+  import subprocess
+  import sys
+  prog = tmp_path / "prog.py"
+  prog.write_text(
+      "from absl import app\n"
+      "import rjax, rjax.numpy as jnp\n"
+      "rjax.config.config_with_absl()\n"
+      "def main(argv):\n"
+      "  print(rjax.config.jax_enable_x64, jnp.ones(2).dtype, argv[1:])\n"
+      "app.run(main)\n")
+  run = lambda *a: subprocess.run([sys.executable, str(prog), *a], capture_output=True,
+                                  text=True, timeout=120)
+  assert run().stdout.split() == ["False", "float32", "[]"]
+  assert run("--jax_enable_x64", "rest").stdout.split() == ["True", "float64", "['rest']"]
+  bad = run("--jax_no_such_flag")
+  assert bad.returncode != 0 and "jax_no_such_flag" in bad.stderr

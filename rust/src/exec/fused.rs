@@ -403,8 +403,9 @@ impl Runner<'_> {
                 let rc = rows.ok_or_else(|| {
                     Error::Internal("fusion: a row value outside a row group".into())
                 })?;
-                // one row: one value, broadcast by its users
-                let n = if len == rc.rlen { 1 } else { len };
+                // one row: one value, broadcast by its users (rows of
+                // length 0 hold no values at all)
+                let n = if len == rc.rlen && len > 0 { 1 } else { len };
                 let out = &mut s.cols[i];
                 out.set_len(n);
                 rc.acc[*r].fill_rows(rc.slot0, rc.rlen, out)

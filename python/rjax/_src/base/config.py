@@ -162,6 +162,33 @@ class Config:
     for hook in state._hooks:
       hook(state.value)
 
+  def config_with_absl(self) -> None:
+    """JAX's ``config.config_with_absl()``: an absl flag per option, so an
+    ``absl.app`` program takes ``--jax_enable_x64`` and friends on its command
+    line; absl applies them once it has parsed the command line."""
+    from absl import app, flags  # optional (absl-py): imported when asked for
+
+    for name, st in self._states.items():
+      if name in flags.FLAGS:
+        continue
+      v = self._values[name]
+      if isinstance(v, bool):
+        flags.DEFINE_bool(name, v, name)
+      elif isinstance(v, int):
+        flags.DEFINE_integer(name, v, name)
+      elif isinstance(v, str) or v is None:
+        flags.DEFINE_string(name, v, name)
+    app.call_after_init(lambda: self._complete_absl_config(flags))
+
+  def _complete_absl_config(self, flags) -> None:
+    for name in self._states:
+      try:
+        f = flags.FLAGS[name]
+      except KeyError:
+        continue
+      if f.present:
+        self.update(name, f.value)
+
   def on_change(self, name: str, hook: Callable[[Any], None]) -> None:
     self._states[name]._hooks.append(hook)
 

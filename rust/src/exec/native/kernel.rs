@@ -17,6 +17,8 @@
 //! they stay in registers; LLVM vectorizes the loops (the eight lanes of a
 //! reduction are eight independent chains: SLP vectorization).
 //! Variables live in stack slots that LLVM promotes to registers.
+// The lane loops name IR values by their lane index as well as reading them.
+#![allow(clippy::needless_range_loop)]
 use super::ir::{self, Body, Unsupported};
 use crate::base::dtype::DType;
 use crate::compiler::fusion::classify::acc_dtype;

@@ -232,6 +232,13 @@ fn every_dag_equals_its_kernel() {
                     let ins: Vec<u64> = args.iter().map(|c| raw(c, i)).collect();
                     let want = raw(&out, i);
                     let got = sym::eval(&graph, &ins).unwrap();
+                    // A NaN's sign and payload are not part of the
+                    // semantics (neither XLA nor NumPy fixes them), and
+                    // LLVM may fold them differently at another
+                    // optimisation level: any NaN equals any NaN.
+                    if is_nan_bits(case.out, got) && is_nan_bits(case.out, want) {
+                        continue;
+                    }
                     assert_eq!(
                         got, want,
                         "{what} at {ins:x?}: DAG {got:#x}, kernel {want:#x}"
@@ -311,4 +318,17 @@ fn bessel_against_scipy() {
         );
         assert!(s[0].is_nan() && s[1] == 0.0, "{op}: {s:?}");
     }
+}
+
+
+/// Whether raw bits `b` of a float dtype `d` are a NaN (false for other dtypes).
+fn is_nan_bits(d: DType, b: u64) -> bool {
+    let (exp, man) = match d {
+        DType::F16 => (0x7c00, 0x03ff),
+        DType::BF16 => (0x7f80, 0x007f),
+        DType::F32 => (0x7f80_0000, 0x007f_ffff),
+        DType::F64 => (0x7ff0_0000_0000_0000, 0x000f_ffff_ffff_ffff),
+        _ => return false,
+    };
+    b & exp == exp && b & man != 0
 }

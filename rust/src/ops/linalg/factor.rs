@@ -1,4 +1,8 @@
 //! The factorizations: `cholesky`, `lu`, `qr`, `eigh`, `svd`.
+// The element type is generic (`Scalar`: real now, complex later), which has
+// the arithmetic operators but not the compound assignments; the loops index
+// several arrays at once, as the LAPACK algorithms they follow do.
+#![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
 use super::{all_finite, batch_of, for_batch, load, store, Out, Scalar};
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};

@@ -1,5 +1,9 @@
 //! The solvers: `triangular_solve`, `tridiagonal_solve`, and
 //! `lu_pivots_to_permutation`.
+// The element type is generic (`Scalar`: real now, complex later), which has
+// the arithmetic operators but not the compound assignments; the loops index
+// several arrays at once, as the LAPACK algorithms they follow do.
+#![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
 use super::{batch_of, for_batch, Out, Scalar};
 use crate::base::buffer::Buffer;
 use crate::base::error::Result;
