@@ -22,8 +22,8 @@ use rayon::prelude::*;
 /// chunk: elements `[a, b)` (rows `[a, b)` of a multi-phase row group),
 /// writing the outputs at `outs` and folding into the accumulators at
 /// `accs` (slot 0 is row `r0`), in tiles of `tile` elements.
-pub type ChunkFn<'a> = &'a (dyn Fn(usize, usize, &[usize], &[usize], usize, usize) -> Result<()>
-         + Sync);
+pub type ChunkFn<'a> =
+    &'a (dyn Fn(usize, usize, &[usize], &[usize], usize, usize) -> Result<()> + Sync);
 
 /// Run `f` over its iteration space; `args` are its external inputs.
 pub fn run(f: &Fused, args: &[&Buffer], out_avals: &[Aval]) -> Result<Vec<Buffer>> {
@@ -190,7 +190,10 @@ pub fn run_with(
 }
 
 /// Run `f(chunk)` for chunks `0..n`, in parallel when there are several.
-pub(crate) fn par_chunks<R: Send>(n: usize, f: impl Fn(usize) -> Result<R> + Sync + Send) -> Result<Vec<R>> {
+pub(crate) fn par_chunks<R: Send>(
+    n: usize,
+    f: impl Fn(usize) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
     if n <= 1 || num_threads() <= 1 {
         (0..n).map(f).collect()
     } else {

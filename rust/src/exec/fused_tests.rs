@@ -529,8 +529,8 @@ fn every_elementwise_op_fuses_in_every_dtype() {
                         def.name, case.ins, case.out, shapes
                     );
                     // the native tier renders every such group (exec::native)
-                    let e = Executable::new(in_avals.clone(), vec![], specs(), vec![out_id])
-                        .unwrap();
+                    let e =
+                        Executable::new(in_avals.clone(), vec![], specs(), vec![out_id]).unwrap();
                     for s in e.native_slots() {
                         if let Err(w) = s.render("f") {
                             panic!("{what}: no native code: {w}");

@@ -154,9 +154,7 @@ pub(super) fn cast(b: &mut Body, v: &str, s: DType, t: DType) -> Result<String, 
     }
     let (st, tt) = (ty(s)?, ty(t)?);
     Ok(match (s, t) {
-        (_, DType::Bool) if is_float(s) => {
-            b.let_(format!("fcmp une {st} {v}, 0.0"))
-        }
+        (_, DType::Bool) if is_float(s) => b.let_(format!("fcmp une {st} {v}, 0.0")),
         (_, DType::Bool) => b.let_(format!("icmp ne {st} {v}, 0")),
         (DType::Bool, _) if is_float(t) => b.let_(format!("uitofp i1 {v} to {tt}")),
         (DType::Bool, _) => b.let_(format!("zext i1 {v} to {tt}")),
@@ -164,7 +162,10 @@ pub(super) fn cast(b: &mut Body, v: &str, s: DType, t: DType) -> Result<String, 
         (DType::F64, DType::F32) => b.let_(format!("fptrunc double {v} to float")),
         _ if is_float(s) => {
             let sat = if is_signed(t) { "fptosi" } else { "fptoui" };
-            let name = format!("llvm.{sat}.sat.{tt}.{}", if s == DType::F32 { "f32" } else { "f64" });
+            let name = format!(
+                "llvm.{sat}.sat.{tt}.{}",
+                if s == DType::F32 { "f32" } else { "f64" }
+            );
             b.intrinsic(tt, &name, &[(st, v)])
         }
         _ if is_float(t) => {
@@ -421,4 +422,3 @@ pub(super) fn prim(
         }
     })
 }
-

@@ -251,8 +251,8 @@ impl K<'_> {
                     .flatten()
                     .ok_or("a per-row value before its reduction")?,
                 Node::Op { args, sym, .. } => {
-                    let g = (sym.record)(&sym.params, &sym.ins, n.dtype)
-                        .map_err(|e| e.to_string())?;
+                    let g =
+                        (sym.record)(&sym.params, &sym.ins, n.dtype).map_err(|e| e.to_string())?;
                     let inputs: Vec<String> = args
                         .iter()
                         .map(|&a| val[a].clone().ok_or("an operand not computed"))
@@ -286,7 +286,9 @@ impl K<'_> {
     /// Reduction `r`'s value at this element, in its accumulator dtype.
     fn up(&mut self, r: usize, val: &[Option<String>]) -> Result<String, Unsupported> {
         let red = &self.f.reds[r];
-        let v = val[red.node].clone().ok_or("a reduced value not computed")?;
+        let v = val[red.node]
+            .clone()
+            .ok_or("a reduced value not computed")?;
         let (vd, ad) = (self.f.nodes[red.node].dtype, self.acc_ty(r));
         ir::cast(&mut self.code, &v, vd, ad)
     }
@@ -332,10 +334,10 @@ impl K<'_> {
                 let signed = matches!(d, DType::I8 | DType::I16 | DType::I32 | DType::I64);
                 let ones = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
                 match (op == Monoid::Max, signed) {
-                    (true, true) => 1u64 << (w - 1),  // MIN
-                    (true, false) => 0,                // MIN
-                    (false, true) => ones >> 1,        // MAX
-                    (false, false) => ones,            // MAX
+                    (true, true) => 1u64 << (w - 1), // MIN
+                    (true, false) => 0,              // MIN
+                    (false, true) => ones >> 1,      // MAX
+                    (false, false) => ones,          // MAX
                 }
             }
         };
@@ -477,8 +479,9 @@ impl K<'_> {
                                 let r1 = k.code.let_(format!("add i64 {row}, 1"));
                                 let end = k.code.let_(format!("mul i64 {r1}, {n}"));
                                 let lt = k.code.let_(format!("icmp slt i64 {end}, {tend}"));
-                                let se =
-                                    k.code.let_(format!("select i1 {lt}, i64 {end}, i64 {tend}"));
+                                let se = k
+                                    .code
+                                    .let_(format!("select i1 {lt}, i64 {end}, i64 {tend}"));
                                 (slot, se)
                             }
                         };
@@ -506,9 +509,7 @@ impl K<'_> {
             let mut rows: Vec<Option<String>> = vec![None; f.reds.len()];
             for p in 0..phases {
                 let which = f.order[..f.phase_end[p]].to_vec();
-                let reds: Vec<usize> = (0..f.reds.len())
-                    .filter(|&r| f.red_phase[r] == p)
-                    .collect();
+                let reds: Vec<usize> = (0..f.reds.len()).filter(|&r| f.red_phase[r] == p).collect();
                 if !reds.is_empty() {
                     k.fold(&lo, &hi, &slot, &reds, &which, &rows, false)?;
                 }

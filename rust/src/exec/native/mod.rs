@@ -49,15 +49,8 @@ pub fn mode() -> u8 {
 
 /// A compiled group: `f(a, b, inputs, outputs, accumulators, r0, tile)`
 /// does one chunk (`kernel.rs`).
-type NativeFn = unsafe extern "C" fn(
-    i64,
-    i64,
-    *const *const u8,
-    *const *mut u8,
-    *const *mut u8,
-    i64,
-    i64,
-);
+type NativeFn =
+    unsafe extern "C" fn(i64, i64, *const *const u8, *const *mut u8, *const *mut u8, i64, i64);
 
 const IDLE: u8 = 0;
 const QUEUED: u8 = 1;

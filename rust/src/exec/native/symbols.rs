@@ -114,10 +114,22 @@ pub fn table() -> Vec<(String, usize)> {
     ext_table!(t, ext2_f32, ext2_f64, ext2, EXT2; 0, 1);
     t.push((half_to_f32(DType::F16), f16_to_f32 as *const () as usize));
     t.push((half_to_f32(DType::BF16), bf16_to_f32 as *const () as usize));
-    t.push((to_half(DType::F32, DType::F16), f32_to_f16 as *const () as usize));
-    t.push((to_half(DType::F64, DType::F16), f64_to_f16 as *const () as usize));
-    t.push((to_half(DType::F32, DType::BF16), f32_to_bf16 as *const () as usize));
-    t.push((to_half(DType::F64, DType::BF16), f64_to_bf16 as *const () as usize));
+    t.push((
+        to_half(DType::F32, DType::F16),
+        f32_to_f16 as *const () as usize,
+    ));
+    t.push((
+        to_half(DType::F64, DType::F16),
+        f64_to_f16 as *const () as usize,
+    ));
+    t.push((
+        to_half(DType::F32, DType::BF16),
+        f32_to_bf16 as *const () as usize,
+    ));
+    t.push((
+        to_half(DType::F64, DType::BF16),
+        f64_to_bf16 as *const () as usize,
+    ));
     t
 }
 

@@ -320,7 +320,6 @@ fn bessel_against_scipy() {
     }
 }
 
-
 /// Whether raw bits `b` of a float dtype `d` are a NaN (false for other dtypes).
 fn is_nan_bits(d: DType, b: u64) -> bool {
     let (exp, man) = match d {
