@@ -316,18 +316,7 @@ mod tests {
     }
 
     fn run(p: Params, ins: &[Buffer], outs: Vec<Aval>) -> Vec<Buffer> {
-        let avals: Vec<Aval> = ins
-            .iter()
-            .map(|b| Aval::new(b.dtype, b.shape.clone()))
-            .collect();
-        let k = super::super::build(&OpSpec {
-            params: &p,
-            ins: &avals,
-            outs: &outs,
-        })
-        .unwrap();
-        let refs: Vec<&Buffer> = ins.iter().collect();
-        k(&refs).unwrap()
+        crate::ops::testing::run_ops(p, ins, &outs)
     }
 
     #[test]

@@ -87,20 +87,27 @@ pub mod testing {
         Param::List(v.iter().map(|&i| Param::Int(i)).collect())
     }
 
-    /// Run op `p` on `ins`, with one output of `T`s and shape `out`.
-    pub fn run_op<T: Element>(p: Params, ins: &[Buffer], out: Vec<usize>) -> Vec<T> {
+    /// Run op `p` on `ins`, with outputs of the given avals.
+    pub fn run_ops(p: Params, ins: &[Buffer], outs: &[Aval]) -> Vec<Buffer> {
         let avals: Vec<Aval> = ins
             .iter()
             .map(|b| Aval::new(b.dtype, b.shape.clone()))
             .collect();
-        let outs = [Aval::new(T::DTYPE, out)];
         let k = build(&OpSpec {
             params: &p,
             ins: &avals,
-            outs: &outs,
+            outs,
         })
         .unwrap();
         let refs: Vec<&Buffer> = ins.iter().collect();
-        k(&refs).unwrap()[0].slice::<T>().unwrap().to_vec()
+        k(&refs).unwrap()
+    }
+
+    /// Run op `p` on `ins`, with one output of `T`s and shape `out`.
+    pub fn run_op<T: Element>(p: Params, ins: &[Buffer], out: Vec<usize>) -> Vec<T> {
+        run_ops(p, ins, &[Aval::new(T::DTYPE, out)])[0]
+            .slice::<T>()
+            .unwrap()
+            .to_vec()
     }
 }

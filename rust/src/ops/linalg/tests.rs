@@ -2,22 +2,11 @@ use crate::base::aval::Aval;
 use crate::base::buffer::Buffer;
 use crate::base::dtype::DType;
 use crate::base::params::{Param, Params};
-use crate::ops::{build, OpSpec};
+use crate::ops::testing::run_ops;
 
 fn run(p: Params, ins: &[Buffer], outs: &[(DType, Vec<usize>)]) -> Vec<Buffer> {
-    let avals: Vec<Aval> = ins
-        .iter()
-        .map(|b| Aval::new(b.dtype, b.shape.clone()))
-        .collect();
     let outs: Vec<Aval> = outs.iter().map(|(d, s)| Aval::new(*d, s.clone())).collect();
-    let k = build(&OpSpec {
-        params: &p,
-        ins: &avals,
-        outs: &outs,
-    })
-    .unwrap();
-    let refs: Vec<&Buffer> = ins.iter().collect();
-    k(&refs).unwrap()
+    run_ops(p, ins, &outs)
 }
 
 fn f64s(b: &Buffer) -> Vec<f64> {
