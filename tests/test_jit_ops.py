@@ -398,6 +398,22 @@ def _complex_parts(data, name):
   return Case(fn, args, x64=_is64(dt))
 
 
+@case("fft")
+def _fft(data, name):
+  kind = data.draw(st.sampled_from(list(lax.FftType)))
+  k = data.draw(st.integers(1, 2))
+  shape = tuple(data.draw(st.lists(st.integers(1, 6), min_size=k, max_size=k + 1)))
+  lengths = shape[-k:]
+  re = _array(data, F32, shape, -3, 3)
+  if kind == lax.FftType.RFFT:
+    return Case(lambda v: lax.fft(v, kind, lengths), (re,), ulp=4)
+  if kind == lax.FftType.IRFFT:
+    shape = shape[:-1] + (lengths[-1] // 2 + 1,)
+    re = _array(data, F32, shape, -3, 3)
+  z = (re + 0.5j * re[..., ::-1]).astype(np.complex64)
+  return Case(lambda v: lax.fft(v, kind, lengths), (z,), ulp=4)
+
+
 @case("sort")
 def _sort(data, name):
   dt = data.draw(st.sampled_from(_ALL64))

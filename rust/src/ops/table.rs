@@ -18,7 +18,7 @@ use super::reduce::Monoid;
 use super::scalar::sym::Graph;
 use super::scalar::{arith, complex, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
 use super::{
-    callback, collective, control, conv, cumulative, dot, gather, iota, reduce, shape, sort,
+    callback, collective, control, conv, cumulative, dot, fft, gather, iota, reduce, shape, sort,
     threefry, window, Aval, Builder, Kernel, OpSpec,
 };
 use crate::base::buffer::{numel, strides};
@@ -464,6 +464,7 @@ fn entries() -> Vec<OpDef> {
         // -- linear algebra, random numbers
         OpDef::other("dot_general", DTypes::NUMBER, dot::build_dot_general),
         OpDef::other("conv_general_dilated", num, conv::build_conv),
+        OpDef::other("fft", DTypes::INEXACT, fft::build_fft),
         OpDef::other(
             "threefry2x32",
             DTypes::of(&[DType::U32]),

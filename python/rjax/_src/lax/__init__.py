@@ -7,12 +7,12 @@ this package's namespace is their union. ``rjax.lax`` re-exports it, and the
 layers above use it as ``from rjax._src import lax``.
 """
 from rjax._src.interpreters.custom_derivatives import stop_gradient
-from rjax._src.lax import (complex_ops, control_flow, convolution, lax, matmul, other, parallel,
-                           ragged,
+from rjax._src.lax import (complex_ops, control_flow, convolution, fourier, lax, matmul, other,
+                           parallel, ragged,
                            random_bits, reductions, shapes, slicing, windowed_reductions)
 
 __all__: list[str] = []
-for _module in (lax, complex_ops, shapes, slicing, reductions, matmul, convolution,
+for _module in (lax, complex_ops, fourier, shapes, slicing, reductions, matmul, convolution,
                 windowed_reductions,
                 parallel, control_flow, other, ragged, random_bits):
   globals().update((_name, getattr(_module, _name)) for _name in _module.__all__)
