@@ -138,7 +138,8 @@ def test_from_dlpack_with_jax_and_strided():
   with pytest.raises(TypeError):
     rjax.dlpack.from_dlpack([1, 2])
   assert rjax.dlpack.is_supported_dtype(np.float32) and rjax.dlpack.is_supported_dtype("int8")
-  assert not rjax.dlpack.is_supported_dtype(np.complex64)
+  for dt in (np.complex64, np.complex128, np.float16, np.uint64):   # as JAX's
+    assert rjax.dlpack.is_supported_dtype(dt) == jax.dlpack.is_supported_dtype(dt)
   assert rjax.dlpack.is_supported_dtype(np.float32) == jax.dlpack.is_supported_dtype(np.float32)
 
 

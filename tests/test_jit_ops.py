@@ -136,6 +136,8 @@ def assert_same(got, want, ulp=0, order=False, what=""):
     assert g.dtype == w.dtype, f"{tag}: dtype {g.dtype} != eager {w.dtype}"
     assert g.weak_type == w.weak_type, f"{tag}: weak_type {g.weak_type} != eager {w.weak_type}"
     g, w = np.asarray(g), np.asarray(w)
+    if g.dtype.kind == "c":   # complex: its parts, as reals
+      g, w = g.reshape(-1).view(g.real.dtype), w.reshape(-1).view(w.real.dtype)
     if g.dtype.kind in "biu":
       np.testing.assert_array_equal(g, w, err_msg=tag)
       continue
@@ -162,7 +164,11 @@ def _leaves_np(args):
 def _exact_identity(v):
   """``max(v, v)``: the identity for every dtype (NaN and -0.0 included), an
   elementwise op the fuser chains with its neighbours."""
-  return lax.max(v, v) if isinstance(v, (np.ndarray, rjax.Array, core.Tracer)) else v
+  if not isinstance(v, (np.ndarray, rjax.Array, core.Tracer)):
+    return v
+  if np.dtype(v.dtype).kind == "c":   # (max takes no complex): -(-v), also exact
+    return lax.neg(lax.neg(v))
+  return lax.max(v, v)
 
 
 def _in_chain(fn):
@@ -195,7 +201,7 @@ def check_case(name: str, case: Case):
       got = rjax.jit(fn)(*args)
       assert_same(got, want, case.ulp, case.order, f"{name} {label}")
     for a, b in zip(_leaves_np(case.args), before):  # NumPy inputs never change (bitwise)
-      np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+      np.testing.assert_array_equal(a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8))
 
 
 # -- case builders -----------------------------------------------------------------------------
@@ -376,6 +382,36 @@ def _cumulative(data, name):
   flt = dt.kind == "f" or dt == bfloat16
   return Case(lambda v: fn(v, axis=axis, reverse=reverse), (x,),
               order=flt and name in ORDER_DEPENDENT, x64=_is64(dt))
+
+
+@case("complex", "real", "imag", "conj")
+def _complex_parts(data, name):
+  dt = data.draw(st.sampled_from([F32, np.dtype(np.float64)]))
+  shape = _shape(data)
+  re, im = _array(data, dt, shape, -3, 3, special=True), _array(data, dt, shape, -3, 3)
+  z = (re.astype(np.complex128) + 1j * im).astype(np.complex64 if dt == F32 else np.complex128)
+  fns = {"complex": (lambda a, b: lax.complex(a, b), (re, im)),
+         "real": (lambda v: lax.real(v) * 2, (z,)),
+         "imag": (lambda v: lax.imag(v) - 1, (z,)),
+         "conj": (lambda v: lax.conj(v) * v, (z,))}
+  fn, args = fns[name]
+  return Case(fn, args, x64=_is64(dt))
+
+
+@case("fft")
+def _fft(data, name):
+  kind = data.draw(st.sampled_from(list(lax.FftType)))
+  k = data.draw(st.integers(1, 2))
+  shape = tuple(data.draw(st.lists(st.integers(1, 6), min_size=k, max_size=k + 1)))
+  lengths = shape[-k:]
+  re = _array(data, F32, shape, -3, 3)
+  if kind == lax.FftType.RFFT:
+    return Case(lambda v: lax.fft(v, kind, lengths), (re,), ulp=4)
+  if kind == lax.FftType.IRFFT:
+    shape = shape[:-1] + (lengths[-1] // 2 + 1,)
+    re = _array(data, F32, shape, -3, 3)
+  z = (re + 0.5j * re[..., ::-1]).astype(np.complex64)
+  return Case(lambda v: lax.fft(v, kind, lengths), (z,), ulp=4)
 
 
 @case("sort")

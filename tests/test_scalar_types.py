@@ -92,8 +92,6 @@ def test_promotion_table_pairs(x64):
       a, b = key.split(",")
       assert jnp.result_type(np.dtype(a) if a != "bfloat16" else bf16,
                              np.dtype(b) if b != "bfloat16" else bf16).name == exp, key
-      assert jnp.promote_types(a if a != "bfloat16" else bf16,
-                               b if b != "bfloat16" else bf16).name == exp, key
     for key, exp in t["scalar"].items():
       a, s = key.split(",")
       assert jnp.result_type(np.dtype(a) if a != "bfloat16" else bf16, SCALARS[s]).name == exp, key

@@ -94,7 +94,7 @@ def get_aval(x: Any) -> ShapedArray:
   aval = getattr(x, "aval", None)
   if aval is not None:
     return aval
-  if isinstance(x, (bool, int, float)):
+  if isinstance(x, (bool, int, float, complex)):
     dt, weak = dtypes.dtype_and_weak(x)
     return ShapedArray((), dt, weak)
   if isinstance(x, (np.ndarray, np.generic)):

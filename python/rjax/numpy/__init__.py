@@ -14,4 +14,4 @@ if "float32" not in globals():  # until scalar_types defines the scalar construc
   uint8, uint16, uint32, uint64 = _dtypes.uint8, _dtypes.uint16, _dtypes.uint32, _dtypes.uint64
   float16, bfloat16, float32, float64 = (_dtypes.float16, _dtypes.bfloat16, _dtypes.float32,
                                          _dtypes.float64)
-from rjax.numpy import linalg  # noqa: E402,F401
+from rjax.numpy import fft, linalg  # noqa: E402,F401

@@ -19,10 +19,12 @@ pub enum DType {
     BF16,
     F32,
     F64,
+    C64,
+    C128,
 }
 
 impl DType {
-    pub const ALL: [DType; 13] = [
+    pub const ALL: [DType; 15] = [
         DType::Bool,
         DType::I8,
         DType::I16,
@@ -36,6 +38,8 @@ impl DType {
         DType::BF16,
         DType::F32,
         DType::F64,
+        DType::C64,
+        DType::C128,
     ];
 
     pub fn from_name(name: &str) -> Option<DType> {
@@ -53,6 +57,8 @@ impl DType {
             "bfloat16" => DType::BF16,
             "float32" => DType::F32,
             "float64" => DType::F64,
+            "complex64" => DType::C64,
+            "complex128" => DType::C128,
             _ => return None,
         })
     }
@@ -72,6 +78,8 @@ impl DType {
             DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
+            DType::C64 => "complex64",
+            DType::C128 => "complex128",
         }
     }
 
@@ -80,7 +88,8 @@ impl DType {
             DType::Bool | DType::I8 | DType::U8 => 1,
             DType::I16 | DType::U16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::U32 | DType::F32 => 4,
-            DType::I64 | DType::U64 | DType::F64 => 8,
+            DType::I64 | DType::U64 | DType::F64 | DType::C64 => 8,
+            DType::C128 => 16,
         }
     }
 
@@ -96,6 +105,26 @@ impl DType {
     pub fn is_int(self) -> bool {
         self.is_signed_int() || self.is_unsigned_int()
     }
+    pub const fn is_complex(self) -> bool {
+        matches!(self, DType::C64 | DType::C128)
+    }
+    /// The dtype of a complex dtype's parts (float32, float64); a real
+    /// dtype is its own.
+    pub const fn real_part(self) -> DType {
+        match self {
+            DType::C64 => DType::F32,
+            DType::C128 => DType::F64,
+            d => d,
+        }
+    }
+    /// The complex dtype whose parts are `self` (f32, f64), if any.
+    pub const fn complex_of(self) -> Option<DType> {
+        match self {
+            DType::F32 => Some(DType::C64),
+            DType::F64 => Some(DType::C128),
+            _ => None,
+        }
+    }
 }
 
 /// A set of dtypes (what an op accepts).
@@ -104,7 +133,10 @@ pub struct DTypes(u16);
 
 impl DTypes {
     pub const NONE: DTypes = DTypes(0);
-    pub const ALL: DTypes = DTypes((1 << 13) - 1);
+    pub const ALL: DTypes = DTypes((1 << 15) - 1);
+    pub const COMPLEX: DTypes = DTypes::of(&[DType::C64, DType::C128]);
+    /// The floats and the complex dtypes.
+    pub const INEXACT: DTypes = DTypes(DTypes::FLOAT.0 | DTypes::COMPLEX.0);
     pub const FLOAT: DTypes = DTypes::of(&[DType::F16, DType::BF16, DType::F32, DType::F64]);
     pub const INT: DTypes = DTypes::of(&[
         DType::I8,
@@ -116,7 +148,10 @@ impl DTypes {
         DType::U32,
         DType::U64,
     ]);
+    /// The real numbers (the integers and the floats).
     pub const NUMERIC: DTypes = DTypes(DTypes::INT.0 | DTypes::FLOAT.0);
+    /// The numbers, complex included.
+    pub const NUMBER: DTypes = DTypes(DTypes::NUMERIC.0 | DTypes::COMPLEX.0);
     pub const INTBOOL: DTypes = DTypes(DTypes::INT.0 | 1 << DType::Bool as u16);
 
     pub const fn of(ds: &[DType]) -> DTypes {
@@ -211,6 +246,54 @@ unsafe impl Element for bf16 {
     }
 }
 
+/// A complex number: its real and imaginary parts, in this order (NumPy's
+/// and C's layout, so a complex buffer is interleaved pairs of reals).
+/// Ordered lexicographically (real part first), as NumPy sorts complex.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, PartialOrd)]
+pub struct Complex<T> {
+    pub re: T,
+    pub im: T,
+}
+
+impl<T> Complex<T> {
+    #[inline(always)]
+    pub const fn new(re: T, im: T) -> Complex<T> {
+        Complex { re, im }
+    }
+}
+
+/// complex64 and complex128.
+pub type C64 = Complex<f32>;
+pub type C128 = Complex<f64>;
+
+// SAFETY: `#[repr(C)]` pair of f32: every bit pattern is a valid value.
+unsafe impl Element for C64 {
+    const DTYPE: DType = DType::C64;
+    /// The real part.
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.re as f64
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        Complex::new(v as f32, 0.0)
+    }
+}
+// SAFETY: `#[repr(C)]` pair of f64: every bit pattern is a valid value.
+unsafe impl Element for C128 {
+    const DTYPE: DType = DType::C128;
+    /// The real part.
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.re
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        Complex::new(v, 0.0)
+    }
+}
+
 /// Exact conversion with NumPy/XLA `astype` semantics: integers wrap, floats
 /// to integers truncate toward zero and saturate (NaN -> 0), to bool is `!= 0`.
 pub trait CastTo<U> {
@@ -297,16 +380,63 @@ impl CastTo<f16> for bf16 {
     }
 }
 
+// Complex conversions: a real converts to (x, 0) through the part's float;
+// a complex converts to a real as its real part (NumPy's `astype` with
+// ComplexWarning, XLA's convert), to bool as `re != 0 || im != 0`.
+macro_rules! impl_cast_real_complex {
+    ($($src:ty),*) => {$(
+        impl CastTo<C64> for $src {
+            #[inline(always)] fn cast(self) -> C64 { Complex::new(CastTo::<f32>::cast(self), 0.0) }
+        }
+        impl CastTo<C128> for $src {
+            #[inline(always)] fn cast(self) -> C128 { Complex::new(CastTo::<f64>::cast(self), 0.0) }
+        }
+    )*};
+}
+impl_cast_real_complex!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f16, bf16, f32, f64);
+macro_rules! impl_cast_complex_real {
+    ($c:ty, $part:ty; $($dst:ty),*) => {$(
+        impl CastTo<$dst> for $c {
+            #[inline(always)] fn cast(self) -> $dst { CastTo::<$dst>::cast(self.re) }
+        }
+    )*
+        impl CastTo<bool> for $c {
+            #[inline(always)] fn cast(self) -> bool { self.re != 0.0 || self.im != 0.0 }
+        }
+        impl CastTo<C64> for $c {
+            #[inline(always)] fn cast(self) -> C64 { Complex::new(self.re as f32, self.im as f32) }
+        }
+        impl CastTo<C128> for $c {
+            #[inline(always)] fn cast(self) -> C128 { Complex::new(self.re as f64, self.im as f64) }
+        }
+    };
+}
+impl_cast_complex_real!(C64, f32; i8, i16, i32, i64, u8, u16, u32, u64, f16, bf16, f32, f64);
+impl_cast_complex_real!(C128, f64; i8, i16, i32, i64, u8, u16, u32, u64, f16, bf16, f32, f64);
+
 /// `dispatch_dtype!(dtype, T => expr, [allowed kinds])` binds the type alias `T`
 /// to the Rust type of `dtype` and evaluates `expr`.  Kinds: `all`, `numeric`
-/// (no bool), `float`, `int` (signed and unsigned), `intbool`.
+/// (no bool), `float`, `int` (signed and unsigned), `intbool`, `complex`;
+/// `all` and `number` (numeric and complex) include the complex dtypes,
+/// `numeric` does not.
 /// Returns `Err(UnsupportedDType)` for a dtype outside the kind.
 #[macro_export]
 macro_rules! dispatch_dtype {
     ($dt:expr, $op:expr, $T:ident => $body:expr, all) => {
         $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
             Bool => bool, I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16,
-            U32 => u32, U64 => u64, F16 => half::f16, BF16 => half::bf16, F32 => f32, F64 => f64)
+            U32 => u32, U64 => u64, F16 => half::f16, BF16 => half::bf16, F32 => f32, F64 => f64,
+            C64 => $crate::base::dtype::C64, C128 => $crate::base::dtype::C128)
+    };
+    ($dt:expr, $op:expr, $T:ident => $body:expr, number) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16,
+            U32 => u32, U64 => u64, F16 => half::f16, BF16 => half::bf16, F32 => f32, F64 => f64,
+            C64 => $crate::base::dtype::C64, C128 => $crate::base::dtype::C128)
+    };
+    ($dt:expr, $op:expr, $T:ident => $body:expr, complex) => {
+        $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;
+            C64 => $crate::base::dtype::C64, C128 => $crate::base::dtype::C128)
     };
     ($dt:expr, $op:expr, $T:ident => $body:expr, numeric) => {
         $crate::dispatch_dtype!(@arms $dt, $op, $T => $body;

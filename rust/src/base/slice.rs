@@ -3,7 +3,7 @@
 //! slice kernels read and write, whether the elements live in a buffer or in
 //! a fused kernel's tile.
 use super::buffer::Buffer;
-use super::dtype::{DType, Element};
+use super::dtype::{DType, Element, C128, C64};
 use super::error::{Error, Result};
 use half::{bf16, f16};
 use std::marker::PhantomData;
@@ -294,6 +294,16 @@ macro_rules! with_dtype {
                 type $T = f64;
                 $body
             }
+            D::C64 => {
+                #[allow(dead_code)]
+                type $T = $crate::base::dtype::C64;
+                $body
+            }
+            D::C128 => {
+                #[allow(dead_code)]
+                type $T = $crate::base::dtype::C128;
+                $body
+            }
         }
     }};
 }
@@ -315,6 +325,8 @@ pub enum Col {
     BF16(Vec<bf16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
+    C64(Vec<C64>),
+    C128(Vec<C128>),
 }
 
 /// `with_col!(col, v => expr)`: `expr` with `v` bound to the typed vector.
@@ -334,6 +346,8 @@ macro_rules! with_col {
             Col::BF16($v) => $body,
             Col::F32($v) => $body,
             Col::F64($v) => $body,
+            Col::C64($v) => $body,
+            Col::C128($v) => $body,
         }
     };
 }
@@ -356,6 +370,8 @@ impl Col {
             DType::BF16 => Col::BF16(Vec::with_capacity(cap)),
             DType::F32 => Col::F32(Vec::with_capacity(cap)),
             DType::F64 => Col::F64(Vec::with_capacity(cap)),
+            DType::C64 => Col::C64(Vec::with_capacity(cap)),
+            DType::C128 => Col::C128(Vec::with_capacity(cap)),
         }
     }
 
@@ -375,6 +391,8 @@ impl Col {
             Col::BF16(_) => DType::BF16,
             Col::F32(_) => DType::F32,
             Col::F64(_) => DType::F64,
+            Col::C64(_) => DType::C64,
+            Col::C128(_) => DType::C128,
         }
     }
 

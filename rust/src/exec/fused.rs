@@ -559,6 +559,7 @@ impl<T: Num + Element> Fold for T {
     }
 }
 
+
 impl Fold for bool {
     fn ident(op: Monoid) -> bool {
         op == Monoid::Min
@@ -660,6 +661,8 @@ macro_rules! with_acc {
             (DType::BF16, _) => same!(half::bf16),
             (DType::F32, _) => same!(f32),
             (DType::F64, _) => same!(f64),
+            (DType::C64, _) => same!(crate::base::dtype::C64),
+            (DType::C128, _) => same!(crate::base::dtype::C128),
         }
     }};
 }

@@ -191,10 +191,10 @@ fn scan_kernel<T: Element>(spec: &OpSpec, run: ScanFn<T>) -> Result<Kernel> {
 }
 
 pub fn build_cumsum(spec: &OpSpec) -> Result<Kernel> {
-    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumsum::<T>), numeric)
+    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumsum::<T>), number)
 }
 pub fn build_cumprod(spec: &OpSpec) -> Result<Kernel> {
-    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumprod::<T>), numeric)
+    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumprod::<T>), number)
 }
 pub fn build_cummax(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cummax::<T>), numeric)

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 mod gemm_avx512;
+pub(crate) mod gemm_complex;
 pub(crate) mod gemm_float;
 pub(crate) mod gemm_loop;
 
@@ -320,6 +321,22 @@ pub fn build_dot_general(spec: &OpSpec) -> Result<Kernel> {
                 ins,
                 false,
                 gemm_float::gemm_via_f32,
+            )?])
+        })),
+        DType::C64 => Ok(Box::new(move |ins: &[&Buffer]| {
+            Ok(vec![run::<crate::base::dtype::C64>(
+                &p,
+                ins,
+                false,
+                gemm_complex::gemm_complex,
+            )?])
+        })),
+        DType::C128 => Ok(Box::new(move |ins: &[&Buffer]| {
+            Ok(vec![run::<crate::base::dtype::C128>(
+                &p,
+                ins,
+                false,
+                gemm_complex::gemm_complex,
             )?])
         })),
         _ => crate::dispatch_dtype!(dt, "dot_general", T => {

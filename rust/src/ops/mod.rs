@@ -15,6 +15,7 @@ pub mod conv;
 pub mod cumulative;
 pub mod dot;
 pub mod elementwise;
+pub mod fft;
 pub mod gather;
 pub mod iota;
 pub mod linalg;

@@ -40,7 +40,8 @@ macro_rules! accum_self {
         }
     )*};
 }
-accum_self!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+accum_self!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, crate::base::dtype::C64,
+            crate::base::dtype::C128);
 
 macro_rules! accum_half {
     ($($t:ty),*) => {$(
@@ -396,10 +397,10 @@ fn xor<T: Bits + Element>(x: &[T], red: usize, inner: usize, out: &mut [T]) {
 }
 
 pub fn build_sum(spec: &OpSpec) -> Result<Kernel> {
-    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, sum::<T>), numeric)
+    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, sum::<T>), number)
 }
 pub fn build_prod(spec: &OpSpec) -> Result<Kernel> {
-    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, prod::<T>), numeric)
+    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, prod::<T>), number)
 }
 pub fn build_max(spec: &OpSpec) -> Result<Kernel> {
     if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {

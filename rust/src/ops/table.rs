@@ -10,18 +10,19 @@
 //! elementwise op is one line below (and its scalar function in
 //! `ops::scalar::defs` if it is more than an expression).
 use super::elementwise::{
-    self, eager, Bin, BitsClass, BitsFn, BitsFn2, CmpClass, CmpFn, Elem, FloatClass, FloatFn,
-    FloatFn2, IntClass, IntFn, IntFn2, NumClass, NumFn, NumFn2, Sig, SliceKernel, Un,
+    self, eager, Bin, BitsClass, BitsFn, BitsFn2, CmpClass, CmpFn, CxClass, CxFn, CxFn2,
+    CxRealClass, CxRealFn, Elem, FloatClass, FloatFn, FloatFn2, IntClass, IntFn, IntFn2, NumClass,
+    NumFn, NumFn2, OrComplex, Sig, SliceKernel, Un,
 };
 use super::reduce::Monoid;
 use super::scalar::sym::Graph;
-use super::scalar::{arith, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
+use super::scalar::{arith, complex, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
 use super::{
-    callback, collective, control, conv, cumulative, dot, gather, iota, linalg, reduce, shape,
+    callback, collective, control, conv, cumulative, dot, fft, gather, iota, linalg, reduce, shape,
     sort, threefry, window, Aval, Builder, Kernel, OpSpec,
 };
 use crate::base::buffer::{numel, strides};
-use crate::base::dtype::{DType, DTypes};
+use crate::base::dtype::{Complex, DType, DTypes};
 use crate::base::error::{Error, Result};
 use crate::base::params::Params;
 use crate::loops::strided::LoadMap;
@@ -156,6 +157,74 @@ macro_rules! un {
     (bits, $($t:tt)*) => { un!(@ BitsFn, Bits, BitsClass, DTypes::INTBOOL, $($t)*) };
 }
 
+/// `unc!(class, "name", |x| body, |z| complex_body)`: as `un!`, and over
+/// complex operands `complex_body` (generic over `Complex<F>`, `F: Float`).
+macro_rules! unc {
+    (@ $tr:ident, $v:ident, $class:ident, $dt:expr, $name:literal, |$x:ident| $body:expr, |$z:ident| $cbody:expr) => {{
+        struct Op;
+        impl $tr for Op {
+            #[inline(always)]
+            fn f<V: $v>($x: V) -> V {
+                $body
+            }
+        }
+        struct OpC;
+        impl CxFn for OpC {
+            #[inline(always)]
+            fn f<F: Float>($z: Complex<F>) -> Complex<F> {
+                $cbody
+            }
+        }
+        OpDef::elementwise::<OrComplex<Un<(Op, $class)>, Un<(OpC, CxClass)>>>(
+            $name,
+            Sig::Same(1),
+            $dt.union(DTypes::COMPLEX),
+        )
+    }};
+    (float, $($t:tt)*) => { unc!(@ FloatFn, Float, FloatClass, DTypes::FLOAT, $($t)*) };
+    (num, $($t:tt)*) => { unc!(@ NumFn, Num, NumClass, DTypes::NUMERIC, $($t)*) };
+}
+
+/// `binc!(class, "name", |x, y| body, |z, w| complex_body)`: as `unc!`.
+macro_rules! binc {
+    (@ $tr:ident, $v:ident, $class:ident, $dt:expr, $name:literal, |$x:ident, $y:ident| $body:expr, |$z:ident, $w:ident| $cbody:expr) => {{
+        struct Op;
+        impl $tr for Op {
+            #[inline(always)]
+            fn f<V: $v>($x: V, $y: V) -> V {
+                $body
+            }
+        }
+        struct OpC;
+        impl CxFn2 for OpC {
+            #[inline(always)]
+            fn f<F: Float>($z: Complex<F>, $w: Complex<F>) -> Complex<F> {
+                $cbody
+            }
+        }
+        OpDef::elementwise::<OrComplex<Bin<(Op, $class)>, Bin<(OpC, CxClass)>>>(
+            $name,
+            Sig::Same(2),
+            $dt.union(DTypes::COMPLEX),
+        )
+    }};
+    (num, $($t:tt)*) => { binc!(@ NumFn2, Num, NumClass, DTypes::NUMERIC, $($t)*) };
+}
+
+/// `cxreal!("name", |z| body)`: a real function of a complex operand.
+macro_rules! cxreal {
+    ($name:literal, |$z:ident| $body:expr) => {{
+        struct Op;
+        impl CxRealFn for Op {
+            #[inline(always)]
+            fn f<F: Float>($z: Complex<F>) -> F {
+                $body
+            }
+        }
+        OpDef::elementwise::<Un<(Op, CxRealClass)>>($name, Sig::Real(1), DTypes::COMPLEX)
+    }};
+}
+
 /// `bin!(class, "name", |x, y| body)`: as `un!`, with two operands.
 macro_rules! bin {
     (@ $tr:ident, $v:ident, $class:ident, $dt:expr, $name:literal, |$x:ident, $y:ident| $body:expr) => {{
@@ -219,35 +288,55 @@ fn entries() -> Vec<OpDef> {
     let with_bool = |d: DTypes| d.union(DTypes::of(&[DType::Bool]));
     vec![
         // -- elementwise, one operand
-        un!(num, "neg", |x| x.neg()),
-        un!(num, "sign", |x| arith::sign(x)),
-        un!(num, "abs", |x| x.abs()),
-        un!(num, "square", |x| x.mul(x)),
+        unc!(num, "neg", |x| x.neg(), |z| z.neg()),
+        unc!(num, "sign", |x| arith::sign(x), |z| complex::sign(z)),
+        {
+            struct Abs;
+            impl NumFn for Abs {
+                #[inline(always)]
+                fn f<T: Num>(x: T) -> T {
+                    x.abs()
+                }
+            }
+            struct AbsC;
+            impl CxRealFn for AbsC {
+                #[inline(always)]
+                fn f<F: Float>(z: Complex<F>) -> F {
+                    complex::abs(z)
+                }
+            }
+            OpDef::elementwise::<OrComplex<Un<(Abs, NumClass)>, Un<(AbsC, CxRealClass)>>>(
+                "abs",
+                Sig::Real(1),
+                DTypes::NUMBER,
+            )
+        },
+        unc!(num, "square", |x| x.mul(x), |z| z.mul(z)),
         un!(bits, "not", |x| x.not()),
         un!(int, "population_count", |x| x.popcount()),
         un!(int, "clz", |x| x.clz()),
         un!(float, "floor", |x| x.floor()),
         un!(float, "ceil", |x| x.ceil()),
-        un!(float, "exp", |x| defs::exp(x)),
+        unc!(float, "exp", |x| defs::exp(x), |z| complex::exp(z)),
         un!(float, "exp2", |x| x.ext1(Ext1::Exp2)),
-        un!(float, "log", |x| defs::log(x)),
-        un!(float, "log1p", |x| defs::log1p(x)),
-        un!(float, "expm1", |x| defs::expm1(x)),
-        un!(float, "tanh", |x| defs::tanh(x)),
+        unc!(float, "log", |x| defs::log(x), |z| complex::log(z)),
+        unc!(float, "log1p", |x| defs::log1p(x), |z| complex::log1p(z)),
+        unc!(float, "expm1", |x| defs::expm1(x), |z| complex::expm1(z)),
+        unc!(float, "tanh", |x| defs::tanh(x), |z| complex::tanh(z)),
         un!(float, "logistic", |x| defs::logistic(x)),
-        un!(float, "sin", |x| defs::sin(x)),
-        un!(float, "cos", |x| defs::cos(x)),
-        un!(float, "tan", |x| x.ext1(Ext1::Tan)),
+        unc!(float, "sin", |x| defs::sin(x), |z| complex::sin(z)),
+        unc!(float, "cos", |x| defs::cos(x), |z| complex::cos(z)),
+        unc!(float, "tan", |x| x.ext1(Ext1::Tan), |z| complex::tan(z)),
         un!(float, "asin", |x| x.ext1(Ext1::Asin)),
         un!(float, "acos", |x| x.ext1(Ext1::Acos)),
         un!(float, "atan", |x| x.ext1(Ext1::Atan)),
-        un!(float, "sinh", |x| x.ext1(Ext1::Sinh)),
-        un!(float, "cosh", |x| x.ext1(Ext1::Cosh)),
+        unc!(float, "sinh", |x| x.ext1(Ext1::Sinh), |z| complex::sinh(z)),
+        unc!(float, "cosh", |x| x.ext1(Ext1::Cosh), |z| complex::cosh(z)),
         un!(float, "asinh", |x| x.ext1(Ext1::Asinh)),
         un!(float, "acosh", |x| x.ext1(Ext1::Acosh)),
         un!(float, "atanh", |x| x.ext1(Ext1::Atanh)),
-        un!(float, "sqrt", |x| x.sqrt()),
-        un!(float, "rsqrt", |x| defs::rsqrt(x)),
+        unc!(float, "sqrt", |x| x.sqrt(), |z| complex::sqrt(z)),
+        unc!(float, "rsqrt", |x| defs::rsqrt(x), |z| complex::rsqrt(z)),
         un!(float, "cbrt", |x| x.ext1(Ext1::Cbrt)),
         un!(float, "erf", |x| defs::erf(x)),
         un!(float, "erfc", |x| x.ext1(Ext1::Erfc)),
@@ -258,16 +347,21 @@ fn entries() -> Vec<OpDef> {
         un!(float, "bessel_i1e", |x| defs::bessel_i1e(x)),
         OpDef::elementwise::<elementwise::Round>("round", Sig::Same(1), DTypes::FLOAT),
         OpDef::elementwise::<elementwise::IsFinite>("is_finite", Sig::Pred(1), DTypes::FLOAT),
-        OpDef::elementwise::<elementwise::IntegerPow>("integer_pow", Sig::Same(1), num),
+        OpDef::elementwise::<elementwise::IntegerPow>("integer_pow", Sig::Same(1), DTypes::NUMBER),
         OpDef::elementwise::<elementwise::Convert>("convert_element_type", Sig::Convert, all),
+        // -- complex parts
+        cxreal!("real", |z| z.re),
+        cxreal!("imag", |z| z.im),
+        unc!(@ NumFn, Num, NumClass, DTypes::NONE, "conj", |x| x, |z| z.conj()),
+        OpDef::elementwise::<elementwise::MakeComplex>("complex", Sig::MakeComplex, DTypes::of(&[DType::F32, DType::F64])),
         // -- elementwise, two or more operands
-        bin!(num, "add", |x, y| x.add(y)),
-        bin!(num, "sub", |x, y| x.sub(y)),
-        bin!(num, "mul", |x, y| x.mul(y)),
-        bin!(num, "div", |x, y| x.div(y)),
+        binc!(num, "add", |x, y| x.add(y), |z, w| z.add(w)),
+        binc!(num, "sub", |x, y| x.sub(y), |z, w| z.sub(w)),
+        binc!(num, "mul", |x, y| x.mul(y), |z, w| z.mul(w)),
+        binc!(num, "div", |x, y| x.div(y), |z, w| z.div(w)),
         bin!(num, "rem", |x, y| x.rem(y)),
-        OpDef::elementwise::<elementwise::MaxMin<true>>("max", Sig::Same(2), all),
-        OpDef::elementwise::<elementwise::MaxMin<false>>("min", Sig::Same(2), all),
+        OpDef::elementwise::<elementwise::MaxMin<true>>("max", Sig::Same(2), with_bool(num)),
+        OpDef::elementwise::<elementwise::MaxMin<false>>("min", Sig::Same(2), with_bool(num)),
         bin!(bits, "and", |x, y| x.and(y)),
         bin!(bits, "or", |x, y| x.or(y)),
         bin!(bits, "xor", |x, y| x.xor(y)),
@@ -280,7 +374,7 @@ fn entries() -> Vec<OpDef> {
         }),
         bin!(float, "atan2", |x, y| x.ext2(Ext2::Atan2, y)),
         OpDef::elementwise::<elementwise::NextAfter>("nextafter", Sig::Same(2), DTypes::FLOAT),
-        OpDef::elementwise::<elementwise::Pow>("pow", Sig::Pow, DTypes::FLOAT),
+        OpDef::elementwise::<elementwise::Pow>("pow", Sig::Pow, DTypes::INEXACT),
         cmp!("eq", |x, y| x.eq(y)),
         cmp!("ne", |x, y| x.ne(y)),
         cmp!("lt", |x, y| x.lt(y)),
@@ -293,7 +387,7 @@ fn entries() -> Vec<OpDef> {
         OpDef::new(
             "reduce_sum",
             Reduction(Some(Monoid::Sum)),
-            num,
+            DTypes::NUMBER,
             reduce::build_sum,
         ),
         OpDef::new(
@@ -308,14 +402,14 @@ fn entries() -> Vec<OpDef> {
             with_bool(num),
             reduce::build_min,
         ),
-        OpDef::new("reduce_prod", Reduction(None), num, reduce::build_prod),
+        OpDef::new("reduce_prod", Reduction(None), DTypes::NUMBER, reduce::build_prod),
         OpDef::new("reduce_and", Reduction(None), intbool, reduce::build_and),
         OpDef::new("reduce_or", Reduction(None), intbool, reduce::build_or),
         OpDef::new("reduce_xor", Reduction(None), intbool, reduce::build_xor),
         OpDef::new("argmax", Reduction(None), all, reduce::build_arg),
         OpDef::new("argmin", Reduction(None), all, reduce::build_arg),
-        OpDef::other("cumsum", num, cumulative::build_cumsum),
-        OpDef::other("cumprod", num, cumulative::build_cumprod),
+        OpDef::other("cumsum", DTypes::NUMBER, cumulative::build_cumsum),
+        OpDef::other("cumprod", DTypes::NUMBER, cumulative::build_cumprod),
         OpDef::other("cummax", num, cumulative::build_cummax),
         OpDef::other("cummin", num, cumulative::build_cummin),
         OpDef::other(
@@ -369,7 +463,7 @@ fn entries() -> Vec<OpDef> {
         OpDef::other("sort", all, sort::build_sort),
         OpDef::other("top_k", num, sort::build_top_k),
         // -- linear algebra, random numbers
-        OpDef::other("dot_general", num, dot::build_dot_general),
+        OpDef::other("dot_general", DTypes::NUMBER, dot::build_dot_general),
         OpDef::other("conv_general_dilated", num, conv::build_conv),
         OpDef::other("cholesky", lin, linalg::build_cholesky),
         OpDef::other("lu", lin, linalg::build_lu),
@@ -383,6 +477,7 @@ fn entries() -> Vec<OpDef> {
         OpDef::other("svd", lin, linalg::build_svd),
         OpDef::other("triangular_solve", lin, linalg::build_triangular_solve),
         OpDef::other("tridiagonal_solve", lin, linalg::build_tridiagonal_solve),
+        OpDef::other("fft", DTypes::INEXACT, fft::build_fft),
         OpDef::other(
             "threefry2x32",
             DTypes::of(&[DType::U32]),

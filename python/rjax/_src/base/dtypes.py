@@ -22,16 +22,19 @@ float0 = np.dtype([("float0", np.void, 0)])
 int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
 uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
 
 _float_dtypes = (bfloat16, float16, float32, float64)
 _signed = (int8, int16, int32, int64)
 _unsigned = (uint8, uint16, uint32, uint64)
-supported_dtypes = (bool_,) + _signed + _unsigned + _float_dtypes
+_complex_dtypes = (complex64, complex128)
+supported_dtypes = (bool_,) + _signed + _unsigned + _float_dtypes + _complex_dtypes
 _supported_set = frozenset(supported_dtypes)
 
-# Weak "categories" of the lattice: Python int, float (complex not supported).
+# Weak "categories" of the lattice: Python int, float, complex.
 _WEAK_INT = "i*"
 _WEAK_FLOAT = "f*"
+_WEAK_COMPLEX = "c*"
 
 _lattice: dict[Any, tuple] = {
     bool_: (_WEAK_INT,),
@@ -44,32 +47,38 @@ _lattice: dict[Any, tuple] = {
     int16: (int32,),
     int32: (int64,),
     int64: (_WEAK_FLOAT,),
-    _WEAK_FLOAT: (bfloat16, float16),
+    _WEAK_FLOAT: (bfloat16, float16, _WEAK_COMPLEX),
     bfloat16: (float32,),
     float16: (float32,),
-    float32: (float64,),
-    float64: (),
+    float32: (float64, complex64),
+    float64: (complex128,),
+    _WEAK_COMPLEX: (complex64,),
+    complex64: (complex128,),
+    complex128: (),
 }
 
 
-def _upper_bounds() -> dict[Any, frozenset]:
+def _upper_bounds(lattice) -> dict[Any, frozenset]:
   out: dict[Any, frozenset] = {}
 
   def up(n):
     if n in out:
       return out[n]
     s = {n}
-    for m in _lattice[n]:
+    for m in lattice[n]:
       s |= up(m)
     out[n] = frozenset(s)
     return out[n]
 
-  for n in _lattice:
+  for n in lattice:
     up(n)
   return out
 
 
-_UB = _upper_bounds()
+_UB_X64 = _upper_bounds(_lattice)
+# Without x64, JAX's lattice forms no 64-bit type from narrower inputs: its one
+# such edge, uint32 x int32 -> int64, becomes -> int32 (uint32 -> int32, uint64).
+_UB_X32 = _upper_bounds({**_lattice, uint32: (int32, uint64)})
 
 
 def x64_enabled() -> bool:
@@ -79,8 +88,6 @@ def x64_enabled() -> bool:
 def canonicalize_dtype(dtype: Any) -> np.dtype:
   """The dtype rjax stores for a requested dtype (64-bit types only with x64)."""
   dt = np.dtype(dtype)
-  if dt.kind == "c":
-    raise TypeError(f"rjax does not support complex dtypes yet (got {dt})")
   if dt not in _supported_set:
     raise TypeError(f"rjax does not support dtype {dt}")
   if not x64_enabled():
@@ -90,6 +97,8 @@ def canonicalize_dtype(dtype: Any) -> np.dtype:
       return uint32
     if dt == float64:
       return float32
+    if dt == complex128:
+      return complex64
   return dt
 
 
@@ -103,6 +112,10 @@ def default_uint_dtype() -> np.dtype:
 
 def default_float_dtype() -> np.dtype:
   return float64 if x64_enabled() else float32
+
+
+def default_complex_dtype() -> np.dtype:
+  return complex128 if x64_enabled() else complex64
 
 
 def issubdtype(a, b) -> bool:
@@ -138,8 +151,31 @@ def is_bool(dtype) -> bool:
   return np.dtype(dtype) == bool_
 
 
+def is_complex(dtype) -> bool:
+  return np.dtype(dtype).kind == "c"
+
+
 def is_inexact(dtype) -> bool:
-  return is_float(dtype)
+  return is_float(dtype) or is_complex(dtype)
+
+
+def real_dtype(dtype) -> np.dtype:
+  """The dtype of a complex dtype's parts (a real dtype is its own)."""
+  dt = np.dtype(dtype)
+  if dt == complex64:
+    return float32
+  if dt == complex128:
+    return float64
+  return dt
+
+
+def complex_dtype(dtype) -> np.dtype:
+  """The complex dtype with parts of (at least) ``dtype``: float64 gives
+  complex128, every other real dtype complex64 (JAX's ``_complex_dtype``)."""
+  dt = np.dtype(dtype)
+  if dt.kind == "c":
+    return dt
+  return complex128 if dt == float64 else complex64
 
 
 def _node(dtype: np.dtype, weak: bool):
@@ -149,17 +185,24 @@ def _node(dtype: np.dtype, weak: bool):
     return bool_
   if dtype.kind in "iu":
     return _WEAK_INT
+  if dtype.kind == "c":
+    return _WEAK_COMPLEX
   return _WEAK_FLOAT
 
 
-@functools.lru_cache(maxsize=4096)
 def _join(nodes: tuple) -> Any:
+  return _join_in(nodes, x64_enabled())
+
+
+@functools.lru_cache(maxsize=4096)
+def _join_in(nodes: tuple, x64: bool) -> Any:
+  ub = _UB_X64 if x64 else _UB_X32
   common = None
   for n in nodes:
-    common = _UB[n] if common is None else common & _UB[n]
+    common = ub[n] if common is None else common & ub[n]
   # The least upper bound is the one bound whose own upper bounds are all of them.
   for c in common:
-    if _UB[c] == common:
+    if ub[c] == common:
       return c
   raise TypeError(f"no common type for {nodes}")
 
@@ -169,6 +212,8 @@ def _node_to_dtype(node) -> tuple[np.dtype, bool]:
     return default_int_dtype(), True
   if node == _WEAK_FLOAT:
     return default_float_dtype(), True
+  if node == _WEAK_COMPLEX:
+    return default_complex_dtype(), True
   return node, False
 
 
@@ -181,7 +226,7 @@ def dtype_and_weak(x: Any) -> tuple[np.dtype, bool]:
   if isinstance(x, float):
     return default_float_dtype(), True
   if isinstance(x, complex):
-    raise TypeError("rjax does not support complex numbers yet")
+    return default_complex_dtype(), True
   aval = getattr(x, "aval", None)
   if aval is not None:
     return aval.dtype, aval.weak_type
@@ -196,8 +241,25 @@ def dtype_and_weak(x: Any) -> tuple[np.dtype, bool]:
 
 def promote_types(a, b) -> np.dtype:
   """JAX's ``promote_types``: the lattice join of two (strong) dtypes."""
-  da, db = canonicalize_dtype(a), canonicalize_dtype(b)
+  canonicalize_dtype(a), canonicalize_dtype(b)   # (unsupported dtypes raise)
+  # the join of the dtypes as given (uint64 with int8 is a float, as in JAX),
+  # then the stored dtype
+  da, db = _as_node(a), _as_node(b)
   return canonicalize_dtype(_node_to_dtype(_join((da, db)))[0])
+
+
+def join_dtypes(a, b) -> np.dtype:
+  """JAX's ``jnp.promote_types``: the lattice join of two dtypes as given,
+  not canonicalized (``promote_types(int8, uint64)`` is float64 even without
+  x64, as in JAX); a join at a weak node is its 64-bit type."""
+  canonicalize_dtype(a), canonicalize_dtype(b)   # (unsupported dtypes raise)
+  node = _join((_as_node(a), _as_node(b)))
+  return {_WEAK_INT: int64, _WEAK_FLOAT: float64, _WEAK_COMPLEX: complex128}.get(node, node)
+
+
+def _as_node(d) -> np.dtype:
+  dt = np.dtype(d)
+  return dt if dt in _supported_set else canonicalize_dtype(dt)
 
 
 def result_type_and_weak(*args: Any) -> tuple[np.dtype, bool]:

@@ -7,13 +7,15 @@ this package's namespace is their union. ``rjax.lax`` re-exports it, and the
 layers above use it as ``from rjax._src import lax``.
 """
 from rjax._src.interpreters.custom_derivatives import stop_gradient
-from rjax._src.lax import (control_flow, convolution, lax, matmul, other, parallel, ragged,
+from rjax._src.lax import (complex_ops, control_flow, convolution, fourier, lax, matmul, other,
+                           parallel, ragged,
                            random_bits, reductions, shapes, slicing, windowed_reductions)
 # ``lax.linalg`` is a namespace of its own (``rjax.lax.linalg``), as in JAX
 from rjax._src.lax import linalg  # noqa: F401
 
 __all__: list[str] = []
-for _module in (lax, shapes, slicing, reductions, matmul, convolution, windowed_reductions,
+for _module in (lax, complex_ops, fourier, shapes, slicing, reductions, matmul, convolution,
+                windowed_reductions,
                 parallel, control_flow, other, ragged, random_bits):
   globals().update((_name, getattr(_module, _name)) for _name in _module.__all__)
   __all__ += [_name for _name in _module.__all__ if _name not in __all__]

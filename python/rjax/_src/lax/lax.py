@@ -6,7 +6,7 @@ linear), its NumPy reference, and its public function.
 
 A new elementwise primitive is one block here, e.g.::
 
-    tanh_p = standard_unop("tanh", _float)
+    tanh_p = standard_unop("tanh", _inexact)
     batching.defvectorized(tanh_p)
     ad.defjvp2(tanh_p, lambda g, ans, x: mul_p.bind(
         g, sub_p.bind(_c(1.0, ans), mul_p.bind(ans, ans))))
@@ -25,6 +25,7 @@ op table of ``tests/test_lax_elementwise.py``. The rules bind primitives
 from __future__ import annotations
 
 import enum
+import warnings
 
 import numpy as np
 
@@ -35,8 +36,10 @@ from rjax._src.interpreters import ad, batching, reference
 # The rules here use shape ops and reductions, whose own rules use the ops
 # here: the lax modules import each other as modules, looked up at call time.
 from rjax._src.lax import reductions, shapes
-from rjax._src.lax.utils import (_any, _bool_dtype, _float, _float_or_signed, _int, _intbool,
-                                 _lax_binary_args, _num, _scalar_like, asarray_lax,
+from rjax._src.lax import complex_ops
+from rjax._src.lax.utils import (_any, _bool_dtype, _float, _float_or_signed, _inexact, _int,
+                                 _intbool, _lax_binary_args, _num, _numc, _ordered,
+                                 _scalar_like, asarray_lax,
                                  broadcasting_shape, check_dtype, export, standard_binop,
                                  standard_primitive, standard_unop)
 from rjax._src.runtime.array import from_numpy, from_scalar
@@ -118,7 +121,7 @@ def _linear_binop_transpose(sign_y):
 # Unary elementwise primitives
 
 
-neg_p = standard_unop("neg", _num)
+neg_p = standard_unop("neg", _numc)
 batching.defvectorized(neg_p)
 ad.deflinear(neg_p, lambda ct, x: [neg_p.bind(ct)])
 reference.register(neg_p, np.negative)
@@ -130,7 +133,7 @@ def neg(x):
   return neg_p.bind(asarray_lax(x))
 
 
-sign_p = standard_unop("sign", _num)
+sign_p = standard_unop("sign", _numc)
 batching.defvectorized(sign_p)
 ad.defnondiff(sign_p)
 reference.register(sign_p, np.sign)
@@ -207,20 +210,30 @@ def is_finite(x):
   return is_finite_p.bind(asarray_lax(x))
 
 
-abs_p = standard_unop("abs", _float_or_signed)
+def _abs_jvp(g, ans, x):
+  if dtypes.is_complex(core.get_aval(x).dtype):
+    # JAX's rule: re(g conj(x) / |x|), with |x| = 0 replaced by 1
+    a = convert_element_type_p.bind(ans, new_dtype=core.get_aval(x).dtype, weak_type=False)
+    a = select_n_p.bind(eq_p.bind(a, _scalar_like(0, a)), a, shapes.full_like(a, 1))
+    return complex_ops.real_p.bind(mul_p.bind(g, div_p.bind(complex_ops.conj_p.bind(
+        x, input_dtype=core.get_aval(x).dtype), a)))
+  # JAX's convention grad(abs)(0.) == 1
+  return select_n_p.bind(ge_p.bind(x, _scalar_like(0, x)), neg_p.bind(g), g)
+
+
+abs_p = standard_unop("abs", _float_or_signed + ("complex",), dtypes.real_dtype)
 batching.defvectorized(abs_p)
-# JAX's convention grad(abs)(0.) == 1
-ad.defjvp(abs_p, lambda g, x: select_n_p.bind(ge_p.bind(x, _scalar_like(0, x)), neg_p.bind(g), g))
+ad.defjvp2(abs_p, _abs_jvp)
 reference.register(abs_p, np.abs)
 
 
 @export
 def abs(x):  # noqa: A001
-  """Elementwise absolute value (floats and signed integers)."""
+  """Elementwise absolute value (floats, signed integers; |z|, a real, for complex)."""
   return abs_p.bind(asarray_lax(x))
 
 
-square_p = standard_unop("square", _num)
+square_p = standard_unop("square", _numc)
 batching.defvectorized(square_p)
 ad.defjvp(square_p, lambda g, x: mul_p.bind(g, mul_p.bind(_scalar_like(2.0, x), x)))
 reference.register(square_p, np.square)
@@ -232,7 +245,7 @@ def square(x):
   return square_p.bind(asarray_lax(x))
 
 
-sqrt_p = standard_unop("sqrt", _float)
+sqrt_p = standard_unop("sqrt", _inexact)
 batching.defvectorized(sqrt_p)
 ad.defjvp2(sqrt_p, lambda g, ans, x: div_p.bind(g, mul_p.bind(_scalar_like(2.0, ans), ans)))
 reference.register(sqrt_p, np.sqrt)
@@ -244,7 +257,7 @@ def sqrt(x):
   return sqrt_p.bind(asarray_lax(x))
 
 
-rsqrt_p = standard_unop("rsqrt", _float)
+rsqrt_p = standard_unop("rsqrt", _inexact)
 batching.defvectorized(rsqrt_p)
 ad.defjvp2(rsqrt_p, lambda g, ans, x: mul_p.bind(
     g, mul_p.bind(_c(-0.5, x), div_p.bind(ans, x))))
@@ -271,7 +284,7 @@ def cbrt(x):
 
 
 def _integer_pow_abstract_eval(x, *, y):
-  check_dtype("integer_pow", x, _num)
+  check_dtype("integer_pow", x, _numc)
   if dtypes.is_int(x.dtype) and y < 0:
     raise TypeError(f"integer_pow: integers cannot be raised to negative powers, got "
                     f"integer_pow({x.dtype.name}{list(x.shape)}, {y})")
@@ -302,7 +315,7 @@ def integer_pow(x, y: int):
 
 # -- exponentials and logarithms ---------------------------------------------
 
-exp_p = standard_unop("exp", _float)
+exp_p = standard_unop("exp", _inexact)
 batching.defvectorized(exp_p)
 ad.defjvp2(exp_p, lambda g, ans, x: mul_p.bind(g, ans))
 reference.register(exp_p, np.exp)
@@ -326,7 +339,7 @@ def exp2(x):
   return exp2_p.bind(asarray_lax(x))
 
 
-log_p = standard_unop("log", _float)
+log_p = standard_unop("log", _inexact)
 batching.defvectorized(log_p)
 ad.defjvp(log_p, lambda g, x: div_p.bind(g, x))
 reference.register(log_p, np.log)
@@ -338,7 +351,7 @@ def log(x):
   return log_p.bind(asarray_lax(x))
 
 
-log1p_p = standard_unop("log1p", _float)
+log1p_p = standard_unop("log1p", _inexact)
 batching.defvectorized(log1p_p)
 ad.defjvp(log1p_p, lambda g, x: div_p.bind(g, add_p.bind(x, _scalar_like(1.0, x))))
 reference.register(log1p_p, np.log1p)
@@ -350,7 +363,7 @@ def log1p(x):
   return log1p_p.bind(asarray_lax(x))
 
 
-expm1_p = standard_unop("expm1", _float)
+expm1_p = standard_unop("expm1", _inexact)
 batching.defvectorized(expm1_p)
 ad.defjvp2(expm1_p, lambda g, ans, x: mul_p.bind(g, add_p.bind(ans, _scalar_like(1.0, ans))))
 reference.register(expm1_p, np.expm1)
@@ -377,7 +390,7 @@ def logistic(x):
 
 # -- trigonometric and hyperbolic ----------------------------------------------
 
-sin_p = standard_unop("sin", _float)
+sin_p = standard_unop("sin", _inexact)
 batching.defvectorized(sin_p)
 ad.defjvp(sin_p, lambda g, x: mul_p.bind(g, cos_p.bind(x)))
 reference.register(sin_p, np.sin)
@@ -389,7 +402,7 @@ def sin(x):
   return sin_p.bind(asarray_lax(x))
 
 
-cos_p = standard_unop("cos", _float)
+cos_p = standard_unop("cos", _inexact)
 batching.defvectorized(cos_p)
 ad.defjvp(cos_p, lambda g, x: neg_p.bind(mul_p.bind(g, sin_p.bind(x))))
 reference.register(cos_p, np.cos)
@@ -401,7 +414,7 @@ def cos(x):
   return cos_p.bind(asarray_lax(x))
 
 
-tan_p = standard_unop("tan", _float)
+tan_p = standard_unop("tan", _inexact)
 batching.defvectorized(tan_p)
 ad.defjvp2(tan_p, lambda g, ans, x: mul_p.bind(g, add_p.bind(_c(1.0, x), square_p.bind(ans))))
 reference.register(tan_p, np.tan)
@@ -451,7 +464,7 @@ def atan(x):
   return atan_p.bind(asarray_lax(x))
 
 
-tanh_p = standard_unop("tanh", _float)
+tanh_p = standard_unop("tanh", _inexact)
 batching.defvectorized(tanh_p)
 # JAX's formula (g + g*ans) * (1 - ans): the same inf/NaN propagation (an
 # infinite g at tanh(x) = 0 gives NaN, as in JAX, not inf).
@@ -466,7 +479,7 @@ def tanh(x):
   return tanh_p.bind(asarray_lax(x))
 
 
-sinh_p = standard_unop("sinh", _float)
+sinh_p = standard_unop("sinh", _inexact)
 batching.defvectorized(sinh_p)
 ad.defjvp(sinh_p, lambda g, x: mul_p.bind(g, cosh_p.bind(x)))
 reference.register(sinh_p, np.sinh)
@@ -478,7 +491,7 @@ def sinh(x):
   return sinh_p.bind(asarray_lax(x))
 
 
-cosh_p = standard_unop("cosh", _float)
+cosh_p = standard_unop("cosh", _inexact)
 batching.defvectorized(cosh_p)
 ad.defjvp(cosh_p, lambda g, x: mul_p.bind(g, sinh_p.bind(x)))
 reference.register(cosh_p, np.cosh)
@@ -743,7 +756,7 @@ def _add_jvp(primals, tangents):
   return out, ad.add_tangents(_bcast_to(tx, out), _bcast_to(ty, out))
 
 
-add_p = standard_binop("add", _num)
+add_p = standard_binop("add", _numc)
 batching.defbroadcasting(add_p)
 ad.primitive_jvps[add_p] = _add_jvp
 ad.primitive_transposes[add_p] = _linear_binop_transpose(+1)
@@ -764,7 +777,7 @@ def _sub_jvp(primals, tangents):
   return out, ad.add_tangents(_bcast_to(tx, out), _bcast_to(ty, out))
 
 
-sub_p = standard_binop("sub", _num)
+sub_p = standard_binop("sub", _numc)
 batching.defbroadcasting(sub_p)
 ad.primitive_jvps[sub_p] = _sub_jvp
 ad.primitive_transposes[sub_p] = _linear_binop_transpose(-1)
@@ -783,7 +796,7 @@ def _mul_transpose(ct, x, y):
   return [None, _unbroadcast(y.aval, mul_p.bind(x, ct))]
 
 
-mul_p = standard_binop("mul", _num)
+mul_p = standard_binop("mul", _numc)
 batching.defbroadcasting(mul_p)
 ad.defjvp(mul_p, lambda g, x, y: mul_p.bind(g, y), lambda g, x, y: mul_p.bind(x, g))
 ad.primitive_transposes[mul_p] = _mul_transpose
@@ -810,7 +823,7 @@ def _int_div_ref(x, y):
   return q.astype(np.int64).astype(x.dtype)
 
 
-div_p = standard_binop("div", _num)
+div_p = standard_binop("div", _numc)
 batching.defbroadcasting(div_p)
 ad.defjvp(div_p, lambda g, x, y: div_p.bind(g, y),
           lambda g, x, y: neg_p.bind(mul_p.bind(g, div_p.bind(x, mul_p.bind(y, y)))))
@@ -875,7 +888,7 @@ def _full_of(s, x, y):
   return shapes.broadcast_in_dim(s, shape, ()) if shape else s
 
 
-max_p = standard_binop("max", _any)
+max_p = standard_binop("max", _ordered)
 batching.defbroadcasting(max_p)
 ad.primitive_jvps[max_p] = _minmax_jvp(max_p, lambda x, y: gt_p.bind(x, y))
 reference.register(max_p, np.maximum)
@@ -887,7 +900,7 @@ def max(x, y):  # noqa: A001
   return max_p.bind(*_lax_binary_args(x, y))
 
 
-min_p = standard_binop("min", _any)
+min_p = standard_binop("min", _ordered)
 batching.defbroadcasting(min_p)
 ad.primitive_jvps[min_p] = _minmax_jvp(min_p, lambda x, y: lt_p.bind(x, y))
 reference.register(min_p, np.minimum)
@@ -900,7 +913,7 @@ def min(x, y):  # noqa: A001
 
 
 def _pow_abstract_eval(x, y):
-  check_dtype("pow", x, _float)
+  check_dtype("pow", x, _inexact)
   if not (dtypes.is_int(y.dtype) or y.dtype == x.dtype):
     raise TypeError(f"pow: the exponent must have the base's dtype {x.dtype.name} or an integer "
                     f"dtype, got {y.dtype.name}")
@@ -1102,7 +1115,7 @@ def ne(x, y):
   return ne_p.bind(*_lax_binary_args(x, y))
 
 
-lt_p = standard_binop("lt", _any, _bool_dtype)
+lt_p = standard_binop("lt", _ordered, _bool_dtype)
 batching.defbroadcasting(lt_p)
 ad.defnondiff(lt_p)
 reference.register(lt_p, np.less)
@@ -1114,7 +1127,7 @@ def lt(x, y):
   return lt_p.bind(*_lax_binary_args(x, y))
 
 
-le_p = standard_binop("le", _any, _bool_dtype)
+le_p = standard_binop("le", _ordered, _bool_dtype)
 batching.defbroadcasting(le_p)
 ad.defnondiff(le_p)
 reference.register(le_p, np.less_equal)
@@ -1126,7 +1139,7 @@ def le(x, y):
   return le_p.bind(*_lax_binary_args(x, y))
 
 
-gt_p = standard_binop("gt", _any, _bool_dtype)
+gt_p = standard_binop("gt", _ordered, _bool_dtype)
 batching.defbroadcasting(gt_p)
 ad.defnondiff(gt_p)
 reference.register(gt_p, np.greater)
@@ -1138,7 +1151,7 @@ def gt(x, y):
   return gt_p.bind(*_lax_binary_args(x, y))
 
 
-ge_p = standard_binop("ge", _any, _bool_dtype)
+ge_p = standard_binop("ge", _ordered, _bool_dtype)
 batching.defbroadcasting(ge_p)
 ad.defnondiff(ge_p)
 reference.register(ge_p, np.greater_equal)
@@ -1161,8 +1174,8 @@ def _convert_abstract_eval(x, *, new_dtype, weak_type):
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
   (x,), (t,) = primals, tangents
   out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
-  if isinstance(t, ad.Zero) or not dtypes.is_float(new_dtype) or \
-      not dtypes.is_float(core.get_aval(x).dtype):
+  if isinstance(t, ad.Zero) or not dtypes.is_inexact(new_dtype) or \
+      not dtypes.is_inexact(core.get_aval(x).dtype):
     return out, ad.Zero(core.get_aval(out).update(weak_type=False))
   return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
 
@@ -1189,6 +1202,9 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
       return host
   x = asarray_lax(x)
   aval = core.get_aval(x)
+  if dtypes.is_complex(aval.dtype) and not dtypes.is_complex(dt):
+    warnings.warn("Casting complex values to real discards the imaginary part",
+                  np.exceptions.ComplexWarning, stacklevel=2)
   if aval.dtype == dt and aval.weak_type == weak_type:
     return x
   return convert_element_type_p.bind(x, new_dtype=dt, weak_type=bool(weak_type))

@@ -20,7 +20,8 @@ from rjax._src.interpreters.custom_derivatives import custom_jvp
 # The rules here use elementwise, shape and slicing ops, whose own rules sum:
 # the lax modules import each other as modules, looked up at call time.
 from rjax._src.lax import lax, shapes, slicing
-from rjax._src.lax.utils import (_any, _float, _intbool, _num, _scalar_like, asarray_lax,
+from rjax._src.lax.utils import (_float, _intbool, _num, _numc, _ordered, _scalar_like,
+                                 asarray_lax,
                                  check_dtype, export, standard_primitive)
 
 
@@ -95,7 +96,7 @@ def _reduce_sum_transpose(ct, x, **params):
   return [shapes.broadcast_in_dim(ct, shape, kept)]
 
 
-reduce_sum_p = _reduce_primitive("reduce_sum", _num)
+reduce_sum_p = _reduce_primitive("reduce_sum", _numc)
 ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
 reference.register(reduce_sum_p, _np_reduce(np.sum))
 
@@ -145,7 +146,7 @@ def _reduce_prod_jvp(primals, tangents, *, axes, out_sharding=None):
   return out, t_out
 
 
-reduce_prod_p = _reduce_primitive("reduce_prod", _num)
+reduce_prod_p = _reduce_primitive("reduce_prod", _numc)
 ad.primitive_jvps[reduce_prod_p] = _reduce_prod_jvp
 reference.register(reduce_prod_p, _np_reduce(np.prod))
 
@@ -168,7 +169,7 @@ def _reduce_chooser_jvp(g, ans, x, *, axes, out_sharding=None):
   return lax.div(reduce_sum(lax.mul(g, location_indicators), axes), counts)
 
 
-reduce_max_p = _reduce_primitive("reduce_max", _any)
+reduce_max_p = _reduce_primitive("reduce_max", _ordered)
 ad.defjvp2(reduce_max_p, _reduce_chooser_jvp)
 reference.register(reduce_max_p, _np_reduce(np.max, np.any, _lowest))
 
@@ -179,7 +180,7 @@ def reduce_max(operand, axes: Sequence[int]):
   return reduce_max_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
-reduce_min_p = _reduce_primitive("reduce_min", _any)
+reduce_min_p = _reduce_primitive("reduce_min", _ordered)
 ad.defjvp2(reduce_min_p, _reduce_chooser_jvp)
 reference.register(reduce_min_p, _np_reduce(np.min, np.all, _highest))
 
@@ -374,7 +375,7 @@ def _cumsum_transpose(ct, x, *, axis, reverse):
   return [cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
 
 
-cumsum_p = _cum_primitive("cumsum", _num)
+cumsum_p = _cum_primitive("cumsum", _numc)
 ad.deflinear(cumsum_p, _cumsum_transpose)
 reference.register(cumsum_p, _cum_ref(np.cumsum))
 
@@ -384,7 +385,7 @@ def cumsum(operand, axis: int = 0, reverse: bool = False):
   return _cum(cumsum_p, operand, axis, reverse)
 
 
-cumprod_p = _cum_primitive("cumprod", _num)
+cumprod_p = _cum_primitive("cumprod", _numc)
 ad.primitive_jvps[cumprod_p] = _cumred_jvp(cumprod_p, lambda a, b: lax.mul(a, b))
 reference.register(cumprod_p, _cum_ref(np.cumprod))
 

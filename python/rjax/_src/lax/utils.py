@@ -38,8 +38,15 @@ _int = "int"
 _bool = "bool"
 _signed = "signed"
 _unsigned = "unsigned"
-_any = ("float", "int", "bool")
+_complex = "complex"
+_any = ("float", "int", "bool", "complex")
+#: what orders (JAX's ``_ordered``): complex does not
+_ordered = ("float", "int", "bool")
+#: the real numbers
 _num = ("float", "int")
+#: the numbers, complex included
+_numc = ("float", "int", "complex")
+_inexact = ("float", "complex")
 _intbool = ("int", "bool")
 _float_or_signed = ("float", "signed")
 
@@ -57,13 +64,15 @@ def _kind_ok(dtype: np.dtype, kinds) -> bool:
       return True
     if k == "bool" and dtypes.is_bool(dtype):
       return True
+    if k == "complex" and dtypes.is_complex(dtype):
+      return True
   return False
 
 
 def _kinds_str(kinds) -> str:
   kinds = (kinds,) if isinstance(kinds, str) else kinds
   names = {"float": "floating", "int": "integer", "bool": "boolean", "signed": "signed integer",
-           "unsigned": "unsigned integer"}
+           "unsigned": "unsigned integer", "complex": "complex"}
   return " or ".join(names[k] for k in kinds)
 
 
@@ -161,8 +170,8 @@ def asarray_lax(x: Any):
 def _lax_binary_args(x, y):
   """lax accepts a Python scalar next to an array: it becomes a weakly typed
   0-d array of the other operand's dtype (as in JAX)."""
-  xs = isinstance(x, (int, float, bool))
-  ys = isinstance(y, (int, float, bool))
+  xs = isinstance(x, (int, float, bool, complex))
+  ys = isinstance(y, (int, float, bool, complex))
   if xs and not ys:
     y = asarray_lax(y)
     x = _scalar_like(x, y)

@@ -51,7 +51,7 @@ def _rbinop(name):
   return op
 
 
-_OPERAND_TYPES: set = {int, float, bool}
+_OPERAND_TYPES: set = {int, float, bool, complex}
 
 
 def _unop(name):
@@ -69,7 +69,7 @@ def _method(name):
 
 
 def _is_operand(x) -> bool:
-  return isinstance(x, (bool, int, float, np.ndarray, np.generic, Tracer)) or \
+  return isinstance(x, (bool, int, float, complex, np.ndarray, np.generic, Tracer)) or \
       type(x) is Array or hasattr(x, "__jax_array__")
 
 

@@ -134,6 +134,8 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
     if v is not None and np.ndim(v) != 0:
       raise ValueError(f"jax.numpy.arange: arguments must be scalars; got {name}={v}")
   dt = dtypes.result_type(*args) if dtype is None else _dtype(dtype)
+  if dtypes.is_complex(dt):   # the real range, as complex values
+    return lax.convert_element_type(arange(start, stop, step, dtypes.real_dtype(dt)), dt)
   start, stop, step = (_concrete(v, "arange", f"the argument '{n}'")
                        for n, v in zip(names, (start, stop, step)))
   if stop is None:

@@ -22,7 +22,7 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
   arrays and scalars."""
   if _is_array(a):
     return a if dtype is None else lax.convert_element_type(a, dtype)
-  if isinstance(a, (bool, int, float)) and dtype is None:
+  if isinstance(a, (bool, int, float, complex)) and dtype is None:
     return from_scalar(a)
   if a is None or (isinstance(a, (list, tuple)) and _contains_none(a)):
     raise ValueError("None is not a valid value for jnp.array")
@@ -42,7 +42,7 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
     return _stack_nested(a, dt)
   if isinstance(a, (list, tuple)) and any(_contains_array(e) for e in a):
     a = _to_numpy_nested(a)
-  if isinstance(a, (bool, int, float)):
+  if isinstance(a, (bool, int, float, complex)):
     return from_scalar(a, dtype)
   x = np.asarray(a)
   if x.dtype == object and _is_python_data(a):
@@ -51,19 +51,19 @@ def asarray(a: Any, dtype: Any = None, order: str | None = None, *, copy: bool |
   if x.dtype == np.float64 and dtype is None and not isinstance(a, np.ndarray) \
       and not isinstance(a, np.generic):
     pass  # Python floats in a list: float64 -> canonical float
-  if dtype is None and x.dtype.kind == "c":
-    raise TypeError("rjax does not support complex numbers yet")
   if dtype is None and not isinstance(a, (np.ndarray, np.generic)):
     # Lists of Python scalars take JAX's default dtypes, not NumPy's int64/float64.
     if x.dtype.kind == "i":
       dtype = dtypes.default_int_dtype()
     elif x.dtype.kind == "f":
       dtype = dtypes.default_float_dtype()
+    elif x.dtype.kind == "c":
+      dtype = dtypes.default_complex_dtype()
   return from_numpy(x, dtype)
 
 
 def _is_python_data(a) -> bool:
-  if isinstance(a, (bool, int, float)):
+  if isinstance(a, (bool, int, float, complex)):
     return True
   if isinstance(a, (list, tuple)):
     return all(_is_python_data(e) for e in a)

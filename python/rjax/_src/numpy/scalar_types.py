@@ -107,7 +107,7 @@ def result_type(*args):
 
 
 def promote_types(a, b):
-  return dtypes.promote_types(_np_type(a), _np_type(b))
+  return dtypes.join_dtypes(_np_type(a), _np_type(b))
 
 
 def can_cast(from_, to, casting: str = "safe") -> bool:

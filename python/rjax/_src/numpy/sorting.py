@@ -37,6 +37,13 @@ def _rev(x, dim):
   return shapes.rev(x, (dim,)) if _aval(x).shape[dim] > 1 else x
 
 
+def sort_complex(a):
+  """``a`` sorted along its last axis (lexicographically: real part, then
+  imaginary part), as a complex array (JAX's ``to_complex_dtype``)."""
+  a = sort(a)
+  return lax.convert_element_type(a, dtypes.complex_dtype(_aval(a).dtype))
+
+
 def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):
   """Sorted copy of ``a`` along ``axis`` (NaNs last; first when descending)."""
   if kind is not None:
@@ -377,5 +384,5 @@ def argwhere(a, *, size=None, fill_value=None):
   return slicing.slice(out, (0, 0), (n, 0)) if nd == 0 else out
 
 
-__all__ = ["sort", "argsort", "lexsort", "partition", "argpartition", "searchsorted",
+__all__ = ["sort", "sort_complex", "argsort", "lexsort", "partition", "argpartition", "searchsorted",
            "digitize", "bincount", "histogram", "nonzero", "flatnonzero", "argwhere"]

@@ -12,7 +12,7 @@ import numpy as np
 from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.interpreters.custom_derivatives import custom_jvp
-from rjax._src.lax import lax, shapes
+from rjax._src.lax import complex_ops, lax, shapes
 from rjax._src.numpy import sorting
 from rjax._src.numpy.util import (asarray, check_arraylike, promote_args, promote_args_inexact,
                                   promote_args_numeric, promote_dtypes, promote_dtypes_numeric,
@@ -233,7 +233,7 @@ def power(x, y, /):
     return lax.integer_pow(_one_arg("power", x, promote_args_numeric), yi)
   x, y = promote_shapes("power", asarray(x), asarray(y))
   x_, y_ = promote_dtypes_numeric(x, y)
-  if not _is_float(x_):
+  if not dtypes.is_inexact(_aval(x_).dtype):
     return _int_pow(x_, y_)
   if _is_float(x) and _is_int(y):
     return lax.pow(x, y)
@@ -591,8 +591,14 @@ def nextafter(x, y, /):
   return lax.nextafter(*promote_args_inexact("nextafter", x, y))
 
 
+def _is_complex(x) -> bool:
+  return dtypes.is_complex(_aval(x).dtype)
+
+
 def isfinite(x, /):
   x = _one_arg("isfinite", x)
+  if _is_complex(x):
+    return lax.bitwise_and(lax.is_finite(complex_ops.real(x)), lax.is_finite(complex_ops.imag(x)))
   return lax.is_finite(x) if _is_float(x) else lax.eq(x, x)
 
 
@@ -603,6 +609,8 @@ def isnan(x, /):
 
 def isinf(x, /):
   x = _one_arg("isinf", x)
+  if _is_complex(x):
+    return lax.bitwise_or(isinf(complex_ops.real(x)), isinf(complex_ops.imag(x)))
   return lax.eq(lax.abs(x), _c(float("inf"), x)) if _is_float(x) else lax.ne(x, x)
 
 
@@ -714,16 +722,18 @@ def lcm(x, y, /):
 # -- complex-number API on real arrays, and conversion ------------------------------
 
 def real(x, /):
-  return _one_arg("real", x)
+  x = _one_arg("real", x)
+  return complex_ops.real(x) if _is_complex(x) else x
 
 
 def imag(x, /):
   x = _one_arg("imag", x)
-  return shapes.full_like(x, 0)
+  return complex_ops.imag(x) if _is_complex(x) else shapes.full_like(x, 0)
 
 
 def conjugate(x, /):
-  return _one_arg("conjugate", x)
+  x = _one_arg("conjugate", x)
+  return complex_ops.conj(x) if _is_complex(x) else x
 
 
 conj = conjugate
@@ -733,26 +743,41 @@ def angle(z, deg: bool = False):
   """Argument of ``z``: ``arctan2(imag(z), real(z))`` (0 or pi for real input, in degrees
   if ``deg``)."""
   z = _one_arg("angle", z, promote_args_inexact)
-  out = lax.atan2(shapes.full_like(z, 0), z)
+  if _is_complex(z):
+    out = lax.atan2(complex_ops.imag(z), complex_ops.real(z))
+  else:
+    out = lax.atan2(shapes.full_like(z, 0), z)
   return lax.mul(out, _c(180 / math.pi, out)) if deg else out
 
 
 def isreal(x, /):
   x = _one_arg("isreal", x)
+  if _is_complex(x):
+    return lax.eq(complex_ops.imag(x), _c(0, complex_ops.imag(x)))
   return shapes.full_like(x, True, dtype=dtypes.bool_)
 
 
 def iscomplex(x, /):
   x = _one_arg("iscomplex", x)
+  if _is_complex(x):
+    return lax.ne(complex_ops.imag(x), _c(0, complex_ops.imag(x)))
   return shapes.full_like(x, False, dtype=dtypes.bool_)
 
 
-def isrealobj(x, /) -> bool:
-  return True
-
-
 def iscomplexobj(x, /) -> bool:
-  return False
+  """Whether ``x`` has a complex dtype (JAX: any object with a complex dtype, or a
+  Python complex)."""
+  if x is None:
+    return False
+  try:
+    dt = dtypes.dtype_and_weak(x)[0] if not hasattr(x, "dtype") else np.dtype(x.dtype)
+  except TypeError:
+    dt = np.asarray(x).dtype
+  return np.dtype(dt).kind == "c"
+
+
+def isrealobj(x, /) -> bool:
+  return not iscomplexobj(x)
 
 
 def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf=None, neginf=None):

@@ -13,7 +13,7 @@ from rjax._src.runtime.array import Array, from_scalar
 
 
 def is_arraylike(x: Any) -> bool:
-  return (isinstance(x, (np.ndarray, np.generic, bool, int, float, core.Tracer))
+  return (isinstance(x, (np.ndarray, np.generic, bool, int, float, complex, core.Tracer))
           or type(x).__name__ == "Array" or hasattr(x, "__jax_array__"))
 
 
@@ -41,7 +41,7 @@ def check_python_int(x: int) -> None:
 def _to_dtype(x: Any, dt: np.dtype, weak: bool):
   if isinstance(x, int) and not isinstance(x, bool):
     check_python_int(x)
-  if isinstance(x, (bool, int, float)):
+  if isinstance(x, (bool, int, float, complex)):
     s = from_scalar(x, dt)
     return Array._from_buffer(s._buf, s.aval.update(weak_type=weak)) if weak else s
   return lax.convert_element_type(asarray(x), dt, weak_type=weak)
@@ -58,7 +58,7 @@ def promote_dtypes(*args: Any) -> list:
 def promote_dtypes_inexact(*args: Any) -> list:
   """Promote, then to the default float type if the result is not a float."""
   dt, weak = dtypes.result_type_and_weak(*args)
-  if not dtypes.is_float(dt):
+  if not dtypes.is_inexact(dt):
     dt = dtypes.default_float_dtype()
   return [_to_dtype(a, dt, weak) for a in args]
 

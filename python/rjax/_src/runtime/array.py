@@ -318,6 +318,9 @@ def from_scalar(x: Any, dtype: Any = None) -> Array:
     info = np.iinfo(dt)
     if not info.min <= x <= info.max:
       raise OverflowError(f"Python int {x} too large to convert to {dt.name}")
+  if dtypes.is_complex(dt):
+    # (Buffer.scalar takes real values; a complex scalar goes through NumPy)
+    return Array._from_buffer(_np_to_buffer(np.asarray(x, dt), dt), ShapedArray((), dt, weak))
   return Array._from_buffer(Buffer.scalar(x, dt.name), ShapedArray((), dt, weak))
 
 
@@ -325,7 +328,7 @@ def to_array(x: Any) -> Array:
   """Concrete value -> Array (Arrays pass through)."""
   if isinstance(x, Array):
     return x
-  if isinstance(x, (bool, int, float)):
+  if isinstance(x, (bool, int, float, complex)):
     return from_scalar(x)
   if isinstance(x, core.Tracer):
     raise TypeError(f"to_array: got a tracer {x}")

@@ -188,22 +188,57 @@ def eval_shape(fun: Callable, *args, **kwargs):
 # Automatic differentiation
 
 
-def _check_scalar_float(x, name):
+def _check_output_dtype(x, name, holomorphic):
+  """JAX's checks of a reverse-mode output: complex only with holomorphic=True
+  (and then required), otherwise a float."""
+  dt = core.get_aval(x).dtype
+  if holomorphic:
+    if not dtypes.is_complex(dt):
+      raise TypeError(f"{name} with holomorphic=True requires outputs with complex dtype, "
+                      f"but got {dt.name}.")
+  elif dtypes.is_complex(dt):
+    raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype "
+                    f"of np.floating), but got {dt.name}. For holomorphic differentiation, "
+                    "pass holomorphic=True. For differentiation of non-holomorphic functions "
+                    "involving complex outputs, use jax.vjp directly.")
+  elif not dtypes.is_float(dt):
+    raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype "
+                    f"of np.floating), but got {dt.name}. For differentiation of functions "
+                    "with integer outputs, use jax.vjp directly.")
+
+
+def _check_scalar_float(x, name, holomorphic=False):
   aval = core.get_aval(x)
   if aval.shape != ():
     raise TypeError(f"{name} requires scalar-output functions (output shape ()), got output "
                     f"shape {aval.shape}. Use jacrev/vjp for non-scalar outputs.")
-  if not dtypes.is_float(aval.dtype):
-    raise TypeError(f"{name} requires real-valued outputs (a floating dtype), got "
-                    f"{aval.dtype.name}.")
+  _check_output_dtype(x, name, holomorphic)
 
 
-def _check_input_dtype(x, name, allow_int):
-  aval = core.get_aval(x)
-  if not dtypes.is_float(aval.dtype) and not allow_int:
-    raise TypeError(f"{name} requires real-valued inputs (input dtype that is a sub-dtype of "
-                    f"np.floating), but got {aval.dtype.name}. If you want to use integer or "
-                    "boolean inputs, use vjp or set allow_int to True.")
+def _check_input_dtype(x, name, allow_int, holomorphic=False):
+  """JAX's checks of a reverse-mode input: real or complex (complex required
+  with holomorphic=True); integers and bools only with allow_int."""
+  dt = core.get_aval(x).dtype
+  if holomorphic and not dtypes.is_complex(dt):
+    raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, "
+                    f"but got {dt.name}.")
+  if not dtypes.is_inexact(dt) and not allow_int:
+    raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that is a "
+                    f"sub-dtype of np.inexact), but got {dt.name}. If you want to use "
+                    "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
+
+
+def _check_input_dtype_jacfwd(x, holomorphic):
+  dt = core.get_aval(x).dtype
+  if holomorphic:
+    if not dtypes.is_complex(dt):
+      raise TypeError("jacfwd with holomorphic=True requires inputs with complex dtype, "
+                      f"but got {dt.name}.")
+  elif not dtypes.is_float(dt):
+    raise TypeError("jacfwd requires real-valued inputs (input dtype that is a sub-dtype of "
+                    f"np.floating), but got {dt.name}. For holomorphic differentiation, pass "
+                    "holomorphic=True. For differentiation of non-holomorphic functions "
+                    "involving complex inputs or integer inputs, use jax.jvp directly.")
 
 
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -220,7 +255,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     idx = [n % len(args) for n in nums]
     for i in idx:
       for leaf in tree_util.tree_leaves(args[i]):
-        _check_input_dtype(leaf, "grad", allow_int)
+        _check_input_dtype(leaf, "grad", allow_int, holomorphic)
 
     def f_partial(*diff_args):
       full = list(args)
@@ -234,7 +269,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
       ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True, _debug=debug)
     else:
       ans, f_vjp = vjp(f_partial, *diff_args, _debug=debug)
-    _check_scalar_float(ans, "grad")
+    _check_scalar_float(ans, "grad", holomorphic)
     a = core.get_aval(ans)
     one = from_scalar(1.0, a.dtype)
     g = f_vjp(one if not a.weak_type else Array._from_buffer(one._buf, a))
@@ -287,6 +322,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     idx = [n % len(args) for n in nums]
     diff = tuple(args[i] for i in idx)
     d_flat, d_tree = tree_util.tree_flatten(diff)
+    for x in d_flat:
+      _check_input_dtype_jacfwd(x, holomorphic)
     d_avals = [core.get_aval(x) for x in d_flat]
     basis, total = _std_basis(d_avals)
 
@@ -305,6 +342,11 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
       return t
 
     jac = vmap(push, out_axes=-1)(*basis)            # outputs (..., total)
+    if holomorphic:
+      for o in tree_util.tree_leaves(jac):
+        if not dtypes.is_complex(core.get_aval(o).dtype):
+          raise TypeError("jacfwd with holomorphic=True requires outputs with complex dtype, "
+                          f"but got {core.get_aval(o).dtype.name}.")
     # Split the trailing basis axis into the inputs' shapes.
     def split(o):
       pieces, off = [], 0
@@ -332,6 +374,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
   def wrapped(*args):
     idx = [n % len(args) for n in nums]
     diff = tuple(args[i] for i in idx)
+    for x in tree_util.tree_leaves(diff):
+      _check_input_dtype(x, "jacrev", allow_int, holomorphic)
 
     def f_diff(*dargs):
       full = list(args)
@@ -344,6 +388,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     else:
       out, f_vjp = vjp(f_diff, *diff)
     o_flat, o_tree = tree_util.tree_flatten(out)
+    for o in o_flat:
+      _check_output_dtype(o, "jacrev", holomorphic)
     o_avals = [core.get_aval(x) for x in o_flat]
     basis, total = _std_basis(o_avals)
 
@@ -370,7 +416,7 @@ jacobian = jacrev
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False):
   """``jacfwd(jacrev(fun))``: the dense Hessian."""
-  return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+  return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
 def linear_transpose(fun: Callable, *primals, reduce_axes=()):

@@ -371,6 +371,7 @@ pub struct SymMaker;
 
 impl Maker<Symbolic> for SymMaker {
     type Out = Graph;
+    const COMPLEX: bool = false;
 
     fn un<A: Value<Fam = Symbolic>, R: Value<Fam = Symbolic>>(
         self,

@@ -13,7 +13,7 @@
 //!
 //! f16/bf16 compute in f32: each op widens its operands, runs the f32
 //! function, and rounds the result back once.
-use crate::base::dtype::DType;
+use crate::base::dtype::{Complex, DType};
 use crate::base::error::{dtype_err, Error, Result};
 use crate::base::params::Params;
 use crate::ops::scalar::{arith, Bits, Family, Float, Int, Mask, Num, Value};
@@ -39,11 +39,21 @@ pub enum Sig {
     /// A base of the dtype, then an exponent of the dtype or of any integer
     /// dtype.
     Pow,
+    /// `n` operands of the dtype; the result is the dtype's real part
+    /// (`abs`, `real`, `imag`: complex64 -> float32; a real dtype is its
+    /// own).
+    Real(usize),
+    /// Two operands of a float dtype; the result is the complex dtype with
+    /// those parts (`complex`).
+    MakeComplex,
 }
 
 /// What a scalar function is turned into (a slice kernel, a DAG).
 pub trait Maker<E: Family> {
     type Out;
+    /// Whether it takes complex values (a pair of reals); the symbolic
+    /// maker does not yet (a DAG node holds one real).
+    const COMPLEX: bool = true;
     fn un<A: Value<Fam = E>, R: Value<Fam = E>>(
         self,
         f: impl Fn(A) -> R + Copy + Send + Sync + 'static,
@@ -163,6 +173,18 @@ macro_rules! for_class {
             I8 => I8, I8; I16 => I16, I16; I32 => I32, I32; I64 => I64, I64;
             U8 => U8, U8; U16 => U16, U16; U32 => U32, U32; U64 => U64, U64;
             F16 => F16, F32; BF16 => BF16, F32; F32 => F32, F32; F64 => F64, F64)
+    };
+}
+
+/// `$m!(P, $args)` with `P` the family's type of the parts of complex
+/// dtype `$dt`.
+macro_rules! for_complex {
+    ($dt:expr, $name:expr, $E:ident, $m:ident ! $args:tt) => {
+        match $dt {
+            DType::C64 => $m!($E::F32; $args),
+            DType::C128 => $m!($E::F64; $args),
+            d => Err(dtype_err($name, d)),
+        }
     };
 }
 
@@ -286,11 +308,121 @@ impl<Op: CmpFn> Elem for Bin<(Op, CmpClass)> {
     fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
         let d = first(p, ins)?;
         check(p, ins, 2, d, DType::Bool, out)?;
+        if d.is_complex() {
+            complex_ok::<E, K>(p)?;
+            macro_rules! arm {
+                ($f:ty; ($k:expr)) => {
+                    Ok($k.bin(move |x: Complex<$f>, y: Complex<$f>| Op::f(x, y)))
+                };
+            }
+            return for_complex!(d, &p.op, E, arm!(k));
+        }
         for_class!(all, d, &p.op, cmp_lift!(k, E, Op::f))
     }
 }
 
+/// A complex function of one complex value.
+pub trait CxFn: 'static {
+    fn f<F: Float>(z: Complex<F>) -> Complex<F>;
+}
+/// A complex function of two complex values.
+pub trait CxFn2: 'static {
+    fn f<F: Float>(z: Complex<F>, w: Complex<F>) -> Complex<F>;
+}
+/// A real function of one complex value (`abs`, `real`, `imag`).
+pub trait CxRealFn: 'static {
+    fn f<F: Float>(z: Complex<F>) -> F;
+}
+
+/// `Err` unless the maker takes complex values.
+fn complex_ok<E: Family, K: Maker<E>>(p: &Params) -> Result<()> {
+    if K::COMPLEX {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "{}: complex values are not recorded as DAGs yet",
+            p.op
+        )))
+    }
+}
+
+impl<Op: CxFn> Elem for Un<(Op, CxClass)> {
+    fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
+        let d = first(p, ins)?;
+        check(p, ins, 1, d, d, out)?;
+        complex_ok::<E, K>(p)?;
+        macro_rules! arm {
+            ($f:ty; ($k:expr)) => {
+                Ok($k.un(move |z: Complex<$f>| Op::f(z)))
+            };
+        }
+        for_complex!(d, &p.op, E, arm!(k))
+    }
+}
+impl<Op: CxFn2> Elem for Bin<(Op, CxClass)> {
+    fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
+        let d = first(p, ins)?;
+        check(p, ins, 2, d, d, out)?;
+        complex_ok::<E, K>(p)?;
+        macro_rules! arm {
+            ($f:ty; ($k:expr)) => {
+                Ok($k.bin(move |z: Complex<$f>, w: Complex<$f>| Op::f(z, w)))
+            };
+        }
+        for_complex!(d, &p.op, E, arm!(k))
+    }
+}
+impl<Op: CxRealFn> Elem for Un<(Op, CxRealClass)> {
+    fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
+        let d = first(p, ins)?;
+        check(p, ins, 1, d, d.real_part(), out)?;
+        complex_ok::<E, K>(p)?;
+        macro_rules! arm {
+            ($f:ty; ($k:expr)) => {
+                Ok($k.un(move |z: Complex<$f>| Op::f(z)))
+            };
+        }
+        for_complex!(d, &p.op, E, arm!(k))
+    }
+}
+
+/// The entry of an op over real dtypes (`R`) and complex ones (`C`): the
+/// first operand's dtype picks the definition.
+pub struct OrComplex<R, C>(PhantomData<(R, C)>);
+impl<R: Elem, C: Elem> Elem for OrComplex<R, C> {
+    fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
+        if first(p, ins)?.is_complex() {
+            C::make(p, ins, out, k)
+        } else {
+            R::make(p, ins, out, k)
+        }
+    }
+}
+
+/// complex(x, y) = x + iy: two floats of one dtype.
+pub struct MakeComplex;
+impl Elem for MakeComplex {
+    fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
+        let d = first(p, ins)?;
+        let c = d.complex_of().ok_or_else(|| dtype_err(&p.op, d))?;
+        check(p, ins, 2, d, c, out)?;
+        complex_ok::<E, K>(p)?;
+        macro_rules! arm {
+            ($f:ty; ($k:expr)) => {
+                Ok($k.bin(move |x: $f, y: $f| Complex::new(x, y)))
+            };
+        }
+        match d {
+            DType::F32 => arm!(E::F32; (k)),
+            DType::F64 => arm!(E::F64; (k)),
+            d => Err(dtype_err(&p.op, d)),
+        }
+    }
+}
+
 /// Markers of the dtype classes (the second half of `Un<(Op, Class)>`).
+pub struct CxClass;
+pub struct CxRealClass;
 pub struct FloatClass;
 pub struct NumClass;
 pub struct IntClass;
@@ -348,6 +480,17 @@ impl Elem for IntegerPow {
         let d = first(p, ins)?;
         check(p, ins, 1, d, d, out)?;
         let y = p.int("y")?;
+        if d.is_complex() {
+            complex_ok::<E, K>(p)?;
+            macro_rules! carm {
+                ($f:ty; ($k:expr)) => {
+                    Ok($k.un(move |z: Complex<$f>| {
+                        crate::ops::scalar::complex::integer_pow(z, y)
+                    }))
+                };
+            }
+            return for_complex!(d, &p.op, E, carm!(k));
+        }
         macro_rules! arm {
             ($s:ident, $c:ident; ($k:expr, $E:ident)) => {
                 Ok(
@@ -427,6 +570,10 @@ impl Elem for Convert {
     fn make<E: Family, K: Maker<E>>(p: &Params, ins: &[DType], out: DType, k: K) -> Result<K::Out> {
         let d = first(p, ins)?;
         check(p, ins, 1, d, d, d)?;
+        if d.is_complex() || out.is_complex() {
+            complex_ok::<E, K>(p)?;
+            return convert_complex::<E, K>(p, d, out, k);
+        }
         macro_rules! to {
             ($s:ident, $c:ident; ($k:expr, $E:ident, $src:ident)) => {
                 Ok($k.un(move |x: $E::$src| x.cast::<$E::$s>()))
@@ -438,6 +585,44 @@ impl Elem for Convert {
             };
         }
         for_class!(all, d, &p.op, from!(k, E, out, &p.op))
+    }
+}
+
+/// `convert_element_type` from or to a complex dtype (`Value::cast`).
+fn convert_complex<E: Family, K: Maker<E>>(
+    p: &Params,
+    d: DType,
+    out: DType,
+    k: K,
+) -> Result<K::Out> {
+    macro_rules! to {
+        ($s:ident, $c:ident; ($k:expr, $E:ident, $src:ty)) => {
+            Ok($k.un(move |x: $src| x.cast::<$E::$s>()))
+        };
+    }
+    macro_rules! to_cx {
+        ($f:ty; ($k:expr, $src:ty)) => {
+            Ok($k.un(move |x: $src| x.cast::<Complex<$f>>()))
+        };
+    }
+    macro_rules! from_cx {
+        ($f:ty; ($k:expr, $E:ident, $out:expr, $name:expr)) => {
+            if $out.is_complex() {
+                for_complex!($out, $name, $E, to_cx!($k, Complex<$f>))
+            } else {
+                for_class!(all, $out, $name, to!($k, $E, Complex<$f>))
+            }
+        };
+    }
+    macro_rules! real_to_cx {
+        ($s:ident, $c:ident; ($k:expr, $E:ident, $out:expr, $name:expr)) => {
+            for_complex!($out, $name, $E, to_cx!($k, $E::$s))
+        };
+    }
+    if d.is_complex() {
+        for_complex!(d, &p.op, E, from_cx!(k, E, out, &p.op))
+    } else {
+        for_class!(all, d, &p.op, real_to_cx!(k, E, out, &p.op))
     }
 }
 
@@ -458,6 +643,21 @@ impl Elem for SelectN {
                 Ok($k.select_n(n, |p: $E::$P, j: u32, c: $E::$s, acc: $E::$s| {
                     arith::select_n_step(p, j, c, acc)
                 }))
+            };
+        }
+        if out.is_complex() {
+            complex_ok::<E, K>(p)?;
+            macro_rules! carm {
+                ($f:ty; ($k:expr, $P:ty)) => {
+                    Ok($k.select_n(n, |p: $P, j: u32, c: Complex<$f>, acc: Complex<$f>| {
+                        arith::select_n_step(p, j, c, acc)
+                    }))
+                };
+            }
+            return match ins[0] {
+                DType::Bool => for_complex!(out, &p.op, E, carm!(k, E::Bool)),
+                DType::I32 => for_complex!(out, &p.op, E, carm!(k, E::I32)),
+                d => Err(dtype_err(&p.op, d)),
             };
         }
         match ins[0] {
@@ -481,6 +681,36 @@ impl Elem for Pow {
         check(p, &ins[..1], 1, d, d, out)?;
         fn powf<F: Float>(x: F, y: F) -> F {
             x.ext2(crate::ops::scalar::Ext2::Pow, y)
+        }
+        if d.is_complex() {
+            complex_ok::<E, K>(p)?;
+            if y.is_int() {
+                // by repeated squaring over the exponent's bits, as for floats
+                macro_rules! cexp {
+                    ($ys:ident, $yc:ident; ($k:expr, $E:ident, $f:ty)) => {
+                        Ok($k.bin(move |x: Complex<$f>, e: $E::$ys| {
+                            crate::ops::scalar::complex::pow_int(x, e)
+                        }))
+                    };
+                }
+                macro_rules! cbase {
+                    ($f:ty; ($k:expr, $E:ident, $y:expr)) => {
+                        for_class!(int, $y, "pow", cexp!($k, $E, $f))
+                    };
+                }
+                return for_complex!(d, &p.op, E, cbase!(k, E, y));
+            }
+            if y != d {
+                return Err(dtype_err("pow", y));
+            }
+            macro_rules! carm {
+                ($f:ty; ($k:expr)) => {
+                    Ok($k.bin(move |x: Complex<$f>, w: Complex<$f>| {
+                        crate::ops::scalar::complex::pow(x, w)
+                    }))
+                };
+            }
+            return for_complex!(d, &p.op, E, carm!(k));
         }
         if !y.is_int() {
             if y != d {

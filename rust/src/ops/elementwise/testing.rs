@@ -2,7 +2,7 @@
 //! operands full of special values. Shared by the scalar layer's symbolic
 //! test and by the fusion tests.
 use super::Sig;
-use crate::base::dtype::DType;
+use crate::base::dtype::{Complex, DType};
 use crate::base::params::{Param, Params};
 use crate::base::slice::Col;
 use crate::ops::table::OpDef;
@@ -56,6 +56,12 @@ pub fn cases(def: &OpDef, d: DType) -> Vec<Case> {
                 add(vec![DType::I32, d, d, d], d);
             }
             Sig::Convert => DType::ALL.iter().for_each(|&o| add(vec![d], o)),
+            Sig::Real(n) => add(vec![d; n], d.real_part()),
+            Sig::MakeComplex => {
+                if let Some(c) = d.complex_of() {
+                    add(vec![d, d], c)
+                }
+            }
             Sig::Pow => {
                 add(vec![d, d], d);
                 DType::ALL
@@ -223,6 +229,25 @@ pub fn sample(d: DType, n: usize, seed: u64) -> Col {
             }
         ),
         Col::F64(v) => fill!(v, special_floats(), float),
+        // complex: pairs of special values (so each part meets every other),
+        // then random parts
+        Col::C64(v) => {
+            let sp = special_floats();
+            let pairs = sp
+                .iter()
+                .flat_map(|&a| sp.iter().map(move |&b| Complex::new(a as f32, b as f32)));
+            fill!(v, pairs, |r: &mut Rng| Complex::new(
+                float(r) as f32,
+                float(r) as f32
+            ))
+        }
+        Col::C128(v) => {
+            let sp = special_floats();
+            let pairs = sp
+                .iter()
+                .flat_map(|&a| sp.iter().map(move |&b| Complex::new(a, b)));
+            fill!(v, pairs, |r: &mut Rng| Complex::new(float(r), float(r)))
+        }
     }
     col
 }

@@ -183,7 +183,18 @@ fn convert_saturates() {
 
 /// Element `i` of a column as raw bits.
 fn raw(c: &Col, i: usize) -> u64 {
-    crate::with_dtype!(c.dtype(), T => c.as_slice().get::<T>().map_or(0, |v| v[i].to_raw()))
+    use crate::base::dtype::{C128, C64};
+    let s = c.as_slice();
+    match c.dtype() {
+        // (complex values are not DAG values: see below)
+        DType::C64 => s.get::<C64>().map_or(0, |v| v[i].re.to_bits() as u64),
+        DType::C128 => s.get::<C128>().map_or(0, |v| v[i].re.to_bits()),
+        d => crate::dispatch_dtype!(d, "raw", T => Ok::<u64, crate::base::error::Error>(
+            s.get::<T>().map_or(0, |v| v[i].to_raw())), intbool)
+            .or_else(|_| crate::dispatch_dtype!(d, "raw", T => Ok(
+                s.get::<T>().map_or(0, |v| v[i].to_raw())), float))
+            .unwrap_or(0),
+    }
 }
 
 /// For every elementwise entry, every dtype it supports and every signature
@@ -204,6 +215,12 @@ fn every_dag_equals_its_kernel() {
                 let what = format!("{}{:?} -> {}", def.name, case.ins, case.out);
                 let kernel = (e.resolve)(&case.params, &case.ins, case.out)
                     .unwrap_or_else(|err| panic!("{what}: {err}"));
+                if case.out.is_complex() || case.ins.iter().any(|d| d.is_complex()) {
+                    // a DAG node holds one real: complex signatures are not
+                    // recorded (the fusion tests check their kernels)
+                    assert!((e.record)(&case.params, &case.ins, case.out).is_err(), "{what}");
+                    continue;
+                }
                 let graph = (e.record)(&case.params, &case.ins, case.out)
                     .unwrap_or_else(|err| panic!("{what}: {err}"));
                 for node in &graph.nodes {

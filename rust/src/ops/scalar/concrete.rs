@@ -6,7 +6,7 @@
 //! non-elementwise kernels (reductions, scatters, ...) use it on storage
 //! values. The elementwise ops never do: they widen once per op.
 use super::{sealed, Bits, Ext1, Ext2, Family, Float, FloatBits, Int, Num, Value};
-use crate::base::dtype::{CastTo, DType};
+use crate::base::dtype::{CastTo, DType, C128, C64};
 use half::{bf16, f16};
 
 /// The family of the plain Rust types.
@@ -44,6 +44,8 @@ pub trait CastAll:
     + CastTo<bf16>
     + CastTo<f32>
     + CastTo<f64>
+    + CastTo<C64>
+    + CastTo<C128>
 {
 }
 impl<T> CastAll for T where
@@ -60,6 +62,8 @@ impl<T> CastAll for T where
         + CastTo<bf16>
         + CastTo<f32>
         + CastTo<f64>
+        + CastTo<C64>
+        + CastTo<C128>
 {
 }
 
@@ -78,7 +82,8 @@ fn cast_to<S: CastAll, T: Value<Fam = Concrete>>(s: S) -> T {
         )*};
     }
     arms!(Bool => bool, I8 => i8, I16 => i16, I32 => i32, I64 => i64, U8 => u8, U16 => u16,
-          U32 => u32, U64 => u64, F16 => f16, BF16 => bf16, F32 => f32, F64 => f64);
+          U32 => u32, U64 => u64, F16 => f16, BF16 => bf16, F32 => f32, F64 => f64,
+          C64 => C64, C128 => C128);
     unreachable!("every dtype has an arm above")
 }
 

@@ -86,6 +86,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 pub mod arith;
 pub mod bessel;
+pub mod complex;
 pub mod concrete;
 pub mod defs;
 pub mod fastmath;

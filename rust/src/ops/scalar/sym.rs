@@ -133,6 +133,7 @@ impl<T> Sym<T> {
 
 /// The node of any symbolic value.
 pub fn id_of<V: Value<Fam = Symbolic>>(v: V) -> usize {
+    assert!(!V::DTYPE.is_complex(), "symbolic complex values are pairs");
     // SAFETY: the symbolic family is sealed: its value types are `Sym<_>`,
     // which all have the layout of `Sym<()>`.
     unsafe { std::mem::transmute_copy::<V, Sym<()>>(&v) }.id
@@ -140,6 +141,9 @@ pub fn id_of<V: Value<Fam = Symbolic>>(v: V) -> usize {
 
 /// The symbolic value of node `id`, typed `V`.
 fn of_id<V: Value<Fam = Symbolic>>(id: usize) -> V {
+    // complex values are pairs of nodes: makers never record them
+    // (`Maker::COMPLEX`), and this guards the transmute below
+    assert!(!V::DTYPE.is_complex(), "symbolic complex values are pairs");
     // SAFETY: as in `id_of`.
     unsafe { std::mem::transmute_copy::<Sym<()>, V>(&Sym::at(id)) }
 }
@@ -211,6 +215,9 @@ impl<T: Raw> Value for Sym<T> {
         self.cmp(Prim::Ge, o)
     }
     fn cast<U: Value<Fam = Symbolic>>(self) -> U {
+        if U::DTYPE.is_complex() {
+            return super::complex::real_to_complex(self);
+        }
         if U::DTYPE == T::DTYPE {
             return of_id(self.id);
         }

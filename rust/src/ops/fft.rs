@@ -1,0 +1,342 @@
+//! `fft` (XLA's FFT, as `lax.fft`): a transform over the trailing
+//! `fft_lengths.len()` dims (1 to 3), batched over the leading ones.
+//! `fft_type` 0 is FFT (complex -> complex), 1 IFFT (normalised by 1/N), 2
+//! RFFT (real -> the n/2 + 1 non-negative frequencies of the last dim), 3
+//! IRFFT (those frequencies -> real, normalised by 1/N; the imaginary parts
+//! of the zero and Nyquist frequencies are ignored, as XLA does).
+//!
+//! One-dimensional transforms come from `rustfft` (complex) and `realfft`
+//! (real <-> complex), planned once per size and kind in a process-wide
+//! planner (it caches the plans); a multi-dimensional transform runs the 1-D
+//! one along each axis. Lines run in parallel (rayon) in chunks of about
+//! `GRAIN` elements.
+use super::{Kernel, OpSpec};
+use crate::base::buffer::{numel, Buffer};
+use crate::base::dtype::{Complex, DType, Element};
+use crate::base::error::{shape_err, Error, Result};
+use crate::loops::parallel::GRAIN;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex as Nc;
+use rustfft::{Fft, FftPlanner};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The part types the transforms run in (f32, f64), with their planners.
+pub trait FftFloat: rustfft::FftNum + realfft::FftNum + Element + Default {
+    fn complex(n: usize, inverse: bool) -> Arc<dyn Fft<Self>>;
+    fn r2c(n: usize) -> Arc<dyn RealToComplex<Self>>;
+    fn c2r(n: usize) -> Arc<dyn ComplexToReal<Self>>;
+}
+
+macro_rules! fft_float {
+    ($t:ty) => {
+        impl FftFloat for $t {
+            fn complex(n: usize, inverse: bool) -> Arc<dyn Fft<$t>> {
+                static P: OnceLock<Mutex<FftPlanner<$t>>> = OnceLock::new();
+                let mut p = P
+                    .get_or_init(|| Mutex::new(FftPlanner::new()))
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if inverse {
+                    p.plan_fft_inverse(n)
+                } else {
+                    p.plan_fft_forward(n)
+                }
+            }
+            fn r2c(n: usize) -> Arc<dyn RealToComplex<$t>> {
+                real_planner_for_type!($t).plan_fft_forward(n)
+            }
+            fn c2r(n: usize) -> Arc<dyn ComplexToReal<$t>> {
+                real_planner_for_type!($t).plan_fft_inverse(n)
+            }
+        }
+    };
+}
+macro_rules! real_planner_for_type {
+    ($t:ty) => {{
+        static P: OnceLock<Mutex<RealFftPlanner<$t>>> = OnceLock::new();
+        P.get_or_init(|| Mutex::new(RealFftPlanner::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }};
+}
+fft_float!(f32);
+fft_float!(f64);
+
+/// Our complex slices as num-complex's (the same `repr(C)` layout).
+fn nc<T>(v: &mut [Complex<T>]) -> &mut [Nc<T>] {
+    // SAFETY: `Complex<T>` and `num_complex::Complex<T>` are both
+    // `repr(C)` structs of `re` then `im`.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut Nc<T>, v.len()) }
+}
+
+/// The lines along `axis` of a row-major array of `shape`: (outer, n, inner).
+fn lines(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
+}
+
+/// How many lines of `n` elements one task takes.
+fn per_task(n: usize) -> usize {
+    (GRAIN / n.max(1)).max(1)
+}
+
+/// In-place complex transforms of every line along `axis`.
+fn complex_along<T: FftFloat>(data: &mut [Complex<T>], shape: &[usize], axis: usize, inv: bool) {
+    let (_, n, inner) = lines(shape, axis);
+    if n <= 1 || data.is_empty() {
+        return;
+    }
+    let fft = T::complex(n, inv);
+    let zero = Nc::new(T::zero(), T::zero());
+    if inner == 1 {
+        data.par_chunks_mut(n * per_task(n)).for_each(|c| {
+            let mut scratch = vec![zero; fft.get_inplace_scratch_len()];
+            fft.process_with_scratch(nc(c), &mut scratch);
+        });
+        return;
+    }
+    // strided lines: per block of n * inner, gather groups of columns
+    // into contiguous lines, transform, scatter back
+    let group = per_task(n).min(inner);
+    data.par_chunks_mut(n * inner).for_each(|block| {
+        let mut buf = vec![zero; n * group];
+        let mut scratch = vec![zero; fft.get_inplace_scratch_len()];
+        let mut j0 = 0;
+        while j0 < inner {
+            let g = group.min(inner - j0);
+            for k in 0..n {
+                for j in 0..g {
+                    let v = block[k * inner + j0 + j];
+                    buf[j * n + k] = Nc::new(v.re, v.im);
+                }
+            }
+            fft.process_with_scratch(&mut buf[..g * n], &mut scratch);
+            for k in 0..n {
+                for j in 0..g {
+                    let v = buf[j * n + k];
+                    block[k * inner + j0 + j] = Complex::new(v.re, v.im);
+                }
+            }
+            j0 += g;
+        }
+    });
+}
+
+/// Multiply every element by `s`.
+fn scale<T: FftFloat>(data: &mut [Complex<T>], s: T) {
+    data.par_chunks_mut(GRAIN).for_each(|c| {
+        for v in c {
+            *v = Complex::new(v.re * s, v.im * s);
+        }
+    });
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("fft: {e}"))
+}
+
+/// FFT / IFFT over the trailing `k` dims.
+fn run_complex<T: FftFloat>(x: &[Complex<T>], shape: &[usize], k: usize, inv: bool) -> Vec<Complex<T>> {
+    let mut out = x.to_vec();
+    let r = shape.len();
+    for axis in r - k..r {
+        complex_along(&mut out, shape, axis, inv);
+    }
+    if inv {
+        let total: usize = shape[r - k..].iter().product();
+        if total > 0 {
+            scale(&mut out, T::one() / T::from_usize(total).unwrap_or_else(T::one));
+        }
+    }
+    out
+}
+
+/// RFFT: real input of `shape`, complex output of `oshape`.
+fn run_rfft<T: FftFloat>(x: &[T], shape: &[usize], oshape: &[usize], k: usize) -> Result<Vec<Complex<T>>> {
+    let r = shape.len();
+    let n = shape[r - 1];
+    let m = oshape[r - 1];
+    let mut out = vec![Complex::new(T::zero(), T::zero()); numel(oshape)];
+    if n > 0 && !out.is_empty() {
+        let plan = T::r2c(n);
+        let rows = per_task(n);
+        out.par_chunks_mut(m * rows)
+            .zip(x.par_chunks(n * rows))
+            .try_for_each(|(o, xi)| -> Result<()> {
+                let mut inp = vec![T::zero(); n];
+                let mut scratch = plan.make_scratch_vec();
+                for (oline, xline) in o.chunks_mut(m).zip(xi.chunks(n)) {
+                    inp.copy_from_slice(xline);
+                    plan.process_with_scratch(&mut inp, nc(oline), &mut scratch)
+                        .map_err(internal)?;
+                }
+                Ok(())
+            })?;
+    }
+    for axis in r - k..r - 1 {
+        complex_along(&mut out, oshape, axis, false);
+    }
+    Ok(out)
+}
+
+/// IRFFT: complex input of `shape` (last dim n/2 + 1), real output of `oshape`.
+fn run_irfft<T: FftFloat>(x: &[Complex<T>], shape: &[usize], oshape: &[usize], k: usize) -> Result<Vec<T>> {
+    let r = shape.len();
+    let mut work = x.to_vec();
+    for axis in r - k..r - 1 {
+        complex_along(&mut work, shape, axis, true);
+    }
+    let n = oshape[r - 1];
+    let m = shape[r - 1];
+    let mut out = vec![T::zero(); numel(oshape)];
+    if n > 0 && !out.is_empty() {
+        let plan = T::c2r(n);
+        let rows = per_task(n);
+        out.par_chunks_mut(n * rows)
+            .zip(work.par_chunks_mut(m * rows))
+            .try_for_each(|(o, w)| -> Result<()> {
+                let mut inp = vec![Nc::new(T::zero(), T::zero()); n / 2 + 1];
+                let mut scratch = plan.make_scratch_vec();
+                for (oline, wline) in o.chunks_mut(n).zip(w.chunks(m)) {
+                    for (d, s) in inp.iter_mut().zip(wline.iter()) {
+                        *d = Nc::new(s.re, s.im);
+                    }
+                    // the zero and Nyquist frequencies of a real signal are real
+                    inp[0].im = T::zero();
+                    if n.is_multiple_of(2) {
+                        inp[n / 2].im = T::zero();
+                    }
+                    plan.process_with_scratch(&mut inp, oline, &mut scratch)
+                        .map_err(internal)?;
+                }
+                Ok(())
+            })?;
+        let total: usize = oshape[r - k..].iter().product();
+        let s = T::one() / T::from_usize(total).unwrap_or_else(T::one);
+        out.par_chunks_mut(GRAIN).for_each(|c| c.iter_mut().for_each(|v| *v = *v * s));
+    }
+    Ok(out)
+}
+
+pub fn build_fft(spec: &OpSpec) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let kind = spec.params.int("fft_type")?;
+    let lengths = spec.params.usizes("fft_lengths")?;
+    let (ishape, idt) = (spec.ins[0].shape.clone(), spec.ins[0].dtype);
+    let (oshape, odt) = (spec.outs[0].shape.clone(), spec.outs[0].dtype);
+    let k = lengths.len();
+    crate::ensure!(
+        (1..=3).contains(&k) && k <= ishape.len() && ishape.len() == oshape.len(),
+        shape_err("fft", format!("fft_lengths {lengths:?} for an operand of shape {ishape:?}"))
+    );
+    macro_rules! kernel {
+        ($body:expr) => {
+            Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![$body(ins[0])?])) as Kernel)
+        };
+    }
+    match (kind, idt, odt) {
+        (0 | 1, DType::C64, DType::C64) => kernel!(|b: &Buffer| {
+            let out = run_complex::<f32>(b.slice()?, &ishape, k, kind == 1);
+            Buffer::from_vec(oshape.clone(), &out)
+        }),
+        (0 | 1, DType::C128, DType::C128) => kernel!(|b: &Buffer| {
+            let out = run_complex::<f64>(b.slice()?, &ishape, k, kind == 1);
+            Buffer::from_vec(oshape.clone(), &out)
+        }),
+        (2, DType::F32, DType::C64) => kernel!(|b: &Buffer| {
+            let out = run_rfft::<f32>(b.slice()?, &ishape, &oshape, k)?;
+            Buffer::from_vec(oshape.clone(), &out)
+        }),
+        (2, DType::F64, DType::C128) => kernel!(|b: &Buffer| {
+            let out = run_rfft::<f64>(b.slice()?, &ishape, &oshape, k)?;
+            Buffer::from_vec(oshape.clone(), &out)
+        }),
+        (3, DType::C64, DType::F32) => kernel!(|b: &Buffer| {
+            let out = run_irfft::<f32>(b.slice()?, &ishape, &oshape, k)?;
+            Buffer::from_vec(oshape.clone(), &out)
+        }),
+        (3, DType::C128, DType::F64) => kernel!(|b: &Buffer| {
+            let out = run_irfft::<f64>(b.slice()?, &ishape, &oshape, k)?;
+            Buffer::from_vec(oshape.clone(), &out)
+        }),
+        _ => Err(Error::Internal(format!(
+            "fft: fft_type {kind} does not take {idt} to {odt}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct O(n^2) DFT of one line.
+    fn dft(x: &[Complex<f64>], inv: bool) -> Vec<Complex<f64>> {
+        let n = x.len();
+        let s = if inv { 1.0 } else { -1.0 };
+        (0..n)
+            .map(|k| {
+                let mut acc = Complex::new(0.0, 0.0);
+                for (j, v) in x.iter().enumerate() {
+                    let a = s * 2.0 * std::f64::consts::PI * (j * k) as f64 / n as f64;
+                    let (sn, cs) = a.sin_cos();
+                    acc = Complex::new(acc.re + v.re * cs - v.im * sn, acc.im + v.re * sn + v.im * cs);
+                }
+                acc
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_dim_transform_matches_the_direct_dft_and_inverts() {
+        let shape = [3usize, 5, 6];
+        let x: Vec<Complex<f64>> = (0..90)
+            .map(|i| Complex::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
+            .collect();
+        let y = run_complex::<f64>(&x, &shape, 2, false);
+        // rows, then columns, by the direct DFT
+        let mut want = x.clone();
+        for b in 0..3 {
+            for r in 0..5 {
+                let line: Vec<_> = (0..6).map(|c| want[b * 30 + r * 6 + c]).collect();
+                for (c, v) in dft(&line, false).into_iter().enumerate() {
+                    want[b * 30 + r * 6 + c] = v;
+                }
+            }
+            for c in 0..6 {
+                let line: Vec<_> = (0..5).map(|r| want[b * 30 + r * 6 + c]).collect();
+                for (r, v) in dft(&line, false).into_iter().enumerate() {
+                    want[b * 30 + r * 6 + c] = v;
+                }
+            }
+        }
+        for (a, b) in y.iter().zip(&want) {
+            assert!((a.re - b.re).abs() < 1e-9 && (a.im - b.im).abs() < 1e-9);
+        }
+        let back = run_complex::<f64>(&y, &shape, 2, true);
+        for (a, b) in back.iter().zip(&x) {
+            assert!((a.re - b.re).abs() < 1e-12 && (a.im - b.im).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn real_transforms_round_trip() {
+        for n in [1usize, 2, 7, 8] {
+            let shape = [4usize, n];
+            let x: Vec<f64> = (0..4 * n).map(|i| (i as f64 * 0.7).cos()).collect();
+            let oshape = [4usize, n / 2 + 1];
+            let y = run_rfft::<f64>(&x, &shape, &oshape, 1).unwrap();
+            let full: Vec<Complex<f64>> = x[..n].iter().map(|&v| Complex::new(v, 0.0)).collect();
+            for (a, b) in y[..n / 2 + 1].iter().zip(dft(&full, false)) {
+                assert!((a.re - b.re).abs() < 1e-9 && (a.im - b.im).abs() < 1e-9);
+            }
+            let back = run_irfft::<f64>(&y, &oshape, &shape, 1).unwrap();
+            for (a, b) in back.iter().zip(&x) {
+                assert!((a - b).abs() < 1e-12, "n = {n}");
+            }
+        }
+    }
+}
