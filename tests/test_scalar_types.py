@@ -175,3 +175,29 @@ def test_array_equal_equiv():
   assert not bool(jnp.array_equiv([1, 2], [[1, 2], [1, 3]]))
   assert not bool(jnp.array_equiv([1, 2], [1, 2, 3]))
   assert bool(jnp.array_equiv(np.ones((2, 3)), 1.0))
+
+
+_CONCRETE = ["bool_", "int8", "uint32", "float16", "bfloat16", "float32", "float64", "complex64",
+             "complex128"]
+_ABSTRACT = ["generic", "number", "integer", "signedinteger", "unsignedinteger", "inexact",
+             "floating", "complexfloating", "character", "flexible"]
+
+
+def test_issubdtype_matches_jax_over_the_whole_hierarchy():
+  import itertools
+  import jax.numpy as jjnp
+  for a, b in itertools.product(_CONCRETE + _ABSTRACT, repeat=2):
+    assert jnp.issubdtype(getattr(jnp, a), getattr(jnp, b)) == jjnp.issubdtype(
+        getattr(jjnp, a), getattr(jjnp, b)), (a, b)
+
+
+@pytest.mark.parametrize("name", ["complex64", "complex128", "complex_", "csingle", "cdouble"])
+def test_complex_scalar_types(name):
+  import jax.numpy as jjnp
+  t = getattr(jnp, name)
+  assert t == getattr(jjnp, name) and np.dtype(t) == np.dtype(getattr(jjnp, name))
+  with enable_x64():
+    x = t(1.5 - 2j)
+    assert isinstance(x, rjax.Array) and x.dtype == np.dtype(t) and complex(x) == 1.5 - 2j
+    assert jnp.zeros((2,), t).dtype == np.dtype(t)
+  assert jnp.issubdtype(t, jnp.complexfloating) and not jnp.issubdtype(t, jnp.floating)

@@ -58,6 +58,8 @@ float16 = _make_scalar_type("float16", dtypes.float16)
 bfloat16 = _make_scalar_type("bfloat16", dtypes.bfloat16)
 float32 = _make_scalar_type("float32", dtypes.float32)
 float64 = _make_scalar_type("float64", dtypes.float64)
+complex64 = _make_scalar_type("complex64", dtypes.complex64)
+complex128 = _make_scalar_type("complex128", dtypes.complex128)
 bool = bool_  # noqa: A001  (JAX's ``jnp.bool``; builtins.bool below)
 int_ = int64
 uint = uint64
@@ -65,6 +67,9 @@ float_ = float64
 double = float64
 single = float32
 half = float16
+complex_ = complex128
+csingle = complex64
+cdouble = complex128
 
 # Abstract scalar types (NumPy's hierarchy).
 generic = np.generic
@@ -119,12 +124,16 @@ def can_cast(from_, to, casting: str = "safe") -> bool:
 def issubdtype(arg1, arg2) -> bool:
   a = _np_type(arg1)
   b = _np_type(arg2)
-  if isinstance(b, type) and issubclass(b, np.generic) and b in (np.generic, np.number, np.integer,
-                                                                 np.signedinteger,
-                                                                 np.unsignedinteger, np.inexact,
-                                                                 np.floating, np.bool_):
+  if isinstance(a, type) and issubclass(a, np.generic) and a in _ABSTRACT:
+    # an abstract class on the left: NumPy's class hierarchy
+    return builtins.bool(isinstance(b, type) and issubclass(b, np.generic) and issubclass(a, b))
+  if isinstance(b, type) and issubclass(b, np.generic) and b in _ABSTRACT:
     return dtypes.issubdtype(np.dtype(a), b)
   return np.dtype(a) == np.dtype(b)
+
+
+_ABSTRACT = (np.generic, np.number, np.integer, np.signedinteger, np.unsignedinteger, np.inexact,
+             np.floating, np.complexfloating, np.character, np.flexible)
 
 
 _ISDTYPE_KINDS = {
@@ -163,7 +172,7 @@ def isscalar(element) -> bool:
 
 __all__ = ["bool_", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
            "float16", "bfloat16", "float32", "float64", "int_", "uint", "float_", "double",
-           "single", "half", "generic", "number", "integer", "signedinteger", "unsignedinteger",
+           "single", "half", "complex64", "complex128", "complex_", "csingle", "cdouble", "generic", "number", "integer", "signedinteger", "unsignedinteger",
            "inexact", "floating", "complexfloating", "character", "flexible", "object_", "dtype", "pi", "e", "inf", "nan", "euler_gamma", "newaxis",
            "finfo", "iinfo", "result_type", "promote_types", "can_cast", "issubdtype", "isdtype",
            "isscalar"]
