@@ -198,8 +198,14 @@ def _hyp2f1_terminal_or_series(a, b, c, x):
   neg_int = neg_int_a | neg_int_b
   index = jnp.where((x > 0.9) & ~neg_int, jnp.where(jnp.abs(d - jnp.round(d)) >= eps, 0, 1),
                     jnp.where(neg_int, 2, 0))
-  return lax.select_n(index, _hyp2f1_series(a, b, c, x), _hyp2f1_digamma_transform(a, b, c, x),
-                      _hyp2f1_terminal(a, b, c, x))
+  # the loops of the unselected branches run on dummy arguments (no long loops)
+  dummy = lambda on, v, safe: jnp.where(on, v, jnp.full_like(v, safe))
+  on_dt, on_t = index == 1, index == 2
+  transformed = _hyp2f1_digamma_transform(dummy(on_dt, a, 0.5), dummy(on_dt, b, 0.5),
+                                          dummy(on_dt, c, 2.0), dummy(on_dt, x, 0.95))
+  terminal = _hyp2f1_terminal(dummy(on_t, a, 0.0), dummy(on_t, b, 0.0), dummy(on_t, c, 1.0),
+                              dummy(on_t, x, 0.0))
+  return lax.select_n(index, _hyp2f1_series(a, b, c, x), transformed, terminal)
 
 
 def _hyp2f1_param_derivative(which):

@@ -206,9 +206,13 @@ def expi(x):
 
 
 def _expn_series(x, n):
-  """E_n by its power series (x <= 1)."""
+  """E_n by its power series (x <= 1). Elements where this branch is not
+  selected run on a dummy argument, so that no loop runs long for them."""
   eps = float(dtypes.finfo(x.dtype).eps)
   zero, one = _c(x, 0.0), _c(x, 1.0)
+  mine = ~(x > one) & (n < 5000)  # the default branch: NaN lands here
+  x = jnp.where(mine, x, _c(x, 0.5))
+  n = jnp.where(mine, n, jnp.ones_like(n))
   psi0 = -np.euler_gamma - jnp.log(x)
   _, psi = while_loop(lambda s: s[0] < n, lambda s: (s[0] + one, s[1] + one / s[0]),
                       (jnp.ones_like(n), psi0))
@@ -230,10 +234,14 @@ def _expn_series(x, n):
 
 
 def _expn_fraction(x, n):
-  """E_n by its continued fraction (x > 1)."""
+  """E_n by its continued fraction (x > 1; elsewhere a dummy argument keeps
+  the loop short)."""
   big = _c(x, 1.44115188075855872e17)
   eps = float(dtypes.finfo(x.dtype).eps)
   zero, one = _c(x, 0.0), _c(x, 1.0)
+  mine = (x > one) & (n < 5000)
+  x = jnp.where(mine, x, _c(x, 2.0))
+  n = jnp.where(mine, n, jnp.ones_like(n))
 
   def body(s):
     k, pkm2, qkm2, pkm1, qkm1, ans, t, r = s

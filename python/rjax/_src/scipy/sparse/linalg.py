@@ -232,6 +232,16 @@ def _iterative_classical_gram_schmidt(Q, x, xnorm, max_iterations=2):
   return q, r
 
 
+def _set_row(x, i, value):
+  """``x.at[i].set(value)`` for a traced index ``i`` (axis 0)."""
+  return lax.dynamic_update_index_in_dim(x, jnp.asarray(value, x.dtype), i, 0)
+
+
+def _set_col(x, i, value):
+  """``x.at[..., i].set(value)`` for a traced index ``i`` (the last axis)."""
+  return lax.dynamic_update_index_in_dim(x, value.astype(x.dtype), i, x.ndim - 1)
+
+
 def _kth_arnoldi_iteration(k, A, M, V, H):
   dtype = _result_dtype(V)
   eps = dtypes.finfo(dtype).eps
@@ -239,14 +249,14 @@ def _kth_arnoldi_iteration(k, A, M, V, H):
   _, v_norm_0 = _safe_normalize(v)
   v, h = _iterative_classical_gram_schmidt(V, v, v_norm_0, max_iterations=2)
   unit_v, v_norm_1 = _safe_normalize(v, thresh=eps * v_norm_0)
-  V = tree_map(lambda X, y: X.at[..., k + 1].set(y), V, unit_v)
-  h = h.at[k + 1].set(v_norm_1.astype(dtype))
-  return V, H.at[k, :].set(h), v_norm_1 == 0.
+  V = tree_map(lambda X, y: _set_col(X, k + 1, y), V, unit_v)
+  h = _set_row(h, k + 1, v_norm_1.astype(dtype))
+  return V, _set_row(H, k, h), v_norm_1 == 0.
 
 
 def _rotate_vectors(H, i, cs, sn):
   x1, y1 = H[i], H[i + 1]
-  return H.at[i].set(cs.conj() * x1 - sn.conj() * y1).at[i + 1].set(sn * x1 + cs * y1)
+  return _set_row(_set_row(H, i, cs.conj() * x1 - sn.conj() * y1), i + 1, sn * x1 + cs * y1)
 
 
 def _givens_rotation(a, b):
@@ -262,7 +272,7 @@ def _givens_rotation(a, b):
 def _apply_givens_rotations(H_row, givens, k):
   R_row = lax.fori_loop(0, k, lambda i, row: _rotate_vectors(row, i, *givens[i, :]), H_row)
   factors = _givens_rotation(R_row[k], R_row[k + 1])
-  givens = givens.at[k, :].set(factors)
+  givens = _set_row(givens, k, jnp.stack(factors).astype(givens.dtype))
   return _rotate_vectors(R_row, k, *factors), givens
 
 
@@ -284,7 +294,7 @@ def _gmres_incremental(A, b, x0, unit_residual, residual_norm, ptol, restart, M)
     k, _, V, R, beta_vec, givens = carry
     V, H, _ = _kth_arnoldi_iteration(k, A, M, V, R)
     R_row, givens = _apply_givens_rotations(H[k, :], givens, k)
-    R = R.at[k, :].set(R_row)
+    R = _set_row(R, k, R_row)
     beta_vec = _rotate_vectors(beta_vec, k, *givens[k, :])
     return k + 1, abs(beta_vec[k + 1]), V, R, beta_vec, givens
 

@@ -9,7 +9,9 @@ import typing
 
 import numpy as np
 
+from rjax._src import lax
 from rjax._src import numpy as jnp
+from rjax._src.numpy import linalg_decomp
 from rjax._src.numpy.functional import vectorize
 
 __all__ = ["Rotation", "Slerp"]
@@ -140,7 +142,7 @@ class Rotation(typing.NamedTuple):
       raise ValueError("Expected `weights` to have number of values equal to number of "
                        f"rotations, got {w.shape[0]} values and {len(self)} rotations.")
     K = jnp.dot(w[np.newaxis, :] * self.quat.T, self.quat)
-    _, v = jnp.linalg.eigh(K)
+    _, v = linalg_decomp.eigh(K)
     return Rotation(v[:, -1])
 
   @property
@@ -257,15 +259,20 @@ def _euler_from_quat(quat, axes, extrinsic, degrees):
   half_diff = jnp.arctan2(d, c)
   angles = angles.at[0].set(jnp.where(case == 1, 2 * half_sum,
                                       2 * half_diff * jnp.where(extrinsic, -1, 1)))
-  angles = angles.at[angle_first].set(jnp.where(case == 0, half_sum - half_diff,
+  angles = _set(angles, angle_first, jnp.where(case == 0, half_sum - half_diff,
                                                 angles[angle_first]))
-  angles = angles.at[angle_third].set(jnp.where(case == 0, half_sum + half_diff,
+  angles = _set(angles, angle_third, jnp.where(case == 0, half_sum + half_diff,
                                                 angles[angle_third]))
-  angles = angles.at[angle_third].set(jnp.where(symmetric, angles[angle_third],
+  angles = _set(angles, angle_third, jnp.where(symmetric, angles[angle_third],
                                                 angles[angle_third] * sign))
   angles = angles.at[1].set(jnp.where(symmetric, angles[1], angles[1] - np.pi / 2))
   angles = (angles + np.pi) % (2 * np.pi) - np.pi
   return jnp.where(degrees, jnp.rad2deg(angles), angles)
+
+
+def _set(x, index, value):
+  """``x.at[index].set(value)`` for a traced scalar ``index``."""
+  return lax.dynamic_update_index_in_dim(x, jnp.asarray(value, x.dtype), index, 0)
 
 
 def _basis_index(axis: str) -> int:
@@ -304,9 +311,9 @@ def _from_matrix(matrix):
   j = (i + 1) % 3
   k = (j + 1) % 3
   q012 = jnp.empty(4, dtype=matrix.dtype)
-  q012 = q012.at[i].set(1 - decision[3] + 2 * matrix[i, i])
-  q012 = q012.at[j].set(matrix[j, i] + matrix[i, j])
-  q012 = q012.at[k].set(matrix[k, i] + matrix[i, k])
+  q012 = _set(q012, i, 1 - decision[3] + 2 * matrix[i, i])
+  q012 = _set(q012, j, matrix[j, i] + matrix[i, j])
+  q012 = _set(q012, k, matrix[k, i] + matrix[i, k])
   q012 = q012.at[3].set(matrix[k, j] - matrix[j, k])
   q3 = jnp.array([matrix[2, 1] - matrix[1, 2], matrix[0, 2] - matrix[2, 0],
                   matrix[1, 0] - matrix[0, 1], 1 + decision[3]], dtype=matrix.dtype)
@@ -332,7 +339,7 @@ def _magnitude(quat):
 @_vectorized("(),()->(n)")
 def _make_elementary_quat(axis, angle):
   quat = jnp.zeros(4, dtype=angle.dtype)
-  return quat.at[3].set(jnp.cos(angle / 2.)).at[axis].set(jnp.sin(angle / 2.))
+  return _set(quat.at[3].set(jnp.cos(angle / 2.)), axis, jnp.sin(angle / 2.))
 
 
 @_vectorized("(n)->(n)")

@@ -66,7 +66,8 @@ def mode(a, axis: int | None = 0, nan_policy: str = "propagate", keepdims: bool 
 
 
 def _invert_permutation(i):
-  return jnp.empty_like(i).at[i].set(jnp.arange(i.size, dtype=i.dtype))
+  """The inverse of the permutation ``i`` (its argsort)."""
+  return jnp.argsort(i).astype(i.dtype)
 
 
 @functools.partial(jit, static_argnames=["method", "axis", "nan_policy"])

@@ -11,6 +11,7 @@ import numpy as np
 from rjax._src import lax
 from rjax._src import numpy as jnp
 from rjax._src.base.tree_util import register_pytree_node_class
+from rjax._src.numpy import linalg_decomp
 from rjax._src.numpy.util import check_arraylike, promote_dtypes_inexact
 from rjax._src.random import core as random
 from rjax._src.scipy import linalg, special
@@ -60,7 +61,7 @@ class gaussian_kde:
     else:
       raise ValueError("`bw_method` should be 'scott', 'silverman', a scalar, or a callable.")
     data_cov = jnp.atleast_2d(jnp.cov(dataset, rowvar=1, bias=False, aweights=weights))
-    data_inv_cov = jnp.linalg.inv(data_cov)
+    data_inv_cov = linalg_decomp.inv(data_cov)
     self._set("covariance", data_cov * factor ** 2)
     self._set("inv_cov", data_inv_cov / factor ** 2)
 
