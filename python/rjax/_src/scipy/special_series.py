@@ -347,20 +347,24 @@ def _zeta_impl(x, q, *, dtype):
   a_inv_sq = _c(a, 1.) / (a * a)
   horner = lax.full_like(a, 0.)
   for i in range(11):
-    factor = (x - _c(x, 22 - 2 * i)) * (x - _c(x, 21 - 2 * i))
+    factor = (x + _c(x, 22 - 2 * i)) * (x + _c(x, 21 - 2 * i))
     horner = factor * a_inv_sq * (horner + _c(a, 1. / _ZETA_COEFFS[i]))
   s = s + neg_power * (_c(neg_power, 0.5) + x / a * (_c(a, 1. / _ZETA_COEFFS[11]) + horner))
   out = lax.select(lax.lt(lax.abs(neg_power), lax.abs(initial) * _c(initial, _eps(dtype))),
                    initial, s)
-  out = lax.select(lax.eq(x, _c(x, 1.)), lax.full_like(x, np.inf), out)
   out = lax.select(lax.lt(x, _c(x, 1.)), lax.full_like(x, np.nan), out)
   x_domain_error = lax.bitwise_and(lax.le(q, _c(x, 0.)), lax.ne(x, lax.floor(x)))
   out = lax.select(x_domain_error, lax.full_like(x, np.nan), out)
   at_pole = lax.bitwise_and(lax.le(q, _c(x, 0.)), lax.eq(q, lax.floor(q)))
   x_even_int = lax.bitwise_and(lax.eq(lax.rem(x, _c(x, 2.)), _c(x, 0.)),
                                lax.eq(x, lax.floor(x)))
-  return lax.select(at_pole, lax.select(x_even_int, lax.full_like(x, np.inf),
-                                        lax.full_like(x, np.nan)), out)
+  out = lax.select(at_pole, lax.select(x_even_int, lax.full_like(x, np.inf),
+                                       lax.full_like(x, np.nan)), out)
+  # as JAX's (CHLO's) zeta: the harmonic series is inf even at a pole, and
+  # x = inf gives NaN for q <= 1
+  out = lax.select(lax.eq(x, _c(x, 1.)), lax.full_like(x, np.inf), out)
+  return lax.select(lax.bitwise_and(lax.eq(x, _c(x, np.inf)), lax.le(q, _c(q, 1.))),
+                    lax.full_like(x, np.nan), out)
 
 
 hurwitz_zeta = _up_and_broadcast(_zeta_impl)
