@@ -18,6 +18,7 @@ import jax.scipy.ndimage  # noqa: F401
 import jax.scipy.optimize  # noqa: F401
 import jax.scipy.sparse.linalg  # noqa: F401
 import jax.scipy.spatial.transform  # noqa: F401
+import jax.scipy.signal  # noqa: F401
 
 import rjax
 import rjax.numpy as jnp
@@ -316,3 +317,42 @@ def test_dct_errors_and_gradient():
   with enable_x64():
     check_grads(lambda v: rsp.fft.dct(v, norm="ortho"), (np.arange(5.0) ** 1.3,), order=1,
                 modes=["fwd", "rev"])
+
+
+# --- signal: the 2-d forms, FFT convolution, detrend --------------------------------------------
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_signal_2d_and_fft_convolutions_match_jax(mode):
+  rng = np.random.default_rng(8)
+  a = rng.normal(size=(5, 6)).astype(np.float32)
+  for b in (rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(6, 7)).astype(np.float32)):
+    for name in ("convolve2d", "correlate2d", "fftconvolve"):
+      _close(getattr(rsp.signal, name)(a, b, mode), getattr(jsp.signal, name)(a, b, mode),
+             rtol=1e-4, atol=1e-4)
+    _close(rsp.signal.convolve(a, b, mode, method="fft"),
+           jsp.signal.convolve(a, b, mode, method="fft"), rtol=1e-4, atol=1e-4)
+  x = rng.normal(size=(4, 20)).astype(np.float32)
+  _close(rsp.signal.fftconvolve(x, x[:, :5], mode, axes=1),
+         jsp.signal.fftconvolve(x, x[:, :5], mode, axes=1), rtol=1e-4, atol=1e-4)
+  z = (a + 1j * a[::-1]).astype(np.complex64)
+  _close(rsp.signal.fftconvolve(z, a[:2, :3], mode), jsp.signal.fftconvolve(z, a[:2, :3], mode),
+         rtol=1e-4, atol=1e-4)
+
+
+def test_detrend_matches_jax_and_signal_errors():
+  rng = np.random.default_rng(9)
+  x = rng.normal(size=(4, 20)).astype(np.float32)
+  for kind in ("linear", "constant"):
+    for kw in ({}, {"axis": 0}, {"bp": [5, 12]}):
+      _close(rsp.signal.detrend(x, type=kind, **kw), jsp.signal.detrend(x, type=kind, **kw),
+             rtol=1e-4, atol=1e-4)
+  a = np.ones((3, 3), np.float32)
+  for mod in (rsp, jsp):
+    with pytest.raises(ValueError):
+      mod.signal.detrend(x, type="quadratic")
+    with pytest.raises(NotImplementedError):
+      mod.signal.convolve2d(a, a, boundary="wrap")
+    with pytest.raises(ValueError):
+      mod.signal.correlate2d(a[0], a[0])
+    with pytest.raises(ValueError):
+      mod.signal.fftconvolve(a, a[0])
