@@ -1,0 +1,2 @@
+"""``rjax.scipy.sparse`` (``jax.scipy.sparse``)."""
+from rjax.scipy.sparse import linalg  # noqa: F401
