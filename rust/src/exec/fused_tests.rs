@@ -528,12 +528,17 @@ fn every_elementwise_op_fuses_in_every_dtype() {
                         "{} {:?} -> {} with operands {:?}",
                         def.name, case.ins, case.out, shapes
                     );
-                    // the native tier renders every such group (exec::native)
+                    // the native tier renders every such group (exec::native),
+                    // except complex ones: it has no complex types yet, and
+                    // those groups stay with the interpreter
                     let e =
                         Executable::new(in_avals.clone(), vec![], specs(), vec![out_id]).unwrap();
+                    let complex = case.ins.iter().chain([&case.out]).any(|d| d.is_complex());
                     for s in e.native_slots() {
-                        if let Err(w) = s.render("f") {
-                            panic!("{what}: no native code: {w}");
+                        match s.render("f") {
+                            Err(w) if !complex => panic!("{what}: no native code: {w}"),
+                            Ok(_) if complex => panic!("{what}: complex rendered natively"),
+                            _ => {}
                         }
                     }
                     let (f, u, kernels) = both(in_avals, vec![], specs, vec![out_id], &args);
