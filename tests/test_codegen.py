@@ -371,6 +371,54 @@ def test_multi_phase_row_groups_are_bitwise_equal(shape, dtype):
       both_tiers(f, (x,), f"{f.__name__} {shape}")
 
 
+# shapes of x and of the broadcast operands b and c: rows shorter and longer
+# than a chunk (2**15 elements), so that chunks start and end inside rows
+_BCAST = [((4096, 100), (100,), (4096, 1)), ((3, 40_000), (40_000,), (3, 1)),
+          ((70_000, 3), (1, 3), (70_000, 1)), ((5, 6, 7), (6, 1), (5, 1, 7)),
+          ((33, 1, 1000), (1000,), (33, 1, 1)), ((2, 3, 4, 5), (3, 1, 5), (2, 1, 4, 1)),
+          ((1, 9), (9,), (1, 1)), ((0, 7), (7,), (0, 1))]
+
+
+@pytest.mark.parametrize("shapes_", _BCAST, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32], ids=lambda d: np.dtype(d).name)
+def test_broadcast_loads_by_rows_are_bitwise_equal(shapes_, dtype):
+  """Elementwise groups with broadcast (strided) loads run by rows of the
+  last dimension in native code: every load layout (a row vector, a column,
+  middle axes), chunks that cut rows, and the column reductions that read
+  them (norm): the same bits as the interpreter."""
+  xs, bs, cs = shapes_
+  with enable_x64(np.dtype(dtype).itemsize == 8):
+    x, b, c = (jnp.asarray(_red_data(s, dtype, k)) for k, s in enumerate((xs, bs, cs)))
+    both_tiers(lambda u, v, w: (u * 2 + v) - w * v, (x, b, c), f"bcast {shapes_}",
+               expect_native=x.size > 0)
+    if np.dtype(dtype).kind == "f":
+      both_tiers(lambda u, v: jnp.tanh(u * 0.5 + v), (x, b), f"tanh {shapes_}",
+                 expect_native=x.size > 0)
+
+      def norm(u, v):
+        m = (u + v).mean(0)
+        d = u + v - m
+        return d / jnp.sqrt((d * d).mean(0) + 1.0)
+      both_tiers(norm, (x, b), f"norm {shapes_}", expect_native=x.size > 0)
+
+
+@pytest.mark.parametrize("shape", [(10_000, 100), (3, 40_000), (70_000, 3), (4, 3, 50), (5, 1, 9)],
+                         ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8],
+                         ids=lambda d: np.dtype(d).name)
+def test_column_reductions_by_rows_are_bitwise_equal(shape, dtype):
+  """Column reductions (over leading axes) fold each column in row order in
+  both tiers: sums in the same association order, max/min with NaN."""
+  with enable_x64(np.dtype(dtype).itemsize == 8):
+    x = jnp.asarray(_red_data(shape, dtype, 7))
+    for red in ("sum", "max", "min"):
+      fn = lambda v, red=red: _REDUCERS[red](v, 0)
+      both_tiers(fn, (x,), f"{red} {shape}", expect_native=_has_groups(fn, (x,)))
+    if len(shape) == 3:
+      fn = lambda v: jnp.sum(v * 3, axis=(0, 1))
+      both_tiers(fn, (x,), f"sum (0, 1) {shape}", expect_native=_has_groups(fn, (x,)))
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_reductions_over_random_shapes_and_special_values(data):
