@@ -273,6 +273,39 @@ def test_missing_llvmlite_is_said_once_and_runs_the_interpreter():
   assert out.count("native code is unavailable") == 1 and "ok" in out
 
 
+def test_the_default_is_auto_and_falls_back_silently_without_llvmlite():
+  """With ``RJAX_CODEGEN`` unset the mode is ``auto``: a jitted function
+  switches to native code in the background; without llvmlite it keeps the
+  interpreter, with the same results and one log line."""
+  here = pathlib.Path(__file__).resolve().parent
+  pkg_root = str(pathlib.Path(rjax.__file__).resolve().parent.parent)
+  env = {k: v for k, v in os.environ.items() if k != "RJAX_CODEGEN"}
+  code = (f"import sys; sys.path[:0] = [{pkg_root!r}]\n"
+          "BLOCK\n"
+          "import time, rjax, rjax.numpy as jnp, numpy as np\n"
+          "from rjax._src.runtime import codegen\n"
+          "x = jnp.linspace(-3.0, 3.0, 5000)\n"
+          "f = rjax.jit(lambda v: jnp.exp(v) * 2.0 - 1.0)\n"
+          "want = np.asarray(jnp.exp(x) * 2.0 - 1.0)\n"
+          "for _ in range(300):\n"
+          "  np.testing.assert_array_equal(np.asarray(f(x)), want)\n"
+          "  if codegen.stats()['compiled'] or codegen.stats()['unavailable']: break\n"
+          "  time.sleep(0.01)\n"
+          "np.testing.assert_array_equal(np.asarray(f(x)), want)\n"
+          "print(codegen.mode(), codegen.stats()['compiled'])\n")
+  outs = []
+  for block in ("", "sys.modules['llvmlite'] = None"):
+    r = subprocess.run([sys.executable, "-c", code.replace("BLOCK", block)], env=env,
+                       capture_output=True, text=True, cwd=str(here))
+    assert r.returncode == 0, r.stderr
+    outs.append((r.stdout, r.stderr))
+  mode_, compiled = outs[0][0].split()
+  assert mode_ == "auto" and int(compiled) >= 1 and outs[0][1] == ""
+  assert outs[1][0].split() == ["auto", "0"]
+  assert outs[1][1].count("native code is unavailable") == 1
+  assert len(outs[1][1].strip().splitlines()) == 1
+
+
 def test_bad_mode_is_a_value_error():
   with pytest.raises(ValueError, match="auto, sync, off"):
     codegen.set_mode("fast")
