@@ -273,6 +273,39 @@ def test_missing_llvmlite_is_said_once_and_runs_the_interpreter():
   assert out.count("native code is unavailable") == 1 and "ok" in out
 
 
+def test_the_default_is_auto_and_falls_back_silently_without_llvmlite():
+  """With ``RJAX_CODEGEN`` unset the mode is ``auto``: a jitted function
+  switches to native code in the background; without llvmlite it keeps the
+  interpreter, with the same results and one log line."""
+  here = pathlib.Path(__file__).resolve().parent
+  pkg_root = str(pathlib.Path(rjax.__file__).resolve().parent.parent)
+  env = {k: v for k, v in os.environ.items() if k != "RJAX_CODEGEN"}
+  code = (f"import sys; sys.path[:0] = [{pkg_root!r}]\n"
+          "BLOCK\n"
+          "import time, rjax, rjax.numpy as jnp, numpy as np\n"
+          "from rjax._src.runtime import codegen\n"
+          "x = jnp.linspace(-3.0, 3.0, 5000)\n"
+          "f = rjax.jit(lambda v: jnp.exp(v) * 2.0 - 1.0)\n"
+          "want = np.asarray(jnp.exp(x) * 2.0 - 1.0)\n"
+          "for _ in range(300):\n"
+          "  np.testing.assert_array_equal(np.asarray(f(x)), want)\n"
+          "  if codegen.stats()['compiled'] or codegen.stats()['unavailable']: break\n"
+          "  time.sleep(0.01)\n"
+          "np.testing.assert_array_equal(np.asarray(f(x)), want)\n"
+          "print(codegen.mode(), codegen.stats()['compiled'])\n")
+  outs = []
+  for block in ("", "sys.modules['llvmlite'] = None"):
+    r = subprocess.run([sys.executable, "-c", code.replace("BLOCK", block)], env=env,
+                       capture_output=True, text=True, cwd=str(here))
+    assert r.returncode == 0, r.stderr
+    outs.append((r.stdout, r.stderr))
+  mode_, compiled = outs[0][0].split()
+  assert mode_ == "auto" and int(compiled) >= 1 and outs[0][1] == ""
+  assert outs[1][0].split() == ["auto", "0"]
+  assert outs[1][1].count("native code is unavailable") == 1
+  assert len(outs[1][1].strip().splitlines()) == 1
+
+
 def test_bad_mode_is_a_value_error():
   with pytest.raises(ValueError, match="auto, sync, off"):
     codegen.set_mode("fast")
@@ -369,6 +402,54 @@ def test_multi_phase_row_groups_are_bitwise_equal(shape, dtype):
     x = jnp.asarray(_red_data(shape, dtype, 5))
     for f in (softmax, logsumexp, layer_norm):
       both_tiers(f, (x,), f"{f.__name__} {shape}")
+
+
+# shapes of x and of the broadcast operands b and c: rows shorter and longer
+# than a chunk (2**15 elements), so that chunks start and end inside rows
+_BCAST = [((4096, 100), (100,), (4096, 1)), ((3, 40_000), (40_000,), (3, 1)),
+          ((70_000, 3), (1, 3), (70_000, 1)), ((5, 6, 7), (6, 1), (5, 1, 7)),
+          ((33, 1, 1000), (1000,), (33, 1, 1)), ((2, 3, 4, 5), (3, 1, 5), (2, 1, 4, 1)),
+          ((1, 9), (9,), (1, 1)), ((0, 7), (7,), (0, 1))]
+
+
+@pytest.mark.parametrize("shapes_", _BCAST, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32], ids=lambda d: np.dtype(d).name)
+def test_broadcast_loads_by_rows_are_bitwise_equal(shapes_, dtype):
+  """Elementwise groups with broadcast (strided) loads run by rows of the
+  last dimension in native code: every load layout (a row vector, a column,
+  middle axes), chunks that cut rows, and the column reductions that read
+  them (norm): the same bits as the interpreter."""
+  xs, bs, cs = shapes_
+  with enable_x64(np.dtype(dtype).itemsize == 8):
+    x, b, c = (jnp.asarray(_red_data(s, dtype, k)) for k, s in enumerate((xs, bs, cs)))
+    both_tiers(lambda u, v, w: (u * 2 + v) - w * v, (x, b, c), f"bcast {shapes_}",
+               expect_native=x.size > 0)
+    if np.dtype(dtype).kind == "f":
+      both_tiers(lambda u, v: jnp.tanh(u * 0.5 + v), (x, b), f"tanh {shapes_}",
+                 expect_native=x.size > 0)
+
+      def norm(u, v):
+        m = (u + v).mean(0)
+        d = u + v - m
+        return d / jnp.sqrt((d * d).mean(0) + 1.0)
+      both_tiers(norm, (x, b), f"norm {shapes_}", expect_native=x.size > 0)
+
+
+@pytest.mark.parametrize("shape", [(10_000, 100), (3, 40_000), (70_000, 3), (4, 3, 50), (5, 1, 9)],
+                         ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8],
+                         ids=lambda d: np.dtype(d).name)
+def test_column_reductions_by_rows_are_bitwise_equal(shape, dtype):
+  """Column reductions (over leading axes) fold each column in row order in
+  both tiers: sums in the same association order, max/min with NaN."""
+  with enable_x64(np.dtype(dtype).itemsize == 8):
+    x = jnp.asarray(_red_data(shape, dtype, 7))
+    for red in ("sum", "max", "min"):
+      fn = lambda v, red=red: _REDUCERS[red](v, 0)
+      both_tiers(fn, (x,), f"{red} {shape}", expect_native=_has_groups(fn, (x,)))
+    if len(shape) == 3:
+      fn = lambda v: jnp.sum(v * 3, axis=(0, 1))
+      both_tiers(fn, (x,), f"sum (0, 1) {shape}", expect_native=_has_groups(fn, (x,)))
 
 
 @settings(max_examples=40, deadline=None)

@@ -8,7 +8,11 @@
 //!   `tile` elements, each tile cut at row ends, each piece folded with
 //!   eight lanes, then the lanes in order, then the rest in order, into
 //!   accumulator slot `row - r0` (the interpreter's `seg`, same order);
-//! - column reductions: each element into slot `i % width`, in order;
+//! - column reductions: each element into slot `i % width`, in order
+//!   (by rows of the last dimension: the slot is the row's first plus the
+//!   index in the row);
+//! - elementwise groups with strided (broadcast) loads: by rows of the
+//!   last dimension, each load's offset computed once per row;
 //! - multi-phase row groups: rows `[a, b)`, each row phase by phase (a pass
 //!   over the row per phase, folding that phase's reductions as above),
 //!   then a pass storing the outputs.
@@ -58,6 +62,9 @@ struct K<'a> {
     labels: usize,
     /// Each node's hoisted value (one-element loads).
     hoisted: Vec<Option<String>>,
+    /// Inside a row of the iteration space: its first flat index and each
+    /// strided load's offset there (the loads are then affine in the index).
+    row: Option<(String, Vec<Option<String>>)>,
 }
 
 /// The IR module of group `f`, its function named `name`.
@@ -77,24 +84,36 @@ pub fn render(f: &Fused, name: &str) -> Result<String, Unsupported> {
         },
         labels: 0,
         hoisted: vec![None; f.nodes.len()],
+        row: None,
     };
     k.prologue()?;
     let all: Vec<usize> = (0..f.nodes.len()).collect();
+    // the last dimension's extent: rows of it are the unit of `by_rows`
+    let last = f.shape.last().copied().unwrap_or(0);
+    let rowed = f.shape.len() > 1 && last > 0;
+    let strided = f.nodes.iter().any(|n| {
+        matches!(
+            n.node,
+            Node::Load {
+                map: LoadMap::Strided(_),
+                ..
+            }
+        )
+    });
     match f.pattern {
+        None if strided && rowed => k.by_rows(None)?,
         None => k.for_range("%a", "%b", |k, i| {
             let v = k.element(i, &all, &[])?;
             k.store_outs(i, &v)
         })?,
+        Some(Pattern::Cols { width, .. }) if rowed && width % last == 0 => {
+            k.by_rows(Some(width))?
+        }
         Some(Pattern::Cols { width, .. }) => k.for_range("%a", "%b", |k, i| {
             let v = k.element(i, &all, &[])?;
             k.store_outs(i, &v)?;
             let slot = k.code.let_(format!("urem i64 {i}, {width}"));
-            let reds: Vec<usize> = (0..k.f.reds.len()).collect();
-            for r in reds {
-                let x = k.up(r, &v)?;
-                k.acc_update(r, &slot, &x)?;
-            }
-            Ok(())
+            k.cols_update(&slot, &v)
         })?,
         Some(Pattern::Full) => k.tiled(None)?,
         Some(Pattern::Rows { len, .. }) if f.phase_end.len() <= 1 => k.tiled(Some(len))?,
@@ -242,7 +261,18 @@ impl K<'_> {
                     input,
                     map: LoadMap::Strided(st),
                 } => {
-                    let idx = strided_index(&mut self.code, i, &f.shape, st);
+                    let idx = match &self.row {
+                        Some((rs, bases)) => {
+                            // the row's offset, plus the index in the row
+                            // times the last dimension's stride
+                            let base = bases[j].clone().ok_or("a strided load without a base")?;
+                            let last = st.last().copied().unwrap_or(0);
+                            let d = self.code.let_(format!("sub i64 {i}, {rs}"));
+                            let m = self.code.let_(format!("mul i64 {d}, {last}"));
+                            self.code.let_(format!("add i64 {base}, {m}"))
+                        }
+                        None => strided_index(&mut self.code, i, &f.shape, st),
+                    };
                     load(&mut self.code, n.dtype, &format!("%in{input}"), &idx)?
                 }
                 Node::RowRed(r) => rows
@@ -441,6 +471,77 @@ impl K<'_> {
             let t = ir::ty(self.acc_ty(r))?;
             let s = self.get(t, &sums[q]);
             self.acc_update(r, slot, &s)?;
+        }
+        Ok(())
+    }
+
+    /// `[a, b)` cut at the ends of the iteration space's rows (its last
+    /// dimension), each strided load's offset computed once per row, so
+    /// that in the inner loop every load is contiguous, constant or affine
+    /// in the index (no division or remainder per element: LLVM
+    /// vectorizes it). For an elementwise group with strided (broadcast)
+    /// loads, and for column reductions (`cols`: the accumulator row's
+    /// width, a multiple of the last dimension): there each element folds
+    /// into slot `i % width`, the row's first slot plus the index in the
+    /// row, in the same order as the interpreter (`fused::cols`: each
+    /// column in row order).
+    fn by_rows(&mut self, cols: Option<usize>) -> Result<(), Unsupported> {
+        let f = self.f;
+        let w = *f.shape.last().ok_or("a rank-0 group")?;
+        let all: Vec<usize> = (0..f.nodes.len()).collect();
+        let iv = self.var("i64", "0");
+        self.set("i64", &iv, "%a");
+        self.while_(
+            |k| {
+                let i = k.get("i64", &iv);
+                let c = k.code.let_(format!("icmp slt i64 {i}, %b"));
+                (i, c)
+            },
+            |k, i| {
+                let row = k.code.let_(format!("udiv i64 {i}, {w}"));
+                let rs = k.code.let_(format!("mul i64 {row}, {w}"));
+                let e = k.code.let_(format!("add i64 {rs}, {w}"));
+                let lt = k.code.let_(format!("icmp slt i64 {e}, %b"));
+                let re = k.code.let_(format!("select i1 {lt}, i64 {e}, i64 %b"));
+                let mut bases = vec![None; f.nodes.len()];
+                for (j, n) in f.nodes.iter().enumerate() {
+                    if let Node::Load {
+                        map: LoadMap::Strided(st),
+                        ..
+                    } = &n.node
+                    {
+                        bases[j] = Some(strided_index(&mut k.code, &rs, &f.shape, st));
+                    }
+                }
+                // the accumulator slot of the row's first element
+                let slot0 = match cols {
+                    Some(width) => Some(k.code.let_(format!("urem i64 {rs}, {width}"))),
+                    None => None,
+                };
+                k.row = Some((rs.clone(), bases));
+                let r = k.for_range(&i, &re, |k, idx| {
+                    let v = k.element(idx, &all, &[])?;
+                    k.store_outs(idx, &v)?;
+                    if let Some(s0) = &slot0 {
+                        let d = k.code.let_(format!("sub i64 {idx}, {rs}"));
+                        let slot = k.code.let_(format!("add i64 {s0}, {d}"));
+                        k.cols_update(&slot, &v)?;
+                    }
+                    Ok(())
+                });
+                k.row = None;
+                r?;
+                k.set("i64", &iv, &re);
+                Ok(())
+            },
+        )
+    }
+
+    /// Fold every reduction's value at this element into slot `slot`.
+    fn cols_update(&mut self, slot: &str, v: &[Option<String>]) -> Result<(), Unsupported> {
+        for r in 0..self.f.reds.len() {
+            let x = self.up(r, v)?;
+            self.acc_update(r, slot, &x)?;
         }
         Ok(())
     }

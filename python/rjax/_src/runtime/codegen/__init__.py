@@ -9,17 +9,12 @@ on the tier.
 
 ``RJAX_CODEGEN`` picks the mode:
 
-- ``auto``: a group runs in the interpreter; its second run queues it for a
-  compiler thread (LLVM runs without the GIL, beside execution), and later
-  runs use the native code once it is installed;
+- ``auto`` (the default): a group runs in the interpreter; its second run
+  queues it for a compiler thread (LLVM runs without the GIL, beside
+  execution), and later runs use the native code once it is installed;
 - ``sync``: every new executable's groups are compiled before its first run
   (tests and benchmarks);
-- ``off`` (default, for now): the interpreter only; llvmlite is never
-  imported. The native code is 1.3-2.4x faster than the interpreter on
-  contiguous elementwise chains, row reductions and softmax/logsumexp/layer
-  norm, but slower on groups with broadcast (strided) loads, column
-  reductions and f64 libm calls (BENCHMARKS.md); ``auto`` becomes the default
-  once those are fixed.
+- ``off``: the interpreter only; llvmlite is never imported.
 
 If llvmlite is missing or a compile fails, the group keeps the interpreter
 and the reason is logged once. With ``jax_log_compiles`` each tier change is
@@ -49,7 +44,7 @@ _state = {"mode": "off", "compiler": None, "unavailable": None, "thread": None,
 
 
 def _env_mode() -> str:
-  m = os.environ.get("RJAX_CODEGEN", "off").strip().lower() or "off"
+  m = os.environ.get("RJAX_CODEGEN", "auto").strip().lower() or "auto"
   if m not in MODES:
     raise ValueError(f"RJAX_CODEGEN must be one of {', '.join(MODES)}, not {m!r}")
   return m
