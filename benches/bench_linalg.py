@@ -5,9 +5,10 @@
     python benches/bench_linalg.py --quick    # fewer repeats, no 1024
     python benches/bench_linalg.py --sizes 256,batched --dtypes float64
 
-cholesky, solve (one right-hand side column), qr, svd, eigh and inv of
-n x n matrices (well conditioned: a a^T + n I), for n = 64, 256, 1024 and
-the batched 1000 x 8 x 8 case. Ratios
+cholesky, solve (one right-hand side column), qr, svd, eigh, eig and inv
+of n x n matrices (well conditioned: a a^T + n I; eig gets that matrix
+made nonsymmetric by adding half its strict upper triangle), for n = 64,
+256, 1024 and the batched 1000 x 8 x 8 case. Ratios
 are other / rjax in time (> 1 means rjax is faster). Every rjax result is
 checked against NumPy before it is timed. No assertions on timings.
 """
@@ -33,6 +34,7 @@ OPS = {
     "qr": (lambda m: (lambda a: m.linalg.qr(a)), 1),
     "svd": (lambda m: (lambda a: m.linalg.svd(a)), 1),
     "eigh": (lambda m: (lambda a: m.linalg.eigh(a)), 1),
+    "eig": (lambda m: (lambda a: m.linalg.eig(a)), 1),
     "inv": (lambda m: m.linalg.inv, 1),
 }
 
@@ -65,6 +67,8 @@ def main():
       a, b = make(shape, dt)
       for name, (fn, nargs) in OPS.items():
         ins = (a, b) if nargs == 2 else (a,)
+        if name == "eig":
+          ins = (a + 0.5 * np.triu(a, 1),)
         f_r = rjax.jit(fn(jnp))
         r_ins = [jnp.asarray(x) for x in ins]
         out = f_r(*r_ins)
@@ -76,6 +80,9 @@ def main():
           np.testing.assert_allclose(o, w, rtol=1e-3, atol=1e-3)
         elif name == "eigh":
           np.testing.assert_allclose(o, w, rtol=1e-3, atol=1e-3 * np.abs(w).max())
+        elif name == "eig":
+          key = lambda v: np.sort_complex(v.reshape(-1, v.shape[-1]))  # noqa: E731
+          np.testing.assert_allclose(key(o), key(w), rtol=1e-3, atol=1e-3 * np.abs(w).max())
         t_r = bench(lambda: ready(f_r(*r_ins)), min_time=0.1 if args.quick else 0.3)
         t_np = bench(lambda: fn(np)(*ins), min_time=0.1 if args.quick else 0.3)
         row = ["x".join(map(str, shape)), np.dtype(dt).name, name, fmt_time(t_r), fmt_time(t_np),

@@ -772,17 +772,29 @@ def _linear_call(data, name):
 
 
 @case("cholesky", "lu", "lu_pivots_to_permutation", "qr", "eigh", "svd", "triangular_solve",
-      "tridiagonal_solve")
+      "tridiagonal_solve", "eig", "schur", "hessenberg_q")
 def _linalg(data, name):
   from rjax.lax import linalg as rl
-  dt = data.draw(st.sampled_from([F32, F64]))
+  from rjax._src.lax import linalg_eig
+  dt = data.draw(st.sampled_from([F32, F64, np.dtype(np.complex64), np.dtype(np.complex128)]))
   batch = tuple(data.draw(st.lists(st.integers(0, 2), max_size=2)))
   m, n = data.draw(st.integers(0, 5)), data.draw(st.integers(0, 5))
   r = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
   sq = r.standard_normal(batch + (m, m))
-  spd = (sq @ np.swapaxes(sq, -1, -2) + m * np.eye(m)).astype(dt)
+  if np.dtype(dt).kind == "c":
+    sq = sq + 1j * r.standard_normal(batch + (m, m))
+  spd = (sq @ np.conj(np.swapaxes(sq, -1, -2)) + m * np.eye(m)).astype(dt)
   rect = r.standard_normal(batch + (m, n)).astype(dt)
-  x64 = dt == F64
+  x64 = dt in (F64, np.dtype(np.complex128))
+  if name == "eig":
+    left, right = data.draw(st.booleans()), data.draw(st.booleans())
+    return Case(lambda v: rl.eig(v, compute_left_eigenvectors=left,
+                                 compute_right_eigenvectors=right), (sq.astype(dt),), x64=x64)
+  if name == "schur":
+    vecs = data.draw(st.booleans())
+    return Case(lambda v: rl.schur(v, compute_schur_vectors=vecs), (sq.astype(dt),), x64=x64)
+  if name == "hessenberg_q":
+    return Case(linalg_eig.hessenberg_q, (sq.astype(dt),), x64=x64)
   if name == "cholesky":
     return Case(lambda v: rl.cholesky(v, symmetrize_input=False), (spd,), x64=x64)
   if name == "lu":

@@ -219,8 +219,10 @@ def test_polynomials():
   check_grads64(lambda c, v: jnp.polyval(c, v), (p.astype(np.float64), np.array([0.3, -1.2])),
               order=2)
   assert_same(rjax.jit(jnp.polyval)(p, X), jjnp.polyval(p, X), exact=False)
-  with pytest.raises(NotImplementedError, match="eigvals"):
-    jnp.poly(np.eye(2))
+  # poly of a square matrix: its characteristic polynomial (complex, as JAX)
+  m = np.array([[1., 2.], [3., 4.]], np.float32)
+  np.testing.assert_allclose(np.asarray(jnp.poly(m)), np.asarray(jjnp.poly(m)), rtol=1e-5)
+  assert jnp.poly(m).dtype == jjnp.poly(m).dtype
 
 
 def test_host_io_and_printing():

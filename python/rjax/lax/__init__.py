@@ -18,8 +18,8 @@ _JAX_INTERNAL = {"add_any", "custom_lin", "custom_vmap_call", "debug_callback", 
 # where JAX's exported name is not ``<primitive name>_p``
 _JAX_NAMES = {"custom_linear_solve": "linear_solve_p"}
 # ``lax.linalg``'s primitives live in ``rjax.lax.linalg``, as in JAX
-from rjax._src.lax import linalg as _linalg  # noqa: E402
-_LINALG = {n[:-2] for n in _linalg.__dict__ if n.endswith("_p")}
+from rjax._src.lax import linalg as _linalg, linalg_eig as _linalg_eig  # noqa: E402
+_LINALG = {n[:-2] for m in (_linalg, _linalg_eig) for n in m.__dict__ if n.endswith("_p")}
 for _p in list(_core.primitives.values()) + list(_parallel.COLLECTIVES):
   if _p.name not in _JAX_INTERNAL and _p.name not in _LINALG:
     globals()[_JAX_NAMES.get(_p.name, _p.name.replace("-", "_") + "_p")] = _p

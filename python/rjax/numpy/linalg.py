@@ -1,7 +1,8 @@
 """``rjax.numpy.linalg``: norms and the array-API linear algebra functions."""
 from rjax._src.numpy import linalg as _l
-from rjax._src.numpy.linalg_decomp import (EighResult, QRResult, SlogdetResult,  # noqa: F401
-                                           SVDResult, cholesky, cond, cross, det, eigh, eigvalsh,
+from rjax._src.numpy.linalg_decomp import (EigResult, EighResult, QRResult, SlogdetResult,  # noqa: F401
+                                           SVDResult, cholesky, cond, cross, det, eig, eigh,
+                                           eigvals, eigvalsh,
                                            inv, lstsq, matrix_power, matrix_rank, multi_dot, pinv,
                                            qr, slogdet, solve, svd, svdvals, tensorinv,
                                            tensorsolve)
@@ -29,6 +30,6 @@ def diagonal(x, /, *, offset: int = 0):
 
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matrix_transpose", "outer", "vecdot", "matmul",
-           "tensordot", "trace", "diagonal", "cholesky", "cond", "cross", "det", "eigh", "eigvalsh",
+           "tensordot", "trace", "diagonal", "cholesky", "cond", "cross", "det", "eig", "eigvals", "eigh", "eigvalsh",
            "inv", "lstsq", "matrix_power", "matrix_rank", "multi_dot", "pinv", "qr", "slogdet",
            "solve", "svd", "svdvals", "tensorinv", "tensorsolve"]

@@ -284,7 +284,7 @@ fn broadcast_view(p: &Params, i: &Aval, o: &Aval) -> Option<LoadMap> {
 fn entries() -> Vec<OpDef> {
     use OpKind::{Collective, Control, Reduction, View};
     let (all, num, intbool) = (DTypes::ALL, DTypes::NUMERIC, DTypes::INTBOOL);
-    let lin = DTypes::of(&[DType::F32, DType::F64]);
+    let lin = DTypes::of(&[DType::F32, DType::F64, DType::C64, DType::C128]);
     let with_bool = |d: DTypes| d.union(DTypes::of(&[DType::Bool]));
     vec![
         // -- elementwise, one operand
@@ -475,6 +475,9 @@ fn entries() -> Vec<OpDef> {
         OpDef::other("qr", lin, linalg::build_qr),
         OpDef::other("eigh", lin, linalg::build_eigh),
         OpDef::other("svd", lin, linalg::build_svd),
+        OpDef::other("eig", lin, linalg::build_eig),
+        OpDef::other("hessenberg_q", lin, linalg::build_hessenberg),
+        OpDef::other("schur", lin, linalg::build_schur),
         OpDef::other("triangular_solve", lin, linalg::build_triangular_solve),
         OpDef::other("tridiagonal_solve", lin, linalg::build_tridiagonal_solve),
         OpDef::other("fft", DTypes::INEXACT, fft::build_fft),

@@ -11,7 +11,7 @@ from rjax._src.lax import (complex_ops, control_flow, convolution, fourier, lax,
                            parallel, ragged,
                            random_bits, reductions, shapes, slicing, windowed_reductions)
 # ``lax.linalg`` is a namespace of its own (``rjax.lax.linalg``), as in JAX
-from rjax._src.lax import linalg  # noqa: F401
+from rjax._src.lax import linalg, linalg_eig  # noqa: F401
 
 __all__: list[str] = []
 for _module in (lax, complex_ops, fourier, shapes, slicing, reductions, matmul, convolution,

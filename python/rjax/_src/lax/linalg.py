@@ -19,10 +19,10 @@ from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.core import ShapedArray
 from rjax._src.interpreters import ad, batching, lowering, reference
-from rjax._src.lax import lax, matmul, reductions, shapes, slicing
+from rjax._src.lax import complex_ops, lax, matmul, reductions, shapes, slicing
 from rjax._src.lax.utils import asarray_lax, check_dtype, export, standard_primitive
 
-_inexact = ("float",)
+_inexact = ("float", "complex")
 
 
 # ---------------------------------------------------------------------------
@@ -39,11 +39,11 @@ def _is_complex(dt) -> bool:
 
 def _conj(x):
   """Complex conjugate; the identity for real dtypes."""
-  return lax.conj(x) if _is_complex(_aval(x).dtype) else x
+  return complex_ops.conj(x) if _is_complex(_aval(x).dtype) else x
 
 
 def _real(x):
-  return lax.real(x) if _is_complex(_aval(x).dtype) else x
+  return complex_ops.real(x) if _is_complex(_aval(x).dtype) else x
 
 
 def _T(x):

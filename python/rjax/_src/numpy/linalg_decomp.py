@@ -1,5 +1,5 @@
 """``rjax.numpy.linalg``'s decompositions and solvers (JAX's
-``jax/_src/numpy/linalg.py``): cholesky, qr, svd, svdvals, eigh, eigvalsh,
+``jax/_src/numpy/linalg.py``): cholesky, qr, svd, svdvals, eig, eigvals, eigh, eigvalsh,
 solve, inv, det, slogdet (with JAX's custom JVPs through LU), pinv, lstsq,
 matrix_rank, matrix_power, multi_dot, cond, tensorsolve, tensorinv, cross,
 all over ``lax.linalg``'s primitives. Complex inputs are the complex
@@ -19,10 +19,16 @@ from rjax._src.interpreters import batching
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src import lax
 from rjax._src.lax import linalg as lax_linalg
+from rjax._src.lax import linalg_eig as lax_linalg_eig
 from rjax._src.numpy import array_ops, creation, reductions, shape_ops, ufuncs
 from rjax._src.numpy import linalg as np_linalg
 from rjax._src.numpy.lax_numpy import asarray
 from rjax._src.numpy.util import check_arraylike, promote_dtypes_inexact
+
+
+class EigResult(NamedTuple):
+  eigenvalues: object
+  eigenvectors: object
 
 
 class EighResult(NamedTuple):
@@ -111,6 +117,21 @@ def svdvals(x, /):
   """The singular values of ``x`` [..., m, n], descending."""
   check_arraylike("jnp.linalg.svdvals", x)
   return svd(x, compute_uv=False, hermitian=False)
+
+
+def eig(a):
+  """Eigenvalues and right eigenvectors of general square ``a``; always
+  complex (complex64 for 32-bit input, complex128 for 64-bit), as JAX."""
+  (a,) = _inexact("jnp.linalg.eig", a)
+  w, v = lax_linalg_eig.eig(a, compute_left_eigenvectors=False)
+  return EigResult(w, v)
+
+
+def eigvals(a):
+  """The eigenvalues of general square ``a`` (complex)."""
+  (a,) = _inexact("jnp.linalg.eigvals", a)
+  return lax_linalg_eig.eig(a, compute_left_eigenvectors=False,
+                            compute_right_eigenvectors=False)[0]
 
 
 def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True):
@@ -239,8 +260,12 @@ def _slogdet_lu_impl(a):
   is_zero = reductions.any(diag == 0, axis=-1)
   n = _shape(a)[-1]
   parity = reductions.count_nonzero(pivot != creation.arange(n, dtype=pivot.dtype), axis=-1)
-  sign = asarray(1, dtype=dt)
-  parity = parity + reductions.count_nonzero(diag < 0, axis=-1)
+  if dtypes.issubdtype(dt, np.complexfloating):
+    # the product of the pivots' phases
+    sign = reductions.prod(diag / ufuncs.abs(diag).astype(dt), axis=-1)
+  else:
+    sign = asarray(1, dtype=dt)
+    parity = parity + reductions.count_nonzero(diag < 0, axis=-1)
   sign = ufuncs.where(is_zero, asarray(0, dtype=dt),
                       sign * (-2 * (parity % 2) + 1).astype(dt))
   logdet = ufuncs.where(is_zero, asarray(-np.inf, dtype=dt),
@@ -271,7 +296,16 @@ def _slogdet_small_jvp(primals, tangents):
     det = x[..., 0, 0] * x[..., 1, 1] - x[..., 0, 1] * x[..., 1, 0]
     ans_dot = (g[..., 0, 0] * x[..., 1, 1] - g[..., 0, 1] * x[..., 1, 0]
                - g[..., 1, 0] * x[..., 0, 1] + g[..., 1, 1] * x[..., 0, 0]) / det
-  return (sign, ans), (creation.zeros_like(sign), ans_dot)
+  return (sign, ans), _sign_and_logdet_dots(sign, ans_dot)
+
+
+def _sign_and_logdet_dots(sign, ans_dot):
+  """From d log det = trace(x^-1 dx): log|det|'s tangent is its real part;
+  the sign's (zero for real x) is its imaginary part times the sign."""
+  if dtypes.issubdtype(ans_dot.dtype, np.complexfloating):
+    sign_dot = (ans_dot - ufuncs.real(ans_dot).astype(ans_dot.dtype)) * sign
+    return sign_dot, ufuncs.real(ans_dot)
+  return creation.zeros_like(sign), ans_dot
 
 
 @_slogdet_lu.defjvp
@@ -279,7 +313,7 @@ def _slogdet_jvp(primals, tangents):
   (x,), (g,) = primals, tangents
   sign, ans = _slogdet_lu(x)
   ans_dot = np_linalg.trace(solve(x, g), 0, -1, -2)
-  return (sign, ans), (creation.zeros_like(sign), ans_dot)
+  return (sign, ans), _sign_and_logdet_dots(sign, ans_dot)
 
 
 def slogdet(a, *, method: str | None = None):
@@ -615,7 +649,7 @@ def matrix_norm_svd(x, ord, axes, keepdims):
   return r
 
 
-__all__ = ["cholesky", "svd", "svdvals", "eigh", "eigvalsh", "qr", "solve", "inv", "det",
+__all__ = ["cholesky", "svd", "svdvals", "eig", "eigvals", "EigResult", "eigh", "eigvalsh", "qr", "solve", "inv", "det",
            "slogdet", "pinv", "lstsq", "matrix_rank", "matrix_power", "multi_dot", "cond",
            "tensorinv", "tensorsolve", "cross", "EighResult", "QRResult", "SlogdetResult",
            "SVDResult"]

@@ -3,13 +3,13 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{all_finite, batch_of, for_batch, load, store, Out, Scalar};
+use super::{read, all_finite, batch_of, for_batch, load, store, Out, Scalar};
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::solve_unit_lower_triangular_in_place;
 use faer::prelude::{Reborrow, ReborrowMut};
-use faer::traits::math_utils::{abs1, conj, is_finite, nan, one, recip, zero};
+use faer::traits::math_utils::{abs1, conj, from_real, is_finite, nan, one, real, recip, zero};
 use faer::{Accum, MatMut, Par, Side};
 
 /// Faer's parallelism for one matrix of `n` columns in a batch of `batch`.
@@ -47,7 +47,7 @@ pub fn build_cholesky(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "cholesky", T => {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
-            let a = ins[0].slice::<T>()?;
+            let a = read::<T>(ins[0])?;
             let out = Out::<T>::new(&shape, 2);
             for_batch(batch, |b| {
                 // SAFETY: `for_batch` visits each batch item once.
@@ -135,7 +135,7 @@ pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "lu", T => {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
-            let a = ins[0].slice::<T>()?;
+            let a = read::<T>(ins[0])?;
             let out = Out::<T>::new(&shape, 2);
             let pivs = Out::<i32>::new(&piv_shape, 1);
             let perms = Out::<i32>::new(&perm_shape, 1);
@@ -175,7 +175,7 @@ pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "qr", T => {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
-            let a = ins[0].slice::<T>()?;
+            let a = read::<T>(ins[0])?;
             let qs = Out::<T>::new(&q_shape, 2);
             let rs = Out::<T>::new(&r_shape, 2);
             for_batch(batch, |b| {
@@ -219,7 +219,7 @@ pub fn build_eigh(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "eigh", T => {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
-            let a = ins[0].slice::<T>()?;
+            let a = read::<T>(ins[0])?;
             let vs = Out::<T>::new(&shape, 2);
             let ws = Out::<<T as Scalar>::Re>::new(&w_shape, 1);
             for_batch(batch, |b| {
@@ -228,7 +228,15 @@ pub fn build_eigh(spec: &OpSpec) -> Result<Kernel> {
                 let blk = &a[b * n * n..(b + 1) * n * n];
                 // only the triangle that is read counts
                 let m = faer::Mat::<T>::from_fn(n, n, |i, j| {
-                    if (i >= j) == lower || i == j { blk[i * n + j] } else { zero() }
+                    if i == j {
+                        // a Hermitian matrix's diagonal is real: its
+                        // imaginary part is not read, as in LAPACK
+                        from_real(&real(&blk[i * n + j]))
+                    } else if (i > j) == lower {
+                        blk[i * n + j]
+                    } else {
+                        zero()
+                    }
                 });
                 let ok = (0..n).all(|j| (0..n).all(|i| is_finite(&m[(i, j)])));
                 let side = if lower { Side::Lower } else { Side::Upper };
@@ -268,7 +276,7 @@ pub fn build_svd(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "svd", T => {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
-            let a = ins[0].slice::<T>()?;
+            let a = read::<T>(ins[0])?;
             let ss = Out::<<T as Scalar>::Re>::new(&outs[0], 1);
             let us = uv.then(|| Out::<T>::new(&outs[1], 2));
             let vs = uv.then(|| Out::<T>::new(&outs[2], 2));
@@ -310,7 +318,11 @@ pub fn build_svd(spec: &OpSpec) -> Result<Kernel> {
                 let mat = load(blk, m, n);
                 let (Some(uo), Some(vo)) = (uo, vo) else {
                     match mat.singular_values() {
-                        Ok(s) => so.copy_from_slice(&s),
+                        Ok(s) => {
+                            for (o, x) in so.iter_mut().zip(&s) {
+                                *o = T::re(&from_real(x));
+                            }
+                        }
                         Err(_) => so.fill(nan()),
                     }
                     return;

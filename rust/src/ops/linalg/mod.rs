@@ -1,6 +1,6 @@
 //! Dense linear algebra through `faer`: `cholesky`, `lu`,
 //! `lu_pivots_to_permutation`, `qr`, `eigh`, `svd`, `triangular_solve` and
-//! `tridiagonal_solve`, with the semantics of `jax.lax.linalg`'s primitives.
+//! `tridiagonal_solve`, `eig` and `hessenberg`, with the semantics of `jax.lax.linalg`'s primitives.
 //!
 //! Every op is batched over the leading dims of its operands (the Python
 //! rules checked the shapes at trace time): one matrix runs with faer's own
@@ -17,21 +17,56 @@
 //! Cholesky factor of NaNs, a decomposition that does not converge (or a
 //! non-finite input to `eigh`/`svd`) gives NaNs, a zero pivot in LU leaves
 //! its column as LAPACK's `getrf` does (no division).
+mod eig;
 mod factor;
 mod solve;
 
+pub use eig::{build_eig, build_hessenberg, build_schur};
 pub use factor::{build_cholesky, build_eigh, build_lu, build_qr, build_svd};
 pub use solve::{build_lu_pivots_to_permutation, build_triangular_solve, build_tridiagonal_solve};
 
 use crate::base::buffer::{numel, Buffer, RawBuf};
-use crate::base::dtype::{DType, Element};
+use crate::base::dtype::{DType, Element, C128, C64};
+use faer::{c32, c64};
 use crate::base::error::Result;
 use faer::traits::{ComplexField, RealField};
 use rayon::prelude::*;
 
+/// A type the kernels read from and write to buffers: a dtype's element
+/// type itself, or faer's complex type (`num_complex::Complex`), which has
+/// our `Complex`'s layout (`#[repr(C)]` real and imaginary parts).
+///
+/// # Safety
+/// `Self` must have the size, alignment and bit validity of `Self::Elem`.
+pub unsafe trait Stored: Copy + Send + Sync + 'static {
+    type Elem: Element;
+}
+
+macro_rules! stored {
+    ($($t:ty => $e:ty),*) => {$(
+        // SAFETY: the same type, or two `#[repr(C)]` pairs of the same real
+        // (checked by the assertions below).
+        unsafe impl Stored for $t {
+            type Elem = $e;
+        }
+        const _: () = assert!(
+            std::mem::size_of::<$t>() == std::mem::size_of::<$e>()
+                && std::mem::align_of::<$t>() == std::mem::align_of::<$e>()
+        );
+    )*};
+}
+stored!(i32 => i32, f32 => f32, f64 => f64, c32 => C64, c64 => C128);
+
+/// The elements of `b` as `T` (its dtype must be `T`'s).
+pub(crate) fn read<T: Stored>(b: &Buffer) -> Result<&[T]> {
+    let s = b.slice::<T::Elem>()?;
+    // SAFETY: `T` and `T::Elem` have the same layout (`Stored`'s contract).
+    Ok(unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<T>(), s.len()) })
+}
+
 /// An element type the linear-algebra kernels run on.
 pub trait Scalar:
-    Element
+    Stored
     + ComplexField
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
@@ -40,7 +75,7 @@ pub trait Scalar:
     + std::ops::Neg<Output = Self>
 {
     /// The real type of eigenvalues and singular values (itself for reals).
-    type Re: Element + RealField;
+    type Re: Stored + RealField;
     fn re(x: &Self) -> Self::Re;
 }
 
@@ -58,8 +93,23 @@ impl Scalar for f64 {
     }
 }
 
+impl Scalar for c32 {
+    type Re = f32;
+    fn re(x: &c32) -> f32 {
+        x.re
+    }
+}
+
+impl Scalar for c64 {
+    type Re = f64;
+    fn re(x: &c64) -> f64 {
+        x.re
+    }
+}
+
 /// `linalg_dtype!(dt, op, T => body)`: run `body` with `T` the element type
-/// of `dt` (float32/float64; the Python side upcasts float16/bfloat16).
+/// of `dt`: float32/float64 (the Python side upcasts float16/bfloat16), and
+/// faer's `c32`/`c64` for complex64/complex128.
 #[macro_export]
 macro_rules! linalg_dtype {
     ($dt:expr, $op:expr, $T:ident => $body:expr) => {{
@@ -72,6 +122,14 @@ macro_rules! linalg_dtype {
                 type $T = f64;
                 $body
             }
+            $crate::base::dtype::DType::C64 => {
+                type $T = faer::c32;
+                $body
+            }
+            $crate::base::dtype::DType::C128 => {
+                type $T = faer::c64;
+                $body
+            }
             other => Err($crate::base::error::dtype_err($op, other)),
         }
     }};
@@ -79,7 +137,7 @@ macro_rules! linalg_dtype {
 
 /// An output being filled, one disjoint `stride`-long block per batch item,
 /// from several rayon tasks at once.
-pub(crate) struct Out<T: Element> {
+pub(crate) struct Out<T: Stored> {
     raw: RawBuf,
     dtype: DType,
     shape: Vec<usize>,
@@ -89,20 +147,20 @@ pub(crate) struct Out<T: Element> {
 
 // SAFETY: the pointer is into `raw`, which `Out` owns; each task writes only
 // its own block (`block(b)` for its own `b`).
-unsafe impl<T: Element> Send for Out<T> {}
+unsafe impl<T: Stored> Send for Out<T> {}
 // SAFETY: as for `Send`: shared use only hands out disjoint blocks.
-unsafe impl<T: Element> Sync for Out<T> {}
+unsafe impl<T: Stored> Sync for Out<T> {}
 
-impl<T: Element> Out<T> {
+impl<T: Stored> Out<T> {
     /// An output of `shape`, whose last `core` dims form one batch item.
     pub fn new(shape: &[usize], core: usize) -> Out<T> {
         let n = numel(shape);
         let stride = numel(&shape[shape.len() - core..]);
         let mut raw = RawBuf::alloc(n * std::mem::size_of::<T>());
-        let ptr = raw.as_mut_slice::<T>().as_mut_ptr();
+        let ptr = raw.as_mut_slice::<T::Elem>().as_mut_ptr().cast::<T>();
         Out {
             raw,
-            dtype: T::DTYPE,
+            dtype: T::Elem::DTYPE,
             shape: shape.to_vec(),
             stride,
             ptr,

@@ -4,7 +4,7 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{batch_of, for_batch, Out, Scalar};
+use super::{read, batch_of, for_batch, Out, Scalar};
 use crate::base::buffer::Buffer;
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
@@ -87,7 +87,7 @@ pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "triangular_solve", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
-            let (a, b) = (ins[0].slice::<T>()?, ins[1].slice::<T>()?);
+            let (a, b) = (read::<T>(ins[0])?, read::<T>(ins[1])?);
             let out = Out::<T>::new(&b_shape, 2);
             let nb = rows * cols;
             for_batch(batch, |i| {
@@ -174,10 +174,10 @@ pub fn build_tridiagonal_solve(spec: &OpSpec) -> Result<Kernel> {
     crate::linalg_dtype!(dt, "tridiagonal_solve", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
             let (dl, d, du, b) = (
-                ins[0].slice::<T>()?,
-                ins[1].slice::<T>()?,
-                ins[2].slice::<T>()?,
-                ins[3].slice::<T>()?,
+                read::<T>(ins[0])?,
+                read::<T>(ins[1])?,
+                read::<T>(ins[2])?,
+                read::<T>(ins[3])?,
             );
             let out = Out::<T>::new(&b_shape, 2);
             for_batch(batch, |i| {
@@ -210,7 +210,7 @@ pub fn build_lu_pivots_to_permutation(spec: &OpSpec) -> Result<Kernel> {
         "lu_pivots_to_permutation: pivots must be int32"
     );
     Ok(Box::new(move |ins: &[&Buffer]| {
-        let piv = ins[0].slice::<i32>()?;
+        let piv = read::<i32>(ins[0])?;
         let out = Out::<i32>::new(&out_shape, 1);
         for_batch(batch, |b| {
             // SAFETY: `for_batch` visits each batch item once.

@@ -125,3 +125,77 @@ fn svd_and_eigh_of_empty_and_nan_matrices() {
     let out = run(p, &[a], &[(DType::F64, vec![2, 2]), (DType::F64, vec![2])]);
     assert!(f64s(&out[1]).iter().all(|x| x.is_nan()));
 }
+
+fn c128s(b: &Buffer) -> Vec<crate::base::dtype::C128> {
+    b.slice::<crate::base::dtype::C128>().unwrap().to_vec()
+}
+
+#[test]
+fn eig_of_a_rotation_gives_a_conjugate_pair_and_unit_vectors() {
+    // [[0, -1], [1, 0]]: eigenvalues i and -i (in this order, as geev)
+    let a = Buffer::from_vec(vec![2, 2], &[0.0, -1.0, 1.0, 0.0]).unwrap();
+    let p = Params::new("eig")
+        .with("compute_left_eigenvectors", Param::Bool(true))
+        .with("compute_right_eigenvectors", Param::Bool(true));
+    let c = DType::C128;
+    let out = run(p, &[a], &[(c, vec![2]), (c, vec![2, 2]), (c, vec![2, 2])]);
+    let w = c128s(&out[0]);
+    assert!((w[0].re).abs() < 1e-12 && (w[0].im.abs() - 1.0).abs() < 1e-12);
+    assert_eq!((w[0].re, w[0].im), (w[1].re, -w[1].im));
+    for v in [c128s(&out[1]), c128s(&out[2])] {
+        for j in 0..2 {
+            let norm: f64 = (0..2).map(|i| v[i * 2 + j].re.powi(2) + v[i * 2 + j].im.powi(2)).sum();
+            assert!((norm - 1.0).abs() < 1e-12);
+        }
+    }
+    // a vr[:, 0] = w[0] vr[:, 0]
+    let v = c128s(&out[2]);
+    let (x0, x1) = (v[0], v[2]);
+    // row 0: -x1 ; row 1: x0
+    let lhs = [(-x1.re, -x1.im), (x0.re, x0.im)];
+    let rhs = [
+        (w[0].re * x0.re - w[0].im * x0.im, w[0].re * x0.im + w[0].im * x0.re),
+        (w[0].re * x1.re - w[0].im * x1.im, w[0].re * x1.im + w[0].im * x1.re),
+    ];
+    for (l, r) in lhs.iter().zip(&rhs) {
+        assert!((l.0 - r.0).abs() < 1e-12 && (l.1 - r.1).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn eig_of_a_non_finite_matrix_is_nan() {
+    let a = Buffer::from_vec(vec![2, 2], &[f64::NAN, 0.0, 0.0, 1.0]).unwrap();
+    let p = Params::new("eig")
+        .with("compute_left_eigenvectors", Param::Bool(false))
+        .with("compute_right_eigenvectors", Param::Bool(false));
+    let out = run(p, &[a], &[(DType::C128, vec![2])]);
+    assert!(c128s(&out[0]).iter().all(|z| z.re.is_nan() && z.im.is_nan()));
+}
+
+#[test]
+fn hessenberg_q_reconstructs_its_input() {
+    let n = 5;
+    let vals: Vec<f64> = (0..n * n).map(|k| ((k * 7 + 3) % 11) as f64 - 5.0).collect();
+    let a = Buffer::from_vec(vec![n, n], &vals).unwrap();
+    let out = run(
+        Params::new("hessenberg_q"),
+        &[a],
+        &[(DType::F64, vec![n, n]), (DType::F64, vec![n, n])],
+    );
+    let (h, q) = (f64s(&out[0]), f64s(&out[1]));
+    for i in 0..n {
+        for j in 0..n {
+            if i > j + 1 {
+                assert_eq!(h[i * n + j], 0.0);
+            }
+            // (q h q^T)[i, j]
+            let mut s = 0.0;
+            for k in 0..n {
+                for l in 0..n {
+                    s += q[i * n + k] * h[k * n + l] * q[j * n + l];
+                }
+            }
+            assert!((s - vals[i * n + j]).abs() < 1e-10, "{s} != {}", vals[i * n + j]);
+        }
+    }
+}
