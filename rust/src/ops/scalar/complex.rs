@@ -13,7 +13,7 @@
 //! CPU backend), special values included: XLA's elemental formulas (`mul`
 //! the plain product, `div` Smith's algorithm with XLA's recovery of the
 //! C99 results, `abs`, `sign`, `expm1`, `tanh`/`tan`, `rsqrt`'s special
-//! values, `pow`), StableHLO's CHLO decompositions (`exp`, `sqrt`, `log1p`,
+//! values, `pow`, `log1p`), StableHLO's CHLO decompositions (`exp`, `sqrt`,
 //! `square`, `sinh`, `cosh`, and Hull, Fairgrieve and Tang's
 //! `asin`/`acos`/`asinh`/`acosh` kernel, `atanh`/`atan`), and JAX's own
 //! decompositions (`sin`, `cos`, `exp2`).
@@ -323,9 +323,9 @@ pub fn log<F: Float>(z: Complex<F>) -> Complex<F> {
     Complex::new(defs::log(abs(z)), arg(z))
 }
 
-/// ln(1 + z), StableHLO's formula: `log1p(x)` (or `log1p(max - 1)` where
-/// `|b| > 1 + a`) `+ log1p((min/max)^2) / 2` over `max`, `min` of `|1 + a|`,
-/// `|b|` (NaN-propagating), and `atan2(b, 1 + a)`.
+/// ln(1 + z), XLA's formula: `log1p(a)` (or `ln max` where `|b| > 1 + a`)
+/// `+ log1p((min/max)^2) / 2` over `max`, `min` of `|1 + a|`, `|b|`
+/// (NaN-propagating), and `atan2(b, 1 + a)`.
 #[inline(always)]
 pub fn log1p<F: Float>(z: Complex<F>) -> Complex<F> {
     let (x, y) = (z.re, z.im);
@@ -335,8 +335,8 @@ pub fn log1p<F: Float>(z: Complex<F>) -> Complex<F> {
     let axp1 = xp1.abs();
     let (mx, mn) = (axp1.max(ay), axp1.min(ay));
     let r = mn / mx;
-    let re = defs::log1p(F::select(xp1.ge(ay), x, mx - one))
-        + F::c(0.5) * defs::log1p(F::select(mn.eq(mx), one, r * r));
+    let big = F::select(xp1.ge(ay), defs::log1p(x), defs::log(mx));
+    let re = big + F::c(0.5) * defs::log1p(F::select(mn.eq(mx), one, r * r));
     Complex::new(re, y.ext2(Ext2::Atan2, xp1))
 }
 
