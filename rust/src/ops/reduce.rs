@@ -406,13 +406,13 @@ pub fn build_max(spec: &OpSpec) -> Result<Kernel> {
     if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {
         return reduce_kernel::<bool>(spec, or::<bool>);
     }
-    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, max::<T>), numeric)
+    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, max::<T>), number)
 }
 pub fn build_min(spec: &OpSpec) -> Result<Kernel> {
     if spec.ins.first().map(|a| a.dtype) == Some(crate::base::dtype::DType::Bool) {
         return reduce_kernel::<bool>(spec, and::<bool>);
     }
-    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, min::<T>), numeric)
+    crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, min::<T>), number)
 }
 pub fn build_and(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => reduce_kernel::<T>(spec, and::<T>), intbool)

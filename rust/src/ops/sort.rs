@@ -2,7 +2,8 @@
 //! and `top_k`.
 //!
 //! Order: NaNs sort after everything (as JAX does); -0.0 and +0.0 compare equal
-//! and keep their input order (JAX puts -0.0 first). Every sort here breaks
+//! and keep their input order (JAX puts -0.0 first); complex values order by
+//! the real parts, then the imaginary parts, each so. Every sort here breaks
 //! ties by position, so the result is always the stable one.
 //!
 //! `sort` computes one permutation per lane (a lane is a 1-d slice along
@@ -10,15 +11,30 @@
 //! payload operands need no dtype dispatch.
 use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, Buffer};
-use crate::base::dtype::{DType, Element};
+use crate::base::dtype::{DType, Element, C128, C64};
 use crate::base::error::{shape_err, Result};
 use crate::loops::parallel::{par_fill, GRAIN};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 
-/// Total order with NaNs last (NaNs equal to each other).
+/// Total order with NaNs last (NaNs equal to each other). Complex values
+/// order lexicographically with this order on each part (JAX sorts the real
+/// parts, then the imaginary parts, each with NaNs last).
 #[inline(always)]
 pub fn cmp_nan_last<T: Element>(a: T, b: T) -> Ordering {
+    match T::DTYPE {
+        DType::C64 => {
+            // SAFETY: `T` is `C64` (the dtype of an `Element` is its type).
+            let (a, b): (C64, C64) = unsafe { (std::mem::transmute_copy(&a), std::mem::transmute_copy(&b)) };
+            return cmp_nan_last(a.re, b.re).then(cmp_nan_last(a.im, b.im));
+        }
+        DType::C128 => {
+            // SAFETY: as above, `T` is `C128`.
+            let (a, b): (C128, C128) = unsafe { (std::mem::transmute_copy(&a), std::mem::transmute_copy(&b)) };
+            return cmp_nan_last(a.re, b.re).then(cmp_nan_last(a.im, b.im));
+        }
+        _ => {}
+    }
     match a.partial_cmp(&b) {
         Some(o) => o,
         None => {
@@ -111,6 +127,7 @@ fn gather(b: &Buffer, perm: &[u32], n: usize, inner: usize) -> Result<Buffer> {
         2 => go::<u16>(b, perm, n, inner),
         4 => go::<u32>(b, perm, n, inner),
         8 => go::<u64>(b, perm, n, inner),
+        16 => go::<C128>(b, perm, n, inner),
         s => crate::bail!("sort: unsupported item size {}", s),
     })
 }

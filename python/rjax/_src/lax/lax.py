@@ -327,7 +327,7 @@ def exp(x):
   return exp_p.bind(asarray_lax(x))
 
 
-exp2_p = standard_unop("exp2", _float)
+exp2_p = standard_unop("exp2", _inexact)
 batching.defvectorized(exp2_p)
 ad.defjvp2(exp2_p, lambda g, ans, x: mul_p.bind(log_p.bind(_c(2.0, x)), mul_p.bind(g, ans)))
 reference.register(exp2_p, np.exp2)
@@ -426,7 +426,7 @@ def tan(x):
   return tan_p.bind(asarray_lax(x))
 
 
-asin_p = standard_unop("asin", _float)
+asin_p = standard_unop("asin", _inexact)
 batching.defvectorized(asin_p)
 ad.defjvp(asin_p, lambda g, x: mul_p.bind(
     g, rsqrt_p.bind(sub_p.bind(_c(1.0, x), square_p.bind(x)))))
@@ -439,7 +439,7 @@ def asin(x):
   return asin_p.bind(asarray_lax(x))
 
 
-acos_p = standard_unop("acos", _float)
+acos_p = standard_unop("acos", _inexact)
 batching.defvectorized(acos_p)
 ad.defjvp(acos_p, lambda g, x: mul_p.bind(
     g, neg_p.bind(rsqrt_p.bind(sub_p.bind(_c(1.0, x), square_p.bind(x))))))
@@ -452,7 +452,7 @@ def acos(x):
   return acos_p.bind(asarray_lax(x))
 
 
-atan_p = standard_unop("atan", _float)
+atan_p = standard_unop("atan", _inexact)
 batching.defvectorized(atan_p)
 ad.defjvp(atan_p, lambda g, x: div_p.bind(g, add_p.bind(_c(1.0, x), square_p.bind(x))))
 reference.register(atan_p, np.arctan)
@@ -503,7 +503,7 @@ def cosh(x):
   return cosh_p.bind(asarray_lax(x))
 
 
-asinh_p = standard_unop("asinh", _float)
+asinh_p = standard_unop("asinh", _inexact)
 batching.defvectorized(asinh_p)
 ad.defjvp(asinh_p, lambda g, x: mul_p.bind(
     g, rsqrt_p.bind(add_p.bind(square_p.bind(x), _c(1.0, x)))))
@@ -516,7 +516,7 @@ def asinh(x):
   return asinh_p.bind(asarray_lax(x))
 
 
-acosh_p = standard_unop("acosh", _float)
+acosh_p = standard_unop("acosh", _inexact)
 batching.defvectorized(acosh_p)
 # JAX uses x^2 - 1 rather than (x+1)(x-1): the domain is x >= 1
 ad.defjvp(acosh_p, lambda g, x: mul_p.bind(
@@ -530,7 +530,7 @@ def acosh(x):
   return acosh_p.bind(asarray_lax(x))
 
 
-atanh_p = standard_unop("atanh", _float)
+atanh_p = standard_unop("atanh", _inexact)
 batching.defvectorized(atanh_p)
 ad.defjvp(atanh_p, lambda g, x: mul_p.bind(
     div_p.bind(_c(1.0, x), add_p.bind(_c(1.0, x), x)), div_p.bind(g, sub_p.bind(_c(1.0, x), x))))
@@ -888,7 +888,7 @@ def _full_of(s, x, y):
   return shapes.broadcast_in_dim(s, shape, ()) if shape else s
 
 
-max_p = standard_binop("max", _ordered)
+max_p = standard_binop("max", _any)
 batching.defbroadcasting(max_p)
 ad.primitive_jvps[max_p] = _minmax_jvp(max_p, lambda x, y: gt_p.bind(x, y))
 reference.register(max_p, np.maximum)
@@ -896,11 +896,12 @@ reference.register(max_p, np.maximum)
 
 @export
 def max(x, y):  # noqa: A001
-  """Elementwise maximum (NaN-propagating)."""
+  """Elementwise maximum (NaN-propagating; complex values compare
+  lexicographically, as JAX: ``x > y ? x : y`` on (real, imag))."""
   return max_p.bind(*_lax_binary_args(x, y))
 
 
-min_p = standard_binop("min", _ordered)
+min_p = standard_binop("min", _any)
 batching.defbroadcasting(min_p)
 ad.primitive_jvps[min_p] = _minmax_jvp(min_p, lambda x, y: lt_p.bind(x, y))
 reference.register(min_p, np.minimum)
@@ -908,7 +909,8 @@ reference.register(min_p, np.minimum)
 
 @export
 def min(x, y):  # noqa: A001
-  """Elementwise minimum (NaN-propagating)."""
+  """Elementwise minimum (NaN-propagating; complex values compare
+  lexicographically, as JAX: ``x < y ? x : y`` on (real, imag))."""
   return min_p.bind(*_lax_binary_args(x, y))
 
 

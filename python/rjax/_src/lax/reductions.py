@@ -20,7 +20,7 @@ from rjax._src.interpreters.custom_derivatives import custom_jvp
 # The rules here use elementwise, shape and slicing ops, whose own rules sum:
 # the lax modules import each other as modules, looked up at call time.
 from rjax._src.lax import lax, shapes, slicing
-from rjax._src.lax.utils import (_float, _intbool, _num, _numc, _ordered, _scalar_like,
+from rjax._src.lax.utils import (_float, _intbool, _num, _numc, _scalar_like, _any,
                                  asarray_lax,
                                  check_dtype, export, standard_primitive)
 
@@ -169,7 +169,7 @@ def _reduce_chooser_jvp(g, ans, x, *, axes, out_sharding=None):
   return lax.div(reduce_sum(lax.mul(g, location_indicators), axes), counts)
 
 
-reduce_max_p = _reduce_primitive("reduce_max", _ordered)
+reduce_max_p = _reduce_primitive("reduce_max", _any)
 ad.defjvp2(reduce_max_p, _reduce_chooser_jvp)
 reference.register(reduce_max_p, _np_reduce(np.max, np.any, _lowest))
 
@@ -180,7 +180,7 @@ def reduce_max(operand, axes: Sequence[int]):
   return reduce_max_p.bind(x, axes=_canon_axes(x, axes), out_sharding=None)
 
 
-reduce_min_p = _reduce_primitive("reduce_min", _ordered)
+reduce_min_p = _reduce_primitive("reduce_min", _any)
 ad.defjvp2(reduce_min_p, _reduce_chooser_jvp)
 reference.register(reduce_min_p, _np_reduce(np.min, np.all, _highest))
 
@@ -235,6 +235,10 @@ def _arg_primitive(name: str):
   def abstract_eval(x, *, axes, index_dtype):
     if len(axes) != 1 or not 0 <= axes[0] < x.ndim:
       raise ValueError(f"{name}: invalid axis {tuple(axes)} for operand shape {x.shape}")
+    if dtypes.is_complex(x.dtype):
+      # JAX's reducer compares with gt/lt, which do not take complex values
+      raise TypeError(f"{name} does not accept dtype {x.dtype.name}: its comparisons "
+                      f"(gt/lt) accept subtypes of integer, floating, bool")
     if not dtypes.is_int(index_dtype):
       raise TypeError(f"{name}: index_dtype must be an integer type, but got "
                       f"{np.dtype(index_dtype).name}")
@@ -520,7 +524,9 @@ def _sort_ref(*operands, dimension, is_stable, num_keys):
     k = np.moveaxis(np.asarray(k), dimension, -1)
     if k.dtype.name == "bfloat16" or k.dtype == np.float16:
       k = k.astype(np.float32)
-    if k.dtype.kind == "f":  # NaNs last
+    if k.dtype.kind == "c":  # by the real parts, then the imaginary parts, NaNs last
+      keys.extend([k.imag, np.isnan(k.imag), k.real, np.isnan(k.real)])
+    elif k.dtype.kind == "f":  # NaNs last
       keys.append(k)
       keys.append(np.isnan(k))
     else:

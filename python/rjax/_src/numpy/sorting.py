@@ -41,7 +41,11 @@ def sort_complex(a):
   """``a`` sorted along its last axis (lexicographically: real part, then
   imaginary part), as a complex array (JAX's ``to_complex_dtype``)."""
   a = sort(a)
-  return lax.convert_element_type(a, dtypes.complex_dtype(_aval(a).dtype))
+  dt = _aval(a).dtype
+  # JAX's to_complex_dtype: 64-bit integers (under x64) give complex128
+  wide = dt in (np.dtype(np.int64), np.dtype(np.uint64))
+  cdt = dtypes.canonicalize_dtype(np.complex128) if wide else dtypes.complex_dtype(dt)
+  return lax.convert_element_type(a, cdt)
 
 
 def sort(a, axis=-1, *, kind=None, order=None, stable=True, descending=False):

@@ -333,10 +333,36 @@ exp2 = _inexact_unary("exp2", lax.exp2)
 expm1 = _inexact_unary("expm1", lax.expm1)
 log = _inexact_unary("log", lax.log)
 log1p = _inexact_unary("log1p", lax.log1p)
-log2 = _inexact_unary("log2", lambda x: lax.mul(lax.log(x), lax.div(_c(1, x), lax.log(_c(2.0, x))))
-                      if _aval(x).dtype in _RECIP_DTYPES else
-                      lax.div(lax.log(x), lax.log(_c(2.0, x))))
-log10 = _inexact_unary("log10", lambda x: lax.mul(lax.log(x), _c(0.4342944819032518, x)))
+
+
+def _log_parts(x, scale):
+  # JAX scales the real and imaginary parts of a complex log separately (a
+  # product with the complex constant would meet 0 * inf at log(0) = -inf)
+  r = lax.log(x)
+  re, im = complex_ops.real(r), complex_ops.imag(r)
+  return complex_ops.complex(scale(re), scale(im))
+
+
+def _div_ln2(r):
+  if _aval(r).dtype in _RECIP_DTYPES:
+    return lax.mul(r, lax.div(_c(1, r), lax.log(_c(2.0, r))))
+  return lax.div(r, lax.log(_c(2.0, r)))
+
+
+def _log2(x):
+  if dtypes.is_complex(_aval(x).dtype):
+    return _log_parts(x, _div_ln2)
+  return _div_ln2(lax.log(x))
+
+
+def _log10(x):
+  if dtypes.is_complex(_aval(x).dtype):
+    return _log_parts(x, lambda p: lax.mul(p, _c(0.4342944819032518, p)))
+  return lax.mul(lax.log(x), _c(0.4342944819032518, x))
+
+
+log2 = _inexact_unary("log2", _log2)
+log10 = _inexact_unary("log10", _log10)
 sqrt = _inexact_unary("sqrt", lax.sqrt)
 cbrt = _inexact_unary("cbrt", lax.cbrt)
 sin = _inexact_unary("sin", lax.sin)
@@ -518,6 +544,13 @@ def fmin(x, y, /):
 
 def clip(arr=None, /, min=None, max=None):  # noqa: A002
   check_arraylike("clip", arr)
+  if any(t is not None and dtypes.is_complex(_aval(lax.asarray_lax(t)).dtype)
+         for t in (arr, min, max)):
+    raise ValueError(
+        "Clip received a complex value either through the input or the min/max keywords. "
+        "Complex values have no ordering and cannot be clipped. Please convert to a real "
+        "value or array by taking the real or imaginary components via "
+        "rjax.numpy.real/imag respectively.")
   if min is not None:
     arr = maximum(min, arr)
   if max is not None:

@@ -532,6 +532,17 @@ impl<const MAX: bool> Elem for MaxMin<MAX> {
                 k.bin(|x: E::Bool, y: E::Bool| arith::bool_min(x, y))
             });
         }
+        if d.is_complex() {
+            // JAX's lexicographic `x > y ? x : y` (`Num for Complex`)
+            complex_ok::<E, K>(p)?;
+            check(p, ins, 2, d, d, out)?;
+            return match (d, MAX) {
+                (DType::C64, true) => Ok(k.bin(|x: Complex<E::F32>, y: Complex<E::F32>| x.max(y))),
+                (DType::C64, false) => Ok(k.bin(|x: Complex<E::F32>, y: Complex<E::F32>| x.min(y))),
+                (DType::C128, true) => Ok(k.bin(|x: Complex<E::F64>, y: Complex<E::F64>| x.max(y))),
+                (_, _) => Ok(k.bin(|x: Complex<E::F64>, y: Complex<E::F64>| x.min(y))),
+            };
+        }
         fn max<T: Num>(x: T, y: T) -> T {
             x.max(y)
         }
