@@ -280,20 +280,20 @@ def test_rust_api_gives_python_bits():
   lib = _capi()
   rng = np.random.default_rng(3)
   p = _params(rng)
-  f = lambda x, y: (_mlp(p, x)["logits"], rnp.cumsum(y, axis=0).astype(np.int32),   # noqa
+  f = lambda x, y: (_mlp(p, x)["logits"], rnp.cumsum(y, axis=0) * 3,   # noqa
                     rnp.argmax(x, axis=1))
   spec = (rjax.ShapeDtypeStruct(rexport.symbolic_shape("b, 6"), np.float32),
-          rjax.ShapeDtypeStruct(rexport.symbolic_shape("b"), np.float64))
+          rjax.ShapeDtypeStruct(rexport.symbolic_shape("b"), np.int32))
   blob = bytes(rexport.export(rjax.jit(f))(*spec).serialize())
   for n in (1, 7, 33):
     x = rng.standard_normal((n, 6)).astype(np.float32)
-    y = rng.standard_normal((n,)).astype(np.float64) * 10
+    y = rng.integers(-1000, 1000, (n,)).astype(np.int32)
     status, got = _run_rust(lib, blob, [x, y])
     assert status == 0, got
     want = rexport.deserialize(blob).call(x, y)
     for g, w in zip(got, want):
       _bits_equal(g, w)
-  status, msg = _run_rust(lib, blob, [np.zeros((2, 5), np.float32), np.zeros(2, np.float64)])
+  status, msg = _run_rust(lib, blob, [np.zeros((2, 5), np.float32), np.zeros(2, np.int32)])
   assert status == 4 and "dimension 1 to be 6" in msg
   prog = ctypes.c_void_p()
   assert lib.rjax_program_from_bytes(blob[:-3], len(blob) - 3, ctypes.byref(prog)) == 3
