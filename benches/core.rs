@@ -8,11 +8,11 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
-use _rjax::base::buffer::Buffer;
-use _rjax::base::dtype::DType;
-use _rjax::base::params::{Param, Params};
-use _rjax::exec::executable::{Executable, InstrSpec};
-use _rjax::ops::{build, Aval, Kernel, OpSpec};
+use rjax::base::buffer::Buffer;
+use rjax::base::dtype::DType;
+use rjax::base::params::{Param, Params};
+use rjax::exec::executable::{Executable, InstrSpec};
+use rjax::ops::{build, Aval, Kernel, OpSpec};
 
 fn ints(v: &[i64]) -> Param {
     Param::List(v.iter().map(|&i| Param::Int(i)).collect())
@@ -165,14 +165,18 @@ fn selu(n: usize, fuse: bool) -> Executable {
     };
     let _ = s;
     let specs = vec![
-        bcast(1),                                                      // 4: zeros
-        bcast(2),                                                      // 5: alpha
-        bcast(3),                                                      // 6: scale
-        spec(Params::new("gt"), vec![0, 4], Aval::new(DType::Bool, vec![n])), // 7
-        spec(Params::new("expm1"), vec![0], a.clone()),                // 8
-        spec(Params::new("mul"), vec![5, 8], a.clone()),               // 9
-        spec(Params::new("select_n"), vec![7, 9, 0], a.clone()),       // 10
-        spec(Params::new("mul"), vec![6, 10], a.clone()),              // 11
+        bcast(1), // 4: zeros
+        bcast(2), // 5: alpha
+        bcast(3), // 6: scale
+        spec(
+            Params::new("gt"),
+            vec![0, 4],
+            Aval::new(DType::Bool, vec![n]),
+        ), // 7
+        spec(Params::new("expm1"), vec![0], a.clone()), // 8
+        spec(Params::new("mul"), vec![5, 8], a.clone()), // 9
+        spec(Params::new("select_n"), vec![7, 9, 0], a.clone()), // 10
+        spec(Params::new("mul"), vec![6, 10], a.clone()), // 11
     ];
     Executable::with_fusion(vec![a.clone()], consts, specs, vec![11], fuse).expect("program")
 }
@@ -211,6 +215,12 @@ fn dispatch(c: &mut Criterion) {
 }
 
 criterion_group!(
-    benches, elementwise, reductions, gemm, conv, fused, dispatch
+    benches,
+    elementwise,
+    reductions,
+    gemm,
+    conv,
+    fused,
+    dispatch
 );
 criterion_main!(benches);

@@ -328,3 +328,21 @@ def test_check_grads_through_complex_intermediates():
     a = jnp.asarray(np.array([0.3, -1.1], np.float64))
     b = jnp.asarray(np.array([0.7, 0.4], np.float64))
     check_grads(f, (a, b), order=2, modes=("fwd", "rev"))
+
+
+def test_check_grads_on_complex_arguments_follows_jax_convention():
+  """check_grads takes complex inputs directly (JAX's inner product
+  real(conj(a) . b) and conj(vjp(conj(u)))), and still catches a wrong VJP."""
+  from rjax.test_util import check_grads
+  with enable_x64():
+    z = jnp.array([0.3 + 0.2j, -1.1 + 0.5j])
+    check_grads(lambda z: jnp.sin(z) * z, (z,), order=2)
+    check_grads(lambda z: jnp.abs(z) ** 2 + jnp.real(z) * jnp.imag(z), (z,), order=1)
+
+    @rjax.custom_vjp
+    def f(z):
+      return z * 2
+
+    f.defvjp(lambda z: (z * 2, None), lambda _, g: (g * 3,))
+    with pytest.raises(AssertionError, match="VJP"):
+      check_grads(f, (z,), order=1, modes=("rev",))

@@ -190,7 +190,10 @@ def _apply(mod, name, z):
   return getattr(mod, name)(z)
 
 
-_part = st.one_of(st.floats(-4, 4), st.floats(-1e3, 1e3), st.floats(-1e-3, 1e-3))
+# XLA flushes float32 subnormals to zero and rjax keeps them, as NumPy does
+# (a documented difference), so parts too small for a normal float32 are 0
+_part = st.one_of(st.floats(-4, 4), st.floats(-1e3, 1e3), st.floats(-1e-3, 1e-3)).map(
+    lambda v: 0.0 if abs(v) < 1e-30 else v)
 
 
 @settings(deadline=None, max_examples=40)

@@ -35,7 +35,7 @@ LAYERS = [
     ("transforms", ["transforms"]),
     ("libraries", ["random", "nn", "optim", "checkpoints", "distributed", "demo_train",
                    "example_libraries", "flatten_util", "ops", "typing", "array_api", "debugging",
-                   "experimental", "image", "scipy"]),
+                   "experimental", "image", "scipy", "export"]),
 ]
 RANK = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
 

@@ -52,5 +52,6 @@ from rjax._src.interpreters.custom_derivatives import (  # noqa: E402,F401
 from rjax._src.interpreters.remat import checkpoint_policies  # noqa: E402,F401
 from rjax import (  # noqa: E402,F401
     ad_checkpoint, custom_batching, custom_derivatives, extend, stages)
+from rjax import export  # noqa: E402,F401
 
 __version__ = "0.1.0"

@@ -29,12 +29,20 @@ def _tol(args, given):
 def _rand_like(rng, x):
   if not hasattr(x, "shape"):
     x = np.asarray(x)
-  return rng.standard_normal(x.shape).astype(x.dtype)
+  r = rng.standard_normal(x.shape)
+  if np.issubdtype(x.dtype, np.complexfloating):
+    r = r + 1j * rng.standard_normal(x.shape)
+  return r.astype(x.dtype)
+
+
+def _conj(tree):
+  return tree_util.tree_map(lambda x: np.conj(_np(x)), tree)
 
 
 def _vdot(a, b) -> float:
+  """JAX's inner product: the real part of conj(a) . b, summed over leaves."""
   la, lb = tree_util.tree_leaves(a), tree_util.tree_leaves(b)
-  return float(sum(np.vdot(_np(x).ravel(), _np(y).ravel()) for x, y in zip(la, lb)))
+  return float(np.real(sum(np.vdot(_np(x).ravel(), _np(y).ravel()) for x, y in zip(la, lb))))
 
 
 def _add_scaled(xs, ds, s):
@@ -64,7 +72,8 @@ def check_vjp(f, f_vjp, args, atol=None, rtol=None, eps=EPS, rng=None):
   out, vjp_fun = f_vjp(*args)
   u = tree_util.tree_map(lambda x: _rand_like(rng, x), out)
   v = [tree_util.tree_map(lambda x: _rand_like(rng, x), a) for a in args]
-  ct = vjp_fun(tree_util.tree_map(jnp.asarray, u))
+  # JAX's convention for complex values: conj(vjp(conj(u)))
+  ct = _conj(vjp_fun(tree_util.tree_map(jnp.asarray, _conj(u))))
   jv = numerical_jvp(f, args, v, eps)
   lhs = _vdot(u, jv)          # <u, J v>
   rhs = _vdot(ct, v)          # <J^T u, v>

@@ -7,7 +7,7 @@ use crate::base::error::{Error, Result};
 
 use crate::compiler::fusion::{self, Step};
 use crate::compiler::passes::{self, PassStats};
-pub use crate::compiler::program::InstrSpec;
+pub use crate::compiler::program::{InstrSpec, ProgramSpec};
 use crate::ops::{self, Aval, Kernel, OpSpec};
 
 struct Instr {
@@ -33,6 +33,9 @@ pub struct Executable {
     effects: bool,
     /// The fused groups' slots for native code (`exec::native`).
     native: Vec<std::sync::Arc<super::native::Slot>>,
+    /// The Program as it came in, before the passes (what `api::format`
+    /// exports).
+    source: std::sync::Arc<ProgramSpec>,
 }
 
 /// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
@@ -60,6 +63,12 @@ impl Executable {
         outputs: Vec<usize>,
         fuse: bool,
     ) -> Result<Executable> {
+        let source = std::sync::Arc::new(ProgramSpec {
+            in_avals: in_avals.clone(),
+            consts: consts.clone(),
+            instrs: specs.clone(),
+            outputs: outputs.clone(),
+        });
         let passes::Optimized {
             consts,
             specs,
@@ -174,7 +183,13 @@ impl Executable {
             host_calls,
             effects,
             native,
+            source,
         })
+    }
+
+    /// The Program this was built from, before the passes.
+    pub fn source(&self) -> &ProgramSpec {
+        &self.source
     }
 
     /// The slots of the fused groups (native code for them, `exec::native`).
@@ -367,6 +382,9 @@ impl crate::ops::control::SubProgram for Executable {
     }
     fn has_host_calls(&self) -> bool {
         self.host_calls
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

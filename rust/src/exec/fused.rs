@@ -559,7 +559,6 @@ impl<T: Num + Element> Fold for T {
     }
 }
 
-
 impl Fold for bool {
     fn ident(op: Monoid) -> bool {
         op == Monoid::Min

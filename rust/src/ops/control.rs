@@ -34,6 +34,9 @@ pub trait SubProgram: Send + Sync {
     fn has_effects(&self) -> bool;
     /// Whether a run calls back into the host.
     fn has_host_calls(&self) -> bool;
+    /// The implementing object (the exporter reads an `Executable`'s
+    /// source Program through it).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// What a `Param::Program` holds (`base::params` keeps it opaque).
@@ -44,7 +47,8 @@ pub fn program_param(p: Arc<dyn SubProgram>) -> Param {
     Param::Program(ProgramRef(Arc::new(Handle(p))))
 }
 
-fn sub_program(o: &Opaque) -> Result<Arc<dyn SubProgram>> {
+/// The sub-program a `Param::Program` holds.
+pub fn sub_program(o: &Opaque) -> Result<Arc<dyn SubProgram>> {
     o.downcast_ref::<Handle>()
         .map(|h| h.0.clone())
         .ok_or_else(|| Error::Internal("a program param holds no sub-program".into()))
@@ -275,6 +279,9 @@ mod tests {
         }
         fn has_host_calls(&self) -> bool {
             false
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
         }
     }
 

@@ -140,7 +140,12 @@ fn internal(e: impl std::fmt::Display) -> Error {
 }
 
 /// FFT / IFFT over the trailing `k` dims.
-fn run_complex<T: FftFloat>(x: &[Complex<T>], shape: &[usize], k: usize, inv: bool) -> Vec<Complex<T>> {
+fn run_complex<T: FftFloat>(
+    x: &[Complex<T>],
+    shape: &[usize],
+    k: usize,
+    inv: bool,
+) -> Vec<Complex<T>> {
     let mut out = x.to_vec();
     let r = shape.len();
     for axis in r - k..r {
@@ -149,14 +154,22 @@ fn run_complex<T: FftFloat>(x: &[Complex<T>], shape: &[usize], k: usize, inv: bo
     if inv {
         let total: usize = shape[r - k..].iter().product();
         if total > 0 {
-            scale(&mut out, T::one() / T::from_usize(total).unwrap_or_else(T::one));
+            scale(
+                &mut out,
+                T::one() / T::from_usize(total).unwrap_or_else(T::one),
+            );
         }
     }
     out
 }
 
 /// RFFT: real input of `shape`, complex output of `oshape`.
-fn run_rfft<T: FftFloat>(x: &[T], shape: &[usize], oshape: &[usize], k: usize) -> Result<Vec<Complex<T>>> {
+fn run_rfft<T: FftFloat>(
+    x: &[T],
+    shape: &[usize],
+    oshape: &[usize],
+    k: usize,
+) -> Result<Vec<Complex<T>>> {
     let r = shape.len();
     let n = shape[r - 1];
     let m = oshape[r - 1];
@@ -184,7 +197,12 @@ fn run_rfft<T: FftFloat>(x: &[T], shape: &[usize], oshape: &[usize], k: usize) -
 }
 
 /// IRFFT: complex input of `shape` (last dim n/2 + 1), real output of `oshape`.
-fn run_irfft<T: FftFloat>(x: &[Complex<T>], shape: &[usize], oshape: &[usize], k: usize) -> Result<Vec<T>> {
+fn run_irfft<T: FftFloat>(
+    x: &[Complex<T>],
+    shape: &[usize],
+    oshape: &[usize],
+    k: usize,
+) -> Result<Vec<T>> {
     let r = shape.len();
     let mut work = x.to_vec();
     for axis in r - k..r - 1 {
@@ -217,7 +235,8 @@ fn run_irfft<T: FftFloat>(x: &[Complex<T>], shape: &[usize], oshape: &[usize], k
             })?;
         let total: usize = oshape[r - k..].iter().product();
         let s = T::one() / T::from_usize(total).unwrap_or_else(T::one);
-        out.par_chunks_mut(GRAIN).for_each(|c| c.iter_mut().for_each(|v| *v = *v * s));
+        out.par_chunks_mut(GRAIN)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = *v * s));
     }
     Ok(out)
 }
@@ -231,7 +250,10 @@ pub fn build_fft(spec: &OpSpec) -> Result<Kernel> {
     let k = lengths.len();
     crate::ensure!(
         (1..=3).contains(&k) && k <= ishape.len() && ishape.len() == oshape.len(),
-        shape_err("fft", format!("fft_lengths {lengths:?} for an operand of shape {ishape:?}"))
+        shape_err(
+            "fft",
+            format!("fft_lengths {lengths:?} for an operand of shape {ishape:?}")
+        )
     );
     macro_rules! kernel {
         ($body:expr) => {
@@ -283,7 +305,10 @@ mod tests {
                 for (j, v) in x.iter().enumerate() {
                     let a = s * 2.0 * std::f64::consts::PI * (j * k) as f64 / n as f64;
                     let (sn, cs) = a.sin_cos();
-                    acc = Complex::new(acc.re + v.re * cs - v.im * sn, acc.im + v.re * sn + v.im * cs);
+                    acc = Complex::new(
+                        acc.re + v.re * cs - v.im * sn,
+                        acc.im + v.re * sn + v.im * cs,
+                    );
                 }
                 acc
             })

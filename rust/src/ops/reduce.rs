@@ -40,8 +40,20 @@ macro_rules! accum_self {
         }
     )*};
 }
-accum_self!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, crate::base::dtype::C64,
-            crate::base::dtype::C128);
+accum_self!(
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    crate::base::dtype::C64,
+    crate::base::dtype::C128
+);
 
 macro_rules! accum_half {
     ($($t:ty),*) => {$(

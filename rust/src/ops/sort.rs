@@ -25,12 +25,14 @@ pub fn cmp_nan_last<T: Element>(a: T, b: T) -> Ordering {
     match T::DTYPE {
         DType::C64 => {
             // SAFETY: `T` is `C64` (the dtype of an `Element` is its type).
-            let (a, b): (C64, C64) = unsafe { (std::mem::transmute_copy(&a), std::mem::transmute_copy(&b)) };
+            let (a, b): (C64, C64) =
+                unsafe { (std::mem::transmute_copy(&a), std::mem::transmute_copy(&b)) };
             return cmp_nan_last(a.re, b.re).then(cmp_nan_last(a.im, b.im));
         }
         DType::C128 => {
             // SAFETY: as above, `T` is `C128`.
-            let (a, b): (C128, C128) = unsafe { (std::mem::transmute_copy(&a), std::mem::transmute_copy(&b)) };
+            let (a, b): (C128, C128) =
+                unsafe { (std::mem::transmute_copy(&a), std::mem::transmute_copy(&b)) };
             return cmp_nan_last(a.re, b.re).then(cmp_nan_last(a.im, b.im));
         }
         _ => {}

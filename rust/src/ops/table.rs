@@ -332,9 +332,15 @@ fn entries() -> Vec<OpDef> {
         unc!(float, "atan", |x| x.ext1(Ext1::Atan), |z| complex::atan(z)),
         unc!(float, "sinh", |x| x.ext1(Ext1::Sinh), |z| complex::sinh(z)),
         unc!(float, "cosh", |x| x.ext1(Ext1::Cosh), |z| complex::cosh(z)),
-        unc!(float, "asinh", |x| x.ext1(Ext1::Asinh), |z| complex::asinh(z)),
-        unc!(float, "acosh", |x| x.ext1(Ext1::Acosh), |z| complex::acosh(z)),
-        unc!(float, "atanh", |x| x.ext1(Ext1::Atanh), |z| complex::atanh(z)),
+        unc!(float, "asinh", |x| x.ext1(Ext1::Asinh), |z| complex::asinh(
+            z
+        )),
+        unc!(float, "acosh", |x| x.ext1(Ext1::Acosh), |z| complex::acosh(
+            z
+        )),
+        unc!(float, "atanh", |x| x.ext1(Ext1::Atanh), |z| complex::atanh(
+            z
+        )),
         unc!(float, "sqrt", |x| x.sqrt(), |z| complex::sqrt(z)),
         unc!(float, "rsqrt", |x| defs::rsqrt(x), |z| complex::rsqrt(z)),
         un!(float, "cbrt", |x| x.ext1(Ext1::Cbrt)),
@@ -353,15 +359,27 @@ fn entries() -> Vec<OpDef> {
         cxreal!("real", |z| z.re),
         cxreal!("imag", |z| z.im),
         unc!(@ NumFn, Num, NumClass, DTypes::NONE, "conj", |x| x, |z| z.conj()),
-        OpDef::elementwise::<elementwise::MakeComplex>("complex", Sig::MakeComplex, DTypes::of(&[DType::F32, DType::F64])),
+        OpDef::elementwise::<elementwise::MakeComplex>(
+            "complex",
+            Sig::MakeComplex,
+            DTypes::of(&[DType::F32, DType::F64]),
+        ),
         // -- elementwise, two or more operands
         binc!(num, "add", |x, y| x.add(y), |z, w| z.add(w)),
         binc!(num, "sub", |x, y| x.sub(y), |z, w| z.sub(w)),
         binc!(num, "mul", |x, y| x.mul(y), |z, w| z.mul(w)),
         binc!(num, "div", |x, y| x.div(y), |z, w| z.div(w)),
         bin!(num, "rem", |x, y| x.rem(y)),
-        OpDef::elementwise::<elementwise::MaxMin<true>>("max", Sig::Same(2), with_bool(DTypes::NUMBER)),
-        OpDef::elementwise::<elementwise::MaxMin<false>>("min", Sig::Same(2), with_bool(DTypes::NUMBER)),
+        OpDef::elementwise::<elementwise::MaxMin<true>>(
+            "max",
+            Sig::Same(2),
+            with_bool(DTypes::NUMBER),
+        ),
+        OpDef::elementwise::<elementwise::MaxMin<false>>(
+            "min",
+            Sig::Same(2),
+            with_bool(DTypes::NUMBER),
+        ),
         bin!(bits, "and", |x, y| x.and(y)),
         bin!(bits, "or", |x, y| x.or(y)),
         bin!(bits, "xor", |x, y| x.xor(y)),
@@ -402,7 +420,12 @@ fn entries() -> Vec<OpDef> {
             with_bool(DTypes::NUMBER),
             reduce::build_min,
         ),
-        OpDef::new("reduce_prod", Reduction(None), DTypes::NUMBER, reduce::build_prod),
+        OpDef::new(
+            "reduce_prod",
+            Reduction(None),
+            DTypes::NUMBER,
+            reduce::build_prod,
+        ),
         OpDef::new("reduce_and", Reduction(None), intbool, reduce::build_and),
         OpDef::new("reduce_or", Reduction(None), intbool, reduce::build_or),
         OpDef::new("reduce_xor", Reduction(None), intbool, reduce::build_xor),

@@ -238,8 +238,14 @@ fn scalar_buffer(dt: DType, f: f64, i: i128) -> crate::base::error::Result<Buffe
         DType::BF16 => mk!(half::bf16, half::bf16::from_f64(f)),
         DType::F32 => mk!(f32, f32::from_f64(f)),
         DType::F64 => mk!(f64, f),
-        DType::C64 => mk!(crate::base::dtype::C64, crate::base::dtype::C64::from_f64(f)),
-        DType::C128 => mk!(crate::base::dtype::C128, crate::base::dtype::C128::from_f64(f)),
+        DType::C64 => mk!(
+            crate::base::dtype::C64,
+            crate::base::dtype::C64::from_f64(f)
+        ),
+        DType::C128 => mk!(
+            crate::base::dtype::C128,
+            crate::base::dtype::C128::from_f64(f)
+        ),
     }
     .map_err(|e: Error| e)
 }

@@ -1,6 +1,7 @@
 //! PyO3 wrappers, one file per area. `register` is all that lib.rs calls.
 pub mod buffer;
 pub mod errors;
+pub mod export;
 pub mod host;
 pub mod native;
 pub mod program;
@@ -47,30 +48,13 @@ fn num_threads() -> usize {
     rayon::current_num_threads()
 }
 
-/// Size the global thread pool: `RJAX_NUM_THREADS` if set, else the CPUs in
-/// this process's affinity mask (what `available_parallelism` reports).
-fn init_threads() {
-    let n = std::env::var("RJAX_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
-    // Fails only if the pool already exists (e.g. a second import): keep it.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .thread_name(|i| format!("rjax-cpu-{i}"))
-        .build_global();
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    init_threads();
+    crate::exec::init_threads();
     crate::ops::callback::install_host_hook(host::call_host);
     m.add_class::<buffer::PyBuffer>()?;
     m.add_class::<program::PyExecutable>()?;
+    m.add_class::<export::PyExportedProgram>()?;
+    m.add_function(wrap_pyfunction!(export::export_program, m)?)?;
     m.add_function(wrap_pyfunction!(supported_ops, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(_queue_failure_for_test, m)?)?;

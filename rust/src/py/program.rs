@@ -166,6 +166,18 @@ pub struct PyExecutable {
     out_bytes: usize,
 }
 
+impl PyExecutable {
+    /// A compiled Program made elsewhere (an export's, `py::export`).
+    pub fn from_arc(inner: std::sync::Arc<Executable>) -> PyExecutable {
+        let out_bytes = inner
+            .out_avals()
+            .iter()
+            .map(|a| a.numel() * a.dtype.itemsize())
+            .sum();
+        PyExecutable { inner, out_bytes }
+    }
+}
+
 #[pymethods]
 impl PyExecutable {
     /// `Executable(in_avals, consts, instrs, outputs)`: `in_avals` is a list of

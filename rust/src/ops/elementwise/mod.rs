@@ -484,9 +484,7 @@ impl Elem for IntegerPow {
             complex_ok::<E, K>(p)?;
             macro_rules! carm {
                 ($f:ty; ($k:expr)) => {
-                    Ok($k.un(move |z: Complex<$f>| {
-                        crate::ops::scalar::complex::integer_pow(z, y)
-                    }))
+                    Ok($k.un(move |z: Complex<$f>| crate::ops::scalar::complex::integer_pow(z, y)))
                 };
             }
             return for_complex!(d, &p.op, E, carm!(k));
@@ -660,9 +658,11 @@ impl Elem for SelectN {
             complex_ok::<E, K>(p)?;
             macro_rules! carm {
                 ($f:ty; ($k:expr, $P:ty)) => {
-                    Ok($k.select_n(n, |p: $P, j: u32, c: Complex<$f>, acc: Complex<$f>| {
-                        arith::select_n_step(p, j, c, acc)
-                    }))
+                    Ok(
+                        $k.select_n(n, |p: $P, j: u32, c: Complex<$f>, acc: Complex<$f>| {
+                            arith::select_n_step(p, j, c, acc)
+                        }),
+                    )
                 };
             }
             return match ins[0] {

@@ -191,9 +191,11 @@ fn raw(c: &Col, i: usize) -> u64 {
         DType::C128 => s.get::<C128>().map_or(0, |v| v[i].re.to_bits()),
         d => crate::dispatch_dtype!(d, "raw", T => Ok::<u64, crate::base::error::Error>(
             s.get::<T>().map_or(0, |v| v[i].to_raw())), intbool)
-            .or_else(|_| crate::dispatch_dtype!(d, "raw", T => Ok(
-                s.get::<T>().map_or(0, |v| v[i].to_raw())), float))
-            .unwrap_or(0),
+        .or_else(|_| {
+            crate::dispatch_dtype!(d, "raw", T => Ok(
+                s.get::<T>().map_or(0, |v| v[i].to_raw())), float)
+        })
+        .unwrap_or(0),
     }
 }
 
@@ -218,7 +220,10 @@ fn every_dag_equals_its_kernel() {
                 if case.out.is_complex() || case.ins.iter().any(|d| d.is_complex()) {
                     // a DAG node holds one real: complex signatures are not
                     // recorded (the fusion tests check their kernels)
-                    assert!((e.record)(&case.params, &case.ins, case.out).is_err(), "{what}");
+                    assert!(
+                        (e.record)(&case.params, &case.ins, case.out).is_err(),
+                        "{what}"
+                    );
                     continue;
                 }
                 let graph = (e.record)(&case.params, &case.ins, case.out)

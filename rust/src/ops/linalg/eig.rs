@@ -5,13 +5,13 @@ use super::{batch_of, for_batch, read, Out, Scalar};
 use crate::base::buffer::Buffer;
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
+use faer::complex::Complex;
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::householder;
 use faer::traits::math_utils::{nan, one, zero};
 use faer::traits::RealField;
 use faer::{Conj, Mat, Par};
-use faer::complex::Complex;
 
 /// A nonsymmetric eigendecomposition: the eigenvalues, and the left and
 /// right eigenvectors when asked for (columns, complex).
@@ -151,11 +151,15 @@ macro_rules! eig_real {
             type C = Complex<$t>;
             fn evd(a: &Mat<$t>, left: bool, right: bool) -> std::result::Result<Evd<Self::C>, ()> {
                 let n = a.nrows();
-                let (mut re, mut im) = (faer::diag::Diag::<$t>::zeros(n), faer::diag::Diag::<$t>::zeros(n));
+                let (mut re, mut im) = (
+                    faer::diag::Diag::<$t>::zeros(n),
+                    faer::diag::Diag::<$t>::zeros(n),
+                );
                 let mut vl = left.then(|| Mat::<$t>::zeros(n, n));
                 let mut vr = right.then(|| Mat::<$t>::zeros(n, n));
                 let par = Par::Seq;
-                let req = evd::evd_scratch::<$t>(n, want(left), want(right), par, Default::default());
+                let req =
+                    evd::evd_scratch::<$t>(n, want(left), want(right), par, Default::default());
                 let mut mem = MemBuffer::new(req);
                 evd::evd_real(
                     a.as_ref(),
@@ -190,13 +194,18 @@ macro_rules! eig_complex {
     ($r:ty) => {
         impl EigIn for Complex<$r> {
             type C = Complex<$r>;
-            fn evd(a: &Mat<Self>, left: bool, right: bool) -> std::result::Result<Evd<Self::C>, ()> {
+            fn evd(
+                a: &Mat<Self>,
+                left: bool,
+                right: bool,
+            ) -> std::result::Result<Evd<Self::C>, ()> {
                 let n = a.nrows();
                 let mut s = faer::diag::Diag::<Self>::zeros(n);
                 let mut vl = left.then(|| Mat::<Self>::zeros(n, n));
                 let mut vr = right.then(|| Mat::<Self>::zeros(n, n));
                 let par = Par::Seq;
-                let req = evd::evd_scratch::<Self>(n, want(left), want(right), par, Default::default());
+                let req =
+                    evd::evd_scratch::<Self>(n, want(left), want(right), par, Default::default());
                 let mut mem = MemBuffer::new(req);
                 evd::evd_cplx(
                     a.as_ref(),
@@ -394,8 +403,13 @@ macro_rules! qz_real {
                 let n = s.nrows();
                 let par = Par::Seq;
                 let params = <GeneralizedSchurParams as faer::Auto<$t>>::auto();
-                let mut mem = MemBuffer::new(qz_real::hessenberg_to_qz_scratch::<$t>(n, par, params));
-                let (mut ar, mut ai, mut be) = (Mat::<$t>::zeros(n, 1), Mat::<$t>::zeros(n, 1), Mat::<$t>::zeros(n, 1));
+                let mut mem =
+                    MemBuffer::new(qz_real::hessenberg_to_qz_scratch::<$t>(n, par, params));
+                let (mut ar, mut ai, mut be) = (
+                    Mat::<$t>::zeros(n, 1),
+                    Mat::<$t>::zeros(n, 1),
+                    Mat::<$t>::zeros(n, 1),
+                );
                 qz_real::hessenberg_to_qz(
                     s.as_mut(),
                     b.as_mut(),
@@ -424,7 +438,8 @@ macro_rules! qz_complex {
                 let n = s.nrows();
                 let par = Par::Seq;
                 let params = <GeneralizedSchurParams as faer::Auto<$t>>::auto();
-                let mut mem = MemBuffer::new(qz_cplx::hessenberg_to_qz_scratch::<$t>(n, par, params));
+                let mut mem =
+                    MemBuffer::new(qz_cplx::hessenberg_to_qz_scratch::<$t>(n, par, params));
                 let (mut al, mut be) = (Mat::<$t>::zeros(n, 1), Mat::<$t>::zeros(n, 1));
                 qz_cplx::hessenberg_to_qz(
                     s.as_mut(),
@@ -468,7 +483,7 @@ fn schur_one<T: Qz>(a: &[T], n: usize, to: &mut [T], zo: Option<&mut [T]>) {
     for j in 0..n {
         let d = faer::traits::math_utils::recip(&b[(j, j)]);
         for i in 0..n {
-            s[(i, j)] = s[(i, j)] * d;
+            s[(i, j)] *= d;
         }
     }
     super::store(s.as_ref(), to);

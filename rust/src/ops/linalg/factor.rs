@@ -3,7 +3,7 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{read, all_finite, batch_of, for_batch, load, store, Out, Scalar};
+use super::{all_finite, batch_of, for_batch, load, read, store, Out, Scalar};
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::linalg::matmul::matmul;

@@ -27,9 +27,9 @@ pub use solve::{build_lu_pivots_to_permutation, build_triangular_solve, build_tr
 
 use crate::base::buffer::{numel, Buffer, RawBuf};
 use crate::base::dtype::{DType, Element, C128, C64};
-use faer::{c32, c64};
 use crate::base::error::Result;
 use faer::traits::{ComplexField, RealField};
+use faer::{c32, c64};
 use rayon::prelude::*;
 
 /// A type the kernels read from and write to buffers: a dtype's element

@@ -4,7 +4,7 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{read, batch_of, for_batch, Out, Scalar};
+use super::{batch_of, for_batch, read, Out, Scalar};
 use crate::base::buffer::Buffer;
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};

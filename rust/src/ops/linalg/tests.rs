@@ -144,7 +144,9 @@ fn eig_of_a_rotation_gives_a_conjugate_pair_and_unit_vectors() {
     assert_eq!((w[0].re, w[0].im), (w[1].re, -w[1].im));
     for v in [c128s(&out[1]), c128s(&out[2])] {
         for j in 0..2 {
-            let norm: f64 = (0..2).map(|i| v[i * 2 + j].re.powi(2) + v[i * 2 + j].im.powi(2)).sum();
+            let norm: f64 = (0..2)
+                .map(|i| v[i * 2 + j].re.powi(2) + v[i * 2 + j].im.powi(2))
+                .sum();
             assert!((norm - 1.0).abs() < 1e-12);
         }
     }
@@ -154,8 +156,14 @@ fn eig_of_a_rotation_gives_a_conjugate_pair_and_unit_vectors() {
     // row 0: -x1 ; row 1: x0
     let lhs = [(-x1.re, -x1.im), (x0.re, x0.im)];
     let rhs = [
-        (w[0].re * x0.re - w[0].im * x0.im, w[0].re * x0.im + w[0].im * x0.re),
-        (w[0].re * x1.re - w[0].im * x1.im, w[0].re * x1.im + w[0].im * x1.re),
+        (
+            w[0].re * x0.re - w[0].im * x0.im,
+            w[0].re * x0.im + w[0].im * x0.re,
+        ),
+        (
+            w[0].re * x1.re - w[0].im * x1.im,
+            w[0].re * x1.im + w[0].im * x1.re,
+        ),
     ];
     for (l, r) in lhs.iter().zip(&rhs) {
         assert!((l.0 - r.0).abs() < 1e-12 && (l.1 - r.1).abs() < 1e-12);
@@ -169,13 +177,17 @@ fn eig_of_a_non_finite_matrix_is_nan() {
         .with("compute_left_eigenvectors", Param::Bool(false))
         .with("compute_right_eigenvectors", Param::Bool(false));
     let out = run(p, &[a], &[(DType::C128, vec![2])]);
-    assert!(c128s(&out[0]).iter().all(|z| z.re.is_nan() && z.im.is_nan()));
+    assert!(c128s(&out[0])
+        .iter()
+        .all(|z| z.re.is_nan() && z.im.is_nan()));
 }
 
 #[test]
 fn hessenberg_q_reconstructs_its_input() {
     let n = 5;
-    let vals: Vec<f64> = (0..n * n).map(|k| ((k * 7 + 3) % 11) as f64 - 5.0).collect();
+    let vals: Vec<f64> = (0..n * n)
+        .map(|k| ((k * 7 + 3) % 11) as f64 - 5.0)
+        .collect();
     let a = Buffer::from_vec(vec![n, n], &vals).unwrap();
     let out = run(
         Params::new("hessenberg_q"),
@@ -195,7 +207,11 @@ fn hessenberg_q_reconstructs_its_input() {
                     s += q[i * n + k] * h[k * n + l] * q[j * n + l];
                 }
             }
-            assert!((s - vals[i * n + j]).abs() < 1e-10, "{s} != {}", vals[i * n + j]);
+            assert!(
+                (s - vals[i * n + j]).abs() < 1e-10,
+                "{s} != {}",
+                vals[i * n + j]
+            );
         }
     }
 }

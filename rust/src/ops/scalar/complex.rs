@@ -216,7 +216,10 @@ impl<F: Float> Complex<F> {
         let cr = F::select(lt, (rr * ar + ai) / rden, (ir * ai + ar) / iden);
         let ci = F::select(lt, (rr * ai - ar) / rden, (ai - ir * ar) / iden);
         // 1. a zero divisor (unless both dividend parts are NaN)
-        let zden = bra.eq(zero).and(bia.eq(zero)).and(ar.is_nan().not().or(ai.is_nan().not()));
+        let zden = bra
+            .eq(zero)
+            .and(bia.eq(zero))
+            .and(ar.is_nan().not().or(ai.is_nan().not()));
         let sinf = copysign(inf, br);
         let zres = Complex::new(sinf * ar, sinf * ai);
         // 2. an infinite dividend, a finite divisor
@@ -294,7 +297,11 @@ pub fn exp<F: Float>(z: Complex<F>) -> Complex<F> {
     let (cs, sn) = (defs::cos(y), defs::sin(y));
     Complex::new(
         F::select(big, e2 * cs * e2, e * cs),
-        F::select(y.eq(F::zero()), F::zero(), F::select(big, e2 * sn * e2, e * sn)),
+        F::select(
+            y.eq(F::zero()),
+            F::zero(),
+            F::select(big, e2 * sn * e2, e * sn),
+        ),
     )
 }
 
@@ -390,14 +397,21 @@ pub fn sqrt<F: Float>(z: Complex<F>) -> Complex<F> {
     let sq_rh = (r0 + h).sqrt();
     // sqrt((1 + sqrt 2) / 2) * sqrt 2 and 2 / sqrt(...): the values at |x| = |y|
     let (c1, c2) = if F::DTYPE == DType::F32 {
-        (1.5537739740300374f32 as f64, 2.19736822693562f32 as f64)
+        (
+            (1.5537739740300374f64 as f32) as f64,
+            (2.19736822693562f64 as f32) as f64,
+        )
     } else {
         (1.5537739740300374, 2.19736822693562)
     };
     let u = F::select(
         eq,
         sq_ax * F::c(c1) / sq_2,
-        F::select(edge, F::select(gt, sq_ax * (sq_1h / sq_2), sq_ay * (sq_rh / sq_2)), u_general),
+        F::select(
+            edge,
+            F::select(gt, sq_ax * (sq_1h / sq_2), sq_ay * (sq_rh / sq_2)),
+            u_general,
+        ),
     );
     let ratio = F::select(eq, one, F::select(lt, sq_ax / sq_ay, sq_ay / sq_ax));
     let ay_div_u = F::select(
@@ -413,14 +427,29 @@ pub fn sqrt<F: Float>(z: Complex<F>) -> Complex<F> {
     let xneg = x.lt(zero);
     Complex::new(
         F::select(x.ge(zero), u, ay_div_u),
-        F::select(xneg, F::select(yneg, -u, u), F::select(yneg, -ay_div_u, ay_div_u)),
+        F::select(
+            xneg,
+            F::select(yneg, -u, u),
+            F::select(yneg, -ay_div_u, ay_div_u),
+        ),
     )
+}
+
+/// `inf - inf`: the NaN that the hardware makes (sign bit set on x86), as
+/// XLA's formulas produce it.
+#[inline(always)]
+fn inf_minus_inf<F: Float>(inf: F) -> F {
+    #[allow(clippy::eq_op)]
+    let nan = inf - inf;
+    nan
 }
 
 /// Whether `x` has its sign bit set.
 #[inline(always)]
 fn neg_zero<F: Float>(x: F) -> Mask<F> {
-    x.to_bits().shr_logical(F::Bits::c((F::Bits::BITS - 1) as i128)).ne(F::Bits::c(0))
+    x.to_bits()
+        .shr_logical(F::Bits::c((F::Bits::BITS - 1) as i128))
+        .ne(F::Bits::c(0))
 }
 
 use super::Int;
@@ -446,8 +475,12 @@ pub fn rsqrt<F: Float>(z: Complex<F>) -> Complex<F> {
     let edge = ba.eq(inf).and(a.is_nan()).or(aa.eq(inf));
     let special = Complex::select(
         zz,
-        Complex::new(inf, inf - inf),
-        Complex::select(edge, Complex::new(copysign(zero, a), -copysign(zero, b)), polar),
+        Complex::new(inf, inf_minus_inf(inf)),
+        Complex::select(
+            edge,
+            Complex::new(copysign(zero, a), -copysign(zero, b)),
+            polar,
+        ),
     );
     // on the axes XLA's polar form too (its signed zeros, and a last-bit
     // cos(pi/2) where the exact part is 0: normwise as accurate)
@@ -502,8 +535,15 @@ pub fn cos<F: Float>(z: Complex<F>) -> Complex<F> {
 /// cosh are their difference and sum.
 #[inline(always)]
 fn half_exps<F: Float>(z: Complex<F>) -> (Complex<F>, Complex<F>) {
-    let l = F::c(if F::DTYPE == DType::F32 { (0.5f32).ln() as f64 } else { (0.5f64).ln() });
-    (exp(Complex::new(z.re + l, z.im)), exp(Complex::new(l - z.re, -z.im)))
+    let l = F::c(if F::DTYPE == DType::F32 {
+        (0.5f32).ln() as f64
+    } else {
+        (0.5f64).ln()
+    });
+    (
+        exp(Complex::new(z.re + l, z.im)),
+        exp(Complex::new(l - z.re, -z.im)),
+    )
 }
 
 /// sinh z = (sinh a cos b, cosh a sin b) where that is finite and the input
@@ -553,7 +593,7 @@ pub fn tanh<F: Float>(z: Complex<F>) -> Complex<F> {
     let imag = inum / den;
     let ainf = a.abs().eq(inf);
     let snan = inum.is_nan();
-    let real = F::select(snan.and(ainf.not()), inf - inf, real);
+    let real = F::select(snan.and(ainf.not()), inf_minus_inf(inf), real);
     let imag = F::select(b.eq(zero).or(ainf.and(snan)), zero, imag);
     Complex::new(real, imag)
 }
@@ -647,9 +687,15 @@ pub fn pow<F: Float>(x: Complex<F>, y: Complex<F>) -> Complex<F> {
 #[inline(always)]
 fn safe_bounds<F: Float>() -> (F, F) {
     if F::DTYPE == DType::F32 {
-        (F::c((f32::MAX.sqrt() / 8.0) as f64), F::c((f32::MIN_POSITIVE.sqrt() * 4.0) as f64))
+        (
+            F::c((f32::MAX.sqrt() / 8.0) as f64),
+            F::c((f32::MIN_POSITIVE.sqrt() * 4.0) as f64),
+        )
     } else {
-        (F::c(f64::MAX.sqrt() / 8.0), F::c(f64::MIN_POSITIVE.sqrt() * 4.0))
+        (
+            F::c(f64::MAX.sqrt() / 8.0),
+            F::c(f64::MIN_POSITIVE.sqrt() * 4.0),
+        )
     }
 }
 
@@ -668,7 +714,7 @@ fn kernel_hypot<F: Float>(p: F, y: F) -> F {
 #[inline(always)]
 fn asin_acos_kernel<F: Float>(x: F, y: F) -> (F, F) {
     let (safe_max, safe_min) = safe_bounds::<F>();
-    let (zero, one, half, two) = (F::zero(), F::one(), F::c(0.5), F::c(2.0));
+    let (zero, one, half) = (F::zero(), F::one(), F::c(0.5));
     let xp1 = x + one;
     let xm1 = x - one;
     let r = kernel_hypot(xp1, y);
@@ -725,21 +771,30 @@ fn asin_acos_kernel<F: Float>(x: F, y: F) -> (F, F) {
 #[inline(always)]
 pub fn asin<F: Float>(z: Complex<F>) -> Complex<F> {
     let (u, v) = asin_acos_kernel(z.re.abs(), z.im.abs());
-    Complex::new(z.re.ext2(Ext2::Atan2, u), F::select(z.im.lt(F::zero()), -v, v))
+    Complex::new(
+        z.re.ext2(Ext2::Atan2, u),
+        F::select(z.im.lt(F::zero()), -v, v),
+    )
 }
 
 /// acos z (StableHLO's decomposition, see `asin_acos_kernel`).
 #[inline(always)]
 pub fn acos<F: Float>(z: Complex<F>) -> Complex<F> {
     let (u, v) = asin_acos_kernel(z.re.abs(), z.im.abs());
-    Complex::new(u.ext2(Ext2::Atan2, z.re), F::select(z.im.lt(F::zero()), v, -v))
+    Complex::new(
+        u.ext2(Ext2::Atan2, z.re),
+        F::select(z.im.lt(F::zero()), v, -v),
+    )
 }
 
 /// asinh z = -i asin(i z) (the kernel on the swapped parts).
 #[inline(always)]
 pub fn asinh<F: Float>(z: Complex<F>) -> Complex<F> {
     let (u, v) = asin_acos_kernel(z.im.abs(), z.re.abs());
-    Complex::new(F::select(z.re.lt(F::zero()), -v, v), z.im.ext2(Ext2::Atan2, u))
+    Complex::new(
+        F::select(z.re.lt(F::zero()), -v, v),
+        z.im.ext2(Ext2::Atan2, u),
+    )
 }
 
 /// acosh z: `v + i atan2(u, re)`, the imaginary part signed as `im`.
@@ -759,7 +814,11 @@ pub fn atanh<F: Float>(z: Complex<F>) -> Complex<F> {
     let (zero, one) = (F::zero(), F::one());
     let ax = x.abs();
     let ay = y.abs();
-    let inv_negeps = F::c(if F::DTYPE == DType::F32 { 16777218.0 } else { 9007199254740994.0 });
+    let inv_negeps = F::c(if F::DTYPE == DType::F32 {
+        16777218.0
+    } else {
+        9007199254740994.0
+    });
     let safe_max = inv_negeps * inv_negeps;
     let safe = ax.lt(safe_max).and(ay.lt(safe_max));
     let naxm1 = one - ax;
@@ -783,7 +842,11 @@ pub fn atanh<F: Float>(z: Complex<F>) -> Complex<F> {
         std::f64::consts::PI
     });
     let ysgn = F::select(y.ge(zero), one, -one);
-    let im = F::select(safe, (y + y).ext2(Ext2::Atan2, naxm1 * (one + ax) - y2), ysgn * pi);
+    let im = F::select(
+        safe,
+        (y + y).ext2(Ext2::Atan2, naxm1 * (one + ax) - y2),
+        ysgn * pi,
+    );
     Complex::new(re, im * F::c(0.5))
 }
 
@@ -819,7 +882,12 @@ mod tests {
 
     #[test]
     fn identities_hold() {
-        let zs = [C::new(0.3, -1.2), C::new(-2.0, 0.5), C::new(1e-3, 4.0), C::new(-0.7, -0.1)];
+        let zs = [
+            C::new(0.3, -1.2),
+            C::new(-2.0, 0.5),
+            C::new(1e-3, 4.0),
+            C::new(-0.7, -0.1),
+        ];
         for &z in &zs {
             assert!(close(exp(log(z)), z), "exp(log({z:?}))");
             let s = sqrt(z);
@@ -852,7 +920,12 @@ mod tests {
 
     #[test]
     fn inverse_functions_invert() {
-        let zs = [C::new(0.3, -1.2), C::new(-0.4, 0.5), C::new(1e-3, 0.7), C::new(-0.7, -0.1)];
+        let zs = [
+            C::new(0.3, -1.2),
+            C::new(-0.4, 0.5),
+            C::new(1e-3, 0.7),
+            C::new(-0.7, -0.1),
+        ];
         for &z in &zs {
             assert!(close(sin(asin(z)), z), "sin(asin({z:?}))");
             assert!(close(cos(acos(z)), z), "cos(acos({z:?}))");
@@ -860,7 +933,10 @@ mod tests {
             assert!(close(sinh(asinh(z)), z), "sinh(asinh({z:?}))");
             assert!(close(cosh(acosh(z)), z), "cosh(acosh({z:?}))");
             assert!(close(tanh(atanh(z)), z), "tanh(atanh({z:?}))");
-            assert!(close(exp2(z), exp(z.scale(std::f64::consts::LN_2))), "exp2({z:?})");
+            assert!(
+                close(exp2(z), exp(z.scale(std::f64::consts::LN_2))),
+                "exp2({z:?})"
+            );
         }
         // the branch cut: asin(2) = pi/2 + i ln(2 + sqrt 3) above it and at
         // -0 (XLA tests `im < 0`, so -0 is above, unlike NumPy), the
