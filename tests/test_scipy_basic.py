@@ -13,6 +13,8 @@ import jax.scipy.signal as jsig
 import jax.scipy.special as jspec
 import jax.scipy.stats.norm as jnorm
 
+from util import assert_matches, assert_trees_match
+
 import rjax
 import rjax.numpy as jnp
 import rjax.scipy as rsp
@@ -45,17 +47,11 @@ def _fixed(xs, n=24):
 
 
 def _close(got, want, rtol=2e-6, atol=1e-6):
-  got, want = np.asarray(got), np.asarray(want)
-  assert got.shape == want.shape, (got.shape, want.shape)
-  assert got.dtype == want.dtype, (got.dtype, want.dtype)
-  np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+  assert_matches(got, want, rtol, atol)
 
 
-def _both(tree_r, tree_j, **kw):
-  lr, lj = jax.tree.leaves(tree_r), jax.tree.leaves(tree_j)
-  assert len(lr) == len(lj)
-  for a, b in zip(lr, lj):
-    _close(a, b, **kw)
+def _both(got, want, **kw):
+  assert_trees_match(got, want, _close, **kw)
 
 
 # --- the package's face -----------------------------------------------------------------------

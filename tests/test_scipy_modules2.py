@@ -24,21 +24,14 @@ import rjax
 import rjax.numpy as jnp
 import rjax.scipy as rsp
 from rjax.test_util import check_grads
-from util import enable_x64
+from util import enable_x64, assert_matches, assert_trees_match
 
 
-def _close(got, want, rtol=1e-5, atol=1e-6):
-  got, want = np.asarray(got), np.asarray(want)
-  assert got.shape == want.shape, (got.shape, want.shape)
-  assert got.dtype == want.dtype, (got.dtype, want.dtype)
-  np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+_close = assert_matches
 
 
 def _both(got, want, **kw):
-  lg, lw = jax.tree.leaves(got), jax.tree.leaves(want)
-  assert len(lg) == len(lw)
-  for a, b in zip(lg, lw):
-    _close(a, b, **kw)
+  assert_trees_match(got, want, _close, **kw)
 
 
 # --- optimize ---------------------------------------------------------------------------------

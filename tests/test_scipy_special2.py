@@ -16,7 +16,7 @@ import rjax
 import rjax.numpy as jnp
 import rjax.scipy.special as rspec
 from rjax.test_util import check_grads
-from util import enable_x64
+from util import enable_x64, assert_matches, assert_trees_match
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5, -7.0, 30.0, -30.0, 1e-3, 0.999, -2.5, 1e-30,
            np.inf, -np.inf, np.nan, 3.0, 120.0, 0.1]
@@ -52,21 +52,11 @@ def _fixed(xs, fill=0.5):
 
 
 def _close(got, want, rtol=1e-5, atol=1e-6):
-  got, want = np.asarray(got), np.asarray(want)
-  assert got.shape == want.shape, (got.shape, want.shape)
-  assert got.dtype == want.dtype, (got.dtype, want.dtype)
-  if got.dtype.kind == "c":
-    _close(got.real, want.real, rtol, atol)
-    _close(got.imag, want.imag, rtol, atol)
-    return
-  np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+  assert_matches(got, want, rtol, atol, complex_parts=True)
 
 
 def _both(got, want, **kw):
-  lg, lw = jax.tree.leaves(got), jax.tree.leaves(want)
-  assert len(lg) == len(lw)
-  for a, b in zip(lg, lw):
-    _close(a, b, **kw)
+  assert_trees_match(got, want, _close, **kw)
 
 
 # --- the public face --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import rjax
 import rjax.numpy as jnp
 import rjax.scipy.stats as rstats
 from rjax.test_util import check_grads
-from util import enable_x64
+from util import enable_x64, assert_matches
 
 N = 16
 XS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.5, -7.0, 30.0, 1e-3, 0.999, np.inf, -np.inf, np.nan, 3.0, 4.0]
@@ -35,11 +35,7 @@ def _fixed(vals, fill):
   return np.asarray(vals + [fill] * (N - len(vals)), np.float32)
 
 
-def _close(got, want, rtol=1e-5, atol=1e-6):
-  got, want = np.asarray(got), np.asarray(want)
-  assert got.shape == want.shape, (got.shape, want.shape)
-  assert got.dtype == want.dtype, (got.dtype, want.dtype)
-  np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+_close = assert_matches
 
 
 def test_every_name_of_jax_scipy_stats_is_here():

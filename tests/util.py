@@ -46,6 +46,27 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None, check_dtype
                                equal_nan=True)
 
 
+def assert_matches(got, want, rtol=1e-5, atol=1e-6, complex_parts=False):
+  """Same shape, same dtype, and values within ``rtol``/``atol`` (NaN equal
+  to NaN); with ``complex_parts``, complex values compare part by part."""
+  got, want = np.asarray(got), np.asarray(want)
+  assert got.shape == want.shape, (got.shape, want.shape)
+  assert got.dtype == want.dtype, (got.dtype, want.dtype)
+  if complex_parts and got.dtype.kind == "c":
+    assert_matches(got.real, want.real, rtol, atol)
+    assert_matches(got.imag, want.imag, rtol, atol)
+    return
+  np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def assert_trees_match(got, want, check=assert_matches, **kw):
+  """``check`` on each pair of leaves of two pytrees with as many leaves."""
+  lg, lw = rjax.tree.leaves(got), rjax.tree.leaves(want)
+  assert len(lg) == len(lw)
+  for a, b in zip(lg, lw):
+    check(a, b, **kw)
+
+
 @contextlib.contextmanager
 def enable_x64(on: bool = True):
   prev = rjax.config.read("jax_enable_x64")
