@@ -5,13 +5,41 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import time
 from typing import Callable
 
 
+def settle(fn: Callable[[], object], quiet: float = 0.3, limit: float = 30.0) -> None:
+  """Call ``fn`` until rjax's native tier has compiled what it queued.
+
+  Under ``RJAX_CODEGEN=auto`` (the default) a function's fused groups run in
+  the interpreter first and compile on a background thread; a timing taken
+  meanwhile measures the compiler competing for the cores, not the steady
+  state (JAX compiles before its first run, and its timings are steady
+  state too). So: call ``fn`` until the compiler is idle and no group has
+  been compiled for ``quiet`` seconds (at most ``limit`` seconds). A no-op
+  for JAX and NumPy."""
+  cg = sys.modules.get("rjax._src.runtime.codegen")
+  if cg is None or cg.mode() != "auto":
+    return
+  t_end = time.perf_counter() + limit
+  last, since = cg.stats()["compiled"], time.perf_counter()
+  while time.perf_counter() < t_end:
+    fn()
+    st = cg.stats()
+    n = st["compiled"]
+    if n != last or st["busy"]:
+      last, since = n, time.perf_counter()
+    elif time.perf_counter() - since >= quiet:
+      return
+
+
 def bench(fn: Callable[[], object], min_time: float = 0.2, repeat: int = 7) -> float:
-  """Median seconds per call: calibrate a loop count, then time ``repeat`` loops."""
+  """Median seconds per call: calibrate a loop count, then time ``repeat``
+  loops (after the native tier's background compiles settle: ``settle``)."""
   fn()
+  settle(fn)
   n, t = 1, 0.0
   while True:
     t0 = time.perf_counter()

@@ -40,7 +40,7 @@ _lock = threading.Lock()
 #: held while the compiler is made (importing llvmlite): never with `_lock`
 _make_lock = threading.Lock()
 _state = {"mode": "off", "compiler": None, "unavailable": None, "thread": None,
-          "failures": set(), "compiled": 0, "seconds": 0.0}
+          "failures": set(), "compiled": 0, "seconds": 0.0, "busy": False}
 
 
 def _env_mode() -> str:
@@ -68,12 +68,12 @@ def set_mode(m: str) -> str:
 
 def stats() -> dict:
   """Groups given native code so far in this process, the seconds spent,
-  how many came from the on-disk cache, and why native code is unavailable
-  (None if it is)."""
+  how many came from the on-disk cache, whether the background compiler is
+  compiling now, and why native code is unavailable (None if it is)."""
   comp = _state["compiler"]
   return {"compiled": _state["compiled"], "seconds": _state["seconds"],
           "disk_hits": comp.disk_hits if comp is not None else 0,
-          "unavailable": _state["unavailable"]}
+          "busy": _state["busy"], "unavailable": _state["unavailable"]}
 
 
 def _compiler():
@@ -133,7 +133,11 @@ def _worker() -> None:
     try:
       reqs = native_wait(1.0)
       if reqs:
-        compile_requests(reqs)
+        _state["busy"] = True
+        try:
+          compile_requests(reqs)
+        finally:
+          _state["busy"] = False
     except Exception as e:   # never let the thread die with an exception
       _log_failure("a queued group", f"{type(e).__name__}: {e}")
 
