@@ -273,6 +273,21 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
+/// Bytes that ops able to update their operand in place (`ops::InPlace`)
+/// copied because the operand was still in use (or the run did not own
+/// it): the executor's avoidable copies, counted for tests.
+static COPIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Count `bytes` copied by such an op.
+pub fn note_copied(bytes: usize) {
+    COPIED.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The bytes counted by `note_copied` so far in this process.
+pub fn copied_bytes() -> u64 {
+    COPIED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[derive(Clone)]
 pub struct Buffer {
     pub dtype: DType,

@@ -8,15 +8,20 @@ use crate::base::error::{Error, Result};
 use crate::compiler::fusion::{self, Step};
 use crate::compiler::passes::{self, PassStats};
 pub use crate::compiler::program::{InstrSpec, ProgramSpec};
-use crate::ops::{self, Aval, Kernel, OpSpec};
+use crate::ops::{self, Aval, InPlace, Kernel, OpSpec};
 
 struct Instr {
     name: String,
     kernel: Kernel,
+    /// The op's in-place form (`ops::InPlace`), if it has one.
+    in_place: Option<InPlace>,
     ins: Vec<usize>,
     outs: Vec<usize>,
     /// Values whose last use is this instruction (freed after it runs).
     frees: Vec<usize>,
+    /// Program inputs whose last use is this instruction: freed after it
+    /// in a run that owns its inputs (`run_owned`).
+    in_frees: Vec<usize>,
 }
 
 pub struct Executable {
@@ -115,17 +120,21 @@ impl Executable {
                 Step::Single(k) => {
                     let s = &specs[k];
                     let in_avals: Vec<Aval> = s.ins.iter().map(|&i| avals[i].clone()).collect();
-                    let kernel = ops::build(&OpSpec {
+                    let spec = OpSpec {
                         params: &s.params,
                         ins: &in_avals,
                         outs: &s.outs,
-                    })?;
+                    };
+                    let kernel = ops::build(&spec)?;
+                    let in_place = ops::build_in_place(&spec)?;
                     instrs.push(Instr {
                         name: s.params.op.clone(),
                         kernel,
+                        in_place,
                         ins: s.ins.clone(),
                         outs: outs_of[k].clone(),
                         frees: vec![],
+                        in_frees: vec![],
                     });
                 }
                 Step::Group { members } => {
@@ -149,9 +158,11 @@ impl Executable {
                     instrs.push(Instr {
                         name,
                         kernel: super::native::kernel(slot),
+                        in_place: None,
                         ins,
                         outs,
                         frees: vec![],
+                        in_frees: vec![],
                     });
                 }
             }
@@ -167,8 +178,13 @@ impl Executable {
         }
         let fixed = in_avals.len() + consts.len();
         for (v, &k) in last.iter().enumerate() {
-            if v >= fixed && k != usize::MAX && !outputs.contains(&v) {
+            if k == usize::MAX || outputs.contains(&v) {
+                continue;
+            }
+            if v >= fixed {
                 instrs[k].frees.push(v);
+            } else if v < in_avals.len() {
+                instrs[k].in_frees.push(v);
             }
         }
         let out_avals = outputs.iter().map(|&o| avals[o].clone()).collect();
@@ -309,12 +325,57 @@ impl Executable {
             let outs = (ins.kernel)(&args)?;
             return self.outputs_of_single(inputs, outs);
         }
-        let mut vals: Vec<Option<Buffer>> = Vec::with_capacity(self.n_values);
-        vals.extend(inputs.iter().cloned().map(Some));
+        self.exec(inputs.iter().cloned().map(Some).collect(), false)
+    }
+
+    /// `run_trusted`, taking the inputs (`SubProgram::run_owned`): a
+    /// buffer that only this run owns can be updated in place.
+    pub fn run_owned(&self, inputs: Vec<Buffer>) -> Result<Vec<Buffer>> {
+        if inputs.len() != self.in_avals.len() {
+            return self.run(&inputs);
+        }
+        self.exec(inputs.into_iter().map(Some).collect(), true)
+    }
+
+    /// Operand 0 of `ins`, taken out of `vals` if this is its last use, no
+    /// other operand of `ins` reads it, and no one else owns its buffer
+    /// (nor is it borrowed memory): the op can then update it in place.
+    fn take_unique(ins: &Instr, vals: &mut [Option<Buffer>], owned: bool) -> Option<Buffer> {
+        ins.in_place.as_ref()?;
+        let v = *ins.ins.first()?;
+        let dies = ins.frees.contains(&v) || (owned && ins.in_frees.contains(&v));
+        if !dies || ins.ins[1..].contains(&v) {
+            return None;
+        }
+        let mut b = vals[v].take()?;
+        match std::sync::Arc::get_mut(&mut b.data) {
+            Some(raw) if !raw.is_borrowed() => Some(b),
+            _ => {
+                vals[v] = Some(b);
+                None
+            }
+        }
+    }
+
+    fn exec(&self, mut vals: Vec<Option<Buffer>>, owned: bool) -> Result<Vec<Buffer>> {
         vals.extend(self.consts.iter().cloned().map(Some));
         vals.resize(self.n_values, None);
         for ins in &self.instrs {
-            let outs = {
+            let outs = if let Some(mut b) = Self::take_unique(ins, &mut vals, owned) {
+                let mut rest = Vec::with_capacity(ins.ins.len() - 1);
+                for &i in &ins.ins[1..] {
+                    rest.push(vals[i].as_ref().ok_or_else(|| {
+                        Error::Internal(format!("{}: value {i} was freed too early", ins.name))
+                    })?);
+                }
+                let (Some(f), Some(raw)) =
+                    (ins.in_place.as_ref(), std::sync::Arc::get_mut(&mut b.data))
+                else {
+                    return Err(Error::Internal(format!("{}: in place", ins.name)));
+                };
+                f(raw, &rest)?;
+                vec![b]
+            } else {
                 let mut args = Vec::with_capacity(ins.ins.len());
                 for &i in &ins.ins {
                     args.push(vals[i].as_ref().ok_or_else(|| {
@@ -335,6 +396,11 @@ impl Executable {
             }
             for &f in &ins.frees {
                 vals[f] = None;
+            }
+            if owned {
+                for &f in &ins.in_frees {
+                    vals[f] = None;
+                }
             }
         }
         self.outputs
@@ -376,6 +442,9 @@ impl crate::ops::control::SubProgram for Executable {
     }
     fn run_trusted(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>> {
         Executable::run_trusted(self, inputs)
+    }
+    fn run_owned(&self, inputs: Vec<Buffer>) -> Result<Vec<Buffer>> {
+        Executable::run_owned(self, inputs)
     }
     fn has_effects(&self) -> bool {
         self.effects

@@ -30,6 +30,12 @@ pub trait SubProgram: Send + Sync {
     /// Run without re-checking the inputs (a loop feeding a body its own
     /// outputs, checked on the first iteration).
     fn run_trusted(&self, inputs: &[Buffer]) -> Result<Vec<Buffer>>;
+    /// `run_trusted`, taking the inputs: a buffer that nothing else owns
+    /// (a loop's carry) may then be updated in place by the op that reads
+    /// it last (`ops::InPlace`).
+    fn run_owned(&self, inputs: Vec<Buffer>) -> Result<Vec<Buffer>> {
+        self.run_trusted(&inputs)
+    }
     /// Whether a run has an effect (see `ops::table::has_effect`).
     fn has_effects(&self) -> bool;
     /// Whether a run calls back into the host.
@@ -156,13 +162,15 @@ pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
     check_ins("while", &body, &body_in)?;
     Ok(Box::new(move |ins: &[&Buffer]| {
         let mut cond_args = owned(&ins[..cn]);
-        let mut body_args = owned(&ins[cn..cn + bn]);
+        let body_consts = owned(&ins[cn..cn + bn]);
         let mut carry = owned(&ins[cn + bn..]);
         let mut first = true;
         loop {
-            cond_args.truncate(cn);
             cond_args.extend(carry.iter().cloned());
-            let p = cond.run_trusted(&cond_args)?;
+            let p = cond.run_trusted(&cond_args);
+            // drop the cond's copies of the carry: the body then owns it
+            cond_args.truncate(cn);
+            let p = p?;
             ensure!(
                 p.len() == 1,
                 "while: the cond program must return one value"
@@ -170,9 +178,10 @@ pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
             if scalar_index("while", &p[0])? == 0 {
                 break;
             }
-            body_args.truncate(bn);
+            let mut body_args = Vec::with_capacity(bn + carry.len());
+            body_args.extend(body_consts.iter().cloned());
             body_args.append(&mut carry);
-            carry = body.run_trusted(&body_args)?;
+            carry = body.run_owned(body_args)?;
             if first {
                 // The body is a fixed program: its outputs' types never change.
                 check_outs("while", &carry, &carry_avals)?;
@@ -213,7 +222,7 @@ pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
     let mut body_out = spec.outs[..ncarry].to_vec();
     body_out.extend(ys_avals.iter().map(row));
     Ok(Box::new(move |ins: &[&Buffer]| {
-        let mut args = owned(&ins[..nconsts]);
+        let consts = owned(&ins[..nconsts]);
         let mut carry = owned(&ins[nconsts..nconsts + ncarry]);
         let xs = &ins[nconsts + ncarry..];
         let mut ys: Vec<RawBuf> = ys_avals
@@ -222,14 +231,15 @@ pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
             .collect();
         for t in 0..length {
             let i = if reverse { length - 1 - t } else { t };
-            args.truncate(nconsts);
+            let mut args = Vec::with_capacity(nconsts + ncarry + xs.len());
+            args.extend(consts.iter().cloned());
             args.append(&mut carry);
             for (x, a) in xs.iter().zip(&xs_avals) {
                 let rb = row_bytes(a);
                 let bytes = &x.data.bytes()[i * rb..(i + 1) * rb];
                 args.push(Buffer::from_bytes(a.dtype, a.shape[1..].to_vec(), bytes)?);
             }
-            let mut outs = body.run_trusted(&args)?;
+            let mut outs = body.run_owned(args)?;
             if t == 0 {
                 // The body is a fixed program: its outputs' types never change.
                 check_outs("scan", &outs, &body_out)?;

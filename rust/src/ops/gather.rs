@@ -2,8 +2,8 @@
 //! the scatter family, with XLA's general dimension numbers. The index vector
 //! is always the last dimension of the indices (as JAX builds them).
 use super::scalar::Num;
-use super::{Kernel, OpSpec};
-use crate::base::buffer::{numel, Buffer};
+use super::{InPlace, Kernel, OpSpec};
+use crate::base::buffer::{note_copied, numel, Buffer, RawBuf};
 use crate::base::dtype::Element;
 use crate::base::error::{shape_err, Result};
 use crate::loops::strided::{istrides, par_rows, strided_buffer, Walk};
@@ -67,7 +67,8 @@ pub fn build_dynamic_slice(spec: &OpSpec) -> Result<Kernel> {
     }, all)
 }
 
-pub fn build_dynamic_update_slice(spec: &OpSpec) -> Result<Kernel> {
+/// The operand's and the update's shapes, and the walk writing the update.
+fn dus_plan(spec: &OpSpec) -> Result<(Vec<usize>, Vec<usize>, Walk)> {
     let shape = spec.ins[0].shape.clone();
     crate::ensure!(
         spec.ins.len() == shape.len() + 2 && spec.outs.len() == 1,
@@ -79,15 +80,34 @@ pub fn build_dynamic_update_slice(spec: &OpSpec) -> Result<Kernel> {
         shape_err("dynamic_update_slice", "update larger than operand")
     );
     let walk = Walk::new(&ushape, &istrides(&ushape), &istrides(&shape));
+    Ok((shape, ushape, walk))
+}
+
+pub fn build_dynamic_update_slice(spec: &OpSpec) -> Result<Kernel> {
+    let (shape, ushape, walk) = dus_plan(spec)?;
     crate::dispatch_dtype!(spec.ins[0].dtype, "dynamic_update_slice", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
             let (src, upd) = (ins[0].slice::<T>()?, ins[1].slice::<T>()?);
             let off = if walk.numel() == 0 { 0 } else { dyn_starts("dynamic_update_slice", &ins[2..], &shape, &ushape)? };
+            note_copied(std::mem::size_of_val(src));
             Ok(vec![Buffer::build::<T>(shape.clone(), |out| {
                 out.copy_from_slice(src);
                 walk.assign(upd, 0, out, off);
             })])
         }) as Kernel)
+    }, all)
+}
+
+/// `dynamic_update_slice` writing into its operand (`ops::InPlace`).
+pub fn build_dynamic_update_slice_in_place(spec: &OpSpec) -> Result<InPlace> {
+    let (shape, ushape, walk) = dus_plan(spec)?;
+    crate::dispatch_dtype!(spec.ins[0].dtype, "dynamic_update_slice", T => {
+        Ok(Box::new(move |out: &mut RawBuf, rest: &[&Buffer]| {
+            let upd = rest[0].slice::<T>()?;
+            let off = if walk.numel() == 0 { 0 } else { dyn_starts("dynamic_update_slice", &rest[1..], &shape, &ushape)? };
+            walk.assign(upd, 0, out.as_mut_slice::<T>(), off);
+            Ok(())
+        }) as InPlace)
     }, all)
 }
 
@@ -333,38 +353,54 @@ struct ScatterPlan {
     canon: Option<(Vec<usize>, Vec<isize>)>,
 }
 
+/// Apply `updates` at `indices` to `out` (which holds the operand) with `f`.
+fn scatter_into<T: Element>(
+    plan: &ScatterPlan,
+    out: &mut [T],
+    indices: &Buffer,
+    updates: &Buffer,
+    f: impl Fn(T, T) -> T,
+) -> Result<()> {
+    let idx = read_indices("scatter", indices)?;
+    let permuted;
+    let upd = match &plan.canon {
+        None => updates.slice::<T>()?,
+        Some((shape, st)) => {
+            permuted = strided_buffer::<T>(updates, 0, shape, st)?;
+            permuted.slice::<T>()?
+        }
+    };
+    if plan.wsize == 0 {
+        return Ok(());
+    }
+    let m = &plan.map;
+    // Sequential: several points may write the same element.
+    for p in 0..m.n_points() {
+        if let Some(off) = m.offset(&idx, p) {
+            plan.walk
+                .apply(upd, (p * plan.wsize) as isize, out, off, &f);
+        }
+    }
+    Ok(())
+}
+
 fn scatter_kernel<T: Element>(
     plan: &ScatterPlan,
     ins: &[&Buffer],
     f: impl Fn(T, T) -> T,
 ) -> Result<Buffer> {
     let src = ins[0].slice::<T>()?;
-    let idx = read_indices("scatter", ins[1])?;
-    let permuted;
-    let upd = match &plan.canon {
-        None => ins[2].slice::<T>()?,
-        Some((shape, st)) => {
-            permuted = strided_buffer::<T>(ins[2], 0, shape, st)?;
-            permuted.slice::<T>()?
-        }
-    };
-    let m = &plan.map;
-    Ok(Buffer::build::<T>(ins[0].shape.clone(), |out| {
+    note_copied(std::mem::size_of_val(src));
+    let mut r = Ok(());
+    let out = Buffer::build::<T>(ins[0].shape.clone(), |out| {
         out.copy_from_slice(src);
-        if plan.wsize == 0 {
-            return;
-        }
-        // Sequential: several points may write the same element.
-        for p in 0..m.n_points() {
-            if let Some(off) = m.offset(&idx, p) {
-                plan.walk
-                    .apply(upd, (p * plan.wsize) as isize, out, off, &f);
-            }
-        }
-    }))
+        r = scatter_into(plan, out, ins[1], ins[2], f);
+    });
+    r.map(|()| out)
 }
 
-pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
+/// A scatter's index map and update walk.
+fn scatter_plan(spec: &OpSpec) -> Result<ScatterPlan> {
     spec.arity(3, 1)?;
     let p = spec.params;
     let uwd = p.usizes("update_window_dims")?;
@@ -412,12 +448,16 @@ pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
     let wshape: Vec<usize> = uwd.iter().map(|&d| ushape[d]).collect();
     let wdst: Vec<isize> = wdims.iter().map(|&d| map.op_strides[d]).collect();
     let walk = Walk::new(&wshape, &istrides(&wshape), &wdst);
-    let plan = ScatterPlan {
+    Ok(ScatterPlan {
         map,
         walk,
         wsize: numel(&wshape),
         canon,
-    };
+    })
+}
+
+pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
+    let plan = scatter_plan(spec)?;
     let dt = spec.ins[0].dtype;
     match spec.name() {
         "scatter" => crate::dispatch_dtype!(dt, "scatter", T => {
@@ -435,6 +475,35 @@ pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
         "scatter-max" => crate::dispatch_dtype!(dt, "scatter-max", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| Num::max(a, u))?])) as Kernel)
         }, numeric),
+        other => crate::bail!("unknown scatter op {}", other),
+    }
+}
+
+/// The scatters writing into their operand (`ops::InPlace`).
+pub fn build_scatter_in_place(spec: &OpSpec) -> Result<InPlace> {
+    let plan = scatter_plan(spec)?;
+    let dt = spec.ins[0].dtype;
+    macro_rules! in_place {
+        ($T:ty, $f:expr) => {
+            Ok(Box::new(move |out: &mut RawBuf, rest: &[&Buffer]| {
+                scatter_into::<$T>(&plan, out.as_mut_slice::<$T>(), rest[0], rest[1], $f)
+            }) as InPlace)
+        };
+    }
+    match spec.name() {
+        "scatter" => crate::dispatch_dtype!(dt, "scatter", T => in_place!(T, |_, u| u), all),
+        "scatter-add" => {
+            crate::dispatch_dtype!(dt, "scatter-add", T => in_place!(T, |a: T, u| a.add(u)), numeric)
+        }
+        "scatter-mul" => {
+            crate::dispatch_dtype!(dt, "scatter-mul", T => in_place!(T, |a: T, u| a.mul(u)), numeric)
+        }
+        "scatter-min" => {
+            crate::dispatch_dtype!(dt, "scatter-min", T => in_place!(T, |a: T, u| Num::min(a, u)), numeric)
+        }
+        "scatter-max" => {
+            crate::dispatch_dtype!(dt, "scatter-max", T => in_place!(T, |a: T, u| Num::max(a, u)), numeric)
+        }
         other => crate::bail!("unknown scatter op {}", other),
     }
 }

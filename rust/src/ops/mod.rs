@@ -28,7 +28,7 @@ pub mod threefry;
 pub mod window;
 
 pub use crate::base::aval::Aval;
-pub use table::{build, has_effect, is_host_op, supported_ops};
+pub use table::{build, build_in_place, has_effect, is_host_op, supported_ops};
 
 /// Everything a builder may look at. `params.op` is the op name.
 pub struct OpSpec<'a> {
@@ -74,6 +74,14 @@ impl OpSpec<'_> {
 
 pub type Kernel = Box<dyn Fn(&[&Buffer]) -> Result<Vec<Buffer>> + Send + Sync>;
 pub type Builder = fn(&OpSpec) -> Result<Kernel>;
+
+/// An op's in-place form: it updates operand 0's memory (the caller owns
+/// it, and nothing else can see it) from the other operands (`rest`:
+/// operands 1, 2, ...). The result is operand 0, updated: the same values
+/// as the kernel's output.
+pub type InPlace =
+    Box<dyn Fn(&mut crate::base::buffer::RawBuf, &[&Buffer]) -> Result<()> + Send + Sync>;
+pub type InPlaceBuilder = fn(&OpSpec) -> Result<InPlace>;
 
 /// Helpers for the kernels' unit tests: build an op from params and run it.
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::scalar::sym::Graph;
 use super::scalar::{arith, complex, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
 use super::{
     callback, collective, control, conv, cumulative, dot, fft, gather, iota, linalg, reduce, shape,
-    sort, threefry, window, Aval, Builder, Kernel, OpSpec,
+    sort, threefry, window, Aval, Builder, InPlace, InPlaceBuilder, Kernel, OpSpec,
 };
 use crate::base::buffer::{numel, strides};
 use crate::base::dtype::{Complex, DType, DTypes};
@@ -82,6 +82,10 @@ pub struct OpDef {
     pub dtypes: DTypes,
     pub effects: Effects,
     pub build: Builder,
+    /// Its in-place form, if it has one (`dynamic_update_slice`, the
+    /// scatters): the executor uses it when operand 0 dies at this op and
+    /// its buffer has no other owner (a loop's carry), instead of copying.
+    pub in_place: Option<InPlaceBuilder>,
 }
 
 impl OpDef {
@@ -95,6 +99,15 @@ impl OpDef {
                 effect: false,
             },
             build,
+            in_place: None,
+        }
+    }
+
+    /// The entry with an in-place form.
+    const fn in_place(self, b: InPlaceBuilder) -> OpDef {
+        OpDef {
+            in_place: Some(b),
+            ..self
         }
     }
 
@@ -476,13 +489,19 @@ fn entries() -> Vec<OpDef> {
             "dynamic_update_slice",
             all,
             gather::build_dynamic_update_slice,
-        ),
+        )
+        .in_place(gather::build_dynamic_update_slice_in_place),
         OpDef::other("gather", all, gather::build_gather),
-        OpDef::other("scatter", all, gather::build_scatter),
-        OpDef::other("scatter-add", num, gather::build_scatter),
-        OpDef::other("scatter-mul", num, gather::build_scatter),
-        OpDef::other("scatter-min", num, gather::build_scatter),
-        OpDef::other("scatter-max", num, gather::build_scatter),
+        OpDef::other("scatter", all, gather::build_scatter)
+            .in_place(gather::build_scatter_in_place),
+        OpDef::other("scatter-add", num, gather::build_scatter)
+            .in_place(gather::build_scatter_in_place),
+        OpDef::other("scatter-mul", num, gather::build_scatter)
+            .in_place(gather::build_scatter_in_place),
+        OpDef::other("scatter-min", num, gather::build_scatter)
+            .in_place(gather::build_scatter_in_place),
+        OpDef::other("scatter-max", num, gather::build_scatter)
+            .in_place(gather::build_scatter_in_place),
         OpDef::other("sort", all, sort::build_sort),
         OpDef::other("top_k", num, sort::build_top_k),
         // -- linear algebra, random numbers
@@ -577,6 +596,14 @@ pub fn build(spec: &OpSpec) -> Result<Kernel> {
     match lookup(spec.name()) {
         Some(d) => (d.build)(spec),
         None => Err(Error::UnknownOp(spec.name().to_string())),
+    }
+}
+
+/// The in-place form of one instruction's op, if it has one.
+pub fn build_in_place(spec: &OpSpec) -> Result<Option<InPlace>> {
+    match lookup(spec.name()).and_then(|d| d.in_place) {
+        Some(b) => b(spec).map(Some),
+        None => Ok(None),
     }
 }
 

@@ -43,6 +43,14 @@ fn _queue_failure_for_test(
     buffer::PyBuffer::pending(slots[0].clone(), dtype, shape)
 }
 
+/// Bytes that ops able to update their operand in place copied because
+/// the operand was still in use (`base::buffer::copied_bytes`): tests
+/// check in-place updates with it, not with timings.
+#[pyfunction]
+fn copied_bytes() -> u64 {
+    crate::base::buffer::copied_bytes()
+}
+
 #[pyfunction]
 fn num_threads() -> usize {
     rayon::current_num_threads()
@@ -59,6 +67,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(_queue_failure_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(copied_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(program::set_async_mode, m)?)?;
     m.add_function(wrap_pyfunction!(program::synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(program::init_devices, m)?)?;
