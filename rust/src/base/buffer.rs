@@ -503,6 +503,130 @@ mod tests {
     }
 
     #[test]
+    fn sizes_never_wrap() {
+        // 2**62 f32 elements: the element count fits, the byte count does not
+        let big = [1usize << 31, 1 << 31];
+        assert_eq!(numel(&big), 1 << 62);
+        assert_eq!(byte_size(DType::F32, &big), None);
+        assert_eq!(byte_size(DType::U8, &big), Some(1 << 62));
+        assert_eq!(byte_size(DType::U8, &[1 << 32, 1 << 32]), None);
+        let e = checked_byte_size("broadcast_in_dim", DType::F32, &big).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { .. }), "{e:?}");
+        assert!(e.to_string().contains("(2147483648, 2147483648)"), "{e}");
+        assert!(e.to_string().contains("float32"), "{e}");
+        // a count beyond usize saturates, and a zero extent makes any shape fit
+        assert_eq!(numel(&[1 << 40, 1 << 40]), usize::MAX);
+        assert_eq!(numel(&[1 << 40, 0, 1 << 40]), 0);
+        assert_eq!(byte_size(DType::C128, &[1 << 40, 0, 1 << 40]), Some(0));
+        assert_eq!(
+            strides(&[0, 1 << 40, 1 << 40]),
+            vec![usize::MAX, 1 << 40, 1]
+        );
+        assert_eq!(strides(&[2, 3, 4]), vec![12, 4, 1]);
+        assert_eq!(fmt_shape(&[3]), "(3,)");
+        assert_eq!(fmt_shape(&[]), "()");
+    }
+
+    #[test]
+    fn an_unaddressable_array_is_an_out_of_memory_panic_naming_it() {
+        assert!(RawBuf::try_alloc(usize::MAX).is_none());
+        assert!(RawBuf::try_alloc(isize::MAX as usize).is_none());
+        let p = std::panic::catch_unwind(|| RawBuf::alloc_array(DType::F64, &[1 << 31, 1 << 31]))
+            .map(|_| ())
+            .unwrap_err();
+        let msg = crate::base::error::panic_message(p);
+        assert!(msg.starts_with(OOM_PREFIX), "{msg}");
+        assert!(
+            msg.contains("(2147483648, 2147483648)") && msg.contains("float64"),
+            "{msg}"
+        );
+        // and allocation goes on working
+        assert_eq!(RawBuf::alloc_array(DType::F64, &[3]).len(), 24);
+    }
+
+    #[test]
+    fn bool_bytes_are_normalised_wherever_they_enter() {
+        let raw = [0u8, 1, 2, 255, 128];
+        let b = Buffer::from_bytes(DType::Bool, vec![5], &raw).unwrap();
+        assert_eq!(b.data.bytes(), &[0, 1, 1, 1, 1]);
+        assert_eq!(b.slice::<bool>().unwrap(), &[false, true, true, true, true]);
+        // a view of other bytes as bool copies; the source is untouched
+        let u = Buffer::from_bytes(DType::U8, vec![5], &raw).unwrap();
+        let v = u.reinterpret(DType::Bool, vec![5]).unwrap();
+        assert_eq!(v.data.bytes(), &[0, 1, 1, 1, 1]);
+        assert!(!Arc::ptr_eq(&u.data, &v.data));
+        assert_eq!(u.data.bytes(), &raw);
+        // valid bytes are shared, not copied
+        let ok = Buffer::from_bytes(DType::U8, vec![2], &[1, 0]).unwrap();
+        assert!(Arc::ptr_eq(
+            &ok.data,
+            &ok.reinterpret(DType::Bool, vec![2]).unwrap().data
+        ));
+        // borrowed memory is never written: the normalised bytes are a copy
+        let owner: Box<Vec<u8>> = Box::new(raw.to_vec());
+        let (ptr, len) = (owner.as_ptr(), owner.len());
+        // SAFETY: the Vec's heap memory is valid for `len` bytes and lives
+        // (unchanged) as long as the box, which the RawBuf owns.
+        let borrowed = unsafe { RawBuf::borrowed(ptr, len, owner) };
+        let b = Buffer::new(DType::Bool, vec![5], borrowed).unwrap();
+        assert!(!b.data.is_borrowed());
+        assert_eq!(b.data.bytes(), &[0, 1, 1, 1, 1]);
+        // in place in memory of our own
+        let mut own = RawBuf::alloc(3);
+        own.bytes_mut().copy_from_slice(&[7, 0, 1]);
+        let b = Buffer::new(DType::Bool, vec![3], own).unwrap();
+        assert_eq!(b.data.bytes(), &[1, 0, 1]);
+    }
+
+    #[test]
+    fn wrong_byte_counts_are_errors() {
+        assert!(Buffer::from_bytes(DType::F32, vec![2], &[0; 7]).is_err());
+        assert!(Buffer::new(DType::F32, vec![2], RawBuf::alloc(9)).is_err());
+        let b = Buffer::from_vec::<f32>(vec![2], &[1.0, 2.0]).unwrap();
+        assert!(b.reinterpret(DType::F64, vec![2]).is_err());
+        assert!(b.reinterpret(DType::F32, vec![1 << 62, 4]).is_err());
+        assert_eq!(b.reinterpret(DType::U8, vec![8]).unwrap().len(), 8);
+        assert!(b.reshaped(vec![3]).is_err());
+        assert!(Buffer::from_vec::<f32>(vec![3], &[1.0]).is_err());
+        let e = Buffer::from_bytes(DType::F32, vec![1 << 31, 1 << 31], &[]).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn pooled_memory_is_reused_at_every_length_of_its_class() {
+        // a freed buffer comes back for a smaller length of the same size
+        // class, its bytes initialised (recycled, not fresh)
+        // (a size class no other test uses: tests run in parallel)
+        let n = 5_300_000;
+        let mut a = RawBuf::alloc(n);
+        a.bytes_mut().fill(0xab);
+        let p = a.ptr.as_ptr() as usize;
+        drop(a);
+        let mut b = RawBuf::alloc(n - 100);
+        assert_eq!(b.ptr.as_ptr() as usize, p);
+        assert_eq!(b.len(), n - 100);
+        assert!(b.bytes().iter().all(|&x| x == 0xab));
+        b.as_mut_slice::<f32>().fill(1.5);
+        assert_eq!(b.as_slice::<f32>().len(), (n - 100) / 4);
+        // small allocations are zeroed
+        assert!(RawBuf::alloc(100).bytes().iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn borrowed_memory_is_never_written() {
+        let owner: Box<Vec<u8>> = Box::new(vec![1, 2, 3, 4]);
+        let ptr = owner.as_ptr();
+        // SAFETY: as in `bool_bytes_are_normalised_wherever_they_enter`.
+        let mut r = unsafe { RawBuf::borrowed(ptr, 4, owner) };
+        assert_eq!(r.bytes(), &[1, 2, 3, 4]);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            r.bytes_mut()[0] = 9;
+        }));
+        assert!(err.is_err());
+        assert_eq!(r.bytes(), &[1, 2, 3, 4]);
+    }
+
+    #[test]
     fn classes() {
         assert_eq!(size_class(1), 64);
         assert!(size_class(POOL_MIN + 1) > POOL_MIN);

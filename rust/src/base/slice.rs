@@ -8,6 +8,18 @@ use super::error::{Error, Result};
 use half::{bf16, f16};
 use std::marker::PhantomData;
 
+/// `[start, start + len)` lies within `n` elements (without wrapping: a
+/// wrapped end would pass a plain `start + len > n` in release builds).
+#[inline]
+fn in_range(start: usize, len: usize, n: usize) -> Result<()> {
+    match start.checked_add(len) {
+        Some(end) if end <= n => Ok(()),
+        _ => Err(Error::Internal(format!(
+            "slice of {len} elements from {start} of {n} elements"
+        ))),
+    }
+}
+
 /// A read-only slice of `len` elements of `dtype`.
 #[derive(Clone, Copy, Debug)]
 pub struct Slice<'a> {
@@ -37,13 +49,7 @@ impl<'a> Slice<'a> {
     /// The elements `[start, start + len)` of a buffer.
     #[inline]
     pub fn of_buffer(b: &'a Buffer, start: usize, len: usize) -> Result<Slice<'a>> {
-        if start + len > b.len() {
-            return Err(Error::Internal(format!(
-                "slice [{start}, {}) of a buffer of {} elements",
-                start + len,
-                b.len()
-            )));
-        }
+        in_range(start, len, b.len())?;
         let bytes = b.data.bytes();
         Ok(Slice {
             dtype: b.dtype,
@@ -78,13 +84,7 @@ impl<'a> Slice<'a> {
     /// Elements `[start, start + len)`; out of range is an error.
     #[inline]
     pub fn sub(&self, start: usize, len: usize) -> Result<Slice<'a>> {
-        if start + len > self.len {
-            return Err(Error::Internal(format!(
-                "slice [{start}, {}) of {} elements",
-                start + len,
-                self.len
-            )));
-        }
+        in_range(start, len, self.len)?;
         Ok(Slice {
             // SAFETY: in bounds (checked above).
             ptr: unsafe { self.ptr.add(start * self.dtype.itemsize()) },
@@ -173,13 +173,7 @@ impl<'a> SliceMut<'a> {
     /// Elements `[start, start + len)`; out of range is an error.
     #[inline]
     pub fn sub(self, start: usize, len: usize) -> Result<SliceMut<'a>> {
-        if start + len > self.len {
-            return Err(Error::Internal(format!(
-                "slice [{start}, {}) of {} elements",
-                start + len,
-                self.len
-            )));
-        }
+        in_range(start, len, self.len)?;
         Ok(SliceMut {
             // SAFETY: in bounds (checked above).
             ptr: unsafe { self.ptr.add(start * self.dtype.itemsize()) },
@@ -438,5 +432,104 @@ impl Col {
             (T::DTYPE == U::DTYPE).then(|| unsafe { &mut *(v as *mut Vec<U> as *mut Vec<T>) })
         }
         with_col!(self, v => cast::<T, _>(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_access_checks_the_dtype() {
+        let v = [1.0f32, 2.0, 3.0];
+        let s = Slice::new(&v);
+        assert_eq!(s.dtype(), DType::F32);
+        assert_eq!(s.get::<f32>(), Some(&v[..]));
+        assert_eq!(s.get::<i32>(), None);
+        assert_eq!(s.get::<f64>(), None);
+        let mut w = [0u8; 4];
+        assert!(SliceMut::new(&mut w).get::<bool>().is_none());
+        assert_eq!(SliceMut::new(&mut w).get::<u8>().unwrap().len(), 4);
+        let mut c = Col::new(DType::I16, 2);
+        assert!(c.vec_mut::<u16>().is_none());
+        c.vec_mut::<i16>().unwrap().extend([4, 5]);
+        assert_eq!(c.as_slice().get::<i16>(), Some(&[4i16, 5][..]));
+    }
+
+    #[test]
+    fn every_dtype_has_one_storage_type() {
+        for d in DType::ALL {
+            let mut c = Col::new(d, 3);
+            assert_eq!(c.dtype(), d);
+            c.set_len(3);
+            assert_eq!(
+                (c.len(), c.as_slice().dtype(), c.as_mut().dtype()),
+                (3, d, d)
+            );
+            let n = crate::with_dtype!(d, T => {
+                assert_eq!(std::mem::size_of::<T>(), d.itemsize());
+                c.as_slice().get::<T>().map(|v| v.len())
+            });
+            assert_eq!(n, Some(3));
+        }
+    }
+
+    #[test]
+    fn copies_check_dtype_and_length_in_every_build() {
+        let src = [1i32, 2, 3];
+        let mut dst = [0i32; 3];
+        SliceMut::new(&mut dst).copy_from(Slice::new(&src)).unwrap();
+        assert_eq!(dst, src);
+        let mut wrong_type = [0u32; 3];
+        assert!(SliceMut::new(&mut wrong_type)
+            .copy_from(Slice::new(&src))
+            .is_err());
+        assert_eq!(wrong_type, [0; 3]);
+        let mut short = [0i32; 2];
+        assert!(SliceMut::new(&mut short)
+            .copy_from(Slice::new(&src))
+            .is_err());
+        assert_eq!(short, [0; 2]);
+    }
+
+    #[test]
+    fn sub_ranges_are_checked_without_wrapping() {
+        let v = [1u16, 2, 3, 4];
+        let s = Slice::new(&v);
+        assert_eq!(s.sub(1, 2).unwrap().get::<u16>(), Some(&[2u16, 3][..]));
+        assert_eq!(s.sub(4, 0).unwrap().len(), 0);
+        assert!(s.sub(3, 2).is_err());
+        assert!(s.sub(5, 0).is_err());
+        // start + len wraps to a small number: still out of range
+        assert!(s.sub(usize::MAX, 2).is_err());
+        assert!(s.sub(2, usize::MAX).is_err());
+        let mut w = [0u16; 4];
+        let mut m = SliceMut::new(&mut w);
+        assert!(m.reborrow().sub(usize::MAX, 1).is_err());
+        assert!(m.reborrow().sub(1, 4).is_err());
+        m.reborrow()
+            .sub(2, 2)
+            .unwrap()
+            .get::<u16>()
+            .unwrap()
+            .fill(7);
+        assert_eq!(w, [0, 0, 7, 7]);
+        let b = Buffer::from_vec::<u16>(vec![4], &v).unwrap();
+        assert_eq!(
+            Slice::of_buffer(&b, 1, 3).unwrap().get::<u16>(),
+            Some(&[2u16, 3, 4][..])
+        );
+        assert!(Slice::of_buffer(&b, 2, 3).is_err());
+        assert!(Slice::of_buffer(&b, usize::MAX, 2).is_err());
+    }
+
+    #[test]
+    fn expand_broadcasts_one_element_only() {
+        let mut c = Col::new(DType::F64, 1);
+        c.vec_mut::<f64>().unwrap().push(2.5);
+        c.expand(4);
+        assert_eq!(c.as_slice().get::<f64>(), Some(&[2.5; 4][..]));
+        c.expand(9); // not one element: unchanged
+        assert_eq!(c.len(), 4);
     }
 }

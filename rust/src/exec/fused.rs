@@ -463,7 +463,7 @@ impl OutPtrs<'_> {
             .avals
             .get(o)
             .ok_or_else(|| Error::Internal(format!("fused kernel: no output {o}")))?;
-        if t0 + len > a.numel() {
+        if t0.checked_add(len).is_none_or(|end| end > a.numel()) {
             return Err(Error::Internal("fused kernel: store out of range".into()));
         }
         // SAFETY: the pointer is to a live, aligned allocation of the

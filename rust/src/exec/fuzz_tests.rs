@@ -12,11 +12,17 @@
 //!   a `ShapeMismatch` error (Python's `ValueError`), never a wrap;
 //! - fused and unfused results are equal bit for bit wherever fusion
 //!   promises it (everything but float sums, which fold in another order,
-//!   and float max/min, which may pick either zero: those are checked for
-//!   shape and dtype and, for max/min, value).
+//!   and float max/min, which may pick either zero, and complex max/min,
+//!   whose lexicographic order with a NaN part depends on the fold order
+//!   as in JAX: those are checked for shape and dtype and, for float
+//!   max/min, value).
 //!
 //! `cargo test --lib fuzz` runs `RJAX_FUZZ_CASES` cases (default 256, well
-//! under a minute); set it higher for a long run.
+//! under a minute); set it higher for a long run. Each run draws a fresh
+//! seed; `PROPTEST_RNG_SEED=<n>` replays one, and a failure prints the shrunk
+//! recipe and the Program it builds. `tools/fuzz_long.sh` runs rounds from
+//! fresh seeds until a deadline (the long runs and their findings are in
+//! BENCHMARKS.md).
 use crate::base::buffer::{byte_size, Buffer};
 use crate::base::dtype::DType;
 use crate::base::error::Error;
@@ -225,11 +231,15 @@ fn build(r: &Recipe) -> Built {
                     .filter(|i| !axes.contains(i))
                     .map(|i| v.kept[i])
                     .collect();
-                let exact = match (v.exact, name, d.is_float()) {
-                    (Exact::Bits, "reduce_sum", false) => Exact::Bits,
-                    (Exact::Bits, "reduce_sum", true) => Exact::Loose,
-                    (Exact::Bits, _, true) => Exact::Value,
-                    (Exact::Bits, _, false) => Exact::Bits,
+                // (a complex max/min is JAX's lexicographic `a > b ? a : b`:
+                // with a NaN part the result depends on the fold order, in
+                // JAX too: max([nan, 1, 2]) is 2, max([1, 2, nan]) is nan)
+                let exact = match (v.exact, name, d.is_float(), d.is_complex()) {
+                    (Exact::Bits, "reduce_sum", false, _) => Exact::Bits,
+                    (Exact::Bits, "reduce_sum", true, _) => Exact::Loose,
+                    (Exact::Bits, _, _, true) => Exact::Loose,
+                    (Exact::Bits, _, true, _) => Exact::Value,
+                    (Exact::Bits, _, false, _) => Exact::Bits,
                     _ => Exact::Loose,
                 };
                 let a = Aval::new(d, shape);
@@ -282,6 +292,36 @@ fn build(r: &Recipe) -> Built {
         outputs,
         exact,
     }
+}
+
+/// The Program as text, one instruction a line (inputs are `v0..`), for
+/// the failure message of a case: what proptest prints last is the shrunk
+/// recipe, and this is what it builds.
+fn listing(b: &Built) -> String {
+    let mut s = String::new();
+    for (i, a) in b.in_avals.iter().enumerate() {
+        s += &format!("\n  v{i}: {}{:?} (input)", a.dtype, a.shape);
+    }
+    for (id, sp) in (b.in_avals.len()..).zip(&b.specs) {
+        let mut ps: Vec<String> = sp
+            .params
+            .map
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        ps.sort();
+        let ins: Vec<String> = sp.ins.iter().map(|i| format!("v{i}")).collect();
+        let o = &sp.outs[0];
+        s += &format!(
+            "\n  v{id}: {}{:?} = {}[{}]({})",
+            o.dtype,
+            o.shape,
+            sp.params.op,
+            ps.join(", "),
+            ins.join(", ")
+        );
+    }
+    s + &format!("\n  outputs {:?}", b.outputs)
 }
 
 fn bytes_of(c: &Col) -> Vec<u8> {
@@ -373,13 +413,18 @@ fn check(r: &Recipe) -> std::result::Result<(), TestCaseError> {
         match e {
             Exact::Bits => prop_assert!(
                 x.data.bytes() == y.data.bytes(),
-                "fused and unfused differ: {:?} vs {:?}",
+                "fused and unfused differ: {:?} vs {:?}; program:{}",
                 values(x),
-                values(y)
+                values(y),
+                listing(&b)
             ),
             Exact::Value => {
                 for (p, q) in values(x).into_iter().zip(values(y)) {
-                    prop_assert!(p == q || (p.is_nan() && q.is_nan()), "{p} vs {q}");
+                    prop_assert!(
+                        p == q || (p.is_nan() && q.is_nan()),
+                        "{p} vs {q}; program:{}",
+                        listing(&b)
+                    );
                 }
             }
             Exact::Loose => {}
