@@ -104,7 +104,10 @@ pub fn run_with(
             r.finish(parts, 1, &outs)?;
         }
         Some(Pattern::Cols { rows, width }) => {
-            // Chunks of whole rows, each with its own accumulator row.
+            // Chunks of whole rows, each with its own accumulator row. No
+            // columns: nothing to fold, however many rows (2^50 rows of
+            // nothing would otherwise be 2^35 chunks).
+            let rows = if width == 0 { 0 } else { rows };
             let rows_per = (GRAIN / width.max(1)).max(1);
             let nch = rows.div_ceil(rows_per).max(1);
             let parts = par_chunks(nch, |c| {

@@ -414,6 +414,27 @@ fn empty_arrays() {
     assert_eq!(f[1].slice::<f32>().unwrap(), u[1].slice::<f32>().unwrap());
 }
 
+/// A column reduction with no columns over 2^50 rows: nothing to fold, and
+/// no chunk per 2^15 rows (the fuzzer's finding: 2^35 chunks, each
+/// allocating its accumulator row, never finished).
+#[test]
+fn no_columns_over_huge_rows_is_instant() {
+    let a = f32s(&[1 << 50, 0]);
+    let x = Buffer::from_vec::<f32>(vec![1 << 50, 0], &[]).unwrap();
+    let specs = vec![
+        ins(op("exp"), vec![0], a.clone()),
+        ins(
+            op("reduce_sum").with("axes", ints(&[0])),
+            vec![1],
+            f32s(&[0]),
+        ),
+    ];
+    let exe = Executable::new(vec![a], vec![], specs, vec![2]).unwrap();
+    assert!(exe.describe().contains("reduce columns"));
+    let out = exe.run(&[x]).unwrap();
+    assert_eq!(out[0].shape, vec![0]);
+}
+
 // ---------------------------------------------------------------------------
 // Every elementwise entry of the op table, in every dtype, fuses
 
