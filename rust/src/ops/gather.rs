@@ -425,10 +425,10 @@ pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
         }, all),
         "scatter-add" => crate::dispatch_dtype!(dt, "scatter-add", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| a.add(u))?])) as Kernel)
-        }, numeric),
+        }, number),
         "scatter-mul" => crate::dispatch_dtype!(dt, "scatter-mul", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| a.mul(u))?])) as Kernel)
-        }, numeric),
+        }, number),
         "scatter-min" => crate::dispatch_dtype!(dt, "scatter-min", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| Num::min(a, u))?])) as Kernel)
         }, numeric),
