@@ -158,16 +158,13 @@ def detrend(data, axis: int = -1, type: str = "linear", bp=0, overwrite_data=Non
   data_arr = jnp.moveaxis(data_arr, axis, 0)
   shape = data_arr.shape
   data_arr = data_arr.reshape(n, -1)
-  pieces = []  # each piece minus its own least-squares line
-  for m in range(len(bp_arr) - 1):
+  for m in range(len(bp_arr) - 1):  # each piece minus its own least-squares line
     npts = bp_arr[m + 1] - bp_arr[m]
     A = jnp.vstack([jnp.ones(npts, dtype=data_arr.dtype),
                     jnp.arange(1, npts + 1, dtype=data_arr.dtype) / npts.astype(data_arr.dtype)]).T
-    piece = data_arr[bp_arr[m]:bp_arr[m + 1]]
-    coef, *_ = linalg_decomp.lstsq(A, piece)
-    pieces.append(piece - jnp.matmul(A, coef, precision=lax.Precision.HIGHEST))
-  if pieces:
-    data_arr = jnp.concatenate(pieces, axis=0)
+    sl = slice(bp_arr[m], bp_arr[m + 1])
+    coef, *_ = linalg_decomp.lstsq(A, data_arr[sl])
+    data_arr = data_arr.at[sl].add(-jnp.matmul(A, coef, precision=lax.Precision.HIGHEST))
   return jnp.moveaxis(data_arr.reshape(shape), 0, axis)
 
 

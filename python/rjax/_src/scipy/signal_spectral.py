@@ -139,16 +139,6 @@ def _pad_end(x, n: int):
   return jnp.concatenate((x, jnp.zeros((*x.shape[:-1], n), x.dtype)), axis=-1)
 
 
-def _frequencies(n: int, fs, dtype, onesided: bool):
-  """``fftfreq``/``rfftfreq`` of ``n`` points at spacing ``1/fs`` (``fs`` may
-  be an array, traced or not)."""
-  if onesided:
-    k = jnp.arange(n // 2 + 1, dtype=dtype)
-  else:
-    k = jnp.asarray(((np.arange(n) + n // 2) % n - n // 2).astype(dtype))
-  return lax.div(k, jnp.asarray((1 / fs) * n).astype(dtype))
-
-
 def _detrend_function(detrend_type, axis: int):
   if isinstance(detrend_type, str):
     return lambda d: detrend(d, type=detrend_type, axis=-1)
@@ -261,7 +251,8 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
       warnings.warn("Input data is complex, switching to return_onesided=False")
     else:
       sides = "onesided"
-  freqs = _frequencies(nfft, fs, freq_dtype, sides == "onesided")
+  freq_fn = jnp_fft.rfftfreq if sides == "onesided" else jnp_fft.fftfreq
+  freqs = freq_fn(nfft, 1 / fs, dtype=freq_dtype)
 
   result = _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides)
   if y is not None:
@@ -332,15 +323,6 @@ def welch(x, fs=1.0, window="hann", nperseg: int | None = None, noverlap: int | 
                    nfft=nfft, detrend=detrend, return_onesided=return_onesided,
                    scaling=scaling, axis=axis, average=average)
   return freqs, pxx.real
-
-
-def _greater(a, c: float):
-  """``a > c``; complex ``a`` is ordered as JAX orders complex numbers (real
-  parts, then imaginary parts)."""
-  if not jnp.iscomplexobj(a):
-    return a > c
-  re, im = jnp.real(a), jnp.imag(a)
-  return jnp.where(re == c, im > 0, re > c)
 
 
 def _overlap_and_add(x, step: int):
@@ -419,7 +401,7 @@ def istft(Zxx, fs=1.0, window="hann", nperseg: int | None = None, noverlap: int 
   if boundary:
     x = x[..., nperseg_int // 2:-(nperseg_int // 2)]
     norm = norm[..., nperseg_int // 2:-(nperseg_int // 2)]
-  x = x / jnp.where(_greater(norm, 1e-10), norm, 1.0)
+  x = x / jnp.where(norm > 1e-10, norm, 1.0)
 
   if x.ndim > 1 and time_axis != Zxx.ndim - 1:
     if freq_axis < time_axis:
