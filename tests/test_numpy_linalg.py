@@ -238,6 +238,29 @@ def test_matrix_norm(ord_, keepdims):
   assert_close(jnp.linalg.norm(x), np.linalg.norm(x), f32, rtol=1e-5)
 
 
+@pytest.mark.parametrize("ord_", VECTOR_ORDS + ["fro", -1, "nuc", 2])
+def test_complex_norms_are_real_as_in_numpy(ord_):
+  """Norms of complex arrays are real (|z|, not z*z), every order, vector and
+  matrix, with special values in either part."""
+  rng = np.random.default_rng(5)
+  x = (rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype(np.complex64)
+  x[0, 0] = complex(0.0, -0.0) if ord_ != -1 else x[0, 0]  # (NumPy warns on 0**-1)
+  matrix = ord_ in (None, "fro", "nuc", 1, -1, 2, np.inf, -np.inf)
+  vector = not isinstance(ord_, str)
+  axes = ([(0, 1)] if matrix else []) + ([0, 1] if vector else []) + ([None] if ord_ is None
+                                                                       else [])
+  for axis in axes:
+    exp = np.linalg.norm(x, ord_, axis)
+    got = jnp.linalg.norm(x, ord_, axis)
+    assert_close(got, exp.astype(np.float32), f32, rtol=1e-5, atol=1e-5)
+  y = x.copy()
+  y[1, 2] = complex(np.inf, 1.0)
+  y[2, 3] = complex(1.0, np.nan)
+  for o in (None, 2, 1, np.inf, 0):
+    assert_close(jnp.linalg.norm(y[1], o), np.float32(np.linalg.norm(y[1], o)), f32)
+    assert_close(jnp.linalg.norm(y[2], o), np.float32(np.linalg.norm(y[2], o)), f32)
+
+
 def test_norm_errors():
   with pytest.raises(ValueError, match="norm: improper number of dimensions"):
     jnp.linalg.norm(np.ones((2, 2, 2)), axis=(0, 1, 2))

@@ -64,6 +64,23 @@ def test_bfgs_matches_jax():
   assert got.hess_inv.shape == (3, 3)
 
 
+def test_bfgs_with_complex_x0_matches_jax():
+  """A complex x0 runs as in JAX (its gradient is the conjugate one, so JAX's
+  BFGS stops after one step with status 3; rjax gives the same result)."""
+  x0 = np.array([0j, 1 + 1j], np.complex64)
+
+  def f(np_):
+    return lambda x: np_.sum(np_.abs(x - (1 + 2j)) ** 2)
+  want = jsp.optimize.minimize(f(jax.numpy), x0, method="BFGS")
+  for got in (rsp.optimize.minimize(f(jnp), x0, method="BFGS"),
+              rjax.jit(lambda x0: rsp.optimize.minimize(f(jnp), x0, method="BFGS"))(x0)):
+    assert got.x.dtype == want.x.dtype
+    np.testing.assert_allclose(np.asarray(got.x), np.asarray(want.x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(float(got.fun), float(want.fun), rtol=1e-5)
+    for field in ("success", "status", "nit", "nfev", "njev"):
+      assert int(getattr(got, field)) == int(getattr(want, field)), field
+
+
 def test_bfgs_float64_solves_under_jit():
   a = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
   c = np.array([1.0, -2.0, 0.5])

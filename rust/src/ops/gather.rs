@@ -465,10 +465,10 @@ pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
         }, all),
         "scatter-add" => crate::dispatch_dtype!(dt, "scatter-add", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| a.add(u))?])) as Kernel)
-        }, numeric),
+        }, number),
         "scatter-mul" => crate::dispatch_dtype!(dt, "scatter-mul", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| a.mul(u))?])) as Kernel)
-        }, numeric),
+        }, number),
         "scatter-min" => crate::dispatch_dtype!(dt, "scatter-min", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| Num::min(a, u))?])) as Kernel)
         }, numeric),
@@ -493,10 +493,10 @@ pub fn build_scatter_in_place(spec: &OpSpec) -> Result<InPlace> {
     match spec.name() {
         "scatter" => crate::dispatch_dtype!(dt, "scatter", T => in_place!(T, |_, u| u), all),
         "scatter-add" => {
-            crate::dispatch_dtype!(dt, "scatter-add", T => in_place!(T, |a: T, u| a.add(u)), numeric)
+            crate::dispatch_dtype!(dt, "scatter-add", T => in_place!(T, |a: T, u| a.add(u)), number)
         }
         "scatter-mul" => {
-            crate::dispatch_dtype!(dt, "scatter-mul", T => in_place!(T, |a: T, u| a.mul(u)), numeric)
+            crate::dispatch_dtype!(dt, "scatter-mul", T => in_place!(T, |a: T, u| a.mul(u)), number)
         }
         "scatter-min" => {
             crate::dispatch_dtype!(dt, "scatter-min", T => in_place!(T, |a: T, u| Num::min(a, u)), numeric)

@@ -494,9 +494,9 @@ fn entries() -> Vec<OpDef> {
         OpDef::other("gather", all, gather::build_gather),
         OpDef::other("scatter", all, gather::build_scatter)
             .in_place(gather::build_scatter_in_place),
-        OpDef::other("scatter-add", num, gather::build_scatter)
+        OpDef::other("scatter-add", DTypes::NUMBER, gather::build_scatter)
             .in_place(gather::build_scatter_in_place),
-        OpDef::other("scatter-mul", num, gather::build_scatter)
+        OpDef::other("scatter-mul", DTypes::NUMBER, gather::build_scatter)
             .in_place(gather::build_scatter_in_place),
         OpDef::other("scatter-min", num, gather::build_scatter)
             .in_place(gather::build_scatter_in_place),

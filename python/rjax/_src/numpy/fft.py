@@ -13,11 +13,13 @@ import math
 import operator
 from typing import Sequence
 
+import numpy as np
+
 from rjax._src import core
 from rjax._src.base import dtypes
 from rjax._src.lax import fourier, lax
 from rjax._src.lax.fourier import FftType
-from rjax._src.numpy import creation, shape_ops, ufuncs
+from rjax._src.numpy import creation, lax_numpy, shape_ops, ufuncs
 from rjax._src.numpy.lax_numpy import asarray
 from rjax._src.numpy.util import check_arraylike
 
@@ -216,33 +218,45 @@ def irfft2(a, s=None, axes=(-2, -1), norm=None):
   return _core("irfft2", FftType.IRFFT, a, s, axes, norm)
 
 
-def fftfreq(n, d=1.0, *, dtype=None, device=None):
-  """The sample frequencies of an ``n``-point FFT with spacing ``d``."""
+# JAX's to_inexact_dtype: the float dtype fftfreq computes an integer or bool
+# dtype's frequencies in.
+_TO_INEXACT = {np.dtype(k): np.dtype(v) for k, v in [
+    ("bool", "float32"), ("uint8", "float32"), ("int8", "float32"), ("uint16", "float32"),
+    ("int16", "float32"), ("uint32", "float32"), ("int32", "float32"), ("uint64", "float64"),
+    ("int64", "float64")]}
+
+
+def _check_freq_args(name: str, n, d):
   if isinstance(n, (list, tuple)):
-    raise ValueError("The n argument of jax.numpy.fft.fftfreq only takes an int. "
+    raise ValueError(f"The n argument of jax.numpy.fft.{name} only takes an int. "
                      f"Got n = {list(n)}.")
   if isinstance(d, (list, tuple)):
-    raise ValueError("The d argument of jax.numpy.fft.fftfreq only takes a single value. "
+    raise ValueError(f"The d argument of jax.numpy.fft.{name} only takes a single value. "
                      f"Got d = {list(d)}.")
-  dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else dtypes.default_float_dtype()
-  n = operator.index(n)
-  k = shape_ops.concatenate([creation.arange(0, (n - 1) // 2 + 1, dtype=dt),
-                             creation.arange(-(n // 2), 0, dtype=dt)])
-  return lax.div(k, lax._c(float(d * n), k))
+
+
+def fftfreq(n, d=1.0, *, dtype=None, device=None):
+  """The sample frequencies of an ``n``-point FFT with spacing ``d`` (``d``
+  may be traced). As in JAX, the frequencies are computed in the dtype's
+  float type (an integer or bool ``dtype`` gets float frequencies cast to
+  it) and divided by ``d * n`` as an array of that type."""
+  out_dtype = dtype or dtypes.default_float_dtype()
+  _check_freq_args("fftfreq", n, d)
+  dt = dtypes.finfo(_TO_INEXACT.get(np.dtype(out_dtype), np.dtype(out_dtype))).dtype
+  i = creation.arange(n, dtype=dt)
+  k = ufuncs.subtract(ufuncs.remainder(ufuncs.add(i, n // 2), n), n // 2)
+  result = ufuncs.true_divide(ufuncs.astype(k, dt), lax_numpy.array(d * n, dtype=dt))
+  return ufuncs.astype(result, out_dtype)
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, device=None):
-  """The sample frequencies of an ``n``-point ``rfft`` with spacing ``d``."""
-  if isinstance(n, (list, tuple)):
-    raise ValueError("The n argument of jax.numpy.fft.rfftfreq only takes an int. "
-                     f"Got n = {list(n)}.")
-  if isinstance(d, (list, tuple)):
-    raise ValueError("The d argument of jax.numpy.fft.rfftfreq only takes a single value. "
-                     f"Got d = {list(d)}.")
-  dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else dtypes.default_float_dtype()
-  n = operator.index(n)
-  k = creation.arange(0, n // 2 + 1, dtype=dt)
-  return lax.div(k, lax._c(float(d * n), k))
+  """The sample frequencies of an ``n``-point ``rfft`` with spacing ``d``
+  (``d`` may be traced): ``arange(n // 2 + 1) / (d * n)``, both in ``dtype``
+  as in JAX (an integer ``dtype`` divides to float)."""
+  dtype = dtype or dtypes.default_float_dtype()
+  _check_freq_args("rfftfreq", n, d)
+  k = creation.arange(0, n // 2 + 1, dtype=dtype)
+  return ufuncs.true_divide(k, lax_numpy.array(d * n, dtype=dtype))
 
 
 def _shift(x, axes, sign: int, name: str):

@@ -420,14 +420,17 @@ def matrix_transpose(x, /):
 
 
 def _sqrt_sum_sq(x, axes):
+  """sqrt(sum(real(x * conj(x)))): real for complex ``x``, as in JAX."""
+  if dtypes.is_complex(_dtype(x)):
+    return ufuncs.sqrt(_sum_axes(ufuncs.real(ufuncs.multiply(x, ufuncs.conj(x))), axes))
   return lax.sqrt(_sum_axes(lax.mul(x, x), axes))
 
 
 def _pow_sum(x, p: float, axes):
   ax = _abs(x)
-  pp = shapes.full((), float(p), _dtype(x))
+  pp = shapes.full((), float(p), _dtype(ax))
   s = _sum_axes(lax.exp(lax.mul(lax.log(ax), shapes.broadcast_in_dim(pp, _shape(ax), ()))), axes)
-  return lax.exp(lax.div(lax.log(s), shapes.full((), float(p), _dtype(x))))
+  return lax.exp(lax.div(lax.log(s), shapes.full((), float(p), _dtype(ax))))
 
 
 def _keep(x, axes, keepdims):
@@ -448,7 +451,8 @@ def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
   elif ord == 1:
     r = _sum_axes(_abs(x), axes)
   elif ord == 0:
-    r = _sum_axes(lax.convert_element_type(lax.ne(x, shapes.full_like(x, 0)), _dtype(x)), axes)
+    r = _sum_axes(lax.convert_element_type(lax.ne(x, shapes.full_like(x, 0)),
+                                           dtypes.real_dtype(_dtype(x))), axes)
   else:
     r = _pow_sum(x, float(ord), axes)
   return _keep(r, axes, keepdims)

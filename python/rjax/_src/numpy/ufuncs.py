@@ -522,12 +522,31 @@ def _cmp(name, prim, fn):
   return f
 
 
+def _ordering(name, prim, fn):
+  """An order comparison. Complex operands are ordered as JAX orders them
+  (``_complex_comparison``): by the real parts, and where those are equal by
+  the imaginary parts; a NaN in the deciding part makes it false. ``lax``'s
+  order primitives themselves reject complex operands, as in JAX."""
+  def f(x, y, /):
+    if _same(x, y):
+      if not _is_complex(x):
+        return prim.bind(x, y)
+    else:
+      x, y = promote_args(name, x, y)
+      if not _is_complex(x):
+        return fn(x, y)
+    xr, yr = complex_ops.real(x), complex_ops.real(y)
+    return lax.select(lax.eq(xr, yr), fn(complex_ops.imag(x), complex_ops.imag(y)), fn(xr, yr))
+  f.__name__ = f.__qualname__ = name
+  return f
+
+
 equal = _cmp("equal", lax.eq_p, lax.eq)
 not_equal = _cmp("not_equal", lax.ne_p, lax.ne)
-less = _cmp("less", lax.lt_p, lax.lt)
-less_equal = _cmp("less_equal", lax.le_p, lax.le)
-greater = _cmp("greater", lax.gt_p, lax.gt)
-greater_equal = _cmp("greater_equal", lax.ge_p, lax.ge)
+less = _ordering("less", lax.lt_p, lax.lt)
+less_equal = _ordering("less_equal", lax.le_p, lax.le)
+greater = _ordering("greater", lax.gt_p, lax.gt)
+greater_equal = _ordering("greater_equal", lax.ge_p, lax.ge)
 maximum = _cmp("maximum", lax.max_p, lax.max)
 minimum = _cmp("minimum", lax.min_p, lax.min)
 

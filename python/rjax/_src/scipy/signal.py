@@ -1,7 +1,7 @@
 """``jax.scipy.signal``: N-d convolve and correlate (modes full/same/valid)
 as one ``conv_general_dilated``, with JAX's padding and argument checks; the
-2-d forms, FFT convolution and detrend. (stft, istft, csd and welch are not
-here yet.)"""
+2-d forms, FFT convolution and detrend. The spectral functions (stft, istft,
+csd, welch) are in ``signal_spectral.py``."""
 from __future__ import annotations
 
 import numpy as np
@@ -158,7 +158,7 @@ def detrend(data, axis: int = -1, type: str = "linear", bp=0, overwrite_data=Non
   data_arr = jnp.moveaxis(data_arr, axis, 0)
   shape = data_arr.shape
   data_arr = data_arr.reshape(n, -1)
-  for m in range(len(bp_arr) - 1):
+  for m in range(len(bp_arr) - 1):  # each piece minus its own least-squares line
     npts = bp_arr[m + 1] - bp_arr[m]
     A = jnp.vstack([jnp.ones(npts, dtype=data_arr.dtype),
                     jnp.arange(1, npts + 1, dtype=data_arr.dtype) / npts.astype(data_arr.dtype)]).T

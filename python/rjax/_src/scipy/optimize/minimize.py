@@ -1,10 +1,12 @@
-"""``jax.scipy.optimize.minimize`` (method ``"BFGS"``)."""
+"""``jax.scipy.optimize.minimize``: methods ``"BFGS"`` and JAX's
+``"l-bfgs-experimental-do-not-rely-on-this"``."""
 from __future__ import annotations
 
 from typing import NamedTuple
 
 from rjax._src import numpy as jnp
 from rjax._src.scipy.optimize.bfgs import minimize_bfgs
+from rjax._src.scipy.optimize.lbfgs import minimize_lbfgs
 
 __all__ = ["OptimizeResults", "minimize"]
 
@@ -27,8 +29,10 @@ class OptimizeResults(NamedTuple):
 def minimize(fun, x0, args: tuple = (), *, method: str, tol: float | None = None,
              options=None) -> OptimizeResults:
   """Minimise ``fun(x, *args)`` over a 1-d ``x`` from ``x0``. ``method``:
-  "BFGS"; ``options``: maxiter, norm, gtol, line_search_maxiter (``tol`` is
-  unused, as in JAX)."""
+  "BFGS" (``options``: maxiter, norm, gtol, line_search_maxiter) or
+  "l-bfgs-experimental-do-not-rely-on-this" (``options``: maxiter, norm,
+  maxcor, ftol, gtol, maxfun, maxgrad, maxls; ``hess_inv`` is None). ``tol``
+  is unused, as in JAX."""
   if options is None:
     options = {}
   if not isinstance(args, tuple):
@@ -38,5 +42,10 @@ def minimize(fun, x0, args: tuple = (), *, method: str, tol: float | None = None
     r = minimize_bfgs(fun_with_args, x0, **options)
     return OptimizeResults(x=r.x_k, success=r.converged & jnp.logical_not(r.failed),
                            status=r.status, fun=r.f_k, jac=r.g_k, hess_inv=r.H_k, nfev=r.nfev,
+                           njev=r.ngev, nit=r.k)
+  if method.lower() == "l-bfgs-experimental-do-not-rely-on-this":
+    r = minimize_lbfgs(fun_with_args, x0, **options)
+    return OptimizeResults(x=r.x_k, success=r.converged & jnp.logical_not(r.failed),
+                           status=r.status, fun=r.f_k, jac=r.g_k, hess_inv=None, nfev=r.nfev,
                            njev=r.ngev, nit=r.k)
   raise ValueError(f"Method {method} not recognized")
