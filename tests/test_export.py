@@ -94,6 +94,31 @@ def test_symbolic_reshape_is_affine():
     _bits_equal(rexport.deserialize(exp.serialize()).call(x), rjax.jit(f)(x))
 
 
+def test_exported_calls_run_native_code():
+  """An exported function's fused groups get the native tier in a Python
+  process, as a jitted function's do (compiled once per concrete shape), with
+  the interpreter's bits."""
+  from rjax._src.runtime import codegen
+  f = lambda x: rnp.tanh(x * 2.0 + 1.0).sum(-1)   # noqa: E731
+  spec = rjax.ShapeDtypeStruct(rexport.symbolic_shape("b, 16"), np.float32)
+  x = np.random.default_rng(3).standard_normal((5, 16)).astype(np.float32)
+  prev = codegen.set_mode("sync")
+  try:
+    blob = rexport.export(rjax.jit(f))(spec).serialize()
+    exp = rexport.deserialize(blob)
+    out = exp.call(x)
+    dims = exp._check([rnp.asarray(x).aval])
+    groups, native = exp._prog.executable(dims).native_tiers()
+    codegen.set_mode("off")
+    interp = rexport.deserialize(blob)   # its own executables, built with the tier off
+    want = interp.call(x)
+    assert interp._prog.executable(dims).native_tiers() == (groups, 0)
+  finally:
+    codegen.set_mode(prev)
+  assert groups >= 1 and native == groups
+  _bits_equal(out, want)
+
+
 def test_control_flow_sub_programs_export():
   def f(x):
     def body(c, xi):

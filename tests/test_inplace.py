@@ -137,7 +137,7 @@ def test_loop_updates_match_numpy(n, size, dtype, mode):
     v = (i + 1).astype(x.dtype)
     if mode == "set":
       return x.at[j].set(v)
-    if mode == "add" and x.dtype not in (jnp.bool_, jnp.complex64):
+    if mode == "add" and x.dtype != jnp.bool_:
       return x.at[j].add(v)
     return lax.dynamic_update_slice(x, v[None], (j,))
   f = rjax.jit(lambda x: lax.fori_loop(0, n, body, x))
@@ -146,7 +146,7 @@ def test_loop_updates_match_numpy(n, size, dtype, mode):
   for i in range(n):
     j = i % size
     v = np.asarray(i + 1).astype(dtype)
-    if mode == "add" and dtype not in (np.bool_, np.complex64):
+    if mode == "add" and dtype != np.bool_:
       want[j] += v
     else:
       want[j] = v

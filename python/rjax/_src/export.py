@@ -25,6 +25,7 @@ from rjax._src import core
 from rjax._src.base import tree_util
 from rjax._src.interpreters import lowering
 from rjax._src.interpreters import partial_eval as pe
+from rjax._src.runtime import codegen
 from rjax._src.runtime import executable as _exe
 from rjax._src.runtime.array import Array, to_array
 from rjax._src.transforms import api
@@ -283,6 +284,8 @@ class Exported:
     self.out_avals = tuple(out_avals)
     self._get_vjp = get_vjp
     self._vjp_cache: Exported | None = None
+    # the concrete shapes whose executable the native tier has seen
+    self._native: set[tuple] = set()
     self.nr_devices = 1
     self.platforms = ("cpu",)
 
@@ -342,6 +345,11 @@ class Exported:
   def _run_flat(self, arrs: list) -> list:
     dims = self._check([a.aval for a in arrs])
     exe = self._prog.executable(dims)
+    if tuple(dims) not in self._native:
+      # the native tier, as for a jitted function (the executable is cached
+      # per shape in Rust; compile its groups once)
+      self._native.add(tuple(dims))
+      codegen.attach(exe)
     shapes = self._prog.out_shapes(dims)
     bufs = exe.run([a._buf for a in arrs])
     return [Array._from_buffer(b, core.ShapedArray(s, a.dtype, a.weak_type))
