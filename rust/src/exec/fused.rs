@@ -435,8 +435,14 @@ impl Runner<'_> {
                     &many
                 };
                 // A value that is the same for every element (an op on
-                // one-element values only) stays one element.
-                let n = views.iter().map(|v| v.len()).max().unwrap_or(len);
+                // one-element values only) stays one element; an empty
+                // tile (an empty iteration space) makes an empty result,
+                // whatever one-element operands it meets.
+                let n = if views.iter().any(|v| v.is_empty()) {
+                    0
+                } else {
+                    views.iter().map(|v| v.len()).max().unwrap_or(len)
+                };
                 let out = &mut rest[0];
                 out.set_len(n);
                 kernel(views, out.as_mut())

@@ -462,3 +462,35 @@ proptest! {
         }
     }
 }
+
+/// The long fuzz run's findings on empty iteration spaces (2026-12-07),
+/// replayed from their seeds: a strided tile load that divided by a 0 extent
+/// (3495589323499107772), and a fused op whose empty operand met a
+/// one-element one, raising an internal error where the unfused program
+/// gives its result (122112531099445366, 928568760717822624).
+#[test]
+fn fuzz_findings_on_empty_spaces_replay_clean() {
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
+    for seed in [
+        3495589323499107772u64,
+        122112531099445366,
+        928568760717822624,
+    ] {
+        let mut runner = TestRunner::new(Config {
+            cases: 5000,
+            rng_seed: RngSeed::Fixed(seed),
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let r = runner.run(&recipe(), |r| {
+            match std::panic::catch_unwind(|| check(&r)) {
+                Ok(res) => res,
+                Err(p) => Err(TestCaseError::fail(format!(
+                    "panic: {}",
+                    crate::base::error::panic_message(p)
+                ))),
+            }
+        });
+        assert!(r.is_ok(), "seed {seed}: {r:?}");
+    }
+}

@@ -229,6 +229,11 @@ pub enum LoadMap {
 /// `shape`) from `src` read through `map`.
 pub fn load_tile<T: Copy>(src: &[T], map: &LoadMap, shape: &[usize], t0: usize, dst: &mut [T]) {
     let len = dst.len();
+    if len == 0 {
+        // nothing to load (and an empty iteration space has a 0 extent,
+        // which the odometer below must not divide by)
+        return;
+    }
     match map {
         LoadMap::Contig => dst.copy_from_slice(&src[t0..t0 + len]),
         LoadMap::Scalar => dst.fill(src[0]),
@@ -303,6 +308,29 @@ pub fn strided_buffer<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty tile of an empty iteration space loads nothing (the
+    /// fuzzer's finding: the odometer divided by the 0 extent and
+    /// panicked; seed 3495589323499107772, shape [7, 0, 0]).
+    #[test]
+    fn an_empty_tile_of_an_empty_space_loads_nothing() {
+        let src: [f32; 0] = [];
+        let mut dst: [f32; 0] = [];
+        load_tile(
+            &src,
+            &LoadMap::Strided(vec![0, 0, 1]),
+            &[7, 0, 0],
+            0,
+            &mut dst,
+        );
+        load_tile(
+            &src,
+            &LoadMap::Strided(vec![0, 1, 0]),
+            &[2, 0, 3],
+            0,
+            &mut dst,
+        );
+    }
 
     #[test]
     fn transpose_2x3() {
