@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from util import enable_x64
+from util_vs_jax import x64_in_both
 
 import rjax
 import rjax.numpy as jnp
@@ -193,41 +194,37 @@ def test_complex_scatter_under_vmap_matches_jax(method):
 
 def test_complex_scatter_gradients_match_jax():
   rng = np.random.default_rng(2)
-  with enable_x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-      x = rng.standard_normal((5, 2)) + 1j * rng.standard_normal((5, 2))
-      u = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
-      dup = np.array([1, 4, 1], np.int32)
-      uniq = np.array([1, 4, 0], np.int32)
+  with x64_in_both():
+    x = rng.standard_normal((5, 2)) + 1j * rng.standard_normal((5, 2))
+    u = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    dup = np.array([1, 4, 1], np.int32)
+    uniq = np.array([1, 4, 0], np.int32)
 
-      def loss(np_, method, idx, unique):
-        def f(x, u):
-          y = getattr(np_.asarray(x).at[idx], method)(u, unique_indices=unique)
-          return np_.sum(np_.abs(y) ** 2 + np_.real(y * np_.arange(1, 3)))
-        return f
+    def loss(np_, method, idx, unique):
+      def f(x, u):
+        y = getattr(np_.asarray(x).at[idx], method)(u, unique_indices=unique)
+        return np_.sum(np_.abs(y) ** 2 + np_.real(y * np_.arange(1, 3)))
+      return f
 
-      cases = [("add", dup, False, (0, 1)), ("add", uniq, True, (0, 1)),
-               ("multiply", dup, False, 0), ("multiply", uniq, True, (0, 1))]
-      for method, idx, unique, argnums in cases:
-        got = rjax.grad(loss(jnp, method, idx, unique), argnums=argnums)(x, u)
-        want = jax.grad(loss(jjnp, method, idx, unique), argnums=argnums)(x, u)
+    cases = [("add", dup, False, (0, 1)), ("add", uniq, True, (0, 1)),
+             ("multiply", dup, False, 0), ("multiply", uniq, True, (0, 1))]
+    for method, idx, unique, argnums in cases:
+      got = rjax.grad(loss(jnp, method, idx, unique), argnums=argnums)(x, u)
+      want = jax.grad(loss(jjnp, method, idx, unique), argnums=argnums)(x, u)
+      for g, w in zip(rjax.tree.leaves(got), jax.tree.leaves(want)):
+        _assert_complex_equal(g, w, 1e-12)
+      # holomorphic derivatives (jacfwd/jacrev of a complex output)
+      def h(np_):
+        return lambda x, u: getattr(np_.asarray(x).at[idx], method)(u * u,
+                                                                    unique_indices=unique)
+      for jac in ("jacfwd", "jacrev"):
+        got = getattr(rjax, jac)(h(jnp), holomorphic=True, argnums=argnums)(x, u)
+        want = getattr(jax, jac)(h(jjnp), holomorphic=True, argnums=argnums)(x, u)
         for g, w in zip(rjax.tree.leaves(got), jax.tree.leaves(want)):
           _assert_complex_equal(g, w, 1e-12)
-        # holomorphic derivatives (jacfwd/jacrev of a complex output)
-        def h(np_):
-          return lambda x, u: getattr(np_.asarray(x).at[idx], method)(u * u,
-                                                                      unique_indices=unique)
-        for jac in ("jacfwd", "jacrev"):
-          got = getattr(rjax, jac)(h(jnp), holomorphic=True, argnums=argnums)(x, u)
-          want = getattr(jax, jac)(h(jjnp), holomorphic=True, argnums=argnums)(x, u)
-          for g, w in zip(rjax.tree.leaves(got), jax.tree.leaves(want)):
-            _assert_complex_equal(g, w, 1e-12)
-      # as in JAX, updates' gradient of a scatter-mul needs unique indices
-      with pytest.raises(NotImplementedError):
-        jax.grad(loss(jjnp, "multiply", dup, False), argnums=1)(x, u)
-      with pytest.raises(NotImplementedError):
-        rjax.grad(loss(jnp, "multiply", dup, False), argnums=1)(x, u)
-    finally:
-      jax.config.update("jax_enable_x64", prev)
+    # as in JAX, updates' gradient of a scatter-mul needs unique indices
+    with pytest.raises(NotImplementedError):
+      jax.grad(loss(jjnp, "multiply", dup, False), argnums=1)(x, u)
+    with pytest.raises(NotImplementedError):
+      rjax.grad(loss(jnp, "multiply", dup, False), argnums=1)(x, u)
+

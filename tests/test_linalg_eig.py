@@ -2,7 +2,6 @@
 against NumPy and JAX over hypothesis-drawn shapes and dtypes (real and
 complex), LAPACK's eigenvector normalisation, degenerate inputs, exception
 types, jit = eager, vmap = a loop, and float64 numerical derivatives."""
-import contextlib
 
 import jax
 import jax.numpy as jjnp
@@ -17,21 +16,11 @@ from rjax.lax import linalg as rl
 from rjax.test_util import check_grads
 from util import enable_x64
 from util_linalg_decomp import shapes, x64_for
-from util_vs_jax import same_exception
+from util_vs_jax import same_exception, x64_in_both
 
 jl = jax.lax.linalg
 
 
-@contextlib.contextmanager
-def both_x64():
-  """x64 on in rjax and in JAX (for comparisons in float64)."""
-  prev = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  try:
-    with enable_x64():
-      yield
-  finally:
-    jax.config.update("jax_enable_x64", prev)
 
 seeds = st.integers(0, 2**31 - 1)
 DTYPES = [np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128)]
@@ -153,7 +142,7 @@ def test_eig_jit_and_vmap():
 def test_eigvals_jvp_against_jax_and_numerical(dt):
   a = _mat(3, (4, 4), dt)
   da = _mat(4, (4, 4), dt)
-  with both_x64():
+  with x64_in_both():
     w, dw = rjax.jvp(jnp.linalg.eigvals, (a,), (da,))
     wj, dwj = jax.jvp(jjnp.linalg.eigvals, (a,), (da,))
     order, order_j = np.argsort(np.asarray(w).real), np.argsort(np.asarray(wj).real)
@@ -231,7 +220,7 @@ def test_polyfit_like_numpy(deg, weighted):
   y = np.stack([np.polyval(rng.standard_normal(deg + 1), x) + 0.01 * rng.standard_normal(12),
                 x ** 2], axis=1)
   w = rng.uniform(0.5, 2, 12) if weighted else None
-  with both_x64():
+  with x64_in_both():
     for yy in (y[:, 0], y):
       got = jnp.polyfit(x, yy, deg, w=w)
       np.testing.assert_allclose(got, np.polyfit(x, yy, deg, w=w), rtol=1e-8, atol=1e-10)

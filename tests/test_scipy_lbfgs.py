@@ -2,7 +2,6 @@
 0.10.2: every OptimizeResults field on standard problems (Rosenbrock,
 quadratics), eagerly and under jit, the stopping rules (maxiter,
 maxfun, maxgrad, ftol, gtol, maxcor), and complex x reaching its solution."""
-import contextlib
 
 import numpy as np
 import pytest
@@ -16,20 +15,12 @@ import rjax
 import rjax.numpy as jnp
 import rjax.scipy.optimize as ropt
 from util import enable_x64
+from util_vs_jax import x64_in_both
 
 METHOD = "l-bfgs-experimental-do-not-rely-on-this"
 jopt = jax.scipy.optimize
 
 
-@contextlib.contextmanager
-def _x64_both():
-  prev = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  try:
-    with enable_x64():
-      yield
-  finally:
-    jax.config.update("jax_enable_x64", prev)
 
 
 def _rosenbrock(np_):
@@ -54,7 +45,7 @@ def _same_results(got, want, rtol, atol, counts=("success", "status", "nfev", "n
 
 @pytest.mark.parametrize("x0", [[-1.2, 1.0], [-1.2, 1.0, 0.5, -0.3, 2.0], [0.0, 0.0, 0.0]])
 def test_rosenbrock_matches_jax_in_float64(x0):
-  with _x64_both():
+  with x64_in_both():
     x0 = np.asarray(x0, np.float64)
     got = ropt.minimize(_rosenbrock(jnp), x0, method=METHOD)
     want = jopt.minimize(_rosenbrock(jjnp), x0, method=METHOD)
@@ -81,7 +72,7 @@ def test_rosenbrock_float32_eager_and_jit():
 @given(st.integers(2, 6), st.integers(0, 2**31 - 1), st.sampled_from([3, 10]))
 def test_quadratics_with_args_match_jax_and_the_solution(n, seed, maxcor):
   rng = np.random.default_rng(seed)
-  with _x64_both():
+  with x64_in_both():
     b = rng.standard_normal((n, n))
     a = b @ b.T + n * np.eye(n)
     c = rng.standard_normal(n)
@@ -105,7 +96,7 @@ def test_quadratics_with_args_match_jax_and_the_solution(n, seed, maxcor):
                                      dict(ftol=1.0), dict(gtol=10.0), dict(maxls=1),
                                      dict(maxcor=1, norm=2), dict(norm=1, maxiter=50)])
 def test_stopping_rules_match_jax(options):
-  with _x64_both():
+  with x64_in_both():
     x0 = np.array([-1.2, 1.0, 0.7])
     got = ropt.minimize(_rosenbrock(jnp), x0, method=METHOD, options=options)
     want = jopt.minimize(_rosenbrock(jjnp), x0, method=METHOD, options=options)

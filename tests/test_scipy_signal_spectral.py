@@ -2,7 +2,6 @@
 JAX 0.10.2 (values, dtypes, warnings, exception types) and SciPy (values),
 over hypothesis-drawn signals and arguments; gradients against float64
 numerical differentiation."""
-import contextlib
 import warnings
 
 import numpy as np
@@ -18,19 +17,10 @@ import rjax.numpy as jnp
 import rjax.scipy.signal as rsig
 from rjax.test_util import check_grads
 from util import enable_x64
+from util_vs_jax import x64_in_both
 
 jsig = jax.scipy.signal
 
-@contextlib.contextmanager
-def _x64_both():
-  """float64 in rjax and in JAX."""
-  prev = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  try:
-    with enable_x64():
-      yield
-  finally:
-    jax.config.update("jax_enable_x64", prev)
 
 
 WINDOWS = ["hann", "hamming", "boxcar", ("tukey", 0.3), ("kaiser", 4.0), "array"]
@@ -318,7 +308,7 @@ def test_float64_matches_scipy_closely():
 
 
 def test_gradients_of_stft_welch_and_istft():
-  with _x64_both():
+  with x64_in_both():
     rng = np.random.default_rng(5)
     x = rng.standard_normal(24)
     check_grads(lambda x: rsig.stft(x, nperseg=8, detrend="linear")[2], (x,), order=2,

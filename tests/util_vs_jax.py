@@ -2,12 +2,27 @@
 and values (bit for bit, or within a tolerance for floats)."""
 from __future__ import annotations
 
+import contextlib
+
 import jax
 import jax.numpy as jjnp
 import numpy as np
 
 import rjax
 import rjax.numpy as jnp
+from util import enable_x64
+
+
+@contextlib.contextmanager
+def x64_in_both():
+  """float64 on in rjax and in JAX (for comparisons in float64)."""
+  prev = jax.config.jax_enable_x64
+  jax.config.update("jax_enable_x64", True)
+  try:
+    with enable_x64():
+      yield
+  finally:
+    jax.config.update("jax_enable_x64", prev)
 
 
 def _leaves(x):

@@ -395,16 +395,6 @@ class Exported:
     return f
 
 
-def _flat_fun(fun, in_tree, box):
-  def flat(*leaves):
-    args, kwargs = tree_util.tree_unflatten(in_tree, list(leaves))
-    out = fun(*args, **kwargs)
-    out_leaves, out_tree = tree_util.tree_flatten(out)
-    box.append(out_tree)
-    return out_leaves
-  return flat
-
-
 def _export_flat(fun: Callable, fun_name: str, in_tree, specs: list) -> Exported:
   """Export ``fun`` (taking ``in_tree``'s ``(args, kwargs)``) for the leaf
   specs ``[(shape with DimExprs, dtype, weak_type)]``."""
@@ -423,7 +413,7 @@ def _export_flat(fun: Callable, fun_name: str, in_tree, specs: list) -> Exported
   probes, box, closed0 = [], [], None
   for env in points:
     avals = [core.ShapedArray(_concrete(s, env), dt, w) for s, dt, w in specs]
-    closed = pe.trace_to_jaxpr(_flat_fun(fun, in_tree, box), avals, None)
+    closed = pe.trace_to_jaxpr(tree_util.flatten_fun(fun, in_tree, box), avals, None)
     if closed0 is None:
       closed0 = closed
     ctx, out_ids = lowering.lower_jaxpr(closed, avals)

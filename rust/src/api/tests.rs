@@ -112,19 +112,23 @@ fn flatten_at(b: usize) -> ProgramSpec {
     }
 }
 
-#[test]
-fn probes_fit_affine_integers() {
-    let names = vec!["b".to_string()];
-    let specs: Vec<ProgramSpec> = [5, 7, 11].iter().map(|&b| flatten_at(b)).collect();
-    let probes: Vec<Probe<'_>> = specs
+/// The probes of a program traced at b = 5, 7 and 11 (`specs`, in order).
+fn probes_at_5_7_11(specs: &[ProgramSpec]) -> Vec<Probe<'_>> {
+    specs
         .iter()
         .zip([5, 7, 11])
         .map(|(s, b)| Probe {
             dims: vec![b],
             spec: s,
         })
-        .collect();
-    let p = format::from_probes(&names, &probes).unwrap();
+        .collect()
+}
+
+#[test]
+fn probes_fit_affine_integers() {
+    let names = vec!["b".to_string()];
+    let specs: Vec<ProgramSpec> = [5, 7, 11].iter().map(|&b| flatten_at(b)).collect();
+    let p = format::from_probes(&names, &probes_at_5_7_11(&specs)).unwrap();
     let four_b = SymInt {
         c: 0,
         terms: vec![(0, 4)],
@@ -148,15 +152,7 @@ fn probes_fit_affine_integers() {
             .map
             .insert("dimensions".into(), Param::Int(b * b));
     }
-    let probes: Vec<Probe<'_>> = bad
-        .iter()
-        .zip([5, 7, 11])
-        .map(|(s, b)| Probe {
-            dims: vec![b],
-            spec: s,
-        })
-        .collect();
-    let e = format::from_probes(&names, &probes).unwrap_err();
+    let e = format::from_probes(&names, &probes_at_5_7_11(&bad)).unwrap_err();
     assert!(
         e.contains("param 'dimensions'") && e.contains("affine"),
         "{e}"

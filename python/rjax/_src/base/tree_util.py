@@ -466,6 +466,18 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
   return treedef.unflatten(leaves)
 
 
+def flatten_fun(fun: Callable, in_tree: PyTreeDef, box: list) -> Callable:
+  """``fun(*args, **kwargs)`` as a function of the leaves of ``(args,
+  kwargs)`` (structure ``in_tree``) that returns its output's leaves and
+  appends the output's structure to ``box`` (read it after tracing)."""
+  def flat(*leaves):
+    args, kwargs = tree_unflatten(in_tree, list(leaves))
+    out_leaves, out_tree = tree_flatten(fun(*args, **kwargs))
+    box.append(out_tree)
+    return out_leaves
+  return flat
+
+
 def tree_leaves(tree: Any, is_leaf=None) -> list:
   return tree_flatten(tree, is_leaf)[0]
 

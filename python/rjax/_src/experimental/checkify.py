@@ -536,14 +536,7 @@ def checkify(f: Callable, errors: frozenset = user_checks) -> Callable:
     flat, in_tree = tree_util.tree_flatten((args, kwargs))
     avals = [_aval(x) for x in flat]
     box = []
-
-    def flat_fun(*xs):
-      a, kw = tree_util.tree_unflatten(in_tree, list(xs))
-      out = f(*a, **kw)
-      leaves, out_tree = tree_util.tree_flatten(out)
-      box.append(out_tree)
-      return leaves
-
+    flat_fun = tree_util.flatten_fun(f, in_tree, box)
     _State.tracing += 1
     try:
       closed = pe.trace_to_jaxpr(flat_fun, avals, core.debug_info("checkify", f, args, kwargs))
