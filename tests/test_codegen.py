@@ -333,6 +333,36 @@ def test_the_code_is_vectorized_for_the_host():
   assert "mulps" in asm or "fmul" in asm
 
 
+
+def _group_ir(fn, x):
+  """The LLVM IR of ``jit(fn)(x)``'s one fused group (built under off)."""
+  prev = codegen.set_mode("off")
+  try:
+    exe = rjax.jit(fn).lower(x).compile().runtime_executable()
+  finally:
+    codegen.set_mode(prev)
+  (_, _, ir, why), = exe.native_requests()
+  assert ir is not None, why
+  return ir
+
+
+def test_reductions_fold_a_vector_at_a_time():
+  """A reduction's folding loop is rendered as vectors (16 f32 or 8 f64
+  elements a step; the bits are the scalar loop's, which the tests above
+  check); a group with an extern call (f64 exp) keeps the scalar rendering."""
+  x = jnp.ones((64, 100), jnp.float32)
+  ir = _group_ir(lambda v: jnp.sum(jnp.exp(v - 1) * 2, axis=-1), x)
+  assert "<16 x float>" in ir and "<8 x double>" in ir
+  ir = _group_ir(lambda v: jnp.max(v * v, axis=None), x)
+  assert "<16 x float>" in ir
+  with enable_x64():
+    x = jnp.ones((64, 100), jnp.float64)
+    assert "<8 x double>" in _group_ir(lambda v: jnp.sum(v * v + 1, axis=-1), x)
+    ir = _group_ir(lambda v: jnp.sum(jnp.exp(v), axis=-1), x)
+    assert "x double>" not in ir and "rjax_ext1_exp" in ir
+    native = both_tiers(lambda v: jnp.sum(jnp.exp(v), axis=-1), (x * 0.5,))
+    np.testing.assert_allclose(np.asarray(native), np.exp(0.5) * 100, rtol=1e-12)
+
 # -- reductions ----------------------------------------------------------------------------------
 
 _RED_SHAPES = [(0,), (7,), (1000,), (70_000,), (3, 1000), (37, 300), (2, 40_000), (300, 5),

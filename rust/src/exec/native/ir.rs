@@ -12,6 +12,13 @@
 //! f16/bf16 call back into the concrete family (`symbols.rs`), so they are
 //! the interpreter's own code.
 //!
+//! A `Body` renders either one element's values (`vw` 1) or `vw`
+//! consecutive elements' at once as LLVM vectors (`<vw x T>`): every
+//! primitive below is the same instruction on vectors, lane by lane, with
+//! its constants splatted, so the bits are the scalar rendering's. The
+//! extern calls have no vector form: a group that needs them keeps the
+//! scalar rendering (`kernel.rs` retries without vectors).
+//!
 //! This file renders values; `kernel.rs` renders a group's loops.
 use super::symbols;
 use crate::base::dtype::DType;
@@ -90,9 +97,69 @@ pub(super) struct Body {
     pub next: usize,
     /// Declarations of the callbacks used.
     pub decls: std::collections::BTreeSet<String>,
+    /// Elements per value: 1 renders scalars, more renders `<vw x T>`.
+    pub vw: usize,
 }
 
 impl Body {
+    pub fn new(first: usize) -> Body {
+        Body {
+            text: String::new(),
+            next: first,
+            decls: Default::default(),
+            vw: 1,
+        }
+    }
+    /// Whether values are vectors.
+    pub fn vector(&self) -> bool {
+        self.vw > 1
+    }
+    /// The IR type of `d`'s values at this width.
+    pub fn t(&self, d: DType) -> Result<String, Unsupported> {
+        Ok(self.wide(ty(d)?))
+    }
+    /// Scalar IR type `t` at this width.
+    pub fn wide(&self, t: &str) -> String {
+        if self.vector() {
+            format!("<{} x {t}>", self.vw)
+        } else {
+            t.to_string()
+        }
+    }
+    /// The literal `v` of scalar IR type `t` as an operand at this width.
+    pub fn lit(&self, t: &str, v: &str) -> String {
+        if self.vector() {
+            format!("splat ({t} {v})")
+        } else {
+            v.to_string()
+        }
+    }
+    /// The overloaded-intrinsic suffix of scalar IR type `t` (`f32`,
+    /// `i32`, ...) at this width (`v16f32`).
+    pub fn suf(&self, t: &str) -> String {
+        let s = match t {
+            "float" => "f32",
+            "double" => "f64",
+            t => t,
+        };
+        if self.vector() {
+            format!("v{}{s}", self.vw)
+        } else {
+            s.to_string()
+        }
+    }
+    /// Scalar `v` of dtype `d` copied into every lane (itself at width 1).
+    pub fn splat(&mut self, d: DType, v: &str) -> Result<String, Unsupported> {
+        if !self.vector() {
+            return Ok(v.to_string());
+        }
+        let (st, vt) = (ty(d)?, self.t(d)?);
+        let one = self.let_(format!("insertelement {vt} poison, {st} {v}, i64 0"));
+        Ok(self.let_(format!(
+            "shufflevector {vt} {one}, {vt} poison, <{} x i32> zeroinitializer",
+            self.vw
+        )))
+    }
     pub fn tmp(&mut self) -> String {
         self.next += 1;
         format!("%t{}", self.next)
@@ -103,15 +170,27 @@ impl Body {
         let _ = writeln!(self.text, "  {t} = {rhs}");
         t
     }
-    fn call(&mut self, ret: &str, name: &str, args: &[(&str, &str)]) -> String {
+    fn call(
+        &mut self,
+        ret: &str,
+        name: &str,
+        args: &[(&str, &str)],
+    ) -> Result<String, Unsupported> {
+        if self.vector() {
+            return Err(format!("{name} has no vector form"));
+        }
+        Ok(self.call_scalar(ret, name, args))
+    }
+    fn call_scalar(&mut self, ret: &str, name: &str, args: &[(&str, &str)]) -> String {
         let sig: Vec<&str> = args.iter().map(|a| a.0).collect();
         self.decls
             .insert(format!("declare {ret} @{name}({})", sig.join(", ")));
         let a: Vec<String> = args.iter().map(|(t, v)| format!("{t} {v}")).collect();
         self.let_(format!("call {ret} @{name}({})", a.join(", ")))
     }
+    /// An LLVM intrinsic (overloaded on the width by its name's suffix).
     fn intrinsic(&mut self, ret: &str, name: &str, args: &[(&str, &str)]) -> String {
-        self.call(ret, name, args)
+        self.call_scalar(ret, name, args)
     }
 }
 
@@ -122,10 +201,11 @@ pub(super) fn float_const(b: &mut Body, d: DType, raw: u64) -> Result<String, Un
         _ => (f64::from_bits(raw).is_nan(), "i64"),
     };
     if is_nan {
-        let ft = ty(d)?;
-        Ok(b.let_(format!("bitcast {ity} {} to {ft}", raw as i64)))
+        let (ft, it) = (b.t(d)?, b.wide(ity));
+        let bits = b.lit(ity, &(raw as i64).to_string());
+        Ok(b.let_(format!("bitcast {it} {bits} to {ft}")))
     } else {
-        konst(d, raw)
+        Ok(b.lit(ty(d)?, &konst(d, raw)?))
     }
 }
 
@@ -139,8 +219,11 @@ pub(super) fn cast(b: &mut Body, v: &str, s: DType, t: DType) -> Result<String, 
     // from every other type through f64 (the interpreter's rule).
     if is_half(s) {
         // the callbacks take and give halves' bits as 32-bit integers
+        if b.vector() {
+            return Err("an f16/bf16 conversion has no vector form".into());
+        }
         let w = b.let_(format!("zext i16 {v} to i32"));
-        let f = b.call("float", &symbols::half_to_f32(s), &[("i32", &w)]);
+        let f = b.call("float", &symbols::half_to_f32(s), &[("i32", &w)])?;
         return cast(b, &f, DType::F32, t);
     }
     if is_half(t) {
@@ -149,23 +232,30 @@ pub(super) fn cast(b: &mut Body, v: &str, s: DType, t: DType) -> Result<String, 
             _ => (DType::F64, "double"),
         };
         let w = cast(b, v, s, via)?;
-        let h = b.call("i32", &symbols::to_half(via, t), &[(vty, &w)]);
+        let h = b.call("i32", &symbols::to_half(via, t), &[(vty, &w)])?;
         return Ok(b.let_(format!("trunc i32 {h} to i16")));
     }
-    let (st, tt) = (ty(s)?, ty(t)?);
+    let (st, tt) = (b.t(s)?, b.t(t)?);
+    let (st, tt) = (st.as_str(), tt.as_str());
+    let bt = b.t(DType::Bool)?;
     Ok(match (s, t) {
-        (_, DType::Bool) if is_float(s) => b.let_(format!("fcmp une {st} {v}, 0.0")),
-        (_, DType::Bool) => b.let_(format!("icmp ne {st} {v}, 0")),
-        (DType::Bool, _) if is_float(t) => b.let_(format!("uitofp i1 {v} to {tt}")),
-        (DType::Bool, _) => b.let_(format!("zext i1 {v} to {tt}")),
-        (DType::F32, DType::F64) => b.let_(format!("fpext float {v} to double")),
-        (DType::F64, DType::F32) => b.let_(format!("fptrunc double {v} to float")),
+        (_, DType::Bool) if is_float(s) => {
+            let z = b.lit(ty(s)?, "0.0");
+            b.let_(format!("fcmp une {st} {v}, {z}"))
+        }
+        (_, DType::Bool) => {
+            let z = b.lit(ty(s)?, "0");
+            b.let_(format!("icmp ne {st} {v}, {z}"))
+        }
+        (DType::Bool, _) if is_float(t) => b.let_(format!("uitofp {bt} {v} to {tt}")),
+        (DType::Bool, _) => b.let_(format!("zext {bt} {v} to {tt}")),
+        (DType::F32, DType::F64) | (DType::F64, DType::F32) => {
+            let op = if s == DType::F32 { "fpext" } else { "fptrunc" };
+            b.let_(format!("{op} {st} {v} to {tt}"))
+        }
         _ if is_float(s) => {
             let sat = if is_signed(t) { "fptosi" } else { "fptoui" };
-            let name = format!(
-                "llvm.{sat}.sat.{tt}.{}",
-                if s == DType::F32 { "f32" } else { "f64" }
-            );
+            let name = format!("llvm.{sat}.sat.{}.{}", b.suf(ty(t)?), b.suf(ty(s)?));
             b.intrinsic(tt, &name, &[(st, v)])
         }
         _ if is_float(t) => {
@@ -187,15 +277,6 @@ pub(super) fn cast(b: &mut Body, v: &str, s: DType, t: DType) -> Result<String, 
     })
 }
 
-/// The LLVM suffix of a float type in intrinsic names.
-fn fsuf(d: DType) -> &'static str {
-    if d == DType::F32 {
-        "f32"
-    } else {
-        "f64"
-    }
-}
-
 /// Render `g` with its inputs bound to `inputs`; returns its result operand.
 pub(super) fn graph(b: &mut Body, g: &Graph, inputs: &[String]) -> Result<String, Unsupported> {
     let mut v: Vec<String> = Vec::with_capacity(g.nodes.len());
@@ -211,7 +292,7 @@ pub(super) fn graph(b: &mut Body, g: &Graph, inputs: &[String]) -> Result<String
                 .cloned()
                 .ok_or_else(|| format!("no operand {k}"))?,
             Prim::Const(raw) if is_float(d) => float_const(b, d, raw)?,
-            Prim::Const(raw) => konst(d, raw)?,
+            Prim::Const(raw) => b.lit(ty(d)?, &konst(d, raw)?),
             _ => prim(b, n.prim, d, &a)?,
         };
         v.push(r);
@@ -228,18 +309,23 @@ pub(super) fn prim(
     d: DType,
     a: &dyn Fn(usize) -> Result<(String, DType), Unsupported>,
 ) -> Result<String, Unsupported> {
-    let t = ty(d)?;
+    let st = ty(d)?;
+    let t = b.t(d)?;
+    let t = t.as_str();
+    // the mask type, and literals of `d` at the width
+    let mt = b.t(DType::Bool)?;
+    let lit = |b: &Body, v: &str| b.lit(st, v);
     let float = is_float(d);
     let signed = is_signed(d);
     Ok(match p {
         Prim::Input(_) | Prim::Const(_) => return Err("handled by the caller".into()),
         Prim::Select => {
             let ((m, _), (x, _), (y, _)) = (a(0)?, a(1)?, a(2)?);
-            b.let_(format!("select i1 {m}, {t} {x}, {t} {y}"))
+            b.let_(format!("select {mt} {m}, {t} {x}, {t} {y}"))
         }
         Prim::Eq | Prim::Ne | Prim::Lt | Prim::Le | Prim::Gt | Prim::Ge => {
             let ((x, ad), (y, _)) = (a(0)?, a(1)?);
-            let at = ty(ad)?;
+            let at = b.t(ad)?;
             if is_float(ad) {
                 let c = match p {
                     Prim::Eq => "oeq",
@@ -280,7 +366,7 @@ pub(super) fn prim(
         }
         Prim::Not => {
             let (x, _) = a(0)?;
-            let ones = if d == DType::Bool { "true" } else { "-1" };
+            let ones = lit(b, if d == DType::Bool { "true" } else { "-1" });
             b.let_(format!("xor {t} {x}, {ones}"))
         }
         Prim::Add | Prim::Sub | Prim::Mul if float => {
@@ -310,17 +396,18 @@ pub(super) fn prim(
             // x / 0 = -1 (all ones), x % 0 = x; MIN / -1 = MIN, MIN % -1 = 0:
             // the divisor becomes 1 in those cases (x / 1 = x, x % 1 = 0).
             let ((x, _), (y, _)) = (a(0)?, a(1)?);
-            let zero = b.let_(format!("icmp eq {t} {y}, 0"));
+            let (z, one, m1) = (lit(b, "0"), lit(b, "1"), lit(b, "-1"));
+            let zero = b.let_(format!("icmp eq {t} {y}, {z}"));
             let bad = if signed {
-                let min = konst(d, 1u64 << (bits(d) - 1))?;
+                let min = lit(b, &konst(d, 1u64 << (bits(d) - 1))?);
                 let xm = b.let_(format!("icmp eq {t} {x}, {min}"));
-                let ym = b.let_(format!("icmp eq {t} {y}, -1"));
-                let ov = b.let_(format!("and i1 {xm}, {ym}"));
-                b.let_(format!("or i1 {zero}, {ov}"))
+                let ym = b.let_(format!("icmp eq {t} {y}, {m1}"));
+                let ov = b.let_(format!("and {mt} {xm}, {ym}"));
+                b.let_(format!("or {mt} {zero}, {ov}"))
             } else {
                 zero.clone()
             };
-            let safe = b.let_(format!("select i1 {bad}, {t} 1, {t} {y}"));
+            let safe = b.let_(format!("select {mt} {bad}, {t} {one}, {t} {y}"));
             let op = match (p, signed) {
                 (Prim::Div, true) => "sdiv",
                 (Prim::Div, false) => "udiv",
@@ -328,8 +415,8 @@ pub(super) fn prim(
                 _ => "urem",
             };
             let q = b.let_(format!("{op} {t} {x}, {safe}"));
-            let at_zero = if p == Prim::Div { "-1".to_string() } else { x };
-            b.let_(format!("select i1 {zero}, {t} {at_zero}, {t} {q}"))
+            let at_zero = if p == Prim::Div { m1 } else { x };
+            b.let_(format!("select {mt} {zero}, {t} {at_zero}, {t} {q}"))
         }
         Prim::Neg if float => {
             let (x, _) = a(0)?;
@@ -337,17 +424,19 @@ pub(super) fn prim(
         }
         Prim::Neg => {
             let (x, _) = a(0)?;
-            b.let_(format!("sub {t} 0, {x}"))
+            let z = lit(b, "0");
+            b.let_(format!("sub {t} {z}, {x}"))
         }
         Prim::Abs if float => {
             let (x, _) = a(0)?;
-            b.intrinsic(t, &format!("llvm.fabs.{}", fsuf(d)), &[(t, &x)])
+            b.intrinsic(t, &format!("llvm.fabs.{}", b.suf(st)), &[(t, &x)])
         }
         Prim::Abs if signed => {
             let (x, _) = a(0)?;
-            let n = b.let_(format!("sub {t} 0, {x}"));
-            let neg = b.let_(format!("icmp slt {t} {x}, 0"));
-            b.let_(format!("select i1 {neg}, {t} {n}, {t} {x}"))
+            let z = lit(b, "0");
+            let n = b.let_(format!("sub {t} {z}, {x}"));
+            let neg = b.let_(format!("icmp slt {t} {x}, {z}"));
+            b.let_(format!("select {mt} {neg}, {t} {n}, {t} {x}"))
         }
         Prim::Abs => a(0)?.0,
         Prim::Min | Prim::Max if float => {
@@ -357,26 +446,27 @@ pub(super) fn prim(
             let nan = b.let_(format!("fcmp uno {t} {x}, {y}"));
             let c = if p == Prim::Min { "ole" } else { "oge" };
             let keep = b.let_(format!("fcmp {c} {t} {x}, {y}"));
-            let m = b.let_(format!("select i1 {keep}, {t} {x}, {t} {y}"));
+            let m = b.let_(format!("select {mt} {keep}, {t} {x}, {t} {y}"));
             let qnan = if d == DType::F32 {
                 f32::NAN.to_bits() as u64
             } else {
                 f64::NAN.to_bits()
             };
             let q = float_const(b, d, qnan)?;
-            b.let_(format!("select i1 {nan}, {t} {q}, {t} {m}"))
+            b.let_(format!("select {mt} {nan}, {t} {q}, {t} {m}"))
         }
         Prim::Min | Prim::Max => {
             let ((x, _), (y, _)) = (a(0)?, a(1)?);
             let s = if signed { "s" } else { "u" };
             let c = if p == Prim::Min { "le" } else { "ge" };
             let keep = b.let_(format!("icmp {s}{c} {t} {x}, {y}"));
-            b.let_(format!("select i1 {keep}, {t} {x}, {t} {y}"))
+            b.let_(format!("select {mt} {keep}, {t} {x}, {t} {y}"))
         }
         Prim::Shl | Prim::ShrLogical | Prim::ShrArith => {
             // the amount modulo the width
             let ((x, _), (s, _)) = (a(0)?, a(1)?);
-            let m = b.let_(format!("and {t} {s}, {}", bits(d) - 1));
+            let w1 = lit(b, &(bits(d) - 1).to_string());
+            let m = b.let_(format!("and {t} {s}, {w1}"));
             let op = match p {
                 Prim::Shl => "shl",
                 Prim::ShrLogical => "lshr",
@@ -386,19 +476,23 @@ pub(super) fn prim(
         }
         Prim::Popcount => {
             let (x, _) = a(0)?;
-            b.intrinsic(t, &format!("llvm.ctpop.{t}"), &[(t, &x)])
+            b.intrinsic(t, &format!("llvm.ctpop.{}", b.suf(st)), &[(t, &x)])
         }
         Prim::Clz => {
             let (x, _) = a(0)?;
-            b.intrinsic(t, &format!("llvm.ctlz.{t}"), &[(t, &x), ("i1", "false")])
+            b.intrinsic(
+                t,
+                &format!("llvm.ctlz.{}", b.suf(st)),
+                &[(t, &x), ("i1", "false")],
+            )
         }
         Prim::ToBits | Prim::FromBits => {
             let (x, s) = a(0)?;
-            let st = ty(s)?;
-            if st == t {
+            let xt = b.t(s)?;
+            if xt == t {
                 x
             } else {
-                b.let_(format!("bitcast {st} {x} to {t}"))
+                b.let_(format!("bitcast {xt} {x} to {t}"))
             }
         }
         Prim::Sqrt | Prim::Floor | Prim::Ceil | Prim::Trunc | Prim::RoundEven => {
@@ -410,15 +504,15 @@ pub(super) fn prim(
                 Prim::Trunc => "trunc",
                 _ => "roundeven",
             };
-            b.intrinsic(t, &format!("llvm.{f}.{}", fsuf(d)), &[(t, &x)])
+            b.intrinsic(t, &format!("llvm.{f}.{}", b.suf(st)), &[(t, &x)])
         }
         Prim::Ext1(f) => {
             let (x, _) = a(0)?;
-            b.call(t, &symbols::ext1(f, d), &[(t, &x)])
+            b.call(t, &symbols::ext1(f, d), &[(t, &x)])?
         }
         Prim::Ext2(f) => {
             let ((x, _), (y, _)) = (a(0)?, a(1)?);
-            b.call(t, &symbols::ext2(f, d), &[(t, &x), (t, &y)])
+            b.call(t, &symbols::ext2(f, d), &[(t, &x), (t, &y)])?
         }
     })
 }
