@@ -6,7 +6,7 @@ use super::gemm_avx512;
 use super::{Dims, MatView};
 use crate::base::dtype::Element;
 use crate::base::error::Result;
-use crate::loops::parallel::num_threads;
+use crate::loops::parallel::{num_threads, GRAIN};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -47,7 +47,7 @@ pub fn choose<T: GemmFloat>(d: Dims) -> Path {
 }
 
 /// Element types the `gemm` crate (and the AVX-512 kernel) multiply natively.
-pub trait GemmFloat: Element {
+pub trait GemmFloat: Element + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
     const ZERO: Self;
     const ONE: Self;
     /// Fewest output columns for `Path::Avx512` (one tile width).
@@ -199,6 +199,9 @@ pub fn gemm_with<T: GemmFloat>(
     } else {
         Path::Crate
     };
+    if gemv(d, l, lv, r, rv, out) {
+        return Ok(());
+    }
     let per = d.m * d.n * d.k;
     let threads = num_threads();
     let mn = d.m * d.n;
@@ -216,6 +219,106 @@ pub fn gemm_with<T: GemmFloat>(
         }
     }
     Ok(())
+}
+
+/// The dot product of `a` and `x` (equal lengths): 32 lanes over whole
+/// groups of 32 (vectors of the host's width: four 512-bit ones of f64),
+/// the lanes summed pairwise, then the rest in order. Multiplies and adds
+/// stay separate (Rust never contracts them), so the bits do not depend on
+/// the CPU.
+#[inline(always)]
+fn dot_lanes<T: GemmFloat>(a: &[T], x: &[T]) -> T {
+    const L: usize = 32;
+    let n = a.len().min(x.len());
+    let whole = n / L * L;
+    let mut acc = [T::ZERO; L];
+    for (ca, cx) in a[..whole].chunks_exact(L).zip(x[..whole].chunks_exact(L)) {
+        for l in 0..L {
+            acc[l] = acc[l] + ca[l] * cx[l];
+        }
+    }
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for l in 0..w {
+            acc[l] = acc[l] + acc[l + w];
+        }
+    }
+    let mut s = acc[0];
+    for i in whole..n {
+        s = s + a[i] * x[i];
+    }
+    s
+}
+
+/// `out[i] = A[row0 + i] . x` for the rows of `a` (each `k` long, `rs`
+/// apart, from `a0`).
+#[inline(always)]
+fn gemv_rows<T: GemmFloat>(a: &[T], a0: usize, rs: usize, k: usize, x: &[T], out: &mut [T]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let s = a0 + i * rs;
+        *o = dot_lanes(&a[s..s + k], x);
+    }
+}
+
+/// `gemv_rows` compiled for AVX-512 (the same operations, wider vectors).
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gemv_rows_avx512<T: GemmFloat>(
+    a: &[T],
+    a0: usize,
+    rs: usize,
+    k: usize,
+    x: &[T],
+    out: &mut [T],
+) {
+    gemv_rows(a, a0, rs, k, x, out)
+}
+
+fn gemv_rows_host<T: GemmFloat>(a: &[T], a0: usize, rs: usize, k: usize, x: &[T], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512_available() {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { gemv_rows_avx512(a, a0, rs, k, x, out) };
+        return;
+    }
+    gemv_rows(a, a0, rs, k, x, out)
+}
+
+/// Matrix-vector products (`n == 1`) whose matrix rows are contiguous: one
+/// dot product per row, rows split across the threads. Memory-bound, so
+/// this streams A once at the machine's bandwidth (the `gemm` crate's
+/// path reached about half of it). Returns false (nothing done) for other
+/// shapes and layouts.
+fn gemv<T: GemmFloat>(d: Dims, l: &[T], lv: MatView, r: &[T], rv: MatView, out: &mut [T]) -> bool {
+    if d.n != 1
+        || d.k < 32
+        || lv.cs != 1
+        || lv.rs < d.k as isize
+        || lv.bs < 0
+        || rv.bs < 0
+        || rv.rs < 0
+    {
+        return false;
+    }
+    let (m, k, rs) = (d.m, d.k, lv.rs as usize);
+    let rows_per_task = (GRAIN / k).max(1);
+    for (bi, o) in out.chunks_mut(m).enumerate() {
+        let a0 = bi * lv.bs as usize;
+        let xs = bi * rv.bs as usize;
+        let x: Vec<T> = (0..k).map(|p| r[xs + p * rv.rs as usize]).collect();
+        if m * k <= SMALL || num_threads() <= 1 {
+            gemv_rows_host(l, a0, rs, k, &x, o);
+        } else {
+            o.par_chunks_mut(rows_per_task)
+                .enumerate()
+                .for_each(|(t, oc)| gemv_rows_host(l, a0 + t * rows_per_task * rs, rs, k, &x, oc));
+        }
+    }
+    true
 }
 
 /// f16/bf16: widen to f32 (same layout), multiply, round back once.
@@ -306,6 +409,11 @@ mod tests {
             (1, 200, 513, 70),
             (5, 64, 64, 64),
             (1, 300, 301, 47),
+            // matrix-vector (`gemv` where A's rows are contiguous)
+            (1, 300, 97, 1),
+            (3, 70, 64, 1),
+            (1, 5000, 100, 1),
+            (2, 9, 31, 1),
         ];
         for path in [Path::Crate, Path::Avx512] {
             for &s in &shapes {
