@@ -347,10 +347,16 @@ unsafe fn pack_a<T: Kern>(mc: usize, kc: usize, a: Strided<T>, out: *mut T) {
             let r = MR.min(mc - ip * MR);
             let dst = out.add(ip * MR * kc);
             if a.cs == 1 {
-                for i in 0..r {
-                    let src = a.ptr.offset((ip * MR + i) as isize * a.rs);
-                    for p in 0..kc {
-                        *dst.add(p * MR + i) = *src.add(p);
+                // the panel's rows read side by side, each step of k's
+                // `r` elements written together (contiguous writes)
+                let mut src = [a.ptr; MR];
+                for (i, s) in src.iter_mut().enumerate().take(r) {
+                    *s = a.ptr.offset((ip * MR + i) as isize * a.rs);
+                }
+                for p in 0..kc {
+                    let d = dst.add(p * MR);
+                    for i in 0..r {
+                        *d.add(i) = *src[i].add(p);
                     }
                 }
             } else {
@@ -384,14 +390,16 @@ unsafe fn pack_b_panel<T: Kern>(kc: usize, nr: usize, b: Strided<T>, dst: *mut T
                 }
             }
         } else {
-            for j in 0..nr {
-                for p in 0..kc {
-                    *dst.add(p * w + j) = b.at(p, j);
-                }
-            }
+            // each step of k's `nr` elements read across the columns and
+            // written together: the `nr` cache lines read stay in L1 for
+            // the next steps of k (a transposed B reads along its rows)
             for p in 0..kc {
+                let d = dst.add(p * w);
+                for j in 0..nr {
+                    *d.add(j) = b.at(p, j);
+                }
                 for j in nr..w {
-                    *dst.add(p * w + j) = T::default();
+                    *d.add(j) = T::default();
                 }
             }
         }
@@ -405,6 +413,8 @@ struct Line(#[allow(dead_code)] [u8; 64]); // only its size and alignment matter
 
 thread_local! {
     static APACK: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+    /// `gemm_owned`'s whole packed A (the calling thread's).
+    static AWHOLE: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
     static BPACK: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -458,6 +468,96 @@ impl<T> OutPtr<T> {
     }
 }
 
+/// Up to this many rows, `gemm` packs all of A once and gives each thread
+/// its own columns of C (`gemm_owned`).
+const OWNED_M: usize = 512;
+/// `gemm_owned`'s packed B per thread and K block: at most this many bytes
+/// (it stays in L2 while the thread walks down A).
+const OWNED_B_BYTES: usize = 1 << 20;
+
+/// `gemm` for few rows (training batches: 128 x 784 @ 784 x 512): A is
+/// packed once, in full (all of K per micro-panel, shared read-only), and
+/// the N panels are split evenly between `threads` tasks, each owning its
+/// columns of C: it packs its own B panels per K block and runs every tile
+/// of them, with no synchronisation between K blocks (the shared-B loop
+/// joins the threads twice per K block). The K blocks (`kc_max`) and the
+/// micro-kernel are `gemm`'s, so the bits are the same.
+///
+/// # Safety
+/// As `gemm`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_owned<T: Kern>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<T>,
+    b: Strided<T>,
+    c: *mut T,
+    ldc: usize,
+    threads: usize,
+    kc_max: usize,
+) {
+    let nr = T::NR;
+    let mp = m.div_ceil(MR);
+    let panels = n.div_ceil(nr);
+    let per_task = panels.div_ceil(threads);
+    let chunk = (OWNED_B_BYTES / (kc_max * nr * std::mem::size_of::<T>())).max(1);
+    let out = OutPtr(c);
+    with_buf::<T, _>(&AWHOLE, mp * MR * k, |awhole| {
+        awhole
+            .par_chunks_mut(MR * k)
+            .enumerate()
+            .for_each(|(ip, dst)| {
+                let r = MR.min(m - ip * MR);
+                // SAFETY: `dst` is panel ip's `MR * k` elements; A's rows
+                // ip*MR.. (r of them) and all k columns are inside the operand.
+                unsafe { pack_a(r, k, a.shift(ip * MR, 0), dst.as_mut_ptr()) };
+            });
+        let ap = OutPtr(awhole.as_mut_ptr());
+        (0..threads).into_par_iter().for_each(|t| {
+            let (q0, q1) = (t * per_task, ((t + 1) * per_task).min(panels));
+            let mut c0 = q0;
+            while c0 < q1 {
+                let c1 = (c0 + chunk).min(q1);
+                let mut pc = 0;
+                while pc < k {
+                    let kc = kc_max.min(k - pc);
+                    with_buf::<T, _>(&BPACK, (c1 - c0) * kc * nr, |bpack| {
+                        for jp in c0..c1 {
+                            let w = nr.min(n - jp * nr);
+                            let dst = bpack[(jp - c0) * kc * nr..].as_mut_ptr();
+                            // SAFETY: `dst` has `kc * NR` elements left; B's
+                            // block (pc.., jp * NR..) is `kc x w` inside `k x n`.
+                            unsafe { pack_b_panel(kc, w, b.shift(pc, jp * nr), dst) };
+                        }
+                        for ip in 0..mp {
+                            let r = MR.min(m - ip * MR);
+                            for jp in c0..c1 {
+                                let w = nr.min(n - jp * nr);
+                                // SAFETY: AVX-512F is present (the contract).
+                                // A panel ip holds all of K, MR per step, so
+                                // its K block pc starts at `pc * MR`; B panel
+                                // jp is packed above; C's tile (rows ip*MR..
+                                // + r, cols jp*NR.. + w) is inside `m x n`
+                                // and only this task writes columns of its
+                                // panels q0..q1.
+                                unsafe {
+                                    let apanel = ap.get().add(ip * MR * k + pc * MR) as *const T;
+                                    let bpanel = bpack.as_ptr().add((jp - c0) * kc * nr);
+                                    let cp = out.get().add(ip * MR * ldc + jp * nr);
+                                    T::tile(kc, apanel, bpanel, cp, ldc, r, w, pc > 0);
+                                }
+                            }
+                        }
+                    });
+                    pc += kc;
+                }
+                c0 = c1;
+            }
+        });
+    });
+}
+
 /// `C = A B` for `A` (m x k), `B` (k x n), `C` row-major with row stride
 /// `ldc >= n`. With `parallel`, splits the work over the current rayon pool.
 ///
@@ -493,6 +593,11 @@ pub unsafe fn gemm<T: Kern>(
     };
     let nr = T::NR;
     let kc_max = even_block(k, KC, 1);
+    if threads > 1 && m <= OWNED_M && n.div_ceil(nr) >= threads {
+        // SAFETY: forwarded contract.
+        unsafe { gemm_owned(m, k, n, a, b, c, ldc, threads, kc_max) };
+        return;
+    }
     let nc_max = even_block(
         n,
         (NC_BYTES / (kc_max * std::mem::size_of::<T>())).max(nr),
@@ -581,5 +686,71 @@ pub unsafe fn gemm<T: Kern>(
             pc += kc;
         }
         jc += nc;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread-owned path (`gemm_owned`, parallel, few rows) gives the
+    /// bits of the single-threaded loop: the same K blocks and kernel.
+    #[test]
+    fn owned_columns_keep_the_bits() {
+        if !available() {
+            return;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let mut seed = 12345u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        for &(m, k, n) in &[
+            (100, 700, 200),
+            (128, 784, 512),
+            (15, 1000, 97),
+            (512, 33, 64),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
+            // A transposed in memory for one case: the strided packing
+            let (av, at) = if m == 15 {
+                let mut t = vec![0.0; m * k];
+                for i in 0..m {
+                    for p in 0..k {
+                        t[p * m + i] = a[i * k + p];
+                    }
+                }
+                (t, true)
+            } else {
+                (a.clone(), false)
+            };
+            let sa = Strided {
+                ptr: av.as_ptr(),
+                rs: if at { 1 } else { k as isize },
+                cs: if at { m as isize } else { 1 },
+            };
+            let sb = Strided {
+                ptr: b.as_ptr(),
+                rs: n as isize,
+                cs: 1,
+            };
+            let mut one = vec![0.0f32; m * n];
+            let mut owned = vec![f32::NAN; m * n];
+            // SAFETY: AVX-512F is present; A (m x k) and B (k x n) are read
+            // inside their vectors; C is m x n, row stride n.
+            unsafe {
+                gemm(m, k, n, sa, sb, one.as_mut_ptr(), n, false);
+                pool.install(|| gemm(m, k, n, sa, sb, owned.as_mut_ptr(), n, true));
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one), bits(&owned), "{m}x{k}x{n}");
+        }
     }
 }
