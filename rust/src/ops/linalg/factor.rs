@@ -3,7 +3,7 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{all_finite, batch_of, for_batch, load, read, store, Out, Scalar};
+use super::{all_finite, batch_of, for_batch, for_batch_with, load, read, store, Out, Scalar};
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::diag::Diag;
@@ -21,40 +21,53 @@ use faer::{Accum, Mat, MatMut, Par};
 
 /// Faer's parallelism for one `m x n` matrix in a batch of `batch`: a batch
 /// runs one matrix per rayon task, each sequential inside; one matrix uses
-/// faer's rayon parallelism from 128 columns up (below that the fork/join
-/// costs more than it saves).
-fn par_for(batch: usize, m: usize, n: usize) -> Par {
-    if batch > 1 || m.min(n) < 128 {
+/// faer's rayon parallelism from `PAR_MIN` columns up.
+pub(crate) fn par_for(batch: usize, m: usize, n: usize) -> Par {
+    if batch > 1 || m.min(n) < PAR_MIN {
         Par::Seq
     } else {
         Par::rayon(0)
     }
 }
 
+/// The side from which one matrix's factorization forks. Measured on the
+/// 2-core benchmark machine (faer 0.24): at 256 the fork/join costs more than
+/// the second core brings (sequential Cholesky 0.085 ms against 0.16 ms,
+/// QR with Q 1.2 ms against 2.9 ms, float32), and on a loaded machine it does
+/// up to 1024 as well.
+const PAR_MIN: usize = 512;
+
 // ---------------------------------------------------------------------------
 // cholesky: the lower factor (the upper triangle zero); NaNs where the
 // matrix is not positive definite. Reads the lower triangle only.
 
-fn cholesky_one<T: Scalar>(a: &[T], n: usize, out: &mut [T], par: Par) {
-    let mut m = Mat::<T>::zeros(n, n);
+/// A Cholesky workspace: the column-major matrix and faer's scratch.
+struct CholWork<T> {
+    m: Vec<T>,
+    mem: MemBuffer,
+}
+
+fn cholesky_one<T: Scalar>(a: &[T], n: usize, out: &mut [T], par: Par, w: &mut CholWork<T>) {
+    // column j of the lower triangle, contiguous (the upper one is not read)
     for j in 0..n {
         for i in j..n {
-            m[(i, j)] = a[i * n + j];
+            w.m[j * n + i] = a[i * n + j];
         }
     }
-    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<T>(n, par, Default::default()));
+    let m = MatMut::from_column_major_slice_mut(&mut w.m, n, n);
     let res = cholesky_in_place(
-        m.as_mut(),
+        m,
         Default::default(),
         par,
-        MemStack::new(&mut mem),
+        MemStack::new(&mut w.mem),
         Default::default(),
     );
     match res {
         Ok(_) => {
             for i in 0..n {
-                for j in 0..n {
-                    out[i * n + j] = if j <= i { m[(i, j)] } else { zero() };
+                let row = &mut out[i * n..(i + 1) * n];
+                for (j, o) in row.iter_mut().enumerate() {
+                    *o = if j <= i { w.m[j * n + i] } else { zero() };
                 }
             }
         }
@@ -74,10 +87,14 @@ pub fn build_cholesky(spec: &OpSpec) -> Result<Kernel> {
             let a = read::<T>(ins[0])?;
             let out = Out::<T>::new(&shape, 2);
             let par = par_for(batch, n, n);
-            for_batch(batch, |b| {
-                // SAFETY: `for_batch` visits each batch item once.
+            let init = || CholWork {
+                m: vec![zero::<T>(); n * n],
+                mem: MemBuffer::new(cholesky_in_place_scratch::<T>(n, par, Default::default())),
+            };
+            for_batch_with(batch, init, |w, b| {
+                // SAFETY: `for_batch_with` visits each batch item once.
                 let o = unsafe { out.block(b) };
-                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, o, par)
+                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, o, par, w)
             });
             Ok(vec![out.finish()?])
         }) as Kernel)
@@ -99,11 +116,51 @@ fn swap_rows<T: Scalar>(a: &mut MatMut<'_, T>, i: usize, k: usize) {
     }
 }
 
+/// Panels of at most this many columns are factored unblocked (LAPACK's
+/// getf2); the recursion above them splits in halves down to one column
+/// otherwise, and a faer matmul per split costs more than it saves on a
+/// few columns (1000 x 8 x 8: 320 ns a matrix through the recursion).
+const LU_LEAF: usize = 16;
+
+/// LAPACK's getf2 on a column-major panel: for each column, the first row
+/// of largest |.| is the pivot; a zero pivot leaves the column unscaled.
+fn lu_unblocked<T: Scalar>(mut a: MatMut<'_, T>, piv: &mut [usize]) {
+    let (m, n) = (a.nrows(), a.ncols());
+    for j in 0..m.min(n) {
+        let mut imax = j;
+        let mut best = abs1(&a[(j, j)]);
+        for i in j + 1..m {
+            let v = abs1(&a[(i, j)]);
+            if v > best {
+                best = v;
+                imax = i;
+            }
+        }
+        piv[j] = imax;
+        if a[(imax, j)] != zero() {
+            swap_rows(&mut a, j, imax);
+            let inv = recip(&a[(j, j)]);
+            for i in j + 1..m {
+                a[(i, j)] = a[(i, j)] * inv;
+            }
+        }
+        for c in j + 1..n {
+            let u = a[(j, c)];
+            for i in j + 1..m {
+                a[(i, c)] = a[(i, c)] - a[(i, j)] * u;
+            }
+        }
+    }
+}
+
 fn lu_rec<T: Scalar>(mut a: MatMut<'_, T>, piv: &mut [usize], par: Par) {
     let (m, n) = (a.nrows(), a.ncols());
     let k = m.min(n);
     if k == 0 {
         return;
+    }
+    if n <= LU_LEAF {
+        return lu_unblocked(a, piv);
     }
     if m == 1 {
         piv[0] = 0;
@@ -165,13 +222,23 @@ pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
             let pivs = Out::<i32>::new(&piv_shape, 1);
             let perms = Out::<i32>::new(&perm_shape, 1);
             let par = par_for(batch, m, n);
-            for_batch(batch, |b| {
-                let mut mat = load(&a[b * m * n..(b + 1) * m * n], m, n);
-                let mut piv = vec![0usize; k];
-                lu_rec(mat.as_mut(), &mut piv, par);
-                // SAFETY: `for_batch` visits each batch item once.
+            let init = || (vec![zero::<T>(); m * n], vec![0usize; k]);
+            for_batch_with(batch, init, |(mat, piv), b| {
+                // column-major copy
+                let blk = &a[b * m * n..(b + 1) * m * n];
+                for j in 0..n {
+                    for i in 0..m {
+                        mat[j * m + i] = blk[i * n + j];
+                    }
+                }
+                lu_rec(MatMut::from_column_major_slice_mut(mat, m, n), piv, par);
+                // SAFETY: `for_batch_with` visits each batch item once.
                 let (o, pv, pm) = unsafe { (out.block(b), pivs.block(b), perms.block(b)) };
-                store(mat.as_ref(), o);
+                for i in 0..m {
+                    for j in 0..n {
+                        o[i * n + j] = mat[j * m + i];
+                    }
+                }
                 for (i, p) in pm.iter_mut().enumerate() {
                     *p = i as i32;
                 }
