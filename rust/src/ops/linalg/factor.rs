@@ -3,18 +3,45 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{all_finite, batch_of, for_batch, load, read, store, Out, Scalar};
+use super::{all_finite, batch_of, for_batch, for_batch_with, load, read, store, Out, Scalar};
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
+use faer::linalg::householder as hh;
 use faer::linalg::matmul::matmul;
+use faer::linalg::qr::no_pivoting::factor as qrf;
+use faer::linalg::svd::{svd as faer_svd, svd_scratch, ComputeSvdVectors};
 use faer::linalg::triangular_solve::solve_unit_lower_triangular_in_place;
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::traits::math_utils::{abs1, conj, from_real, is_finite, nan, one, real, recip, zero};
-use faer::{Accum, MatMut, Par, Side};
+use faer::{Accum, Mat, MatMut, Par};
 
-/// Faer's parallelism for one matrix of `n` columns in a batch of `batch`.
-fn par_for(batch: usize, n: usize) -> Par {
-    if batch > 1 || n < 128 {
+/// Faer's parallelism for one `m x n` matrix in a batch of `batch`: a batch
+/// runs one matrix per rayon task, each sequential inside; one matrix uses
+/// faer's rayon parallelism from `PAR_MIN` columns up.
+pub(crate) fn par_for(batch: usize, m: usize, n: usize) -> Par {
+    if batch > 1 || m.min(n) < PAR_MIN {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    }
+}
+
+/// The side from which one matrix's factorization forks. Measured on the
+/// 2-core benchmark machine (faer 0.24): at 256 the fork/join costs more than
+/// the second core brings (sequential Cholesky 0.085 ms against 0.16 ms,
+/// QR with Q 1.2 ms against 2.9 ms, float32), and on a loaded machine it does
+/// up to 1024 as well.
+const PAR_MIN: usize = 512;
+
+/// The same for the eigen and singular value decompositions, whose
+/// iterative phases gain from the second core from 128 columns (faer's SVD
+/// of a 256 x 256 float32 matrix: 10.6 ms forked, 55 ms sequential).
+fn par_for_iterative(batch: usize, m: usize, n: usize) -> Par {
+    if batch > 1 || m.min(n) < 128 {
         Par::Seq
     } else {
         Par::rayon(0)
@@ -25,15 +52,36 @@ fn par_for(batch: usize, n: usize) -> Par {
 // cholesky: the lower factor (the upper triangle zero); NaNs where the
 // matrix is not positive definite. Reads the lower triangle only.
 
-fn cholesky_one<T: Scalar>(a: &[T], n: usize, out: &mut [T]) {
-    let mut m = faer::Mat::<T>::zeros(n, n);
-    for i in 0..n {
-        for j in 0..=i {
-            m[(i, j)] = a[i * n + j];
+/// A Cholesky workspace: the column-major matrix and faer's scratch.
+struct CholWork<T> {
+    m: Vec<T>,
+    mem: MemBuffer,
+}
+
+fn cholesky_one<T: Scalar>(a: &[T], n: usize, out: &mut [T], par: Par, w: &mut CholWork<T>) {
+    // column j of the lower triangle, contiguous (the upper one is not read)
+    for j in 0..n {
+        for i in j..n {
+            w.m[j * n + i] = a[i * n + j];
         }
     }
-    match m.llt(Side::Lower) {
-        Ok(llt) => store(llt.L(), out),
+    let m = MatMut::from_column_major_slice_mut(&mut w.m, n, n);
+    let res = cholesky_in_place(
+        m,
+        Default::default(),
+        par,
+        MemStack::new(&mut w.mem),
+        Default::default(),
+    );
+    match res {
+        Ok(_) => {
+            for i in 0..n {
+                let row = &mut out[i * n..(i + 1) * n];
+                for (j, o) in row.iter_mut().enumerate() {
+                    *o = if j <= i { w.m[j * n + i] } else { zero() };
+                }
+            }
+        }
         Err(_) => out.fill(nan()),
     }
 }
@@ -49,10 +97,15 @@ pub fn build_cholesky(spec: &OpSpec) -> Result<Kernel> {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
             let a = read::<T>(ins[0])?;
             let out = Out::<T>::new(&shape, 2);
-            for_batch(batch, |b| {
-                // SAFETY: `for_batch` visits each batch item once.
+            let par = par_for(batch, n, n);
+            let init = || CholWork {
+                m: vec![zero::<T>(); n * n],
+                mem: MemBuffer::new(cholesky_in_place_scratch::<T>(n, par, Default::default())),
+            };
+            for_batch_with(batch, init, |w, b| {
+                // SAFETY: `for_batch_with` visits each batch item once.
                 let o = unsafe { out.block(b) };
-                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, o)
+                cholesky_one(&a[b * n * n..(b + 1) * n * n], n, o, par, w)
             });
             Ok(vec![out.finish()?])
         }) as Kernel)
@@ -74,11 +127,51 @@ fn swap_rows<T: Scalar>(a: &mut MatMut<'_, T>, i: usize, k: usize) {
     }
 }
 
+/// Panels of at most this many columns are factored unblocked (LAPACK's
+/// getf2); the recursion above them splits in halves down to one column
+/// otherwise, and a faer matmul per split costs more than it saves on a
+/// few columns (1000 x 8 x 8: 320 ns a matrix through the recursion).
+const LU_LEAF: usize = 16;
+
+/// LAPACK's getf2 on a column-major panel: for each column, the first row
+/// of largest |.| is the pivot; a zero pivot leaves the column unscaled.
+fn lu_unblocked<T: Scalar>(mut a: MatMut<'_, T>, piv: &mut [usize]) {
+    let (m, n) = (a.nrows(), a.ncols());
+    for j in 0..m.min(n) {
+        let mut imax = j;
+        let mut best = abs1(&a[(j, j)]);
+        for i in j + 1..m {
+            let v = abs1(&a[(i, j)]);
+            if v > best {
+                best = v;
+                imax = i;
+            }
+        }
+        piv[j] = imax;
+        if a[(imax, j)] != zero() {
+            swap_rows(&mut a, j, imax);
+            let inv = recip(&a[(j, j)]);
+            for i in j + 1..m {
+                a[(i, j)] = a[(i, j)] * inv;
+            }
+        }
+        for c in j + 1..n {
+            let u = a[(j, c)];
+            for i in j + 1..m {
+                a[(i, c)] = a[(i, c)] - a[(i, j)] * u;
+            }
+        }
+    }
+}
+
 fn lu_rec<T: Scalar>(mut a: MatMut<'_, T>, piv: &mut [usize], par: Par) {
     let (m, n) = (a.nrows(), a.ncols());
     let k = m.min(n);
     if k == 0 {
         return;
+    }
+    if n <= LU_LEAF {
+        return lu_unblocked(a, piv);
     }
     if m == 1 {
         piv[0] = 0;
@@ -139,14 +232,24 @@ pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
             let out = Out::<T>::new(&shape, 2);
             let pivs = Out::<i32>::new(&piv_shape, 1);
             let perms = Out::<i32>::new(&perm_shape, 1);
-            let par = par_for(batch, n);
-            for_batch(batch, |b| {
-                let mut mat = load(&a[b * m * n..(b + 1) * m * n], m, n);
-                let mut piv = vec![0usize; k];
-                lu_rec(mat.as_mut(), &mut piv, par);
-                // SAFETY: `for_batch` visits each batch item once.
+            let par = par_for(batch, m, n);
+            let init = || (vec![zero::<T>(); m * n], vec![0usize; k]);
+            for_batch_with(batch, init, |(mat, piv), b| {
+                // column-major copy
+                let blk = &a[b * m * n..(b + 1) * m * n];
+                for j in 0..n {
+                    for i in 0..m {
+                        mat[j * m + i] = blk[i * n + j];
+                    }
+                }
+                lu_rec(MatMut::from_column_major_slice_mut(mat, m, n), piv, par);
+                // SAFETY: `for_batch_with` visits each batch item once.
                 let (o, pv, pm) = unsafe { (out.block(b), pivs.block(b), perms.block(b)) };
-                store(mat.as_ref(), o);
+                for i in 0..m {
+                    for j in 0..n {
+                        o[i * n + j] = mat[j * m + i];
+                    }
+                }
                 for (i, p) in pm.iter_mut().enumerate() {
                     *p = i as i32;
                 }
@@ -164,9 +267,51 @@ pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
 // qr (Householder): q is m x m and r m x n with `full_matrices`, else
 // m x k and k x n (k = min(m, n)).
 
+/// The Householder QR of the row-major `m x n` block `a`: q (`m x kq`,
+/// kq = m or min(m, n)) and r (`kq x n`, upper trapezoidal) row-major.
+fn qr_one<T: Scalar>(a: &[T], m: usize, n: usize, kq: usize, qo: &mut [T], ro: &mut [T], par: Par) {
+    let k = m.min(n);
+    let mut qr = load(a, m, n);
+    let bs = qrf::recommended_block_size::<T>(m, n);
+    let mut coeff = Mat::<T>::zeros(bs, k);
+    let mut mem = MemBuffer::new(
+        qrf::qr_in_place_scratch::<T>(m, n, bs, par, Default::default())
+            .or(hh::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(m, bs, kq)),
+    );
+    let stack = MemStack::new(&mut mem);
+    qrf::qr_in_place(qr.as_mut(), coeff.as_mut(), par, stack, Default::default());
+    for i in 0..kq {
+        for j in 0..n {
+            ro[i * n + j] = if j >= i { qr[(i, j)] } else { zero() };
+        }
+    }
+    // the Householder basis: the first k columns' strict lower part, with
+    // a unit diagonal
+    let mut basis = qr.as_mut().subcols_mut(0, k);
+    for j in 0..k {
+        for i in 0..j {
+            basis[(i, j)] = zero();
+        }
+        basis[(j, j)] = one();
+    }
+    let mut q = Mat::<T>::zeros(m, kq);
+    for i in 0..kq {
+        q[(i, i)] = one();
+    }
+    hh::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        basis.rb(),
+        coeff.as_ref(),
+        faer::Conj::No,
+        q.as_mut(),
+        par,
+        stack,
+    );
+    store(q.as_ref(), qo);
+}
+
 pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(1, 2)?;
-    let full = spec.params.bool("full_matrices")?;
+    let _full = spec.params.bool("full_matrices")?;
     let shape = spec.ins[0].shape.clone();
     let r = shape.len();
     let (m, n) = (shape[r - 2], shape[r - 1]);
@@ -178,6 +323,7 @@ pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
             let a = read::<T>(ins[0])?;
             let qs = Out::<T>::new(&q_shape, 2);
             let rs = Out::<T>::new(&r_shape, 2);
+            let par = par_for(batch, m, n);
             for_batch(batch, |b| {
                 // SAFETY: `for_batch` visits each batch item once.
                 let (qo, ro) = unsafe { (qs.block(b), rs.block(b)) };
@@ -191,14 +337,7 @@ pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
                     ro.fill(zero());
                     return;
                 }
-                let qr = load(&a[b * m * n..(b + 1) * m * n], m, n).qr();
-                if full {
-                    store(qr.compute_Q().as_ref(), qo);
-                    store(qr.R(), ro);
-                } else {
-                    store(qr.compute_thin_Q().as_ref(), qo);
-                    store(qr.thin_R(), ro);
-                }
+                qr_one(&a[b * m * n..(b + 1) * m * n], m, n, kq, qo, ro, par);
             });
             Ok(vec![qs.finish()?, rs.finish()?])
         }) as Kernel)
@@ -222,6 +361,7 @@ pub fn build_eigh(spec: &OpSpec) -> Result<Kernel> {
             let a = read::<T>(ins[0])?;
             let vs = Out::<T>::new(&shape, 2);
             let ws = Out::<<T as Scalar>::Re>::new(&w_shape, 1);
+            let par = par_for_iterative(batch, n, n);
             for_batch(batch, |b| {
                 // SAFETY: `for_batch` visits each batch item once.
                 let (vo, wo) = unsafe { (vs.block(b), ws.block(b)) };
@@ -239,16 +379,35 @@ pub fn build_eigh(spec: &OpSpec) -> Result<Kernel> {
                     }
                 });
                 let ok = (0..n).all(|j| (0..n).all(|i| is_finite(&m[(i, j)])));
-                let side = if lower { Side::Lower } else { Side::Upper };
-                match (ok, m.self_adjoint_eigen(side)) {
-                    (true, Ok(e)) => {
-                        store(e.U(), vo);
-                        let s = e.S().column_vector();
+                // `m` holds one triangle: faer reads the lower one, so the
+                // upper one is given as its adjoint
+                let m = if lower { m } else { m.adjoint().to_owned() };
+                let mut u = Mat::<T>::zeros(n, n);
+                let mut s = Diag::<T>::zeros(n);
+                let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<T>(
+                    n,
+                    ComputeEigenvectors::Yes,
+                    par,
+                    Default::default(),
+                ));
+                let res = ok && self_adjoint_evd(
+                    m.as_ref(),
+                    s.as_mut(),
+                    Some(u.as_mut()),
+                    par,
+                    MemStack::new(&mut mem),
+                    Default::default(),
+                )
+                .is_ok();
+                match res {
+                    true => {
+                        store(u.as_ref(), vo);
+                        let s = s.column_vector();
                         for (i, w) in wo.iter_mut().enumerate() {
                             *w = T::re(&s[i]);
                         }
                     }
-                    _ => {
+                    false => {
                         vo.fill(nan());
                         wo.fill(nan());
                     }
@@ -280,6 +439,7 @@ pub fn build_svd(spec: &OpSpec) -> Result<Kernel> {
             let ss = Out::<<T as Scalar>::Re>::new(&outs[0], 1);
             let us = uv.then(|| Out::<T>::new(&outs[1], 2));
             let vs = uv.then(|| Out::<T>::new(&outs[2], 2));
+            let par = par_for_iterative(batch, m, n);
             for_batch(batch, |b| {
                 // SAFETY: `for_batch` visits each batch item once.
                 let so = unsafe { ss.block(b) };
@@ -316,28 +476,59 @@ pub fn build_svd(spec: &OpSpec) -> Result<Kernel> {
                     return fail(so, uo, vo);
                 }
                 let mat = load(blk, m, n);
-                let (Some(uo), Some(vo)) = (uo, vo) else {
-                    match mat.singular_values() {
-                        Ok(s) => {
-                            for (o, x) in so.iter_mut().zip(&s) {
-                                *o = T::re(&from_real(x));
+                let mut s = Diag::<T>::zeros(k);
+                let Some((uo, vo)) = uo.zip(vo) else {
+                    let mut mem = MemBuffer::new(svd_scratch::<T>(
+                        m,
+                        n,
+                        ComputeSvdVectors::No,
+                        ComputeSvdVectors::No,
+                        par,
+                        Default::default(),
+                    ));
+                    let res = faer_svd(
+                        mat.as_ref(),
+                        s.as_mut(),
+                        None,
+                        None,
+                        par,
+                        MemStack::new(&mut mem),
+                        Default::default(),
+                    );
+                    match res {
+                        Ok(()) => {
+                            let s = s.column_vector();
+                            for (i, x) in so.iter_mut().enumerate() {
+                                *x = T::re(&s[i]);
                             }
                         }
                         Err(_) => so.fill(nan()),
                     }
                     return;
                 };
-                match if full { mat.svd() } else { mat.thin_svd() } {
-                    Ok(svd) => {
-                        let s = svd.S().column_vector();
+                let (cu, cv) = if full { (m, n) } else { (k, k) };
+                let how = if full { ComputeSvdVectors::Full } else { ComputeSvdVectors::Thin };
+                let mut u = Mat::<T>::zeros(m, cu);
+                let mut v = Mat::<T>::zeros(n, cv);
+                let mut mem = MemBuffer::new(svd_scratch::<T>(m, n, how, how, par, Default::default()));
+                let res = faer_svd(
+                    mat.as_ref(),
+                    s.as_mut(),
+                    Some(u.as_mut()),
+                    Some(v.as_mut()),
+                    par,
+                    MemStack::new(&mut mem),
+                    Default::default(),
+                );
+                match res {
+                    Ok(()) => {
+                        let s = s.column_vector();
                         for (i, x) in so.iter_mut().enumerate() {
                             *x = T::re(&s[i]);
                         }
-                        store(svd.U(), uo);
+                        store(u.as_ref(), uo);
                         // vh = V^H
-                        let v = svd.V();
-                        let kk = v.ncols();
-                        for i in 0..kk {
+                        for i in 0..cv {
                             for j in 0..n {
                                 vo[i * n + j] = conj(&v[(j, i)]);
                             }

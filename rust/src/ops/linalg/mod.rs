@@ -192,6 +192,22 @@ pub(crate) fn for_batch(batch: usize, f: impl Fn(usize) + Sync + Send) {
     }
 }
 
+/// Run `f(w, b)` for every batch item, in parallel when there are several,
+/// with a workspace `w` from `init` reused across the items one task runs
+/// (a batch of small matrices then allocates per task, not per matrix).
+pub(crate) fn for_batch_with<W>(
+    batch: usize,
+    init: impl Fn() -> W + Sync + Send,
+    f: impl Fn(&mut W, usize) + Sync + Send,
+) {
+    if batch <= 1 {
+        let mut w = init();
+        (0..batch).for_each(|b| f(&mut w, b));
+    } else {
+        (0..batch).into_par_iter().for_each_init(init, f);
+    }
+}
+
 /// The batch size of an operand with `core` trailing core dims.
 pub(crate) fn batch_of(shape: &[usize], core: usize) -> usize {
     numel(&shape[..shape.len().saturating_sub(core)])

@@ -10,7 +10,7 @@ use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::linalg::triangular_solve as ts;
 use faer::traits::math_utils::{abs1, nan, zero};
-use faer::{Conj, MatMut, MatRef, Par};
+use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 // ---------------------------------------------------------------------------
 // triangular_solve(a, b): op(a) x = b (left_side) or x op(a) = b, op(a) one
@@ -47,13 +47,32 @@ fn tri_solve_one<T: Scalar>(
         }
     };
     let c = if conjugate { Conj::Yes } else { Conj::No };
-    match (lower_eff, unit) {
+    let solve = |rhs: MatMut<'_, T>| match (lower_eff, unit) {
         (true, false) => ts::solve_lower_triangular_in_place_with_conj(eff, c, rhs, par),
         (true, true) => ts::solve_unit_lower_triangular_in_place_with_conj(eff, c, rhs, par),
         (false, false) => ts::solve_upper_triangular_in_place_with_conj(eff, c, rhs, par),
         (false, true) => ts::solve_unit_upper_triangular_in_place_with_conj(eff, c, rhs, par),
+    };
+    if left && cols > 1 && m >= COL_MAJOR_MIN {
+        // faer's blocked solve runs a column-major right-hand side about
+        // 1.5x faster (1024 x 1024 float32: 9.3 ms against 13.9 ms), which
+        // pays for the two copies
+        let mut cm = Mat::<T>::from_fn(rows, cols, |i, j| rhs[(i, j)]);
+        solve(cm.as_mut());
+        let mut rhs = rhs;
+        for i in 0..rows {
+            for j in 0..cols {
+                rhs[(i, j)] = cm[(i, j)];
+            }
+        }
+    } else {
+        solve(rhs);
     }
 }
+
+/// The size from which a row-major right-hand side is solved as a
+/// column-major copy.
+const COL_MAJOR_MIN: usize = 512;
 
 pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(2, 1)?;
@@ -79,11 +98,7 @@ pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
         a_batch,
         batch
     );
-    let par = if batch > 1 || m < 128 {
-        Par::Seq
-    } else {
-        Par::rayon(0)
-    };
+    let par = super::factor::par_for(batch, m, m);
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "triangular_solve", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {

@@ -215,3 +215,39 @@ fn hessenberg_q_reconstructs_its_input() {
         }
     }
 }
+
+#[test]
+fn lu_leaves_and_recursion_reconstruct_a_pivoting_matrix() {
+    // 40 columns: the recursion splits to panels of at most 16 columns
+    // (getf2); P a = L U within rounding, and the first pivot is row 39's
+    let n = 40;
+    let a: Vec<f64> = (0..n * n)
+        .map(|i| {
+            let (r, c) = (i / n, i % n);
+            ((r * 7 + c * 13) % 17) as f64 - 8.0 + if r == n - 1 && c == 0 { 100.0 } else { 0.0 }
+        })
+        .collect();
+    let out = run(
+        Params::new("lu"),
+        &[Buffer::from_vec(vec![n, n], &a).unwrap()],
+        &[
+            (DType::F64, vec![n, n]),
+            (DType::I32, vec![n]),
+            (DType::I32, vec![n]),
+        ],
+    );
+    let lu = f64s(&out[0]);
+    let perm = out[2].slice::<i32>().unwrap();
+    assert_eq!(out[1].slice::<i32>().unwrap()[0], (n - 1) as i32);
+    for i in 0..n {
+        for j in 0..n {
+            let mut s = 0.0;
+            for k in 0..=i.min(j) {
+                let l = if k == i { 1.0 } else { lu[i * n + k] };
+                s += l * lu[k * n + j];
+            }
+            let want = a[perm[i] as usize * n + j];
+            assert!((s - want).abs() < 1e-9, "({i}, {j}): {s} != {want}");
+        }
+    }
+}
