@@ -199,12 +199,17 @@ def _schedule_pair(kind, base):
 lr_kinds = st.sampled_from(["constant", "cosine", "warmup_cosine", "piecewise"])
 
 
+# A linear (warmup) schedule divides the int32 step count, which is float32
+# even under x64 (JAX's to_inexact_dtype, as in optax): not a float64 schedule.
+lr_kinds_float64 = st.sampled_from(["constant", "cosine", "piecewise"])
+
+
 @st.composite
-def optimizer_cases(draw):
+def optimizer_cases(draw, kinds=lr_kinds):
   """(name, rjax optimizer, NumPy reference (init, step)) with drawn hyperparameters."""
   name = draw(st.sampled_from(["sgd", "sgd_momentum", "adam", "adamw", "rmsprop", "adagrad",
                                "lion"]))
-  lr, ref_lr_ = _schedule_pair(draw(lr_kinds), draw(lrs))
+  lr, ref_lr_ = _schedule_pair(draw(kinds), draw(lrs))
   if name == "sgd":
     return name, optim.sgd(lr), ref_sgd(ref_lr_)
   if name == "sgd_momentum":
@@ -283,7 +288,7 @@ def test_optimizer_matches_update_equations_float32(case, problem, jit):
   _assert_trajectory(got, _ref_run(ref, params, grads, np.float32), np.float32, 2e-5, 2e-5)
 
 
-@given(case=optimizer_cases(), problem=problems())
+@given(case=optimizer_cases(lr_kinds_float64), problem=problems())
 def test_optimizer_matches_update_equations_float64(case, problem):
   _, opt, ref = case
   params, grads = problem

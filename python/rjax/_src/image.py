@@ -149,7 +149,7 @@ def _apply(x, out_shape, spatial_dims, scales, translations, kernel, antialias, 
 
 def _inexact(x):
   x = jnp.asarray(x)
-  return x if dtypes.is_float(x.dtype) else x.astype(dtypes.default_float_dtype())
+  return x if dtypes.is_inexact(x.dtype) else x.astype(dtypes.to_inexact_dtype(x.dtype))
 
 
 def _shape(name, shape, image) -> tuple:
@@ -188,7 +188,7 @@ def scale_and_translate(image, shape: Sequence[int], spatial_dims: Sequence[int]
   st = jnp.asarray(scale), jnp.asarray(translation)
   ft = dtypes.result_type(*st)
   if not dtypes.is_float(ft):
-    ft = dtypes.default_float_dtype()
+    ft = dtypes.to_inexact_dtype(ft)
   scale, translation = st[0].astype(ft), st[1].astype(ft)
   if scale.shape != (len(spatial_dims),) or translation.shape != (len(spatial_dims),):
     raise ValueError(f"scale_and_translate: scale and translation need one entry per spatial "

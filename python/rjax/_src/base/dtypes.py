@@ -118,6 +118,35 @@ def default_complex_dtype() -> np.dtype:
   return complex128 if x64_enabled() else complex64
 
 
+# JAX's ``_dtype_to_inexact``: a narrow integer or bool becomes float32 even
+# with x64 on; only a 64-bit integer becomes float64 (and, without x64, the
+# stored float32).
+_to_inexact = {bool_: float32, int8: float32, uint8: float32, int16: float32,
+               uint16: float32, int32: float32, uint32: float32, int64: float64,
+               uint64: float64}
+
+
+def to_inexact_dtype(dtype) -> np.dtype:
+  """JAX's ``to_inexact_dtype``: ``dtype`` if inexact, else the float a
+  function with float results computes an integer or bool ``dtype`` in
+  (float32, or float64 for 64-bit integers), canonicalized."""
+  dt = np.dtype(dtype)
+  return canonicalize_dtype(_to_inexact.get(dt, dt))
+
+
+def to_floating_dtype(dtype) -> np.dtype:
+  """JAX's ``to_floating_dtype``: :func:`to_inexact_dtype`, and a complex
+  dtype's real part."""
+  return real_dtype(to_inexact_dtype(dtype))
+
+
+def to_complex_dtype(dtype) -> np.dtype:
+  """JAX's ``to_complex_dtype``: complex128 for float64/complex128 (after
+  :func:`to_inexact_dtype`), else complex64; canonicalized."""
+  return canonicalize_dtype(
+      complex128 if to_inexact_dtype(dtype) in (float64, complex128) else complex64)
+
+
 def issubdtype(a, b) -> bool:
   """``np.issubdtype`` that also knows bfloat16 is a floating type."""
   a = np.dtype(a)

@@ -41,7 +41,7 @@ def promote_dtypes_inexact(*args):
   arrs = [jnp.asarray(a) for a in args]
   dt = dtypes.result_type(*arrs)
   if not dtypes.is_float(dt):
-    dt = dtypes.default_float_dtype()
+    dt = dtypes.to_inexact_dtype(dt)
   return [a.astype(dt) for a in arrs]
 
 

@@ -145,7 +145,8 @@ def fft(x, fft_type, fft_lengths: Sequence[int]):
     raise ValueError("only real valued inputs supported for rfft")
   if fft_type == FftType.RFFT:
     if dt.name not in ("float32", "float64"):
-      x = lax.convert_element_type(x, dtypes.real_dtype(dtypes.complex_dtype(dt)))
+      # (JAX's to_inexact_dtype: 64-bit integers transform in float64)
+      x = lax.convert_element_type(x, dtypes.to_floating_dtype(dtypes.to_complex_dtype(dt)))
   elif not dtypes.is_complex(dt):
-    x = lax.convert_element_type(x, dtypes.complex_dtype(dt))
+    x = lax.convert_element_type(x, dtypes.to_complex_dtype(dt))
   return fft_p.bind(x, fft_type=fft_type, fft_lengths=tuple(int(n) for n in fft_lengths))

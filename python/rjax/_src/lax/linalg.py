@@ -130,7 +130,7 @@ def _int_to_float(x):
   dt = _aval(x).dtype
   if dtypes.is_float(dt) or _is_complex(dt):
     return x
-  return lax.convert_element_type(x, dtypes.default_float_dtype())
+  return lax.convert_element_type(x, dtypes.to_inexact_dtype(dt))
 
 
 def symmetrize(x):

@@ -149,11 +149,12 @@ def pmean(x, axis_name, *, axis_index_groups=None):
 
 
 def _true_divide(s, size: int):
-  """``jnp.true_divide(s, size)`` of a psum result ``s``: integers become the
-  default float type first; the result is weak if ``s`` is."""
+  """``jnp.true_divide(s, size)`` of a psum result ``s``: integers become
+  float first (``dtypes.to_inexact_dtype``); the result is weak if ``s`` is."""
   aval = core.get_aval(s)
   if not dtypes.is_float(aval.dtype):
-    s = lax.convert_element_type(s, dtypes.default_float_dtype(), weak_type=aval.weak_type)
+    s = lax.convert_element_type(s, dtypes.to_inexact_dtype(aval.dtype),
+                                 weak_type=aval.weak_type)
   return lax.div(s, _scalar_like(size, s))
 
 

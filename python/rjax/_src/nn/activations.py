@@ -23,7 +23,7 @@ __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "
 def _inexact(name: str, x):
   x = jnp.asarray(x)
   if not dtypes.is_float(x.dtype):
-    x = x.astype(dtypes.default_float_dtype())
+    x = x.astype(dtypes.to_inexact_dtype(x.dtype))
   return x
 
 

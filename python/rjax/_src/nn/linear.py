@@ -26,7 +26,7 @@ def promote_dtype(*args, dtype=None, inexact: bool = True):
   if dtype is None:
     dtype = jnp.result_type(*arrays)
     if inexact and not dtypes.is_float(dtype):
-      dtype = dtypes.default_float_dtype()
+      dtype = dtypes.to_inexact_dtype(dtype)
   return [None if x is None else jnp.asarray(x, dtype) for x in args]
 
 

@@ -75,7 +75,7 @@ def _normalize(mdl: Module, x, mean, var, reduction_axes, feature_axes, dtype, p
   if dtype is None:
     dtype = jnp.result_type(*args)
     if not dtypes.is_float(dtype):
-      dtype = dtypes.default_float_dtype()
+      dtype = dtypes.to_inexact_dtype(dtype)
   return jnp.asarray(y, dtype)
 
 

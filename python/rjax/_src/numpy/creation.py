@@ -120,7 +120,7 @@ def _concrete(x, fun_name, what):
 
 def _inexact(dt) -> np.dtype:
   dt = np.dtype(dt)
-  return dt if dtypes.is_float(dt) else dtypes.default_float_dtype()
+  return dt if dtypes.is_float(dt) else dtypes.to_inexact_dtype(dt)
 
 
 def arange(start, stop=None, step=None, dtype=None, *, device=None):

@@ -105,7 +105,7 @@ def _core(func_name: str, fft_type: FftType, a, s, axes, norm):
     else:
       s = [shape[ax] for ax in axes]
   if not axes:
-    out = lax.convert_element_type(arr, dtypes.complex_dtype(_aval(arr).dtype))
+    out = lax.convert_element_type(arr, dtypes.to_complex_dtype(_aval(arr).dtype))
   else:
     out = _nd(arr, fft_type, s)
   f = _norm_factor(s, func_name, norm)
@@ -218,13 +218,6 @@ def irfft2(a, s=None, axes=(-2, -1), norm=None):
   return _core("irfft2", FftType.IRFFT, a, s, axes, norm)
 
 
-# JAX's to_inexact_dtype: the float dtype fftfreq computes an integer or bool
-# dtype's frequencies in.
-_TO_INEXACT = {np.dtype(k): np.dtype(v) for k, v in [
-    ("bool", "float32"), ("uint8", "float32"), ("int8", "float32"), ("uint16", "float32"),
-    ("int16", "float32"), ("uint32", "float32"), ("int32", "float32"), ("uint64", "float64"),
-    ("int64", "float64")]}
-
 
 def _check_freq_args(name: str, n, d):
   if isinstance(n, (list, tuple)):
@@ -242,7 +235,7 @@ def fftfreq(n, d=1.0, *, dtype=None, device=None):
   it) and divided by ``d * n`` as an array of that type."""
   out_dtype = dtype or dtypes.default_float_dtype()
   _check_freq_args("fftfreq", n, d)
-  dt = dtypes.finfo(_TO_INEXACT.get(np.dtype(out_dtype), np.dtype(out_dtype))).dtype
+  dt = dtypes.to_floating_dtype(out_dtype)
   i = creation.arange(n, dtype=dt)
   k = ufuncs.subtract(ufuncs.remainder(ufuncs.add(i, n // 2), n), n // 2)
   result = ufuncs.true_divide(ufuncs.astype(k, dt), lax_numpy.array(d * n, dtype=dt))

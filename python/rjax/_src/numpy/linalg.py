@@ -439,6 +439,12 @@ def _keep(x, axes, keepdims):
 
 def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
   check_arraylike("vector_norm", x)
+  xdt = _dtype(asarray(x))
+  if (ord is None or ord == 2) and not dtypes.is_inexact(xdt):
+    # JAX sums the squares of integers as integers (the default int, or
+    # uint for unsigned input) and takes the float square root of that sum
+    idt = dtypes.default_uint_dtype() if dtypes.is_unsigned(xdt) else dtypes.default_int_dtype()
+    x = lax.convert_element_type(asarray(x), dtypes.to_inexact_dtype(idt))
   (x,) = promote_dtypes_inexact(x)
   nd = len(_shape(x))
   axes = canonicalize_axes(axis, nd, "vector_norm")

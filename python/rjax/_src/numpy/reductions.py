@@ -186,7 +186,7 @@ def _float_dtype(name, a, dtype):
   if dtype is not None:
     return dtypes.canonicalize_dtype(dtype)
   dt = _aval(a).dtype
-  return dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype()
+  return dtypes.to_inexact_dtype(dt)
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
@@ -210,7 +210,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     w = _arr("average", weights)
     av, wv = _aval(a), _aval(w)
     dt, _ = dtypes.result_type_and_weak(a, w)
-    dt = dt if dtypes.is_inexact(dt) else dtypes.default_float_dtype()
+    dt = dtypes.to_inexact_dtype(dt)
     a, w = _cast(a, dt), _cast(w, dt)
     if wv.shape != av.shape:
       if axis is None or wv.ndim != 1:
@@ -513,7 +513,7 @@ def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
   if np.any((qs < 0) | (qs > 1)):
     raise ValueError(f"{name}: quantiles must be in the range [0, 1]")
   av = _aval(a)
-  dt = av.dtype if dtypes.is_float(av.dtype) else dtypes.default_float_dtype()
+  dt = av.dtype if dtypes.is_float(av.dtype) else dtypes.to_inexact_dtype(av.dtype)
   a = _cast(a, dt)
   if axis is None:
     a = shapes.reshape(a, (av.size,))

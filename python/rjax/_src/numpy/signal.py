@@ -176,7 +176,8 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002
     raise NotImplementedError("string values for `bins` not implemented.")
   check_arraylike("histogram_bin_edges", a, bins)
   arr = asarray(a)
-  dt = _aval(arr).dtype if dtypes.is_float(_aval(arr).dtype) else dtypes.default_float_dtype()
+  adt = _aval(arr).dtype
+  dt = adt if dtypes.is_float(adt) else dtypes.to_inexact_dtype(adt)
   if np.ndim(bins) == 1:
     return lax.convert_element_type(asarray(bins), dt)
   if isinstance(bins, core.Tracer):

@@ -220,7 +220,7 @@ def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
   """Counts of ``a`` in ``bins`` (a count or the edges); returns (hist, edges)."""
   a = _ravel(_arr("histogram", a))
   adt = _aval(a).dtype
-  fdt = adt if dtypes.is_float(adt) else dtypes.default_float_dtype()
+  fdt = adt if dtypes.is_float(adt) else dtypes.to_inexact_dtype(adt)
   af = lax.convert_element_type(a, fdt)
   if isinstance(bins, (int, np.integer)):
     nb = int(bins)

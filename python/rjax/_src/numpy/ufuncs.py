@@ -794,11 +794,15 @@ conj = conjugate
 def angle(z, deg: bool = False):
   """Argument of ``z``: ``arctan2(imag(z), real(z))`` (0 or pi for real input, in degrees
   if ``deg``)."""
-  z = _one_arg("angle", z, promote_args_inexact)
-  if _is_complex(z):
-    out = lax.atan2(complex_ops.imag(z), complex_ops.real(z))
-  else:
-    out = lax.atan2(shapes.full_like(z, 0), z)
+  z = _one_arg("angle", z)
+  re, im = real(z), imag(z)
+  # JAX: a non-float input, and a 0-d float one, is computed in the default
+  # float type (float64 under x64, whatever the integer's width)
+  zdt = _aval(z).dtype
+  if not dtypes.is_inexact(_aval(re).dtype) or (dtypes.is_float(zdt) and _aval(z).ndim == 0):
+    re = lax.convert_element_type(re, dtypes.default_float_dtype())
+    im = lax.convert_element_type(im, dtypes.default_float_dtype())
+  out = lax.atan2(im, re)
   return lax.mul(out, _c(180 / math.pi, out)) if deg else out
 
 

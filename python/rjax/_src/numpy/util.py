@@ -56,10 +56,10 @@ def promote_dtypes(*args: Any) -> list:
 
 
 def promote_dtypes_inexact(*args: Any) -> list:
-  """Promote, then to the default float type if the result is not a float."""
+  """Promote, then to an inexact type (JAX's ``to_inexact_dtype``: float32
+  for narrow integers and bool, float64 for 64-bit ones under x64)."""
   dt, weak = dtypes.result_type_and_weak(*args)
-  if not dtypes.is_inexact(dt):
-    dt = dtypes.default_float_dtype()
+  dt = dtypes.to_inexact_dtype(dt)
   return [_to_dtype(a, dt, weak) for a in args]
 
 

@@ -781,7 +781,7 @@ def choice(key, a, shape: Sequence[int] = (), replace: bool = True, p=None, axis
   else:
     p_arr = jnp.asarray(p)
     if not dtypes.is_float(p_arr.dtype):
-      p_arr = p_arr.astype(dtypes.default_float_dtype())
+      p_arr = p_arr.astype(dtypes.to_inexact_dtype(p_arr.dtype))
     if p_arr.shape != (n_inputs,):
       raise ValueError(f"p must be None or a 1D vector with the same size as a.shape[axis]. "
                        f"p has shape {p_arr.shape} and a.shape[axis] is {n_inputs}.")
@@ -954,7 +954,7 @@ def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True,
   k, _ = _check_prng_key("categorical", key)
   logits_arr = jnp.asarray(logits)
   if not dtypes.is_float(logits_arr.dtype):
-    logits_arr = logits_arr.astype(dtypes.default_float_dtype())
+    logits_arr = logits_arr.astype(dtypes.to_inexact_dtype(logits_arr.dtype))
   axis = _canon_axis("categorical", axis, logits_arr.ndim)
   batch_shape = tuple(np.delete(logits_arr.shape, axis))
   if shape is None:
@@ -1009,7 +1009,7 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
   mean, cov = jnp.asarray(mean), jnp.asarray(cov)
   dt = jnp.result_type(mean.dtype, cov.dtype)
   if not dtypes.is_float(dt):
-    dt = dtypes.default_float_dtype()
+    dt = dtypes.to_inexact_dtype(dt)
   if dtype is not None:
     dt = _float_dtype("multivariate_normal", dtype)
   if mean.ndim < 1:

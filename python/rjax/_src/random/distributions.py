@@ -181,7 +181,7 @@ def geometric(key, p, shape=None, dtype=None):
 def _geometric_jit(k, p, shape, dtype):
   p = jnp.asarray(p)
   if not dtypes.is_float(p.dtype):
-    p = p.astype(dtypes.default_float_dtype())
+    p = p.astype(dtypes.to_inexact_dtype(p.dtype))
   u = _uniform(k, 0., 1., shape, p.dtype)
   u = jnp.where(u == 0, 1, u)
   log_one_minus_p = jnp.broadcast_to(lax.log1p(-p), shape)
@@ -354,7 +354,7 @@ def _binomial(k, count, prob, shape, dtype):
     _check_shape("binomial", shape, _shape_of(count), _shape_of(prob))
   prob = jnp.asarray(prob)
   if not dtypes.is_float(prob.dtype):
-    prob = prob.astype(dtypes.default_float_dtype())
+    prob = prob.astype(dtypes.to_inexact_dtype(prob.dtype))
   count = jnp.broadcast_to(lax.convert_element_type(jnp.asarray(count), prob.dtype), shape)
   prob = jnp.broadcast_to(prob, shape)
   p_lt_half = prob < 0.5
@@ -401,7 +401,7 @@ def multinomial(key, n, p, *, shape=None, dtype=None, unroll=1):
   n, p = jnp.asarray(n), jnp.asarray(p)
   ft = dtypes.result_type(n, p)
   if not dtypes.is_float(ft):
-    ft = dtypes.default_float_dtype()
+    ft = dtypes.to_inexact_dtype(ft)
   n, p = n.astype(ft), p.astype(ft)
   if shape is None:
     shape = p.shape
