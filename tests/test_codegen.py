@@ -89,8 +89,10 @@ def _has_groups(fn, args) -> bool:
 
 def test_llvmlite_is_available():
   """The native tier is on in this environment (llvmlite is a dependency)."""
-  out, n, _ = _run_in("sync", lambda x: jnp.tanh(x) * 2.0 + 1.0, (jnp.arange(10.0),))
-  assert n == 1 and codegen.stats()["unavailable"] is None
+  out, n, (groups, nat) = _run_in("sync", lambda x: jnp.tanh(x) * 2.0 + 1.0, (jnp.arange(10.0),))
+  # n counts every compile in the process meanwhile (the background compiler
+  # may finish an earlier test's group): at least this one
+  assert n >= 1 and groups == nat == 1 and codegen.stats()["unavailable"] is None
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
