@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # The unit tests of rjax's unsafe code under Valgrind's memcheck (Debian's
 # valgrind works with stable Rust; Miri would need nightly). CI runs it after
-# `cargo test --lib --benches --release --no-default-features`, whose lib
-# test binary it reuses.
+# `cargo test --lib --benches --release`, whose lib test binary it reuses.
 #
 #   tools/valgrind_tests.sh             # the self-check, then the default filters
 #   tools/valgrind_tests.sh exec::fused # some filters (libtest substrings)
 #
 # Environment: RJAX_TEST_BIN, the test binary to run (default: the release
-# lib test binary, asked of cargo, which builds it only if it is stale);
-# RJAX_NO_DEFAULT_FEATURES=1 asks for the one built without the python
-# feature, as CI builds it.
+# lib test binary, asked of cargo, which builds it only if it is stale).
 #
 # The default filters cover the modules with `unsafe` code: the buffers and
 # their pool, typed slices, the strided and parallel loops, the elementwise
@@ -60,9 +57,7 @@ echo "== self-check: memcheck flags an out-of-bounds read (exit 1), as it should
 # --- the test binary -------------------------------------------------------------
 bin=${RJAX_TEST_BIN:-}
 if [ -z "$bin" ]; then
-  # RJAX_NO_DEFAULT_FEATURES=1: the binary built without the python feature (CI's)
-  nodef=(); [ -n "${RJAX_NO_DEFAULT_FEATURES:-}" ] && nodef=(--no-default-features)
-  bin=$(cargo test --lib --release "${nodef[@]}" --no-run --message-format=json 2> /dev/null \
+  bin=$(cargo test --lib --release --no-run --message-format=json 2> /dev/null \
         | python3 -c 'import json, sys
 for l in sys.stdin:
   m = json.loads(l)
