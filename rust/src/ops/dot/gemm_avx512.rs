@@ -355,8 +355,8 @@ unsafe fn pack_a<T: Kern>(mc: usize, kc: usize, a: Strided<T>, out: *mut T) {
                 }
                 for p in 0..kc {
                     let d = dst.add(p * MR);
-                    for i in 0..r {
-                        *d.add(i) = *src[i].add(p);
+                    for (i, s) in src.iter().enumerate().take(r) {
+                        *d.add(i) = *s.add(p);
                     }
                 }
             } else {
