@@ -138,16 +138,6 @@ def symmetrize(x):
   return lax.div(lax.add(x, _H(x)), _scalar(x, 2))
 
 
-def _perm_matrix(perm, dtype):
-  """P with (P @ a)[i] = a[perm[i]], from int32 permutations [..., m]."""
-  shape = _aval(perm).shape
-  m = shape[-1]
-  full = shape + (m,)
-  p = shapes.broadcast_in_dim(perm, full, tuple(range(len(shape))))
-  return lax.convert_element_type(lax.eq(p, shapes.broadcasted_iota(np.int32, full, len(shape))),
-                                  dtype)
-
-
 def _permute_rows(x, perm):
   """``x[..., perm[i], :]`` for every i: ``x`` [..., m, k] and int32
   permutations ``perm`` [..., m] with x's batch dims. One gather (O(m k)),

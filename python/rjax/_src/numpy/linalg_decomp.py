@@ -352,7 +352,7 @@ def _cofactor_solve(a, b):
   d = reductions.any(ufuncs.isnan(d) | ufuncs.isinf(d), axis=-1)
   d = shape_ops.broadcast_to(d[..., None, None], _shape(b))
   x = ufuncs.where(d, creation.zeros_like(b), b)
-  x = _mm(lax_linalg._perm_matrix(permutation, dt), x)
+  x = lax_linalg._permute_rows(x, permutation)
   x = lax_linalg.triangular_solve(lu_, x, left_side=True, lower=True, unit_diagonal=True)
   x = shape_ops.concatenate((x[..., :-1, :] * partial_det[..., -1, None, None], x[..., -1:, :]),
                             axis=-2)
