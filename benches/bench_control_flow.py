@@ -5,7 +5,9 @@
     python benches/bench_control_flow.py --quick    # fewer repeats
 
 - a jitted ``fori_loop`` of 10,000 iterations of a small update: the time per
-  iteration is the loop's overhead (one sub-program run per iteration);
+  iteration is the loop's overhead; its body runs through a loop frame
+  (``exec/frame.rs``), and again with frames off (the executor's sub-program
+  run per iteration) for comparison;
 - a ``scan`` over 1,000 steps of an RNN cell (hidden 256, batch 32), forward
   and forward + grad (reverse mode: the stacked-residual scan, then the
   transposed scan).
@@ -27,6 +29,7 @@ from common import bench, fmt_time, machine, optional_jax, ready, table  # noqa:
 import rjax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
 from rjax import lax  # noqa: E402
+from rjax._src.runtime.executable import set_loop_frames  # noqa: E402
 
 jax, jjnp = optional_jax()
 
@@ -67,6 +70,9 @@ def main():
   rx = jnp.asarray(x)
   got = np.asarray(rf(rx))
   t_r = bench(lambda: ready(rf(rx)), min_time, repeat)
+  prev = set_loop_frames(False)
+  t_off = bench(lambda: ready(rf(rx)), min_time, repeat)
+  set_loop_frames(prev)
   if jax is not None:
     jf = fori_workload(jjnp, jax.lax, jax)
     jx = jjnp.asarray(x)
@@ -75,8 +81,8 @@ def main():
   else:
     t_j = float("nan")
   rows.append([f"fori_loop {N_ITERS} iters (f32[16])", fmt_time(t_r),
-               f"{t_r / N_ITERS * 1e9:.0f} ns", fmt_time(t_j),
-               f"{t_j / N_ITERS * 1e9:.0f} ns", f"{t_j / t_r:.2f}"])
+               f"{t_r / N_ITERS * 1e9:.0f} ns (frames off: {t_off / N_ITERS * 1e9:.0f} ns)",
+               fmt_time(t_j), f"{t_j / N_ITERS * 1e9:.0f} ns", f"{t_j / t_r:.2f}"])
 
   # RNN scan: forward and grad
   W = (rng.normal(size=(H, H)) / np.sqrt(H)).astype(np.float32)

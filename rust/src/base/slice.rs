@@ -46,6 +46,21 @@ impl<'a> Slice<'a> {
         }
     }
 
+    /// `len` elements of `dtype` at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` live, aligned elements of `dtype` that
+    /// nothing writes while the result lives.
+    #[inline]
+    pub unsafe fn from_raw(dtype: DType, ptr: *const u8, len: usize) -> Slice<'a> {
+        Slice {
+            dtype,
+            ptr,
+            len,
+            _life: PhantomData,
+        }
+    }
+
     /// The elements `[start, start + len)` of a buffer.
     #[inline]
     pub fn of_buffer(b: &'a Buffer, start: usize, len: usize) -> Result<Slice<'a>> {

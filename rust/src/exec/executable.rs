@@ -5,6 +5,8 @@
 use crate::base::buffer::Buffer;
 use crate::base::error::{Error, Result};
 
+use super::frame::{elem_fits, group_fits, FStep, Plan};
+use crate::compiler::fusion::classify::{kind_of, Kind};
 use crate::compiler::fusion::{self, Step};
 use crate::compiler::passes::{self, PassStats};
 pub use crate::compiler::program::{InstrSpec, ProgramSpec};
@@ -22,6 +24,8 @@ struct Instr {
     /// Program inputs whose last use is this instruction: freed after it
     /// in a run that owns its inputs (`run_owned`).
     in_frees: Vec<usize>,
+    /// How a loop frame runs it (`exec::frame`), if one can.
+    frame: Option<FStep>,
 }
 
 pub struct Executable {
@@ -41,6 +45,9 @@ pub struct Executable {
     /// The Program as it came in, before the passes (what `api::format`
     /// exports).
     source: std::sync::Arc<ProgramSpec>,
+    /// The plan of a loop frame (`exec::frame`), if every instruction has
+    /// a frame step.
+    frame_plan: Option<Plan>,
 }
 
 /// Whether programs fuse (default on; `RJAX_FUSION=0` turns it off, to
@@ -128,6 +135,7 @@ impl Executable {
                     let kernel = ops::build(&spec)?;
                     // (an in-place form that cannot be built only costs a copy)
                     let in_place = ops::build_in_place(&spec).ok().flatten();
+                    let frame = elem_step(&s.params, &in_avals, &s.outs, &s.ins, &outs_of[k]);
                     instrs.push(Instr {
                         name: s.params.op.clone(),
                         kernel,
@@ -136,6 +144,7 @@ impl Executable {
                         outs: outs_of[k].clone(),
                         frees: vec![],
                         in_frees: vec![],
+                        frame,
                     });
                 }
                 Step::Group { members } => {
@@ -154,8 +163,19 @@ impl Executable {
                         })?;
                     let out_avals: Vec<Aval> = outs.iter().map(|&v| avals[v].clone()).collect();
                     let name = fused.describe();
+                    let group_ins: Vec<Aval> = ins.iter().map(|&v| avals[v].clone()).collect();
+                    let fits = group_fits(&fused, &group_ins);
+                    let total = crate::base::buffer::numel(&fused.shape);
+                    let tile = super::fused::tile_len(&fused);
                     let slot = super::native::Slot::new(fused, out_avals);
                     native.push(slot.clone());
+                    let frame = fits.then(|| FStep::Native {
+                        slot: slot.clone(),
+                        ins: ins.clone(),
+                        outs: outs.clone(),
+                        total,
+                        tile,
+                    });
                     instrs.push(Instr {
                         name,
                         kernel: super::native::kernel(slot),
@@ -164,6 +184,7 @@ impl Executable {
                         outs,
                         frees: vec![],
                         in_frees: vec![],
+                        frame,
                     });
                 }
             }
@@ -189,6 +210,17 @@ impl Executable {
             }
         }
         let out_avals = outputs.iter().map(|&o| avals[o].clone()).collect();
+        let frame_plan = if !host_calls && !effects && instrs.iter().all(|i| i.frame.is_some()) {
+            Some(Plan {
+                steps: instrs.iter_mut().filter_map(|i| i.frame.take()).collect(),
+                avals,
+                n_in: in_avals.len(),
+                consts: consts.clone(),
+                outputs: outputs.clone(),
+            })
+        } else {
+            None
+        };
         Ok(Executable {
             in_avals,
             out_avals,
@@ -201,6 +233,7 @@ impl Executable {
             effects,
             native,
             source,
+            frame_plan,
         })
     }
 
@@ -434,7 +467,34 @@ impl Executable {
     }
 }
 
+/// The frame step of an unfused instruction: an elementwise op whose
+/// values fit one chunk runs its slice kernel.
+fn elem_step(
+    p: &crate::base::params::Params,
+    in_avals: &[Aval],
+    out_avals: &[Aval],
+    ins: &[usize],
+    outs: &[usize],
+) -> Option<FStep> {
+    if !matches!(kind_of(p, in_avals, out_avals), Some(Kind::Elementwise))
+        || !elem_fits(in_avals, &out_avals[0])
+    {
+        return None;
+    }
+    let e = ops::table::lookup(&p.op)?.elementwise_kind()?;
+    let dtypes: Vec<_> = in_avals.iter().map(|a| a.dtype).collect();
+    let kernel = (e.resolve)(p, &dtypes, out_avals[0].dtype).ok()?;
+    Some(FStep::Elem {
+        kernel,
+        ins: ins.to_vec(),
+        out: *outs.first()?,
+    })
+}
+
 impl crate::ops::control::SubProgram for Executable {
+    fn frame(&self) -> Option<Box<dyn crate::ops::control::Frame + '_>> {
+        self.frame_plan.as_ref()?.frame()
+    }
     fn in_avals(&self) -> &[Aval] {
         &self.in_avals
     }

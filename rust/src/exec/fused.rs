@@ -207,7 +207,7 @@ pub(crate) fn par_chunks<R: Send>(
 /// Elements per tile of a program that is not a multi-phase row group:
 /// `TILE_BYTES` of its widest dtype (at least `TILE`, at most `8 * TILE`),
 /// so that narrow dtypes amortise each node's per-tile work.
-fn tile_len(f: &Fused) -> usize {
+pub(crate) fn tile_len(f: &Fused) -> usize {
     let widest = f
         .nodes
         .iter()

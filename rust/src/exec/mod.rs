@@ -3,6 +3,7 @@
 pub mod comm;
 pub mod device;
 pub mod executable;
+pub(crate) mod frame;
 pub mod fused;
 pub mod native;
 

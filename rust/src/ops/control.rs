@@ -43,6 +43,50 @@ pub trait SubProgram: Send + Sync {
     /// The implementing object (the exporter reads an `Executable`'s
     /// source Program through it).
     fn as_any(&self) -> &dyn std::any::Any;
+    /// A frame that runs this program again and again over the same
+    /// buffers (`exec::frame`), if it is a small elementwise program whose
+    /// code is ready; loops use it instead of `run_owned`.
+    fn frame(&self) -> Option<Box<dyn Frame + '_>> {
+        None
+    }
+}
+
+/// A sub-program's runner that keeps its intermediate buffers between
+/// runs: a small loop body runs with no allocation and no value table.
+pub trait Frame {
+    /// Run once: the inputs' bytes (each of its aval's size), the outputs
+    /// written into `outs` (each of its aval's size).
+    fn run(&mut self, ins: &[&[u8]], outs: &mut [&mut [u8]]) -> Result<()>;
+    /// The avals of the outputs.
+    fn out_avals(&self) -> Vec<Aval>;
+}
+
+/// The most operands (inputs, or outputs) a loop passes a frame: more
+/// keep the executor.
+const FRAME_ARGS: usize = 16;
+
+static FRAMED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FRAMES_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turn loop frames on or off (on by default; off: every loop body runs
+/// through the executor, to compare the two in tests and benchmarks);
+/// returns the previous setting.
+pub fn set_loop_frames(on: bool) -> bool {
+    FRAMES_ON.swap(on, std::sync::atomic::Ordering::Relaxed)
+}
+
+fn frames_on() -> bool {
+    FRAMES_ON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// How many `while`/`scan` runs went through frames (tests check that a
+/// small body takes that path with it, not with timings).
+pub fn framed_loops() -> u64 {
+    FRAMED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_framed() {
+    FRAMED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// What a `Param::Program` holds (`base::params` keeps it opaque).
@@ -106,14 +150,119 @@ fn check_outs(op: &str, outs: &[Buffer], want: &[Aval]) -> Result<()> {
 /// A scalar bool or integer read as an index/predicate.
 fn scalar_index(op: &str, b: &Buffer) -> Result<i64> {
     ensure!(b.len() == 1, "{}: predicate/index must be a scalar", op);
-    Ok(match b.dtype {
-        DType::Bool => b.slice::<bool>()?[0] as i64,
-        DType::I32 => b.slice::<i32>()?[0] as i64,
-        DType::I64 => b.slice::<i64>()?[0],
-        DType::U32 => b.slice::<u32>()?[0] as i64,
-        DType::U8 => b.slice::<u8>()?[0] as i64,
+    scalar_of(op, b.dtype, b.data.bytes())
+}
+
+/// The scalar of `dtype` in `bytes` (its first element) as an index.
+fn scalar_of(op: &str, dtype: DType, bytes: &[u8]) -> Result<i64> {
+    fn first<const N: usize>(b: &[u8]) -> Result<[u8; N]> {
+        b.get(..N)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| Error::Internal("predicate/index: too few bytes".into()))
+    }
+    Ok(match dtype {
+        DType::Bool | DType::U8 => first::<1>(bytes)?[0] as i64,
+        DType::I32 => i32::from_ne_bytes(first(bytes)?) as i64,
+        DType::I64 => i64::from_ne_bytes(first(bytes)?),
+        DType::U32 => u32::from_ne_bytes(first(bytes)?) as i64,
         other => return Err(crate::base::error::dtype_err(op, other)),
     })
+}
+
+/// Fresh copies of `bufs`' bytes (a loop's own carry, written in place).
+fn raw_copies(bufs: &[&Buffer]) -> Vec<RawBuf> {
+    bufs.iter()
+        .map(|b| {
+            let mut r = RawBuf::alloc_array(b.dtype, &b.shape);
+            r.bytes_mut().copy_from_slice(b.data.bytes());
+            r
+        })
+        .collect()
+}
+
+/// Buffers of `avals` over `raws`.
+fn buffers(raws: Vec<RawBuf>, avals: &[Aval]) -> Result<Vec<Buffer>> {
+    raws.into_iter()
+        .zip(avals)
+        .map(|(r, a)| Buffer::new(a.dtype, a.shape.clone(), r))
+        .collect()
+}
+
+/// Whether every buffer's memory is aligned to its element size (a
+/// borrowed array may not be): frames need it.
+fn aligned(bufs: &[&Buffer]) -> bool {
+    bufs.iter()
+        .all(|b| (b.data.bytes().as_ptr() as usize).is_multiple_of(b.dtype.itemsize()))
+}
+
+/// `while` through frames (`SubProgram::frame`), if both programs have one:
+/// the carry double-buffered, nothing allocated per iteration. None: use
+/// the executor.
+fn while_framed(
+    cond: &dyn SubProgram,
+    body: &dyn SubProgram,
+    cond_consts: &[&Buffer],
+    body_consts: &[&Buffer],
+    carry: &[&Buffer],
+    carry_avals: &[Aval],
+) -> Result<Option<Vec<Buffer>>> {
+    if !frames_on() {
+        return Ok(None);
+    }
+    let (Some(mut cf), Some(mut bf)) = (cond.frame(), body.frame()) else {
+        return Ok(None);
+    };
+    let pred_aval = cf.out_avals();
+    if bf.out_avals() != carry_avals
+        || pred_aval.len() != 1
+        || pred_aval[0].numel() != 1
+        || cond_consts.len() + carry.len() > FRAME_ARGS
+        || body_consts.len() + carry.len() > FRAME_ARGS
+        || !aligned(cond_consts)
+        || !aligned(body_consts)
+    {
+        return Ok(None);
+    }
+    let pa = &pred_aval[0];
+    let mut pred = RawBuf::alloc_array(pa.dtype, &pa.shape);
+    let mut a = raw_copies(carry);
+    let mut b: Vec<RawBuf> = carry_avals
+        .iter()
+        .map(|v| RawBuf::alloc_array(v.dtype, &v.shape))
+        .collect();
+    let (nc, nb, n) = (cond_consts.len(), body_consts.len(), carry.len());
+    loop {
+        {
+            let mut ins: [&[u8]; FRAME_ARGS] = Default::default();
+            for (s, c) in ins.iter_mut().zip(cond_consts) {
+                *s = c.data.bytes();
+            }
+            for (s, c) in ins[nc..].iter_mut().zip(&a) {
+                *s = c.bytes();
+            }
+            cf.run(&ins[..nc + n], &mut [pred.bytes_mut()])?;
+        }
+        if scalar_of("while", pa.dtype, pred.bytes())? == 0 {
+            break;
+        }
+        {
+            let mut ins: [&[u8]; FRAME_ARGS] = Default::default();
+            for (s, c) in ins.iter_mut().zip(body_consts) {
+                *s = c.data.bytes();
+            }
+            for (s, c) in ins[nb..].iter_mut().zip(&a) {
+                *s = c.bytes();
+            }
+            let mut outs: [&mut [u8]; FRAME_ARGS] = Default::default();
+            for (s, c) in outs.iter_mut().zip(b.iter_mut()) {
+                *s = c.bytes_mut();
+            }
+            bf.run(&ins[..nb + n], &mut outs[..n])?;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    count_framed();
+    buffers(a, carry_avals).map(Some)
 }
 
 fn owned(ins: &[&Buffer]) -> Vec<Buffer> {
@@ -161,6 +310,16 @@ pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
     body_in.extend(carry_avals.iter().cloned());
     check_ins("while", &body, &body_in)?;
     Ok(Box::new(move |ins: &[&Buffer]| {
+        if let Some(r) = while_framed(
+            &*cond,
+            &*body,
+            &ins[..cn],
+            &ins[cn..cn + bn],
+            &ins[cn + bn..],
+            &carry_avals,
+        )? {
+            return Ok(r);
+        }
         let mut cond_args = owned(&ins[..cn]);
         let body_consts = owned(&ins[cn..cn + bn]);
         let mut carry = owned(&ins[cn + bn..]);
@@ -197,6 +356,84 @@ fn row_bytes(a: &Aval) -> usize {
     numel(a.shape.get(1..).unwrap_or(&[])) * a.dtype.itemsize()
 }
 
+/// What a scan runs: its sizes and avals.
+struct ScanShape {
+    nconsts: usize,
+    ncarry: usize,
+    length: usize,
+    reverse: bool,
+    xs_avals: Vec<Aval>,
+    ys_avals: Vec<Aval>,
+    /// The body's outputs: the carry, then one row of each y.
+    body_out: Vec<Aval>,
+}
+
+/// `scan` through the body's frame (`SubProgram::frame`), if it has one:
+/// the carry double-buffered, each x row read and each y row written in
+/// place, nothing allocated per iteration. None: use the executor.
+fn scan_framed(
+    body: &dyn SubProgram,
+    sh: &ScanShape,
+    ins: &[&Buffer],
+) -> Result<Option<Vec<Buffer>>> {
+    if !frames_on() {
+        return Ok(None);
+    }
+    let Some(mut fr) = body.frame() else {
+        return Ok(None);
+    };
+    let (nk, nc) = (sh.nconsts, sh.ncarry);
+    let (consts, carry, xs) = (&ins[..nk], &ins[nk..nk + nc], &ins[nk + nc..]);
+    if fr.out_avals() != sh.body_out
+        || ins.len() > FRAME_ARGS
+        || sh.body_out.len() > FRAME_ARGS
+        || !aligned(consts)
+        || !aligned(xs)
+    {
+        return Ok(None);
+    }
+    let x_rows: Vec<usize> = sh.xs_avals.iter().map(row_bytes).collect();
+    let y_rows: Vec<usize> = sh.ys_avals.iter().map(row_bytes).collect();
+    let mut ys: Vec<RawBuf> = sh
+        .ys_avals
+        .iter()
+        .map(|a| RawBuf::alloc_array(a.dtype, &a.shape))
+        .collect();
+    let mut a = raw_copies(carry);
+    let mut b: Vec<RawBuf> = sh.body_out[..nc]
+        .iter()
+        .map(|v| RawBuf::alloc_array(v.dtype, &v.shape))
+        .collect();
+    for t in 0..sh.length {
+        let i = if sh.reverse { sh.length - 1 - t } else { t };
+        {
+            let mut args: [&[u8]; FRAME_ARGS] = Default::default();
+            for (s, c) in args.iter_mut().zip(consts) {
+                *s = c.data.bytes();
+            }
+            for (s, c) in args[nk..].iter_mut().zip(&a) {
+                *s = c.bytes();
+            }
+            for ((s, x), &rb) in args[nk + nc..].iter_mut().zip(xs).zip(&x_rows) {
+                *s = &x.data.bytes()[i * rb..(i + 1) * rb];
+            }
+            let mut outs: [&mut [u8]; FRAME_ARGS] = Default::default();
+            for (s, c) in outs.iter_mut().zip(b.iter_mut()) {
+                *s = c.bytes_mut();
+            }
+            for ((s, y), &rb) in outs[nc..].iter_mut().zip(ys.iter_mut()).zip(&y_rows) {
+                *s = &mut y.bytes_mut()[i * rb..(i + 1) * rb];
+            }
+            fr.run(&args[..ins.len()], &mut outs[..sh.body_out.len()])?;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    let mut res = buffers(a, &sh.body_out[..nc])?;
+    res.extend(buffers(ys, &sh.ys_avals)?);
+    count_framed();
+    Ok(Some(res))
+}
+
 pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
     let body = sub_program(&spec.params.program("body")?)?;
     let nconsts = spec.params.usize("num_consts")?;
@@ -221,7 +458,19 @@ pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
     check_ins("scan", &body, &body_in)?;
     let mut body_out = spec.outs[..ncarry].to_vec();
     body_out.extend(ys_avals.iter().map(row));
+    let shape = ScanShape {
+        nconsts,
+        ncarry,
+        length,
+        reverse,
+        xs_avals: xs_avals.clone(),
+        ys_avals: ys_avals.clone(),
+        body_out: body_out.clone(),
+    };
     Ok(Box::new(move |ins: &[&Buffer]| {
+        if let Some(r) = scan_framed(&*body, &shape, ins)? {
+            return Ok(r);
+        }
         let consts = owned(&ins[..nconsts]);
         let mut carry = owned(&ins[nconsts..nconsts + ncarry]);
         let xs = &ins[nconsts + ncarry..];

@@ -51,6 +51,20 @@ fn copied_bytes() -> u64 {
     crate::base::buffer::copied_bytes()
 }
 
+/// How many `while`/`scan` runs went through a loop frame
+/// (`ops::control::framed_loops`): a small body's fast path, for tests.
+#[pyfunction]
+fn framed_loops() -> u64 {
+    crate::ops::control::framed_loops()
+}
+
+/// `set_loop_frames(on)`: loop frames on (the default) or off (every loop
+/// body through the executor); returns the previous setting.
+#[pyfunction]
+fn set_loop_frames(on: bool) -> bool {
+    crate::ops::control::set_loop_frames(on)
+}
+
 #[pyfunction]
 fn num_threads() -> usize {
     rayon::current_num_threads()
@@ -68,6 +82,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_queue_failure_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(copied_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(framed_loops, m)?)?;
+    m.add_function(wrap_pyfunction!(set_loop_frames, m)?)?;
     m.add_function(wrap_pyfunction!(program::set_async_mode, m)?)?;
     m.add_function(wrap_pyfunction!(program::synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(program::init_devices, m)?)?;

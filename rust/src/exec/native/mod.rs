@@ -49,7 +49,7 @@ pub fn mode() -> u8 {
 
 /// A compiled group: `f(a, b, inputs, outputs, accumulators, r0, tile)`
 /// does one chunk (`kernel.rs`).
-type NativeFn =
+pub(crate) type NativeFn =
     unsafe extern "C" fn(i64, i64, *const *const u8, *const *mut u8, *const *mut u8, i64, i64);
 
 const IDLE: u8 = 0;
@@ -148,13 +148,22 @@ impl Slot {
         self.func.load(Ordering::Acquire) != 0
     }
 
+    /// The installed function, if any.
+    pub(crate) fn native_fn(&self) -> Option<NativeFn> {
+        let f = self.func.load(Ordering::Acquire);
+        // SAFETY: `install`'s contract: a nonzero `f` is a live `NativeFn`.
+        (f != 0).then(|| unsafe { std::mem::transmute::<usize, NativeFn>(f) })
+    }
+
+    /// The group this slot runs.
+    pub fn fused(&self) -> &Fused {
+        &self.fused
+    }
+
     /// Run the group: natively if compiled, else in the interpreter (in
     /// `auto` mode, the second run queues the group for compilation).
     pub fn run(&self, args: &[&Buffer]) -> Result<Vec<Buffer>> {
-        let f = self.func.load(Ordering::Acquire);
-        if f != 0 {
-            // SAFETY: `install`'s contract: `f` is a live `NativeFn`.
-            let func: NativeFn = unsafe { std::mem::transmute::<usize, NativeFn>(f) };
+        if let Some(func) = self.native_fn() {
             return run_native(&self.fused, func, args, &self.out_avals);
         }
         if mode() == AUTO
@@ -196,6 +205,22 @@ pub fn wait(timeout: Duration) -> Vec<u64> {
     g.drain(..).collect()
 }
 
+/// The elements a load through `map` reads over `shape` (`total`
+/// elements): None for a negative stride, which native code never takes.
+pub(crate) fn load_extent(map: &LoadMap, shape: &[usize], total: usize) -> Option<usize> {
+    Some(match map {
+        LoadMap::Contig => total,
+        LoadMap::Scalar => 1,
+        LoadMap::Strided(st) => {
+            let mut last = 0usize;
+            for (&d, &s) in shape.iter().zip(st) {
+                last += d.saturating_sub(1) * usize::try_from(s).ok()?;
+            }
+            last + 1
+        }
+    })
+}
+
 /// Run compiled group `func` over `f`'s iteration space: the
 /// interpreter's chunks, accumulators and merges (`fused::run_with`), each
 /// chunk computed by `func`.
@@ -219,20 +244,8 @@ fn run_native(
     for n in &f.nodes {
         if let Node::Load { input, map } = &n.node {
             let b = args[*input];
-            let need = match map {
-                LoadMap::Contig => total,
-                LoadMap::Scalar => 1,
-                LoadMap::Strided(st) => {
-                    if st.iter().any(|&s| s < 0) {
-                        return Err(Error::Internal("native kernel: negative stride".into()));
-                    }
-                    let mut last = 0usize;
-                    for (&d, &s) in f.shape.iter().zip(st) {
-                        last += d.saturating_sub(1) * s as usize;
-                    }
-                    last + 1
-                }
-            };
+            let need = load_extent(map, &f.shape, total)
+                .ok_or_else(|| Error::Internal("native kernel: negative stride".into()))?;
             if b.dtype != n.dtype || (total > 0 && b.len() < need) {
                 return Err(Error::Internal(format!(
                     "native kernel: input {input} is {}{:?}, expected {} with {need} elements",
