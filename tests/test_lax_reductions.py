@@ -152,7 +152,7 @@ def test_cumulative_errors_and_negative_axis():
   np.testing.assert_array_equal(np.asarray(lax.cumsum(x, axis=-1)), np.cumsum(x, axis=1))
   with pytest.raises(TypeError, match="cumsum does not accept dtype bool"):
     lax.cumsum(np.ones(3, bool))
-  with pytest.raises(TypeError, match="cumlogsumexp does not accept dtype int32"):
+  with pytest.raises(OverflowError):   # as JAX: its -inf initial value as an integer
     lax.cumlogsumexp(x)
   with pytest.raises(ValueError, match="cummax: axis 2 is out of bounds"):
     lax.cummax(x, axis=2)

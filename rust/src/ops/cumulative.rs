@@ -2,11 +2,17 @@
 //! `cummin`, `cumlogsumexp`, each with `reverse`. The input is viewed as
 //! `(outer, n, inner)`; a running accumulator row of length `inner` walks the
 //! `n` rows (f16/bf16 accumulate in f32). Work is split over `outer` blocks.
+//!
+//! Complex `cummax`, `cummin` and `cumlogsumexp` follow XLA's evaluation
+//! order instead ([`xla_scan`]): their combining functions are not
+//! associative where NaNs meet JAX's lexicographic `x > y ? x : y`, so the
+//! order decides the result, and JAX's is XLA's tree rewrite of the
+//! reduce-window that JAX lowers a cumulative op to.
 use super::reduce::Accum;
-use super::scalar::Num;
+use super::scalar::{complex, Num};
 use super::{Kernel, OpSpec};
 use crate::base::buffer::Buffer;
-use crate::base::dtype::Element;
+use crate::base::dtype::{Complex, Element, C128, C64};
 use crate::base::error::{shape_err, Result};
 use crate::loops::parallel::{num_threads, par_fill, GRAIN};
 use rayon::prelude::*;
@@ -168,8 +174,174 @@ fn cumlogsumexp<T: Element>(x: &[T], n: usize, inner: usize, rev: bool, out: &mu
     )
 }
 
-fn scan_kernel<T: Element>(spec: &OpSpec, run: ScanFn<T>) -> Result<Kernel> {
+/// The length up to which XLA's CPU compiler keeps a cumulative
+/// reduce-window as it is (`ReduceWindowRewriter`'s base length there).
+const XLA_SCAN_BASE: usize = 16;
+
+/// One line of a cumulative reduce-window as XLA's CPU backend computes it
+/// (JAX lowers `cummax` and friends to a reduce-window of the whole length,
+/// padded on one side, with `init` the reduction's identity):
+///
+/// - up to [`XLA_SCAN_BASE`] elements, each output folds its window from
+///   `init` in index order, skipping the padding: `out[j] = f(..f(f(init,
+///   x[0]), x[1]).., x[j])` forward, and `f(..f(f(init, x[j]), x[j+1]).., x[n-1])`
+///   in reverse (so a reverse scan is not a forward scan of the flipped line);
+/// - longer lines are XLA's tree rewrite: padded with `init` to whole rows of
+///   the base length, each row scanned as above, the rows' last (reverse:
+///   first) elements scanned exclusively (recursively, the same way), and
+///   each element combined as `f(row scan, exclusive scan of the rows before)`.
+pub fn xla_scan<T: Copy>(x: &[T], forward: bool, init: T, f: &impl Fn(T, T) -> T) -> Vec<T> {
+    let n = x.len();
+    if n <= XLA_SCAN_BASE {
+        return window_scan(x, forward, init, f);
+    }
+    let rows = n.div_ceil(XLA_SCAN_BASE);
+    let mut padded = x.to_vec();
+    padded.resize(rows * XLA_SCAN_BASE, init);
+    let scans: Vec<T> = padded
+        .chunks(XLA_SCAN_BASE)
+        .flat_map(|row| window_scan(row, forward, init, f))
+        .collect();
+    let ends: Vec<T> = scans
+        .chunks(XLA_SCAN_BASE)
+        .map(|s| if forward { s[XLA_SCAN_BASE - 1] } else { s[0] })
+        .collect();
+    let before = exclusive_scan(&ends, forward, init, f);
+    scans[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| f(s, before[i / XLA_SCAN_BASE]))
+        .collect()
+}
+
+/// Each output's window folded from `init` (the reduce-window itself).
+fn window_scan<T: Copy>(x: &[T], forward: bool, init: T, f: &impl Fn(T, T) -> T) -> Vec<T> {
+    if forward {
+        let mut acc = init;
+        x.iter()
+            .map(|&v| {
+                acc = f(acc, v);
+                acc
+            })
+            .collect()
+    } else {
+        (0..x.len())
+            .map(|j| x[j..].iter().fold(init, |a, &v| f(a, v)))
+            .collect()
+    }
+}
+
+/// The exclusive scan of `t` (one value per row; forward: the rows before,
+/// reverse: the rows after), as XLA's rewrite computes it: a reduce-window
+/// padded by the whole length, itself rewritten as a tree past the base.
+fn exclusive_scan<T: Copy>(t: &[T], forward: bool, init: T, f: &impl Fn(T, T) -> T) -> Vec<T> {
+    let n = t.len();
+    if n <= XLA_SCAN_BASE {
+        return (0..n)
+            .map(|r| {
+                let w = if forward { &t[..r] } else { &t[r + 1..] };
+                w.iter().fold(init, |a, &v| f(a, v))
+            })
+            .collect();
+    }
+    let inclusive = xla_scan(t, forward, init, f);
+    if forward {
+        std::iter::once(init)
+            .chain(inclusive[..n - 1].iter().copied())
+            .collect()
+    } else {
+        inclusive[1..]
+            .iter()
+            .copied()
+            .chain(std::iter::once(init))
+            .collect()
+    }
+}
+
+/// [`xla_scan`] over every line of `x` viewed as `(outer, n, inner)`.
+fn xla_scan_lines<T: Copy + Send + Sync>(
+    x: &[T],
+    n: usize,
+    inner: usize,
+    reverse: bool,
+    out: &mut [T],
+    init: T,
+    f: impl Fn(T, T) -> T + Sync + Send,
+) {
+    let block = n * inner;
+    if block == 0 {
+        return;
+    }
+    par_fill(out, GRAIN.next_multiple_of(block), |off, chunk| {
+        let mut line = Vec::with_capacity(n);
+        for (bi, ob) in chunk.chunks_mut(block).enumerate() {
+            let base = off + bi * block;
+            for i in 0..inner {
+                line.clear();
+                line.extend((0..n).map(|s| x[base + s * inner + i]));
+                for (s, v) in xla_scan(&line, !reverse, init, &f).into_iter().enumerate() {
+                    ob[s * inner + i] = v;
+                }
+            }
+        }
+    });
+}
+
+/// The complex dtypes' combining functions for the scans in XLA's order.
+trait CumComplex: Copy + Send + Sync + Num {
+    /// JAX's complex `logaddexp` (`lax.other.logaddexp`): `amax +
+    /// log1p(exp(x + y - 2 amax))` with `amax` the lexicographic max, the
+    /// imaginary part wrapped into [-pi, pi].
+    fn logaddexp(self, o: Self) -> Self;
+    /// `-inf + 0j`, the identity JAX gives `cummax` and `cumlogsumexp`.
+    fn neg_inf() -> Self;
+    /// `inf + 0j`, the identity of `cummin`.
+    fn pos_inf() -> Self;
+}
+
+macro_rules! cum_complex {
+    ($($c:ty, $f:ty);*) => {$(
+        impl CumComplex for $c {
+            fn logaddexp(self, o: Self) -> Self {
+                let amax = Num::max(self, o);
+                let two = Complex::new(2.0, 0.0);
+                let delta = Num::sub(Num::add(self, o), Num::mul(amax, two));
+                let out = Num::add(amax, complex::log1p(complex::exp(delta)));
+                // `_wrap_between(imag, pi)`: the constants rounded to the dtype
+                let (a, two_a) = (std::f64::consts::PI as $f, (2.0 * std::f64::consts::PI) as $f);
+                let rem = (out.im + a) % two_a;
+                let rem = if rem < 0.0 { rem + two_a } else { rem };
+                Complex::new(out.re, rem - a)
+            }
+            fn neg_inf() -> Self {
+                Complex::new(<$f>::NEG_INFINITY, 0.0)
+            }
+            fn pos_inf() -> Self {
+                Complex::new(<$f>::INFINITY, 0.0)
+            }
+        }
+    )*};
+}
+cum_complex!(C64, f32; C128, f64);
+
+fn complex_kernel<T: CumComplex + Element>(
+    spec: &OpSpec,
+    init: T,
+    f: fn(T, T) -> T,
+) -> Result<Kernel> {
     spec.arity(1, 1)?;
+    let (shape, axis, reverse) = scan_params(spec)?;
+    let n = shape[axis];
+    let inner: usize = shape[axis + 1..].iter().product();
+    Ok(Box::new(move |ins: &[&Buffer]| {
+        let x = ins[0].slice::<T>()?;
+        Ok(vec![Buffer::build::<T>(shape.clone(), |out| {
+            xla_scan_lines(x, n, inner, reverse, out, init, f)
+        })])
+    }))
+}
+
+fn scan_params(spec: &OpSpec) -> Result<(Vec<usize>, usize, bool)> {
     let shape = spec.ins[0].shape.clone();
     let axis = spec.params.usize("axis")?;
     let reverse = spec.params.bool("reverse")?;
@@ -180,6 +352,12 @@ fn scan_kernel<T: Element>(spec: &OpSpec, run: ScanFn<T>) -> Result<Kernel> {
             format!("axis {axis} out of range for {:?}", shape)
         )
     );
+    Ok((shape, axis, reverse))
+}
+
+fn scan_kernel<T: Element>(spec: &OpSpec, run: ScanFn<T>) -> Result<Kernel> {
+    spec.arity(1, 1)?;
+    let (shape, axis, reverse) = scan_params(spec)?;
     let n = shape[axis];
     let inner: usize = shape[axis + 1..].iter().product();
     Ok(Box::new(move |ins: &[&Buffer]| {
@@ -197,12 +375,24 @@ pub fn build_cumprod(spec: &OpSpec) -> Result<Kernel> {
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumprod::<T>), number)
 }
 pub fn build_cummax(spec: &OpSpec) -> Result<Kernel> {
+    if spec.ins[0].dtype.is_complex() {
+        return crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(),
+            T => complex_kernel::<T>(spec, T::neg_inf(), Num::max), complex);
+    }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cummax::<T>), numeric)
 }
 pub fn build_cummin(spec: &OpSpec) -> Result<Kernel> {
+    if spec.ins[0].dtype.is_complex() {
+        return crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(),
+            T => complex_kernel::<T>(spec, T::pos_inf(), Num::min), complex);
+    }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cummin::<T>), numeric)
 }
 pub fn build_cumlogsumexp(spec: &OpSpec) -> Result<Kernel> {
+    if spec.ins[0].dtype.is_complex() {
+        return crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(),
+            T => complex_kernel::<T>(spec, T::neg_inf(), T::logaddexp), complex);
+    }
     crate::dispatch_dtype!(spec.ins[0].dtype, spec.name(), T => scan_kernel::<T>(spec, cumlogsumexp::<T>), float)
 }
 
@@ -266,5 +456,40 @@ mod tests {
         let r = run("cumlogsumexp", &x, 0, false);
         let v = r.slice::<f64>().unwrap();
         assert!((v[1] - 2f64.ln()).abs() < 1e-15 && (v[2] - v[1]).abs() < 1e-15);
+    }
+
+    #[test]
+    fn complex_cummax_is_lexicographic_in_xla_order() {
+        use crate::base::dtype::C64;
+        let c = |re: f32, im: f32| C64::new(re, im);
+        let x = Buffer::from_vec(vec![4], &[c(1., 2.), c(3., -1.), c(1., 5.), c(3., 0.)]).unwrap();
+        let r = run("cummax", &x, 0, false);
+        assert_eq!(r.slice::<C64>().unwrap(), &[c(1., 2.), c(3., -1.), c(3., -1.), c(3., 0.)]);
+        let r = run("cummin", &x, 0, false);
+        assert_eq!(r.slice::<C64>().unwrap(), &[c(1., 2.); 4]);
+        // reverse folds each window from its first element: [1, nan] gives
+        // nan at both places (a forward scan of the flipped line gives 1 first)
+        let nan = c(f32::NAN, 0.);
+        let x = Buffer::from_vec(vec![2], &[c(1., 0.), nan]).unwrap();
+        let r = run("cummax", &x, 0, true);
+        assert!(r.slice::<C64>().unwrap().iter().all(|v| v.re.is_nan()));
+    }
+
+    #[test]
+    fn xla_scan_equals_a_plain_scan_for_an_associative_function() {
+        for n in [0usize, 1, 15, 16, 17, 33, 256, 257, 300, 4100] {
+            let x: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 13 - 6).collect();
+            for forward in [true, false] {
+                let got = super::xla_scan(&x, forward, 0i64, &|a, b| a + b);
+                let mut acc = 0;
+                let mut want = vec![0; n];
+                let idx: Vec<usize> = if forward { (0..n).collect() } else { (0..n).rev().collect() };
+                for i in idx {
+                    acc += x[i];
+                    want[i] = acc;
+                }
+                assert_eq!(got, want, "n = {n}, forward = {forward}");
+            }
+        }
     }
 }

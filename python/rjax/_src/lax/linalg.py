@@ -561,13 +561,14 @@ def lu_solve(lu_, permutation, b, trans: int = 0):
 def _qr_abstract_eval(x, *, pivoting, full_matrices, use_magma):
   check_dtype("qr", x, _inexact)
   _check_rank("qr", 0, x, 2)
-  if pivoting:
-    raise NotImplementedError("qr: pivoting=True is not supported by rjax yet")
   *batch, m, n = x.shape
   batch = tuple(batch)
   k = m if full_matrices else min(m, n)
-  return [ShapedArray(batch + (m, k), x.dtype, x.weak_type),
-          ShapedArray(batch + (k, n), x.dtype, x.weak_type)]
+  out = [ShapedArray(batch + (m, k), x.dtype, x.weak_type),
+         ShapedArray(batch + (k, n), x.dtype, x.weak_type)]
+  if pivoting:
+    out.append(ShapedArray(batch + (n,), np.dtype(np.int32)))
+  return out
 
 
 def _thin_qr_jvp(q, r, dx):
@@ -588,23 +589,32 @@ def _thin_qr_jvp(q, r, dx):
 
 
 def _qr_jvp(primals, tangents, *, pivoting, full_matrices, use_magma):
+  """JAX's ``qr_jvp_rule``: with pivoting, the JVP of the QR of
+  ``x[..., p]`` (the permutation's tangent is zero)."""
   (x,), (dx,) = primals, tangents
-  q, r = qr_p.bind(x, pivoting=pivoting, full_matrices=full_matrices, use_magma=use_magma)
+  outs = qr_p.bind(x, pivoting=pivoting, full_matrices=full_matrices, use_magma=use_magma)
+  q, r = outs[0], outs[1]
+  zero_p = [_zero_out(outs[2])] if pivoting else []
   if isinstance(dx, ad.Zero):
-    return [q, r], [_zero_out(q), _zero_out(r)]
+    return outs, [_zero_out(q), _zero_out(r)] + zero_p
   *_, m, n = _aval(x).shape
+  if pivoting:
+    # the columns of dx in the order of p (x's own columns in that order are
+    # q r; the rule below reads x only as x[..., m:], which is then x[..., p][..., m:])
+    dx = _T(_permute_rows(_T(dx), outs[2]))
+    x = _T(_permute_rows(_T(x), outs[2]))
   if m < n:
     x2 = _slice(x, [(0, m), (m, n)])
     dx1, dx2 = _slice(dx, [(0, m), (0, m)]), _slice(dx, [(0, m), (m, n)])
     r1 = _slice(r, [(0, m), (0, m)])
     dq, dr1 = _thin_qr_jvp(q, r1, dx1)
     dr2 = lax.add(_mm(_H(dq), x2), _mm(_H(q), dx2))
-    return [q, r], [dq, shapes.concatenate([dr1, dr2], _aval(dr1).ndim - 1)]
+    return outs, [dq, shapes.concatenate([dr1, dr2], _aval(dr1).ndim - 1)] + zero_p
   q_mn = _slice(q, [(0, m), (0, n)]) if full_matrices else q
   r_nn = _slice(r, [(0, n), (0, n)]) if full_matrices else r
   dq_mn, dr_nn = _thin_qr_jvp(q_mn, r_nn, dx)
   if not full_matrices or m == n:
-    return [q, r], [dq_mn, dr_nn]
+    return outs, [dq_mn, dr_nn] + zero_p
   # the full-matrices completion (arXiv:2409.13374, eqs. 32-33)
   q_nn, q_pn = _slice(q_mn, [(0, n), (0, n)]), _slice(q_mn, [(n, m), (0, n)])
   q_mp = _slice(q, [(0, m), (n, m)])
@@ -620,11 +630,22 @@ def _qr_jvp(primals, tangents, *, pivoting, full_matrices, use_magma):
   dq = shapes.concatenate([dq_mn, dq_mp], _aval(dq_mn).ndim - 1)
   zeros = shapes.full(batch + (m - n, n), 0, _aval(dr_nn).dtype)
   dr = shapes.concatenate([dr_nn, zeros], _aval(dr_nn).ndim - 2)
-  return [q, r], [dq, dr]
+  return outs, [dq, dr] + zero_p
 
 
 def _qr_ref(x, *, pivoting, full_matrices, use_magma):
+  """NumPy's QR; with pivoting SciPy's (LAPACK's ``geqp3``)."""
+  mode = "full" if full_matrices else "economic"
+  import scipy.linalg  # test-time oracle only
+
   def one(a):
+    if pivoting:
+      if a.size == 0:
+        k = a.shape[0] if full_matrices else min(a.shape)
+        return (np.eye(a.shape[0], k, dtype=a.dtype), np.zeros((k, a.shape[1]), a.dtype),
+                np.zeros(a.shape[1], np.int32))
+      q, r, p = scipy.linalg.qr(a, mode=mode, pivoting=True)
+      return q.astype(a.dtype), r.astype(a.dtype), p.astype(np.int32)
     q, r = np.linalg.qr(a, mode="complete" if full_matrices else "reduced")
     return q.astype(a.dtype), r.astype(a.dtype)
   return _per_matrix(one, x)
@@ -633,17 +654,20 @@ def _qr_ref(x, *, pivoting, full_matrices, use_magma):
 qr_p = standard_primitive("qr", _qr_abstract_eval, multiple_results=True, lower=False)
 ad.primitive_jvps[qr_p] = _qr_jvp
 _batch_front(qr_p)
-_lowering(qr_p, ("full_matrices",))
+_lowering(qr_p, ("full_matrices", "pivoting"))
 reference.register(qr_p, _qr_ref)
 
 
 @export
 def qr(x, *, pivoting: bool = False, full_matrices: bool = True, use_magma=None):
   """QR decomposition (Householder): ``(q, r)``, q [..., m, m] and r
-  [..., m, n] with ``full_matrices``, else [..., m, k] and [..., k, n]."""
-  q, r = qr_p.bind(asarray_lax(x), pivoting=bool(pivoting), full_matrices=bool(full_matrices),
+  [..., m, n] with ``full_matrices``, else [..., m, k] and [..., k, n].
+  With ``pivoting``, ``(q, r, p)``: the column-pivoted QR ``x[..., p] =
+  q r`` (LAPACK's ``geqp3``: the column of largest remaining norm first,
+  so ``|diag(r)|`` does not increase), ``p`` int32 [..., n]."""
+  outs = qr_p.bind(asarray_lax(x), pivoting=bool(pivoting), full_matrices=bool(full_matrices),
                    use_magma=use_magma)
-  return q, r
+  return tuple(outs)
 
 
 # ---------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from rjax._src.interpreters import ad, batching, lax_hooks, reference
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 # The rules here use elementwise, shape and slicing ops, whose own rules sum:
 # the lax modules import each other as modules, looked up at call time.
-from rjax._src.lax import lax, shapes, slicing
-from rjax._src.lax.utils import (_float, _intbool, _num, _numc, _scalar_like, _any,
+from rjax._src.lax import complex_ops, lax, shapes, slicing
+from rjax._src.lax.utils import (_float, _inexact, _intbool, _num, _numc, _scalar_like, _any,
                                  asarray_lax,
                                  check_dtype, export, standard_primitive)
 
@@ -292,6 +292,9 @@ def _cum_primitive(name: str, kinds):
   """A cumulative op along ``axis``: abstract eval, impl, the Rust op of the
   same name, and its batching rule (the axis shifts past the batch dim)."""
   def abstract_eval(x, *, axis, reverse):
+    if name == "cumlogsumexp" and dtypes.is_int(x.dtype):
+      # JAX accepts any number here, then fails to convert its initial -inf
+      raise OverflowError("cannot convert float infinity to integer")
     check_dtype(name, x, kinds)
     if not 0 <= axis < x.ndim:
       raise ValueError(f"{name}: axis {axis} is out of bounds for array of shape {x.shape}")
@@ -314,6 +317,76 @@ def _cum_ref(np_fn):
     r = np_fn(x.astype(wide) if wide else x, axis=axis).astype(x.dtype)
     return np.flip(r, axis) if reverse else r
   return ref
+
+
+_XLA_SCAN_BASE = 16
+
+
+def _xla_scan(f, init, x: list, forward: bool, exclusive: bool = False) -> list:
+  """One line of a cumulative reduce-window in XLA's CPU evaluation order
+  (the Rust kernels' ``xla_scan``, which the complex cummax, cummin and
+  cumlogsumexp use): windows folded from ``init``, and past 16 elements
+  XLA's tree of row scans and an exclusive scan of the row ends."""
+  n = len(x)
+  if n <= _XLA_SCAN_BASE:
+    if forward:
+      wins = [x[:j] for j in range(n + 1)] if exclusive else [x[:j + 1] for j in range(n)]
+    else:
+      wins = [x[j:] for j in range(n + 1)] if exclusive else [x[j:] for j in range(n)]
+    out = []
+    for w in wins:
+      acc = init
+      for v in w:
+        acc = f(acc, v)
+      out.append(acc)
+    return out
+  rows = -(-n // _XLA_SCAN_BASE)
+  padded = list(x) + [init] * (rows * _XLA_SCAN_BASE - n)
+  scans = [_xla_scan(f, init, padded[i:i + _XLA_SCAN_BASE], forward)
+           for i in range(0, len(padded), _XLA_SCAN_BASE)]
+  ends = [s[-1] if forward else s[0] for s in scans]
+  before = _xla_scan(f, init, ends, forward, exclusive=True)
+  before = before[:rows] if forward else before[1:]
+  out = [f(v, e) for row, e in zip(scans, before) for v in row][:n]
+  if exclusive:
+    out = [init] + out if forward else out + [init]
+  return out
+
+
+def _xla_cum_ref(f, init):
+  """A NumPy reference of a complex cumulative op in XLA's order."""
+  def ref(x, *, axis, reverse):
+    moved = np.moveaxis(np.asarray(x), axis, -1)
+    out = np.empty_like(moved)
+    for idx in np.ndindex(*moved.shape[:-1]):
+      out[idx] = _xla_scan(f, init(moved.dtype), list(moved[idx]), not reverse)
+    return np.moveaxis(out, -1, axis)
+  return ref
+
+
+def _complex_gt(x, y):
+  return x.imag > y.imag if x.real == y.real else x.real > y.real
+
+
+def _complex_lt(x, y):
+  return x.imag < y.imag if x.real == y.real else x.real < y.real
+
+
+def _np_logaddexp_complex(x1, x2):
+  """JAX's complex logaddexp (``lax.other.logaddexp``) on NumPy scalars."""
+  amax = x1 if _complex_gt(x1, x2) else x2
+  with np.errstate(all="ignore"):
+    out = amax + np.log1p(np.exp(x1 + x2 - amax * 2))
+    t = type(out.real)
+    a, two_a = t(np.pi), t(2 * np.pi)
+    rem = np.fmod(out.imag + a, two_a)
+    rem = rem + two_a if rem < 0 else rem
+  return type(out)(complex(out.real, rem - a))
+
+
+def _cum_ref_or_complex(real_ref, cfn, cinit):
+  cref = _xla_cum_ref(cfn, cinit)
+  return lambda x, **kw: (cref if np.iscomplexobj(x) else real_ref)(x, **kw)
 
 
 def _cum(p, operand, axis, reverse):
@@ -399,9 +472,11 @@ def cumprod(operand, axis: int = 0, reverse: bool = False):
   return _cum(cumprod_p, operand, axis, reverse)
 
 
-cummax_p = _cum_primitive("cummax", _num)
+cummax_p = _cum_primitive("cummax", _numc)
 ad.primitive_jvps[cummax_p] = _cumred_jvp(cummax_p, lambda a, b: lax.max(a, b))
-reference.register(cummax_p, _cum_ref(np.maximum.accumulate))
+reference.register(cummax_p, _cum_ref_or_complex(
+    _cum_ref(np.maximum.accumulate), lambda a, b: a if _complex_gt(a, b) else b,
+    lambda dt: dt.type(complex(-np.inf, 0))))
 
 
 @export
@@ -409,9 +484,11 @@ def cummax(operand, axis: int = 0, reverse: bool = False):
   return _cum(cummax_p, operand, axis, reverse)
 
 
-cummin_p = _cum_primitive("cummin", _num)
+cummin_p = _cum_primitive("cummin", _numc)
 ad.primitive_jvps[cummin_p] = _cumred_jvp(cummin_p, lambda a, b: lax.min(a, b))
-reference.register(cummin_p, _cum_ref(np.minimum.accumulate))
+reference.register(cummin_p, _cum_ref_or_complex(
+    _cum_ref(np.minimum.accumulate), lambda a, b: a if _complex_lt(a, b) else b,
+    lambda dt: dt.type(complex(np.inf, 0))))
 
 
 @export
@@ -420,13 +497,26 @@ def cummin(operand, axis: int = 0, reverse: bool = False):
 
 
 def _replace_inf(x):
-  """``x`` with +inf replaced by 0."""
+  """``x`` with +inf (for complex: a real part of +inf) replaced by 0."""
   zeros = shapes.broadcast_in_dim(_scalar_like(0, x), core.get_aval(x).shape, ())
-  return lax.select(lax.eq(x, _scalar_like(float("inf"), x)), zeros, x)
+  re = complex_ops.real(x) if dtypes.is_complex(core.get_aval(x).dtype) else x
+  return lax.select(lax.eq(re, _scalar_like(float("inf"), re)), zeros, x)
+
+
+def _wrap_between(x, a: float):
+  """``x`` wrapped into [-a, a] (JAX's ``lax.other._wrap_between``)."""
+  two_a = _scalar_like(2 * a, x)
+  rem = lax.rem(lax.add(x, _scalar_like(a, x)), two_a)
+  rem = lax.select(lax.lt(rem, _scalar_like(0, x)), lax.add(rem, two_a), rem)
+  return lax.sub(rem, _scalar_like(a, x))
 
 
 def _logaddexp_impl(x1, x2):
   amax = lax.max(x1, x2)
+  if dtypes.is_complex(core.get_aval(x1).dtype):
+    delta = lax.sub(lax.add(x1, x2), lax.mul(amax, _scalar_like(2, amax)))
+    out = lax.add(amax, lax.log1p(lax.exp(delta)))
+    return complex_ops.complex(complex_ops.real(out), _wrap_between(complex_ops.imag(out), np.pi))
   delta = lax.sub(x1, x2)
   return lax.select(lax.ne(delta, delta),
                     lax.add(x1, x2),  # NaNs or infinities of the same sign
@@ -452,9 +542,10 @@ def _logcumsumexp(x, axis):
   return np.logaddexp.accumulate(x.astype(np.float64), axis=axis)
 
 
-cumlogsumexp_p = _cum_primitive("cumlogsumexp", _float)
+cumlogsumexp_p = _cum_primitive("cumlogsumexp", _inexact)
 ad.primitive_jvps[cumlogsumexp_p] = _cumred_jvp(cumlogsumexp_p, lambda a, b: _logaddexp(a, b))
-reference.register(cumlogsumexp_p, _cum_ref(_logcumsumexp))
+reference.register(cumlogsumexp_p, _cum_ref_or_complex(
+    _cum_ref(_logcumsumexp), _np_logaddexp_complex, lambda dt: dt.type(complex(-np.inf, 0))))
 
 
 @export

@@ -197,23 +197,21 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: boo
 
 def qr(a, overwrite_a: bool = False, lwork=None, mode: str = "full", pivoting: bool = False,
        check_finite: bool = True):
-  """QR with SciPy's modes: 'full', 'r', 'economic'."""
+  """QR with SciPy's modes 'full', 'r' and 'economic' (JAX has no 'raw'):
+  ``(q, r)`` or ``(r,)``, and with ``pivoting`` also the int32 column
+  permutation ``p`` (``a[..., p] = q r``): ``(q, r, p)`` or ``(r, p)``."""
   del overwrite_a, lwork, check_finite
-  (a,) = _inexact(a)
   if mode in ("full", "r"):
     full_matrices = True
   elif mode == "economic":
     full_matrices = False
-  elif mode == "raw":
-    raise NotImplementedError("qr: mode='raw' is not supported by rjax yet")
   else:
     raise ValueError(f"Unsupported QR decomposition mode '{mode}'")
-  if pivoting:
-    raise NotImplementedError("qr: pivoting=True is not supported by rjax yet")
-  q, r = lax_linalg.qr(a, pivoting=False, full_matrices=full_matrices)
+  (a,) = _inexact(a)
+  q, r, *p = lax_linalg.qr(a, pivoting=bool(pivoting), full_matrices=full_matrices)
   if mode == "r":
-    return (r,)
-  return q, r
+    return (r, p[0]) if pivoting else (r,)
+  return (q, r, p[0]) if pivoting else (q, r)
 
 
 def block_diag(*arrs):

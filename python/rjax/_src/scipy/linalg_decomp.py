@@ -44,14 +44,13 @@ def qr_multiply(a, c, mode: str = "right", pivoting: bool = False, conjugate: bo
   """``(c @ q, r)`` (mode 'right', ``c`` [..., p, m]) or ``(q @ c, r)`` (mode
   'left', ``c`` [..., k, p]), with ``q, r`` the economic QR of ``a`` [..., m,
   n] and ``k = min(m, n)``; ``conjugate`` uses ``conj(q)``. A 1-d ``c`` is a
-  row (right) or a column (left)."""
+  row (right) or a column (left). With ``pivoting``, ``q, r`` are the
+  column-pivoted QR (``a[..., p] = q r``) and ``p`` (int32) comes third."""
   del overwrite_a, overwrite_c
   check_arraylike("qr_multiply", a, c)
   a, c = promote_dtypes_inexact(jnp.asarray(a), jnp.asarray(c))
   if mode not in ("right", "left"):
     raise ValueError(f"mode must be 'right' or 'left', got {mode!r}")
-  if pivoting:
-    raise NotImplementedError("qr_multiply: pivoting=True (geqp3) is not supported by rjax yet")
   if a.ndim < 2:
     raise ValueError(f"qr_multiply: a must be at least 2-dimensional, got shape {a.shape}")
   onedim = c.ndim == 1
@@ -65,14 +64,14 @@ def qr_multiply(a, c, mode: str = "right", pivoting: bool = False, conjugate: bo
   if mode == "right" and c.shape[-1] != m:
     raise ValueError(f"qr_multiply: for mode='right', c must have {m} columns (M), got shape "
                      f"{c.shape}")
-  q, r = lax_linalg.qr(a, full_matrices=False)
+  q, r, *p = lax_linalg.qr(a, pivoting=bool(pivoting), full_matrices=False)
   if conjugate:
     q = jnp.conj(q)
   hi = lax.Precision.HIGHEST
   cq = jnp.matmul(c, q, precision=hi) if mode == "right" else jnp.matmul(q, c, precision=hi)
   if onedim:
     cq = cq.ravel()
-  return cq, r
+  return (cq, r, p[0]) if pivoting else (cq, r)
 
 
 def eigh_tridiagonal(d, e, *, eigvals_only: bool = False, select: str = "a",

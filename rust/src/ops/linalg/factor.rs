@@ -12,6 +12,7 @@ use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_s
 use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::linalg::householder as hh;
 use faer::linalg::matmul::matmul;
+use faer::linalg::qr::col_pivoting::factor as qrp;
 use faer::linalg::qr::no_pivoting::factor as qrf;
 use faer::linalg::svd::{svd as faer_svd, svd_scratch, ComputeSvdVectors};
 use faer::linalg::triangular_solve::solve_unit_lower_triangular_in_place;
@@ -268,18 +269,67 @@ pub fn build_lu(spec: &OpSpec) -> Result<Kernel> {
 // m x k and k x n (k = min(m, n)).
 
 /// The Householder QR of the row-major `m x n` block `a`: q (`m x kq`,
-/// kq = m or min(m, n)) and r (`kq x n`, upper trapezoidal) row-major.
-fn qr_one<T: Scalar>(a: &[T], m: usize, n: usize, kq: usize, qo: &mut [T], ro: &mut [T], par: Par) {
+/// kq = m or min(m, n)) and r (`kq x n`, upper trapezoidal) row-major. With
+/// `perm`, the column-pivoted QR (`a[:, perm] = q r`): faer's, which picks
+/// the column of largest remaining norm at each step, the first of equals,
+/// as LAPACK's `geqp3`.
+#[allow(clippy::too_many_arguments)]
+fn qr_one<T: Scalar>(
+    a: &[T],
+    m: usize,
+    n: usize,
+    kq: usize,
+    qo: &mut [T],
+    ro: &mut [T],
+    perm: Option<&mut [i32]>,
+    par: Par,
+) {
     let k = m.min(n);
+    if perm.is_none() {
+        let mut cm: Vec<T> = (0..m * n).map(|i| a[(i % m) * n + i / m]).collect();
+        if T::lapack_qr(&mut cm, m, n, qo, ro, par) {
+            return;
+        }
+    }
     let mut qr = load(a, m, n);
     let bs = qrf::recommended_block_size::<T>(m, n);
     let mut coeff = Mat::<T>::zeros(bs, k);
-    let mut mem = MemBuffer::new(
+    let factor_scratch = if perm.is_some() {
+        qrp::qr_in_place_scratch::<usize, T>(m, n, bs, par, Default::default())
+    } else {
         qrf::qr_in_place_scratch::<T>(m, n, bs, par, Default::default())
+    };
+    let mut mem = MemBuffer::new(
+        factor_scratch
             .or(hh::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(m, bs, kq)),
     );
     let stack = MemStack::new(&mut mem);
-    qrf::qr_in_place(qr.as_mut(), coeff.as_mut(), par, stack, Default::default());
+    match perm {
+        Some(p) => {
+            let (mut fwd, mut inv) = (vec![0usize; n], vec![0usize; n]);
+            qrp::qr_in_place(
+                qr.as_mut(),
+                coeff.as_mut(),
+                &mut fwd,
+                &mut inv,
+                par,
+                stack,
+                Default::default(),
+            );
+            // column j of q r is column fwd[j] of a
+            for (o, &c) in p.iter_mut().zip(&fwd) {
+                *o = c as i32;
+            }
+            // complex: LAPACK's reflectors for a[:, p] (see `lapack_qr_c64`)
+            let mut cm: Vec<T> = (0..m * n).map(|i| a[(i % m) * n + fwd[i / m]]).collect();
+            if T::lapack_qr(&mut cm, m, n, qo, ro, par) {
+                return;
+            }
+        }
+        None => {
+            qrf::qr_in_place(qr.as_mut(), coeff.as_mut(), par, stack, Default::default());
+        }
+    }
     for i in 0..kq {
         for j in 0..n {
             ro[i * n + j] = if j >= i { qr[(i, j)] } else { zero() };
@@ -309,37 +359,202 @@ fn qr_one<T: Scalar>(a: &[T], m: usize, n: usize, kq: usize, qo: &mut [T], ro: &
     store(q.as_ref(), qo);
 }
 
+/// LAPACK's blocked complex Householder QR, `zgeqrf` then `zungqr`, so that
+/// q and r are JAX's (LAPACK's, also after `zgeqp3`'s pivoting): each
+/// reflector `H = I - tau v v^H` (`zlarfg`) maps its column to `beta e1`
+/// with `beta = -sign(re alpha) |x|` real, so r has a real diagonal (faer's
+/// reflectors give it a complex one, which JAX's QR derivative, written for
+/// a real diagonal, does not describe). Panels of [`QR_BLOCK`] columns are
+/// factored column by column (`zgeqr2`), and each panel's reflectors update
+/// the rest at once as `I - V T V^H` (`zlarft`, `zlarfb`) with faer's
+/// matrix products. `a` is the column-major `m x n` input (overwritten), `q`
+/// the row-major `m x kq` output and `r` the row-major `kq x n` one.
+macro_rules! lapack_complex_qr {
+    ($($name:ident, $c:ty, $f:ty);*) => {$(
+        pub(super) fn $name(a: &mut [$c], m: usize, n: usize, q: &mut [$c], r: &mut [$c], par: Par) {
+            let k = m.min(n);
+            let kq = if n == 0 { 0 } else { r.len() / n };
+            let zero = <$c>::new(0.0, 0.0);
+            let one = <$c>::new(1.0, 0.0);
+            // dnrm2 and dlapy3 without overflow or underflow
+            let norm = |x: &[$c]| -> $f {
+                let scale = x.iter().fold(0.0 as $f, |s, v| s.max(v.re.abs()).max(v.im.abs()));
+                if scale == 0.0 || !scale.is_finite() {
+                    return x.iter().map(|v| v.re.abs() + v.im.abs()).sum::<$f>() + scale;
+                }
+                let ssq: $f = x.iter().map(|v| (v.re / scale).powi(2) + (v.im / scale).powi(2)).sum();
+                scale * ssq.sqrt()
+            };
+            let lapy3 = |x: $f, y: $f, z: $f| -> $f {
+                let w = x.abs().max(y.abs()).max(z.abs());
+                if w == 0.0 || !w.is_finite() {
+                    x.abs() + y.abs() + z.abs()
+                } else {
+                    w * ((x / w).powi(2) + (y / w).powi(2) + (z / w).powi(2)).sqrt()
+                }
+            };
+            let safmin = <$f>::MIN_POSITIVE / (<$f>::EPSILON * 0.5);
+            let mut tau = vec![zero; k];
+            // the panel's reflectors V (unit lower trapezoidal) and T
+            let block = |a: &[$c], i: usize, b: usize, tau: &[$c]| -> (Mat<$c>, Mat<$c>) {
+                let v = Mat::<$c>::from_fn(m - i, b, |l, j| match l.cmp(&j) {
+                    std::cmp::Ordering::Less => zero,
+                    std::cmp::Ordering::Equal => one,
+                    std::cmp::Ordering::Greater => a[(i + j) * m + i + l],
+                });
+                let mut t = Mat::<$c>::zeros(b, b);
+                for j in 0..b {
+                    t[(j, j)] = tau[i + j];
+                    // T[:j, j] = -tau_j T[:j, :j] (V[:, :j]^H v_j)
+                    let w: Vec<$c> = (0..j)
+                        .map(|p| (j..m - i).fold(zero, |s, l| s + v[(l, p)].conj() * v[(l, j)]))
+                        .collect();
+                    for p in 0..j {
+                        let s = (p..j).fold(zero, |s, c| s + t[(p, c)] * w[c]);
+                        t[(p, j)] = -tau[i + j] * s;
+                    }
+                }
+                (v, t)
+            };
+            let mut i0 = 0;
+            while i0 < k {
+                let b = QR_BLOCK.min(k - i0);
+                for i in i0..i0 + b {
+                    let (left, right) = a.split_at_mut((i + 1) * m);
+                    let col = &mut left[i * m..];
+                    // zlarfg on col[i..]
+                    let (mut alphr, mut alphi) = (col[i].re, col[i].im);
+                    let mut xnorm = norm(&col[i + 1..]);
+                    if xnorm == 0.0 && alphi == 0.0 {
+                        tau[i] = zero;
+                    } else {
+                        let mut beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
+                        let mut knt = 0;
+                        if beta.abs() < safmin {
+                            let rsafmn = 1.0 / safmin;
+                            while beta.abs() < safmin && knt < 20 {
+                                knt += 1;
+                                col[i + 1..].iter_mut().for_each(|v| *v = *v * rsafmn);
+                                beta *= rsafmn;
+                                alphi *= rsafmn;
+                                alphr *= rsafmn;
+                            }
+                            xnorm = norm(&col[i + 1..]);
+                            beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
+                        }
+                        tau[i] = <$c>::new((beta - alphr) / beta, -alphi / beta);
+                        let scale = one / (<$c>::new(alphr, alphi) - <$c>::new(beta, 0.0));
+                        col[i + 1..].iter_mut().for_each(|v| *v = *v * scale);
+                        for _ in 0..knt {
+                            beta *= safmin;
+                        }
+                        col[i] = <$c>::new(beta, 0.0);
+                    }
+                    // H(i)^H = I - conj(tau) v v^H on the panel's later columns
+                    if tau[i] != zero {
+                        let t = tau[i].conj();
+                        for cj in right.chunks_mut(m).take(i0 + b - i - 1) {
+                            let mut w = cj[i];
+                            for l in i + 1..m {
+                                w = w + col[l].conj() * cj[l];
+                            }
+                            let tw = t * w;
+                            cj[i] = cj[i] - tw;
+                            for l in i + 1..m {
+                                cj[l] = cj[l] - col[l] * tw;
+                            }
+                        }
+                    }
+                }
+                if i0 + b < n {
+                    // the rest: C -= V (T^H (V^H C))
+                    let (v, t) = block(a, i0, b, &tau);
+                    let nc = n - i0 - b;
+                    let mut c = MatMut::from_column_major_slice_mut(&mut a[(i0 + b) * m..], m, nc)
+                        .subrows_mut(i0, m - i0);
+                    let mut w = Mat::<$c>::zeros(b, nc);
+                    matmul(w.as_mut(), Accum::Replace, v.adjoint(), c.rb(), one, par);
+                    let mut w2 = Mat::<$c>::zeros(b, nc);
+                    matmul(w2.as_mut(), Accum::Replace, t.adjoint(), w.as_ref(), one, par);
+                    matmul(c.rb_mut(), Accum::Add, v.as_ref(), w2.as_ref(), -one, par);
+                }
+                i0 += b;
+            }
+            for i in 0..kq {
+                for j in 0..n {
+                    r[i * n + j] = if j >= i { a[j * m + i] } else { zero };
+                }
+            }
+            // q: the blocks, last first, applied to the first kq columns of I
+            let mut qm = Mat::<$c>::zeros(m, kq);
+            for j in 0..kq {
+                qm[(j, j)] = one;
+            }
+            let starts: Vec<usize> = (0..k).step_by(QR_BLOCK).collect();
+            for &i in starts.iter().rev() {
+                let b = QR_BLOCK.min(k - i);
+                let (v, t) = block(a, i, b, &tau);
+                let mut qs = qm.as_mut().submatrix_mut(i, i, m - i, kq - i);
+                let mut w = Mat::<$c>::zeros(b, kq - i);
+                matmul(w.as_mut(), Accum::Replace, v.adjoint(), qs.rb(), one, par);
+                let mut w2 = Mat::<$c>::zeros(b, kq - i);
+                matmul(w2.as_mut(), Accum::Replace, t.as_ref(), w.as_ref(), one, par);
+                matmul(qs.rb_mut(), Accum::Add, v.as_ref(), w2.as_ref(), -one, par);
+            }
+            store(qm.as_ref(), q);
+        }
+    )*};
+}
+lapack_complex_qr!(lapack_qr_c32, faer::c32, f32; lapack_qr_c64, faer::c64, f64);
+
+/// The panel width of [`lapack_qr_c64`] (LAPACK's `zgeqrf` takes 32 here).
+const QR_BLOCK: usize = 32;
+
+/// `qr`: `(q, r)`, and with the param `pivoting` (absent: false) also the
+/// int32 column permutation `p` (`a[..., p] = q r`).
 pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
-    spec.arity(1, 2)?;
+    let pivoting = spec.params.has("pivoting") && spec.params.bool("pivoting")?;
+    spec.arity(1, if pivoting { 3 } else { 2 })?;
     let _full = spec.params.bool("full_matrices")?;
     let shape = spec.ins[0].shape.clone();
     let r = shape.len();
     let (m, n) = (shape[r - 2], shape[r - 1]);
     let batch = batch_of(&shape, 2);
     let (q_shape, r_shape) = (spec.outs[0].shape.clone(), spec.outs[1].shape.clone());
+    let p_shape = pivoting.then(|| spec.outs[2].shape.clone());
     let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "qr", T => {
         Ok(Box::new(move |ins: &[&crate::base::buffer::Buffer]| {
             let a = read::<T>(ins[0])?;
             let qs = Out::<T>::new(&q_shape, 2);
             let rs = Out::<T>::new(&r_shape, 2);
+            let ps = p_shape.as_ref().map(|s| Out::<i32>::new(s, 1));
             let par = par_for(batch, m, n);
             for_batch(batch, |b| {
                 // SAFETY: `for_batch` visits each batch item once.
                 let (qo, ro) = unsafe { (qs.block(b), rs.block(b)) };
+                // SAFETY: as above.
+                let po = ps.as_ref().map(|p| unsafe { p.block(b) });
                 let kq = q_shape[q_shape.len() - 1];
                 if m == 0 || n == 0 {
-                    // JAX: q = eye(m, k), r = zeros(k, n)
+                    // JAX: q = eye(m, k), r = zeros(k, n), p = zeros(n)
                     qo.fill(zero());
                     for i in 0..m.min(kq) {
                         qo[i * kq + i] = one();
                     }
                     ro.fill(zero());
+                    if let Some(p) = po {
+                        p.fill(0);
+                    }
                     return;
                 }
-                qr_one(&a[b * m * n..(b + 1) * m * n], m, n, kq, qo, ro, par);
+                qr_one(&a[b * m * n..(b + 1) * m * n], m, n, kq, qo, ro, po, par);
             });
-            Ok(vec![qs.finish()?, rs.finish()?])
+            let mut outs = vec![qs.finish()?, rs.finish()?];
+            if let Some(p) = ps {
+                outs.push(p.finish()?);
+            }
+            Ok(outs)
         }) as Kernel)
     })
 }

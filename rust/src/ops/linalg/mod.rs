@@ -77,6 +77,23 @@ pub trait Scalar:
     /// The real type of eigenvalues and singular values (itself for reals).
     type Re: Stored + RealField;
     fn re(x: &Self) -> Self::Re;
+    /// LAPACK's Householder QR (`factor::lapack_qr_c64`) of the column-major
+    /// `m x n` matrix `a`, into the row-major `q` (`m x kq`) and `r` (`kq x
+    /// n`), for the types whose reflectors faer makes differently from
+    /// LAPACK's (complex: LAPACK's R has a real diagonal, faer's a complex
+    /// one); false, with nothing written, for the others (real types, where
+    /// faer's factors are LAPACK's).
+    fn lapack_qr(
+        a: &mut [Self],
+        m: usize,
+        n: usize,
+        q: &mut [Self],
+        r: &mut [Self],
+        par: faer::Par,
+    ) -> bool {
+        let _ = (a, m, n, q, r, par);
+        false
+    }
 }
 
 impl Scalar for f32 {
@@ -98,12 +115,34 @@ impl Scalar for c32 {
     fn re(x: &c32) -> f32 {
         x.re
     }
+    fn lapack_qr(
+        a: &mut [c32],
+        m: usize,
+        n: usize,
+        q: &mut [c32],
+        r: &mut [c32],
+        par: faer::Par,
+    ) -> bool {
+        factor::lapack_qr_c32(a, m, n, q, r, par);
+        true
+    }
 }
 
 impl Scalar for c64 {
     type Re = f64;
     fn re(x: &c64) -> f64 {
         x.re
+    }
+    fn lapack_qr(
+        a: &mut [c64],
+        m: usize,
+        n: usize,
+        q: &mut [c64],
+        r: &mut [c64],
+        par: faer::Par,
+    ) -> bool {
+        factor::lapack_qr_c64(a, m, n, q, r, par);
+        true
     }
 }
 

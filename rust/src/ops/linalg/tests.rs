@@ -251,3 +251,48 @@ fn lu_leaves_and_recursion_reconstruct_a_pivoting_matrix() {
         }
     }
 }
+
+#[test]
+fn pivoted_qr_takes_the_largest_column_first_and_reconstructs() {
+    // columns of norms 1, 5, 3: geqp3 takes column 1, then of the rest the
+    // one with the larger norm after removing column 1's direction
+    let a: Vec<f64> = vec![1.0, 3.0, 0.0, 0.0, 4.0, 2.0, 0.0, 0.0, 2.0];
+    let buf = Buffer::from_vec(vec![3, 3], &a).unwrap();
+    let out = run(
+        Params::new("qr")
+            .with("full_matrices", Param::Bool(true))
+            .with("pivoting", Param::Bool(true)),
+        &[buf],
+        &[
+            (DType::F64, vec![3, 3]),
+            (DType::F64, vec![3, 3]),
+            (DType::I32, vec![3]),
+        ],
+    );
+    let (q, r, p) = (f64s(&out[0]), f64s(&out[1]), out[2].slice::<i32>().unwrap());
+    assert_eq!(p[0], 1);
+    let mut sorted = p.to_vec();
+    sorted.sort();
+    assert_eq!(sorted, [0, 1, 2]);
+    for i in 0..3 {
+        for j in 0..3 {
+            let qr: f64 = (0..3).map(|k| q[i * 3 + k] * r[k * 3 + j]).sum();
+            assert!((qr - a[i * 3 + p[j] as usize]).abs() < 1e-12);
+        }
+    }
+    assert!(r[0].abs() >= r[4].abs() && r[4].abs() >= r[8].abs());
+    // an empty matrix: JAX's zero permutation
+    let e = Buffer::from_vec(vec![0, 2], &[] as &[f64]).unwrap();
+    let out = run(
+        Params::new("qr")
+            .with("full_matrices", Param::Bool(false))
+            .with("pivoting", Param::Bool(true)),
+        &[e],
+        &[
+            (DType::F64, vec![0, 0]),
+            (DType::F64, vec![0, 2]),
+            (DType::I32, vec![2]),
+        ],
+    );
+    assert_eq!(out[2].slice::<i32>().unwrap(), &[0, 0]);
+}
