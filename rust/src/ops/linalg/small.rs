@@ -41,7 +41,8 @@ pub(crate) fn cholesky<T: Scalar>(a: &[T], n: usize, sym: bool, l: &mut [T]) -> 
                 for x in li {
                     d = d - abs2(x);
                 }
-                if !(d > zero()) {
+                // not > 0, a NaN included
+                if d.partial_cmp(&zero()) != Some(std::cmp::Ordering::Greater) {
                     return false;
                 }
                 let r = sqrt(&d);
