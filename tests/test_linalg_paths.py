@@ -3,7 +3,10 @@ linalg tests draw: one matrix of 128 columns or more (faer's own rayon
 parallelism), a batch of many small matrices (one matrix per task, faer
 sequential inside), and the row permutation of an LU solve (one gather of
 the rows, the inverse permutation for the transposed solve), against NumPy
-and JAX, with float64 gradients through the solve."""
+and JAX, with float64 gradients through the solve; the small-matrix kernels
+and the ops the lowering folds into the kernels (cholesky's symmetrization,
+lu_solve's row gather) against eager execution bit for bit and against JAX
+on singular and NaN inputs."""
 import jax
 import jax.numpy as jjnp
 import numpy as np
@@ -17,7 +20,8 @@ import rjax.scipy.linalg as rsl
 from rjax._src.lax.linalg import lu_solve
 from rjax.lax import linalg as rl
 from rjax.test_util import check_grads
-from util_linalg_decomp import FLOATS, close, columns_match_up_to_sign, rand, spd, sym, x64_for
+from util_linalg_decomp import (FLOATS, close, columns_match_up_to_sign, rand, spd, sym,
+                                well_conditioned, x64_for)
 from util_vs_jax import x64_in_both
 
 jax.config.update("jax_platforms", "cpu")
@@ -178,3 +182,134 @@ def test_solve_gradients_through_the_permuted_lu():
     want = jax.grad(lambda a, b: jjnp.sum(jjnp.sin(JL.solve(a, b))), (0, 1))(a, b)
     for g, w in zip(got, want):
       np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# the small-matrix kernels (n <= 16: Cholesky, triangular solves; LU panels)
+# and the ops that the lowering folds into the kernels: cholesky's
+# (a + a^H)/2 and lu_solve's row gather are read in place under jit, so jit
+# must give eager's bits (eager runs them as separate ops), and both JAX's
+# values and its NaN patterns.
+
+#: sides on either side of the small kernels' bound (16) and of faer's
+#: blocked paths
+SIDES = [1, 3, 8, 16, 17, 24]
+
+
+def _spd_or_broken(seed, batch, n, dt, kind):
+  a = spd(seed, batch, n, dt)
+  if kind == "indefinite" and n:
+    a[..., n - 1, n - 1] = -1
+  elif kind == "nan" and n:
+    a[..., n // 2, 0] = np.nan   # lower triangle: the whole factor fails
+  elif kind == "nan_upper" and n > 1:
+    a[..., 0, n - 1] = np.nan    # symmetrized in; not read without symmetrizing
+  return a
+
+
+@given(st.lists(st.integers(0, 3), max_size=2), st.sampled_from(SIDES), st.sampled_from(FLOATS),
+       st.sampled_from(["ok", "indefinite", "nan", "nan_upper"]), st.booleans(), seeds)
+def test_cholesky_folded_symmetrize_equals_eager_and_jax(batch, n, dt, kind, sym_in, seed):
+  a = _spd_or_broken(seed, tuple(batch), n, dt, kind)
+  f = lambda x: rl.cholesky(x, symmetrize_input=sym_in)  # noqa: E731
+  with x64_for(dt):
+    eager = np.asarray(f(a))
+    jitted = np.asarray(rjax.jit(f)(a))
+    numpy_api = np.asarray(rjax.jit(L.cholesky)(a))
+  np.testing.assert_array_equal(jitted, eager)   # the fold changes no bits
+  if sym_in:
+    np.testing.assert_array_equal(numpy_api, jitted)
+  with x64_in_both():
+    want = np.asarray(jax.lax.linalg.cholesky(a, symmetrize_input=sym_in))
+  np.testing.assert_array_equal(np.triu(jitted, 1), np.zeros_like(jitted))
+  if kind in ("nan", "nan_upper"):
+    # LAPACK (OpenBLAS) lets a NaN flow through the factor where rjax, as
+    # faer, fails the whole matrix: NaN wherever JAX has one
+    assert np.isnan(jitted[np.isnan(want)]).all()
+    return
+  np.testing.assert_array_equal(np.isnan(jitted), np.isnan(want))   # NaN below, 0 above
+  ok = ~np.isnan(want)
+  close(jitted[ok], want[ok], dt, scale=50)
+
+
+def test_complex_cholesky_folds_the_conjugate_transpose():
+  r = np.random.default_rng(3)
+  g = r.standard_normal((5, 6, 6)) + 1j * r.standard_normal((5, 6, 6))
+  a = (g @ np.conj(np.swapaxes(g, -1, -2)) + 6 * np.eye(6)).astype(np.complex64)
+  a[:, 1, 0] += 0.25j   # not Hermitian: (a + a^H)/2 differs from a's lower triangle
+  got = np.asarray(rjax.jit(L.cholesky)(a))
+  np.testing.assert_array_equal(got, np.asarray(L.cholesky(a)))
+  np.testing.assert_allclose(got, np.asarray(JL.cholesky(a)), rtol=2e-5, atol=2e-5)
+  # (a + a^T)/2 without the conjugate is not what the kernel computes: no fold
+  h = lambda x: rl.cholesky((x + jnp.swapaxes(x, -1, -2)) / 2, symmetrize_input=False)  # noqa
+  text = rjax.jit(h).lower(a).as_text()
+  assert "symmetrize_input" not in text
+  np.testing.assert_array_equal(np.asarray(rjax.jit(h)(a)), np.asarray(h(a)))
+
+
+def test_the_folds_show_in_the_plan():
+  a = spd(0, (3,), 8, np.float32)
+  text = rjax.jit(L.cholesky).lower(a).as_text()
+  assert "symmetrize_input=True" in text and "transpose" not in text.split("plan(")[1]
+  lu_, _, perm = rl.lu(a)
+  b = rand(1, (3, 8, 2), np.float32)
+  text = rjax.jit(lambda l, p, b: lu_solve(l, p, b, 0)).lower(lu_, perm, b).as_text()
+  assert "gather" not in text.split("plan(")[1]
+
+
+@given(st.lists(st.integers(0, 3), max_size=2), st.sampled_from(SIDES), st.integers(0, 3),
+       st.sampled_from(FLOATS), st.sampled_from(["ok", "singular", "nan"]), seeds)
+def test_lu_and_lu_solve_paths_equal_eager_and_jax(batch, n, k, dt, kind, seed):
+  batch = tuple(batch)
+  a = rand(seed, batch + (n, n), dt)
+  if kind == "singular" and n > 1:
+    a[..., :, 1] = 0          # a zero column: getrf leaves it unscaled
+    a[..., 2 % n, :] = a[..., 0, :]
+  elif kind == "nan" and n:
+    a[..., n - 1, 0] = np.nan
+  b = rand(seed + 1, batch + (n, k), dt)
+  with x64_for(dt):
+    lu_, piv, perm = (np.asarray(t) for t in rl.lu(a))
+    xs = [np.asarray(rjax.jit(lambda l, p, b: lu_solve(l, p, b, t))(lu_, perm, b))
+          for t in (0, 1)]
+    eager = [np.asarray(lu_solve(lu_, perm, b, t)) for t in (0, 1)]
+  for x, e in zip(xs, eager):
+    np.testing.assert_array_equal(x, e)   # the folded gather changes no bits
+  with x64_in_both():
+    jlu, jpiv, jperm = (np.asarray(t) for t in jax.lax.linalg.lu(a))
+  np.testing.assert_array_equal(piv, jpiv)
+  np.testing.assert_array_equal(perm, jperm)
+  close(lu_, jlu, dt, scale=100)
+
+
+@given(st.lists(st.integers(0, 3), max_size=2), st.sampled_from(SIDES), st.integers(0, 3),
+       st.sampled_from(FLOATS), seeds)
+def test_solve_with_a_matrix_rhs_matches_jax(batch, n, k, dt, seed):
+  # k columns are one custom linear solve of the matrix (JAX vmaps the columns)
+  batch = tuple(batch)
+  a = well_conditioned(seed, batch, n, dt)
+  b = rand(seed + 1, batch + (n, k), dt)
+  with x64_in_both():
+    got = np.asarray(rjax.jit(L.solve)(a, b))
+    want = np.asarray(JL.solve(a, b))
+    # a vector right-hand side (unambiguous without batch dims)
+    vec = np.asarray(L.solve(a, b[..., 0])) if k and not batch else None
+  assert got.shape == want.shape and got.dtype == want.dtype
+  close(got, want, dt, scale=100)
+  if vec is not None:
+    close(vec, got[..., 0], dt, scale=10)
+
+
+def test_small_triangular_solves_of_singular_and_nan_systems_like_jax():
+  # a zero on the diagonal gives infinities and NaNs as LAPACK's trsm does
+  a = np.array([[[2., 0., 0.], [1., 0., 0.], [1., 1., 4.]]] * 2, np.float32)
+  b = np.array([[[1.], [1.], [1.]], [[1.], [np.nan], [1.]]], np.float32)
+  for flags in [dict(left_side=True, lower=True), dict(left_side=True, lower=True, transpose_a=True),
+                dict(left_side=False, lower=True)]:
+    bb = b if flags["left_side"] else np.swapaxes(b, -1, -2)
+    got = np.asarray(rjax.jit(lambda a, b: rl.triangular_solve(a, b, **flags))(a, bb))
+    want = np.asarray(jax.lax.linalg.triangular_solve(a, bb, **flags))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-6)

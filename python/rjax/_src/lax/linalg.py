@@ -67,18 +67,25 @@ def _scalar(x, v):
   return shapes.full((), v, _aval(x).dtype)
 
 
+def _broadcast_mask(m, shape):
+  """An [N, M] mask broadcast to [..., N, M] (JAX's ``_tril`` does the same:
+  the iotas stay one matrix in size, which a batch of small matrices feels)."""
+  nd = len(shape)
+  return m if nd == 2 else shapes.broadcast_in_dim(m, shape, (nd - 2, nd - 1))
+
+
 def _mask(shape, k: int = 0):
   """Boolean [..., N, M] mask of col <= row + k (the lower triangle)."""
-  nd = len(shape)
-  r = shapes.broadcasted_iota(np.int32, shape, nd - 2)
-  c = shapes.broadcasted_iota(np.int32, shape, nd - 1)
-  return lax.le(c, lax.add(r, shapes.full((), k, np.int32)))
+  n, m = shape[-2:]
+  r = shapes.broadcasted_iota(np.int32, (n, m), 0)
+  c = shapes.broadcasted_iota(np.int32, (n, m), 1)
+  return _broadcast_mask(lax.le(c, lax.add(r, shapes.full((), k, np.int32))), shape)
 
 
 def _eye_mask(shape):
-  nd = len(shape)
-  return lax.eq(shapes.broadcasted_iota(np.int32, shape, nd - 2),
-                shapes.broadcasted_iota(np.int32, shape, nd - 1))
+  n, m = shape[-2:]
+  return _broadcast_mask(lax.eq(shapes.broadcasted_iota(np.int32, (n, m), 0),
+                                shapes.broadcasted_iota(np.int32, (n, m), 1)), shape)
 
 
 def _tril(x, k: int = 0):
@@ -200,13 +207,17 @@ def _batch_front(prim):
   batching.primitive_batchers[prim] = rule
 
 
+def _lowering_dtype_check(dt):
+  dt = np.dtype(dt)
+  if dt in (np.dtype(np.float16), dtypes.bfloat16):
+    raise NotImplementedError(f"Unsupported dtype {dt.name}.")
+
+
 def _lowering(prim, keys=()):
   """One Rust op named like the primitive, with the params in ``keys``;
   float16/bfloat16 are refused as JAX refuses them (no LAPACK kernel)."""
   def rule(ctx, *ids, avals_in, avals_out, **params):
-    dt = np.dtype(avals_in[-1].dtype)
-    if dt in (np.dtype(np.float16), dtypes.bfloat16):
-      raise NotImplementedError(f"Unsupported dtype {dt.name}.")
+    _lowering_dtype_check(avals_in[-1].dtype)
     return ctx.emit(prim.name, ids, avals_out, {k: params[k] for k in keys})
   rule.op_name = prim.name
   lowering.lowerings[prim] = rule
@@ -258,7 +269,7 @@ def _cholesky_abstract_eval(x):
 def _cholesky_jvp(primals, tangents):
   """Murray (2016), as JAX: L_dot = L phi(L^-1 S_dot L^-H)."""
   (x,), (sigma_dot,) = primals, tangents
-  L = _tril(cholesky_p.bind(x))
+  L = cholesky_p.bind(x)
   if isinstance(sigma_dot, ad.Zero):
     return L, _zero_out(L)
   n = _aval(x).shape[-1]
@@ -276,14 +287,68 @@ def _cholesky_ref(x):
     try:
       return np.linalg.cholesky(np.tril(m) + np.tril(m, -1).conj().T)
     except np.linalg.LinAlgError:
-      return np.full_like(m, np.nan)
+      return np.where(np.tri(*m.shape, dtype=bool), np.nan, 0).astype(m.dtype)
   return _per_matrix(one, x).astype(np.asarray(x).dtype)
 
 
+def _const_value(ctx, i):
+  """The value of Program constant ``i`` if it is a scalar constant, else None."""
+  k = i - len(ctx.in_avals)
+  if not 0 <= k < len(ctx.consts):
+    return None
+  buf = ctx.consts[k]
+  if list(buf.shape) or buf.dtype not in ("float32", "float64", "complex64", "complex128"):
+    return None
+  return np.asarray(buf.as_bytes()).view(buf.dtype)[0]
+
+
+def _symmetrized_source(ctx, x, aval):
+  """``a`` if value ``x`` is ``symmetrize(a)``, i.e. ``div(add(a, t), 2)``
+  with ``t`` a's transpose of the last two dims (conjugated if complex),
+  else None."""
+  div = ctx.producer(x)
+  if div is None or div[0] != "div" or _const_value(ctx, div[2][1]) != 2:
+    return None
+  add = ctx.producer(div[2][0])
+  if add is None or add[0] != "add":
+    return None
+  a, t = add[2]
+  prod = ctx.producer(t)
+  if _is_complex(aval.dtype):
+    if prod is None or prod[0] != "conj":
+      return None
+    prod = ctx.producer(prod[2][0])
+  ndim = aval.ndim
+  swap = [*range(ndim - 2), ndim - 1, ndim - 2]
+  if prod is None or prod[0] != "transpose" or list(prod[1]["permutation"]) != swap \
+      or prod[2][0] != a:
+    return None
+  return a
+
+
+def _cholesky_lowering(ctx, x, *, avals_in, avals_out):
+  """The Rust ``cholesky`` op. When its operand is ``(a + a^H) / 2``
+  (``symmetrize_input``, JAX's default), the kernel reads ``a`` and
+  symmetrizes the lower triangle as it loads it (the same roundings), and
+  the transpose, add and div are left to dead-code elimination: on a batch
+  of small matrices they cost more than the factorization."""
+  _lowering_dtype_check(avals_in[0].dtype)
+  src = _symmetrized_source(ctx, x, avals_in[0])
+  if src is not None:
+    return ctx.emit("cholesky", [src], avals_out, {"symmetrize_input": True})
+  return ctx.emit("cholesky", [x], avals_out, {})
+
+
+_cholesky_lowering.op_name = "cholesky"
+# rjax's kernel writes zeros above the diagonal, also where it fails (NaNs
+# on and below it): JAX's result after its mask. So, unlike JAX, the
+# wrappers here bind cholesky_p with no trailing ``_tril`` select (their
+# jaxprs lack it), which cost a batch of 8 x 8 matrices more than the
+# factorization itself.
 cholesky_p = standard_primitive("cholesky", _cholesky_abstract_eval, lower=False)
 ad.primitive_jvps[cholesky_p] = _cholesky_jvp
 _batch_front(cholesky_p)
-_lowering(cholesky_p)
+lowering.lowerings[cholesky_p] = _cholesky_lowering
 reference.register(cholesky_p, _cholesky_ref)
 
 
@@ -295,7 +360,7 @@ def cholesky(x, *, symmetrize_input: bool = True):
   x = asarray_lax(x)
   if symmetrize_input:
     x = symmetrize(_int_to_float(x))
-  return _tril(cholesky_p.bind(x))
+  return cholesky_p.bind(x)
 
 
 # ---------------------------------------------------------------------------
@@ -390,8 +455,66 @@ ad.defjvp2(triangular_solve_p, _triangular_solve_jvp_a,
            lambda g_b, ans, a, b, **kw: triangular_solve_p.bind(a, g_b, **kw))
 ad.primitive_transposes[triangular_solve_p] = _triangular_solve_transpose
 batching.primitive_batchers[triangular_solve_p] = _triangular_solve_batch
-_lowering(triangular_solve_p, ("left_side", "lower", "transpose_a", "conjugate_a",
-                               "unit_diagonal"))
+def _value_aval(ctx, i):
+  """``(dtype name, shape)`` of Program value ``i``."""
+  n_in, n_c = len(ctx.in_avals), len(ctx.consts)
+  if i < n_in:
+    return lowering.aval_plain(ctx.in_avals[i])
+  if i < n_in + n_c:
+    buf = ctx.consts[i - n_in]
+    return buf.dtype, list(buf.shape)
+  nid = n_in + n_c
+  for *_, outs in ctx.instrs:
+    if i < nid + len(outs):
+      return tuple(outs[i - nid])
+    nid += len(outs)
+  raise ValueError(f"no Program value {i}")
+
+
+def _row_gather_source(ctx, b):
+  """``(x, idx)`` if value ``b`` is ``_permute_rows(x, perm)``: a gather of
+  whole rows of an ``x`` shaped like ``b``, by per-batch-item row indices
+  ``idx`` [..., m, 1] of an integer dtype the kernel reads; else None."""
+  g = ctx.producer(b)
+  if g is None or g[0] != "gather":
+    return None
+  p, (x, idx) = g[1], g[2]
+  _, shape = _value_aval(ctx, b)
+  nb = len(shape) - 2
+  batch = list(range(nb))
+  if (list(p["offset_dims"]) != [nb + 1] or list(p["collapsed_slice_dims"]) != [nb]
+      or list(p["start_index_map"]) != [nb] or list(p["operand_batching_dims"]) != batch
+      or list(p["start_indices_batching_dims"]) != batch
+      or list(p["slice_sizes"]) != [1] * (nb + 1) + [shape[-1]]
+      or p["mode"] not in ("clip", "promise_in_bounds")):
+    return None
+  idx_dt, idx_shape = _value_aval(ctx, idx)
+  if list(_value_aval(ctx, x)[1]) != list(shape) or idx_dt not in ("int32", "int64") \
+      or list(idx_shape) != list(shape[:-1]) + [1]:
+    return None
+  return x, idx
+
+
+_TRI_KEYS = ("left_side", "lower", "transpose_a", "conjugate_a", "unit_diagonal")
+
+
+def _triangular_solve_lowering(ctx, a, b, *, avals_in, avals_out, **params):
+  """The Rust ``triangular_solve`` op. A left solve of rows gathered in a
+  permuted order (``lu_solve``'s ``b[perm]``) reads them in place: the
+  kernel copies b into its output anyway, so it takes the gather's operand
+  and indices and copies in their order (rjax's gather clamps indices, as
+  does the kernel); the gather is left to dead-code elimination. On a batch
+  of 8 x 8 systems the gather cost more than both solves."""
+  _lowering_dtype_check(avals_in[-1].dtype)
+  kw = {k: params[k] for k in _TRI_KEYS}
+  src = _row_gather_source(ctx, b) if params["left_side"] else None
+  if src is not None:
+    return ctx.emit("triangular_solve", [a, *src], avals_out, kw)
+  return ctx.emit("triangular_solve", [a, b], avals_out, kw)
+
+
+_triangular_solve_lowering.op_name = "triangular_solve"
+lowering.lowerings[triangular_solve_p] = _triangular_solve_lowering
 reference.register(triangular_solve_p, _triangular_solve_ref)
 
 

@@ -19,6 +19,7 @@
 //! its column as LAPACK's `getrf` does (no division).
 mod eig;
 mod factor;
+mod small;
 mod solve;
 
 pub use eig::{build_eig, build_hessenberg, build_schur};
@@ -228,6 +229,19 @@ pub(crate) fn for_batch(batch: usize, f: impl Fn(usize) + Sync + Send) {
         (0..batch).for_each(f);
     } else {
         (0..batch).into_par_iter().for_each(f);
+    }
+}
+
+/// Run `f(b)` for every batch item of a batch of small problems (about
+/// `work` operations each), in parallel in chunks of at least ~32k
+/// operations, so that rayon's per-task cost does not dominate a batch of
+/// 8 x 8 matrices.
+pub(crate) fn for_batch_small(batch: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
+    let min_len = (32768 / work.max(1)).max(1);
+    if batch <= min_len {
+        (0..batch).for_each(f);
+    } else {
+        (0..batch).into_par_iter().with_min_len(min_len).for_each(f);
     }
 }
 

@@ -4,8 +4,9 @@
 // the arithmetic operators but not the compound assignments; the loops index
 // several arrays at once, as the LAPACK algorithms they follow do.
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
-use super::{batch_of, for_batch, read, Out, Scalar};
+use super::{batch_of, for_batch, for_batch_small, read, small, Out, Scalar};
 use crate::base::buffer::Buffer;
+use crate::base::dtype::DType;
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::linalg::triangular_solve as ts;
@@ -74,9 +75,51 @@ fn tri_solve_one<T: Scalar>(
 /// column-major copy.
 const COL_MAJOR_MIN: usize = 512;
 
+/// The rows of the right-hand side in the order `idx` (int32 or int64, one
+/// per row of every batch item, clamped into range as rjax's gather clamps):
+/// `b[..., idx[..., i], :]` for row i.
+fn row_order(idx: &Buffer, dt: DType, batch: usize, rows: usize) -> Result<Vec<usize>> {
+    let clamp = |v: i64| v.clamp(0, rows.saturating_sub(1) as i64) as usize;
+    let v: Vec<usize> = match dt {
+        DType::I32 => idx
+            .slice::<i32>()?
+            .iter()
+            .map(|&v| clamp(v as i64))
+            .collect(),
+        DType::I64 => idx.slice::<i64>()?.iter().map(|&v| clamp(v)).collect(),
+        other => return Err(crate::base::error::dtype_err("triangular_solve", other)),
+    };
+    crate::ensure!(
+        v.len() == batch * rows,
+        "triangular_solve: {} row indices for {} rows",
+        v.len(),
+        batch * rows
+    );
+    Ok(v)
+}
+
+/// `triangular_solve(a, b)`, or `triangular_solve(a, b, idx)` for a left
+/// solve of `b`'s rows taken in the order `idx` (`b[..., idx[..., i], :]`,
+/// the row permutation of `lu_solve`, which the Python lowering folds into
+/// the solve instead of a separate gather): the kernel copies `b` into its
+/// output anyway, and copies it in that order.
 pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
-    spec.arity(2, 1)?;
-    spec.same_dtypes()?;
+    let permuted = spec.ins.len() == 3;
+    spec.arity(if permuted { 3 } else { 2 }, 1)?;
+    let idx_dt = spec.ins.get(2).map_or(DType::I32, |a| a.dtype);
+    crate::ensure!(
+        matches!(idx_dt, DType::I32 | DType::I64),
+        "triangular_solve: row indices of dtype {}",
+        idx_dt
+    );
+    let dt = spec.ins[0].dtype;
+    crate::ensure!(
+        spec.ins[1].dtype == dt && spec.outs[0].dtype == dt,
+        "triangular_solve: operand dtypes {} and {} must equal the output dtype {}",
+        dt,
+        spec.ins[1].dtype,
+        spec.outs[0].dtype
+    );
     let p = spec.params;
     let flags = [
         p.bool("left_side")?,
@@ -85,6 +128,10 @@ pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
         p.bool("conjugate_a")?,
         p.bool("unit_diagonal")?,
     ];
+    crate::ensure!(
+        !permuted || flags[0],
+        "triangular_solve: row indices need left_side"
+    );
     let a_shape = spec.ins[0].shape.clone();
     let b_shape = spec.ins[1].shape.clone();
     let m = a_shape[a_shape.len() - 1];
@@ -99,16 +146,43 @@ pub fn build_triangular_solve(spec: &OpSpec) -> Result<Kernel> {
         batch
     );
     let par = super::factor::par_for(batch, m, m);
-    let dt = spec.ins[0].dtype;
     crate::linalg_dtype!(dt, "triangular_solve", T => {
         Ok(Box::new(move |ins: &[&Buffer]| {
             let (a, b) = (read::<T>(ins[0])?, read::<T>(ins[1])?);
+            let order = if permuted { Some(row_order(ins[2], idx_dt, batch, rows)?) } else { None };
             let out = Out::<T>::new(&b_shape, 2);
             let nb = rows * cols;
+            // batch item i's right-hand side, in the given row order
+            let load = |i: usize, o: &mut [T]| {
+                let bi = &b[i * nb..(i + 1) * nb];
+                match &order {
+                    None => o.copy_from_slice(bi),
+                    Some(ord) => {
+                        for (r, &src) in ord[i * rows..(i + 1) * rows].iter().enumerate() {
+                            o[r * cols..(r + 1) * cols]
+                                .copy_from_slice(&bi[src * cols..(src + 1) * cols]);
+                        }
+                    }
+                }
+            };
+            if m <= small::SMALL {
+                // substitution in place: faer's per-call setup costs more
+                // than an 8 x 8 solve
+                for_batch_small(batch, m * nb, |i| {
+                    // SAFETY: `for_batch_small` visits each batch item once.
+                    let o = unsafe { out.block(i) };
+                    load(i, o);
+                    if nb > 0 && m > 0 {
+                        let ai = &a[i * m * m..(i + 1) * m * m];
+                        small::triangular_solve(ai, m, o, rows, cols, flags);
+                    }
+                });
+                return Ok(vec![out.finish()?]);
+            }
             for_batch(batch, |i| {
                 // SAFETY: `for_batch` visits each batch item once.
                 let o = unsafe { out.block(i) };
-                o.copy_from_slice(&b[i * nb..(i + 1) * nb]);
+                load(i, o);
                 if nb > 0 && m > 0 {
                     tri_solve_one(&a[i * m * m..(i + 1) * m * m], m, o, rows, cols, flags, par);
                 }

@@ -30,7 +30,161 @@ fn cholesky_of_a_batch_and_of_an_indefinite_matrix() {
     );
     let v = f64s(&out[0]);
     close(&v[..4], &[2.0, 0.0, 1.0, 2.0]); // the upper triangle is not read
-    assert!(v[4..].iter().all(|x| x.is_nan()));
+                                           // failure: NaNs on and below the diagonal, zero above (JAX after its tril)
+    assert!(v[4].is_nan() && v[5] == 0.0 && v[6].is_nan() && v[7].is_nan());
+}
+
+/// A deterministic symmetric positive definite `n x n` matrix, row-major.
+fn spd(n: usize) -> Vec<f64> {
+    let g: Vec<f64> = (0..n * n)
+        .map(|k| ((k * 37 + 11) % 23) as f64 / 23.0 - 0.5)
+        .collect();
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[i * n + j] = (0..n).map(|k| g[i * n + k] * g[j * n + k]).sum::<f64>();
+        }
+        a[i * n + i] += 1.0;
+    }
+    a
+}
+
+#[test]
+fn cholesky_symmetrizes_in_place_on_both_paths() {
+    // 8 (the small kernel) and 40 (faer's): `symmetrize_input` factors
+    // (a + a^T)/2, the result of factoring the symmetrized matrix
+    for n in [8, 40] {
+        let a = spd(n);
+        let mut skew = a.clone();
+        for i in 0..n {
+            for j in 0..i {
+                let d = ((i * 3 + j) % 5) as f64 * 0.25;
+                skew[i * n + j] += d;
+                skew[j * n + i] -= d;
+            }
+        }
+        let p = Params::new("cholesky").with("symmetrize_input", Param::Bool(true));
+        let got = run(
+            p,
+            &[Buffer::from_vec(vec![n, n], &skew).unwrap()],
+            &[(DType::F64, vec![n, n])],
+        );
+        // the same roundings as the separate add and halving
+        let sym: Vec<f64> = (0..n * n)
+            .map(|k| (skew[k] + skew[(k % n) * n + k / n]) * 0.5)
+            .collect();
+        let want = run(
+            Params::new("cholesky"),
+            &[Buffer::from_vec(vec![n, n], &sym).unwrap()],
+            &[(DType::F64, vec![n, n])],
+        );
+        assert_eq!(f64s(&got[0]), f64s(&want[0]), "n = {n}");
+        let l = f64s(&want[0]);
+        for i in 0..n {
+            for j in 0..n {
+                let s: f64 = (0..n).map(|k| l[i * n + k] * l[j * n + k]).sum();
+                assert!((s - a[i * n + j]).abs() < 1e-12 * n as f64, "n = {n}");
+            }
+        }
+    }
+    // the faer path does not read the upper triangle either
+    let a = spd(40);
+    let mut nan_upper = a.clone();
+    for i in 0..40 {
+        for j in i + 1..40 {
+            nan_upper[i * 40 + j] = f64::NAN;
+        }
+    }
+    let chol = |x: &[f64]| {
+        f64s(
+            &run(
+                Params::new("cholesky"),
+                &[Buffer::from_vec(vec![40, 40], x).unwrap()],
+                &[(DType::F64, vec![40, 40])],
+            )[0],
+        )
+    };
+    assert_eq!(chol(&a), chol(&nan_upper));
+    // a failure on the faer path: the same NaN/zero pattern
+    let mut bad = spd(40);
+    bad[39 * 40 + 39] = -1.0;
+    let out = run(
+        Params::new("cholesky"),
+        &[Buffer::from_vec(vec![40, 40], &bad).unwrap()],
+        &[(DType::F64, vec![40, 40])],
+    );
+    let v = f64s(&out[0]);
+    assert!((0..1600).all(|k| if k % 40 <= k / 40 {
+        v[k].is_nan()
+    } else {
+        v[k] == 0.0
+    }));
+}
+
+#[test]
+fn small_kernels_agree_with_faers_path_on_a_batch() {
+    // 16 x 16 takes the small kernels, 17 x 17 faer's: on the same SPD
+    // matrix (padded with an identity block) the factors and the
+    // triangular solves agree to rounding
+    let n = 16;
+    let a = spd(n);
+    let mut big = vec![0.0; 17 * 17];
+    for i in 0..17 {
+        for j in 0..17 {
+            big[i * 17 + j] = if i < n && j < n {
+                a[i * n + j]
+            } else if i == j {
+                1.0
+            } else {
+                0.0
+            };
+        }
+    }
+    let l16 = f64s(
+        &run(
+            Params::new("cholesky"),
+            &[Buffer::from_vec(vec![1, n, n], &a).unwrap()],
+            &[(DType::F64, vec![1, n, n])],
+        )[0],
+    );
+    let l17 = f64s(
+        &run(
+            Params::new("cholesky"),
+            &[Buffer::from_vec(vec![17, 17], &big).unwrap()],
+            &[(DType::F64, vec![17, 17])],
+        )[0],
+    );
+    for i in 0..n {
+        for j in 0..n {
+            assert!((l16[i * n + j] - l17[i * 17 + j]).abs() < 1e-13);
+        }
+    }
+    let tri = |m: usize, l: &[f64], lower: bool, tr: bool| {
+        let b: Vec<f64> = (0..m * 3).map(|k| (k % 7) as f64 - 3.0).collect();
+        let p = Params::new("triangular_solve")
+            .with("left_side", Param::Bool(true))
+            .with("lower", Param::Bool(lower))
+            .with("transpose_a", Param::Bool(tr))
+            .with("conjugate_a", Param::Bool(false))
+            .with("unit_diagonal", Param::Bool(false));
+        f64s(
+            &run(
+                p,
+                &[
+                    Buffer::from_vec(vec![m, m], l).unwrap(),
+                    Buffer::from_vec(vec![m, 3], &b).unwrap(),
+                ],
+                &[(DType::F64, vec![m, 3])],
+            )[0],
+        )
+    };
+    for (lower, tr) in [(true, false), (true, true)] {
+        let (x16, x17) = (tri(16, &l16, lower, tr), tri(17, &l17, lower, tr));
+        // the 17th row of b is solved against the identity block
+        for k in 0..n * 3 {
+            assert!((x16[k] - x17[k]).abs() < 1e-12, "{lower} {tr}");
+        }
+    }
 }
 
 #[test]
@@ -295,4 +449,52 @@ fn pivoted_qr_takes_the_largest_column_first_and_reconstructs() {
         ],
     );
     assert_eq!(out[2].slice::<i32>().unwrap(), &[0, 0]);
+}
+
+#[test]
+fn triangular_solve_reads_the_right_hand_side_in_row_order() {
+    // with a third operand, row i of b is b[idx[i]] (clamped into range),
+    // on the small path (2 x 2) and on faer's (20 x 20)
+    for m in [2usize, 20] {
+        let a: Vec<f64> = (0..m * m)
+            .map(|k| {
+                if k / m == k % m {
+                    2.0
+                } else {
+                    ((k % 5) as f64 - 2.0) * 0.1
+                }
+            })
+            .collect();
+        let b: Vec<f64> = (0..m * 2).map(|k| k as f64 - 3.0).collect();
+        let idx: Vec<i32> = (0..m as i32)
+            .map(|i| if i == 0 { 99 } else { m as i32 - 1 - i })
+            .collect();
+        let clamped: Vec<usize> = idx
+            .iter()
+            .map(|&i| (i.max(0) as usize).min(m - 1))
+            .collect();
+        let gathered: Vec<f64> = (0..m * 2).map(|k| b[clamped[k / 2] * 2 + k % 2]).collect();
+        let p = Params::new("triangular_solve")
+            .with("left_side", Param::Bool(true))
+            .with("lower", Param::Bool(true))
+            .with("transpose_a", Param::Bool(false))
+            .with("conjugate_a", Param::Bool(false))
+            .with("unit_diagonal", Param::Bool(true));
+        let abuf = Buffer::from_vec(vec![1, m, m], &a).unwrap();
+        let got = run(
+            p.clone(),
+            &[
+                abuf.clone(),
+                Buffer::from_vec(vec![1, m, 2], &b).unwrap(),
+                Buffer::from_vec(vec![1, m, 1], &idx).unwrap(),
+            ],
+            &[(DType::F64, vec![1, m, 2])],
+        );
+        let want = run(
+            p,
+            &[abuf, Buffer::from_vec(vec![1, m, 2], &gathered).unwrap()],
+            &[(DType::F64, vec![1, m, 2])],
+        );
+        assert_eq!(f64s(&got[0]), f64s(&want[0]), "m = {m}");
+    }
 }
