@@ -1,4 +1,5 @@
 """jnp sorting, searching and counting against NumPy (dtypes from JAX 0.10)."""
+import jax.numpy as jjnp
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -107,7 +108,7 @@ def test_histogram_bincount():
   for bins, rng_ in [(10, None), (5, (-1.0, 1.0)), (np.array([-2.0, 0.0, 0.5, 3.0]), None)]:
     h, e = jnp.histogram(x, bins=bins, range=rng_)
     wh, we = np.histogram(x, bins=bins, range=rng_)
-    assert h.dtype == I32
+    assert h.dtype == np.float32   # JAX's counts have the inexact dtype of x
     np.testing.assert_array_equal(np.asarray(h), wh)
     np.testing.assert_allclose(np.asarray(e), we, rtol=1e-6, atol=1e-6)
   w = rng.random(200).astype(np.float32)
@@ -158,3 +159,65 @@ def test_sorting_inputs_not_mutated():
   jnp.unique(x)
   jnp.histogram(x)
   np.testing.assert_array_equal(x, before)
+
+
+_POOL = [0.0, -0.0, 1.0, 2.0, 2.5, -1.0, np.nan, np.inf]
+
+
+@st.composite
+def _search_case(draw):
+  dt = draw(st.sampled_from([np.float32, np.int32, np.uint8, np.complex64]))
+  n = draw(st.integers(0, 12))
+  seed = draw(st.integers(0, 2**31 - 1))
+  rng = np.random.default_rng(seed)
+  pool = np.array(_POOL if dt in (np.float32, np.complex64) else [0, 1, 2, 3, 5, 7])
+
+  def draw_vals(shape):
+    x = np.empty(shape, dt)
+    if dt == np.complex64:
+      x.real, x.imag = rng.choice(pool, shape), rng.choice(pool, shape)
+    else:
+      x[...] = rng.choice(pool, shape)
+    return x
+  a = draw_vals(n)
+  if draw(st.booleans()):
+    a = np.sort(a)   # (an unsorted a: JAX's binary search decides, so must ours)
+  return a, draw_vals(draw(st.sampled_from([(), (4,), (2, 3)])))
+
+
+@given(_search_case(), st.sampled_from(["left", "right"]),
+       st.sampled_from(["scan", "scan_unrolled", "compare_all", "sort"]))
+def test_searchsorted_like_jax(case, side, method):
+  a, v = case
+  got = jnp.searchsorted(a, v, side=side, method=method)
+  want = jjnp.searchsorted(a, v, side=side, method=method)
+  assert got.dtype == want.dtype and got.shape == want.shape
+  np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_searchsorted_bad_arguments_like_jax():
+  for m in (jnp, jjnp):
+    with pytest.raises(ValueError):
+      m.searchsorted(np.arange(3), 1, method="bogus")
+    with pytest.raises(ValueError):
+      m.searchsorted(np.arange(3), 1, side="middle")
+    with pytest.raises(ValueError):
+      m.searchsorted(np.ones((2, 2)), 1)
+
+
+@pytest.mark.parametrize("case", [
+    dict(bins=3), dict(bins=3, density=True), dict(bins=np.array([0.0, 2.0, 3.0, 5.0])),
+    dict(bins=3, range=(5, 1)), dict(bins=4, range=(0, 5)), dict(bins=0),
+    dict(bins=3, weights=np.arange(6).reshape(2, 3)),
+    dict(bins=3, weights=np.arange(6.0).reshape(2, 3), density=True)])
+@pytest.mark.parametrize("dt", [np.int32, np.float32, np.complex64, np.bool_])
+def test_histogram_like_jax(case, dt):
+  # counts in the inexact dtype of a (and weights), complex included; bins
+  # from searchsorted, so a reversed range bins as JAX's does
+  x = np.array([[1, 2, 2], [4, 0, 5]]).astype(dt)
+  if dt == np.complex64:
+    x = x + 1j * np.array([[0, 1, 0], [2, 0, 1]], np.float32)
+  got, want = jnp.histogram(x, **case), jjnp.histogram(x, **case)
+  for g, w in zip(got, want):
+    assert g.dtype == w.dtype and g.shape == w.shape
+    np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6, atol=1e-6)

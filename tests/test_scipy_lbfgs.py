@@ -148,6 +148,15 @@ def test_complex_variables_reach_the_least_squares_solution():
     assert np.asarray(got.x).dtype == np.complex128
     np.testing.assert_allclose(np.asarray(got.x), np.linalg.lstsq(a, b, rcond=None)[0],
                                atol=1e-5)
+  with x64_in_both():
+    # the same problem with the product summed elementwise (bit-equal
+    # values in both libraries): JAX's steps, counts and solution
+    f = lambda np_: lambda x: np_.sum(np_.abs(np_.sum(a * x[None, :], axis=1) - b) ** 2)  # noqa
+    got = ropt.minimize(f(jnp), np.zeros(3, np.complex128), method=METHOD)
+    want = jopt.minimize(f(jjnp), np.zeros(3, np.complex128), method=METHOD)
+    _same_results(got, want, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(got.x), np.linalg.lstsq(a, b, rcond=None)[0],
+                               atol=1e-5)
 
 
 def test_bad_method_and_args_raise_like_jax():

@@ -271,26 +271,16 @@ def _check(name, x, x64):
     _same(got, want, what)
 
 
-# Differences from JAX that are not about the float width (the same with x64
-# off), left out of the table: JAX's nn activations take no integer input
-# (lax.logistic raises), give weakly typed results from ``jnp.where(x > 0, x,
-# <float>)`` or keep the integer type (hard_tanh); a negated unsigned input
-# wraps around in log_sigmoid/softmax; histogram counts are floats in JAX;
-# bool divided by a Python scalar and polygamma of bool are weakly typed in JAX.
-_ALL = frozenset(INT_DTYPES)
-_INT_DIFFERS = {
-    **dict.fromkeys(["sigmoid", "silu", "glu", "elu", "celu", "selu", "leaky_relu",
-                     "hard_sigmoid", "hard_silu", "hard_tanh", "histogram"], _ALL),
-    **dict.fromkeys(["log_sigmoid", "log_softmax", "softmax"], {"bool", "uint8", "uint32"}),
-    **dict.fromkeys(["mish", "softplus", "soft_sign", "polygamma", "divide_float",
-                     "divide_int", "divide_op"], {"bool"}),
-}
+# nn activations on integer and bool input follow JAX's definitions:
+# lax.logistic refuses them (sigmoid, silu, glu), Python-float constants give
+# weakly typed results (elu, leaky_relu, hard_sigmoid, ...), hard_tanh keeps
+# the integer type, a negated unsigned input wraps around (log_sigmoid,
+# softmax); histogram counts are floats; all checked by the table below.
 # x64 on: every integer dtype; off (float32 everywhere): a few.
 _MODES = [(dt, True) for dt in INT_DTYPES] + [(dt, False) for dt in
                                                ("bool", "int8", "int64", "uint32")]
 _INT_PARAMS = [pytest.param(name, dt, x64, id=f"{name}-{dt}-{'x64' if x64 else 'x32'}")
-               for name in sorted(CASES) for dt, x64 in _MODES
-               if dt not in _INT_DIFFERS.get(name, ())]
+               for name in sorted(CASES) for dt, x64 in _MODES]
 
 
 @pytest.mark.parametrize("name,dt,x64", _INT_PARAMS)
@@ -302,15 +292,12 @@ FLOAT_DTYPES = ["float16", "bfloat16", "float32", "float64", "complex64"]
 # A float input keeps its own width: the same table on floats.
 FLOAT_CASES = ["sin", "exp", "log", "true_divide", "mean", "var", "median", "quantile",
                "average_weights", "interp", "fft", "rfft", "inv", "det", "erf", "norm_pdf",
-               "resize_linear", "linspace", "histogram_density"]
-# Left out (not about promotion): complex input that JAX rejects or rjax does
-# not take yet (median, quantile, var's where-less path, interp, linspace,
-# histogram); rfft of half floats (JAX raises); half-float sums (rounding).
+               "resize_linear", "linspace", "histogram_density", "histogram", "std"]
+# Left out (not about promotion): rfft of half floats (JAX raises); a
+# half-float weighted average (rounding).
 _FLOAT_DIFFERS = {
-    **dict.fromkeys(["median", "quantile", "var", "interp", "linspace"], {"complex64"}),
     "rfft": {"float16", "bfloat16"},
     "average_weights": {"float16"},
-    "histogram_density": {"float16", "bfloat16", "complex64"},
 }
 _FLOAT_PARAMS = [pytest.param(name, dt, x64, id=f"{name}-{dt}-{'x64' if x64 else 'x32'}")
                  for name in FLOAT_CASES for dt in FLOAT_DTYPES for x64 in (False, True)

@@ -464,7 +464,10 @@ mod tests {
         let c = |re: f32, im: f32| C64::new(re, im);
         let x = Buffer::from_vec(vec![4], &[c(1., 2.), c(3., -1.), c(1., 5.), c(3., 0.)]).unwrap();
         let r = run("cummax", &x, 0, false);
-        assert_eq!(r.slice::<C64>().unwrap(), &[c(1., 2.), c(3., -1.), c(3., -1.), c(3., 0.)]);
+        assert_eq!(
+            r.slice::<C64>().unwrap(),
+            &[c(1., 2.), c(3., -1.), c(3., -1.), c(3., 0.)]
+        );
         let r = run("cummin", &x, 0, false);
         assert_eq!(r.slice::<C64>().unwrap(), &[c(1., 2.); 4]);
         // reverse folds each window from its first element: [1, nan] gives
@@ -483,7 +486,11 @@ mod tests {
                 let got = super::xla_scan(&x, forward, 0i64, &|a, b| a + b);
                 let mut acc = 0;
                 let mut want = vec![0; n];
-                let idx: Vec<usize> = if forward { (0..n).collect() } else { (0..n).rev().collect() };
+                let idx: Vec<usize> = if forward {
+                    (0..n).collect()
+                } else {
+                    (0..n).rev().collect()
+                };
                 for i in idx {
                     acc += x[i];
                     want[i] = acc;

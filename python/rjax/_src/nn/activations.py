@@ -12,6 +12,7 @@ from rjax._src import numpy as jnp
 from rjax._src.base import dtypes
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.nn.module import Module, compact
+from rjax._src.numpy.util import check_arraylike
 
 __all__ = ["relu", "relu6", "sigmoid", "log_sigmoid", "softplus", "soft_sign", "silu", "swish",
            "gelu", "elu", "celu", "selu", "leaky_relu", "hard_tanh", "hard_sigmoid",
@@ -25,6 +26,18 @@ def _inexact(name: str, x):
   if not dtypes.is_float(x.dtype):
     x = x.astype(dtypes.to_inexact_dtype(x.dtype))
   return x
+
+
+def _arr(name: str, x):
+  """JAX's ``ensure_arraylike``: an array or scalar (a TypeError
+  otherwise), as an array of its own dtype. The activations below are
+  written as JAX's are, so that integer and bool inputs give what JAX's
+  give: ``lax.logistic`` refuses them (sigmoid, silu, glu), weakly typed
+  Python-float constants make the result a weak float (elu, leaky_relu,
+  hard_sigmoid, ...), hard_tanh keeps the integer type, and negating an
+  unsigned input wraps around (log_sigmoid)."""
+  check_arraylike(name, x)
+  return jnp.asarray(x)
 
 
 def identity(x):
@@ -50,25 +63,25 @@ relu6.defjvps(lambda g, ans, x: lax.select((x > 0) & (x < 6), g, lax.full_like(g
 
 
 def sigmoid(x):
-  return lax.logistic(_inexact("sigmoid", x))
+  return lax.logistic(x)
 
 
 def softplus(x):
   """log(1 + exp(x)), stable for large |x|."""
-  return jnp.logaddexp(_inexact("softplus", x), 0)
+  return jnp.logaddexp(x, 0)
 
 
 def log_sigmoid(x):
-  return -softplus(-_inexact("log_sigmoid", x))
+  return -softplus(-_arr("log_sigmoid", x))
 
 
 def soft_sign(x):
-  x = _inexact("soft_sign", x)
+  x = _arr("soft_sign", x)
   return x / (jnp.abs(x) + 1)
 
 
 def silu(x):
-  x = _inexact("silu", x)
+  x = _arr("silu", x)
   return x * sigmoid(x)
 
 
@@ -87,13 +100,12 @@ def gelu(x, approximate: bool = True):
 
 
 def elu(x, alpha=1.0):
-  x = _inexact("elu", x)
+  x = _arr("elu", x)
   safe_x = jnp.where(x > 0, 0., x)
   return jnp.where(x > 0, x, alpha * jnp.expm1(safe_x))
 
 
 def celu(x, alpha=1.0):
-  x = _inexact("celu", x)
   return jnp.maximum(x, 0.0) + alpha * jnp.expm1(jnp.minimum(x, 0.0) / alpha)
 
 
@@ -104,21 +116,22 @@ def selu(x):
 
 
 def leaky_relu(x, negative_slope=1e-2):
-  x = _inexact("leaky_relu", x)
+  x = _arr("leaky_relu", x)
   return jnp.where(x >= 0, x, negative_slope * x)
 
 
 def hard_tanh(x):
-  x = _inexact("hard_tanh", x)
+  x = _arr("hard_tanh", x)
   return jnp.where(x > 1, 1, jnp.where(x < -1, -1, x))
 
 
 def hard_sigmoid(x):
-  return relu6(_inexact("hard_sigmoid", x) + 3.) / 6.
+  # (JAX's is jitted, so x + 3. follows JAX's promotion even for a NumPy x)
+  return relu6(_arr("hard_sigmoid", x) + 3.) / 6.
 
 
 def hard_silu(x):
-  x = _inexact("hard_silu", x)
+  x = _arr("hard_silu", x)
   return x * hard_sigmoid(x)
 
 
@@ -127,7 +140,7 @@ hard_swish = hard_silu
 
 def glu(x, axis: int = -1):
   """Gated linear unit: first half * sigmoid(second half) along ``axis``."""
-  x = _inexact("glu", x)
+  x = _arr("glu", x)
   size = x.shape[axis]
   if size % 2:
     raise ValueError(f"glu: axis {axis} must have an even size, got {size}")
@@ -136,12 +149,13 @@ def glu(x, axis: int = -1):
 
 
 def mish(x):
-  x = _inexact("mish", x)
+  x = _arr("mish", x)
   return x * jnp.tanh(softplus(x))
 
 
 def squareplus(x, b=4):
-  x = _inexact("squareplus", x)
+  check_arraylike("squareplus", x, b)
+  x, b = jnp.asarray(x), jnp.asarray(b)
   return (x + jnp.sqrt(jnp.square(x) + b)) / 2
 
 
@@ -185,7 +199,6 @@ def _canon_axis(axis):
 def softmax(x, axis=-1, where=None):
   """exp(x) / sum(exp(x)) along ``axis`` (an int, tuple or None);
   elements where ``where`` is False are excluded and give 0."""
-  x = _inexact("softmax", x)
   axis = _canon_axis(axis)
   if where is None:
     return _softmax(x, axis)
@@ -194,7 +207,7 @@ def softmax(x, axis=-1, where=None):
 
 def log_softmax(x, axis=-1, where=None):
   """x - logsumexp(x) along ``axis``; masked-out elements give -inf."""
-  x = _inexact("log_softmax", x)
+  x = _arr("log_softmax", x)
   axis = _canon_axis(axis)
   x_max = jnp.max(x, axis, where=where, initial=-np.inf, keepdims=True)
   x_safe = x if where is None else jnp.where(where, x, -np.inf)

@@ -434,6 +434,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
       raise ValueError(f"the only valid string value of `right` is 'extrapolate', but got: "
                        f"{right!r}")
     ext_right = True
+  if dtypes.is_complex(core.get_aval(x).dtype):
+    raise ValueError("jnp.interp: complex x values not supported.")
   if period is not None:
     if np.ndim(period) != 0:
       raise ValueError(f"period must be a scalar; got {period}")

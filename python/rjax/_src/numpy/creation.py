@@ -183,7 +183,19 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
   axis = canonicalize_axis(axis, nd, "linspace")
   other = tuple(d for d in range(nd) if d != axis)
   div = (num - 1) if endpoint else num
-  if num > 1:
+  if num > 1 and dtypes.is_complex(ct):
+    # JAX: the steps in the real dtype, then complex products with them
+    rt = dtypes.real_dtype(ct)
+    delta = lax.div(lax.sub(stop, start), shapes.full(bshape, div, ct))
+    shape = bshape[:axis] + (div,) + bshape[axis:]
+    t = lax.convert_element_type(
+        lax.mul(shapes.broadcasted_iota(rt, shape, axis), _bcast0(_recip(div, rt), shape)), ct)
+    lo = lax.mul(shapes.broadcast_in_dim(start, shape, other),
+                 lax.sub(shapes.full(shape, 1, ct), t))
+    out = lax.add(lo, lax.mul(shapes.broadcast_in_dim(stop, shape, other), t))
+    if endpoint:
+      out = shapes.concatenate([out, shapes.expand_dims(stop, (axis,))], axis)
+  elif num > 1:
     r = _recip(div, ct)
     delta = lax.mul(lax.sub(stop, start), _bcast0(r, bshape))
     shape = bshape[:axis] + (div,) + bshape[axis:]

@@ -13,7 +13,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
-from rjax._src.lax import lax, reductions as lr, shapes
+from rjax._src.lax import complex_ops, lax, reductions as lr, shapes
 from rjax._src.numpy import shape_ops
 from rjax._src.numpy.util import asarray, canonicalize_axes, canonicalize_axis, check_arraylike
 
@@ -238,14 +238,26 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
   a = _arr("var", a)
   av = _aval(a)
   axes = canonicalize_axes(axis, av.ndim, "var")
+  if dtypes.is_complex(av.dtype) and dtype is not None and \
+     not dtypes.is_complex(dtypes.canonicalize_dtype(dtype)):
+    raise ValueError("jax.numpy.var does not yet support real dtype parameters when computing "
+                     "the variance of an array of complex values.")
   dt = _float_dtype("var", a, dtype)
   a = _cast(a, dt)
   m = mean(a, axis=axes, keepdims=True, where=where)
   c = lax.sub(a, m)
-  sq = lax.mul(c, c)
+  out_dt = dt if dtype is not None else None
+  if dtypes.is_complex(dt):
+    # JAX: |c|^2 as real(c * conj(c)), then real arithmetic (a complex
+    # ``dtype`` casts the real result back)
+    sq = complex_ops.real(lax.mul(c, complex_ops.conj(c)))
+    dt = dtypes.real_dtype(dt)
+  else:
+    sq = lax.mul(c, c)
   s = sum(sq, axis=axes, keepdims=keepdims, where=where)
   n = lax.sub(_count("var", av.shape, axes, where, dt, keepdims), shapes.full((), ddof, dt))
-  return _nan_where_nonpositive(lax.div(s, n), n)
+  r = _nan_where_nonpositive(lax.div(s, n), n)
+  return r if out_dt is None or out_dt == dt else lax.convert_element_type(r, out_dt)
 
 
 def _nan_where_nonpositive(r, n):
@@ -505,6 +517,9 @@ def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
   if method not in ("linear", "lower", "higher", "midpoint", "nearest"):
     raise ValueError(f"{name}: method can only be 'linear', 'lower', 'higher', 'midpoint', "
                      f"or 'nearest', got {method!r}")
+  if dtypes.is_complex(_aval(a).dtype):
+    raise ValueError("quantile does not support complex input, as the operation is poorly "
+                     "defined.")
   if isinstance(q, core.Tracer):
     raise NotImplementedError(f"{name}: q must be concrete")
   qs = np.asarray(q, dtype=np.float64)

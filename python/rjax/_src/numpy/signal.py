@@ -16,7 +16,8 @@ from rjax._src.base.errors import ConcretizationTypeError
 from rjax._src.interpreters import ad
 from rjax._src.interpreters.custom_derivatives import custom_jvp
 from rjax._src.lax import convolution, lax, matmul as dot_mod, shapes, slicing
-from rjax._src.numpy import (creation, index_tricks, reductions, shape_ops, sorting, ufuncs)
+from rjax._src.numpy import (creation, index_tricks, indexing, reductions, shape_ops, sorting,
+                             ufuncs)
 from rjax._src.numpy.util import (asarray, check_arraylike, promote_args_inexact,
                                   promote_dtypes, promote_dtypes_inexact)
 
@@ -194,6 +195,35 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002
   lo = ufuncs.where(same, ufuncs.subtract(lo, 0.5), lo)
   hi = ufuncs.where(same, ufuncs.add(hi, 0.5), hi)
   return creation.linspace(lo, hi, nbins + 1, dtype=dt)
+
+
+def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
+  """Counts of ``a`` in ``bins`` (a count or the edges): ``(hist, edges)``.
+  JAX's: ``a`` and ``weights`` are promoted to one inexact dtype (complex
+  too), which the counts have (floats, with or without weights); each value
+  goes to the bin ``searchsorted(edges, a, side='right')`` (the last edge
+  into the last bin), by a scatter-add of the weights."""
+  if weights is None:
+    check_arraylike("histogram", a, bins)
+    (a,) = promote_dtypes_inexact(asarray(a))
+    weights = shapes.full_like(a, 1)
+  else:
+    check_arraylike("histogram", a, bins, weights)
+    if np.shape(a) != np.shape(weights):
+      raise ValueError("weights should have the same shape as a.")
+    a, weights = promote_dtypes_inexact(asarray(a), asarray(weights))
+  edges = histogram_bin_edges(a, bins, range, weights)
+  n = _aval(edges).shape[0]
+  idx = sorting.searchsorted(edges, a, side="right")
+  last = indexing.getitem(edges, n - 1)
+  idx = ufuncs.where(ufuncs.equal(a, last), n - 1, idx)
+  zeros = shapes.full((n,), 0, _aval(weights).dtype)
+  counts = indexing._IndexUpdateRef(zeros, idx).add(weights)
+  counts = slicing.slice_in_dim(counts, 1, n, axis=0)
+  if density:
+    widths = shape_ops.diff(edges)
+    counts = ufuncs.divide(ufuncs.divide(counts, widths), reductions.sum(counts))
+  return counts, edges
 
 
 def histogramdd(sample, bins=10, range=None, weights=None, density=None):  # noqa: A002
@@ -432,6 +462,7 @@ def unpackbits(a, axis=None, count=None, bitorder: str = "big"):
   return shape_ops.swapaxes(out, axis, -1)
 
 
-__all__ = ["convolve", "correlate", "cov", "corrcoef", "histogram_bin_edges", "histogramdd",
+__all__ = ["convolve", "correlate", "cov", "corrcoef", "histogram", "histogram_bin_edges",
+           "histogramdd",
            "histogram2d", "blackman", "bartlett", "hamming", "hanning", "kaiser", "i0", "vander", "packbits",
            "unpackbits"]

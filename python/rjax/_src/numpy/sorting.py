@@ -1,4 +1,4 @@
-"""Sorting, searching and counting: sort, argsort, unique, searchsorted, histogram, ...
+"""Sorting, searching and counting: sort, argsort, unique, searchsorted, bincount, ...
 
 Until ``lax.rev``/gather land, reversal along an axis is a sort by a reversed
 iota (``_rev``), and lookups use masked reductions. Functions whose output
@@ -13,7 +13,7 @@ import numpy as np
 
 from rjax._src import core
 from rjax._src.base import dtypes
-from rjax._src.lax import lax, reductions as lr, shapes, slicing
+from rjax._src.lax import complex_ops, lax, reductions as lr, shapes, slicing
 from rjax._src.numpy.util import asarray, canonicalize_axis, check_arraylike
 from rjax._src.runtime.array import from_numpy
 from rjax._src.base.errors import ConcretizationTypeError
@@ -122,7 +122,13 @@ def argpartition(a, kth, axis=-1):
 
 
 def _lt_total(x, y):
-  """``x < y`` in the NaN-last total order of sort."""
+  """``x < y`` in sort's total order (JAX's ``_sort_lt_comparator``): NaNs
+  last; complex values by their real parts, then their imaginary parts."""
+  if dtypes.is_complex(_aval(x).dtype):
+    xr, yr = complex_ops.real(x), complex_ops.real(y)
+    same_re = lax.select(lax.ne(xr, xr), lax.ne(yr, yr), lax.eq(xr, yr))
+    return lax.select(same_re, _lt_total(complex_ops.imag(x), complex_ops.imag(y)),
+                      _lt_total(xr, yr))
   lt = lax.lt(x, y)
   if dtypes.is_float(_aval(x).dtype):
     lt = lax.select(lax.ne(y, y), lax.eq(x, x), lt)
@@ -138,19 +144,39 @@ def _take_perm(a, p):
 
 def searchsorted(a, v, side="left", sorter=None, *, method="scan"):
   """Insertion indices of ``v`` into the sorted 1-d ``a`` (``side`` 'left' or
-  'right'). Compares every pair: O(len(a) * size(v))."""
+  'right'), by JAX's algorithms: ``method='scan'`` (the default) and
+  ``'scan_unrolled'`` are its binary search, ``ceil(log2(len(a) + 1))``
+  halvings (so an unsorted ``a`` gives JAX's indices too); ``'compare_all'``
+  and ``'sort'`` count the elements of ``a`` before each value (the same
+  for a sorted ``a``). Comparisons are sort's total order."""
   a = _arr("searchsorted", a)
   v = _arr("searchsorted", v)
   if _aval(a).ndim != 1:
     raise ValueError("searchsorted: a should be 1-dimensional")
   if side not in ("left", "right"):
-    raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    raise ValueError(f"invalid argument side={side!r}, expected 'left' or 'right'")
+  if method not in ("compare_all", "scan", "scan_unrolled", "sort"):
+    raise ValueError(f"invalid argument method={method!r}, expected one of "
+                     "['compare_all', 'scan', 'scan_unrolled', 'sort']")
   dt, _ = dtypes.result_type_and_weak(a, v)
   a, v = lax.convert_element_type(a, dt), lax.convert_element_type(v, dt)
   if sorter is not None:
     a = _take_perm(a, asarray(sorter))
   n = _aval(a).shape[0]
   vs = _aval(v).shape
+  if method in ("scan", "scan_unrolled") and n:
+    # go left where v <= a[mid] ('left') or v < a[mid] ('right')
+    low, high = shapes.full(vs, 0, dtypes.int32), shapes.full(vs, n, dtypes.int32)
+    for _ in range(int(np.ceil(np.log2(n + 1)))):
+      mid = lax.add(low, lax.div(lax.sub(high, low), shapes.full(vs, 2, dtypes.int32)))
+      dnums = slicing.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(0,),
+                                             start_index_map=(0,))
+      am = slicing.gather(a, shapes.expand_dims(mid, (len(vs),)), dnums, (1,),
+                          mode="promise_in_bounds")
+      left = _lt_total(v, am) if side == "right" else \
+          lax.eq(_lt_total(am, v), shapes.full(vs, False, dtypes.bool_))
+      low, high = lax.select(left, low, mid), lax.select(left, mid, high)
+    return high
   full = vs + (n,)
   ab = shapes.broadcast_in_dim(a, full, (len(vs),))
   vb = shapes.broadcast_in_dim(v, full, tuple(range(len(vs))))
@@ -214,72 +240,6 @@ def bincount(x, weights=None, minlength=0, *, length=None):
 
 def builtins_max(a, b):
   return a if a >= b else b
-
-
-def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
-  """Counts of ``a`` in ``bins`` (a count or the edges); returns (hist, edges)."""
-  a = _ravel(_arr("histogram", a))
-  adt = _aval(a).dtype
-  fdt = adt if dtypes.is_float(adt) else dtypes.to_inexact_dtype(adt)
-  af = lax.convert_element_type(a, fdt)
-  if isinstance(bins, (int, np.integer)):
-    nb = int(bins)
-    if nb < 1:
-      raise ValueError("histogram: `bins` must be positive, when an integer")
-    if range is not None:
-      lo, hi = (float(range[0]), float(range[1]))
-      if lo > hi:
-        raise ValueError("histogram: max must be larger than min in range parameter.")
-      lo_a, hi_a = shapes.full((), lo, fdt), shapes.full((), hi, fdt)
-    elif _aval(a).size == 0:
-      lo_a, hi_a = shapes.full((), 0, fdt), shapes.full((), 1, fdt)
-    else:
-      lo_a, hi_a = lr.reduce_min(af, (0,)), lr.reduce_max(af, (0,))
-    same = lax.eq(lo_a, hi_a)
-    lo_a = lax.select(same, lax.sub(lo_a, shapes.full((), 0.5, fdt)), lo_a)
-    hi_a = lax.select(same, lax.add(hi_a, shapes.full((), 0.5, fdt)), hi_a)
-    t = lax.div(lax.convert_element_type(shapes.iota(dtypes.int32, nb + 1), fdt),
-                shapes.full((), nb, fdt))
-    edges = lax.add(lo_a, lax.mul(lax.sub(hi_a, lo_a), t))
-    is_last = lax.eq(shapes.iota(dtypes.int32, nb + 1), shapes.full((), nb, dtypes.int32))
-    edges = lax.select(is_last, shapes.broadcast_in_dim(hi_a, (nb + 1,), ()), edges)
-  else:
-    edges = lax.convert_element_type(_arr("histogram", bins), fdt)
-    if _aval(edges).ndim != 1:
-      raise ValueError("histogram: bins must be 1-dimensional")
-    nb = _aval(edges).shape[0] - 1
-  idx = lax.sub(searchsorted(edges, af, side="right"), shapes.full((), 1, dtypes.int32))
-  last = _pick1(edges, nb)
-  idx = lax.select(lax.eq(af, shapes.broadcast_in_dim(last, _aval(af).shape, ())),
-                   shapes.full(_aval(idx).shape, nb - 1, dtypes.int32), idx)
-  inside = lax.select(lax.ge(idx, shapes.full(_aval(idx).shape, 0, dtypes.int32)),
-                      lax.lt(idx, shapes.full(_aval(idx).shape, nb, dtypes.int32)),
-                      shapes.full(_aval(idx).shape, False, dtypes.bool_))
-  idx = lax.select(inside, idx, shapes.full(_aval(idx).shape, nb, dtypes.int32))
-  if weights is not None:
-    weights = _ravel(_arr("histogram", weights))
-  counts = bincount(idx, weights, length=nb)  # index nb (outside) matches no bin
-  cdt = _aval(counts).dtype
-  if density:
-    cf = lax.convert_element_type(counts, fdt)
-    widths = lax.sub(_shift(edges, 1), _shift(edges, 0))
-    total = lr.reduce_sum(cf, (0,))
-    counts = lax.div(lax.div(cf, total), widths)
-  elif weights is None and dtypes.is_int(cdt):
-    counts = lax.convert_element_type(counts, dtypes.default_int_dtype())
-  return counts, edges
-
-
-def _shift(edges, off):
-  """``edges[off:off + n - 1]`` of a 1-d array (masked sum)."""
-  n = _aval(edges).shape[0] - 1
-  full = (n, n + 1)
-  m = lax.eq(shapes.broadcasted_iota(dtypes.int32, full, 1),
-             lax.add(shapes.broadcasted_iota(dtypes.int32, full, 0),
-                     shapes.full((), off, dtypes.int32)))
-  dt = _aval(edges).dtype
-  return lr.reduce_sum(lax.select(m, shapes.broadcast_in_dim(edges, full, (1,)),
-                                  shapes.full(full, 0, dt)), (1,))
 
 
 # ---------------------------------------------------------------------------
@@ -389,4 +349,4 @@ def argwhere(a, *, size=None, fill_value=None):
 
 
 __all__ = ["sort", "sort_complex", "argsort", "lexsort", "partition", "argpartition", "searchsorted",
-           "digitize", "bincount", "histogram", "nonzero", "flatnonzero", "argwhere"]
+           "digitize", "bincount", "nonzero", "flatnonzero", "argwhere"]

@@ -142,7 +142,10 @@ def _bool_mask_select(x0, y0, x, y, other_fn):
     if b0 is not None and _is_bool_array(b0) and np.shape(b0) == shape:
       mask = lax.asarray_lax(b0)
       v = _bcast(other_fn(other), shape)
-      return lax.select(mask, v, shapes.full(shape, 0, _aval(v).dtype))
+      # (zeros as weak as v: bool * 2.0 is a weak float, as in JAX)
+      zeros = _bcast(_c(0, v), shape) if _aval(v).weak_type else shapes.full(shape, 0,
+                                                                              _aval(v).dtype)
+      return lax.select(mask, v, zeros)
   return None
 
 

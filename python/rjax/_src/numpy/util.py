@@ -41,6 +41,10 @@ def check_python_int(x: int) -> None:
 def _to_dtype(x: Any, dt: np.dtype, weak: bool):
   if isinstance(x, int) and not isinstance(x, bool):
     check_python_int(x)
+    if dtypes.is_int(dt):
+      # JAX converts a promoted Python int as NumPy's astype does: modulo the
+      # width (jnp.less(uint8_array, -1) compares with 255)
+      x = int(np.array(x, np.int64).astype(dt))
   if isinstance(x, (bool, int, float, complex)):
     s = from_scalar(x, dt)
     return Array._from_buffer(s._buf, s.aval.update(weak_type=weak)) if weak else s
@@ -64,9 +68,11 @@ def promote_dtypes_inexact(*args: Any) -> list:
 
 
 def promote_dtypes_numeric(*args: Any) -> list:
+  """Promote, then bool to int32 (JAX's ``to_numeric_dtype``: int32 even
+  under x64, weakly typed when the promoted type was, e.g. a Python bool)."""
   dt, weak = dtypes.result_type_and_weak(*args)
   if dtypes.is_bool(dt):
-    dt, weak = dtypes.default_int_dtype(), False
+    dt = np.dtype(np.int32)
   return [_to_dtype(a, dt, weak) for a in args]
 
 

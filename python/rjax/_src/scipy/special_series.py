@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rjax._src import lax
+from rjax._src import core, lax
 from rjax._src import numpy as jnp
 from rjax._src.base import dtypes
 from rjax._src.interpreters.custom_derivatives import SymbolicZero, custom_jvp
@@ -42,8 +42,14 @@ def _up_and_broadcast(impl):
     dt = np.dtype(lax.dtype(args[0]))
     if dt.itemsize < 4:
       out = impl(*(lax.convert_element_type(a, np.float32) for a in args), dtype=np.float32)
-      return lax.convert_element_type(out, dt)
-    return impl(*args, dtype=dt)
+      out = lax.convert_element_type(out, dt)
+    else:
+      out = impl(*args, dtype=dt)
+    # a primitive's result is weakly typed when all its operands are (JAX's
+    # rule for lax.polygamma, lax.igamma, ...)
+    if all(core.get_aval(a).weak_type for a in args) and not core.get_aval(out).weak_type:
+      out = lax.convert_element_type(out, dt, weak_type=True)
+    return out
   return wrapped
 
 
