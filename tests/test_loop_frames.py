@@ -181,6 +181,39 @@ def test_integer_bool_and_float64_carries():
     _close_to_jax(on, make, k, m, z, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint32", "uint64"])
+@pytest.mark.parametrize("cmp", ["lt", "le", "gt", "ge", "ne"])
+def test_scalar_counter_steps_wrap_and_compare_as_the_kernels(dtype, cmp):
+  """One-element integer operands of one type (a counter and its bound)
+  take the frame's scalar functions: products and sums that wrap around,
+  differences below zero for unsigned types, and each comparison."""
+  def make(np_, lax_):
+    def f(k, big, x):
+      def cond(s):
+        i, k, _, _ = s
+        return getattr(lax_, cmp)(i, k) if cmp != "ne" else lax_.ne(i, k)
+      def body(s):
+        i, k, w, x = s
+        one = np_.ones_like(i)
+        step = one if cmp in ("lt", "le", "ne") else i - i - one
+        return i + step, k, w * big - one + (w - big) * one, x * 0.5
+      start = np_.zeros_like(k) if cmp in ("lt", "le", "ne") else k + k
+      return lax_.while_loop(cond, body, (start, k, big, x))
+    return f
+  with x64_in_both():
+    dt = np.dtype(dtype)
+    k = np.array(9, dt)
+    big = np.array(np.iinfo(dt).max // 3 + 7, dt)
+    x = np.ones(4, np.float32)
+    on, off, framed = _run_both(make, k, big, x)
+    _same_bits(on, off)
+    assert framed == 1
+    want = jax.jit(make(jjnp, jax.lax))(k, big, x)
+    for g, w in zip(on, want):
+      assert g.dtype == np.asarray(w).dtype
+      np.testing.assert_array_equal(g, np.asarray(w))
+
+
 def test_bodies_with_other_ops_keep_the_executor():
   def make(np_, lax_):
     def f(x, w):

@@ -15,6 +15,7 @@
 use super::native::{NativeFn, Slot};
 use crate::base::aval::Aval;
 use crate::base::buffer::{numel, Buffer, RawBuf};
+use crate::base::dtype::DType;
 use crate::base::error::{Error, Result};
 use crate::base::slice::{Slice, SliceMut};
 use crate::compiler::fusion::{Fused, Node};
@@ -34,12 +35,100 @@ pub(crate) enum FStep {
         total: usize,
         tile: usize,
     },
+    /// A binary op on two one-element operands of one machine type (a
+    /// loop counter's increment or bound test): a direct scalar function,
+    /// without the slice kernel's dispatch.
+    Scalar {
+        f: ScalarFn,
+        a: usize,
+        b: usize,
+        out: usize,
+    },
     /// An unfused elementwise op: its slice kernel over the whole output.
     Elem {
         kernel: SliceKernel,
         ins: Vec<usize>,
         out: usize,
     },
+}
+
+/// `out = a op b` on one element each, read and written at the given
+/// addresses.
+pub(crate) type ScalarFn = unsafe fn(*const u8, *const u8, *mut u8);
+
+macro_rules! scalar_fns {
+    ($t:ty) => {{
+        fn ld(p: *const u8) -> $t {
+            // SAFETY: (every caller) p addresses one live element of $t
+            unsafe { (p as *const $t).read_unaligned() }
+        }
+        unsafe fn add(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: `ScalarFn`'s contract: one writable element at o
+            unsafe { (o as *mut $t).write_unaligned(ld(a).wrapping_add(ld(b))) }
+        }
+        unsafe fn sub(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in add
+            unsafe { (o as *mut $t).write_unaligned(ld(a).wrapping_sub(ld(b))) }
+        }
+        unsafe fn mul(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in add
+            unsafe { (o as *mut $t).write_unaligned(ld(a).wrapping_mul(ld(b))) }
+        }
+        scalar_cmps!($t, ld, add, sub, mul)
+    }};
+}
+
+macro_rules! scalar_cmps {
+    ($t:ty, $ld:ident, $add:ident, $sub:ident, $mul:ident) => {{
+        unsafe fn lt(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: `ScalarFn`'s contract: one writable bool (u8) at o
+            unsafe { o.write(($ld(a) < $ld(b)) as u8) }
+        }
+        unsafe fn le(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in lt
+            unsafe { o.write(($ld(a) <= $ld(b)) as u8) }
+        }
+        unsafe fn gt(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in lt
+            unsafe { o.write(($ld(a) > $ld(b)) as u8) }
+        }
+        unsafe fn ge(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in lt
+            unsafe { o.write(($ld(a) >= $ld(b)) as u8) }
+        }
+        unsafe fn eq(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in lt
+            unsafe { o.write(($ld(a) == $ld(b)) as u8) }
+        }
+        unsafe fn ne(a: *const u8, b: *const u8, o: *mut u8) {
+            // SAFETY: as in lt
+            unsafe { o.write(($ld(a) != $ld(b)) as u8) }
+        }
+        [
+            ("add", $add as ScalarFn),
+            ("sub", $sub),
+            ("mul", $mul),
+            ("lt", lt),
+            ("le", le),
+            ("gt", gt),
+            ("ge", ge),
+            ("eq", eq),
+            ("ne", ne),
+        ]
+    }};
+}
+
+/// The scalar function of binary op `op` on two operands of `dt` (the
+/// integer ops wrap, as the slice kernels do), if there is one.
+pub(crate) fn scalar_fn(op: &str, dt: DType) -> Option<ScalarFn> {
+    let table: [(&str, ScalarFn); 9] = match dt {
+        DType::I32 => scalar_fns!(i32),
+        DType::I64 => scalar_fns!(i64),
+        DType::U32 => scalar_fns!(u32),
+        DType::U64 => scalar_fns!(u64),
+        _ => return None,
+    };
+    table.iter().find(|(n, _)| *n == op).map(|&(_, f)| f)
 }
 
 /// A program that a frame can run: its steps and every value's aval.
@@ -90,7 +179,7 @@ impl Plan {
         for s in &self.steps {
             funcs.push(match s {
                 FStep::Native { slot, .. } => Some(slot.native_fn()?),
-                FStep::Elem { .. } => None,
+                FStep::Elem { .. } | FStep::Scalar { .. } => None,
             });
         }
         let mut store: Vec<Option<RawBuf>> = (0..self.avals.len()).map(|_| None).collect();
@@ -101,7 +190,7 @@ impl Plan {
         for s in &self.steps {
             let outs: &[usize] = match s {
                 FStep::Native { outs, .. } => outs,
-                FStep::Elem { out, .. } => std::slice::from_ref(out),
+                FStep::Elem { out, .. } | FStep::Scalar { out, .. } => std::slice::from_ref(out),
             };
             for &v in outs {
                 let a = &self.avals[v];
@@ -130,7 +219,7 @@ impl Plan {
                     .chain([out])
                     .map(|&v| (v, meta(v).0, meta(v).1))
                     .collect(),
-                FStep::Native { .. } => Vec::new(),
+                FStep::Native { .. } | FStep::Scalar { .. } => Vec::new(),
             })
             .collect();
         Some(Box::new(BodyFrame {
@@ -167,7 +256,7 @@ struct BodyFrame<'p> {
     out_meta: Vec<(usize, usize)>,
     /// Each elementwise step's operands, then its output: (value, dtype,
     /// elements).
-    elem_args: Vec<Vec<(usize, crate::base::dtype::DType, usize)>>,
+    elem_args: Vec<Vec<(usize, DType, usize)>>,
     args: Vec<usize>,
     res: Vec<usize>,
 }
@@ -277,7 +366,7 @@ impl Frame for BodyFrame<'_> {
                     };
                     let mut few = [Slice::new::<u8>(&[]); 4];
                     let many: Vec<Slice>;
-                    let views = |&(v, dt, n): &(usize, crate::base::dtype::DType, usize)| {
+                    let views = |&(v, dt, n): &(usize, DType, usize)| {
                         // SAFETY: `ptrs[v]` is value v's live, aligned
                         // memory of its aval's length (an input checked
                         // above, a constant, or an earlier step's output),
@@ -299,6 +388,19 @@ impl Frame for BodyFrame<'_> {
                     // (values are written once).
                     let o = unsafe { SliceMut::from_raw(odt, self.ptrs[out] as *mut u8, on) };
                     kernel(args, o)?;
+                }
+                (FStep::Scalar { f, a, b, out }, _) => {
+                    // SAFETY: the plan made this step only for one-element
+                    // operands and output of the function's types
+                    // (`scalar_step`); `ptrs` holds each value's live memory
+                    // (the output the step's own, not an operand's).
+                    unsafe {
+                        f(
+                            self.ptrs[*a] as *const u8,
+                            self.ptrs[*b] as *const u8,
+                            self.ptrs[*out] as *mut u8,
+                        )
+                    }
                 }
                 (FStep::Native { .. }, None) => {
                     return Err(Error::Internal("loop frame: a group lost its code".into()))
