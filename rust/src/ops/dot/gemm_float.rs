@@ -309,13 +309,20 @@ fn gemv<T: GemmFloat>(d: Dims, l: &[T], lv: MatView, r: &[T], rv: MatView, out: 
     for (bi, o) in out.chunks_mut(m).enumerate() {
         let a0 = bi * lv.bs as usize;
         let xs = bi * rv.bs as usize;
-        let x: Vec<T> = (0..k).map(|p| r[xs + p * rv.rs as usize]).collect();
+        // the vector in place when contiguous, else gathered once
+        let gathered: Vec<T>;
+        let x: &[T] = if rv.rs == 1 {
+            &r[xs..xs + k]
+        } else {
+            gathered = (0..k).map(|p| r[xs + p * rv.rs as usize]).collect();
+            &gathered
+        };
         if m * k <= SMALL || num_threads() <= 1 {
-            gemv_rows_host(l, a0, rs, k, &x, o);
+            gemv_rows_host(l, a0, rs, k, x, o);
         } else {
             o.par_chunks_mut(rows_per_task)
                 .enumerate()
-                .for_each(|(t, oc)| gemv_rows_host(l, a0 + t * rows_per_task * rs, rs, k, &x, oc));
+                .for_each(|(t, oc)| gemv_rows_host(l, a0 + t * rows_per_task * rs, rs, k, x, oc));
         }
     }
     true
