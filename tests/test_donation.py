@@ -467,3 +467,18 @@ def test_donated_updates_match_jax_and_never_copy(shape, dtype, mode, n, loop):
   assert c2 == x0.nbytes
   np.testing.assert_array_equal(np.asarray(out2), np.asarray(out))
 
+
+
+def test_lowered_and_compiled_calls_donate():
+  f = rjax.jit(_fori_set(10), donate_argnums=0)
+  x = fresh(1 << 16)
+  compiled = f.lower(x).compile()
+  compiled(fresh(1 << 16))
+  out, c = copies(compiled, x)
+  assert c == 0 and x.is_deleted()
+  np.testing.assert_array_equal(np.asarray(out)[:11], list(range(10)) + [0])
+  with pytest.raises(RuntimeError, match="deleted"):
+    compiled(x)
+  y = fresh(1 << 16)
+  out, c = copies(rjax.jit(_fori_set(10)).lower(y).compile(), y)
+  assert c == 4 << 16 and not y.is_deleted()

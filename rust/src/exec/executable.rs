@@ -647,6 +647,47 @@ mod tests {
     }
 
     #[test]
+    fn run_donated_writes_only_a_donated_unshared_input() {
+        let a = Aval::new(DType::F32, vec![4]);
+        let exe = Executable::with_fusion(
+            vec![
+                a.clone(),
+                Aval::new(DType::F32, vec![1]),
+                Aval::new(DType::I32, vec![]),
+            ],
+            vec![],
+            vec![instr("dynamic_update_slice", vec![0, 1, 2], a)],
+            vec![3],
+            false,
+        )
+        .unwrap();
+        let zeros = || Buffer::from_vec::<f32>(vec![4], &[0.0; 4]).unwrap();
+        let upd = Buffer::from_vec::<f32>(vec![1], &[7.0]).unwrap();
+        let idx = Buffer::from_vec::<i32>(vec![], &[2]).unwrap();
+        let run = |x: Buffer, donated: bool| {
+            let at = x.data.bytes().as_ptr();
+            let out = exe
+                .run_donated(vec![x, upd.clone(), idx.clone()], &[donated, false, false])
+                .unwrap();
+            assert_eq!(out[0].slice::<f32>().unwrap(), &[0.0, 0.0, 7.0, 0.0]);
+            out[0].data.bytes().as_ptr() == at
+        };
+        // donated, nothing else holds it: updated where it is
+        assert!(run(zeros(), true));
+        // not donated (even with no other holder): copied
+        assert!(!run(zeros(), false));
+        // donated but shared: copied, and the other holder keeps its values
+        let x = zeros();
+        let keep = x.clone();
+        assert!(!run(x, true));
+        assert_eq!(keep.slice::<f32>().unwrap(), &[0.0; 4]);
+        // a wrong number of donation flags is an error, not a panic
+        assert!(exe
+            .run_donated(vec![zeros(), upd.clone(), idx.clone()], &[true])
+            .is_err());
+    }
+
+    #[test]
     fn unknown_op_is_an_error() {
         let a = Aval::new(DType::F32, vec![3]);
         let r = Executable::new(

@@ -162,6 +162,7 @@ class Traced:
   def __init__(self, wrapped: "JitWrapped", args, kwargs):
     self._wrapped, self._args, self._kwargs = wrapped, args, kwargs
     self._entry = wrapped._entry(args, kwargs)[0]
+    self._donated = wrapped._donated_leaves(args, kwargs)[0] if wrapped._donates else ()
 
   @property
   def jaxpr(self):
@@ -178,7 +179,7 @@ class Traced:
     return tree_util.tree_unflatten(self._entry.in_tree, list(self._entry.in_avals))
 
   def lower(self) -> "Lowered":
-    return Lowered(self._entry)
+    return Lowered(self._entry, self._donated)
 
 
 def _shape_dtype(aval):
@@ -189,8 +190,9 @@ class Lowered:
   """What ``jit(f).lower(*args)`` returns: the jaxpr and the Program
   (``jax.stages.Lowered``)."""
 
-  def __init__(self, entry: _Entry):
+  def __init__(self, entry: _Entry, donated: tuple = ()):
     self._entry = entry
+    self._donated = donated   # per argument leaf: passed in a donated position
 
   def as_text(self, dialect: str | None = None, **_) -> str:
     """The jaxpr, the Program as lowered, then what the compiler's passes
@@ -216,7 +218,7 @@ class Lowered:
                                     [_shape_dtype(a) for a in self._entry.out_avals])
 
   def compile(self, compiler_options=None) -> "Compiled":
-    return Compiled(self._entry)
+    return Compiled(self._entry, self._donated)
 
   def cost_analysis(self):
     return None
@@ -235,7 +237,18 @@ class Compiled(Lowered):
       raise TypeError(f"Argument types differ from the types for which this computation was "
                       f"compiled. The compiled function takes {e.in_avals} with structure "
                       f"{e.in_tree}; it was called with {avals} with structure {in_tree}.")
-    outs = e.exe.run([a._buf for a in arrs])
+    bufs = [a._buf for a in arrs]
+    if any(b is None for b in bufs):
+      raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "
+                         "function); pass a live array.")
+    if any(self._donated):
+      donated = e.donation.get(self._donated)
+      if donated is None:
+        donated = e.donation.setdefault(self._donated, _donation(e, self._donated))
+      outs = _run_donating(e.exe, bufs, arrs, donated, leaves)
+    else:
+      outs = e.exe.run(bufs)
+    del bufs
     outs = [Array._from_buffer(b, av) for b, av in zip(outs, e.out_avals)]
     return tree_util.tree_unflatten(e.out_tree, outs)
 
@@ -263,8 +276,8 @@ class JitWrapped:
     self._static_argnames = _as_tuple(static_argnames)
     self._donate_argnums = _as_tuple(donate_argnums)
     self._donate_argnames = _as_tuple(donate_argnames)
-    self._plain = not (self._static_argnums or self._static_argnames or self._donate_argnums
-                       or self._donate_argnames)
+    self._donates = bool(self._donate_argnums or self._donate_argnames)
+    self._plain = not (self._static_argnums or self._static_argnames or self._donates)
     self._fc = _fun_cache(fun, (self._static_argnums, self._static_argnames,
                                 self._donate_argnums, self._donate_argnames,
                                 bool(inline), bool(keep_unused)))
@@ -403,7 +416,7 @@ class JitWrapped:
     if any(b is None for b in bufs):
       raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "
                          "function); pass a live array.")
-    if not (self._donate_argnums or self._donate_argnames):
+    if not self._donates:
       outs = entry.exe.run(bufs)
     else:
       mask, leaves = self._donated_leaves(args, kwargs)
@@ -458,7 +471,8 @@ class JitWrapped:
     return Traced(self, args, kwargs)
 
   def lower(self, *args, **kwargs) -> Lowered:
-    return Lowered(self._entry(args, kwargs)[0])
+    return Lowered(self._entry(args, kwargs)[0],
+                   self._donated_leaves(args, kwargs)[0] if self._donates else ())
 
   def eval_shape(self, *args, **kwargs):
     return self.trace(*args, **kwargs).out_info
