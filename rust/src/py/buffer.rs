@@ -123,12 +123,6 @@ impl PyBuffer {
     }
 }
 
-/// The base object of `as_bytes`'s NumPy views: a reference to the memory.
-#[pyclass(module = "rjax._rjax", frozen)]
-struct BytesOwner {
-    _buf: Buffer,
-}
-
 pub fn parse_dtype(name: &str) -> PyResult<DType> {
     DType::from_name(name)
         .ok_or_else(|| PyTypeError::new_err(format!("rjax does not support dtype {name}")))
@@ -230,10 +224,11 @@ impl PyBuffer {
         let b = slf.get().get(py)?;
         let bytes: &[u8] = b.data.bytes();
         let (ptr, len) = (bytes.as_ptr(), bytes.len());
-        // The view's base holds a reference to the memory itself: a call
-        // this buffer is later donated to sees it shared and never writes
-        // into it.
-        let owner = Bound::new(py, BytesOwner { _buf: b })?;
+        // The view's base is a handle of its own on the memory (not `slf`):
+        // a call this handle is later donated to sees the memory shared and
+        // never writes into it. (Python finds rjax's buffers at the end of
+        // a view's base chain: `array.py` `_immutable_root`.)
+        let owner = Bound::new(py, PyBuffer::ready(b))?;
         // SAFETY: the memory is never written while it is shared (every
         // in-place write checks that its Arc is unique), and `owner` keeps
         // it alive as the new array's base.
