@@ -94,7 +94,9 @@ impl Input {
     }
 }
 
-type Work = Box<dyn FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send>;
+/// A job's work: it owns the resolved inputs, so an input that nothing
+/// else holds (a donated argument) can be updated in place.
+type Work = Box<dyn FnOnce(Vec<Buffer>) -> Result<Vec<Buffer>> + Send>;
 
 /// What a job does instead of its work when an input failed (a pmap
 /// replica poisons its communicator, so the other replicas stop waiting).
@@ -188,7 +190,7 @@ impl Device {
         self: &Arc<Self>,
         inputs: Vec<Input>,
         n_out: usize,
-        work: impl FnOnce(&[Buffer]) -> Result<Vec<Buffer>> + Send + 'static,
+        work: impl FnOnce(Vec<Buffer>) -> Result<Vec<Buffer>> + Send + 'static,
     ) -> Vec<Arc<Slot>> {
         self.start();
         let outputs: Vec<Arc<Slot>> = (0..n_out).map(|_| Slot::pending()).collect();
@@ -284,8 +286,10 @@ fn run_job(job: Job) {
                 return Err(e);
             }
         };
+        // A pending input's slot goes here too: a donated input's buffer is
+        // then held by `bufs` alone.
         drop(inputs);
-        work(&bufs)
+        work(bufs)
     }));
     let result = match result {
         Ok(r) => r,
@@ -336,7 +340,10 @@ pub fn enqueue_replicas(replicas: Vec<Replica>, n_out: usize) -> Vec<Vec<Arc<Slo
             let outputs: Vec<Arc<Slot>> = (0..n_out).map(|_| Slot::pending()).collect();
             r.device.push(Job {
                 inputs: r.inputs,
-                work: r.work,
+                work: {
+                    let w = r.work;
+                    Box::new(move |b: Vec<Buffer>| w(&b))
+                },
                 on_input_error: Some(r.on_input_error),
                 outputs: outputs.clone(),
                 own_pool: true,

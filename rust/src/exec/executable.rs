@@ -11,13 +11,15 @@ use crate::compiler::fusion::classify::{kind_of, Kind};
 use crate::compiler::fusion::{self, Step};
 use crate::compiler::passes::{self, PassStats};
 pub use crate::compiler::program::{InstrSpec, ProgramSpec};
-use crate::ops::{self, Aval, InPlace, Kernel, OpSpec};
+use crate::ops::{self, Aval, InPlace, Kernel, OpSpec, OwnedKernel};
 
 struct Instr {
     name: String,
     kernel: Kernel,
     /// The op's in-place form (`ops::InPlace`), if it has one.
     in_place: Option<InPlace>,
+    /// The op's owning form (`ops::OwnedKernel`), if it has one.
+    owned: Option<OwnedKernel>,
     ins: Vec<usize>,
     outs: Vec<usize>,
     /// Values whose last use is this instruction (freed after it runs).
@@ -27,6 +29,35 @@ struct Instr {
     in_frees: Vec<usize>,
     /// How a loop frame runs it (`exec::frame`), if one can.
     frame: Option<FStep>,
+}
+
+impl Instr {
+    /// Whether value `v` dies at this instruction: an intermediate at its
+    /// last use, or an input at its last use that the run owns.
+    fn dies_here(&self, v: usize, own: Own) -> bool {
+        self.frees.contains(&v) || (own.has(v) && self.in_frees.contains(&v))
+    }
+}
+
+/// Which of its inputs a run owns (may free early and update in place).
+#[derive(Clone, Copy)]
+enum Own<'a> {
+    /// None: the caller keeps them (`run`).
+    None,
+    /// All (`run_owned`: a loop's body).
+    All,
+    /// The marked ones (`run_donated`: a jitted call's donated arguments).
+    Some(&'a [bool]),
+}
+
+impl Own<'_> {
+    fn has(self, input: usize) -> bool {
+        match self {
+            Own::None => false,
+            Own::All => true,
+            Own::Some(m) => m.get(input).copied().unwrap_or(false),
+        }
+    }
 }
 
 pub struct Executable {
@@ -136,11 +167,13 @@ impl Executable {
                     let kernel = ops::build(&spec)?;
                     // (an in-place form that cannot be built only costs a copy)
                     let in_place = ops::build_in_place(&spec).ok().flatten();
+                    let owned = ops::build_owned(&spec)?;
                     let frame = elem_step(&s.params, &in_avals, &s.outs, &s.ins, &outs_of[k]);
                     instrs.push(Instr {
                         name: s.params.op.clone(),
                         kernel,
                         in_place,
+                        owned,
                         ins: s.ins.clone(),
                         outs: outs_of[k].clone(),
                         frees: vec![],
@@ -181,6 +214,7 @@ impl Executable {
                         name,
                         kernel: super::native::kernel(slot),
                         in_place: None,
+                        owned: None,
                         ins,
                         outs,
                         frees: vec![],
@@ -360,7 +394,7 @@ impl Executable {
             let outs = (ins.kernel)(&args)?;
             return self.outputs_of_single(inputs, outs);
         }
-        self.exec(inputs.iter().cloned().map(Some).collect(), false)
+        self.exec(inputs.iter().cloned().map(Some).collect(), Own::None)
     }
 
     /// `run_trusted`, taking the inputs (`SubProgram::run_owned`): a
@@ -369,17 +403,33 @@ impl Executable {
         if inputs.len() != self.in_avals.len() {
             return self.run(&inputs);
         }
-        self.exec(inputs.into_iter().map(Some).collect(), true)
+        self.exec(inputs.into_iter().map(Some).collect(), Own::All)
+    }
+
+    /// Run taking the inputs marked in `donated` (a jitted call's donated
+    /// arguments): a donated input whose buffer nothing else holds is
+    /// updated in place by the op that reads it last, or handed owned to
+    /// the loop that carries it. The other inputs are only read, as in
+    /// `run`, even when this run holds their only reference.
+    pub fn run_donated(&self, inputs: Vec<Buffer>, donated: &[bool]) -> Result<Vec<Buffer>> {
+        self.check_inputs(&inputs)?;
+        if donated.len() != inputs.len() {
+            return Err(Error::Internal(format!(
+                "run_donated: {} donation flags for {} inputs",
+                donated.len(),
+                inputs.len()
+            )));
+        }
+        self.exec(inputs.into_iter().map(Some).collect(), Own::Some(donated))
     }
 
     /// Operand 0 of `ins`, taken out of `vals` if this is its last use, no
     /// other operand of `ins` reads it, and no one else owns its buffer
     /// (nor is it borrowed memory): the op can then update it in place.
-    fn take_unique(ins: &Instr, vals: &mut [Option<Buffer>], owned: bool) -> Option<Buffer> {
+    fn take_unique(ins: &Instr, vals: &mut [Option<Buffer>], own: Own) -> Option<Buffer> {
         ins.in_place.as_ref()?;
         let v = *ins.ins.first()?;
-        let dies = ins.frees.contains(&v) || (owned && ins.in_frees.contains(&v));
-        if !dies || ins.ins[1..].contains(&v) {
+        if !ins.dies_here(v, own) || ins.ins[1..].contains(&v) {
             return None;
         }
         let mut b = vals[v].take()?;
@@ -392,11 +442,32 @@ impl Executable {
         }
     }
 
-    fn exec(&self, mut vals: Vec<Option<Buffer>>, owned: bool) -> Result<Vec<Buffer>> {
+    /// The operands of an op with an owning form: each value whose last
+    /// use this is (and that it reads once) taken out of `vals`, the others
+    /// cloned.
+    fn owned_args(ins: &Instr, vals: &mut [Option<Buffer>], own: Own) -> Result<Vec<Buffer>> {
+        let mut args = Vec::with_capacity(ins.ins.len());
+        for (k, &i) in ins.ins.iter().enumerate() {
+            let once = !ins.ins[..k].contains(&i) && !ins.ins[k + 1..].contains(&i);
+            let b = if once && ins.dies_here(i, own) {
+                vals[i].take()
+            } else {
+                vals[i].clone()
+            };
+            args.push(b.ok_or_else(|| {
+                Error::Internal(format!("{}: value {i} was freed too early", ins.name))
+            })?);
+        }
+        Ok(args)
+    }
+
+    fn exec(&self, mut vals: Vec<Option<Buffer>>, own: Own) -> Result<Vec<Buffer>> {
         vals.extend(self.consts.iter().cloned().map(Some));
         vals.resize(self.n_values, None);
         for ins in &self.instrs {
-            let outs = if let Some(mut b) = Self::take_unique(ins, &mut vals, owned) {
+            let outs = if let Some(f) = &ins.owned {
+                f(Self::owned_args(ins, &mut vals, own)?)?
+            } else if let Some(mut b) = Self::take_unique(ins, &mut vals, own) {
                 let mut rest = Vec::with_capacity(ins.ins.len() - 1);
                 for &i in &ins.ins[1..] {
                     rest.push(vals[i].as_ref().ok_or_else(|| {
@@ -432,8 +503,8 @@ impl Executable {
             for &f in &ins.frees {
                 vals[f] = None;
             }
-            if owned {
-                for &f in &ins.in_frees {
+            for &f in &ins.in_frees {
+                if own.has(f) {
                     vals[f] = None;
                 }
             }
@@ -573,6 +644,47 @@ mod tests {
         let out = exe.run(&[x, y]).unwrap();
         assert_eq!(out[0].slice::<f32>().unwrap(), &[6., 8., 10.]);
         assert_eq!(exe.instrs[1].frees, vec![2]);
+    }
+
+    #[test]
+    fn run_donated_writes_only_a_donated_unshared_input() {
+        let a = Aval::new(DType::F32, vec![4]);
+        let exe = Executable::with_fusion(
+            vec![
+                a.clone(),
+                Aval::new(DType::F32, vec![1]),
+                Aval::new(DType::I32, vec![]),
+            ],
+            vec![],
+            vec![instr("dynamic_update_slice", vec![0, 1, 2], a)],
+            vec![3],
+            false,
+        )
+        .unwrap();
+        let zeros = || Buffer::from_vec::<f32>(vec![4], &[0.0; 4]).unwrap();
+        let upd = Buffer::from_vec::<f32>(vec![1], &[7.0]).unwrap();
+        let idx = Buffer::from_vec::<i32>(vec![], &[2]).unwrap();
+        let run = |x: Buffer, donated: bool| {
+            let at = x.data.bytes().as_ptr();
+            let out = exe
+                .run_donated(vec![x, upd.clone(), idx.clone()], &[donated, false, false])
+                .unwrap();
+            assert_eq!(out[0].slice::<f32>().unwrap(), &[0.0, 0.0, 7.0, 0.0]);
+            out[0].data.bytes().as_ptr() == at
+        };
+        // donated, nothing else holds it: updated where it is
+        assert!(run(zeros(), true));
+        // not donated (even with no other holder): copied
+        assert!(!run(zeros(), false));
+        // donated but shared: copied, and the other holder keeps its values
+        let x = zeros();
+        let keep = x.clone();
+        assert!(!run(x, true));
+        assert_eq!(keep.slice::<f32>().unwrap(), &[0.0; 4]);
+        // a wrong number of donation flags is an error, not a panic
+        assert!(exe
+            .run_donated(vec![zeros(), upd.clone(), idx.clone()], &[true])
+            .is_err());
     }
 
     #[test]

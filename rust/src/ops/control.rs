@@ -11,7 +11,7 @@
 //!   `*consts, *carry, *xs` (each x with a leading axis of `length`); outputs
 //!   `*carry, *ys`, the ys stacked along a new leading axis into buffers
 //!   allocated once.
-use super::{Aval, Kernel, OpSpec};
+use super::{Aval, Kernel, OpSpec, OwnedKernel};
 use crate::base::buffer::{numel, Buffer, RawBuf};
 use crate::base::dtype::DType;
 use crate::base::error::{Error, Result};
@@ -269,7 +269,19 @@ fn owned(ins: &[&Buffer]) -> Vec<Buffer> {
     ins.iter().map(|&b| b.clone()).collect()
 }
 
+/// The kernel of an op with an owning form: that form on shared clones of
+/// the operands.
+fn sharing(f: OwnedKernel) -> Kernel {
+    Box::new(move |ins: &[&Buffer]| f(owned(ins)))
+}
+
 pub fn build_cond(spec: &OpSpec) -> Result<Kernel> {
+    build_cond_owned(spec).map(sharing)
+}
+
+/// `cond`, taking its operands (`ops::OwnedKernel`): the branch runs with
+/// them owned.
+pub fn build_cond_owned(spec: &OpSpec) -> Result<OwnedKernel> {
     let branches = spec
         .params
         .programs("branches")?
@@ -282,15 +294,30 @@ pub fn build_cond(spec: &OpSpec) -> Result<Kernel> {
         check_ins("cond", b, &spec.ins[1..])?;
     }
     let outs = spec.outs.to_vec();
-    Ok(Box::new(move |ins: &[&Buffer]| {
-        let i = scalar_index("cond", ins[0])?.clamp(0, branches.len() as i64 - 1) as usize;
-        let res = branches[i].run(&owned(&ins[1..]))?;
+    Ok(Box::new(move |mut ins: Vec<Buffer>| {
+        ensure!(!ins.is_empty(), "cond: needs an index operand");
+        let i = scalar_index("cond", &ins[0])?.clamp(0, branches.len() as i64 - 1) as usize;
+        let operands = ins.split_off(1);
+        drop(ins);
+        let b = &branches[i];
+        let res = if operands.len() == b.in_avals().len() {
+            b.run_owned(operands)?
+        } else {
+            b.run(&operands)?
+        };
         check_outs("cond", &res, &outs)?;
         Ok(res)
     }))
 }
 
 pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
+    build_while_owned(spec).map(sharing)
+}
+
+/// `while`, taking its operands (`ops::OwnedKernel`): a carry that only
+/// this op holds goes to the body owned, so the body's update ops write
+/// into it from the first iteration on.
+pub fn build_while_owned(spec: &OpSpec) -> Result<OwnedKernel> {
     let cond = sub_program(&spec.params.program("cond_program")?)?;
     let body = sub_program(&spec.params.program("body_program")?)?;
     let cn = spec.params.usize("cond_nconsts")?;
@@ -309,20 +336,29 @@ pub fn build_while(spec: &OpSpec) -> Result<Kernel> {
     let mut body_in = spec.ins[cn..cn + bn].to_vec();
     body_in.extend(carry_avals.iter().cloned());
     check_ins("while", &body, &body_in)?;
-    Ok(Box::new(move |ins: &[&Buffer]| {
-        if let Some(r) = while_framed(
-            &*cond,
-            &*body,
-            &ins[..cn],
-            &ins[cn..cn + bn],
-            &ins[cn + bn..],
-            &carry_avals,
-        )? {
-            return Ok(r);
+    let n_in = cn + bn + carry_avals.len();
+    Ok(Box::new(move |mut ins: Vec<Buffer>| {
+        ensure!(
+            ins.len() == n_in,
+            "while: {} operands, expected {n_in}",
+            ins.len()
+        );
+        {
+            let refs: Vec<&Buffer> = ins.iter().collect();
+            if let Some(r) = while_framed(
+                &*cond,
+                &*body,
+                &refs[..cn],
+                &refs[cn..cn + bn],
+                &refs[cn + bn..],
+                &carry_avals,
+            )? {
+                return Ok(r);
+            }
         }
-        let mut cond_args = owned(&ins[..cn]);
-        let body_consts = owned(&ins[cn..cn + bn]);
-        let mut carry = owned(&ins[cn + bn..]);
+        let mut carry = ins.split_off(cn + bn);
+        let body_consts = ins.split_off(cn);
+        let mut cond_args = ins;
         let mut first = true;
         loop {
             cond_args.extend(carry.iter().cloned());
@@ -435,6 +471,12 @@ fn scan_framed(
 }
 
 pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
+    build_scan_owned(spec).map(sharing)
+}
+
+/// `scan`, taking its operands (`ops::OwnedKernel`): a carry that only
+/// this op holds goes to the body owned (see `build_while_owned`).
+pub fn build_scan_owned(spec: &OpSpec) -> Result<OwnedKernel> {
     let body = sub_program(&spec.params.program("body")?)?;
     let nconsts = spec.params.usize("num_consts")?;
     let ncarry = spec.params.usize("num_carry")?;
@@ -467,13 +509,22 @@ pub fn build_scan(spec: &OpSpec) -> Result<Kernel> {
         ys_avals: ys_avals.clone(),
         body_out: body_out.clone(),
     };
-    Ok(Box::new(move |ins: &[&Buffer]| {
-        if let Some(r) = scan_framed(&*body, &shape, ins)? {
-            return Ok(r);
+    let n_in = nconsts + ncarry + xs_avals.len();
+    Ok(Box::new(move |mut ins: Vec<Buffer>| {
+        ensure!(
+            ins.len() == n_in,
+            "scan: {} operands, expected {n_in}",
+            ins.len()
+        );
+        {
+            let refs: Vec<&Buffer> = ins.iter().collect();
+            if let Some(r) = scan_framed(&*body, &shape, &refs)? {
+                return Ok(r);
+            }
         }
-        let consts = owned(&ins[..nconsts]);
-        let mut carry = owned(&ins[nconsts..nconsts + ncarry]);
-        let xs = &ins[nconsts + ncarry..];
+        let xs = ins.split_off(nconsts + ncarry);
+        let mut carry = ins.split_off(nconsts);
+        let consts = ins;
         let mut ys: Vec<RawBuf> = ys_avals
             .iter()
             .map(|a| RawBuf::alloc_array(a.dtype, &a.shape))

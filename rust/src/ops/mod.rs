@@ -28,7 +28,7 @@ pub mod threefry;
 pub mod window;
 
 pub use crate::base::aval::Aval;
-pub use table::{build, build_in_place, has_effect, is_host_op, supported_ops};
+pub use table::{build, build_in_place, build_owned, has_effect, is_host_op, supported_ops};
 
 /// Everything a builder may look at. `params.op` is the op name.
 pub struct OpSpec<'a> {
@@ -82,6 +82,14 @@ pub type Builder = fn(&OpSpec) -> Result<Kernel>;
 pub type InPlace =
     Box<dyn Fn(&mut crate::base::buffer::RawBuf, &[&Buffer]) -> Result<()> + Send + Sync>;
 pub type InPlaceBuilder = fn(&OpSpec) -> Result<InPlace>;
+
+/// An op's owning form (the control-flow ops): the kernel, taking its
+/// operands. The executor hands it an operand whose last use this is (a
+/// loop's carry from a donated argument), so a loop body can update that
+/// buffer in place when nothing else holds it; other operands come as
+/// shared clones.
+pub type OwnedKernel = Box<dyn Fn(Vec<Buffer>) -> Result<Vec<Buffer>> + Send + Sync>;
+pub type OwnedBuilder = fn(&OpSpec) -> Result<OwnedKernel>;
 
 /// Helpers for the kernels' unit tests: build an op from params and run it.
 #[cfg(test)]

@@ -19,7 +19,8 @@ use super::scalar::sym::Graph;
 use super::scalar::{arith, complex, defs, Bits, Ext1, Ext2, Float, Int, Mask, Num, Value};
 use super::{
     callback, collective, control, conv, cumulative, dot, fft, gather, iota, linalg, reduce, shape,
-    sort, threefry, window, Aval, Builder, InPlace, InPlaceBuilder, Kernel, OpSpec,
+    sort, threefry, window, Aval, Builder, InPlace, InPlaceBuilder, Kernel, OpSpec, OwnedBuilder,
+    OwnedKernel,
 };
 use crate::base::buffer::{numel, strides};
 use crate::base::dtype::{Complex, DType, DTypes};
@@ -86,6 +87,9 @@ pub struct OpDef {
     /// scatters): the executor uses it when operand 0 dies at this op and
     /// its buffer has no other owner (a loop's carry), instead of copying.
     pub in_place: Option<InPlaceBuilder>,
+    /// Its owning form, if it has one (`cond`, `while`, `scan`: see
+    /// `ops::OwnedKernel`).
+    pub owned: Option<OwnedBuilder>,
 }
 
 impl OpDef {
@@ -100,6 +104,7 @@ impl OpDef {
             },
             build,
             in_place: None,
+            owned: None,
         }
     }
 
@@ -107,6 +112,14 @@ impl OpDef {
     const fn in_place(self, b: InPlaceBuilder) -> OpDef {
         OpDef {
             in_place: Some(b),
+            ..self
+        }
+    }
+
+    /// The entry with an owning form.
+    const fn owned(self, b: OwnedBuilder) -> OpDef {
+        OpDef {
+            owned: Some(b),
             ..self
         }
     }
@@ -529,9 +542,9 @@ fn entries() -> Vec<OpDef> {
             threefry::build_threefry,
         ),
         // -- control flow, collectives, host callbacks
-        OpDef::new("cond", Control, all, control::build_cond),
-        OpDef::new("while", Control, all, control::build_while),
-        OpDef::new("scan", Control, all, control::build_scan),
+        OpDef::new("cond", Control, all, control::build_cond).owned(control::build_cond_owned),
+        OpDef::new("while", Control, all, control::build_while).owned(control::build_while_owned),
+        OpDef::new("scan", Control, all, control::build_scan).owned(control::build_scan_owned),
         OpDef::new("psum", Collective, num, collective::build_psum),
         OpDef::new("pmax", Collective, num, collective::build_pmax),
         OpDef::new("pmin", Collective, num, collective::build_pmin),
@@ -602,6 +615,14 @@ pub fn build(spec: &OpSpec) -> Result<Kernel> {
 /// The in-place form of one instruction's op, if it has one.
 pub fn build_in_place(spec: &OpSpec) -> Result<Option<InPlace>> {
     match lookup(spec.name()).and_then(|d| d.in_place) {
+        Some(b) => b(spec).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The owning form of one instruction's op, if it has one.
+pub fn build_owned(spec: &OpSpec) -> Result<Option<OwnedKernel>> {
+    match lookup(spec.name()).and_then(|d| d.owned) {
         Some(b) => b(spec).map(Some),
         None => Ok(None),
     }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 #[pyclass(name = "Buffer", module = "rjax._rjax", frozen)]
 pub struct PyBuffer {
-    state: State,
+    /// Behind a lock only so that a donation can take the buffer out
+    /// (`take_donated`); otherwise set once.
+    state: std::sync::Mutex<State>,
     dtype: DType,
     shape: Vec<usize>,
 }
@@ -22,6 +24,14 @@ pub struct PyBuffer {
 enum State {
     Ready(Buffer),
     Pending(Arc<Slot>),
+    /// Donated to a jitted call: the call took the buffer.
+    Donated,
+}
+
+fn donated_err() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(
+        "Array has been deleted (e.g. donated to a jitted function).",
+    )
 }
 
 impl PyBuffer {
@@ -29,13 +39,13 @@ impl PyBuffer {
         PyBuffer {
             dtype: inner.dtype,
             shape: inner.shape.clone(),
-            state: State::Ready(inner),
+            state: std::sync::Mutex::new(State::Ready(inner)),
         }
     }
 
     pub fn pending(slot: Arc<Slot>, dtype: DType, shape: Vec<usize>) -> PyBuffer {
         PyBuffer {
-            state: State::Pending(slot),
+            state: std::sync::Mutex::new(State::Pending(slot)),
             dtype,
             shape,
         }
@@ -44,36 +54,60 @@ impl PyBuffer {
     /// The buffer, waiting (without the GIL) while its device computes it; a
     /// failure of the work that computes it is raised here.
     pub fn get(&self, py: Python<'_>) -> PyResult<Buffer> {
-        match &self.state {
-            State::Ready(b) => Ok(b.clone()),
+        let slot = match &*self.lock() {
+            State::Ready(b) => return Ok(b.clone()),
+            State::Donated => return Err(donated_err()),
             State::Pending(s) => match s.try_get() {
-                Some(r) => r.map_err(PyErr::from),
-                None => {
-                    let s = Arc::clone(s);
-                    py.detach(move || s.wait()).map_err(PyErr::from)
-                }
+                Some(r) => return r.map_err(PyErr::from),
+                None => Arc::clone(s),
             },
+        };
+        py.detach(move || slot.wait()).map_err(PyErr::from)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take the buffer out for a call it is donated to (the caller has
+    /// checked that no other Python object holds this handle): the handle
+    /// then holds nothing (using it raises), and the run holds the only
+    /// reference to the memory unless another buffer shares it (a view, a
+    /// NumPy array made by `as_bytes`, an output that aliases it), which
+    /// the executor checks (`Arc::get_mut`) before writing.
+    pub fn take_donated(&self) -> Option<Input> {
+        let old = std::mem::replace(&mut *self.lock(), State::Donated);
+        match old {
+            State::Ready(b) => Some(Input::Ready(b)),
+            // (a computed slot is dropped here: its value is then ours)
+            State::Pending(s) => match s.try_get() {
+                Some(Ok(b)) => Some(Input::Ready(b)),
+                _ => Some(Input::Pending(s)),
+            },
+            State::Donated => None,
         }
     }
 
     /// The buffer if it is ready (Ok(None) while pending); a failed
     /// computation is an error.
     pub fn try_get(&self) -> PyResult<Option<Buffer>> {
-        match &self.state {
+        match &*self.lock() {
             State::Ready(b) => Ok(Some(b.clone())),
             State::Pending(s) => s.try_get().transpose().map_err(PyErr::from),
+            State::Donated => Err(donated_err()),
         }
     }
 
     /// As an input of queued work (never blocks).
-    pub fn input(&self) -> Input {
-        match &self.state {
+    pub fn input(&self) -> PyResult<Input> {
+        Ok(match &*self.lock() {
             State::Ready(b) => Input::Ready(b.clone()),
             State::Pending(s) => match s.try_get() {
                 Some(Ok(b)) => Input::Ready(b),
                 _ => Input::Pending(Arc::clone(s)),
             },
-        }
+            State::Donated => return Err(donated_err()),
+        })
     }
 
     pub fn dtype_of(&self) -> DType {
@@ -163,8 +197,8 @@ impl PyBuffer {
 
     /// Whether the buffer is computed (or its computation failed).
     fn is_ready(&self) -> bool {
-        match &self.state {
-            State::Ready(_) => true,
+        match &*self.lock() {
+            State::Ready(_) | State::Donated => true,
             State::Pending(s) => s.is_done(),
         }
     }
@@ -186,16 +220,23 @@ impl PyBuffer {
 
     /// The bytes as a read-only 1-d uint8 NumPy array that shares this buffer's memory.
     fn as_bytes<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<u8>>> {
-        let b = slf.get().get(slf.py())?;
+        let py = slf.py();
+        let b = slf.get().get(py)?;
         let bytes: &[u8] = b.data.bytes();
-        // SAFETY: the buffer is immutable, and `slf` (the container) keeps it
-        // alive: its state holds the same Arc'd data (a pending slot keeps
-        // its value once filled).
-        let view = unsafe { ArrayView1::from_shape_ptr(bytes.len(), bytes.as_ptr()) };
-        // SAFETY: `view` points into that same immutable buffer, which the
-        // container `slf` keeps alive as the new array's base; the array is
-        // created read-only (`borrow_from_array` of a view).
-        let arr = unsafe { PyArray1::borrow_from_array(&view, slf.clone().into_any()) };
+        let (ptr, len) = (bytes.as_ptr(), bytes.len());
+        // The view's base is a handle of its own on the memory (not `slf`):
+        // a call this handle is later donated to sees the memory shared and
+        // never writes into it. (Python finds rjax's buffers at the end of
+        // a view's base chain: `array.py` `_immutable_root`.)
+        let owner = Bound::new(py, PyBuffer::ready(b))?;
+        // SAFETY: the memory is never written while it is shared (every
+        // in-place write checks that its Arc is unique), and `owner` keeps
+        // it alive as the new array's base.
+        let view = unsafe { ArrayView1::from_shape_ptr(len, ptr) };
+        // SAFETY: `view` points into that buffer, which `owner` keeps
+        // alive as the new array's base; the array is created read-only
+        // (`borrow_from_array` of a view).
+        let arr = unsafe { PyArray1::borrow_from_array(&view, owner.into_any()) };
         Ok(arr)
     }
 

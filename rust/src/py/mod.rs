@@ -30,17 +30,17 @@ fn _queue_failure_for_test(
     input: PyRef<'_, buffer::PyBuffer>,
     message: String,
     panic: bool,
-) -> buffer::PyBuffer {
+) -> PyResult<buffer::PyBuffer> {
     use crate::exec::device::Device;
     let dtype = input.dtype_of();
     let shape = input.shape_of();
-    let slots = Device::default_device().enqueue(vec![input.input()], 1, move |_| {
+    let slots = Device::default_device().enqueue(vec![input.input()?], 1, move |_| {
         if panic {
             panic!("{message}");
         }
         Err(crate::base::error::Error::Internal(message))
     });
-    buffer::PyBuffer::pending(slots[0].clone(), dtype, shape)
+    Ok(buffer::PyBuffer::pending(slots[0].clone(), dtype, shape))
 }
 
 /// Bytes that ops able to update their operand in place copied because

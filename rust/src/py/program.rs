@@ -3,7 +3,7 @@ use super::buffer::{parse_dtype, PyBuffer};
 use super::errors::{guard, guard_gil};
 use crate::base::buffer::Buffer;
 use crate::base::params::{HostObject, Param, Params};
-use crate::exec::device::Device;
+use crate::exec::device::{Device, Input};
 use crate::exec::executable::{Executable, InstrSpec};
 use crate::ops::Aval;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -244,7 +244,21 @@ impl PyExecutable {
     /// Run on input buffers; returns the output buffers.
     /// Large work (or work reading pending buffers) is queued on the device
     /// and its outputs come back pending; reading them waits.
-    fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyBuffer>>) -> PyResult<Vec<PyBuffer>> {
+    ///
+    /// `donated[k]` marks input `k` donated (a jitted call's
+    /// `donate_argnums`): if nothing but the caller's list holds its handle,
+    /// the run takes the buffer out of it (the handle then holds nothing)
+    /// and owns it (`Executable::run_donated`), so the ops that read it last
+    /// may update it in place. A handle held elsewhere (the same Array
+    /// passed twice, a NumPy view of it) is only read, as is every input
+    /// not donated.
+    #[pyo3(signature = (inputs, donated=None))]
+    fn run(
+        &self,
+        py: Python<'_>,
+        inputs: Vec<Bound<'_, PyBuffer>>,
+        donated: Option<Vec<bool>>,
+    ) -> PyResult<Vec<PyBuffer>> {
         // Inside a host callback (maybe on a device's worker thread, which
         // is waiting for the callback) everything runs right here.
         let mode = if super::host::in_host_call() {
@@ -256,39 +270,74 @@ impl PyExecutable {
         // A run that calls back into Python waits its turn behind the work
         // already queued, so that callbacks run in the order of the calls.
         let behind = mode != 2 && self.inner.has_host_calls() && device.pending() > 0;
-        let mut bufs: Vec<Buffer> = Vec::with_capacity(inputs.len());
-        for b in &inputs {
-            // A pending or failed input sends the run to the queue, where it
-            // waits for (or fails with) that input: errors surface at waits.
-            match b.try_get() {
-                Ok(Some(buf)) => bufs.push(buf),
-                _ if mode == 2 => bufs.push(b.get(py)?),
-                _ => break,
+        if let Some(d) = &donated {
+            if d.len() != inputs.len() {
+                return Err(PyValueError::new_err(format!(
+                    "run: {} donation flags for {} inputs",
+                    d.len(),
+                    inputs.len()
+                )));
             }
         }
-        let in_bytes: usize = inputs.iter().map(|b| b.nbytes_hint()).sum();
+        let mut own = vec![false; inputs.len()];
+        let mut ins: Vec<Input> = Vec::with_capacity(inputs.len());
+        for (k, b) in inputs.iter().enumerate() {
+            // The caller's list and `inputs` hold one reference each: any
+            // other holder can still read the buffer.
+            // SAFETY: `b` is a live object (we hold a reference to it) and
+            // we hold the GIL.
+            let sole = unsafe { pyo3::ffi::Py_REFCNT(b.as_ptr()) } <= 2;
+            if sole && donated.as_ref().is_some_and(|d| d[k]) {
+                if let Some(i) = b.get().take_donated() {
+                    own[k] = true;
+                    ins.push(i);
+                    continue;
+                }
+            }
+            ins.push(b.get().input()?);
+        }
+        let any_own = own.iter().any(|&o| o);
+        let in_bytes: usize = inputs.iter().map(|b| b.get().nbytes_hint()).sum();
+        drop(inputs);
         let bytes = in_bytes + self.out_bytes;
-        if bufs.len() == inputs.len()
-            && !behind
-            && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES))
-        {
+        let ready = ins.iter().all(|i| matches!(i, Input::Ready(_)));
+        if (ready || mode == 2) && !behind && (mode == 2 || (mode == 0 && bytes < ASYNC_BYTES)) {
+            let mut bufs: Vec<Buffer> = Vec::with_capacity(ins.len());
+            for i in ins {
+                bufs.push(match i {
+                    Input::Ready(b) => b,
+                    // (the slot is dropped after the wait: a donated
+                    // input's buffer is then held by `bufs` alone)
+                    Input::Pending(s) => py.detach(move || s.wait())?,
+                });
+            }
+            let exe = &self.inner;
+            let run = move || {
+                if any_own {
+                    exe.run_donated(bufs, &own)
+                } else {
+                    exe.run(&bufs)
+                }
+            };
             let outs = if bytes < DETACH_BYTES {
-                guard_gil(|| self.inner.run(&bufs))?
+                guard_gil(run)?
             } else {
-                guard(py, || self.inner.run(&bufs))?
+                guard(py, run)?
             };
             return Ok(outs.into_iter().map(PyBuffer::ready).collect());
         }
-        drop(bufs);
-        let ins = inputs.iter().map(|b| b.input()).collect();
         let exe = std::sync::Arc::clone(&self.inner);
         let n_out = exe.out_avals().len();
         // A run with no outputs that has an effect (an eager debug callback)
         // gets one hidden output, a token, so that its error is not lost:
         // `synchronize` (`rjax.effects_barrier()`) raises it.
         let token = n_out == 0 && exe.has_effects();
-        let work = move |bufs: &[Buffer]| {
-            let outs = exe.run(bufs)?;
+        let work = move |bufs: Vec<Buffer>| {
+            let outs = if any_own {
+                exe.run_donated(bufs, &own)?
+            } else {
+                exe.run(&bufs)?
+            };
             if token {
                 return Ok(vec![Buffer::from_vec::<bool>(vec![], &[true])?]);
             }
@@ -352,7 +401,7 @@ impl PyExecutable {
             let (comm, comm2) = (std::sync::Arc::clone(&comm), std::sync::Arc::clone(&comm));
             replicas.push(Replica {
                 device,
-                inputs: ins.iter().map(|b| b.input()).collect(),
+                inputs: ins.iter().map(|b| b.input()).collect::<PyResult<_>>()?,
                 work: Box::new(move |bufs: &[Buffer]| as_replica(&comm, rank, || exe.run(bufs))),
                 on_input_error: Box::new(move |e| abandon(&comm2, e)),
             });

@@ -14,7 +14,12 @@ The Rust compiler optimizes the Program (DCE, CSE, constant folding), fuses
 elementwise chains and the reductions that consume them into tiled kernels,
 and frees every intermediate at its last use (the buffer pool hands the
 memory to the next allocation). ``donate_argnums``/``donate_argnames``
-delete the donated arguments after the call, as JAX does. Under another
+donate arguments as JAX does (``_donation``): a donated Array that an output
+can reuse (JAX's matching of inputs to outputs) is deleted, its buffer taken
+out of it before the call and handed to the executor owned, so the ops that
+read it last (``.at[].set``, scatters, ``dynamic_update_slice``, a loop
+carrying it) update it in place; a donation no output can use warns as
+JAX's does and leaves the Array alive. Under another
 transformation (grad, vmap, make_jaxpr) the function is traced
 inline, so every composition is correct; the outermost jit compiles it all.
 ``jit(f).trace(x)``, ``.lower(x)`` and ``.compile()`` give the stages of
@@ -26,6 +31,7 @@ import functools
 import inspect
 import logging
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -37,6 +43,7 @@ from rjax._src.interpreters import ad, dispatch, lowering, remat
 from rjax._src.interpreters.dispatch import check_special
 from rjax._src.interpreters import partial_eval as pe
 from rjax._src.runtime.array import Array, to_array
+from rjax._src.runtime.executable import JaxRuntimeError
 from rjax._src.transforms import api
 
 logger = logging.getLogger("rjax")
@@ -52,12 +59,13 @@ def _as_tuple(x) -> tuple:
 
 class _Entry:
   __slots__ = ("exe", "out_tree", "out_avals", "jaxpr", "ctx", "single", "in_tree",
-               "in_avals")
+               "in_avals", "donation")
 
   def __init__(self, exe, out_tree, out_avals, jaxpr, ctx, in_tree=None, in_avals=()):
     self.exe, self.out_tree, self.out_avals, self.jaxpr, self.ctx = exe, out_tree, out_avals, jaxpr, ctx
     self.in_tree, self.in_avals = in_tree, tuple(in_avals)
     self.single = False
+    self.donation: dict = {}   # donated-leaf mask -> the inputs really donated
 
 
 # ---------------------------------------------------------------------------
@@ -154,6 +162,7 @@ class Traced:
   def __init__(self, wrapped: "JitWrapped", args, kwargs):
     self._wrapped, self._args, self._kwargs = wrapped, args, kwargs
     self._entry = wrapped._entry(args, kwargs)[0]
+    self._donated = wrapped._donated_leaves(args, kwargs)[0] if wrapped._donates else ()
 
   @property
   def jaxpr(self):
@@ -170,7 +179,7 @@ class Traced:
     return tree_util.tree_unflatten(self._entry.in_tree, list(self._entry.in_avals))
 
   def lower(self) -> "Lowered":
-    return Lowered(self._entry)
+    return Lowered(self._entry, self._donated)
 
 
 def _shape_dtype(aval):
@@ -181,8 +190,9 @@ class Lowered:
   """What ``jit(f).lower(*args)`` returns: the jaxpr and the Program
   (``jax.stages.Lowered``)."""
 
-  def __init__(self, entry: _Entry):
+  def __init__(self, entry: _Entry, donated: tuple = ()):
     self._entry = entry
+    self._donated = donated   # per argument leaf: passed in a donated position
 
   def as_text(self, dialect: str | None = None, **_) -> str:
     """The jaxpr, the Program as lowered, then what the compiler's passes
@@ -208,7 +218,7 @@ class Lowered:
                                     [_shape_dtype(a) for a in self._entry.out_avals])
 
   def compile(self, compiler_options=None) -> "Compiled":
-    return Compiled(self._entry)
+    return Compiled(self._entry, self._donated)
 
   def cost_analysis(self):
     return None
@@ -227,7 +237,18 @@ class Compiled(Lowered):
       raise TypeError(f"Argument types differ from the types for which this computation was "
                       f"compiled. The compiled function takes {e.in_avals} with structure "
                       f"{e.in_tree}; it was called with {avals} with structure {in_tree}.")
-    outs = e.exe.run([a._buf for a in arrs])
+    bufs = [a._buf for a in arrs]
+    if any(b is None for b in bufs):
+      raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "
+                         "function); pass a live array.")
+    if any(self._donated):
+      donated = e.donation.get(self._donated)
+      if donated is None:
+        donated = e.donation.setdefault(self._donated, _donation(e, self._donated))
+      outs = _run_donating(e.exe, bufs, arrs, donated, leaves)
+    else:
+      outs = e.exe.run(bufs)
+    del bufs
     outs = [Array._from_buffer(b, av) for b, av in zip(outs, e.out_avals)]
     return tree_util.tree_unflatten(e.out_tree, outs)
 
@@ -255,8 +276,8 @@ class JitWrapped:
     self._static_argnames = _as_tuple(static_argnames)
     self._donate_argnums = _as_tuple(donate_argnums)
     self._donate_argnames = _as_tuple(donate_argnames)
-    self._plain = not (self._static_argnums or self._static_argnames or self._donate_argnums
-                       or self._donate_argnames)
+    self._donates = bool(self._donate_argnums or self._donate_argnames)
+    self._plain = not (self._static_argnums or self._static_argnames or self._donates)
     self._fc = _fun_cache(fun, (self._static_argnums, self._static_argnames,
                                 self._donate_argnums, self._donate_argnames,
                                 bool(inline), bool(keep_unused)))
@@ -395,16 +416,15 @@ class JitWrapped:
     if any(b is None for b in bufs):
       raise RuntimeError("Array has been deleted (e.g. donated to an earlier call of a jitted "
                          "function); pass a live array.")
-    donated = self._donated(args, kwargs) if self._donate_argnums or self._donate_argnames \
-        else None
-    outs = entry.exe.run(bufs)
+    if not self._donates:
+      outs = entry.exe.run(bufs)
+    else:
+      mask, leaves = self._donated_leaves(args, kwargs)
+      donated = entry.donation.get(mask)
+      if donated is None:
+        donated = entry.donation.setdefault(mask, _donation(entry, mask))
+      outs = _run_donating(entry.exe, bufs, arrs, donated, leaves)
     del bufs
-    if donated:
-      # As in JAX: a donated argument is deleted, whether or not its memory
-      # was reused. Its buffer returns to the pool once nothing else holds it,
-      # so the next allocations of that size reuse it.
-      for a in donated:
-        a.delete()
     outs = [Array._from_buffer(b, av) for b, av in zip(outs, entry.out_avals)]
     return tree_util.tree_unflatten(entry.out_tree, outs)
 
@@ -429,23 +449,30 @@ class JitWrapped:
       raise FloatingPointError(f"{e}{_NO_NAN_IN_DEOPTIMIZED}") from None
     return out
 
-  def _donated(self, args, kwargs) -> list:
-    """The Arrays passed in donated positions (argnums and argnames)."""
+  def _donated_leaves(self, args, kwargs) -> tuple[tuple, list]:
+    """The leaves of the dynamic arguments (as ``_entry`` flattens them)
+    and, per leaf, whether it is passed in a donated position (argnums and
+    argnames)."""
+    static_nums, static_names, _, dyn_args, dyn_kwargs = self._split(args, kwargs)
     nums = {i % len(args) for i in self._donate_argnums if -len(args) <= i < len(args)}
     if self._sig is not None:
       params = list(self._sig.parameters)
       for n in self._donate_argnames:
         if n in params and params.index(n) < len(args):
           nums.add(params.index(n))
-    trees = [args[i] for i in sorted(nums)] + [v for k, v in kwargs.items()
-                                                if k in self._donate_argnames]
-    return [x for x in tree_util.tree_leaves(trees) if isinstance(x, Array)]
+    names = set(self._donate_argnames)
+    marks = tuple(tree_util.tree_map(lambda _, d=i in nums: d, a)
+                  for i, a in enumerate(args) if i not in static_nums)
+    kw = {k: tree_util.tree_map(lambda _, d=k in names: d, v)
+          for k, v in kwargs.items() if k not in static_names}
+    return tuple(tree_util.tree_leaves((marks, kw))), tree_util.tree_leaves((dyn_args, dyn_kwargs))
 
   def trace(self, *args, **kwargs) -> Traced:
     return Traced(self, args, kwargs)
 
   def lower(self, *args, **kwargs) -> Lowered:
-    return Lowered(self._entry(args, kwargs)[0])
+    return Lowered(self._entry(args, kwargs)[0],
+                   self._donated_leaves(args, kwargs)[0] if self._donates else ())
 
   def eval_shape(self, *args, **kwargs):
     return self.trace(*args, **kwargs).out_info
@@ -460,6 +487,92 @@ class JitWrapped:
 
   def __repr__(self):
     return f"<rjax.jit of {self._fun!r}>"
+
+
+# ---------------------------------------------------------------------------
+# Donation
+
+
+_DONATION_FAQ = "See an explanation at https://docs.jax.dev/en/latest/faq.html#buffer-donation."
+
+
+def _donation(entry, mask: tuple) -> tuple:
+  """Which donated inputs the call really donates: JAX's matching
+  (``mlir._set_up_aliases``). An input the program never reads is not
+  donated (JAX prunes it). The others are matched to outputs first by
+  shape and dtype, then by element count; a match of equal byte size is
+  donated (an output can take its memory), a match of another byte size is
+  not (XLA on CPU does not alias it), and an input with no match at all is
+  not, with JAX's warning. Donated inputs are deleted after the call;
+  undonated ones stay alive."""
+  jaxpr = entry.jaxpr.jaxpr
+  used = {id(v) for e in jaxpr.eqns for v in e.invars} | {id(v) for v in jaxpr.outvars}
+  avals = entry.in_avals
+  out = [False] * len(avals)
+  by_aval: dict = {}
+  for i, (a, d, v) in enumerate(zip(avals, mask, jaxpr.invars)):
+    if d and id(v) in used:
+      by_aval.setdefault((a.shape, a.dtype), []).append(i)
+  free_outs = []
+  for o in entry.out_avals:
+    cands = by_aval.get((o.shape, o.dtype))
+    if cands:
+      out[cands.pop(0)] = True
+    else:
+      free_outs.append(o)
+  by_size: dict = {}
+  for o in free_outs:
+    by_size.setdefault(o.size, []).append(o)
+  unusable = []
+  for i in sorted(i for c in by_aval.values() for i in c):
+    a = avals[i]
+    cands = by_size.get(a.size)
+    if cands:
+      o = cands.pop(0)
+      out[i] = o.dtype.itemsize == a.dtype.itemsize
+    else:
+      unusable.append(str(a))
+  if unusable:
+    warnings.warn(f"Some donated buffers were not usable: {', '.join(unusable)}.\n"
+                  f"{_DONATION_FAQ}", stacklevel=4)
+  return tuple(out)
+
+
+def _run_donating(exe, bufs: list, arrs: list, donated: tuple, leaves: list):
+  """Run ``exe`` with the inputs ``donated`` marks given to it: checked
+  first as XLA does (a buffer donated and also passed again raises JAX's
+  error, and nothing is deleted), then each donated Array that the caller
+  passed is deleted before the run, so that its buffer's only holder is the
+  list handed to the executor (which then owns it: ``Executable.run``'s
+  ``donated``)."""
+  if not any(donated):
+    return exe.run(bufs)
+  first: dict = {}
+  # (ids, not the handles: a local name holding a handle would count as
+  # another holder of its buffer)
+  for j, key in enumerate([id(b) for b in bufs]):
+    i = first.setdefault(key, j)
+    if i == j:
+      continue
+    if donated[i] and donated[j]:
+      what = "Attempt to donate the same buffer twice in Execute()"
+      toy = "f(donate(a), donate(a))"
+    elif donated[i]:
+      what = "Attempt to use a buffer that was previously donated in the same call to Execute()"
+      toy = "f(donate(a), a)"
+    elif donated[j]:
+      what = "Attempt to donate a buffer which is also used by the same call to Execute()"
+      toy = "f(a, donate(a))"
+    else:
+      continue
+    raise JaxRuntimeError(f"INVALID_ARGUMENT: {what} (flattened argument {j}, replica 0, "
+                          f"partition 0, first use: {i}). Toy example for this bug: `{toy}`.")
+  for k, d in enumerate(donated):
+    # (an Array made here from a NumPy array or a Python scalar is left
+    # alone: it may be shared, and then its buffer is only read)
+    if d and leaves[k] is arrs[k]:
+      arrs[k].delete()
+  return exe.run(bufs, list(donated))
 
 
 def _where(fun) -> str:
