@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The unit tests of rjax's unsafe code under Valgrind's memcheck (Debian's
 # valgrind works with stable Rust; Miri would need nightly). CI runs it after
-# `cargo test --lib --benches --release --no-default-features`, whose lib test
+# `cargo test --lib --release --no-default-features`, whose lib test
 # binary it reuses (asked of cargo with the same flags, so nothing rebuilds).
 #
 #   tools/valgrind_tests.sh             # the self-check, then the default filters
@@ -58,7 +58,7 @@ echo "== self-check: memcheck flags an out-of-bounds read (exit 1), as it should
 # --- the test binary -------------------------------------------------------------
 bin=${RJAX_TEST_BIN:-}
 if [ -z "$bin" ]; then
-  bin=$(cargo test --lib --benches --release --no-default-features --no-run \
+  bin=$(cargo test --lib --release --no-default-features --no-run \
         --message-format=json 2> /dev/null \
         | python3 -c 'import json, sys
 for l in sys.stdin:
@@ -67,7 +67,7 @@ for l in sys.stdin:
       and m["target"]["name"] == "rjax" and m["profile"]["test"]):
     print(m["executable"])' | tail -1)
 fi
-[ -x "$bin" ] || { echo "no test binary (build it: cargo test --lib --benches --release --no-default-features --no-run)" >&2; exit 2; }
+[ -x "$bin" ] || { echo "no test binary (build it: cargo test --lib --release --no-default-features --no-run)" >&2; exit 2; }
 
 filters=("$@")
 if [ ${#filters[@]} -eq 0 ]; then
