@@ -4,7 +4,7 @@
 use super::scalar::Num;
 use super::{InPlace, Kernel, OpSpec};
 use crate::base::buffer::{note_copied, numel, Buffer, RawBuf};
-use crate::base::dtype::Element;
+use crate::base::dtype::{DType, Element};
 use crate::base::error::{shape_err, Result};
 use crate::loops::strided::{istrides, par_rows, strided_buffer, Walk};
 
@@ -469,6 +469,17 @@ pub fn build_scatter(spec: &OpSpec) -> Result<Kernel> {
         "scatter-mul" => crate::dispatch_dtype!(dt, "scatter-mul", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| a.mul(u))?])) as Kernel)
         }, number),
+        // bools: max is or, min is and (as JAX scatters them)
+        "scatter-min" if dt == DType::Bool => Ok(Box::new(move |ins: &[&Buffer]| {
+            Ok(vec![scatter_kernel::<bool>(&plan, ins, |a: bool, u| {
+                a & u
+            })?])
+        }) as Kernel),
+        "scatter-max" if dt == DType::Bool => Ok(Box::new(move |ins: &[&Buffer]| {
+            Ok(vec![scatter_kernel::<bool>(&plan, ins, |a: bool, u| {
+                a | u
+            })?])
+        }) as Kernel),
         "scatter-min" => crate::dispatch_dtype!(dt, "scatter-min", T => {
             Ok(Box::new(move |ins: &[&Buffer]| Ok(vec![scatter_kernel::<T>(&plan, ins, |a: T, u| Num::min(a, u))?])) as Kernel)
         }, numeric),
@@ -498,6 +509,8 @@ pub fn build_scatter_in_place(spec: &OpSpec) -> Result<InPlace> {
         "scatter-mul" => {
             crate::dispatch_dtype!(dt, "scatter-mul", T => in_place!(T, |a: T, u| a.mul(u)), number)
         }
+        "scatter-min" if dt == DType::Bool => in_place!(bool, |a: bool, u| a & u),
+        "scatter-max" if dt == DType::Bool => in_place!(bool, |a: bool, u| a | u),
         "scatter-min" => {
             crate::dispatch_dtype!(dt, "scatter-min", T => in_place!(T, |a: T, u| Num::min(a, u)), numeric)
         }

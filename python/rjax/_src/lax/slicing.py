@@ -777,7 +777,8 @@ def _scatter_abstract_eval(name, operand, indices, updates, *, dimension_numbers
   if updates.dtype != operand.dtype:
     raise TypeError(f"{name}: updates dtype {updates.dtype.name} must equal operand dtype "
                     f"{operand.dtype.name}")
-  if name != "scatter" and dtypes.is_bool(operand.dtype):
+  # (JAX scatters bools with max and min, as or/and; not with add or mul)
+  if name not in ("scatter", "scatter-max", "scatter-min") and dtypes.is_bool(operand.dtype):
     raise TypeError(f"{name} does not accept dtype bool")
   r = operand.ndim
   _sorted_unique(name, "inserted_window_dims", dn.inserted_window_dims, r)
