@@ -3,7 +3,6 @@
 //! that, the Program goes through the compiler's passes (DCE, CSE, folding)
 //! and fusion planning.
 use crate::base::buffer::Buffer;
-use crate::base::dtype::DType;
 use crate::base::error::{Error, Result};
 
 use super::frame::{elem_fits, group_fits, FStep, Plan};
@@ -554,25 +553,10 @@ fn elem_step(
         return None;
     }
     // a binary op on one-element integers of one type (a loop counter)
-    if let ([a, b], [o], [x, y]) = (ins, outs, in_avals) {
-        let out = &out_avals[0];
-        let bool_out = matches!(p.op.as_str(), "lt" | "le" | "gt" | "ge" | "eq" | "ne");
-        let want_out = if bool_out { DType::Bool } else { x.dtype };
-        if x.dtype == y.dtype
-            && x.numel() == 1
-            && y.numel() == 1
-            && out.numel() == 1
-            && out.dtype == want_out
-        {
-            if let Some(f) = super::frame::scalar_fn(&p.op, x.dtype) {
-                return Some(FStep::Scalar {
-                    f,
-                    a: *a,
-                    b: *b,
-                    out: *o,
-                });
-            }
-        }
+    if let Some(step) =
+        super::frame::scalar_step(&p.op, ins, *outs.first()?, in_avals, &out_avals[0])
+    {
+        return Some(step);
     }
     let e = ops::table::lookup(&p.op)?.elementwise_kind()?;
     let dtypes: Vec<_> = in_avals.iter().map(|a| a.dtype).collect();

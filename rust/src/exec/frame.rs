@@ -119,8 +119,9 @@ macro_rules! scalar_cmps {
 }
 
 /// The scalar function of binary op `op` on two operands of `dt` (the
-/// integer ops wrap, as the slice kernels do), if there is one.
-pub(crate) fn scalar_fn(op: &str, dt: DType) -> Option<ScalarFn> {
+/// integer ops wrap, as the slice kernels do) and its result's dtype, if
+/// there is one.
+fn scalar_fn(op: &str, dt: DType) -> Option<(ScalarFn, DType)> {
     let table: [(&str, ScalarFn); 9] = match dt {
         DType::I32 => scalar_fns!(i32),
         DType::I64 => scalar_fns!(i64),
@@ -128,7 +129,38 @@ pub(crate) fn scalar_fn(op: &str, dt: DType) -> Option<ScalarFn> {
         DType::U64 => scalar_fns!(u64),
         _ => return None,
     };
-    table.iter().find(|(n, _)| *n == op).map(|&(_, f)| f)
+    let out = if matches!(op, "add" | "sub" | "mul") {
+        dt
+    } else {
+        DType::Bool
+    };
+    table.iter().find(|(n, _)| *n == op).map(|&(_, f)| (f, out))
+}
+
+/// The frame step of binary op `op` (values `ins` -> `out`, of avals
+/// `in_avals` -> `out_aval`) when its operands are one-element values of
+/// one type with a scalar function (a loop counter's increment or bound
+/// test), else None.
+pub(crate) fn scalar_step(
+    op: &str,
+    ins: &[usize],
+    out: usize,
+    in_avals: &[Aval],
+    out_aval: &Aval,
+) -> Option<FStep> {
+    let ([a, b], [x, y]) = (ins, in_avals) else {
+        return None;
+    };
+    if x.dtype != y.dtype || x.numel() != 1 || y.numel() != 1 || out_aval.numel() != 1 {
+        return None;
+    }
+    let (f, out_dt) = scalar_fn(op, x.dtype)?;
+    (out_aval.dtype == out_dt).then_some(FStep::Scalar {
+        f,
+        a: *a,
+        b: *b,
+        out,
+    })
 }
 
 /// A program that a frame can run: its steps and every value's aval.
