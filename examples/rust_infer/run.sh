@@ -11,10 +11,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# A workspace member that depends on rjax by path (default features off): it
-# reuses the library that `cargo build --release --no-default-features
-# --lib` (examples/c_infer) compiled; the binary's own build is its thin-LTO
-# link.
+# A workspace member that depends on rjax by path (default features off).
+# Its thin-LTO link wants rjax as bitcode, so this compiles rjax again after
+# examples/c_infer's `cargo build --lib`, unless both were built by one
+# command: `cargo build --release --no-default-features -p rjax -p
+# rust_infer` (what CI runs first; then this finds everything fresh).
 cargo build --release -p rust_infer
 python examples/rust_infer/digits.py export "$work" ${EPOCHS:+--epochs "$EPOCHS"}
 python examples/rust_infer/digits.py bench "$work"
