@@ -10,12 +10,11 @@ use crate::base::error::{Error, Result};
 use crate::base::slice::{Col, Slice, SliceMut};
 use crate::compiler::fusion::classify::acc_dtype;
 use crate::compiler::fusion::{Fused, Node, Out, Pattern, TILE};
-use crate::loops::parallel::{num_threads, GRAIN};
+use crate::loops::parallel::{num_threads, split_map, GRAIN};
 use crate::loops::strided::LoadMap;
 use crate::ops::elementwise::eager::load_col;
 use crate::ops::reduce::Monoid;
 use crate::ops::scalar::Num;
-use rayon::prelude::*;
 
 /// A group's compiled chunk function (the native tier, `exec::native`):
 /// `(a, b, outs, accs, r0, tile)` does what the interpreter does for one
@@ -200,7 +199,7 @@ pub(crate) fn par_chunks<R: Send>(
     if n <= 1 || num_threads() <= 1 {
         (0..n).map(f).collect()
     } else {
-        (0..n).into_par_iter().map(f).collect()
+        split_map(n, f).into_iter().collect()
     }
 }
 

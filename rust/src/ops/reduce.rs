@@ -19,10 +19,9 @@ use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, strides, Buffer};
 use crate::base::dtype::Element;
 use crate::base::error::{shape_err, Result};
-use crate::loops::parallel::{num_threads, par_fill, GRAIN};
+use crate::loops::parallel::{num_threads, par_fill, split_map, GRAIN};
 use crate::loops::strided::strided_buffer;
 use half::{bf16, f16};
-use rayon::prelude::*;
 
 /// Accumulator type of a number: f16/bf16 accumulate in f32.
 pub trait Accum: Num + Element {
@@ -262,25 +261,22 @@ pub fn reduce_into<T: Copy + Send + Sync, A: Copy + Send + Sync, U: Send>(
         // Few outputs, long reductions: split the reduced range.
         let parts = (threads * 4).min(red).min(total / GRAIN).max(1);
         let step = red.div_ceil(parts);
-        let partials: Vec<Vec<A>> = (0..parts)
-            .into_par_iter()
-            .map(|i| {
-                let (r0, r1) = ((i * step).min(red), ((i + 1) * step).min(red));
-                let mut v = vec![id; n_out];
-                reduce_range(
-                    x,
-                    red,
-                    inner,
-                    (r0, r1),
-                    (0, n_out),
-                    id,
-                    &lift,
-                    &f,
-                    |k, a| v[k] = a,
-                );
-                v
-            })
-            .collect();
+        let partials: Vec<Vec<A>> = split_map(parts, |i| {
+            let (r0, r1) = ((i * step).min(red), ((i + 1) * step).min(red));
+            let mut v = vec![id; n_out];
+            reduce_range(
+                x,
+                red,
+                inner,
+                (r0, r1),
+                (0, n_out),
+                id,
+                &lift,
+                &f,
+                |k, a| v[k] = a,
+            );
+            v
+        });
         for (k, o) in out.iter_mut().enumerate() {
             let mut a = id;
             for p in &partials {

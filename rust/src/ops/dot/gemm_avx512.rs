@@ -40,12 +40,14 @@ pub trait Kern: Copy + Send + Sync + Default + 'static {
     /// Load / store the first `n` (< LANES) lanes.
     unsafe fn load_n(p: *const Self, n: usize) -> Self::V;
     unsafe fn store_n(p: *mut Self, v: Self::V, n: usize);
-    /// The micro-kernel for this type (dispatches the edge instantiations).
+    /// The micro-kernel for this type (dispatches the edge instantiations);
+    /// `bs` elements between B's steps of k (`NR` packed).
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile(
         kc: usize,
         a: *const Self,
         b: *const Self,
+        bs: usize,
         c: *mut Self,
         ldc: usize,
         mr: usize,
@@ -109,6 +111,7 @@ impl Kern for f32 {
         kc: usize,
         a: *const f32,
         b: *const f32,
+        bs: usize,
         c: *mut f32,
         ldc: usize,
         mr: usize,
@@ -117,7 +120,7 @@ impl Kern for f32 {
     ) {
         // SAFETY: forwarded contract: `kernel`'s requirements hold for `mr`
         // rows and `nr` columns.
-        unsafe { dispatch::<f32>(kc, a, b, c, ldc, mr, nr, acc) }
+        unsafe { dispatch::<f32>(kc, a, b, bs, c, ldc, mr, nr, acc) }
     }
 }
 
@@ -176,6 +179,7 @@ impl Kern for f64 {
         kc: usize,
         a: *const f64,
         b: *const f64,
+        bs: usize,
         c: *mut f64,
         ldc: usize,
         mr: usize,
@@ -184,7 +188,7 @@ impl Kern for f64 {
     ) {
         // SAFETY: forwarded contract: `kernel`'s requirements hold for `mr`
         // rows and `nr` columns.
-        unsafe { dispatch::<f64>(kc, a, b, c, ldc, mr, nr, acc) }
+        unsafe { dispatch::<f64>(kc, a, b, bs, c, ldc, mr, nr, acc) }
     }
 }
 
@@ -205,6 +209,7 @@ unsafe fn dispatch<T: Kern>(
     kc: usize,
     a: *const T,
     b: *const T,
+    bs: usize,
     c: *mut T,
     ldc: usize,
     mr: usize,
@@ -217,20 +222,20 @@ unsafe fn dispatch<T: Kern>(
             // and `nr <= NR` columns; every arm passes exactly that `R`.
             unsafe {
                 match mr {
-                    14 => kernel::<T, 14, $nv>(kc, a, b, c, ldc, nr, acc),
-                    13 => kernel::<T, 13, $nv>(kc, a, b, c, ldc, nr, acc),
-                    12 => kernel::<T, 12, $nv>(kc, a, b, c, ldc, nr, acc),
-                    11 => kernel::<T, 11, $nv>(kc, a, b, c, ldc, nr, acc),
-                    10 => kernel::<T, 10, $nv>(kc, a, b, c, ldc, nr, acc),
-                    9 => kernel::<T, 9, $nv>(kc, a, b, c, ldc, nr, acc),
-                    8 => kernel::<T, 8, $nv>(kc, a, b, c, ldc, nr, acc),
-                    7 => kernel::<T, 7, $nv>(kc, a, b, c, ldc, nr, acc),
-                    6 => kernel::<T, 6, $nv>(kc, a, b, c, ldc, nr, acc),
-                    5 => kernel::<T, 5, $nv>(kc, a, b, c, ldc, nr, acc),
-                    4 => kernel::<T, 4, $nv>(kc, a, b, c, ldc, nr, acc),
-                    3 => kernel::<T, 3, $nv>(kc, a, b, c, ldc, nr, acc),
-                    2 => kernel::<T, 2, $nv>(kc, a, b, c, ldc, nr, acc),
-                    _ => kernel::<T, 1, $nv>(kc, a, b, c, ldc, nr, acc),
+                    14 => kernel::<T, 14, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    13 => kernel::<T, 13, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    12 => kernel::<T, 12, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    11 => kernel::<T, 11, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    10 => kernel::<T, 10, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    9 => kernel::<T, 9, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    8 => kernel::<T, 8, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    7 => kernel::<T, 7, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    6 => kernel::<T, 6, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    5 => kernel::<T, 5, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    4 => kernel::<T, 4, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    3 => kernel::<T, 3, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    2 => kernel::<T, 2, $nv>(kc, a, b, bs, c, ldc, nr, acc),
+                    _ => kernel::<T, 1, $nv>(kc, a, b, bs, c, ldc, nr, acc),
                 }
             }
         };
@@ -242,18 +247,23 @@ unsafe fn dispatch<T: Kern>(
     }
 }
 
-/// `C[0..R, 0..nr] (+)= Apanel (R x kc, stride MR per k) * Bpanel (kc x NR)`.
-/// `NV` vectors of columns are computed (NV * LANES >= nr).
+/// `C[0..R, 0..nr] (+)= Apanel (R x kc, stride MR per k) * Bpanel (kc x NR,
+/// `bs` elements from one step of k to the next: `NR` packed, B's row
+/// stride read in place). `NV` vectors of columns are computed
+/// (NV * LANES >= nr).
 ///
 /// # Safety
-/// AVX-512F is present; `a` is valid for `kc * MR` reads, `b` for `kc * NR`
-/// reads, and `c` for reads and writes of rows `0..R` (stride `ldc`),
-/// columns `0..nr`, with no other thread touching them.
+/// AVX-512F is present; `a` is valid for `kc * MR` reads, `b` for `NV *
+/// LANES` reads at each of `kc` steps `bs` apart, and `c` for reads and
+/// writes of rows `0..R` (stride `ldc`), columns `0..nr`, with no other
+/// thread touching them.
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn kernel<T: Kern, const R: usize, const NV: usize>(
     kc: usize,
     a: *const T,
     b: *const T,
+    bs: usize,
     c: *mut T,
     ldc: usize,
     nr: usize,
@@ -283,7 +293,7 @@ unsafe fn kernel<T: Kern, const R: usize, const NV: usize>(
                 }
             }
             a = a.add(MR);
-            b = b.add(T::NR);
+            b = b.add(bs);
         }
         for (i, row) in s.iter().enumerate() {
             let cp = c.add(i * ldc);
@@ -475,13 +485,23 @@ const OWNED_M: usize = 512;
 /// (it stays in L2 while the thread walks down A).
 const OWNED_B_BYTES: usize = 1 << 20;
 
+/// Up to this many A micro-panels, `gemm_owned` reads full-width B panels
+/// in place (row-major B) instead of packing them: each is used by so few
+/// A panels that copying it costs more than the strided reads (16 x 256 x
+/// 256 f32: the copy of B was a third of the product's time).
+const IN_PLACE_B_PANELS: usize = 4;
+/// At most this many N panels per K block of a `gemm_owned` task.
+const MAX_CHUNK: usize = 64;
+
 /// `gemm` for few rows (training batches: 128 x 784 @ 784 x 512): A is
 /// packed once, in full (all of K per micro-panel, shared read-only), and
-/// the N panels are split evenly between `threads` tasks, each owning its
-/// columns of C: it packs its own B panels per K block and runs every tile
-/// of them, with no synchronisation between K blocks (the shared-B loop
-/// joins the threads twice per K block). The K blocks (`kc_max`) and the
-/// micro-kernel are `gemm`'s, so the bits are the same.
+/// the N panels are split in groups, `loops::parallel::split`'s tasks (the
+/// calling thread works too, and takes them all if the pool is slow to
+/// wake). Each task owns its columns of C: it packs its own B panels per K
+/// block (or, for few A panels and a row-major B, reads them in place) and
+/// runs every tile of them, with no synchronisation between K blocks. The
+/// K blocks (`kc_max`) and the micro-kernel are `gemm`'s, so the bits are
+/// the same.
 ///
 /// # Safety
 /// As `gemm`.
@@ -497,24 +517,34 @@ unsafe fn gemm_owned<T: Kern>(
     threads: usize,
     kc_max: usize,
 ) {
+    use crate::loops::parallel::{split, split_chunks_mut, GRAIN};
     let nr = T::NR;
     let mp = m.div_ceil(MR);
     let panels = n.div_ceil(nr);
-    let per_task = panels.div_ceil(threads);
-    let chunk = (OWNED_B_BYTES / (kc_max * nr * std::mem::size_of::<T>())).max(1);
+    // a few groups per thread, so that a late helper still finds work
+    let per_task = panels.div_ceil(threads * 4).max(1);
+    let tasks = panels.div_ceil(per_task);
+    let chunk = (OWNED_B_BYTES / (kc_max * nr * std::mem::size_of::<T>())).clamp(1, MAX_CHUNK);
+    let in_place = b.cs == 1 && b.rs > 0 && mp <= IN_PLACE_B_PANELS;
     let out = OutPtr(c);
     with_buf::<T, _>(&AWHOLE, mp * MR * k, |awhole| {
-        awhole
-            .par_chunks_mut(MR * k)
-            .enumerate()
-            .for_each(|(ip, dst)| {
-                let r = MR.min(m - ip * MR);
-                // SAFETY: `dst` is panel ip's `MR * k` elements; A's rows
-                // ip*MR.. (r of them) and all k columns are inside the operand.
-                unsafe { pack_a(r, k, a.shift(ip * MR, 0), dst.as_mut_ptr()) };
-            });
+        let pack = |ip: usize, dst: &mut [T]| {
+            let r = MR.min(m - ip * MR);
+            // SAFETY: `dst` is panel ip's `MR * k` elements; A's rows
+            // ip*MR.. (r of them) and all k columns are inside the operand.
+            unsafe { pack_a(r, k, a.shift(ip * MR, 0), dst.as_mut_ptr()) };
+        };
+        let whole = &mut awhole[..mp * MR * k];
+        if m * k > GRAIN && mp > 1 {
+            split_chunks_mut(whole, MR * k, pack);
+        } else {
+            whole
+                .chunks_mut(MR * k)
+                .enumerate()
+                .for_each(|(ip, d)| pack(ip, d));
+        }
         let ap = OutPtr(awhole.as_mut_ptr());
-        (0..threads).into_par_iter().for_each(|t| {
+        split(tasks, |t| {
             let (q0, q1) = (t * per_task, ((t + 1) * per_task).min(panels));
             let mut c0 = q0;
             while c0 < q1 {
@@ -523,29 +553,40 @@ unsafe fn gemm_owned<T: Kern>(
                 while pc < k {
                     let kc = kc_max.min(k - pc);
                     with_buf::<T, _>(&BPACK, (c1 - c0) * kc * nr, |bpack| {
+                        // each panel's first element and step of k
+                        let mut where_b = [(std::ptr::null::<T>(), nr); MAX_CHUNK];
                         for jp in c0..c1 {
                             let w = nr.min(n - jp * nr);
-                            let dst = bpack[(jp - c0) * kc * nr..].as_mut_ptr();
-                            // SAFETY: `dst` has `kc * NR` elements left; B's
-                            // block (pc.., jp * NR..) is `kc x w` inside `k x n`.
-                            unsafe { pack_b_panel(kc, w, b.shift(pc, jp * nr), dst) };
+                            let src = b.shift(pc, jp * nr);
+                            where_b[jp - c0] = if in_place && w == nr {
+                                (src.ptr, b.rs as usize)
+                            } else {
+                                let dst = bpack[(jp - c0) * kc * nr..].as_mut_ptr();
+                                // SAFETY: `dst` has `kc * NR` elements left;
+                                // B's block (pc.., jp * NR..) is `kc x w`
+                                // inside `k x n`.
+                                unsafe { pack_b_panel(kc, w, src, dst) };
+                                (dst as *const T, nr)
+                            };
                         }
                         for ip in 0..mp {
                             let r = MR.min(m - ip * MR);
                             for jp in c0..c1 {
                                 let w = nr.min(n - jp * nr);
+                                let (bpanel, bs) = where_b[jp - c0];
                                 // SAFETY: AVX-512F is present (the contract).
                                 // A panel ip holds all of K, MR per step, so
                                 // its K block pc starts at `pc * MR`; B panel
-                                // jp is packed above; C's tile (rows ip*MR..
-                                // + r, cols jp*NR.. + w) is inside `m x n`
-                                // and only this task writes columns of its
-                                // panels q0..q1.
+                                // jp is packed above (`NR` per step) or,
+                                // full-width, read in place (`kc` rows of NR
+                                // elements inside `k x n`, `b.rs > 0` apart);
+                                // C's tile (rows ip*MR.. + r, cols jp*NR.. +
+                                // w) is inside `m x n` and only this task
+                                // writes columns of its panels q0..q1.
                                 unsafe {
                                     let apanel = ap.get().add(ip * MR * k + pc * MR) as *const T;
-                                    let bpanel = bpack.as_ptr().add((jp - c0) * kc * nr);
                                     let cp = out.get().add(ip * MR * ldc + jp * nr);
-                                    T::tile(kc, apanel, bpanel, cp, ldc, r, w, pc > 0);
+                                    T::tile(kc, apanel, bpanel, bs, cp, ldc, r, w, pc > 0);
                                 }
                             }
                         }
@@ -593,11 +634,33 @@ pub unsafe fn gemm<T: Kern>(
     };
     let nr = T::NR;
     let kc_max = even_block(k, KC, 1);
-    if threads > 1 && m <= OWNED_M && n.div_ceil(nr) >= threads {
+    if m <= OWNED_M && (threads == 1 || n.div_ceil(nr) >= threads) {
         // SAFETY: forwarded contract.
         unsafe { gemm_owned(m, k, n, a, b, c, ldc, threads, kc_max) };
         return;
     }
+    // SAFETY: forwarded contract.
+    unsafe { gemm_shared(m, k, n, a, b, c, ldc, threads, kc_max) }
+}
+
+/// `gemm` for many rows: N in blocks whose packed B all threads share, M
+/// blocks packed per task (the module's loop order).
+///
+/// # Safety
+/// As `gemm`, with `m, n, k > 0`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_shared<T: Kern>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<T>,
+    b: Strided<T>,
+    c: *mut T,
+    ldc: usize,
+    threads: usize,
+    kc_max: usize,
+) {
+    let nr = T::NR;
     let nc_max = even_block(
         n,
         (NC_BYTES / (kc_max * std::mem::size_of::<T>())).max(nr),
@@ -665,6 +728,7 @@ pub unsafe fn gemm<T: Kern>(
                                         kc,
                                         ap.add(ip * MR * kc),
                                         bpanel,
+                                        nr,
                                         cp,
                                         ldc,
                                         r,
@@ -692,6 +756,70 @@ pub unsafe fn gemm<T: Kern>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `gemm_owned` (B read in place for few A panels, packed for more;
+    /// one thread and three) gives the bits of the shared-B loop
+    /// (`gemm_shared`): the same K blocks and kernel, whatever the B panel's
+    /// layout or the order tasks run in; transposed and negative-stride B
+    /// views are packed.
+    #[test]
+    fn owned_and_in_place_b_keep_the_shared_bits() {
+        if !available() {
+            return;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let val = |i: usize| ((i * 2654435761) % 1009) as f32 / 1009.0 - 0.5;
+        for &(m, k, n) in &[
+            (16, 256, 256),
+            (32, 300, 97),
+            (56, 800, 64),
+            (57, 33, 70),
+            (3, 9, 32),
+            (200, 64, 96),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(val).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| val(i + 7)).collect();
+            let sa = Strided {
+                ptr: a.as_ptr(),
+                rs: k as isize,
+                cs: 1,
+            };
+            let kc = even_block(k, KC, 1);
+            let views = [
+                // row-major, read in place when few A panels
+                Strided {
+                    ptr: b.as_ptr(),
+                    rs: n as isize,
+                    cs: 1,
+                },
+                // the last row first: negative row stride (packed)
+                Strided {
+                    ptr: b[(k - 1) * n..].as_ptr(),
+                    rs: -(n as isize),
+                    cs: 1,
+                },
+            ];
+            for sb in views {
+                let mut shared = vec![f32::NAN; m * n];
+                let mut one = vec![f32::NAN; m * n];
+                let mut three = vec![f32::NAN; m * n];
+                // SAFETY: AVX-512F is present; A (m x k) and B (k x n) are
+                // read inside their vectors (the negative view starts at
+                // B's last row); C is m x n, row stride n.
+                unsafe {
+                    gemm_shared(m, k, n, sa, sb, shared.as_mut_ptr(), n, 1, kc);
+                    gemm_owned(m, k, n, sa, sb, one.as_mut_ptr(), n, 1, kc);
+                    pool.install(|| gemm_owned(m, k, n, sa, sb, three.as_mut_ptr(), n, 3, kc));
+                }
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&shared), bits(&one), "{m}x{k}x{n} rs={}", sb.rs);
+                assert_eq!(bits(&shared), bits(&three), "{m}x{k}x{n} rs={}", sb.rs);
+            }
+        }
+    }
 
     /// The thread-owned path (`gemm_owned`, parallel, few rows) gives the
     /// bits of the single-threaded loop: the same K blocks and kernel.

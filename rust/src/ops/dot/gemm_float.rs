@@ -6,9 +6,8 @@ use super::gemm_avx512;
 use super::{Dims, MatView};
 use crate::base::dtype::Element;
 use crate::base::error::Result;
-use crate::loops::parallel::{num_threads, GRAIN};
+use crate::loops::parallel::{num_threads, split_chunks_mut, GRAIN};
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// Below this many multiply-adds in total, stay on the calling thread.
 const SMALL: usize = 1 << 18;
@@ -210,9 +209,9 @@ pub fn gemm_with<T: GemmFloat>(
             one(path, d, l, lv, r, rv, bi, o, Parallelism::None);
         }
     } else if d.b >= 2 && per <= PER_BATCH {
-        out.par_chunks_mut(mn)
-            .enumerate()
-            .for_each(|(bi, o)| one(path, d, l, lv, r, rv, bi, o, Parallelism::None));
+        split_chunks_mut(out, mn, |bi, o| {
+            one(path, d, l, lv, r, rv, bi, o, Parallelism::None)
+        });
     } else {
         for (bi, o) in out.chunks_mut(mn).enumerate() {
             one(path, d, l, lv, r, rv, bi, o, Parallelism::Rayon(threads));
@@ -320,9 +319,9 @@ fn gemv<T: GemmFloat>(d: Dims, l: &[T], lv: MatView, r: &[T], rv: MatView, out: 
         if m * k <= SMALL || num_threads() <= 1 {
             gemv_rows_host(l, a0, rs, k, x, o);
         } else {
-            o.par_chunks_mut(rows_per_task)
-                .enumerate()
-                .for_each(|(t, oc)| gemv_rows_host(l, a0 + t * rows_per_task * rs, rs, k, x, oc));
+            split_chunks_mut(o, rows_per_task, |t, oc| {
+                gemv_rows_host(l, a0 + t * rows_per_task * rs, rs, k, x, oc)
+            });
         }
     }
     true
