@@ -181,6 +181,32 @@ pub fn split_chunks_mut<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, 
     });
 }
 
+/// `split_chunks_mut` over two slices of one length at once:
+/// `f(i, a_chunk, b_chunk)` on the same ranges of each.
+pub fn split_chunks_mut2<T: Send, U: Send>(
+    a: &mut [T],
+    b: &mut [U],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T], &mut [U]) + Sync,
+) {
+    assert_eq!(a.len(), b.len(), "split_chunks_mut2 needs equal lengths");
+    let n = a.len();
+    let chunk = chunk.max(1);
+    let (pa, pb) = (SlicePtr(a.as_mut_ptr()), SlicePtr(b.as_mut_ptr()));
+    split(n.div_ceil(chunk), |i| {
+        let (s, e) = (i * chunk, ((i + 1) * chunk).min(n));
+        // SAFETY: as in `split_chunks_mut`, for each of the two slices
+        // (equal lengths, checked above).
+        let (ca, cb) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(pa.get().add(s), e - s),
+                std::slice::from_raw_parts_mut(pb.get().add(s), e - s),
+            )
+        };
+        f(i, ca, cb)
+    });
+}
+
 /// Fill `out` by calling `f(offset, chunk)` on chunks of about `grain`
 /// elements, in parallel when `out` is large enough.
 pub fn par_fill<T: Send>(out: &mut [T], grain: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {

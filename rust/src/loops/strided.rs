@@ -2,11 +2,10 @@
 //! rev. The output is row-major; element `idx` of the output reads
 //! `src[offset + sum(idx[d] * strides[d])]`, with strides in elements (zero for
 //! broadcast dims, negative for reversed dims).
-use super::parallel::{num_threads, GRAIN};
+use super::parallel::{num_threads, split_chunks_mut, GRAIN};
 use crate::base::buffer::{numel, Buffer};
 use crate::base::dtype::Element;
 use crate::base::error::Result;
-use rayon::prelude::*;
 
 /// Collapse adjacent output dims that are contiguous in the source too.
 fn simplify(shape: &[usize], strides: &[isize]) -> (Vec<usize>, Vec<isize>) {
@@ -87,9 +86,7 @@ pub fn par_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [
     }
     let tasks = rows.div_ceil(rows_per_task).min(num_threads() * 4).max(1);
     let per = rows.div_ceil(tasks);
-    out.par_chunks_mut(per * row_len)
-        .enumerate()
-        .for_each(|(i, c)| f(i * per, c));
+    split_chunks_mut(out, per * row_len, |i, c| f(i * per, c));
 }
 
 /// A pre-simplified walk over a box of `shape` that reads with one set of

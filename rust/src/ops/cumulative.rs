@@ -14,8 +14,7 @@ use super::{Kernel, OpSpec};
 use crate::base::buffer::Buffer;
 use crate::base::dtype::{Complex, Element, C128, C64};
 use crate::base::error::{shape_err, Result};
-use crate::loops::parallel::{num_threads, par_fill, GRAIN};
-use rayon::prelude::*;
+use crate::loops::parallel::{num_threads, par_fill, split_chunks_mut, split_map, GRAIN};
 
 /// Scan `x` viewed as `(outer, n, inner)` into `out` with the monoid `(id, f)`.
 #[allow(clippy::too_many_arguments)]
@@ -39,10 +38,11 @@ pub fn scan_into<T: Copy + Send + Sync, A: Copy + Send + Sync>(
         // One long scan: block totals in parallel, a short sequential scan of
         // the totals, then every block scans from its offset in parallel.
         let step = n.div_ceil(threads * 2);
-        let tots: Vec<A> = x
-            .par_chunks(step)
-            .map(|c| c.iter().fold(id, |a, &v| f(a, lift(v))))
-            .collect();
+        let tots: Vec<A> = split_map(n.div_ceil(step), |i| {
+            x[i * step..((i + 1) * step).min(n)]
+                .iter()
+                .fold(id, |a, &v| f(a, lift(v)))
+        });
         let mut pre = vec![id; tots.len()];
         let mut acc = id;
         let order: Vec<usize> = if reverse {
@@ -54,23 +54,21 @@ pub fn scan_into<T: Copy + Send + Sync, A: Copy + Send + Sync>(
             pre[p] = acc;
             acc = f(acc, tots[p]);
         }
-        out.par_chunks_mut(step)
-            .zip(x.par_chunks(step))
-            .zip(pre.par_iter())
-            .for_each(|((ob, xs), &p0)| {
-                let mut acc = p0;
-                if reverse {
-                    for (o, &v) in ob.iter_mut().zip(xs).rev() {
-                        acc = f(acc, lift(v));
-                        *o = fin(acc);
-                    }
-                } else {
-                    for (o, &v) in ob.iter_mut().zip(xs) {
-                        acc = f(acc, lift(v));
-                        *o = fin(acc);
-                    }
+        split_chunks_mut(out, step, |i, ob| {
+            let xs = &x[i * step..i * step + ob.len()];
+            let mut acc = pre[i];
+            if reverse {
+                for (o, &v) in ob.iter_mut().zip(xs).rev() {
+                    acc = f(acc, lift(v));
+                    *o = fin(acc);
                 }
-            });
+            } else {
+                for (o, &v) in ob.iter_mut().zip(xs) {
+                    acc = f(acc, lift(v));
+                    *o = fin(acc);
+                }
+            }
+        });
         return;
     }
     let grain = GRAIN.next_multiple_of(block);

@@ -19,8 +19,7 @@ use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, strides, Buffer};
 use crate::base::dtype::{DType, Element};
 use crate::base::error::{shape_err, Result};
-use crate::loops::parallel::{num_threads, GRAIN};
-use rayon::prelude::*;
+use crate::loops::parallel::{num_threads, split_chunks_mut, GRAIN};
 
 #[cfg(target_arch = "x86_64")]
 mod gemm_avx512;
@@ -119,9 +118,7 @@ fn permute_copy<T: Element>(src: &[T], shape: &[usize], st: &[isize], out: &mut 
         body(0, out);
     } else {
         let rows_per = (GRAIN / inner).max(1);
-        out.par_chunks_mut(rows_per * inner)
-            .enumerate()
-            .for_each(|(t, c)| body(t * rows_per, c));
+        split_chunks_mut(out, rows_per * inner, |t, c| body(t * rows_per, c));
     }
 }
 

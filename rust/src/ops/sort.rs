@@ -13,8 +13,7 @@ use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, Buffer};
 use crate::base::dtype::{DType, Element, C128, C64};
 use crate::base::error::{shape_err, Result};
-use crate::loops::parallel::{par_fill, GRAIN};
-use rayon::prelude::*;
+use crate::loops::parallel::{par_fill, split_chunks_mut, GRAIN};
 use std::cmp::Ordering;
 
 /// Total order with NaNs last (NaNs equal to each other). Complex values
@@ -61,9 +60,7 @@ fn for_lanes(perm: &mut [u32], n: usize, f: impl Fn(usize, &mut [u32]) + Sync + 
     if perm.len() <= GRAIN {
         perm.chunks_mut(n).enumerate().for_each(|(l, c)| f(l, c));
     } else {
-        perm.par_chunks_mut(n)
-            .enumerate()
-            .for_each(|(l, c)| f(l, c));
+        split_chunks_mut(perm, n, f);
     }
 }
 

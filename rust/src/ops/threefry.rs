@@ -12,8 +12,7 @@ use crate::base::buffer::{numel, Buffer};
 use crate::base::dtype::DType;
 use crate::base::error::shape_err;
 use crate::base::error::{dtype_err, Result};
-use crate::loops::parallel::{num_threads, GRAIN};
-use rayon::prelude::*;
+use crate::loops::parallel::{num_threads, split_chunks_mut2, GRAIN};
 
 const ROTATIONS: [[u32; 4]; 2] = [[13, 15, 26, 6], [17, 29, 16, 24]];
 const PARITY: u32 = 0x1BD1_1BDA;
@@ -128,10 +127,7 @@ fn par_fill2(
     }
     let chunks = (n / grain).min(num_threads() * 4).max(1);
     let chunk = n.div_ceil(chunks).next_multiple_of(LANES);
-    o0.par_chunks_mut(chunk)
-        .zip(o1.par_chunks_mut(chunk))
-        .enumerate()
-        .for_each(|(i, (c0, c1))| f(i * chunk, c0, c1));
+    split_chunks_mut2(o0, o1, chunk, |i, c0, c1| f(i * chunk, c0, c1));
 }
 
 fn threefry_kernel(ins: &[&Buffer], shape: &[usize]) -> Result<Vec<Buffer>> {

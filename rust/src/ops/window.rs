@@ -16,7 +16,6 @@ use crate::base::dtype::DType;
 use crate::base::dtype::Element;
 use crate::base::error::{shape_err, Result};
 use crate::loops::parallel::{par_fill, par_fill_rows, GRAIN};
-use rayon::prelude::*;
 
 /// The geometry of one windowed op, with per-dim lookup tables: `table[d]`
 /// holds, for each (output coord, window offset) of dim `d`, the operand
@@ -438,7 +437,7 @@ fn scatter_kernel<T: Num + Element>(spec: &OpSpec) -> Result<Kernel> {
             select(&w, x, o, ge, false).unwrap_or(usize::MAX)
         });
         let out = Buffer::build::<T>(w.in_shape.clone(), |out| {
-            out.par_iter_mut().for_each(|o| *o = T::zero());
+            par_fill(out, GRAIN, |_, c| c.fill(T::zero()));
             for (&i, &s) in sel.iter().zip(src) {
                 if i != usize::MAX {
                     out[i] = out[i].add(s);

@@ -7,9 +7,8 @@
 use super::{Dims, MatView};
 use crate::base::dtype::{C128, C64};
 use crate::base::error::Result;
-use crate::loops::parallel::num_threads;
+use crate::loops::parallel::{num_threads, split_chunks_mut};
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// Below this many complex multiply-adds in total, stay on the calling thread.
 const SMALL: usize = 1 << 16;
@@ -90,9 +89,9 @@ pub fn gemm_complex<T: GemmComplex>(
             one(d, l, lv, r, rv, bi, o, Parallelism::None);
         }
     } else if d.b >= 2 && per <= PER_BATCH {
-        out.par_chunks_mut(mn)
-            .enumerate()
-            .for_each(|(bi, o)| one(d, l, lv, r, rv, bi, o, Parallelism::None));
+        split_chunks_mut(out, mn, |bi, o| {
+            one(d, l, lv, r, rv, bi, o, Parallelism::None)
+        });
     } else {
         for (bi, o) in out.chunks_mut(mn).enumerate() {
             one(d, l, lv, r, rv, bi, o, Parallelism::Rayon(threads));

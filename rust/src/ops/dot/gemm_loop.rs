@@ -3,8 +3,7 @@
 use super::{Dims, MatView};
 use crate::base::dtype::Element;
 use crate::base::error::Result;
-use crate::loops::parallel::{num_threads, GRAIN};
-use rayon::prelude::*;
+use crate::loops::parallel::{num_threads, split_chunks_mut, GRAIN};
 
 /// `acc + a * b` with XLA's integer semantics (wrapping), or `acc | (a & b)`.
 pub trait DotElem: Element {
@@ -71,8 +70,8 @@ pub fn gemm_generic<T: DotElem>(
     // Rows per task: about GRAIN multiply-adds each, at least one row.
     let per_row = (d.n * d.k).max(1);
     let rows_per = (GRAIN / per_row).max(1);
-    out.par_chunks_mut(rows_per * d.n)
-        .enumerate()
-        .for_each(|(t, o)| rows(d, l, lv, r, rv, t * rows_per, o));
+    split_chunks_mut(out, rows_per * d.n, |t, o| {
+        rows(d, l, lv, r, rv, t * rows_per, o)
+    });
     Ok(())
 }
