@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine, optional_jax, table  # noqa: E402
+from common import best_us, machine, optional_jax, table  # noqa: E402
 
 import rjax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
@@ -25,28 +24,16 @@ import rjax.numpy as jnp  # noqa: E402
 jax, jjnp = optional_jax()
 
 
-def best_us(f, *a, n=2000):
-  r = f(*a)
-  best = float("inf")
-  for _ in range(5):
-    t0 = time.perf_counter()
-    for _ in range(n):
-      r = f(*a)
-    if hasattr(r, "block_until_ready"):
-      r.block_until_ready()
-    best = min(best, (time.perf_counter() - t0) / n)
-  return best * 1e6
-
-
 def main():
   print(machine())
   rows = []
   for n in (1 << 14, 1 << 16, 1 << 17, 1 << 18, 1 << 20):
     x = np.linspace(-1, 1, n, dtype=np.float32)
-    tr = best_us(rjax.jit(lambda v: v * 2.0 + 1.0), jnp.asarray(x))
-    tj = best_us(jax.jit(lambda v: v * 2.0 + 1.0), jjnp.asarray(x)) \
+    tr = best_us(rjax.jit(lambda v: v * 2.0 + 1.0), jnp.asarray(x), n=2000, repeat=5)
+    tj = best_us(jax.jit(lambda v: v * 2.0 + 1.0), jjnp.asarray(x), n=2000,
+                 repeat=5) \
         if jax is not None else float("nan")
-    tn = best_us(lambda v: v * np.float32(2.0) + np.float32(1.0), x)
+    tn = best_us(lambda v: v * np.float32(2.0) + np.float32(1.0), x, n=2000, repeat=5)
     rows.append([f"{n:,} f32", f"{tr:.1f} µs", f"{tj:.1f} µs", f"{tn:.1f} µs",
                  f"{tj / tr:.2f}"])
   print(table(rows, ["x * 2 + 1", "rjax", "JAX", "NumPy", "JAX / rjax"]))

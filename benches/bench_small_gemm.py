@@ -10,30 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine, optional_jax, table  # noqa: E402
+from common import best_us, machine, optional_jax, table  # noqa: E402
 
 import rjax  # noqa: E402
 import rjax.numpy as jnp  # noqa: E402
 
 jax, jjnp = optional_jax()
-
-
-def best_us(f, *a, n=1000):
-  r = f(*a)
-  best = float("inf")
-  for _ in range(7):
-    t0 = time.perf_counter()
-    for _ in range(n):
-      r = f(*a)
-    if hasattr(r, "block_until_ready"):
-      r.block_until_ready()
-    best = min(best, (time.perf_counter() - t0) / n)
-  return best * 1e6
 
 
 def main():
