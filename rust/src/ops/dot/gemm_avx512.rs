@@ -821,8 +821,10 @@ mod tests {
         }
     }
 
-    /// The thread-owned path (`gemm_owned`, parallel, few rows) gives the
-    /// bits of the single-threaded loop: the same K blocks and kernel.
+    /// `gemm` (the public entry; up to `OWNED_M` rows it takes `gemm_owned`
+    /// with one thread or many) gives the same bits on one thread and on a
+    /// pool of three, including a transposed A; the comparison with the
+    /// shared-B loop is `owned_and_in_place_b_keep_the_shared_bits`.
     #[test]
     fn owned_columns_keep_the_bits() {
         if !available() {
