@@ -18,7 +18,7 @@ from rjax.test_util import check_grads
 from util import enable_x64
 from util_linalg_decomp import (FLOATS, close, columns_match_up_to_sign, rand, shapes, spd, sym,
                                 well_conditioned, x64_for)
-from util_vs_jax import same_exception
+from util_vs_jax import same_exception, x64_in_both
 
 jl = jax.lax.linalg
 seeds = st.integers(0, 2**31 - 1)
@@ -104,6 +104,47 @@ def test_qr_values(shape, dt, full, seed):
   if a.size:   # |R| as LAPACK's (signs are a convention)
     r_np = np.linalg.qr(a.astype(np.float64), mode="complete" if full else "reduced")[1]
     close(np.abs(r), np.abs(r_np), dt, scale=10)
+
+
+@settings(deadline=None)
+@given(st.integers(1, 3), st.integers(1, 70), st.integers(1, 70),
+       st.sampled_from(FLOATS + [np.dtype(np.complex64), np.dtype(np.complex128)]), st.booleans(),
+       st.sampled_from(["plain", "zero_column", "repeated_column", "tiny"]), seeds)
+def test_qr_is_jaxs_signs_included(batch, m, n, dt, full, kind, seed):
+  """q and r as JAX's (LAPACK's Householder conventions: r's diagonal real,
+  of the sign opposite to the pivot column's head), not only up to signs:
+  the unblocked path below 64 columns and faer's above, real and complex,
+  with zero, repeated and tiny columns (a zero column's reflector is the
+  identity)."""
+  r = np.random.default_rng(seed)
+  a = r.standard_normal((batch, m, n))
+  if dt.kind == "c":
+    a = a + 1j * r.standard_normal((batch, m, n))
+  if kind == "zero_column":
+    a[..., r.integers(n)] = 0
+  elif kind == "repeated_column" and n > 1:
+    a[..., 1] = a[..., 0]
+  elif kind == "tiny":
+    a = a * 1e-30 if dt in (np.float32, np.complex64) else a * 1e-300
+  a = a.astype(dt)
+  with x64_in_both():
+    q, rr = (np.asarray(t) for t in rl.qr(a, full_matrices=full))
+    jq, jr = (np.asarray(t) for t in jl.qr(a, full_matrices=full))
+  assert q.dtype == jq.dtype and q.shape == jq.shape and rr.shape == jr.shape
+  scale = np.abs(a).max() or 1.0
+  tol = 50 * max(m, n) * np.finfo(dt).eps
+  # after a rank deficiency (a diagonal of r at rounding level) the next
+  # reflectors are made from rounding errors, in LAPACK too: compare the
+  # rows of r and columns of q of the diagonal entries above it
+  d = np.abs(np.diagonal(jr, axis1=-2, axis2=-1)) > 1e-3 * scale
+  d = np.cumprod(d, axis=-1).astype(bool)
+  k = d.shape[-1]
+  rows = np.concatenate([d, np.zeros(d.shape[:-1] + (rr.shape[-2] - k,), bool)], -1)
+  np.testing.assert_allclose(np.where(rows[..., :, None], rr, 0) / scale,
+                             np.where(rows[..., :, None], jr, 0) / scale, rtol=0, atol=tol)
+  cols = np.concatenate([d, np.zeros(d.shape[:-1] + (q.shape[-1] - k,), bool)], -1)
+  np.testing.assert_allclose(np.where(cols[..., None, :], q, 0), np.where(cols[..., None, :], jq, 0),
+                             rtol=0, atol=tol * 10)
 
 
 def test_qr_of_empty_matrices_like_jax():

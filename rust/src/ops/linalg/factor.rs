@@ -25,7 +25,7 @@ use faer::traits::math_utils::{real, zero};
 use faer::{Accum, Mat, MatMut, Par};
 
 /// Faer's parallelism for one `m x n` matrix in a batch of `batch`: a batch
-/// runs one matrix per rayon task, each sequential inside; one matrix uses
+/// runs its matrices as `split` tasks, each sequential inside; one matrix uses
 /// faer's rayon parallelism from `PAR_MIN` columns up.
 pub(crate) fn par_for(batch: usize, m: usize, n: usize) -> Par {
     if batch > 1 || m.min(n) < PAR_MIN {
@@ -439,7 +439,7 @@ macro_rules! lapack_complex_qr {
                             beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
                         }
                         tau[i] = <$c>::new((beta - alphr) / beta, -alphi / beta);
-                        let scale = one / (<$c>::new(alphr, alphi) - <$c>::new(beta, 0.0));
+                        let scale = small::Parts::recip_robust(<$c>::new(alphr, alphi) - <$c>::new(beta, 0.0));
                         col[i + 1..].iter_mut().for_each(|v| *v = *v * scale);
                         for _ in 0..knt {
                             beta *= safmin;
@@ -526,12 +526,26 @@ pub fn build_qr(spec: &OpSpec) -> Result<Kernel> {
             let rs = Out::<T>::new(&r_shape, 2);
             let ps = p_shape.as_ref().map(|s| Out::<i32>::new(s, 1));
             let par = par_for(batch, m, n);
+            let kq = q_shape[q_shape.len() - 1];
+            if ps.is_none() && m > 0 && n > 0 && m.max(n) <= small::QR_SMALL {
+                // a column-major copy and the scratch, per task
+                let init = || (vec![zero::<T>(); m * n], vec![zero::<T>(); m * kq]);
+                for_batch_with(batch, init, |(cm, w), b| {
+                    // SAFETY: `for_batch_with` visits each batch item once.
+                    let (qo, ro) = unsafe { (qs.block(b), rs.block(b)) };
+                    let ab = &a[b * m * n..(b + 1) * m * n];
+                    for (i, v) in cm.iter_mut().enumerate() {
+                        *v = ab[(i % m) * n + i / m];
+                    }
+                    small::qr(cm, m, n, kq, qo, ro, w);
+                });
+                return Ok(vec![qs.finish()?, rs.finish()?]);
+            }
             for_batch(batch, |b| {
                 // SAFETY: `for_batch` visits each batch item once.
                 let (qo, ro) = unsafe { (qs.block(b), rs.block(b)) };
                 // SAFETY: as above.
                 let po = ps.as_ref().map(|p| unsafe { p.block(b) });
-                let kq = q_shape[q_shape.len() - 1];
                 if m == 0 || n == 0 {
                     // JAX: q = eye(m, k), r = zeros(k, n), p = zeros(n)
                     qo.fill(zero());

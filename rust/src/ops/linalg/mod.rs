@@ -4,8 +4,8 @@
 //!
 //! Every op is batched over the leading dims of its operands (the Python
 //! rules checked the shapes at trace time): one matrix runs with faer's own
-//! parallelism, a batch runs one matrix per rayon task (faer does not split
-//! small matrices, so the nesting costs nothing there).
+//! parallelism, a batch runs its matrices as `loops::parallel::split` tasks
+//! (faer does not split small matrices, so the nesting costs nothing there).
 //!
 //! Buffers are row-major (C order); faer's matrices are views with strides,
 //! so a row-major `m x n` block is `MatRef::from_row_major_slice`. Kernels
@@ -29,9 +29,9 @@ pub use solve::{build_lu_pivots_to_permutation, build_triangular_solve, build_tr
 use crate::base::buffer::{numel, Buffer, RawBuf};
 use crate::base::dtype::{DType, Element, C128, C64};
 use crate::base::error::Result;
+use crate::loops::parallel::{num_threads, split};
 use faer::traits::{ComplexField, RealField};
 use faer::{c32, c64};
-use rayon::prelude::*;
 
 /// A type the kernels read from and write to buffers: a dtype's element
 /// type itself, or faer's complex type (`num_complex::Complex`), which has
@@ -69,6 +69,7 @@ pub(crate) fn read<T: Stored>(b: &Buffer) -> Result<&[T]> {
 pub trait Scalar:
     Stored
     + ComplexField
+    + small::Parts
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
@@ -223,25 +224,29 @@ impl<T: Stored> Out<T> {
     }
 }
 
-/// Run `f(b)` for every batch item, in parallel when there are several.
+/// Run `f(b)` for every batch item, in parallel when there are several
+/// (`loops::parallel::split`: the calling thread takes items too).
 pub(crate) fn for_batch(batch: usize, f: impl Fn(usize) + Sync + Send) {
     if batch <= 1 {
         (0..batch).for_each(f);
     } else {
-        (0..batch).into_par_iter().for_each(f);
+        split(batch, f);
     }
 }
 
 /// Run `f(b)` for every batch item of a batch of small problems (about
-/// `work` operations each), in parallel in chunks of at least ~32k
-/// operations, so that rayon's per-task cost does not dominate a batch of
-/// 8 x 8 matrices.
+/// `work` operations each), in parallel in runs of at least ~32k
+/// operations, so that a task's cost does not dominate a batch of 8 x 8
+/// matrices.
 pub(crate) fn for_batch_small(batch: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
     let min_len = (32768 / work.max(1)).max(1);
     if batch <= min_len {
         (0..batch).for_each(f);
     } else {
-        (0..batch).into_par_iter().with_min_len(min_len).for_each(f);
+        let tasks = batch.div_ceil(min_len).min(4 * num_threads()).max(1);
+        split(tasks, |t| {
+            (t * batch / tasks..(t + 1) * batch / tasks).for_each(&f)
+        });
     }
 }
 
@@ -257,7 +262,11 @@ pub(crate) fn for_batch_with<W>(
         let mut w = init();
         (0..batch).for_each(|b| f(&mut w, b));
     } else {
-        (0..batch).into_par_iter().for_each_init(init, f);
+        let tasks = batch.min(4 * num_threads());
+        split(tasks, |t| {
+            let mut w = init();
+            (t * batch / tasks..(t + 1) * batch / tasks).for_each(|b| f(&mut w, b));
+        });
     }
 }
 

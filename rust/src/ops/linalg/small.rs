@@ -7,7 +7,7 @@
 #![allow(clippy::assign_op_pattern, clippy::needless_range_loop)]
 use super::Scalar;
 use faer::traits::math_utils::{abs1, abs2, conj, from_f64, from_real, is_finite, mul_real};
-use faer::traits::math_utils::{real, recip, sqrt, zero};
+use faer::traits::math_utils::{one, real, recip, sqrt, zero};
 
 /// The largest order that takes these kernels for Cholesky and the
 /// triangular solves (LU's leaves are `factor::LU_LEAF` wide).
@@ -153,6 +153,227 @@ pub(crate) fn triangular_solve<T: Scalar>(
             for c in 0..nrhs {
                 b[i * si + c * sc] = b[i * si + c * sc] / d;
             }
+        }
+    }
+}
+
+/// What LAPACK's Householder reflectors need of an element beyond
+/// `Scalar`'s arithmetic: its real and imaginary parts (a real's is zero) as
+/// a `num_traits::Float`, and scaling by a real (`zdscal`, one real product
+/// per part).
+pub trait Parts: Copy {
+    type R: num_traits::Float;
+    fn parts(self) -> (Self::R, Self::R);
+    fn of(re: Self::R, im: Self::R) -> Self;
+    fn scale(self, s: Self::R) -> Self;
+    /// `1 / self` without the overflow or underflow of `|self|²` (Smith's
+    /// algorithm, as LAPACK's `zladiv`), which a complex `1e-30 + 0i` in
+    /// float32 would otherwise meet.
+    fn recip_robust(self) -> Self;
+}
+
+macro_rules! parts_real {
+    ($($t:ty),*) => {$(
+        impl Parts for $t {
+            type R = $t;
+            fn parts(self) -> ($t, $t) {
+                (self, 0.0)
+            }
+            fn of(re: $t, _im: $t) -> $t {
+                re
+            }
+            fn scale(self, s: $t) -> $t {
+                self * s
+            }
+            fn recip_robust(self) -> $t {
+                1.0 / self
+            }
+        }
+    )*};
+}
+parts_real!(f32, f64);
+
+macro_rules! parts_complex {
+    ($($t:ty, $r:ty);*) => {$(
+        impl Parts for $t {
+            type R = $r;
+            fn parts(self) -> ($r, $r) {
+                (self.re, self.im)
+            }
+            fn of(re: $r, im: $r) -> $t {
+                <$t>::new(re, im)
+            }
+            fn scale(self, s: $r) -> $t {
+                <$t>::new(self.re * s, self.im * s)
+            }
+            fn recip_robust(self) -> $t {
+                let (c, d) = (self.re, self.im);
+                if c.abs() >= d.abs() {
+                    let r = d / c;
+                    let den = c + d * r;
+                    <$t>::new(1.0 / den, -r / den)
+                } else {
+                    let r = c / d;
+                    let den = c * r + d;
+                    <$t>::new(r / den, -1.0 / den)
+                }
+            }
+        }
+    )*};
+}
+parts_complex!(faer::c32, f32; faer::c64, f64);
+
+/// The largest `max(m, n)` that takes [`qr`]: LAPACK's `geqrf`/`orgqr` run
+/// these unblocked loops below 128 columns; faer's blocked QR costs a few
+/// microseconds a call in setup, which dominated a batch of 8 x 8 matrices
+/// (1000 of them: 1.6 ms before, 0.5 ms with these loops; one 64 x 64:
+/// 143 µs before, 125 µs).
+pub(crate) const QR_SMALL: usize = 64;
+
+/// `dnrm2` of `x` without overflow or underflow (scaled by the largest part).
+fn nrm2<T: Parts>(x: &[T]) -> T::R {
+    use num_traits::{Float, Zero};
+    let scale = x.iter().fold(T::R::zero(), |s, v| {
+        let (re, im) = v.parts();
+        s.max(re.abs()).max(im.abs())
+    });
+    if scale == T::R::zero() || !scale.is_finite() {
+        // zeros, or an infinity / NaN that the sum carries through
+        return x.iter().fold(T::R::zero(), |s, v| {
+            let (re, im) = v.parts();
+            s + re.abs() + im.abs()
+        }) + scale;
+    }
+    let ssq = x.iter().fold(T::R::zero(), |s, v| {
+        let (re, im) = v.parts();
+        s + (re / scale).powi(2) + (im / scale).powi(2)
+    });
+    scale * ssq.sqrt()
+}
+
+/// `dlapy3`: `sqrt(x² + y² + z²)` without overflow.
+fn lapy3<R: num_traits::Float>(x: R, y: R, z: R) -> R {
+    let w = x.abs().max(y.abs()).max(z.abs());
+    if w == R::zero() || !w.is_finite() {
+        x.abs() + y.abs() + z.abs()
+    } else {
+        w * ((x / w).powi(2) + (y / w).powi(2) + (z / w).powi(2)).sqrt()
+    }
+}
+
+/// LAPACK's `zlarfg` (`dlarfg` for reals) on the column `x = [alpha, rest]`:
+/// makes `H^H x = beta e1` with `H = I - tau v v^H`, `v = [1, rest']`,
+/// `beta = -sign(re alpha) |x|` real; stores `beta` in `x[0]` and `v`'s tail
+/// in `rest`, and returns `tau`.
+fn larfg<T: Scalar>(x: &mut [T]) -> T {
+    use num_traits::{Float, One, Zero};
+    let (head, rest) = x
+        .split_first_mut()
+        .expect("a reflector of at least one element");
+    let (mut alphr, mut alphi) = head.parts();
+    let mut xnorm = nrm2(rest);
+    if xnorm == T::R::zero() && alphi == T::R::zero() {
+        return zero();
+    }
+    let mut beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
+    let eps = T::R::epsilon() / (T::R::one() + T::R::one());
+    let safmin = T::R::min_positive_value() / eps;
+    let mut knt = 0;
+    if beta.abs() < safmin {
+        let rsafmn = T::R::one() / safmin;
+        while beta.abs() < safmin && knt < 20 {
+            knt += 1;
+            rest.iter_mut().for_each(|v| *v = v.scale(rsafmn));
+            beta = beta * rsafmn;
+            alphi = alphi * rsafmn;
+            alphr = alphr * rsafmn;
+        }
+        xnorm = nrm2(rest);
+        beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
+    }
+    let tau = T::of((beta - alphr) / beta, -alphi / beta);
+    let s = (T::of(alphr, alphi) - T::of(beta, T::R::zero())).recip_robust();
+    rest.iter_mut().for_each(|v| *v = *v * s);
+    for _ in 0..knt {
+        beta = beta * safmin;
+    }
+    *head = T::of(beta, T::R::zero());
+    tau
+}
+
+/// `zlarf` from the left on the column-major columns `cols` (each `v.len()`
+/// long, `ld` apart): `C -= t v (v^H C)`, with `v[0]` taken as 1.
+fn larf_left<T: Scalar>(v: &[T], t: T, cols: &mut [T], ld: usize, ncols: usize) {
+    let len = v.len();
+    for c in cols.chunks_mut(ld).take(ncols) {
+        let c = &mut c[..len];
+        let mut w = c[0];
+        for l in 1..len {
+            w = w + conj(&v[l]) * c[l];
+        }
+        let tw = t * w;
+        c[0] = c[0] - tw;
+        for l in 1..len {
+            c[l] = c[l] - v[l] * tw;
+        }
+    }
+}
+
+/// LAPACK's unblocked Householder QR, `geqr2` then `ung2r` (`org2r`), of the
+/// column-major `m x n` matrix `a` (overwritten with the reflectors), `m, n
+/// <= QR_SMALL`: q into the row-major `m x kq` (kq = m, or min(m, n)) and r
+/// into the row-major `kq x n`, as JAX's (LAPACK's) QR gives them, a real
+/// diagonal of r included. `w` is scratch of at least `m * kq` elements.
+pub(crate) fn qr<T: Scalar>(
+    a: &mut [T],
+    m: usize,
+    n: usize,
+    kq: usize,
+    q: &mut [T],
+    r: &mut [T],
+    w: &mut [T],
+) {
+    let k = m.min(n);
+    let mut tau = [zero::<T>(); QR_SMALL];
+    for i in 0..k {
+        let (left, right) = a.split_at_mut((i + 1) * m);
+        let col = &mut left[i * m + i..];
+        tau[i] = larfg(col);
+        if i + 1 < n {
+            // H(i)^H = I - conj(tau) v v^H on the later columns
+            larf_left(col, conj(&tau[i]), &mut right[i..], m, n - i - 1);
+        }
+    }
+    for i in 0..kq {
+        for j in 0..n {
+            r[i * n + j] = if j >= i { a[j * m + i] } else { zero() };
+        }
+    }
+    // ung2r: the reflectors' columns, then unit columns k..kq, made into q
+    // last reflector first
+    let w = &mut w[..m * kq];
+    w[..m * k].copy_from_slice(&a[..m * k]);
+    for j in k..kq {
+        w[j * m..(j + 1) * m].fill(zero());
+        w[j * m + j] = one();
+    }
+    for i in (0..k).rev() {
+        let (left, right) = w.split_at_mut((i + 1) * m);
+        let col = &mut left[i * m + i..];
+        if i + 1 < kq {
+            col[0] = one();
+            larf_left(col, tau[i], &mut right[i..], m, kq - i - 1);
+        }
+        let mt = -tau[i];
+        for v in &mut col[1..] {
+            *v = mt * *v;
+        }
+        col[0] = one::<T>() - tau[i];
+        left[i * m..i * m + i].fill(zero());
+    }
+    for i in 0..m {
+        for j in 0..kq {
+            q[i * kq + j] = w[j * m + i];
         }
     }
 }
@@ -437,5 +658,94 @@ mod tests {
         let mut b = [1.0f64, 1.0];
         triangular_solve(&a, 2, &mut b, 2, 1, [true, true, false, false, false]);
         assert!(b[0].is_infinite() && !b[1].is_finite());
+    }
+
+    /// The unblocked QR is LAPACK's: for complex input it equals the
+    /// blocked `lapack_qr_c64` (LAPACK's reflectors; below 32 columns one
+    /// panel, the same loops) to rounding, and for real input faer's QR;
+    /// q has orthonormal columns and q r = a, for tall, wide and square
+    /// shapes, reduced and complete.
+    #[test]
+    fn small_qr_is_lapacks_householder_qr() {
+        let mut seed = 11;
+        for (m, n) in [
+            (1, 1),
+            (2, 1),
+            (1, 3),
+            (4, 4),
+            (8, 8),
+            (7, 3),
+            (3, 7),
+            (16, 16),
+            (32, 32),
+            (32, 5),
+            (40, 64),
+            (64, 64),
+        ] {
+            for full in [false, true] {
+                let k = m.min(n);
+                let kq = if full { m } else { k };
+                let a: Vec<c64> = (0..m * n)
+                    .map(|_| c64::new(rnd(&mut seed), rnd(&mut seed)))
+                    .collect();
+                let cm = |a: &[c64]| -> Vec<c64> {
+                    (0..m * n).map(|i| a[(i % m) * n + i / m]).collect()
+                };
+                let z = c64::new(0.0, 0.0);
+                let (mut q, mut r, mut w) = (vec![z; m * kq], vec![z; kq * n], vec![z; m * kq]);
+                qr(&mut cm(&a), m, n, kq, &mut q, &mut r, &mut w);
+                let (mut q2, mut r2) = (vec![z; m * kq], vec![z; kq * n]);
+                crate::ops::linalg::factor::lapack_qr_c64(
+                    &mut cm(&a),
+                    m,
+                    n,
+                    &mut q2,
+                    &mut r2,
+                    faer::Par::Seq,
+                );
+                for (x, y) in q.iter().zip(&q2).chain(r.iter().zip(&r2)) {
+                    assert!((x - y).norm() < 1e-13, "{m}x{n} full={full}: {x} vs {y}");
+                }
+                assert!(
+                    (0..k).all(|i| r[i * n + i].im == 0.0),
+                    "r's diagonal is real"
+                );
+                for i in 0..kq {
+                    for j in 0..kq {
+                        let s: c64 = (0..m).map(|l| q[l * kq + i].conj() * q[l * kq + j]).sum();
+                        let want = if i == j { 1.0 } else { 0.0 };
+                        assert!((s - want).norm() < 1e-13, "q^H q ({i}, {j})");
+                    }
+                }
+                for i in 0..m {
+                    for j in 0..n {
+                        let s: c64 = (0..kq).map(|l| q[i * kq + l] * r[l * n + j]).sum();
+                        assert!((s - a[i * n + j]).norm() < 1e-13, "q r ({i}, {j})");
+                    }
+                }
+                // real input: faer's (LAPACK's) factors
+                let ar: Vec<f64> = a.iter().map(|v| v.re).collect();
+                let mut cr: Vec<f64> = (0..m * n).map(|i| ar[(i % m) * n + i / m]).collect();
+                let (mut q, mut r, mut w) =
+                    (vec![0.0; m * kq], vec![0.0; kq * n], vec![0.0; m * kq]);
+                qr(&mut cr, m, n, kq, &mut q, &mut r, &mut w);
+                let f = faer::Mat::<f64>::from_fn(m, n, |i, j| ar[i * n + j]).qr();
+                let (fq, fr) = if full {
+                    (f.compute_Q(), f.R().to_owned())
+                } else {
+                    (f.compute_thin_Q(), f.thin_R().to_owned())
+                };
+                for i in 0..m {
+                    for j in 0..kq {
+                        assert!((q[i * kq + j] - fq[(i, j)]).abs() < 1e-13, "real q {m}x{n}");
+                    }
+                }
+                for i in 0..kq {
+                    for j in i..n {
+                        assert!((r[i * n + j] - fr[(i, j)]).abs() < 1e-13, "real r {m}x{n}");
+                    }
+                }
+            }
+        }
     }
 }
