@@ -165,6 +165,9 @@ pub fn build_cholesky(spec: &OpSpec) -> Result<Kernel> {
 /// recursion).
 pub(super) const LU_LEAF: usize = 16;
 
+/// Leaf panels of more rows than this are factored in a column-major copy.
+const LU_PACK_ROWS: usize = 64;
+
 /// The row-major `m x n` matrix at the start of `a`, rows `ld` apart, as a
 /// faer view: the transpose of a column-major view (faer 0.24.4's
 /// `from_row_major_slice_with_stride_mut` makes a column-major view; its
@@ -181,6 +184,26 @@ fn lu_rec<T: Scalar>(a: &mut [T], ld: usize, m: usize, n: usize, piv: &mut [usiz
         return;
     }
     if n <= LU_LEAF || m == 1 {
+        if m > LU_PACK_ROWS {
+            // A tall panel: factor a column-major copy (the same operations,
+            // so the same bits) and put it back. In place, a wide matrix's
+            // rows `ld` elements apart map to a few cache sets (4 KiB apart
+            // for 1024 float32 columns), so each of getf2's passes missed
+            // L2 on every row, and the rows' few columns do not vectorize.
+            let mut c: Vec<T> = vec![zero(); m * n];
+            for (i, r) in a.chunks(ld).take(m).enumerate() {
+                for (j, &v) in r[..n].iter().enumerate() {
+                    c[j * m + i] = v;
+                }
+            }
+            small::lu_cols(&mut c, m, n, piv);
+            for (i, r) in a.chunks_mut(ld).take(m).enumerate() {
+                for (j, v) in r[..n].iter_mut().enumerate() {
+                    *v = c[j * m + i];
+                }
+            }
+            return;
+        }
         return small::lu(a, m, n, ld, piv);
     }
     let n1 = k / 2;

@@ -106,6 +106,44 @@ pub(crate) fn lu<T: Scalar>(a: &mut [T], m: usize, n: usize, ld: usize, piv: &mu
     }
 }
 
+/// [`lu`] on the column-major `m x n` matrix `c` (columns `m` apart): the
+/// same operations on every element in the same order, so the same bits.
+/// For tall panels (`factor::lu_rec`'s leaves): the pivot search, the
+/// scaling and each column's update run down contiguous columns.
+pub(crate) fn lu_cols<T: Scalar>(c: &mut [T], m: usize, n: usize, piv: &mut [usize]) {
+    for j in 0..m.min(n) {
+        let mut imax = j;
+        let mut best = abs1(&c[j * m + j]);
+        for (i, v) in c[j * m + j + 1..(j + 1) * m].iter().enumerate() {
+            let v = abs1(v);
+            if v > best {
+                best = v;
+                imax = j + 1 + i;
+            }
+        }
+        piv[j] = imax;
+        if c[j * m + imax] != zero() {
+            if imax != j {
+                for col in c.chunks_mut(m).take(n) {
+                    col.swap(j, imax);
+                }
+            }
+            let inv = recip(&c[j * m + j]);
+            for v in &mut c[j * m + j + 1..(j + 1) * m] {
+                *v = *v * inv;
+            }
+        }
+        let (left, right) = c.split_at_mut((j + 1) * m);
+        let l = &left[j * m + j + 1..];
+        for col in right.chunks_mut(m).take(n - j - 1) {
+            let u = col[j];
+            for (x, &lv) in col[j + 1..].iter_mut().zip(l) {
+                *x = *x - lv * u;
+            }
+        }
+    }
+}
+
 /// `triangular_solve` of one small system in place: `op(a) x = b` (left)
 /// or `x op(a) = b`, `a` row-major `m x m` (m <= SMALL), `b` row-major
 /// `rows x cols`, `flags` as `solve::tri_solve_one`'s. Only the `lower` (or
@@ -527,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn lu_is_the_column_major_getf2_bit_for_bit() {
+    fn lu_and_lu_cols_are_the_column_major_getf2_bit_for_bit() {
         let mut seed = 3;
         for (m, n) in [
             (0, 0),
@@ -538,6 +576,8 @@ mod tests {
             (12, 5),
             (5, 12),
             (40, 16),
+            (200, 16),
+            (200, 7),
         ] {
             let mut a: Vec<f64> = (0..m * n).map(|_| rnd(&mut seed)).collect();
             if m > 2 && n > 2 {
@@ -552,6 +592,18 @@ mod tests {
                 a[3 * n + 2] = f64::NAN;
             }
             let (want, wpiv) = getf2_colmajor(&a, m, n);
+            // lu_cols, the kernel of tall packed panels, on the transpose
+            let mut c: Vec<f64> = (0..m * n).map(|k| a[(k % m) * n + k / m]).collect();
+            let mut piv = vec![0; m.min(n)];
+            lu_cols(&mut c, m, n, &mut piv);
+            assert_eq!(piv, wpiv, "{m} x {n} lu_cols");
+            for k in 0..m * n {
+                let (x, y) = (c[(k % n) * m + k / n], want[k]);
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "lu_cols"
+                );
+            }
             // rows 3 apart more than n, the last one ending at the slice's
             // end (a sub-block of a larger matrix)
             let ld = n + 3;
