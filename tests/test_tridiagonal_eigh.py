@@ -13,6 +13,7 @@ from jax.lax import linalg as jl
 
 import rjax
 import rjax.scipy.linalg as rsl
+from rjax._src.lax.linalg import sturm_count
 from rjax.lax import linalg as rl
 from rjax.test_util import check_grads
 from util_vs_jax import x64_in_both
@@ -344,3 +345,63 @@ def test_eigh_tridiagonal_errors_like_jax(args, kwargs):
       jsl.eigh_tridiagonal(*args, **kwargs)
     with pytest.raises(type(want.value)):
       rsl.eigh_tridiagonal(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# sturm_count: the kernel under eigh_tridiagonal's bisection
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(1, 40), st.integers(1, 600), st.sampled_from([np.float32, np.float64]),
+       seeds)
+def test_sturm_count_equals_reference_and_dense_inertia(n, k, dt, seed):
+  rng = np.random.default_rng(seed)
+  alpha = rng.standard_normal(n).astype(dt)
+  beta = rng.standard_normal(n - 1).astype(dt)
+  if n > 2:
+    beta[int(rng.integers(n - 1))] = 0   # a split: a zero pivot's neighbour
+  beta_sq = (beta * beta).astype(dt)
+  x = rng.uniform(-4, 4, k).astype(dt)
+  x[: min(k, n)] = alpha[: min(k, n)]     # x == alpha[i]: exact zeros in the recurrence
+  pivmin = np.full(k, np.finfo(dt).tiny * max(1, beta_sq.max(initial=0)), dt)
+  a0 = np.full(k, (np.finfo(dt).eps * (abs(beta[0]) if n > 1 else 0)) ** 2, dt)
+  with x64_in_both():
+    got = np.asarray(sturm_count(alpha, beta_sq, pivmin, a0, x))
+    jit_got = np.asarray(rjax.jit(sturm_count)(alpha, beta_sq, pivmin, a0, x))
+  from rjax._src.lax.linalg import _sturm_count_ref
+  want = _sturm_count_ref(alpha, beta_sq, pivmin, a0, x)
+  assert got.dtype == np.int32 and got.shape == (k,)
+  np.testing.assert_array_equal(got, want)
+  np.testing.assert_array_equal(jit_got, got)
+  # the count of eigenvalues below x, where x is not too close to one
+  w = np.linalg.eigvalsh(_tri(alpha.astype(np.float64), beta.astype(np.float64)))
+  far = np.abs(x[:, None] - w[None, :]).min(axis=1) > 1e-3
+  np.testing.assert_array_equal(got[far], np.sum(w[None, :] < x[far, None], axis=1))
+
+
+def test_sturm_count_vmap_and_errors():
+  rng = np.random.default_rng(3)
+  alpha, beta_sq = rng.standard_normal((3, 6)).astype(np.float32), \
+      rng.uniform(0, 1, (3, 5)).astype(np.float32)
+  x = rng.standard_normal((3, 4)).astype(np.float32)
+  p = np.full((3, 4), 1e-30, np.float32)
+  loop = np.stack([np.asarray(sturm_count(alpha[i], beta_sq[i], p[i], p[i], x[i]))
+                   for i in range(3)])
+  np.testing.assert_array_equal(np.asarray(rjax.vmap(sturm_count)(alpha, beta_sq, p, p, x)),
+                                loop)
+  shared = rjax.vmap(sturm_count, in_axes=(None, None, 0, 0, 0))(alpha[0], beta_sq[0], p, p, x)
+  np.testing.assert_array_equal(
+      np.asarray(shared),
+      np.stack([np.asarray(sturm_count(alpha[0], beta_sq[0], p[i], p[i], x[i]))
+                for i in range(3)]))
+  # the counts are integers: no tangent flows through them
+  g = rjax.grad(lambda x: rjax.numpy.sum(
+      sturm_count(alpha[0], beta_sq[0], p[0], p[0], x).astype(np.float32) * x))(x[0])
+  np.testing.assert_array_equal(
+      np.asarray(g), np.asarray(sturm_count(alpha[0], beta_sq[0], p[0], p[0], x[0])))
+  with pytest.raises(TypeError):
+    sturm_count(alpha[0], beta_sq[0, :4], p[0], p[0], x[0])
+  with pytest.raises(TypeError):
+    sturm_count(alpha[0], beta_sq[0], p[0, :3], p[0], x[0])
+  with pytest.raises(TypeError):
+    sturm_count(alpha[0].astype(np.int32), beta_sq[0], p[0], p[0], x[0])

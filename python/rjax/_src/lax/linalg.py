@@ -1165,6 +1165,57 @@ def tridiagonal_solve(dl, d, du, b, *, perturb_singular: bool = False):
 
 
 # ---------------------------------------------------------------------------
+# sturm_count (rjax's own: the inner loop of eigh_tridiagonal's bisection)
+
+
+def _sturm_count_abstract_eval(alpha, beta_sq, pivmin, alpha0_perturbation, x):
+  for v in (alpha, beta_sq, pivmin, alpha0_perturbation, x):
+    check_dtype("sturm_count", v, "float")
+  _check_same_dtypes("sturm_count", alpha, beta_sq, pivmin, alpha0_perturbation, x)
+  *batch, n = alpha.shape
+  if n < 1 or beta_sq.shape != (*batch, n - 1):
+    raise TypeError(f"sturm_count: alpha {alpha.shape} and beta_sq {beta_sq.shape} must be "
+                    "[..., n] and [..., n - 1] with n >= 1")
+  if not (pivmin.shape == alpha0_perturbation.shape == x.shape) or \
+     x.shape[:-1] != tuple(batch):
+    raise TypeError("sturm_count: pivmin, alpha0_perturbation and x must have one shape "
+                    f"[..., k] with alpha's batch dims, got {pivmin.shape}, "
+                    f"{alpha0_perturbation.shape}, {x.shape}")
+  return ShapedArray(x.shape, np.dtype(np.int32))
+
+
+def _sturm_count_ref(alpha, beta_sq, pivmin, alpha0_perturbation, x):
+  alpha, beta_sq, pivmin, a0, x = map(np.asarray, (alpha, beta_sq, pivmin,
+                                                   alpha0_perturbation, x))
+  q = alpha[..., :1] - x
+  count = (q < 0).astype(np.int32)
+  q = np.where(alpha[..., :1] == x, a0, q)
+  with np.errstate(divide="ignore", invalid="ignore"):   # 0 / 0 as the kernel (and JAX)
+    for i in range(1, alpha.shape[-1]):
+      q = alpha[..., i:i + 1] - beta_sq[..., i - 1:i] / q - x
+      neg = q <= pivmin
+      count = count + neg
+      q = np.where(neg, np.minimum(q, -pivmin), q)
+  return count.astype(np.int32)
+
+
+sturm_count_p = standard_primitive("sturm_count", _sturm_count_abstract_eval, lower=False)
+ad.defnondiff(sturm_count_p)
+_batch_front(sturm_count_p)
+_lowering(sturm_count_p)
+reference.register(sturm_count_p, _sturm_count_ref)
+
+
+def sturm_count(alpha, beta_sq, pivmin, alpha0_perturbation, x):
+  """rjax's own, not exported (JAX has no such function). For each ``x`` [..., k], how many eigenvalues of the symmetric
+  tridiagonal T with diagonal ``alpha`` [..., n] and squared off-diagonal
+  ``beta_sq`` [..., n - 1] lie below it: JAX's Sturm recurrence in
+  ``eigh_tridiagonal`` (pivots clamped to -``pivmin`` [..., k], the first
+  pivot ``alpha0_perturbation`` where ``x == alpha[0]``), as one kernel."""
+  return sturm_count_p.bind(*map(asarray_lax, (alpha, beta_sq, pivmin, alpha0_perturbation, x)))
+
+
+# ---------------------------------------------------------------------------
 # Composites
 
 

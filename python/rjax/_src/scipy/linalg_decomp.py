@@ -12,7 +12,7 @@ then the triangular equation one column at a time.
 ``hessenberg`` is one Rust kernel (faer's blocked Householder reduction);
 ``eigh_tridiagonal`` is JAX's algorithm (Sturm-count bisection for the
 eigenvalues, inverse iteration with the perturbed tridiagonal solve for
-the vectors), O(n^2) work per bisection sweep and no dense matrix;
+the vectors), O(n^2) work per bisection step and no dense matrix;
 ``rsf2csf`` is SciPy's Givens sweep over the 2x2 blocks, as a
 ``fori_loop`` so that its trace does not grow with n.
 """
@@ -77,38 +77,6 @@ def qr_multiply(a, c, mode: str = "right", pivoting: bool = False, conjugate: bo
   if onedim:
     cq = cq.ravel()
   return (cq, r, p[0]) if pivoting else (cq, r)
-
-
-def _sturm_counts(alpha, beta_sq, pivmin, alpha0_perturbation, x):
-  """How many eigenvalues of T lie below each ``x`` (JAX's Sturm sequence
-  recurrence, with its first step, its pivmin clamp and its unrolling)."""
-  n = alpha.shape[0]
-  zeros = jnp.zeros(x.shape, np.int32)
-  ones = jnp.ones(x.shape, np.int32)
-
-  def step(i, q, count):
-    q = alpha[i] - beta_sq[i - 1] / q - x
-    neg = q <= pivmin
-    return jnp.where(neg, jnp.minimum(q, -pivmin), q), jnp.where(neg, count + 1, count)
-
-  # the first step, where x == alpha[0] needs the perturbation
-  q = alpha[0] - x
-  count = jnp.where(q < 0, ones, zeros)
-  q = jnp.where(alpha[0] == x, alpha0_perturbation, q)
-  # (n - 1) % 16 steps peeled, then a while loop sixteen steps at a time
-  blocksize = 16
-
-  def steps(cnt):
-    def run(args):
-      i, q, count = args
-      for j in range(cnt):
-        q, count = step(i + j, q, count)
-      return i + cnt, q, count
-    return run
-
-  i, q, count = steps((n - 1) % blocksize)((1, q, count))
-  _, _, count = loops.while_loop(lambda a: a[0] < n, steps(blocksize), (i, q, count))
-  return count
 
 
 def _abs2_fused(z):
@@ -198,7 +166,9 @@ def eigh_tridiagonal(d, e, *, eigvals_only: bool = False, select: str = "a",
 
   JAX's algorithm: bisection on Sturm counts, all eigenvalues at once,
   from the Gershgorin interval until ``tol`` (at least eps * |T|) or
-  nmant + 1 steps, so the eigenvalues are JAX's; the eigenvectors by
+  nmant + 1 steps, so the eigenvalues are JAX's bit for bit (the counts
+  come from one kernel, ``lax.linalg.sturm_count``, where JAX unrolls lax
+  steps in a while loop: O(n k) per bisection step); the eigenvectors by
   inverse iteration (``tridiagonal_solve(perturb_singular=True)``) from
   ``random.normal(key)`` start vectors, ``key`` ``random.key(42)`` by
   default, clusters orthonormalized by QR."""
@@ -273,7 +243,9 @@ def eigh_tridiagonal(d, e, *, eigvals_only: bool = False, select: str = "a",
 
   def body(args):
     i, lower, mid, upper = args
-    counts = _sturm_counts(alpha, beta_sq, pivmin, alpha0_perturbation, mid)
+    # JAX's Sturm recurrence (unrolled lax steps in a while loop there), one
+    # kernel here: the same operations, so the same counts
+    counts = lax_linalg.sturm_count(alpha, beta_sq, pivmin, alpha0_perturbation, mid)
     lower = jnp.where(counts <= target_counts, mid, lower)
     upper = jnp.where(counts > target_counts, mid, upper)
     return i + 1, lower, 0.5 * (lower + upper), upper

@@ -21,10 +21,12 @@ mod eig;
 mod factor;
 mod small;
 mod solve;
+mod sturm;
 
 pub use eig::{build_eig, build_hessenberg, build_schur};
 pub use factor::{build_cholesky, build_eigh, build_lu, build_qr, build_svd};
 pub use solve::{build_lu_pivots_to_permutation, build_triangular_solve, build_tridiagonal_solve};
+pub use sturm::build_sturm_count;
 
 use crate::base::buffer::{numel, Buffer, RawBuf};
 use crate::base::dtype::{DType, Element, C128, C64};

@@ -532,3 +532,23 @@ fn tridiagonal_solve_perturbed_keeps_singular_systems_finite() {
     );
     assert!(x[0].is_finite() && x[0] > 1e300, "{x:?}");
 }
+
+#[test]
+fn sturm_count_counts_eigenvalues_below_each_target() {
+    // T = [[2, 1, 0], [1, 2, 1], [0, 1, 2]]: eigenvalues 2 - sqrt 2, 2, 2 + sqrt 2
+    let alpha = Buffer::from_vec(vec![3], &[2.0, 2.0, 2.0]).unwrap();
+    let beta_sq = Buffer::from_vec(vec![2], &[1.0, 1.0]).unwrap();
+    let xs = [0.0, 1.0, 1.9, 2.1, 3.0, 3.5, 2.0];
+    let x = Buffer::from_vec(vec![7], &xs).unwrap();
+    let piv = Buffer::from_vec(vec![7], &[1e-300; 7]).unwrap();
+    let a0 = Buffer::from_vec(vec![7], &[1e-32; 7]).unwrap();
+    let out = run(
+        Params::new("sturm_count"),
+        &[alpha, beta_sq, piv, a0, x],
+        &[(DType::I32, vec![7])],
+    );
+    // x = 2 is alpha[0] (and an eigenvalue): the first pivot is the
+    // perturbation 1e-32, the second -1e32, the third (2 + 1e-32) - 2 = 0,
+    // which counts as negative (<= pivmin)
+    assert_eq!(out[0].slice::<i32>().unwrap(), &[0, 1, 1, 2, 2, 3, 2]);
+}
