@@ -318,6 +318,21 @@ def test_eigh_tridiagonal_under_jit_equals_eager():
       w2, jsl.eigh_tridiagonal(2 * d, 2 * e, eigvals_only=True, select="i", select_range=(2, 7)))
 
 
+def test_eigh_tridiagonal_under_vmap_equals_jax():
+  rng = np.random.default_rng(4)
+  d, e = rng.standard_normal((3, 9)).astype(np.float32), rng.standard_normal((3, 8)).astype(
+      np.float32)
+  w = rjax.vmap(lambda d, e: rsl.eigh_tridiagonal(d, e, eigvals_only=True))(d, e)
+  wj = jax.vmap(lambda d, e: jsl.eigh_tridiagonal(d, e, eigvals_only=True))(d, e)
+  np.testing.assert_array_equal(np.asarray(w), np.asarray(wj))
+  w, v = rjax.vmap(rsl.eigh_tridiagonal)(d, e)
+  wj, vj = jax.vmap(jsl.eigh_tridiagonal)(d, e)
+  np.testing.assert_array_equal(np.asarray(w), np.asarray(wj))
+  for i in range(3):
+    _same_vectors_up_to_phase(np.asarray(v[i]), np.asarray(vj[i]), np.float32)
+    _check_vectors(d[i], e[i], np.asarray(w[i]), np.asarray(v[i]), np.float32)
+
+
 @pytest.mark.parametrize("n", [0, 1])
 @pytest.mark.parametrize("dt", [np.float32, np.complex64])
 def test_eigh_tridiagonal_small(n, dt):
