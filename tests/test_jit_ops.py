@@ -772,7 +772,7 @@ def _linear_call(data, name):
 
 
 @case("cholesky", "lu", "lu_pivots_to_permutation", "qr", "eigh", "svd", "triangular_solve",
-      "tridiagonal_solve", "eig", "schur", "hessenberg_q")
+      "tridiagonal_solve", "eig", "schur", "hessenberg_q", "sturm_count")
 def _linalg(data, name):
   from rjax.lax import linalg as rl
   from rjax._src.lax import linalg_eig
@@ -815,8 +815,17 @@ def _linalg(data, name):
     b = rect if left else np.swapaxes(rect, -1, -2).copy()
     return Case(lambda a, y: rl.triangular_solve(a, y, left_side=left, lower=lower), (spd, b),
                 x64=x64)
+  if name == "sturm_count":
+    from rjax._src.lax.linalg import sturm_count
+    real = np.finfo(dt).dtype
+    alpha = r.standard_normal(batch + (m + 1,)).astype(real)
+    beta_sq = r.uniform(0, 2, batch + (m,)).astype(real)
+    x, p, a0 = (r.standard_normal(batch + (n,)).astype(real) for _ in range(3))
+    return Case(sturm_count, (alpha, beta_sq, np.abs(p) * 1e-30, np.abs(a0) * 1e-20, x), x64=x64)
   diags = [r.standard_normal(batch + (m,)).astype(dt) for _ in range(3)]
-  return Case(rl.tridiagonal_solve, (*diags, rect), x64=x64)
+  perturb = data.draw(st.booleans())
+  return Case(lambda *a: rl.tridiagonal_solve(*a, perturb_singular=perturb), (*diags, rect),
+              x64=x64)
 
 
 # -- the tests ----------------------------------------------------------------------------------

@@ -176,6 +176,8 @@ def test_eigh_tridiagonal_like_scipy(n, seed):
   np.testing.assert_allclose(t @ np.asarray(v), np.asarray(v) * np.asarray(wv), atol=1e-10)
   np.testing.assert_allclose(wi, np.asarray(w)[:n // 2 + 1])
   assert w.dtype == np.float64
+  if n == 1:   # JAX returns d before it looks at select
+    return
   with pytest.raises(NotImplementedError):
     rsl.eigh_tridiagonal(d, e, select="v", select_range=(0., 1.))
   with pytest.raises(ValueError):

@@ -535,6 +535,11 @@ fn entries() -> Vec<OpDef> {
         OpDef::other("schur", lin, linalg::build_schur),
         OpDef::other("triangular_solve", lin, linalg::build_triangular_solve),
         OpDef::other("tridiagonal_solve", lin, linalg::build_tridiagonal_solve),
+        OpDef::other(
+            "sturm_count",
+            DTypes::of(&[DType::F32, DType::F64]),
+            linalg::build_sturm_count,
+        ),
         OpDef::other("fft", DTypes::INEXACT, fft::build_fft),
         OpDef::other(
             "threefry2x32",

@@ -987,9 +987,6 @@ def _tridiagonal_solve_abstract_eval(dl, d, du, b, *, perturb_singular):
   _check_same_dtypes("tridiagonal_solve", dl, d, du, b)
   for i, (x, r) in enumerate(((dl, 1), (d, 1), (du, 1), (b, 2))):
     _check_rank("tridiagonal_solve", i, x, r)
-  if perturb_singular:
-    raise NotImplementedError("tridiagonal_solve: perturb_singular=True is not supported by "
-                              "rjax yet")
   if dl.shape != d.shape or dl.shape != du.shape:
     raise TypeError("tridiagonal_solve requires that all diagonal arguments have the same "
                     "shape.")
@@ -1055,10 +1052,82 @@ def _tridiagonal_solve_batch(vals, dims, *, perturb_singular):
   return tridiagonal_solve_p.bind(*vals, perturb_singular=perturb_singular), 0
 
 
+def _perturbed_pivot(p, row, perturb):
+  """xLAGTS's nudge of a small pivot ``p`` for its right-hand-side ``row``."""
+  real = np.finfo(np.asarray(p).dtype)
+  safemin = real.tiny
+  bignum = real.dtype.type(1) / safemin
+  one = real.dtype.type(1)
+  if abs(p) >= one:
+    return p, row
+  perturb = np.copysign(max(abs(perturb), safemin), np.real(p)).astype(real.dtype)
+  max_row = np.max(np.abs(row)) if row.size else real.dtype.type(0)
+  while abs(p) < one:
+    if abs(p) < safemin:
+      if abs(p) == 0 or max_row * safemin > abs(p):
+        p, perturb = p + perturb, perturb * 2
+      else:
+        return p * bignum, row * bignum
+    elif max_row > abs(p) * bignum:
+      p, perturb = p + perturb, perturb * 2
+    else:
+      break
+  return p, row
+
+
+def _tridiagonal_solve_perturbed_ref(dl, d, du, b):
+  """JAX's CPU kernel for ``perturb_singular=True`` (xLAGTF + xLAGTS), one
+  system: pivoted LU with the forward solve fused, then back substitution
+  with small pivots perturbed by multiples of eps * max|U|."""
+  n = d.shape[0]
+  x = b.copy()
+  eps = np.finfo(d.dtype).eps
+  if n == 0:
+    return x
+  if n == 1:
+    p, row = _perturbed_pivot(d[0], x[0], eps * abs(d[0]))
+    return (row / p)[None]
+  u = np.zeros((n, 3), d.dtype)
+  u[0, 0], u[0, 1] = d[0], du[0]
+  max_u = max(abs(u[0, 0]), abs(u[0, 1]))
+  scale1 = abs(u[0, 0]) + abs(u[0, 1])
+  for k in range(n - 1):
+    u[k + 1, 0] = d[k + 1]
+    scale2 = abs(dl[k + 1]) + abs(u[k + 1, 0]) + (abs(du[k + 1]) if k < n - 2 else 0)
+    if dl[k + 1] == 0:
+      scale1, u[k + 1, 1], u[k, 2] = scale2, du[k + 1], 0
+    else:
+      piv1 = 0 if u[k, 0] == 0 else abs(u[k, 0]) / scale1
+      if abs(dl[k + 1]) / scale2 <= piv1:
+        scale1 = scale2
+        f = dl[k + 1] / u[k, 0]
+        u[k + 1, 0] -= f * u[k, 1]
+        u[k + 1, 1], u[k, 2] = du[k + 1], 0
+        x[k + 1] = x[k + 1] - f * x[k]
+      else:
+        f = u[k, 0] / dl[k + 1]
+        ut = u[k, 1]
+        u[k, 0], u[k + 1, 0], u[k, 1] = dl[k + 1], ut - f * d[k + 1], d[k + 1]
+        if k < n - 2:
+          u[k, 2], u[k + 1, 1] = du[k + 1], -f * du[k + 1]
+        x[k], x[k + 1] = x[k + 1].copy(), x[k] - f * x[k + 1]
+        scale1 = abs(u[k + 1, 0]) + abs(u[k + 1, 1])
+    if k < n - 2:
+      max_u = max(max_u, *np.abs(u[k]))
+  max_u = max(max_u, abs(u[n - 1, 0]))
+  for k in range(n - 1, -1, -1):
+    row = x[k] - (u[k, 1] * x[k + 1] if k + 1 < n else 0) - (u[k, 2] * x[k + 2] if k + 2 < n else 0)
+    p, row = _perturbed_pivot(u[k, 0], row, eps * max_u)
+    x[k] = row * (1 / p)
+  return x
+
+
 def _tridiagonal_solve_ref(dl, d, du, b, *, perturb_singular):
   dl, d, du, b = map(np.asarray, (dl, d, du, b))
 
   def one(i):
+    if perturb_singular:
+      return _tridiagonal_solve_perturbed_ref(dl[i], d[i], du[i], b[i])
     m = d.shape[-1]
     a = np.diag(d[i]) + np.diag(dl[i][1:], -1) + np.diag(du[i][:-1], 1) if m else \
         np.zeros((0, 0), b.dtype)
@@ -1079,7 +1148,7 @@ tridiagonal_solve_p = standard_primitive("tridiagonal_solve", _tridiagonal_solve
 ad.primitive_jvps[tridiagonal_solve_p] = _tridiagonal_solve_jvp
 ad.primitive_transposes[tridiagonal_solve_p] = _tridiagonal_solve_transpose
 batching.primitive_batchers[tridiagonal_solve_p] = _tridiagonal_solve_batch
-_lowering(tridiagonal_solve_p)
+_lowering(tridiagonal_solve_p, ("perturb_singular",))
 reference.register(tridiagonal_solve_p, _tridiagonal_solve_ref)
 
 
@@ -1087,9 +1156,63 @@ reference.register(tridiagonal_solve_p, _tridiagonal_solve_ref)
 def tridiagonal_solve(dl, d, du, b, *, perturb_singular: bool = False):
   """Solve A x = b for the tridiagonal A with sub-, main and super-diagonals
   ``dl``, ``d``, ``du`` [..., m] (``dl[0]`` and ``du[-1]`` unused) and
-  b [..., m, k]; NaNs for a singular A."""
+  b [..., m, k]; NaNs for a singular A, or with ``perturb_singular`` finite
+  (large) solutions, from an LU whose tiny pivots are perturbed by about
+  eps * max|U| (JAX's CPU kernel, LAPACK's xLAGTF/xLAGTS: what inverse
+  iteration needs for T - lambda I with lambda an eigenvalue)."""
   return tridiagonal_solve_p.bind(asarray_lax(dl), asarray_lax(d), asarray_lax(du),
                                   asarray_lax(b), perturb_singular=bool(perturb_singular))
+
+
+# ---------------------------------------------------------------------------
+# sturm_count (rjax's own: the inner loop of eigh_tridiagonal's bisection)
+
+
+def _sturm_count_abstract_eval(alpha, beta_sq, pivmin, alpha0_perturbation, x):
+  for v in (alpha, beta_sq, pivmin, alpha0_perturbation, x):
+    check_dtype("sturm_count", v, "float")
+  _check_same_dtypes("sturm_count", alpha, beta_sq, pivmin, alpha0_perturbation, x)
+  *batch, n = alpha.shape
+  if n < 1 or beta_sq.shape != (*batch, n - 1):
+    raise TypeError(f"sturm_count: alpha {alpha.shape} and beta_sq {beta_sq.shape} must be "
+                    "[..., n] and [..., n - 1] with n >= 1")
+  if not (pivmin.shape == alpha0_perturbation.shape == x.shape) or \
+     x.shape[:-1] != tuple(batch):
+    raise TypeError("sturm_count: pivmin, alpha0_perturbation and x must have one shape "
+                    f"[..., k] with alpha's batch dims, got {pivmin.shape}, "
+                    f"{alpha0_perturbation.shape}, {x.shape}")
+  return ShapedArray(x.shape, np.dtype(np.int32))
+
+
+def _sturm_count_ref(alpha, beta_sq, pivmin, alpha0_perturbation, x):
+  alpha, beta_sq, pivmin, a0, x = map(np.asarray, (alpha, beta_sq, pivmin,
+                                                   alpha0_perturbation, x))
+  q = alpha[..., :1] - x
+  count = (q < 0).astype(np.int32)
+  q = np.where(alpha[..., :1] == x, a0, q)
+  with np.errstate(divide="ignore", invalid="ignore"):   # 0 / 0 as the kernel (and JAX)
+    for i in range(1, alpha.shape[-1]):
+      q = alpha[..., i:i + 1] - beta_sq[..., i - 1:i] / q - x
+      neg = q <= pivmin
+      count = count + neg
+      q = np.where(neg, np.minimum(q, -pivmin), q)
+  return count.astype(np.int32)
+
+
+sturm_count_p = standard_primitive("sturm_count", _sturm_count_abstract_eval, lower=False)
+ad.defnondiff(sturm_count_p)
+_batch_front(sturm_count_p)
+_lowering(sturm_count_p)
+reference.register(sturm_count_p, _sturm_count_ref)
+
+
+def sturm_count(alpha, beta_sq, pivmin, alpha0_perturbation, x):
+  """rjax's own, not exported (JAX has no such function). For each ``x`` [..., k], how many eigenvalues of the symmetric
+  tridiagonal T with diagonal ``alpha`` [..., n] and squared off-diagonal
+  ``beta_sq`` [..., n - 1] lie below it: JAX's Sturm recurrence in
+  ``eigh_tridiagonal`` (pivots clamped to -``pivmin`` [..., k], the first
+  pivot ``alpha0_perturbation`` where ``x == alpha[0]``), as one kernel."""
+  return sturm_count_p.bind(*map(asarray_lax, (alpha, beta_sq, pivmin, alpha0_perturbation, x)))
 
 
 # ---------------------------------------------------------------------------

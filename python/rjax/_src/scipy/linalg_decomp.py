@@ -10,16 +10,20 @@ found so far. ``solve_sylvester`` is Bartels-Stewart: both Schur forms,
 then the triangular equation one column at a time.
 
 ``hessenberg`` is one Rust kernel (faer's blocked Householder reduction);
-``eigh_tridiagonal`` runs the symmetric eigensolver on the tridiagonal
-matrix (JAX bisects instead; the eigenvalues agree to rounding);
+``eigh_tridiagonal`` is JAX's algorithm (Sturm-count bisection for the
+eigenvalues, inverse iteration with the perturbed tridiagonal solve for
+the vectors), O(n^2) work per bisection step and no dense matrix;
 ``rsf2csf`` is SciPy's Givens sweep over the 2x2 blocks, as a
 ``fori_loop`` so that its trace does not grow with n.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rjax._src import lax
+from rjax._src import random
 from rjax._src import numpy as jnp
 from rjax._src.lax import linalg as lax_linalg
 from rjax._src.lax import linalg_eig
@@ -27,6 +31,7 @@ from rjax._src.lax.control_flow import loops
 from rjax._src.numpy import functional
 from rjax._src.numpy import linalg_decomp as jla
 from rjax._src.numpy.util import check_arraylike, promote_dtypes_inexact
+from rjax._src.transforms.jit import jit
 
 
 def hessenberg(a, *, calc_q: bool = False, overwrite_a: bool = False, check_finite: bool = True):
@@ -74,39 +79,181 @@ def qr_multiply(a, c, mode: str = "right", pivoting: bool = False, conjugate: bo
   return (cq, r, p[0]) if pivoting else (cq, r)
 
 
+def _abs2_fused(z):
+  """``real(z * conj(z))`` as XLA's CPU backend rounds it: ``fma(re, re,
+  im * im)`` (it contracts the complex product into a fused multiply-add),
+  from Dekker's exact square of ``re`` and an exact sum; the plain sum where
+  the splitting overflows."""
+  re, im = jnp.real(z), jnp.imag(z)
+  q = im * im
+  p = re * re
+  c = re * np.array(4097.0 if re.dtype == np.float32 else 134217729.0, re.dtype)
+  hi = c - (c - re)
+  lo = re - hi
+  err = ((hi * hi - p) + 2 * (hi * lo)) + lo * lo
+  s = p + q
+  bb = s - p
+  t = (p - (s - bb)) + (q - bb)
+  out = s + (t + err)
+  return jnp.where(jnp.isfinite(out), out, s)
+
+
+def _inverse_iteration(alpha, beta, eigvals, key):
+  """The eigenvectors (rows) for ``eigvals`` by inverse iteration on
+  ``T - w I`` (``tridiagonal_solve`` with ``perturb_singular``) from
+  normal start vectors, the vectors of each cluster of eigenvalues closer
+  than sqrt(eps) * |T| orthonormalized by QR after each step; at most five
+  steps, until no norm grows by 10% (LAPACK's xSTEIN, as JAX)."""
+  n, k = alpha.shape[0], eigvals.shape[0]
+  dl = jnp.pad(jnp.conj(beta), (1, 0))
+  du = jnp.pad(beta, (0, 1))
+  gap = eigvals[1:] - eigvals[:-1]
+  eps = np.finfo(eigvals.dtype).eps
+  t_norm = jnp.maximum(jnp.abs(eigvals[0]), jnp.abs(eigvals[-1]))
+  close = gap < jnp.sqrt(eps) * t_norm
+  left_close = jnp.pad(close, (1, 0), constant_values=False)
+  right_close = jnp.pad(close, (0, 1), constant_values=False)
+  starts = jnp.nonzero(jnp.logical_and(jnp.logical_not(left_close), right_close),
+                       size=k // 2 + 1)[0]
+  ends = jnp.nonzero(jnp.logical_and(left_close, jnp.logical_not(right_close)),
+                     size=k // 2 + 1)[0] + 1
+  num_clusters = jnp.sum(jnp.logical_and(jnp.logical_not(left_close), right_close))
+  arange_k = jnp.arange(k)
+  solve_dtype = np.result_type(alpha.dtype, beta.dtype)
+  base_dtype = np.finfo(solve_dtype).dtype
+  v = random.normal(key, (k, n), dtype=base_dtype).astype(solve_dtype)
+  v = v / jnp.linalg.norm(v, axis=-1, keepdims=True).astype(solve_dtype)
+
+  def orthogonalize_cluster(i, ev):
+    start, end = starts[i], ends[i]
+    mask = (arange_k < end - start).astype(ev.dtype)
+    block = lax.dynamic_slice(jnp.pad(ev, ((0, k), (0, 0))), (start, 0), (k, n))
+    q, _ = jla.qr((block * mask[:, None]).T)
+    update = lax.dynamic_update_slice(jnp.zeros((2 * k, n), ev.dtype), q.T * mask[:, None],
+                                      (start, 0))[:k, :]
+    inside = (arange_k >= start) & (arange_k < end)
+    return jnp.where(inside[:, None], update, ev)
+
+  alpha_shifted = (alpha[None, :] - eigvals[:, None]).astype(solve_dtype)
+  dl_k = jnp.broadcast_to(dl[None, :], (k, n)).astype(solve_dtype)
+  du_k = jnp.broadcast_to(du[None, :], (k, n)).astype(solve_dtype)
+
+  def body(state):
+    i, v, nrm_v, _ = state
+    v_new = lax_linalg.tridiagonal_solve(dl_k, alpha_shifted, du_k,
+                                         v[:, :, None].astype(solve_dtype),
+                                         perturb_singular=True)[..., 0]
+    nrm = jnp.linalg.norm(v_new, axis=-1, keepdims=True)
+    v_new = v_new / nrm.astype(v_new.dtype)
+    v_new = loops.fori_loop(0, num_clusters, orthogonalize_cluster, v_new)
+    return i + 1, v_new, nrm[:, 0], nrm_v
+
+  def cond(state):
+    i, _, nrm_v, nrm_v_old = state
+    return jnp.logical_and(i < 5, jnp.any(nrm_v >= 1.1 * nrm_v_old))
+
+  init = (0, v, jnp.ones(k, eigvals.dtype), jnp.zeros(k, eigvals.dtype))
+  return loops.while_loop(cond, body, init)[1]
+
+
+@functools.partial(jit, static_argnames=("eigvals_only", "select", "select_range"))
 def eigh_tridiagonal(d, e, *, eigvals_only: bool = False, select: str = "a",
                      select_range=None, tol=None, key=None):
   """Eigenvalues (ascending), and unless ``eigvals_only`` the eigenvectors
-  (columns), of the symmetric tridiagonal matrix with diagonal ``d`` [n] and
-  off-diagonal ``e`` [n - 1]; ``select`` 'a' (all) or 'i' (the indices in
-  ``select_range``, inclusive)."""
-  del tol, key
+  (columns), of the symmetric (Hermitian) tridiagonal matrix with diagonal
+  ``d`` [n] and off-diagonal ``e`` [n - 1], float32/float64 or complex;
+  ``select`` 'a' (all) or 'i' (the indices in ``select_range``, inclusive).
+
+  JAX's algorithm: bisection on Sturm counts, all eigenvalues at once,
+  from the Gershgorin interval until ``tol`` (at least eps * |T|) or
+  nmant + 1 steps, so the eigenvalues are JAX's bit for bit (the counts
+  come from one kernel, ``lax.linalg.sturm_count``, where JAX unrolls lax
+  steps in a while loop: O(n k) per bisection step); the eigenvectors by
+  inverse iteration (``tridiagonal_solve(perturb_singular=True)``) from
+  ``random.normal(key)`` start vectors, ``key`` ``random.key(42)`` by
+  default, clusters orthonormalized by QR."""
+  if not eigvals_only and key is None:
+    key = random.key(42)
   check_arraylike("eigh_tridiagonal", d, e)
-  d, e = promote_dtypes_inexact(jnp.asarray(d), jnp.asarray(e))
-  if d.ndim != 1 or e.ndim != 1:
-    raise ValueError(f"eigh_tridiagonal: d and e must be 1-d, got shapes {d.shape}, {e.shape}")
-  n = d.shape[0]
-  if e.shape[0] != max(n - 1, 0):
-    raise ValueError(f"eigh_tridiagonal: e must have length n - 1 = {n - 1}, got {e.shape[0]}")
+  alpha, beta = jnp.asarray(d), jnp.asarray(e)
+  supported = (np.float32, np.float64, np.complex64, np.complex128)
+  if alpha.dtype != beta.dtype:
+    raise TypeError("diagonal and off-diagonal values must have same dtype, "
+                    f"got {alpha.dtype} and {beta.dtype}")
+  if alpha.dtype not in supported:
+    raise TypeError("Only float32 and float64 inputs are supported as inputs to "
+                    "jax.scipy.linalg.eigh_tridiagonal, got "
+                    f"{alpha.dtype} and {beta.dtype}")
+  if alpha.ndim != 1 or beta.ndim != 1:
+    raise ValueError(f"eigh_tridiagonal: d and e must be 1-d, got shapes {alpha.shape}, "
+                     f"{beta.shape}")
+  n = alpha.shape[0]
+  if beta.shape[0] != max(n - 1, 0):
+    raise ValueError(f"eigh_tridiagonal: e must have length n - 1 = {n - 1}, got "
+                     f"{beta.shape[0]}")
+  if n <= 1:
+    return jnp.real(alpha) if eigvals_only else (jnp.real(alpha), jnp.eye(n, dtype=alpha.dtype))
+  if np.issubdtype(alpha.dtype, np.complexfloating):
+    alpha = jnp.real(alpha)
+    beta_sq = _abs2_fused(beta)
+    beta_abs = jnp.sqrt(beta_sq)
+  else:
+    beta_abs = jnp.abs(beta)
+    beta_sq = jnp.square(beta)
+  # the Gershgorin bounds on the spectrum
+  row_sum = jnp.concatenate([beta_abs[:1], beta_abs[:-1] + beta_abs[1:], beta_abs[-1:]], axis=0)
+  lambda_max = jnp.amax(alpha + row_sum)
+  lambda_min = jnp.amin(alpha - row_sum)
+  t_norm = jnp.maximum(jnp.abs(lambda_min), jnp.abs(lambda_max))
+  # the smallest pivot the Sturm recurrence may meet, against overflow
+  finfo = np.finfo(alpha.dtype)
+  one = np.ones([], alpha.dtype)
+  safemin = np.maximum(one / finfo.max, (one + finfo.eps) * finfo.tiny)
+  pivmin = safemin * jnp.maximum(1, jnp.amax(beta_sq))
+  alpha0_perturbation = jnp.square(finfo.eps * beta_abs[0])
+  abs_tol = finfo.eps * t_norm
+  if tol is not None:
+    abs_tol = jnp.maximum(tol, abs_tol)
+  max_it = finfo.nmant + 1
   if select == "a":
-    lo, hi = 0, n - 1
+    target_counts = jnp.arange(n, dtype=np.int32)
   elif select == "i":
     if select_range is None:
       raise ValueError("for select='i', select_range must be specified.")
-    lo, hi = int(select_range[0]), int(select_range[1])
-    if lo > hi:
+    if select_range[0] > select_range[1]:
       raise ValueError("Got empty index range in select_range.")
+    target_counts = jnp.arange(select_range[0], select_range[1] + 1, dtype=np.int32)
   elif select == "v":
-    raise NotImplementedError("eigh_tridiagonal(..., select='v') is not implemented yet.")
+    raise NotImplementedError("eigh_tridiagonal(..., select='v') is not implemented")
   else:
     raise ValueError("'select must have a value in {'a', 'i', 'v'}.")
-  if n == 0:
-    w = jnp.zeros((0,), jnp.real(d).dtype)
-    return w if eigvals_only else (w, jnp.zeros((0, 0), d.dtype))
-  t = jnp.diag(d) + jnp.diag(e, -1) + jnp.diag(jnp.conj(e), 1)
-  v, w = lax_linalg.eigh(t, lower=True, symmetrize_input=False)
-  w, v = w[lo:hi + 1], v[:, lo:hi + 1]
-  return w if eigvals_only else (w, v)
+  # bisection for all the targets at once, from a slightly widened interval
+  fudge = 2.1
+  norm_slack = jnp.array(n, alpha.dtype) * fudge * finfo.eps * t_norm
+  shape = np.shape(target_counts)
+  lower = jnp.broadcast_to(lambda_min - norm_slack - 2 * fudge * pivmin, shape)
+  upper = jnp.broadcast_to(lambda_max + norm_slack + fudge * pivmin, shape)
+  mid = 0.5 * (upper + lower)
+  pivmin = jnp.broadcast_to(pivmin, shape)
+  alpha0_perturbation = jnp.broadcast_to(alpha0_perturbation, shape)
+
+  def cond(args):
+    i, lower, _, upper = args
+    return jnp.logical_and(i < max_it, abs_tol < jnp.amax(upper - lower))
+
+  def body(args):
+    i, lower, mid, upper = args
+    # JAX's Sturm recurrence (unrolled lax steps in a while loop there), one
+    # kernel here: the same operations, so the same counts
+    counts = lax_linalg.sturm_count(alpha, beta_sq, pivmin, alpha0_perturbation, mid)
+    lower = jnp.where(counts <= target_counts, mid, lower)
+    upper = jnp.where(counts > target_counts, mid, upper)
+    return i + 1, lower, 0.5 * (lower + upper), upper
+
+  _, _, mid, _ = loops.while_loop(cond, body, (0, lower, mid, upper))
+  if eigvals_only:
+    return mid
+  return mid, _inverse_iteration(alpha, beta, mid, key).T
 
 
 def _rsf2csf_step(m, tz, eps):

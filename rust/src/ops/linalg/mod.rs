@@ -21,10 +21,12 @@ mod eig;
 mod factor;
 mod small;
 mod solve;
+mod sturm;
 
 pub use eig::{build_eig, build_hessenberg, build_schur};
 pub use factor::{build_cholesky, build_eigh, build_lu, build_qr, build_svd};
 pub use solve::{build_lu_pivots_to_permutation, build_triangular_solve, build_tridiagonal_solve};
+pub use sturm::build_sturm_count;
 
 use crate::base::buffer::{numel, Buffer, RawBuf};
 use crate::base::dtype::{DType, Element, C128, C64};
@@ -79,6 +81,12 @@ pub trait Scalar:
     /// The real type of eigenvalues and singular values (itself for reals).
     type Re: Stored + RealField;
     fn re(x: &Self) -> Self::Re;
+    /// `a / b` as JAX's CPU kernels compute it (`smith_div`; for reals the
+    /// plain quotient): where the quotient is representable, so is each
+    /// step, unlike num-complex's `(a conj(b)) / |b|^2`.
+    fn quot(a: Self, b: Self) -> Self {
+        a / b
+    }
     /// LAPACK's Householder QR (`factor::lapack_qr_c64`) of the column-major
     /// `m x n` matrix `a`, into the row-major `q` (`m x kq`) and `r` (`kq x
     /// n`), for the types whose reflectors faer makes differently from
@@ -117,6 +125,10 @@ impl Scalar for c32 {
     fn re(x: &c32) -> f32 {
         x.re
     }
+    fn quot(a: c32, b: c32) -> c32 {
+        let (re, im) = smith_div(a.re, a.im, b.re, b.im);
+        c32::new(re, im)
+    }
     fn lapack_qr(
         a: &mut [c32],
         m: usize,
@@ -135,6 +147,10 @@ impl Scalar for c64 {
     fn re(x: &c64) -> f64 {
         x.re
     }
+    fn quot(a: c64, b: c64) -> c64 {
+        let (re, im) = smith_div(a.re, a.im, b.re, b.im);
+        c64::new(re, im)
+    }
     fn lapack_qr(
         a: &mut [c64],
         m: usize,
@@ -145,6 +161,22 @@ impl Scalar for c64 {
     ) -> bool {
         factor::lapack_qr_c64(a, m, n, q, r, par);
         true
+    }
+}
+
+/// `(a + b i) / (c + d i)` by Smith's algorithm, which gives JAX's CPU
+/// kernels' quotients bit for bit (tested through
+/// `tridiagonal_solve(perturb_singular=True)`): the ratio of the divisor's
+/// smaller part to its larger, so nothing squares the divisor.
+fn smith_div<F: num_traits::Float>(a: F, b: F, c: F, d: F) -> (F, F) {
+    if c.abs() < d.abs() {
+        let r = c / d;
+        let den = d + r * c;
+        ((r * a + b) / den, (r * b - a) / den)
+    } else {
+        let r = d / c;
+        let den = c + r * d;
+        ((a + r * b) / den, (b - r * a) / den)
     }
 }
 

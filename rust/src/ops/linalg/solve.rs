@@ -10,7 +10,10 @@ use crate::base::dtype::DType;
 use crate::base::error::Result;
 use crate::ops::{Kernel, OpSpec};
 use faer::linalg::triangular_solve as ts;
-use faer::traits::math_utils::{abs1, nan, zero};
+use faer::traits::math_utils::{
+    abs, abs1, eps, from_real, max, min_positive, mul_real, nan, one, real, zero,
+};
+use faer::traits::RealField;
 use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 // ---------------------------------------------------------------------------
@@ -252,9 +255,178 @@ fn gtsv<T: Scalar>(dl: &[T], d: &[T], du: &[T], b: &mut [T], n: usize, k: usize)
     true
 }
 
+// tridiagonal_solve(..., perturb_singular=True): JAX's CPU kernel, which
+// follows LAPACK's xLAGTF + xLAGTS. The partially pivoted LU of A runs with
+// the forward solve fused into it (pivoting where |dl| / (row's 1-norm)
+// beats the pivot's); then the back substitution nudges each pivot of U that
+// is too small for its row of the right-hand side, by multiples of
+// eps * max|U|, so that a singular A (T - lambda I with lambda an
+// eigenvalue: inverse iteration) gives finite, large solutions.
+
+/// The sign of `y` (sign bit included) on `|x|`, as C's copysign.
+fn copysign<R: RealField + Copy>(x: R, y: R) -> R {
+    let a = if x < zero::<R>() { -x } else { x };
+    if y < zero::<R>() || (y == zero::<R>() && one::<R>() / y < zero::<R>()) {
+        -a
+    } else {
+        a
+    }
+}
+
+/// Perturb the pivot `p` until neither `1 / p` nor `row / p` overflows
+/// (xLAGTS), or scale a tiny pivot and its row up together.
+fn perturb_pivot<T: Scalar>(perturb: T::Real, p: &mut T, row: &mut [T])
+where
+    T::Real: Copy,
+{
+    let one = one::<T::Real>();
+    // LAPACK's safe minimum: 1 / max is below the smallest normal number
+    // for both float types, so it is the smallest normal number.
+    let safemin: T::Real = min_positive();
+    let bignum = one / safemin;
+    let mut abs_p = abs(p);
+    if abs_p >= one {
+        return;
+    }
+    let mut perturb = copysign(max(&abs(&perturb), &safemin), real(p));
+    let max_row: T::Real = row
+        .iter()
+        .map(abs)
+        .fold(zero::<T::Real>(), |m, x| max(&m, &x));
+    loop {
+        if abs_p >= one {
+            return;
+        }
+        if abs_p < safemin {
+            if abs_p == zero::<T::Real>() || max_row * safemin > abs_p {
+                *p = *p + from_real::<T>(&perturb);
+                perturb = perturb + perturb;
+            } else {
+                *p = mul_real(p, &bignum);
+                for x in row.iter_mut() {
+                    *x = mul_real(x, &bignum);
+                }
+                return;
+            }
+        } else if max_row > abs_p * bignum {
+            *p = *p + from_real::<T>(&perturb);
+            perturb = perturb + perturb;
+        } else {
+            return;
+        }
+        abs_p = abs(p);
+    }
+}
+
+/// `x = row * (1 / p)` after `perturb_pivot`, into `b`'s row `i`.
+fn set_row<T: Scalar>(b: &mut [T], i: usize, k: usize, row: &[T], p: T) {
+    let r = T::quot(one::<T>(), p);
+    for (o, x) in b[i * k..(i + 1) * k].iter_mut().zip(row) {
+        *o = *x * r;
+    }
+}
+
+/// Solve in place for the row-major `b` (n x k), perturbing small pivots.
+fn gtsv_perturbed<T: Scalar>(dl: &[T], d: &[T], du: &[T], b: &mut [T], n: usize, k: usize)
+where
+    T::Real: Copy,
+{
+    let e: T::Real = eps();
+    let mut row = vec![zero::<T>(); k];
+    if n == 0 {
+        return;
+    }
+    if n == 1 {
+        let mut p = d[0];
+        row.copy_from_slice(&b[..k]);
+        perturb_pivot(e * abs(&p), &mut p, &mut row);
+        for (o, x) in b[..k].iter_mut().zip(&row) {
+            *o = T::quot(*x, p);
+        }
+        return;
+    }
+    // U's diagonal and its two superdiagonals, row by row
+    let z = zero::<T>();
+    let mut u = vec![[z; 3]; n];
+    u[0][0] = d[0];
+    u[0][1] = du[0];
+    let mut max_u = max(&abs(&u[0][0]), &abs(&u[0][1]));
+    let mut scale1 = abs(&u[0][0]) + abs(&u[0][1]);
+    for i in 0..n - 1 {
+        let (r0, r1) = (i * k, (i + 1) * k);
+        u[i + 1][0] = d[i + 1];
+        let mut scale2 = abs(&dl[i + 1]) + abs(&u[i + 1][0]);
+        if i < n - 2 {
+            scale2 = scale2 + abs(&du[i + 1]);
+        }
+        if dl[i + 1] == z {
+            scale1 = scale2;
+            u[i + 1][1] = du[i + 1];
+            u[i][2] = z;
+        } else {
+            let piv1 = if u[i][0] == z {
+                zero::<T::Real>()
+            } else {
+                abs(&u[i][0]) / scale1
+            };
+            let piv2 = abs(&dl[i + 1]) / scale2;
+            if piv2 <= piv1 {
+                scale1 = scale2;
+                let f = T::quot(dl[i + 1], u[i][0]);
+                u[i + 1][0] = u[i + 1][0] - f * u[i][1];
+                u[i + 1][1] = du[i + 1];
+                u[i][2] = z;
+                for j in 0..k {
+                    b[r1 + j] = b[r1 + j] - f * b[r0 + j];
+                }
+            } else {
+                let f = T::quot(u[i][0], dl[i + 1]);
+                let ut = u[i][1];
+                u[i][0] = dl[i + 1];
+                u[i + 1][0] = ut - f * d[i + 1];
+                u[i][1] = d[i + 1];
+                if i < n - 2 {
+                    u[i][2] = du[i + 1];
+                    u[i + 1][1] = -f * du[i + 1];
+                }
+                for j in 0..k {
+                    let (x, y) = (b[r0 + j], b[r1 + j]);
+                    b[r1 + j] = x - f * y;
+                    b[r0 + j] = y;
+                }
+                scale1 = abs(&u[i + 1][0]) + abs(&u[i + 1][1]);
+            }
+        }
+        if i < n - 2 {
+            for x in &u[i] {
+                max_u = max(&max_u, &abs(x));
+            }
+        }
+    }
+    max_u = max(&max_u, &abs(&u[n - 1][0]));
+    let perturb = e * max_u;
+    for i in (0..n).rev() {
+        let mut p = u[i][0];
+        for j in 0..k {
+            let mut x = b[i * k + j];
+            if i + 1 < n {
+                x = x - u[i][1] * b[(i + 1) * k + j];
+            }
+            if i + 2 < n {
+                x = x - u[i][2] * b[(i + 2) * k + j];
+            }
+            row[j] = x;
+        }
+        perturb_pivot(copysign(perturb, real(&p)), &mut p, &mut row);
+        set_row(b, i, k, &row, p);
+    }
+}
+
 pub fn build_tridiagonal_solve(spec: &OpSpec) -> Result<Kernel> {
     spec.arity(4, 1)?;
     spec.same_dtypes()?;
+    // absent in programs exported before the flag existed: LAPACK's gtsv
+    let perturb = spec.params.has("perturb_singular") && spec.params.bool("perturb_singular")?;
     let b_shape = spec.ins[3].shape.clone();
     let r = b_shape.len();
     let (n, k) = (b_shape[r - 2], b_shape[r - 1]);
@@ -274,7 +446,9 @@ pub fn build_tridiagonal_solve(spec: &OpSpec) -> Result<Kernel> {
                 let o = unsafe { out.block(i) };
                 o.copy_from_slice(&b[i * n * k..(i + 1) * n * k]);
                 let s = i * n..(i + 1) * n;
-                if !gtsv(&dl[s.clone()], &d[s.clone()], &du[s], o, n, k) {
+                if perturb {
+                    gtsv_perturbed(&dl[s.clone()], &d[s.clone()], &du[s], o, n, k);
+                } else if !gtsv(&dl[s.clone()], &d[s.clone()], &du[s], o, n, k) {
                     o.fill(nan());
                 }
             });

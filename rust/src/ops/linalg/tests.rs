@@ -498,3 +498,57 @@ fn triangular_solve_reads_the_right_hand_side_in_row_order() {
         assert_eq!(f64s(&got[0]), f64s(&want[0]), "m = {m}");
     }
 }
+
+#[test]
+fn tridiagonal_solve_perturbed_keeps_singular_systems_finite() {
+    let p = Params::new("tridiagonal_solve").with("perturb_singular", Param::Bool(true));
+    // the regular [[2, 1], [1, 2]] x = [3, 3] solves as without the flag
+    let dl = Buffer::from_vec(vec![2], &[0.0, 1.0]).unwrap();
+    let d = Buffer::from_vec(vec![2], &[2.0, 2.0]).unwrap();
+    let du = Buffer::from_vec(vec![2], &[1.0, 0.0]).unwrap();
+    let b = Buffer::from_vec(vec![2, 1], &[3.0, 3.0]).unwrap();
+    let out = run(
+        p.clone(),
+        &[dl.clone(), d, du.clone(), b.clone()],
+        &[(DType::F64, vec![2, 1])],
+    );
+    close(&f64s(&out[0]), &[1.0, 1.0]);
+    // [[1, 1], [1, 1]] is singular: U's last pivot 0 becomes eps * max|U|,
+    // and x, huge and finite, points along the null vector [1, -1]
+    let d = Buffer::from_vec(vec![2], &[1.0, 1.0]).unwrap();
+    let b = Buffer::from_vec(vec![2, 1], &[1.0, 0.0]).unwrap();
+    let x = f64s(&run(p.clone(), &[dl, d, du, b], &[(DType::F64, vec![2, 1])])[0]);
+    assert!(x.iter().all(|v| v.is_finite() && v.abs() > 1e14), "{x:?}");
+    assert!((x[0] + x[1]).abs() <= 1e-12 * x[0].abs(), "{x:?}");
+    // a zero 1x1 system
+    let z = Buffer::from_vec(vec![1], &[0.0]).unwrap();
+    let b = Buffer::from_vec(vec![1, 1], &[1.0]).unwrap();
+    let x = f64s(
+        &run(
+            p,
+            &[z.clone(), z.clone(), z, b],
+            &[(DType::F64, vec![1, 1])],
+        )[0],
+    );
+    assert!(x[0].is_finite() && x[0] > 1e300, "{x:?}");
+}
+
+#[test]
+fn sturm_count_counts_eigenvalues_below_each_target() {
+    // T = [[2, 1, 0], [1, 2, 1], [0, 1, 2]]: eigenvalues 2 - sqrt 2, 2, 2 + sqrt 2
+    let alpha = Buffer::from_vec(vec![3], &[2.0, 2.0, 2.0]).unwrap();
+    let beta_sq = Buffer::from_vec(vec![2], &[1.0, 1.0]).unwrap();
+    let xs = [0.0, 1.0, 1.9, 2.1, 3.0, 3.5, 2.0];
+    let x = Buffer::from_vec(vec![7], &xs).unwrap();
+    let piv = Buffer::from_vec(vec![7], &[1e-300; 7]).unwrap();
+    let a0 = Buffer::from_vec(vec![7], &[1e-32; 7]).unwrap();
+    let out = run(
+        Params::new("sturm_count"),
+        &[alpha, beta_sq, piv, a0, x],
+        &[(DType::I32, vec![7])],
+    );
+    // x = 2 is alpha[0] (and an eigenvalue): the first pivot is the
+    // perturbation 1e-32, the second -1e32, the third (2 + 1e-32) - 2 = 0,
+    // which counts as negative (<= pivmin)
+    assert_eq!(out[0].slice::<i32>().unwrap(), &[0, 1, 1, 2, 2, 3, 2]);
+}
