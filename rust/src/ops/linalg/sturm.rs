@@ -10,8 +10,8 @@ use super::{batch_of, for_batch, read, Out};
 use crate::base::buffer::Buffer;
 use crate::base::dtype::DType;
 use crate::base::error::Result;
+use crate::loops::parallel::split_chunks_mut;
 use crate::ops::{Kernel, OpSpec};
-use rayon::prelude::*;
 
 /// Targets per task: one pass over T for each chunk.
 const CHUNK: usize = 256;
@@ -74,14 +74,16 @@ fn run<T: num_traits::Float + super::Stored>(
         let (a, b) = (&alpha[i * n..(i + 1) * n], &beta_sq[i * nb..(i + 1) * nb]);
         let t = i * k..(i + 1) * k;
         let (p, z, xs) = (&pivmin[t.clone()], &a0[t.clone()], &x[t]);
-        let one = |(c, oc): (usize, &mut [i32])| {
+        let one = |c: usize, oc: &mut [i32]| {
             let r = c * CHUNK..(c * CHUNK + oc.len());
             counts(a, b, &p[r.clone()], &z[r.clone()], &xs[r], oc);
         };
         if *batch <= 1 && k > CHUNK && n * k >= 1 << 16 {
-            o.par_chunks_mut(CHUNK).enumerate().for_each(one);
+            split_chunks_mut(o, CHUNK, one);
         } else {
-            o.chunks_mut(CHUNK).enumerate().for_each(one);
+            o.chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(c, oc)| one(c, oc));
         }
     });
     out.finish()
