@@ -8,14 +8,13 @@
 //! One-dimensional transforms come from `rustfft` (complex) and `realfft`
 //! (real <-> complex), planned once per size and kind in a process-wide
 //! planner (it caches the plans); a multi-dimensional transform runs the 1-D
-//! one along each axis. Lines run in parallel (rayon) in chunks of about
-//! `GRAIN` elements.
+//! one along each axis. Lines run in parallel (`loops::parallel`: the
+//! calling thread works too) in chunks of about `GRAIN` elements.
 use super::{Kernel, OpSpec};
 use crate::base::buffer::{numel, Buffer};
 use crate::base::dtype::{Complex, DType, Element, C128, C64};
 use crate::base::error::{shape_err, Error, Result};
-use crate::loops::parallel::GRAIN;
-use rayon::prelude::*;
+use crate::loops::parallel::{num_threads, par_fill, split, try_par_fill, GRAIN};
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex as Nc;
 use rustfft::{Fft, FftPlanner};
@@ -124,10 +123,11 @@ fn complex_along<T: FftFloat>(data: &mut [Complex<T>], shape: &[usize], axis: us
             fft.process_with_scratch(nc(data), &mut scratch);
             return;
         }
-        data.par_chunks_mut(chunk).for_each_init(
-            || vec![zero; scratch_len],
-            |scratch, c| fft.process_with_scratch(nc(c), scratch),
-        );
+        // chunks of whole lines (multiples of `chunk`), one scratch each
+        par_fill(data, chunk, |_, c| {
+            let mut scratch = vec![zero; scratch_len];
+            fft.process_with_scratch(nc(c), &mut scratch)
+        });
         return;
     }
     let g = COLS.min(inner);
@@ -166,16 +166,19 @@ fn complex_along<T: FftFloat>(data: &mut [Complex<T>], shape: &[usize], axis: us
         let mut st = init();
         (0..tasks).for_each(|t| task(&mut st, t));
     } else {
-        (0..tasks)
-            .into_par_iter()
-            .with_min_len((GRAIN / (n * g)).max(1))
-            .for_each_init(init, task);
+        // runs of at least GRAIN elements, a few per thread, one buffer each
+        let min_len = (GRAIN / (n * g)).max(1);
+        let groups = tasks.div_ceil(min_len).min(4 * num_threads()).max(1);
+        split(groups, |i| {
+            let mut st = init();
+            (i * tasks / groups..(i + 1) * tasks / groups).for_each(|t| task(&mut st, t));
+        });
     }
 }
 
 /// Multiply every element by `s`.
 fn scale<T: FftFloat>(data: &mut [Complex<T>], s: T) {
-    data.par_chunks_mut(GRAIN).for_each(|c| {
+    par_fill(data, GRAIN, |_, c| {
         for v in c {
             *v = Complex::new(v.re * s, v.im * s);
         }
@@ -214,18 +217,19 @@ fn run_rfft<T: FftFloat>(
     if n > 0 && !out.is_empty() {
         let plan = T::r2c(n);
         let rows = per_task(n);
-        out.par_chunks_mut(m * rows)
-            .zip(x.par_chunks(n * rows))
-            .try_for_each(|(o, xi)| -> Result<()> {
-                let mut inp = vec![T::zero(); n];
-                let mut scratch = plan.make_scratch_vec();
-                for (oline, xline) in o.chunks_mut(m).zip(xi.chunks(n)) {
-                    inp.copy_from_slice(xline);
-                    plan.process_with_scratch(&mut inp, nc(oline), &mut scratch)
-                        .map_err(internal)?;
-                }
-                Ok(())
-            })?;
+        // chunks of whole output lines; line l reads x's line l
+        try_par_fill(&mut out, m * rows, |off, o| -> Result<()> {
+            let l0 = off / m;
+            let xi = &x[l0 * n..(l0 + o.len() / m) * n];
+            let mut inp = vec![T::zero(); n];
+            let mut scratch = plan.make_scratch_vec();
+            for (oline, xline) in o.chunks_mut(m).zip(xi.chunks(n)) {
+                inp.copy_from_slice(xline);
+                plan.process_with_scratch(&mut inp, nc(oline), &mut scratch)
+                    .map_err(internal)?;
+            }
+            Ok(())
+        })?;
     }
     for axis in r - k..r - 1 {
         complex_along(&mut out, oshape, axis, false);
@@ -251,29 +255,32 @@ fn run_irfft<T: FftFloat>(
     if n > 0 && !out.is_empty() {
         let plan = T::c2r(n);
         let rows = per_task(n);
-        out.par_chunks_mut(n * rows)
-            .zip(work.par_chunks_mut(m * rows))
-            .try_for_each(|(o, w)| -> Result<()> {
-                let mut inp = vec![Nc::new(T::zero(), T::zero()); n / 2 + 1];
-                let mut scratch = plan.make_scratch_vec();
-                for (oline, wline) in o.chunks_mut(n).zip(w.chunks(m)) {
-                    for (d, s) in inp.iter_mut().zip(wline.iter()) {
-                        *d = Nc::new(s.re, s.im);
-                    }
-                    // the zero and Nyquist frequencies of a real signal are real
-                    inp[0].im = T::zero();
-                    if n.is_multiple_of(2) {
-                        inp[n / 2].im = T::zero();
-                    }
-                    plan.process_with_scratch(&mut inp, oline, &mut scratch)
-                        .map_err(internal)?;
+        let work = &work;
+        // chunks of whole output lines; line l reads work's line l
+        try_par_fill(&mut out, n * rows, |off, o| -> Result<()> {
+            let l0 = off / n;
+            let w = &work[l0 * m..(l0 + o.len() / n) * m];
+            let mut inp = vec![Nc::new(T::zero(), T::zero()); n / 2 + 1];
+            let mut scratch = plan.make_scratch_vec();
+            for (oline, wline) in o.chunks_mut(n).zip(w.chunks(m)) {
+                for (d, s) in inp.iter_mut().zip(wline.iter()) {
+                    *d = Nc::new(s.re, s.im);
                 }
-                Ok(())
-            })?;
+                // the zero and Nyquist frequencies of a real signal are real
+                inp[0].im = T::zero();
+                if n.is_multiple_of(2) {
+                    inp[n / 2].im = T::zero();
+                }
+                plan.process_with_scratch(&mut inp, oline, &mut scratch)
+                    .map_err(internal)?;
+            }
+            Ok(())
+        })?;
         let total: usize = oshape[r - k..].iter().product();
         let s = T::one() / T::from_usize(total).unwrap_or_else(T::one);
-        out.par_chunks_mut(GRAIN)
-            .for_each(|c| c.iter_mut().for_each(|v| *v = *v * s));
+        par_fill(&mut out, GRAIN, |_, c| {
+            c.iter_mut().for_each(|v| *v = *v * s)
+        });
     }
     Ok(out)
 }
