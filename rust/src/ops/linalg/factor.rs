@@ -384,8 +384,8 @@ fn qr_one<T: Scalar>(
 /// with `beta = -sign(re alpha) |x|` real, so r has a real diagonal (faer's
 /// reflectors give it a complex one, which JAX's QR derivative, written for
 /// a real diagonal, does not describe). Panels of [`QR_BLOCK`] columns are
-/// factored column by column (`zgeqr2`), and each panel's reflectors update
-/// the rest at once as `I - V T V^H` (`zlarft`, `zlarfb`) with faer's
+/// factored column by column (`zgeqr2`: `small::larfg`, `small::larf_left`),
+/// and each panel's reflectors update the rest at once as `I - V T V^H` (`zlarft`, `zlarfb`) with faer's
 /// matrix products. `a` is the column-major `m x n` input (overwritten), `q`
 /// the row-major `m x kq` output and `r` the row-major `kq x n` one.
 macro_rules! lapack_complex_qr {
@@ -395,24 +395,6 @@ macro_rules! lapack_complex_qr {
             let kq = if n == 0 { 0 } else { r.len() / n };
             let zero = <$c>::new(0.0, 0.0);
             let one = <$c>::new(1.0, 0.0);
-            // dnrm2 and dlapy3 without overflow or underflow
-            let norm = |x: &[$c]| -> $f {
-                let scale = x.iter().fold(0.0 as $f, |s, v| s.max(v.re.abs()).max(v.im.abs()));
-                if scale == 0.0 || !scale.is_finite() {
-                    return x.iter().map(|v| v.re.abs() + v.im.abs()).sum::<$f>() + scale;
-                }
-                let ssq: $f = x.iter().map(|v| (v.re / scale).powi(2) + (v.im / scale).powi(2)).sum();
-                scale * ssq.sqrt()
-            };
-            let lapy3 = |x: $f, y: $f, z: $f| -> $f {
-                let w = x.abs().max(y.abs()).max(z.abs());
-                if w == 0.0 || !w.is_finite() {
-                    x.abs() + y.abs() + z.abs()
-                } else {
-                    w * ((x / w).powi(2) + (y / w).powi(2) + (z / w).powi(2)).sqrt()
-                }
-            };
-            let safmin = <$f>::MIN_POSITIVE / (<$f>::EPSILON * 0.5);
             let mut tau = vec![zero; k];
             // the panel's reflectors V (unit lower trapezoidal) and T
             let block = |a: &[$c], i: usize, b: usize, tau: &[$c]| -> (Mat<$c>, Mat<$c>) {
@@ -438,51 +420,14 @@ macro_rules! lapack_complex_qr {
             let mut i0 = 0;
             while i0 < k {
                 let b = QR_BLOCK.min(k - i0);
+                // the panel column by column (zgeqr2)
                 for i in i0..i0 + b {
                     let (left, right) = a.split_at_mut((i + 1) * m);
-                    let col = &mut left[i * m..];
-                    // zlarfg on col[i..]
-                    let (mut alphr, mut alphi) = (col[i].re, col[i].im);
-                    let mut xnorm = norm(&col[i + 1..]);
-                    if xnorm == 0.0 && alphi == 0.0 {
-                        tau[i] = zero;
-                    } else {
-                        let mut beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
-                        let mut knt = 0;
-                        if beta.abs() < safmin {
-                            let rsafmn = 1.0 / safmin;
-                            while beta.abs() < safmin && knt < 20 {
-                                knt += 1;
-                                col[i + 1..].iter_mut().for_each(|v| *v = *v * rsafmn);
-                                beta *= rsafmn;
-                                alphi *= rsafmn;
-                                alphr *= rsafmn;
-                            }
-                            xnorm = norm(&col[i + 1..]);
-                            beta = -lapy3(alphr, alphi, xnorm).copysign(alphr);
-                        }
-                        tau[i] = <$c>::new((beta - alphr) / beta, -alphi / beta);
-                        let scale = small::Parts::recip_robust(<$c>::new(alphr, alphi) - <$c>::new(beta, 0.0));
-                        col[i + 1..].iter_mut().for_each(|v| *v = *v * scale);
-                        for _ in 0..knt {
-                            beta *= safmin;
-                        }
-                        col[i] = <$c>::new(beta, 0.0);
-                    }
+                    let col = &mut left[i * m + i..];
+                    tau[i] = small::larfg(col);
                     // H(i)^H = I - conj(tau) v v^H on the panel's later columns
-                    if tau[i] != zero {
-                        let t = tau[i].conj();
-                        for cj in right.chunks_mut(m).take(i0 + b - i - 1) {
-                            let mut w = cj[i];
-                            for l in i + 1..m {
-                                w = w + col[l].conj() * cj[l];
-                            }
-                            let tw = t * w;
-                            cj[i] = cj[i] - tw;
-                            for l in i + 1..m {
-                                cj[l] = cj[l] - col[l] * tw;
-                            }
-                        }
+                    if tau[i] != zero && i + 1 < i0 + b {
+                        small::larf_left(col, tau[i].conj(), &mut right[i..], m, i0 + b - i - 1);
                     }
                 }
                 if i0 + b < n {

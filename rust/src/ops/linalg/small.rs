@@ -269,7 +269,7 @@ parts_complex!(faer::c32, f32; faer::c64, f64);
 pub(crate) const QR_SMALL: usize = 64;
 
 /// `dnrm2` of `x` without overflow or underflow (scaled by the largest part).
-fn nrm2<T: Parts>(x: &[T]) -> T::R {
+pub(super) fn nrm2<T: Parts>(x: &[T]) -> T::R {
     use num_traits::{Float, Zero};
     let scale = x.iter().fold(T::R::zero(), |s, v| {
         let (re, im) = v.parts();
@@ -279,18 +279,18 @@ fn nrm2<T: Parts>(x: &[T]) -> T::R {
         // zeros, or an infinity / NaN that the sum carries through
         return x.iter().fold(T::R::zero(), |s, v| {
             let (re, im) = v.parts();
-            s + re.abs() + im.abs()
+            s + (re.abs() + im.abs())
         }) + scale;
     }
     let ssq = x.iter().fold(T::R::zero(), |s, v| {
         let (re, im) = v.parts();
-        s + (re / scale).powi(2) + (im / scale).powi(2)
+        s + ((re / scale).powi(2) + (im / scale).powi(2))
     });
     scale * ssq.sqrt()
 }
 
 /// `dlapy3`: `sqrt(x² + y² + z²)` without overflow.
-fn lapy3<R: num_traits::Float>(x: R, y: R, z: R) -> R {
+pub(super) fn lapy3<R: num_traits::Float>(x: R, y: R, z: R) -> R {
     let w = x.abs().max(y.abs()).max(z.abs());
     if w == R::zero() || !w.is_finite() {
         x.abs() + y.abs() + z.abs()
@@ -303,7 +303,7 @@ fn lapy3<R: num_traits::Float>(x: R, y: R, z: R) -> R {
 /// makes `H^H x = beta e1` with `H = I - tau v v^H`, `v = [1, rest']`,
 /// `beta = -sign(re alpha) |x|` real; stores `beta` in `x[0]` and `v`'s tail
 /// in `rest`, and returns `tau`.
-fn larfg<T: Scalar>(x: &mut [T]) -> T {
+pub(super) fn larfg<T: Scalar>(x: &mut [T]) -> T {
     use num_traits::{Float, One, Zero};
     let (head, rest) = x
         .split_first_mut()
@@ -341,7 +341,7 @@ fn larfg<T: Scalar>(x: &mut [T]) -> T {
 
 /// `zlarf` from the left on the column-major columns `cols` (each `v.len()`
 /// long, `ld` apart): `C -= t v (v^H C)`, with `v[0]` taken as 1.
-fn larf_left<T: Scalar>(v: &[T], t: T, cols: &mut [T], ld: usize, ncols: usize) {
+pub(super) fn larf_left<T: Scalar>(v: &[T], t: T, cols: &mut [T], ld: usize, ncols: usize) {
     let len = v.len();
     for c in cols.chunks_mut(ld).take(ncols) {
         let c = &mut c[..len];
