@@ -1,6 +1,8 @@
 """jax.nn's functions in rjax.nn against JAX: log1mexp, logmeanexp,
 sparse_plus, sparse_sigmoid, dot_product_attention (JAX's signature), and
 the initializers delta_orthogonal / Initializer."""
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -84,17 +86,20 @@ def test_dot_product_attention_matches_jax(seed, b, t, s, k, g, h, use_bias, use
   if squeeze and b == 1 and not seqlens:
     args = (q[0], kk[0], v[0], None if bias is None else bias[0],
             None if mask is None else mask[0])
-  want = jax.nn.dot_product_attention(*args, **kw)
+  # JAX's side jitted: eager, it compiles each of its ops for each new shape
+  jattn = jax.jit(functools.partial(jax.nn.dot_product_attention, **kw))
+  want = jattn(*args)
   got = nn.dot_product_attention(*args, **kw)
   assert got.shape == want.shape and got.dtype == want.dtype
   np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
   out, lse = nn.dot_product_attention(*args, return_residual=True, **kw)
-  jout, jlse = jax.nn.dot_product_attention(*args, return_residual=True, **kw)
+  jout, jlse = jax.jit(functools.partial(jax.nn.dot_product_attention, return_residual=True,
+                                        **kw))(*args)
   np.testing.assert_allclose(lse, jlse, rtol=2e-5, atol=2e-5)
   gq = rjax.grad(lambda q_: jnp.sum(jnp.sin(nn.dot_product_attention(q_, *args[1:], **kw))))(
       args[0])
-  jgq = jax.grad(lambda q_: jax.numpy.sum(jax.numpy.sin(
-      jax.nn.dot_product_attention(q_, *args[1:], **kw))))(args[0])
+  jgq = jax.jit(jax.grad(lambda q_: jax.numpy.sum(jax.numpy.sin(
+      jax.nn.dot_product_attention(q_, *args[1:], **kw)))))(args[0])
   np.testing.assert_allclose(gq, jgq, rtol=2e-4, atol=2e-5)
 
 

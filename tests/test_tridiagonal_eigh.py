@@ -209,8 +209,14 @@ def _same_vectors_up_to_phase(v, vj, dt):
   np.testing.assert_allclose(v * ph, vj, rtol=0, atol=1e3 * _eps(dt))
 
 
-@settings(deadline=None, max_examples=40)
-@given(st.integers(0, 64), st.sampled_from(DTYPES), seeds)
+# JAX's eigh_tridiagonal, jitted once per size and dtype: eager, it compiles
+# its while loops again at each call (about 3 s each). One call gives both
+# outputs: its eigenvalues are the same bisection's as eigvals_only's.
+_jax_eigh_tridiagonal = jax.jit(jsl.eigh_tridiagonal)
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.sampled_from([0, 1, 2, 3, 4, 7, 16, 33, 64]), st.sampled_from(DTYPES), seeds)
 def test_eigh_tridiagonal_equals_jax(n, dt, seed):
   rng = np.random.default_rng(seed)
   d = _diags(rng, (n,), dt)
@@ -219,8 +225,8 @@ def test_eigh_tridiagonal_equals_jax(n, dt, seed):
   with x64_in_both():
     w = np.asarray(rsl.eigh_tridiagonal(d, e, eigvals_only=True))
     wv, v = (np.asarray(x) for x in rsl.eigh_tridiagonal(d, e))
-    wj = np.asarray(jsl.eigh_tridiagonal(d, e, eigvals_only=True))
-    wvj, vj = (np.asarray(x) for x in jsl.eigh_tridiagonal(d, e))
+    wvj, vj = (np.asarray(x) for x in _jax_eigh_tridiagonal(d, e))
+    wj = wvj
   real = np.finfo(np.dtype(dt)).dtype
   assert w.dtype == wv.dtype == real and v.dtype == np.dtype(dt) and v.shape == (n, n)
   # the same bisection: JAX's eigenvalues, bit for bit
