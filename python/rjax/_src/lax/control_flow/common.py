@@ -192,7 +192,7 @@ def batch_out_mask(closed: ClosedJaxpr, size: int, batched: Sequence[bool],
   return batch_jaxpr(closed, size, batched, [False] * len(closed.out_avals), axis_name)[1]
 
 
-def _sub_jaxprs(params: dict):
+def sub_jaxprs(params: dict):
   for v in params.values():
     for j in (v if isinstance(v, tuple) else (v,)):
       if isinstance(j, ClosedJaxpr):
@@ -201,7 +201,7 @@ def _sub_jaxprs(params: dict):
 
 def uses_collectives(params: dict) -> bool:
   """Whether a sub-jaxpr (at any depth) holds a collective (psum, ...)."""
-  for j in _sub_jaxprs(params):
+  for j in sub_jaxprs(params):
     for e in j.eqns:
       if e.primitive in parallel.COLLECTIVES or uses_collectives(e.params):
         return True

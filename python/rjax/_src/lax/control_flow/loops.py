@@ -21,7 +21,7 @@ from rjax._src import core
 from rjax._src.base import dtypes, tree_util
 from rjax._src.interpreters import ad, batching, lowering, reference
 from rjax._src.interpreters import partial_eval as pe
-from rjax._src.lax import lax, reductions, shapes, slicing
+from rjax._src.lax import lax, parallel, reductions, shapes, slicing
 from rjax._src.lax.control_flow import common as cf
 from rjax._src.lax.utils import export
 
@@ -507,11 +507,82 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     carry_avals, changed = cf.promote_weak(carry_avals, jaxpr.out_avals[:ncar])
     if not changed:
       break
-  args = list(consts) + init_flat + xs_flat
-  outs = scan_p.bind(*args, jaxpr=jaxpr, length=length, reverse=bool(reverse),
-                     num_consts=len(consts), num_carry=len(init_flat), unroll=int(unroll))
+  outs = _scan_hoisting_inputs(jaxpr, list(consts), init_flat, xs_flat, length, bool(reverse),
+                               int(unroll))
+  if outs is None:
+    outs = scan_p.bind(*consts, *init_flat, *xs_flat, jaxpr=jaxpr, length=length,
+                       reverse=bool(reverse), num_consts=len(consts), num_carry=len(init_flat),
+                       unroll=int(unroll))
   return (tree_util.tree_unflatten(carry_tree, outs[:ncar]),
           tree_util.tree_unflatten(ys_tree, outs[ncar:]))
+
+
+# Input projections hoisted out of a scan (rjax's; XLA keeps them in the
+# loop). The part of the body that depends on the consts and xs only, not on
+# the carry, is computed for every step at once, vmapped over the scanned
+# axis, before the loop; the loop gets its results as xs (or as consts where
+# they do not depend on xs). An RNN cell's x_t @ U is then one GEMM of
+# length * batch rows instead of `length` small ones, and in reverse mode
+# U's cotangent is one GEMM contracting over (time, batch) instead of an
+# accumulator updated at every step. Only where that part holds a product
+# (dot_general, conv) and no nested jaxpr, never with callbacks or
+# collectives in the body (an effect's order or a named axis would change),
+# and only while everything it computes, stacked, stays under HOIST_BYTES (a
+# `lax.map` written to bound memory keeps its loop beyond that).
+HOIST_BYTES = 256 << 20
+_HOIST_WORK = frozenset({"dot_general", "conv_general_dilated"})
+
+
+def _hoist_blocked(jaxpr) -> bool:
+  """Whether ``jaxpr`` (at any depth) holds a callback or a collective."""
+  for e in jaxpr.eqns:
+    if "callback" in e.primitive.name or e.primitive in parallel.COLLECTIVES:
+      return True
+    if any(_hoist_blocked(j) for j in cf.sub_jaxprs(e.params)):
+      return True
+  return False
+
+
+def _scan_hoisting_inputs(jaxpr, consts, init, xs, length, reverse, unroll):
+  """``scan``'s outputs with the carry-independent products hoisted (see
+  HOIST_BYTES), or None where that does not apply."""
+  nc, ncar, nx = len(consts), len(init), len(xs)
+  n_y = len(jaxpr.out_avals) - ncar
+  if length < 2 or not nx or _hoist_blocked(jaxpr.jaxpr):
+    return None
+  split = cf.partial_eval_jaxpr(jaxpr, [False] * nc + [True] * ncar + [False] * nx,
+                                [True] * ncar + [False] * n_y)
+  eqns = split.known.jaxpr.eqns
+  if not any(e.primitive.name in _HOIST_WORK for e in eqns):
+    return None
+  # Every value the hoisted part makes, as if stacked (an upper bound on
+  # the memory it adds); no nested jaxprs (a batched while loop runs every
+  # lane to the longest one's end).
+  if any(any(True for _ in cf.sub_jaxprs(e.params)) for e in eqns):
+    return None
+  hoisted_bytes = sum(int(np.prod(v.aval.shape, dtype=np.int64)) * v.aval.dtype.itemsize
+                      for e in eqns for v in e.outvars) * length
+  if hoisted_bytes > HOIST_BYTES:
+    return None
+  y_uk = split.out_uk[ncar:]
+  n_ky, n_res = n_y - sum(y_uk), len(split.res_avals)
+  try:
+    batched, out_b = cf.batch_jaxpr(split.known, length, [False] * nc + [True] * nx,
+                                    [True] * n_ky + [False] * n_res)
+  except NotImplementedError:   # an op without a batching rule: keep it in the loop
+    return None
+  kouts = cf.jaxpr_fun(batched)(*consts, *xs)
+  known_ys, res, res_b = kouts[:n_ky], kouts[n_ky:], out_b[n_ky:]
+  if not ncar and not any(y_uk):   # a map whose body was all hoisted: no loop left
+    return list(known_ys)
+  # The loop: (invariant residuals, carry, stacked residuals) -> (carry, unknown ys).
+  inv_idx = [i for i, b in enumerate(res_b) if not b]
+  stk_idx = [i for i, b in enumerate(res_b) if b]
+  body = cf.move_invars(split.unknown, inv_idx + list(range(n_res, n_res + ncar)) + stk_idx)
+  outs = scan_p.bind(*[res[i] for i in inv_idx], *init, *[res[i] for i in stk_idx],
+                     jaxpr=body, length=length, reverse=reverse, num_consts=len(inv_idx),
+                     num_carry=ncar, unroll=unroll)
+  return list(outs[:ncar]) + cf.interleave(y_uk, outs[ncar:], known_ys)
 
 
 def _pair_trees(tree):
