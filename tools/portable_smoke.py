@@ -1,9 +1,10 @@
 """A smoke test for a portable build: import, eager ops, jit (fused
 elementwise + reduction), grad, GEMM, linear algebra (faer: eigh, SVD, a
-600 x 600 solve on faer's parallel path) and PRNG, checked against NumPy. Run it
-under an emulated older CPU (tools/qemu_portable.sh) to prove the installed
-extension never executes an instruction that CPU lacks: an illegal
-instruction kills the process with SIGILL, which no Python code can catch."""
+600 x 600 solve on faer's parallel path) and PRNG (threefry's kernel bit for
+bit), checked against NumPy. Run it under an emulated older CPU
+(tools/qemu_portable.sh) to prove the installed extension never executes an
+instruction that CPU lacks: an illegal instruction kills the process with
+SIGILL, which no Python code can catch."""
 import numpy as np
 
 import rjax
@@ -30,4 +31,13 @@ x = jnp.linalg.solve(jnp.asarray(big.astype(np.float32)), jnp.ones((600,), jnp.f
 np.testing.assert_allclose(big @ np.asarray(x, np.float64), np.ones(600), rtol=1e-3)
 k = rjax.random.normal(rjax.random.key(0), (5,))
 assert np.isfinite(np.asarray(k)).all()
+# threefry's kernel (AVX-512, AVX2 or SSE2, chosen at run time) against the
+# NumPy oracle: full and one-element counters, and a tail past the 16 lanes
+from rjax._src.random.prng import _threefry2x32_ref, threefry2x32  # noqa: E402
+
+c = np.arange(70_003, dtype=np.uint32) * np.uint32(2654435761)
+for x0 in (c[::-1].copy(), np.uint32(7)):
+  got = threefry2x32(np.uint32(0xDEADBEEF), np.uint32(42), x0, c)
+  for g, w in zip(got, _threefry2x32_ref(np.uint32(0xDEADBEEF), np.uint32(42), x0, c)):
+    np.testing.assert_array_equal(np.asarray(g), w)
 print("portable smoke test passed")
