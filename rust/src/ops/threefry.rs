@@ -34,13 +34,18 @@ pub fn threefry2x32(k0: u32, k1: u32, x0: u32, x1: u32) -> (u32, u32) {
     (a, b)
 }
 
-/// The hash of `LANES` counter pairs under one key, in place, lane-wise.
+/// The hash of `LANES` counter pairs under `LANES` keys, in place,
+/// lane-wise.
 #[inline(always)]
-fn hash_block(k0: u32, k1: u32, a: &mut [u32; LANES], b: &mut [u32; LANES]) {
-    let ks = [k0, k1, k0 ^ k1 ^ PARITY];
+fn hash_block(k0: &[u32; LANES], k1: &[u32; LANES], a: &mut [u32; LANES], b: &mut [u32; LANES]) {
+    let mut k2 = [0u32; LANES];
     for l in 0..LANES {
-        a[l] = a[l].wrapping_add(ks[0]);
-        b[l] = b[l].wrapping_add(ks[1]);
+        k2[l] = k0[l] ^ k1[l] ^ PARITY;
+    }
+    let ks = [k0, k1, &k2];
+    for l in 0..LANES {
+        a[l] = a[l].wrapping_add(ks[0][l]);
+        b[l] = b[l].wrapping_add(ks[1][l]);
     }
     for i in 0..5 {
         for &r in &ROTATIONS[i % 2] {
@@ -49,10 +54,10 @@ fn hash_block(k0: u32, k1: u32, a: &mut [u32; LANES], b: &mut [u32; LANES]) {
                 b[l] = b[l].rotate_left(r) ^ a[l];
             }
         }
-        let (ia, ib) = (ks[(i + 1) % 3], ks[(i + 2) % 3].wrapping_add(i as u32 + 1));
+        let (ia, ib) = (ks[(i + 1) % 3], ks[(i + 2) % 3]);
         for l in 0..LANES {
-            a[l] = a[l].wrapping_add(ia);
-            b[l] = b[l].wrapping_add(ib);
+            a[l] = a[l].wrapping_add(ia[l]);
+            b[l] = b[l].wrapping_add(ib[l]).wrapping_add(i as u32 + 1);
         }
     }
 }
@@ -67,31 +72,24 @@ fn at(x: &[u32], i: usize) -> u32 {
     }
 }
 
-/// Rank-0 keys; counters full-size or one element. Fills `o0`/`o1` starting
-/// at flat index `off`, on the widest vectors this CPU has (the same integer
-/// operations, so the same bits: AVX-512 rotates in one instruction, 16
-/// lanes; the portable build's SSE2 needs three per rotate, 4 lanes).
-fn hash_scalar_key(
-    k0: u32,
-    k1: u32,
-    x0: &[u32],
-    x1: &[u32],
-    off: usize,
-    o0: &mut [u32],
-    o1: &mut [u32],
-) {
+/// Every operand full-size or one element (rank-0 keys and per-element
+/// keys alike). Fills `o0`/`o1` starting at flat index `off`, on the widest
+/// vectors this CPU has (the same integer operations, so the same bits:
+/// AVX-512 rotates in one instruction, 16 lanes; the portable build's SSE2
+/// needs three per rotate, 4 lanes).
+fn hash_flat(x: [&[u32]; 4], off: usize, o0: &mut [u32], o1: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if crate::ops::dot::gemm_float::avx512_available() {
             // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { hash_scalar_key_avx512(k0, k1, x0, x1, off, o0, o1) };
+            return unsafe { hash_flat_avx512(x, off, o0, o1) };
         }
         if avx2_available() {
             // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { hash_scalar_key_avx2(k0, k1, x0, x1, off, o0, o1) };
+            return unsafe { hash_flat_avx2(x, off, o0, o1) };
         }
     }
-    hash_scalar_key_body(k0, k1, x0, x1, off, o0, o1)
+    hash_flat_body(x, off, o0, o1)
 }
 
 /// Whether this CPU has AVX2 (checked once).
@@ -102,43 +100,27 @@ fn avx2_available() -> bool {
     *HAS.get_or_init(|| is_x86_feature_detected!("avx2"))
 }
 
-/// `hash_scalar_key_body` compiled for AVX-512.
+/// `hash_flat_body` compiled for AVX-512.
 ///
 /// # Safety
 /// The CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn hash_scalar_key_avx512(
-    k0: u32,
-    k1: u32,
-    x0: &[u32],
-    x1: &[u32],
-    off: usize,
-    o0: &mut [u32],
-    o1: &mut [u32],
-) {
-    hash_scalar_key_body(k0, k1, x0, x1, off, o0, o1)
+unsafe fn hash_flat_avx512(x: [&[u32]; 4], off: usize, o0: &mut [u32], o1: &mut [u32]) {
+    hash_flat_body(x, off, o0, o1)
 }
 
-/// `hash_scalar_key_body` compiled for AVX2.
+/// `hash_flat_body` compiled for AVX2.
 ///
 /// # Safety
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn hash_scalar_key_avx2(
-    k0: u32,
-    k1: u32,
-    x0: &[u32],
-    x1: &[u32],
-    off: usize,
-    o0: &mut [u32],
-    o1: &mut [u32],
-) {
-    hash_scalar_key_body(k0, k1, x0, x1, off, o0, o1)
+unsafe fn hash_flat_avx2(x: [&[u32]; 4], off: usize, o0: &mut [u32], o1: &mut [u32]) {
+    hash_flat_body(x, off, o0, o1)
 }
 
-/// The counters of block `i..i + LANES`: a full operand's slice, or its one
+/// Block `at..at + LANES` of an operand: a full operand's slice, or its one
 /// element in every lane.
 #[inline(always)]
 fn load_block(x: &[u32], at: usize, v: &mut [u32; LANES]) {
@@ -150,45 +132,56 @@ fn load_block(x: &[u32], at: usize, v: &mut [u32; LANES]) {
 }
 
 #[inline(always)]
-fn hash_scalar_key_body(
-    k0: u32,
-    k1: u32,
-    x0: &[u32],
-    x1: &[u32],
-    off: usize,
-    o0: &mut [u32],
-    o1: &mut [u32],
-) {
+fn hash_flat_body(x: [&[u32]; 4], off: usize, o0: &mut [u32], o1: &mut [u32]) {
     let n = o0.len();
     let mut i = 0;
+    let mut k0 = [0u32; LANES];
+    let mut k1 = [0u32; LANES];
     let (mut a, mut b) = ([0u32; LANES], [0u32; LANES]);
     while i + LANES <= n {
-        load_block(x0, off + i, &mut a);
-        load_block(x1, off + i, &mut b);
-        hash_block(k0, k1, &mut a, &mut b);
+        load_block(x[0], off + i, &mut k0);
+        load_block(x[1], off + i, &mut k1);
+        load_block(x[2], off + i, &mut a);
+        load_block(x[3], off + i, &mut b);
+        hash_block(&k0, &k1, &mut a, &mut b);
         o0[i..i + LANES].copy_from_slice(&a);
         o1[i..i + LANES].copy_from_slice(&b);
         i += LANES;
     }
     for j in i..n {
-        let (p, q) = threefry2x32(k0, k1, at(x0, off + j), at(x1, off + j));
-        o0[j] = p;
-        o1[j] = q;
+        let [p, q, r, t] = x.map(|v| at(v, off + j));
+        (o0[j], o1[j]) = threefry2x32(p, q, r, t);
     }
 }
 
-/// Flat offset of every operand for output element `i` (general broadcasting).
-fn offsets(i: usize, shape: &[usize], strides: &[Vec<isize>]) -> [usize; 4] {
-    let mut rem = i;
-    let mut off = [0isize; 4];
-    for d in (0..shape.len()).rev() {
-        let k = (rem % shape[d]) as isize;
-        rem /= shape[d];
-        for (o, st) in off.iter_mut().zip(strides) {
-            *o += k * st[d];
+/// `x` (read with broadcast strides `st`) written out at the full `shape`
+/// into `out`, row by row (the last dim innermost): an odometer, no
+/// division per element.
+fn expand(x: &[u32], st: &[isize], shape: &[usize], out: &mut [u32]) {
+    let Some((&last, outer)) = shape.split_last() else {
+        out[0] = x[0];
+        return;
+    };
+    if out.is_empty() {
+        return;
+    }
+    let sl = st[outer.len()];
+    let mut idx = vec![0usize; outer.len()];
+    let mut base: isize = 0;
+    for row in out.chunks_exact_mut(last) {
+        for (j, o) in row.iter_mut().enumerate() {
+            *o = x[(base + j as isize * sl) as usize];
+        }
+        for k in (0..outer.len()).rev() {
+            idx[k] += 1;
+            base += st[k];
+            if idx[k] < outer[k] {
+                break;
+            }
+            base -= st[k] * outer[k] as isize;
+            idx[k] = 0;
         }
     }
-    off.map(|o| o as usize)
 }
 
 /// Fill both outputs by calling `f(offset, chunk0, chunk1)` on equal,
@@ -215,32 +208,29 @@ fn threefry_kernel(ins: &[&Buffer], shape: &[usize]) -> Result<Vec<Buffer>> {
         .map(|b| b.slice::<u32>())
         .collect::<Result<_>>()?;
     let n = numel(shape);
-    let simple = ins[..2].iter().all(|b| b.len() == 1)
-        && ins[2..]
-            .iter()
-            .all(|b| b.len() == 1 || (b.len() == n && b.shape == shape));
-    let mut st: Vec<Vec<isize>> = Vec::with_capacity(4);
-    if !simple {
-        for b in ins {
-            st.push(broadcast_strides("threefry2x32", &b.shape, shape)?);
+    // Operands broadcast along some dims (vmapped keys split in two, say)
+    // are written out at full size first, so that every operand is full or
+    // one element and the hash runs on whole vectors.
+    let mut expanded: Vec<Buffer> = Vec::new();
+    let mut which = [usize::MAX; 4];
+    for (i, b) in ins.iter().enumerate() {
+        if !(b.len() == 1 || (b.len() == n && b.shape == shape)) {
+            let st = broadcast_strides("threefry2x32", &b.shape, shape)?;
+            which[i] = expanded.len();
+            expanded.push(Buffer::build::<u32>(shape.to_vec(), |o| {
+                expand(xs[i], &st, shape, o)
+            }));
         }
     }
+    let full: Vec<&[u32]> = expanded
+        .iter()
+        .map(|b| b.slice::<u32>())
+        .collect::<Result<_>>()?;
+    let x: [&[u32]; 4] = std::array::from_fn(|i| full.get(which[i]).copied().unwrap_or(xs[i]));
     let mut o0 = None;
     let o1 = Buffer::build::<u32>(shape.to_vec(), |out1| {
         o0 = Some(Buffer::build::<u32>(shape.to_vec(), |out0| {
-            if simple {
-                let (k0, k1) = (xs[0][0], xs[1][0]);
-                par_fill2(out0, out1, |off, c0, c1| {
-                    hash_scalar_key(k0, k1, xs[2], xs[3], off, c0, c1)
-                });
-            } else {
-                par_fill2(out0, out1, |off, c0, c1| {
-                    for (j, (p, q)) in c0.iter_mut().zip(c1.iter_mut()).enumerate() {
-                        let [a, b, c, d] = offsets(off + j, shape, &st);
-                        (*p, *q) = threefry2x32(xs[0][a], xs[1][b], xs[2][c], xs[3][d]);
-                    }
-                });
-            }
+            par_fill2(out0, out1, |off, c0, c1| hash_flat(x, off, c0, c1));
         }));
     });
     match o0 {
@@ -374,6 +364,44 @@ mod tests {
             for c in 0..3 {
                 let e = threefry2x32([1, 2][r], [3, 4][r], 5, c as u32);
                 assert_eq!((a[r * 3 + c], b[r * 3 + c]), e);
+            }
+        }
+    }
+
+    #[test]
+    fn per_element_keys_take_the_block_path_and_agree_with_scalar() {
+        // every operand full-size (vmapped keys): blocks of 16 and a tail,
+        // split across threads; and one full key beside a one-element one
+        for n in [1usize, 15, 16, 17, 100_003] {
+            let f = |m: u32| {
+                (0..n as u32)
+                    .map(|i| i.wrapping_mul(m))
+                    .collect::<Vec<u32>>()
+            };
+            let (k0, k1, x0, x1) = (f(2654435761), f(40503), f(7), f(1));
+            let (a, b) = run(
+                &[
+                    (vec![n], k0.clone()),
+                    (vec![n], k1.clone()),
+                    (vec![n], x0.clone()),
+                    (vec![n], x1.clone()),
+                ],
+                vec![n],
+            );
+            for i in 0..n {
+                assert_eq!((a[i], b[i]), threefry2x32(k0[i], k1[i], x0[i], x1[i]));
+            }
+            let (a, b) = run(
+                &[
+                    (vec![n], k0.clone()),
+                    (vec![], vec![11]),
+                    (vec![], vec![0]),
+                    (vec![n], x1.clone()),
+                ],
+                vec![n],
+            );
+            for i in 0..n {
+                assert_eq!((a[i], b[i]), threefry2x32(k0[i], 11, 0, x1[i]));
             }
         }
     }
