@@ -211,22 +211,25 @@ fn threefry_kernel(ins: &[&Buffer], shape: &[usize]) -> Result<Vec<Buffer>> {
     // Operands broadcast along some dims (vmapped keys split in two, say)
     // are written out at full size first, so that every operand is full or
     // one element and the hash runs on whole vectors.
-    let mut expanded: Vec<Buffer> = Vec::new();
-    let mut which = [usize::MAX; 4];
-    for (i, b) in ins.iter().enumerate() {
-        if !(b.len() == 1 || (b.len() == n && b.shape == shape)) {
+    let expanded: Vec<Option<Buffer>> = ins
+        .iter()
+        .zip(&xs)
+        .map(|(b, x)| {
+            if b.len() == 1 || (b.len() == n && b.shape == shape) {
+                return Ok(None);
+            }
             let st = broadcast_strides("threefry2x32", &b.shape, shape)?;
-            which[i] = expanded.len();
-            expanded.push(Buffer::build::<u32>(shape.to_vec(), |o| {
-                expand(xs[i], &st, shape, o)
-            }));
-        }
-    }
+            Ok(Some(Buffer::build::<u32>(shape.to_vec(), |o| {
+                expand(x, &st, shape, o)
+            })))
+        })
+        .collect::<Result<_>>()?;
     let full: Vec<&[u32]> = expanded
         .iter()
-        .map(|b| b.slice::<u32>())
+        .zip(&xs)
+        .map(|(e, x)| e.as_ref().map_or(Ok(*x), |b| b.slice::<u32>()))
         .collect::<Result<_>>()?;
-    let x: [&[u32]; 4] = std::array::from_fn(|i| full.get(which[i]).copied().unwrap_or(xs[i]));
+    let x = [full[0], full[1], full[2], full[3]];
     let mut o0 = None;
     let o1 = Buffer::build::<u32>(shape.to_vec(), |out1| {
         o0 = Some(Buffer::build::<u32>(shape.to_vec(), |out0| {

@@ -548,7 +548,10 @@ def _scan_hoisting_inputs(jaxpr, consts, init, xs, length, reverse, unroll):
   HOIST_BYTES), or None where that does not apply."""
   nc, ncar, nx = len(consts), len(init), len(xs)
   n_y = len(jaxpr.out_avals) - ncar
-  if length < 2 or not nx or _hoist_blocked(jaxpr.jaxpr):
+  # (the cheap tests first: partial evaluation retraces the body, on every
+  # eager scan too; the hoisted part's products are some of the body's own)
+  if (length < 2 or not nx or not any(e.primitive.name in _HOIST_WORK for e in jaxpr.jaxpr.eqns)
+      or _hoist_blocked(jaxpr.jaxpr)):
     return None
   split = cf.partial_eval_jaxpr(jaxpr, [False] * nc + [True] * ncar + [False] * nx,
                                 [True] * ncar + [False] * n_y)
@@ -558,7 +561,7 @@ def _scan_hoisting_inputs(jaxpr, consts, init, xs, length, reverse, unroll):
   # Every value the hoisted part makes, as if stacked (an upper bound on
   # the memory it adds); no nested jaxprs (a batched while loop runs every
   # lane to the longest one's end).
-  if any(any(True for _ in cf.sub_jaxprs(e.params)) for e in eqns):
+  if any(next(cf.sub_jaxprs(e.params), None) is not None for e in eqns):
     return None
   hoisted_bytes = sum(int(np.prod(v.aval.shape, dtype=np.int64)) * v.aval.dtype.itemsize
                       for e in eqns for v in e.outvars) * length
